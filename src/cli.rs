@@ -1,0 +1,187 @@
+//! The command line (clap derive). The doc comments are the help text. No I/O here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Provision users on fleet-telematics platforms from spreadsheets, exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "muster", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate, plan, submit and write the result workbook.
+    Import(ImportArgs),
+    /// Read, map and validate only; writes the validation workbook.
+    Validate(ValidateArgs),
+    /// Write an xlsx template per vendor: headers, drop-downs, notes, an example row.
+    Template(TemplateArgs),
+    /// Serve simulators of the five platforms on loopback.
+    Sandbox(SandboxArgs),
+    /// Start the sandbox and import samples/fleet.xlsx into it, in one command.
+    Demo(DemoArgs),
+    /// Show or rebuild the workbook of a past run from the journal.
+    Report(ReportArgs),
+}
+
+/// Options shared by commands that read rosters.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InputArgs {
+    /// Roster files: CSV, TSV, xlsx, xlsm, xlsb, xls, ods.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Configuration file (targets, credentials' env var names, rates).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Send every row to this target (overrides the `target` column).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Header mapping overrides: TOML lines `"Header" = "field"`.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the validation workbook.
+    #[arg(long, value_name = "FILE", default_value = "validation.xlsx")]
+    pub out: PathBuf,
+    /// Print one JSON object per row on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress or summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// What `import` does with rows that already exist (DESIGN `--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Mode {
+    /// Create missing users; existing ones are left alone (`exists`).
+    #[default]
+    Create,
+    /// Create missing users and update those that differ.
+    Upsert,
+    /// Upsert, and (with --prune) remove users the roster does not list.
+    Sync,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the result workbook.
+    #[arg(long, value_name = "FILE", default_value = "results.xlsx")]
+    pub out: PathBuf,
+    /// Plan (including read-only look-ups) and write the workbook; send no write.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// What to do with users that already exist.
+    #[arg(long, value_enum, default_value_t = Mode::Create)]
+    pub mode: Mode,
+    /// Continue the last unfinished run of these files.
+    #[arg(long)]
+    pub resume: bool,
+    /// The journal (SQLite) recording every step; default .muster/journal.db.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Write passwords muster generated to this file (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub secrets_out: Option<PathBuf>,
+    /// No progress or summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the rows and summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop the run cleanly after this many seconds; unsent rows become not_attempted.
+    #[arg(long, value_name = "SECONDS")]
+    pub deadline: Option<f64>,
+    /// Allow plain http:// to hosts other than loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TemplateArgs {
+    /// A vendor key (traccar, motive, pegasus, drtrack, arobs) or `all`.
+    pub vendor: String,
+    /// Folder to write the templates into.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+/// Faults and limits of the simulated platforms (DESIGN "The sandbox").
+#[derive(Debug, Args, Clone)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8808")]
+    pub listen: String,
+    /// Write a muster.toml whose targets point at this sandbox.
+    #[arg(long, value_name = "FILE")]
+    pub write_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct FaultArgs {
+    /// Delay every answer by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests answered 500/503 without doing anything (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of creates that succeed but whose answer never comes (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub timeout_rate: f64,
+    /// Share of requests whose connection is dropped before anything is done (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// The simulated platforms' own rate limit, e.g. `50/s` (default: none).
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// DRTrack: a batch with an invalid operation applies nothing (true) or the valid ones (false).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub drtrack_atomic: bool,
+    /// Seed for the fault dice, for repeatable runs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoArgs {
+    /// Where to write the result workbook.
+    #[arg(long, value_name = "FILE", default_value = "results.xlsx")]
+    pub out: PathBuf,
+    /// The roster to import (default: samples/fleet.xlsx).
+    #[arg(long, value_name = "FILE")]
+    pub roster: Option<PathBuf>,
+    /// No progress on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportArgs {
+    /// The run to report (see --list).
+    pub run: Option<String>,
+    /// List past runs.
+    #[arg(long)]
+    pub list: bool,
+    /// Report the most recent run.
+    #[arg(long)]
+    pub last: bool,
+    /// Rebuild the run's workbook at this path.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The journal to read; default .muster/journal.db.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+}

@@ -1,0 +1,141 @@
+//! Glue shared by every command that reads rosters: open each file, map each table, and
+//! hand out rows in input order, in chunks, with the input's own headers and file hashes.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+
+use crate::input::{self, RawRow};
+use crate::mapping::{self, Overrides};
+use crate::model::{InputFile, Layout, Row};
+
+/// All tables of all input files, mapped, ready to stream.
+pub struct Roster {
+    tables: Vec<(
+        Arc<Layout>,
+        Box<dyn Iterator<Item = Result<RawRow, input::Error>> + Send>,
+    )>,
+    /// The input's own headers: union over all tables, in order of first appearance.
+    pub own_headers: Vec<String>,
+    /// Each file with its SHA-256 (row counts are filled as rows are read).
+    pub inputs: Vec<InputFile>,
+    /// Sheets that were skipped, with why.
+    pub skipped: Vec<String>,
+    next_index: usize,
+}
+
+/// Opens and maps every file. A file that cannot be read is an error naming it.
+pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Roster> {
+    let overrides = match mapping_file {
+        Some(p) => Overrides::load(p)?,
+        None => Overrides::default(),
+    };
+    let hashes: Vec<_> = files
+        .iter()
+        .map(|p| {
+            let p = p.clone();
+            std::thread::spawn(move || sha256_file(&p))
+        })
+        .collect();
+    let mut roster = Roster {
+        tables: Vec::new(),
+        own_headers: Vec::new(),
+        inputs: Vec::new(),
+        skipped: Vec::new(),
+        next_index: 0,
+    };
+    for path in files {
+        let opened = input::open(path)?;
+        for s in opened.skipped {
+            roster.skipped.push(format!("{}: {s}", path.display()));
+        }
+        for table in opened.tables {
+            let mut layout = table.layout;
+            mapping::map_layout(&mut layout, &overrides)?;
+            for h in &layout.headers {
+                if !roster.own_headers.iter().any(|o| o == h) {
+                    roster.own_headers.push(h.clone());
+                }
+            }
+            roster.tables.push((Arc::new(layout), table.rows));
+        }
+    }
+    for (path, hash) in files.iter().zip(hashes) {
+        let sha256 = hash
+            .join()
+            .map_err(|_| anyhow::anyhow!("hashing {} failed", path.display()))?
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        roster.inputs.push(InputFile {
+            path: path.display().to_string(),
+            sha256,
+            rows: 0,
+        });
+    }
+    Ok(roster)
+}
+
+impl Roster {
+    /// The next up to `size` rows in input order; empty when all are read.
+    pub fn next_chunk(&mut self, size: usize) -> anyhow::Result<Vec<Row>> {
+        let mut out = Vec::with_capacity(size.min(65_536));
+        while out.len() < size {
+            let Some((layout, rows)) = self.tables.first_mut() else {
+                break;
+            };
+            match rows.next() {
+                Some(raw) => {
+                    let raw = raw?;
+                    if let Some(input) = self.inputs.iter_mut().find(|i| i.path == layout.file) {
+                        input.rows += 1;
+                    }
+                    out.push(Row {
+                        index: self.next_index,
+                        layout: layout.clone(),
+                        line: raw.line,
+                        cells: raw.cells,
+                        errors: raw.errors,
+                    });
+                    self.next_index += 1;
+                }
+                None => {
+                    drop(self.tables.remove(0));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every remaining row (for commands that need them all at once, like `import`).
+    pub fn read_all(&mut self) -> anyhow::Result<Vec<Row>> {
+        let mut all = Vec::new();
+        loop {
+            let chunk = self.next_chunk(65_536)?;
+            if chunk.is_empty() {
+                return Ok(all);
+            }
+            all.extend(chunk);
+        }
+    }
+
+    /// Rows handed out so far.
+    pub fn rows_read(&self) -> usize {
+        self.next_index
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

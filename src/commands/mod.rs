@@ -1,0 +1,19 @@
+//! One file per subcommand: glue that calls the stages in order. `anyhow` lives here.
+
+pub mod inputs;
+pub mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::{Env, Exit};
+
+/// Runs the subcommand of `cli`.
+pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args, env),
+        Command::Import(_) => anyhow::bail!("import is not implemented yet"),
+        Command::Template(_) => anyhow::bail!("template is not implemented yet"),
+        Command::Sandbox(_) => anyhow::bail!("sandbox is not implemented yet"),
+        Command::Demo(_) => anyhow::bail!("demo is not implemented yet"),
+        Command::Report(_) => anyhow::bail!("report is not implemented yet"),
+    }
+}

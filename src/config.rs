@@ -1,0 +1,478 @@
+//! `muster.toml`: one `[target.NAME]` per account on a platform (DESIGN "Configuration").
+//!
+//! Credentials are names of environment variables, never values. Everything that can be
+//! checked without the network is checked here, before anything is read or sent.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::env::Env;
+use crate::model::VendorKind;
+use crate::secret::Secret;
+
+/// A config that cannot be used: exit 2, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config {path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error("target {target}: environment variable {var} (from {key}) is not set")]
+    MissingEnv {
+        target: String,
+        key: String,
+        var: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    target: BTreeMap<String, RawTarget>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    vendor: String,
+    url: Option<String>,
+    token_env: Option<String>,
+    api_key_env: Option<String>,
+    username_env: Option<String>,
+    password_env: Option<String>,
+    app_name: Option<String>,
+    rate: Option<String>,
+    burst: Option<u32>,
+    concurrency: Option<usize>,
+    timeout: Option<toml::Value>,
+    retries: Option<u32>,
+    batch_size: Option<usize>,
+    /// Pegasus: the `/apps` limit per user (default "5/s").
+    apps_rate: Option<String>,
+    /// Pegasus: the `/apps` limit per minute (default 20).
+    apps_per_minute: Option<u32>,
+    /// Motive: the integration name for external ids (default "muster").
+    integration_name: Option<String>,
+    /// Motive: whether the key is sent as `X-Api-Key` (default) or `Authorization: Bearer`.
+    auth: Option<String>,
+}
+
+/// A request rate: `10/s`, `600/min`, or unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    Unlimited,
+    /// `count` requests per `per`.
+    Every {
+        count: NonZeroU32,
+        per: Duration,
+    },
+}
+
+impl Rate {
+    /// Parses `10/s`, `10/sec`, `600/min`, `36000/h`, `none`, `unlimited`.
+    pub fn parse(text: &str) -> Result<Rate, String> {
+        let t = text.trim().to_ascii_lowercase();
+        if matches!(t.as_str(), "none" | "unlimited" | "off" | "0") {
+            return Ok(Rate::Unlimited);
+        }
+        let (count, unit) = t
+            .split_once('/')
+            .ok_or_else(|| format!("\"{text}\" is not a rate like \"10/s\" or \"600/min\""))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{text}\": \"{}\" is not a whole number", count.trim()))?;
+        let count =
+            NonZeroU32::new(count).ok_or_else(|| format!("\"{text}\": rate must be > 0"))?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" | "1s" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            other => {
+                return Err(format!(
+                    "\"{text}\": unknown unit \"{other}\" (use s, min or h)"
+                ));
+            }
+        };
+        Ok(Rate::Every { count, per })
+    }
+
+    /// Requests per second, `None` when unlimited.
+    pub fn per_second(self) -> Option<f64> {
+        match self {
+            Rate::Unlimited => None,
+            Rate::Every { count, per } => Some(count.get() as f64 / per.as_secs_f64()),
+        }
+    }
+}
+
+/// One resolved target: everything the stages need except credentials' values.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub vendor: VendorKind,
+    pub url: String,
+    pub token_env: Option<String>,
+    pub api_key_env: Option<String>,
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+    pub app_name: Option<String>,
+    pub rate: Rate,
+    pub burst: NonZeroU32,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub batch_size: usize,
+    pub apps_rate: Rate,
+    pub apps_per_minute: u32,
+    pub integration_name: String,
+    pub bearer: bool,
+}
+
+/// Credential values read from the environment for one target.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub token: Option<Secret>,
+    pub username: Option<Secret>,
+    pub password: Option<Secret>,
+}
+
+impl Target {
+    /// A target with every default, for `vendor` at `url` (also used when no config is given).
+    pub fn with_defaults(name: &str, vendor: VendorKind, url: &str) -> Target {
+        Target {
+            name: name.to_string(),
+            vendor,
+            url: url.to_string(),
+            token_env: None,
+            api_key_env: None,
+            username_env: None,
+            password_env: None,
+            app_name: None,
+            rate: Rate::parse("10/s").expect("default rate parses"),
+            burst: NonZeroU32::new(5).expect("5 > 0"),
+            concurrency: 8,
+            timeout: Duration::from_secs(30),
+            retries: 5,
+            batch_size: 50,
+            apps_rate: Rate::parse("5/s").expect("default apps rate parses"),
+            apps_per_minute: 20,
+            integration_name: "muster".into(),
+            bearer: false,
+        }
+    }
+
+    /// The environment variables this target's vendor needs, as (config key, variable).
+    pub fn credential_vars(&self) -> Vec<(&'static str, Option<&str>)> {
+        match self.vendor {
+            VendorKind::Traccar => vec![("token_env", self.token_env.as_deref())],
+            VendorKind::Motive => vec![(
+                "api_key_env",
+                self.api_key_env.as_deref().or(self.token_env.as_deref()),
+            )],
+            VendorKind::Pegasus | VendorKind::Drtrack => vec![
+                ("username_env", self.username_env.as_deref()),
+                ("password_env", self.password_env.as_deref()),
+            ],
+            VendorKind::Arobs => vec![],
+        }
+    }
+
+    /// Reads this target's credentials from the environment.
+    /// A missing variable is an error naming the key and the variable, never its value.
+    pub fn credentials(&self, env: &Env) -> Result<Credentials, ConfigError> {
+        let read = |key: &str, var: Option<&str>| -> Result<Option<Secret>, ConfigError> {
+            let Some(var) = var else {
+                return Err(ConfigError::MissingEnv {
+                    target: self.name.clone(),
+                    key: key.to_string(),
+                    var: "(none configured)".into(),
+                });
+            };
+            match env.get(var) {
+                Some(v) => Ok(Some(Secret::new(v))),
+                None => Err(ConfigError::MissingEnv {
+                    target: self.name.clone(),
+                    key: key.to_string(),
+                    var: var.to_string(),
+                }),
+            }
+        };
+        let mut creds = Credentials::default();
+        match self.vendor {
+            VendorKind::Traccar => creds.token = read("token_env", self.token_env.as_deref())?,
+            VendorKind::Motive => {
+                creds.token = read(
+                    "api_key_env",
+                    self.api_key_env.as_deref().or(self.token_env.as_deref()),
+                )?
+            }
+            VendorKind::Pegasus | VendorKind::Drtrack => {
+                creds.username = read("username_env", self.username_env.as_deref())?;
+                creds.password = read("password_env", self.password_env.as_deref())?;
+            }
+            VendorKind::Arobs => {}
+        }
+        Ok(creds)
+    }
+}
+
+/// The whole configuration: targets by name.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub path: Option<PathBuf>,
+    pub targets: BTreeMap<String, Target>,
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        let mut targets = BTreeMap::new();
+        for (name, t) in raw.target {
+            let key = |k: &str| format!("target.{name}.{k}");
+            let vendor = VendorKind::from_key(&t.vendor).ok_or_else(|| {
+                invalid(
+                    key("vendor"),
+                    format!(
+                        "unknown vendor \"{}\" (known: traccar, motive, pegasus, drtrack, arobs)",
+                        t.vendor
+                    ),
+                )
+            })?;
+            let url = t
+                .url
+                .clone()
+                .ok_or_else(|| invalid(key("url"), "is required".into()))?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    key("url"),
+                    format!("\"{url}\" must start with http:// or https://"),
+                ));
+            }
+            let mut target = Target::with_defaults(&name, vendor, url.trim_end_matches('/'));
+            target.token_env = t.token_env;
+            target.api_key_env = t.api_key_env;
+            target.username_env = t.username_env;
+            target.password_env = t.password_env;
+            target.app_name = t.app_name;
+            if let Some(rate) = &t.rate {
+                target.rate = Rate::parse(rate).map_err(|m| invalid(key("rate"), m))?;
+            }
+            if let Some(burst) = t.burst {
+                target.burst = NonZeroU32::new(burst)
+                    .ok_or_else(|| invalid(key("burst"), "must be at least 1".into()))?;
+            }
+            if let Some(c) = t.concurrency {
+                if c == 0 {
+                    return Err(invalid(key("concurrency"), "must be at least 1".into()));
+                }
+                target.concurrency = c;
+            }
+            if let Some(timeout) = &t.timeout {
+                target.timeout = parse_duration(timeout).map_err(|m| invalid(key("timeout"), m))?;
+            }
+            if let Some(r) = t.retries {
+                target.retries = r;
+            }
+            if let Some(b) = t.batch_size {
+                if b == 0 {
+                    return Err(invalid(key("batch_size"), "must be at least 1".into()));
+                }
+                target.batch_size = b;
+            }
+            if let Some(rate) = &t.apps_rate {
+                target.apps_rate = Rate::parse(rate).map_err(|m| invalid(key("apps_rate"), m))?;
+            }
+            if let Some(n) = t.apps_per_minute {
+                target.apps_per_minute = n;
+            }
+            if let Some(n) = t.integration_name {
+                target.integration_name = n;
+            }
+            if let Some(a) = &t.auth {
+                target.bearer = match a.to_ascii_lowercase().as_str() {
+                    "bearer" => true,
+                    "x-api-key" | "api-key" | "basic" => false,
+                    _ => {
+                        return Err(invalid(
+                            key("auth"),
+                            format!("\"{a}\" is not one of bearer, x-api-key, basic"),
+                        ));
+                    }
+                };
+            }
+            targets.insert(name, target);
+        }
+        Ok(Config {
+            path: Some(path.to_path_buf()),
+            targets,
+        })
+    }
+
+    /// The target named `name`; without a config, a vendor key names that vendor
+    /// (validation only, DESIGN "Configuration").
+    pub fn target(&self, name: &str) -> Option<Target> {
+        if let Some(t) = self.targets.get(name) {
+            return Some(t.clone());
+        }
+        if let Some(t) = self
+            .targets
+            .values()
+            .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
+        {
+            return Some(t.clone());
+        }
+        if self.path.is_none() {
+            let vendor = VendorKind::from_key(name)?;
+            return Some(Target::with_defaults(vendor.key(), vendor, ""));
+        }
+        None
+    }
+}
+
+/// `30`, `"30s"`, `"500ms"`, `"2m"`.
+fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
+    match value {
+        toml::Value::Integer(n) if *n > 0 => Ok(Duration::from_secs(*n as u64)),
+        toml::Value::Float(f) if *f > 0.0 => Ok(Duration::from_secs_f64(*f)),
+        toml::Value::String(s) => {
+            let s = s.trim();
+            let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+                (n, 0.001)
+            } else if let Some(n) = s.strip_suffix('s') {
+                (n, 1.0)
+            } else if let Some(n) = s.strip_suffix("min") {
+                (n, 60.0)
+            } else if let Some(n) = s.strip_suffix('m') {
+                (n, 60.0)
+            } else {
+                (s, 1.0)
+            };
+            let n: f64 = num
+                .trim()
+                .parse()
+                .map_err(|_| format!("\"{s}\" is not a duration like \"30s\" or \"500ms\""))?;
+            if n <= 0.0 {
+                return Err(format!("\"{s}\" must be positive"));
+            }
+            Ok(Duration::from_secs_f64(n * mult))
+        }
+        other => Err(format!("{other} is not a duration like \"30s\"")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("muster.toml"))
+    }
+
+    #[test]
+    fn rates_parse_per_second_and_per_minute() {
+        assert_eq!(Rate::parse("10/s").unwrap().per_second(), Some(10.0));
+        assert_eq!(Rate::parse("600/min").unwrap().per_second(), Some(10.0));
+        assert_eq!(Rate::parse("none").unwrap(), Rate::Unlimited);
+        assert!(Rate::parse("ten/s").is_err());
+        assert!(Rate::parse("10/fortnight").is_err());
+    }
+
+    #[test]
+    fn design_example_parses() {
+        let c = parse(
+            r#"
+[target.powunity]
+vendor = "traccar"
+url = "https://iot.powunity.com/api"
+token_env = "POWUNITY_TOKEN"
+rate = "10/s"
+burst = 5
+concurrency = 8
+
+[target.drtrack]
+vendor = "drtrack"
+url = "https://acme.drtrack.example/api/v1.0"
+username_env = "DRTRACK_USER"
+password_env = "DRTRACK_PASSWORD"
+app_name = "acme"
+timeout = "5s"
+"#,
+        )
+        .unwrap();
+        let t = &c.targets["powunity"];
+        assert_eq!(t.vendor, VendorKind::Traccar);
+        assert_eq!(t.concurrency, 8);
+        assert_eq!(c.targets["drtrack"].timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn unknown_vendor_names_the_key() {
+        let err = parse("[target.x]\nvendor = \"samsara\"\nurl = \"http://h\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config muster.toml: target.x.vendor: unknown vendor \"samsara\" (known: traccar, motive, pegasus, drtrack, arobs)"
+        );
+    }
+
+    #[test]
+    fn bad_rate_names_the_key() {
+        let err = parse("[target.x]\nvendor = \"traccar\"\nurl = \"http://h\"\nrate = \"fast\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("target.x.rate"), "{err}");
+    }
+
+    #[test]
+    fn missing_env_names_variable_not_value() {
+        let c = parse(
+            "[target.p]\nvendor = \"traccar\"\nurl = \"http://h\"\ntoken_env = \"MUSTER_TEST_SURELY_UNSET\"\n",
+        )
+        .unwrap();
+        let err = c.targets["p"].credentials(&Env::process()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "target p: environment variable MUSTER_TEST_SURELY_UNSET (from token_env) is not set"
+        );
+    }
+
+    #[test]
+    fn without_config_a_vendor_key_is_a_target() {
+        let c = Config::default();
+        assert_eq!(c.target("motive").unwrap().vendor, VendorKind::Motive);
+        assert!(c.target("nope").is_none());
+    }
+}

@@ -1,0 +1,624 @@
+//! Shared nouns of the pipeline: vendors, fields, rows and where they came from,
+//! problems found in them, and the outcome of each row.
+//!
+//! Everything here is plain data. No I/O, no HTTP, no spreadsheets.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The five platforms muster knows (DESIGN "The platforms").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VendorKind {
+    Traccar,
+    Motive,
+    Pegasus,
+    Drtrack,
+    Arobs,
+}
+
+impl VendorKind {
+    /// Every vendor, in DESIGN's order.
+    pub const ALL: [VendorKind; 5] = [
+        VendorKind::Traccar,
+        VendorKind::Motive,
+        VendorKind::Pegasus,
+        VendorKind::Drtrack,
+        VendorKind::Arobs,
+    ];
+
+    /// The vendor key used in configs, the `vendor` column and URLs of the sandbox.
+    pub fn key(self) -> &'static str {
+        match self {
+            VendorKind::Traccar => "traccar",
+            VendorKind::Motive => "motive",
+            VendorKind::Pegasus => "pegasus",
+            VendorKind::Drtrack => "drtrack",
+            VendorKind::Arobs => "arobs",
+        }
+    }
+
+    /// Parses a vendor key, case-insensitively.
+    pub fn from_key(key: &str) -> Option<VendorKind> {
+        let key = key.trim();
+        VendorKind::ALL
+            .into_iter()
+            .find(|v| v.key().eq_ignore_ascii_case(key))
+    }
+
+    /// The platform's name for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            VendorKind::Traccar => "PowUnity / Traccar",
+            VendorKind::Motive => "Motive",
+            VendorKind::Pegasus => "Pegasus Gateway",
+            VendorKind::Drtrack => "DRTrack",
+            VendorKind::Arobs => "AROBS TrackGPS",
+        }
+    }
+
+    /// The field that identifies a user on this platform (DESIGN "identity key").
+    pub fn identity_field(self) -> Field {
+        match self {
+            VendorKind::Traccar | VendorKind::Motive => Field::Email,
+            VendorKind::Pegasus | VendorKind::Drtrack | VendorKind::Arobs => Field::Username,
+        }
+    }
+}
+
+impl fmt::Display for VendorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+macro_rules! fields {
+    ($( $variant:ident = $name:literal [$($alias:literal),*] ),* $(,)?) => {
+        /// A roster field muster understands (DESIGN "Roster fields").
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Field { $($variant),* }
+
+        impl Field {
+            /// Every field, in DESIGN's order.
+            pub const ALL: &'static [Field] = &[$(Field::$variant),*];
+
+            /// The canonical snake_case name.
+            pub fn name(self) -> &'static str {
+                match self { $(Field::$variant => $name),* }
+            }
+
+            /// Extra spellings recognised for this field's header, besides its name.
+            pub fn aliases(self) -> &'static [&'static str] {
+                match self { $(Field::$variant => &[$($alias),*]),* }
+            }
+        }
+    };
+}
+
+fields! {
+    Target = "target" ["platform", "system", "account", "tenant"],
+    Action = "action" ["operation", "method", "op"],
+    FirstName = "first_name" ["first name", "firstname", "given name", "forename", "vorname", "prénom", "prenom"],
+    LastName = "last_name" ["last name", "lastname", "surname", "family name", "nachname", "nom"],
+    Name = "name" ["full name", "display name"],
+    Email = "email" ["e-mail", "email address", "e-mail address", "mail", "e-mail-adresse"],
+    Username = "username" ["user name", "login", "login id", "user id", "userloginid", "user login id", "benutzername"],
+    Password = "password" ["pass", "initial password", "userpassword", "user password", "passwort", "pwd"],
+    Phone = "phone" ["phone number", "mobile", "cell", "telephone", "mobile number", "cell phone", "telefon", "handy"],
+    PhoneExt = "phone_ext" ["extension", "ext", "phone extension"],
+    TimeZone = "time_zone" ["timezone", "tz"],
+    Role = "role" ["user role", "type", "user type"],
+    Groups = "groups" ["group", "group ids", "group names"],
+    Company = "company" ["company name", "organisation", "organization", "group name", "customer", "firma"],
+    BranchIds = "branch_ids" ["branches", "branch", "branch id"],
+    UserGroup = "user_group" ["usergroup", "permission group"],
+    GroupId = "group_id" ["groupid"],
+    Devices = "devices" ["device", "vehicles", "vehicle", "imei", "unique id", "uniqueid", "assets", "vehicle rights"],
+    ExternalId = "external_id" ["external id", "employee id", "employee number", "driver id", "personnel number"],
+    EldMode = "eld_mode" ["eld mode"],
+    TimeTrackingMode = "time_tracking_mode" ["time tracking mode", "time tracking"],
+    DutyStatus = "duty_status" ["duty status"],
+    Cycle = "cycle" [],
+    DotId = "dot_id" ["dot id", "dot number", "usdot"],
+    DriverCompanyId = "driver_company_id" ["driver company id"],
+    DriversLicenseNumber = "drivers_license_number" ["drivers license number", "driver's license number", "license number", "licence number"],
+    DriversLicenseState = "drivers_license_state" ["drivers license state", "driver's license state", "license state", "licence state"],
+    Readonly = "readonly" ["read only"],
+    DeviceReadonly = "device_readonly" ["device read only"],
+    DeviceLimit = "device_limit" [],
+    Disabled = "disabled" [],
+    ExpirationTime = "expiration_time" ["expiration", "expires", "expiry"],
+    Scopes = "scopes" ["scope"],
+    Apps = "apps" ["app", "applications"],
+    SendEmail = "send_email" ["send e-mail", "send welcome email"],
+    Language = "language" ["lang", "locale"],
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the roster asks muster to do with a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Create,
+    Update,
+    Upsert,
+    Delete,
+}
+
+impl Action {
+    pub fn key(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Upsert => "upsert",
+            Action::Delete => "delete",
+        }
+    }
+
+    /// Parses the `action` column; `None` for an unknown word.
+    pub fn parse(text: &str) -> Option<Action> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "create" | "add" | "new" => Some(Action::Create),
+            "update" | "modify" | "change" => Some(Action::Update),
+            "upsert" => Some(Action::Upsert),
+            "delete" | "remove" => Some(Action::Delete),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A row's final status (DESIGN "Result workbook").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Created,
+    Updated,
+    Deleted,
+    Exists,
+    Manual,
+    Verified,
+    Valid,
+    Planned,
+    Invalid,
+    Failed,
+    Partial,
+    NotAttempted,
+}
+
+impl Status {
+    /// Every status, in the order reports list them.
+    pub const ALL: [Status; 12] = [
+        Status::Created,
+        Status::Updated,
+        Status::Deleted,
+        Status::Exists,
+        Status::Manual,
+        Status::Verified,
+        Status::Valid,
+        Status::Planned,
+        Status::Invalid,
+        Status::Failed,
+        Status::Partial,
+        Status::NotAttempted,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Updated => "updated",
+            Status::Deleted => "deleted",
+            Status::Exists => "exists",
+            Status::Manual => "manual",
+            Status::Verified => "verified",
+            Status::Valid => "valid",
+            Status::Planned => "planned",
+            Status::Invalid => "invalid",
+            Status::Failed => "failed",
+            Status::Partial => "partial",
+            Status::NotAttempted => "not_attempted",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    /// Whether a row with this status counts as a success for the exit code.
+    pub fn is_success(self) -> bool {
+        !matches!(
+            self,
+            Status::Invalid | Status::Failed | Status::Partial | Status::NotAttempted
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// One table of one input file: a CSV file, or one sheet of a workbook.
+///
+/// Shared by all rows of the table; `fields` is filled by `mapping`.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// The file as the user named it (used in messages and the `source_file` column).
+    pub file: String,
+    /// The sheet name; for CSV the file's stem.
+    pub sheet: String,
+    /// Whether the file is a workbook (messages then say `Sheet!D7`, else `D7`).
+    pub is_workbook: bool,
+    /// 1-based row number of the header row.
+    pub header_row: u32,
+    /// Header texts, trimmed, one per column.
+    pub headers: Vec<String>,
+    /// The field each column maps to (same length as `headers`).
+    pub fields: Vec<Option<Field>>,
+    /// `VENDOR.FIELD` pass-through columns: (column, vendor, vendor's field name).
+    pub passthrough: Vec<(usize, VendorKind, String)>,
+}
+
+impl Layout {
+    /// The column that holds `field`, if any.
+    pub fn column_of(&self, field: Field) -> Option<usize> {
+        self.fields.iter().position(|f| *f == Some(field))
+    }
+}
+
+/// A cell of the sheet that held an error value (`#N/A`, `#REF!`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    pub col: usize,
+    pub text: String,
+}
+
+/// One data row of the input, with its position.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Position in input order over the whole run (0-based).
+    pub index: usize,
+    pub layout: Arc<Layout>,
+    /// 1-based row number in its sheet or file.
+    pub line: u32,
+    /// Cell texts, trimmed, aligned with `layout.headers` (shorter rows are padded).
+    pub cells: Vec<String>,
+    /// Cells that held spreadsheet errors; usually empty.
+    pub errors: Vec<CellError>,
+}
+
+impl Row {
+    /// The trimmed text of `field`, or `None` when the column is absent or the cell blank.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        let col = self.layout.column_of(field)?;
+        self.cell(col)
+    }
+
+    /// The trimmed text of column `col`, or `None` when blank.
+    pub fn cell(&self, col: usize) -> Option<&str> {
+        self.cells
+            .get(col)
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The spreadsheet name of a cell of this row, e.g. `D7`.
+    pub fn cell_name(&self, col: usize) -> String {
+        format!("{}{}", column_letters(col), self.line)
+    }
+
+    /// Where a cell of this row is, for messages: `roster.xlsx, Roster!D7` or `roster.csv, D7`.
+    pub fn locate(&self, col: usize) -> String {
+        if self.layout.is_workbook {
+            format!(
+                "{}, {}!{}",
+                self.layout.file,
+                self.layout.sheet,
+                self.cell_name(col)
+            )
+        } else {
+            format!("{}, {}", self.layout.file, self.cell_name(col))
+        }
+    }
+
+    /// The header of column `col` as written in the input.
+    pub fn header(&self, col: usize) -> &str {
+        self.layout
+            .headers
+            .get(col)
+            .map(|s| s.as_str())
+            .unwrap_or("")
+    }
+
+    /// Vendor pass-through values (`motive.cycle` columns) of this row for `vendor`.
+    pub fn passthrough(&self, vendor: VendorKind) -> impl Iterator<Item = (&str, &str)> {
+        self.layout
+            .passthrough
+            .iter()
+            .filter(move |(_, v, _)| *v == vendor)
+            .filter_map(|(col, _, name)| Some((name.as_str(), self.cell(*col)?)))
+    }
+}
+
+/// Spreadsheet column letters for a 0-based column: 0 → `A`, 27 → `AB`.
+pub fn column_letters(col: usize) -> String {
+    let mut n = col + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        out.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("column letters are ASCII")
+}
+
+/// One thing wrong with a row. A bad row is data, never an `Err`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The column it is about, when it is about one cell.
+    pub col: Option<usize>,
+    /// The whole message, naming the cell, the value and the rule.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with one cell's value: `E-Mail (D7): "x" is not an email address`.
+    pub fn cell(row: &Row, col: usize, rule: impl fmt::Display) -> Problem {
+        let value = row.cells.get(col).map(|s| s.as_str()).unwrap_or("");
+        Problem {
+            col: Some(col),
+            message: format!(
+                "{} ({}): \"{}\" {}",
+                row.header(col),
+                row.cell_name(col),
+                value,
+                rule
+            ),
+        }
+    }
+
+    /// A problem with a field: names the cell when the column exists,
+    /// otherwise says the field is missing: `email is required (no column)`.
+    pub fn field(row: &Row, field: Field, rule: impl fmt::Display) -> Problem {
+        match row.layout.column_of(field) {
+            Some(col) if row.cell(col).is_some() => Problem::cell(row, col, rule),
+            Some(col) => Problem {
+                col: Some(col),
+                message: format!("{} ({}): {}", row.header(col), row.cell_name(col), rule),
+            },
+            None => Problem {
+                col: None,
+                message: format!("{field}: {rule} (no such column)"),
+            },
+        }
+    }
+
+    /// A problem with the row as a whole.
+    pub fn row(message: impl Into<String>) -> Problem {
+        Problem {
+            col: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A side id made while provisioning a row: `group=3705`, `devices=12,15`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideId {
+    pub kind: String,
+    pub id: String,
+}
+
+/// What happened to one row. Written to the journal and the workbook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub action: Action,
+    /// The user's id on the platform, when known.
+    pub user_id: Option<String>,
+    /// Ids of side steps, in the order they were made.
+    pub other_ids: Vec<SideId>,
+    /// The HTTP status of the last reply that decided the outcome.
+    pub http_status: Option<u16>,
+    /// Every problem or the platform's reason, `; `-separated; empty on success.
+    pub error: Option<String>,
+    /// Requests sent for this row (all steps, all retries).
+    pub attempts: u32,
+}
+
+impl Outcome {
+    /// An outcome with only a status.
+    pub fn new(status: Status, action: Action) -> Outcome {
+        Outcome {
+            status,
+            action,
+            user_id: None,
+            other_ids: Vec::new(),
+            http_status: None,
+            error: None,
+            attempts: 0,
+        }
+    }
+
+    /// The `invalid` outcome of a row with problems.
+    pub fn invalid(action: Action, problems: &[Problem]) -> Outcome {
+        let mut out = Outcome::new(Status::Invalid, action);
+        out.error = Some(join_problems(problems));
+        out
+    }
+
+    /// `other_ids` as the workbook writes it: `group=3705; app=4891; devices=12,15`.
+    pub fn other_ids_text(&self) -> String {
+        let mut parts: Vec<(String, Vec<&str>)> = Vec::new();
+        for side in &self.other_ids {
+            match parts.iter_mut().find(|(k, _)| *k == side.kind) {
+                Some((_, ids)) => ids.push(&side.id),
+                None => parts.push((side.kind.clone(), vec![&side.id])),
+            }
+        }
+        parts
+            .iter()
+            .map(|(k, ids)| format!("{k}={}", ids.join(",")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Joins problems into the row's `error` text.
+pub fn join_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| p.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A row with its resolved target and outcome: what reports are made of.
+#[derive(Debug, Clone)]
+pub struct RowResult {
+    pub row: Row,
+    /// The configured target name, when one was resolved.
+    pub target: Option<String>,
+    pub vendor: Option<VendorKind>,
+    pub outcome: Outcome,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters_cover_two_letter_columns() {
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(27), "AB");
+        assert_eq!(column_letters(701), "ZZ");
+        assert_eq!(column_letters(702), "AAA");
+    }
+
+    fn row_with(headers: &[&str], fields: &[Option<Field>], cells: &[&str]) -> Row {
+        Row {
+            index: 0,
+            layout: Arc::new(Layout {
+                file: "roster.xlsx".into(),
+                sheet: "Roster".into(),
+                is_workbook: true,
+                header_row: 1,
+                headers: headers.iter().map(|s| s.to_string()).collect(),
+                fields: fields.to_vec(),
+                passthrough: vec![],
+            }),
+            line: 7,
+            cells: cells.iter().map(|s| s.to_string()).collect(),
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn problem_names_header_cell_value_and_rule() {
+        let row = row_with(
+            &["Name", "x", "y", "E-Mail"],
+            &[Some(Field::Name), None, None, Some(Field::Email)],
+            &["Jane", "", "", "not-an-email"],
+        );
+        let p = Problem::field(&row, Field::Email, "is not an email address");
+        assert_eq!(
+            p.to_string(),
+            "E-Mail (D7): \"not-an-email\" is not an email address"
+        );
+        assert_eq!(row.locate(3), "roster.xlsx, Roster!D7");
+        let missing = Problem::field(&row, Field::Username, "is required");
+        assert_eq!(
+            missing.to_string(),
+            "username: is required (no such column)"
+        );
+    }
+
+    #[test]
+    fn other_ids_group_by_kind() {
+        let mut o = Outcome::new(Status::Created, Action::Create);
+        for (k, id) in [
+            ("group", "3705"),
+            ("app", "4891"),
+            ("devices", "12"),
+            ("devices", "15"),
+        ] {
+            o.other_ids.push(SideId {
+                kind: k.into(),
+                id: id.into(),
+            });
+        }
+        assert_eq!(o.other_ids_text(), "group=3705; app=4891; devices=12,15");
+    }
+}
+
+/// One input file of a run, for the Summary sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub path: String,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+/// Facts about one run, for the Summary sheet, the journal and `--json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    /// `import`, `validate`, `verify`.
+    pub command: String,
+    /// The command line, with no secret in it.
+    pub command_line: String,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub ended: Option<chrono::DateTime<chrono::Utc>>,
+    pub dry_run: bool,
+    pub version: String,
+    pub inputs: Vec<InputFile>,
+    /// Sheets that were skipped, with why (`fleet.xlsx, Hidden: hidden sheet`).
+    pub skipped_sheets: Vec<String>,
+}
+
+/// What submitting to one target cost, for the Summary sheet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetStats {
+    pub target: String,
+    pub vendor: Option<VendorKind>,
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub retries: u64,
+    pub seconds: f64,
+    /// Why the target stopped early, if it did.
+    pub halted: Option<String>,
+}
+
+impl TargetStats {
+    /// Requests per second achieved over the target's duration.
+    pub fn achieved_rate(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.requests as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}

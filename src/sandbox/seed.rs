@@ -1,0 +1,50 @@
+//! What the simulated platforms hold before any request: devices, groups, branches,
+//! vehicles. `samples/` and the templates' example rows refer to these, so a sample roster
+//! imports cleanly into a fresh sandbox.
+
+/// Traccar devices: (id, name, uniqueId). IMEIs are 15 digits.
+pub fn traccar_devices() -> Vec<(i64, String, String)> {
+    (1..=50)
+        .map(|n| (n, format!("Bike {n:02}"), format!("3520990{n:08}")))
+        .collect()
+}
+
+/// Motive groups: (id, name).
+pub const MOTIVE_GROUPS: &[(i64, &str)] = &[
+    (101, "North"),
+    (102, "South"),
+    (103, "East"),
+    (104, "West"),
+    (105, "Yard"),
+];
+
+/// Motive custom user role given to fleet users restricted to groups.
+pub const MOTIVE_LIMITED_ROLE_ID: i64 = 7;
+
+/// DRTrack branch ids the platform knows.
+pub const DRTRACK_BRANCHES: &[i64] = &[101, 102, 103, 104, 105];
+
+/// DRTrack user groups (matched case-insensitively by the platform).
+pub const DRTRACK_USER_GROUPS: &[&str] = &["Admin", "Dispatcher", "Driver", "Viewer"];
+
+/// AROBS vehicles of the company: (vehicleId, registration number).
+pub fn arobs_vehicles() -> Vec<(i64, String)> {
+    (1..=30).map(|n| (n, format!("CJ-{:02}-ARB", n))).collect()
+}
+
+/// Credentials the sandbox accepts, as (environment variable, value). The config written by
+/// `--write-config` names these variables.
+pub const CREDENTIALS: &[(&str, &str)] = &[
+    (
+        "SANDBOX_TRACCAR_TOKEN",
+        "c2FuZGJveEBtdXN0ZXIudGVzdDpzYW5kYm94",
+    ),
+    ("SANDBOX_MOTIVE_API_KEY", "sandbox-motive-key"),
+    ("SANDBOX_PEGASUS_USER", "admin@sandbox.test"),
+    ("SANDBOX_PEGASUS_PASSWORD", "Sandbox-Pass-1"),
+    ("SANDBOX_DRTRACK_USER", "sandbox-admin"),
+    ("SANDBOX_DRTRACK_PASSWORD", "Sandbox-Pass-1!"),
+];
+
+/// A Motive API key in test mode: writes answer 200 and save nothing.
+pub const MOTIVE_TEST_MODE_KEY: &str = "sandbox-motive-test-mode-key";
