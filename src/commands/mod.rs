@@ -1,6 +1,8 @@
 //! One file per subcommand: glue that calls the stages in order. `anyhow` lives here.
 
 pub mod inputs;
+pub mod sandbox;
+pub mod template;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -11,8 +13,8 @@ pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(args, env),
         Command::Import(_) => anyhow::bail!("import is not implemented yet"),
-        Command::Template(_) => anyhow::bail!("template is not implemented yet"),
-        Command::Sandbox(_) => anyhow::bail!("sandbox is not implemented yet"),
+        Command::Template(args) => template::run(args),
+        Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(_) => anyhow::bail!("demo is not implemented yet"),
         Command::Report(_) => anyhow::bail!("report is not implemented yet"),
     }

@@ -1,0 +1,6 @@
+//! The integration tests: one binary, a module per area.
+
+mod input;
+mod report;
+mod sandbox;
+mod validate;
