@@ -9,12 +9,16 @@ pub mod commands;
 pub mod config;
 pub mod env;
 pub mod input;
+pub mod journal;
 pub mod mapping;
 pub mod model;
+pub mod progress;
 pub mod report;
 pub mod sandbox;
 pub mod secret;
+pub mod submit;
 pub mod validate;
+pub mod vendors;
 
 pub use cli::Cli;
 pub use env::Env;

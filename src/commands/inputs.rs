@@ -12,12 +12,11 @@ use crate::input::{self, RawRow};
 use crate::mapping::{self, Overrides};
 use crate::model::{InputFile, Layout, Row};
 
+type RowIter = Box<dyn Iterator<Item = Result<RawRow, input::Error>> + Send>;
+
 /// All tables of all input files, mapped, ready to stream.
 pub struct Roster {
-    tables: Vec<(
-        Arc<Layout>,
-        Box<dyn Iterator<Item = Result<RawRow, input::Error>> + Send>,
-    )>,
+    tables: Vec<(Arc<Layout>, RowIter)>,
     /// The input's own headers: union over all tables, in order of first appearance.
     pub own_headers: Vec<String>,
     /// Each file with its SHA-256 (row counts are filled as rows are read).

@@ -1,5 +1,6 @@
 //! One file per subcommand: glue that calls the stages in order. `anyhow` lives here.
 
+pub mod import;
 pub mod inputs;
 pub mod sandbox;
 pub mod template;
@@ -12,7 +13,7 @@ use crate::{Env, Exit};
 pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(args, env),
-        Command::Import(_) => anyhow::bail!("import is not implemented yet"),
+        Command::Import(args) => import::run(args, env).await,
         Command::Template(args) => template::run(args),
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(_) => anyhow::bail!("demo is not implemented yet"),

@@ -1,0 +1,499 @@
+//! The journal: an embedded SQLite file recording every run, every row's outcome, and each
+//! step's intent (before its request is sent) and result (after). It is what makes a run
+//! killed at any moment safe to start again, and what `muster report` reads.
+//!
+//! Two kinds of records:
+//! - `runs` and `rows`: the history of each run, one line per input row.
+//! - `steps`: the ledger of what muster did on each platform, keyed by target, the row's
+//!   identity key and the step (`user`, `link:12`, `group:ACME`, `app`). It outlives runs:
+//!   a later run reads it to finish what an earlier one started.
+//!
+//! Never stores a password or token: rows are stored with their password cell blanked.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::model::{Outcome, RunInfo};
+
+/// The journal cannot be used: exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("journal {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("journal: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("journal: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The state of one step in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    /// The request is (about to be) sent; its outcome is not known yet.
+    Intent,
+    /// The platform confirmed it; `ids` holds what it made.
+    Done,
+}
+
+/// One step of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub state: StepState,
+    /// The id the step made (user id, group id, link id), when done.
+    pub id: Option<String>,
+    /// The run that last touched it.
+    pub run_id: String,
+}
+
+/// A past run, for `muster report --list`.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub info: RunInfo,
+    pub finished: bool,
+    /// (status, count)
+    pub counts: Vec<(String, u64)>,
+}
+
+/// A row as stored: where it came from and what happened.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub index: usize,
+    pub source_file: String,
+    pub sheet: String,
+    pub line: u32,
+    pub target: Option<String>,
+    pub vendor: Option<String>,
+    pub headers: Vec<String>,
+    pub cells: Vec<String>,
+    /// `None` when the run stopped before this row had an outcome.
+    pub outcome: Option<Outcome>,
+}
+
+/// The journal file. Cheap to share: one connection behind a mutex; each call is one
+/// short transaction.
+pub struct Journal {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    info TEXT NOT NULL,
+    finished INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rows (
+    run_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    source_file TEXT NOT NULL,
+    sheet TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    target TEXT,
+    vendor TEXT,
+    headers TEXT NOT NULL,
+    cells TEXT NOT NULL,
+    status TEXT,
+    outcome TEXT,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    target TEXT NOT NULL,
+    key TEXT NOT NULL,
+    step TEXT NOT NULL,
+    state TEXT NOT NULL,
+    id TEXT,
+    run_id TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (target, key, step)
+);
+";
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`, and its folder.
+    pub fn open(path: &Path) -> Result<Journal, Error> {
+        let open_err = |message: String| Error::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create folder: {e}")))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        // WAL + NORMAL: a committed transaction survives the process being killed.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| open_err(format!("not a muster journal: {e}")))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a new run.
+    pub fn begin_run(&self, info: &RunInfo, fingerprint: &str) -> Result<(), Error> {
+        self.conn().execute(
+            "INSERT INTO runs (id, fingerprint, info, finished) VALUES (?1, ?2, ?3, 0)",
+            params![info.run_id, fingerprint, serde_json::to_string(info)?],
+        )?;
+        Ok(())
+    }
+
+    /// The newest unfinished run with this fingerprint (same command, same input files).
+    pub fn unfinished_run(&self, fingerprint: &str) -> Result<Option<RunInfo>, Error> {
+        let info: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT info FROM runs WHERE fingerprint = ?1 AND finished = 0 ORDER BY rowid DESC LIMIT 1",
+                params![fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match info {
+            Some(s) => Some(serde_json::from_str(&s)?),
+            None => None,
+        })
+    }
+
+    /// Marks a run finished and stores its final info.
+    pub fn finish_run(&self, info: &RunInfo) -> Result<(), Error> {
+        self.conn().execute(
+            "UPDATE runs SET finished = 1, info = ?2 WHERE id = ?1",
+            params![info.run_id, serde_json::to_string(info)?],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the rows of a run (once, at its start), in one transaction.
+    pub fn record_rows<'a>(
+        &self,
+        run_id: &str,
+        rows: impl Iterator<Item = StoredRowRef<'a>>,
+    ) -> Result<(), Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO rows (run_id, idx, source_file, sheet, line, target, vendor, headers, cells)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut last_headers: Option<(*const Vec<String>, String)> = None;
+            for r in rows {
+                let ptr = r.headers as *const Vec<String>;
+                let headers = match &last_headers {
+                    Some((p, json)) if *p == ptr => json.clone(),
+                    _ => {
+                        let json = serde_json::to_string(r.headers)?;
+                        last_headers = Some((ptr, json.clone()));
+                        json
+                    }
+                };
+                stmt.execute(params![
+                    run_id,
+                    r.index as i64,
+                    r.source_file,
+                    r.sheet,
+                    r.line,
+                    r.target,
+                    r.vendor,
+                    headers,
+                    serde_json::to_string(&r.cells)?,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores many rows' outcomes in one transaction.
+    pub fn record_outcomes<'a>(
+        &self,
+        run_id: &str,
+        outcomes: impl Iterator<Item = (usize, &'a Outcome)>,
+    ) -> Result<(), Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE rows SET status = ?3, outcome = ?4 WHERE run_id = ?1 AND idx = ?2",
+            )?;
+            for (idx, o) in outcomes {
+                stmt.execute(params![
+                    run_id,
+                    idx as i64,
+                    o.status.key(),
+                    serde_json::to_string(o)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The outcomes already recorded for a run, by row index.
+    pub fn outcomes(&self, run_id: &str) -> Result<HashMap<usize, Outcome>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT idx, outcome FROM rows WHERE run_id = ?1 AND outcome IS NOT NULL")?;
+        let mut out = HashMap::new();
+        let rows = stmt.query_map(params![run_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (idx, json) = row?;
+            out.insert(idx as usize, serde_json::from_str(&json)?);
+        }
+        Ok(out)
+    }
+
+    /// Every step recorded for `target`, by (key, step).
+    pub fn steps(&self, target: &str) -> Result<HashMap<(String, String), Step>, Error> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT key, step, state, id, run_id FROM steps WHERE target = ?1")?;
+        let rows = stmt.query_map(params![target], |r| {
+            let state: String = r.get(2)?;
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                Step {
+                    state: if state == "done" {
+                        StepState::Done
+                    } else {
+                        StepState::Intent
+                    },
+                    id: r.get(3)?,
+                    run_id: r.get(4)?,
+                },
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (k, v) = row?;
+            out.insert(k, v);
+        }
+        Ok(out)
+    }
+
+    /// Records that a step's request is about to be sent. Committed before it is sent.
+    pub fn intent(&self, run_id: &str, target: &str, key: &str, step: &str) -> Result<(), Error> {
+        self.conn().execute(
+            "INSERT INTO steps (target, key, step, state, id, run_id, updated)
+             VALUES (?1, ?2, ?3, 'intent', NULL, ?4, ?5)
+             ON CONFLICT (target, key, step) DO UPDATE SET state = 'intent', run_id = ?4, updated = ?5
+             WHERE steps.state != 'done'",
+            params![target, key, step, run_id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that a step is done, with the id it made.
+    pub fn done(
+        &self,
+        run_id: &str,
+        target: &str,
+        key: &str,
+        step: &str,
+        id: Option<&str>,
+    ) -> Result<(), Error> {
+        self.conn().execute(
+            "INSERT INTO steps (target, key, step, state, id, run_id, updated)
+             VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)
+             ON CONFLICT (target, key, step) DO UPDATE SET state = 'done', id = ?4, run_id = ?5, updated = ?6",
+            params![target, key, step, id, run_id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a step whose request is known to have done nothing (refused, not sent).
+    pub fn clear(&self, target: &str, key: &str, step: &str) -> Result<(), Error> {
+        self.conn().execute(
+            "DELETE FROM steps WHERE target = ?1 AND key = ?2 AND step = ?3 AND state = 'intent'",
+            params![target, key, step],
+        )?;
+        Ok(())
+    }
+
+    /// Past runs, newest first.
+    pub fn runs(&self) -> Result<Vec<RunSummary>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, info, finished FROM runs ORDER BY rowid DESC")?;
+        let runs: Vec<(String, String, bool)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut counts_stmt = conn.prepare(
+            "SELECT COALESCE(status, 'unknown'), COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY 1 ORDER BY 1",
+        )?;
+        let mut out = Vec::new();
+        for (id, info, finished) in runs {
+            let counts = counts_stmt
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<_, _>>()?;
+            out.push(RunSummary {
+                info: serde_json::from_str(&info)?,
+                finished,
+                counts,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The rows of a run in input order.
+    pub fn rows(&self, run_id: &str) -> Result<Vec<StoredRow>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT idx, source_file, sheet, line, target, vendor, headers, cells, outcome
+             FROM rows WHERE run_id = ?1 ORDER BY idx",
+        )?;
+        let rows = stmt.query_map(params![run_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, source_file, sheet, line, target, vendor, headers, cells, outcome) = row?;
+            out.push(StoredRow {
+                index: idx as usize,
+                source_file,
+                sheet,
+                line,
+                target,
+                vendor,
+                headers: serde_json::from_str(&headers)?,
+                cells: serde_json::from_str(&cells)?,
+                outcome: match outcome {
+                    Some(o) => Some(serde_json::from_str(&o)?),
+                    None => None,
+                },
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A row to store, borrowed from the run's rows.
+pub struct StoredRowRef<'a> {
+    pub index: usize,
+    pub source_file: &'a str,
+    pub sheet: &'a str,
+    pub line: u32,
+    pub target: Option<&'a str>,
+    pub vendor: Option<&'a str>,
+    pub headers: &'a Vec<String>,
+    /// Cells with the password blanked.
+    pub cells: Vec<&'a str>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Action, Status};
+
+    fn info(id: &str) -> RunInfo {
+        RunInfo {
+            run_id: id.into(),
+            command: "import".into(),
+            command_line: "muster import x.csv".into(),
+            started: chrono::Utc::now(),
+            ended: None,
+            dry_run: false,
+            version: "0".into(),
+            inputs: vec![],
+            skipped_sheets: vec![],
+        }
+    }
+
+    #[test]
+    fn steps_survive_reopening_and_done_is_never_downgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        {
+            let j = Journal::open(&path).unwrap();
+            j.intent("r1", "t", "a@x", "user").unwrap();
+            j.done("r1", "t", "a@x", "user", Some("42")).unwrap();
+            // A stale intent after done must not hide the id.
+            j.intent("r2", "t", "a@x", "user").unwrap();
+            j.intent("r1", "t", "b@x", "user").unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        let steps = j.steps("t").unwrap();
+        let a = &steps[&("a@x".to_string(), "user".to_string())];
+        assert_eq!(a.state, StepState::Done);
+        assert_eq!(a.id.as_deref(), Some("42"));
+        let b = &steps[&("b@x".to_string(), "user".to_string())];
+        assert_eq!(b.state, StepState::Intent);
+        j.clear("t", "b@x", "user").unwrap();
+        assert_eq!(j.steps("t").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unfinished_run_is_found_by_fingerprint_until_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.db")).unwrap();
+        j.begin_run(&info("run-1"), "fp").unwrap();
+        assert_eq!(j.unfinished_run("fp").unwrap().unwrap().run_id, "run-1");
+        assert!(j.unfinished_run("other").unwrap().is_none());
+        let headers = vec!["email".to_string()];
+        j.record_rows(
+            "run-1",
+            [StoredRowRef {
+                index: 0,
+                source_file: "x.csv",
+                sheet: "x",
+                line: 2,
+                target: Some("t"),
+                vendor: Some("traccar"),
+                headers: &headers,
+                cells: vec!["a@x"],
+            }]
+            .into_iter(),
+        )
+        .unwrap();
+        let o = Outcome::new(Status::Created, Action::Create);
+        j.record_outcomes("run-1", [(0usize, &o)].into_iter())
+            .unwrap();
+        assert_eq!(j.outcomes("run-1").unwrap()[&0].status, Status::Created);
+        j.finish_run(&info("run-1")).unwrap();
+        assert!(j.unfinished_run("fp").unwrap().is_none());
+        let runs = j.runs().unwrap();
+        assert_eq!(runs[0].counts, vec![("created".to_string(), 1)]);
+        assert_eq!(j.rows("run-1").unwrap()[0].cells, vec!["a@x"]);
+    }
+}

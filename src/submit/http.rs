@@ -1,0 +1,473 @@
+//! One target's HTTP client: every request passes the target's pause gate (Retry-After)
+//! and limiter, is retried by `retry`'s policy, and is counted. Credentials are sent as
+//! sensitive header values and never leave the target's origin: redirects to another host
+//! are not followed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+
+use super::limiter::Limiter;
+use super::retry::{self, Attempt, Backoff, Decision, Kind};
+use crate::config::Target;
+use crate::secret::Secret;
+
+/// A request body.
+#[derive(Debug, Clone, Default)]
+pub enum Body {
+    #[default]
+    None,
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
+}
+
+/// One request, relative to the target's base URL.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// Appended to the target's URL: `/users`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Body,
+    pub kind: Kind,
+    /// Extra headers for this request only (values may be secrets).
+    pub headers: Vec<(HeaderName, Secret)>,
+    /// A second limiter this endpoint is subject to (Pegasus `/apps`).
+    pub limiter: Option<Arc<Limiter>>,
+    /// Whether to skip the target's auth headers (login calls).
+    pub anonymous: bool,
+}
+
+impl Request {
+    pub fn new(method: Method, path: impl Into<String>, kind: Kind) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: Body::None,
+            kind,
+            headers: Vec::new(),
+            limiter: None,
+            anonymous: false,
+        }
+    }
+
+    pub fn get(path: impl Into<String>) -> Request {
+        Request::new(Method::GET, path, Kind::Read)
+    }
+
+    pub fn query(mut self, key: &str, value: impl Into<String>) -> Request {
+        self.query.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: serde_json::Value) -> Request {
+        self.body = Body::Json(body);
+        self
+    }
+
+    pub fn form(mut self, fields: Vec<(String, String)>) -> Request {
+        self.body = Body::Form(fields);
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: Secret) -> Request {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn limited_by(mut self, limiter: Arc<Limiter>) -> Request {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    pub fn anonymous(mut self) -> Request {
+        self.anonymous = true;
+        self
+    }
+}
+
+/// The platform's answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+    /// Requests sent for this call, retries included.
+    pub attempts: u32,
+}
+
+impl Reply {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON, if it is.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// A short readable excerpt of the body: the first meaningful line, ≤ 200 chars.
+    pub fn excerpt(&self) -> String {
+        excerpt(&self.body)
+    }
+}
+
+/// A short readable excerpt of a reply body: its first meaningful line, ≤ 200 chars.
+pub fn excerpt(body: &str) -> String {
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut out: String = line.chars().take(200).collect();
+    if line.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+/// A call that did not end in a reply the connector can read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// The request may or may not have taken effect (create: timeout, dropped, 5xx).
+    #[error("no answer ({detail}); whether it took effect is unknown")]
+    Unknown { detail: String, attempts: u32 },
+    /// Retries ran out; nothing is known to have been done.
+    #[error("gave up after {attempts} attempts: {detail}")]
+    Exhausted {
+        detail: String,
+        status: Option<u16>,
+        attempts: u32,
+    },
+    /// The target was halted (credentials rejected, deadline): not sent.
+    #[error("not sent: {0}")]
+    Halted(String),
+}
+
+impl SendError {
+    pub fn attempts(&self) -> u32 {
+        match self {
+            SendError::Unknown { attempts, .. } | SendError::Exhausted { attempts, .. } => {
+                *attempts
+            }
+            SendError::Halted(_) => 0,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SendError::Exhausted { status, .. } => *status,
+            _ => None,
+        }
+    }
+}
+
+/// Counters of one target, for the Summary sheet.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub retries: AtomicU64,
+    pub auth_rejected: AtomicU64,
+    pub writes_ok: AtomicU64,
+}
+
+/// Shared stop signal of a target: halted with a reason, or past the run's deadline.
+#[derive(Debug, Default)]
+pub struct Halt {
+    halted: AtomicBool,
+    reason: Mutex<Option<String>>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Halt {
+    pub fn new(deadline: Option<tokio::time::Instant>) -> Halt {
+        Halt {
+            deadline,
+            ..Halt::default()
+        }
+    }
+
+    /// Stops the target; the first reason given is kept.
+    pub fn halt(&self, reason: impl Into<String>) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if r.is_none() {
+            *r = Some(reason.into());
+        }
+        self.halted.store(true, Ordering::SeqCst);
+    }
+
+    /// Why the target stopped, if it did.
+    pub fn reason(&self) -> Option<String> {
+        if self.halted.load(Ordering::SeqCst) {
+            return self
+                .reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+        }
+        if self
+            .deadline
+            .is_some_and(|d| tokio::time::Instant::now() >= d)
+        {
+            return Some("deadline reached".into());
+        }
+        None
+    }
+}
+
+/// Writes answered 401/403 before any write succeeded that halt the target.
+const AUTH_FAILURES_TO_HALT: u64 = 3;
+
+/// The HTTP client of one target.
+#[derive(Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+    auth: RwLock<Vec<(HeaderName, HeaderValue)>>,
+    limiter: Limiter,
+    pause_until: Mutex<Option<tokio::time::Instant>>,
+    retries: u32,
+    backoff: Backoff,
+    pub counters: Counters,
+    pub halt: Arc<Halt>,
+}
+
+impl Http {
+    /// A client for `target`, halting on `halt`.
+    pub fn new(target: &Target, halt: Arc<Halt>) -> Result<Http, reqwest::Error> {
+        Ok(Http {
+            client: build_client(target.timeout, target.concurrency)?,
+            base: target.url.trim_end_matches('/').to_string(),
+            auth: RwLock::new(Vec::new()),
+            limiter: Limiter::new(target.rate, target.burst),
+            pause_until: Mutex::new(None),
+            retries: target.retries,
+            backoff: Backoff::default(),
+            counters: Counters::default(),
+            halt,
+        })
+    }
+
+    /// Replaces the headers that authenticate every request (marked sensitive).
+    pub fn set_auth(&self, headers: Vec<(HeaderName, Secret)>) {
+        let values = headers
+            .into_iter()
+            .filter_map(|(name, secret)| {
+                let mut v = HeaderValue::from_str(secret.expose()).ok()?;
+                v.set_sensitive(true);
+                Some((name, v))
+            })
+            .collect();
+        *self.auth.write().unwrap_or_else(|p| p.into_inner()) = values;
+    }
+
+    /// The target's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends `req`, retrying by the policy. Counts every attempt.
+    pub async fn send(&self, req: Request) -> Result<Reply, SendError> {
+        let url = Url::parse(&format!("{}{}", self.base, req.path)).map_err(|e| {
+            SendError::Exhausted {
+                detail: format!("bad URL: {e}"),
+                status: None,
+                attempts: 0,
+            }
+        })?;
+        let mut attempts = 0u32;
+        let mut failures = 0u32;
+        loop {
+            if let Some(reason) = self.halt.reason() {
+                return Err(SendError::Halted(reason));
+            }
+            self.wait_pause().await;
+            if let Some(extra) = &req.limiter {
+                extra.acquire().await;
+            }
+            self.limiter.acquire().await;
+            if let Some(reason) = self.halt.reason() {
+                return Err(SendError::Halted(reason));
+            }
+            attempts += 1;
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let (attempt, reply, detail) = match self.build(&req, url.clone()).send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    match resp.text().await {
+                        Ok(body) => (
+                            Attempt::Status(status),
+                            Some(Reply {
+                                status,
+                                headers,
+                                body,
+                                attempts,
+                            }),
+                            format!("HTTP {status}"),
+                        ),
+                        Err(e) => (
+                            Attempt::NoAnswer,
+                            None,
+                            format!("reply cut off: {}", short(e)),
+                        ),
+                    }
+                }
+                Err(e) if e.is_connect() => (
+                    Attempt::ConnectFailed,
+                    None,
+                    format!("cannot connect: {}", short(e)),
+                ),
+                Err(e) if e.is_timeout() => (Attempt::NoAnswer, None, "timed out".to_string()),
+                Err(e) => (
+                    Attempt::NoAnswer,
+                    None,
+                    format!("connection failed: {}", short(e)),
+                ),
+            };
+            let retry_after = reply
+                .as_ref()
+                .and_then(|r| r.headers.get(reqwest::header::RETRY_AFTER))
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry::parse_retry_after);
+            let decision = retry::decide(req.kind, attempt, retry_after);
+            if let Some(r) = &reply {
+                self.note_auth(&req, r.status);
+            }
+            match decision {
+                Decision::Accept => {
+                    return reply.ok_or(SendError::Exhausted {
+                        detail,
+                        status: None,
+                        attempts,
+                    });
+                }
+                Decision::Unknown => return Err(SendError::Unknown { detail, attempts }),
+                Decision::Retry | Decision::Pause(_) => {
+                    if let Decision::Pause(after) = decision {
+                        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        let wait = after.unwrap_or_else(|| self.backoff.delay(failures));
+                        self.pause(wait);
+                    }
+                    if failures >= self.retries {
+                        return Err(SendError::Exhausted {
+                            detail,
+                            status: reply.map(|r| r.status),
+                            attempts,
+                        });
+                    }
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    if matches!(decision, Decision::Retry) {
+                        tokio::time::sleep(self.backoff.delay(failures)).await;
+                    }
+                    failures += 1;
+                }
+            }
+        }
+    }
+
+    fn build(&self, req: &Request, url: Url) -> reqwest::RequestBuilder {
+        let mut b = self.client.request(req.method.clone(), url);
+        if !req.query.is_empty() {
+            b = b.query(&req.query);
+        }
+        if !req.anonymous {
+            for (name, value) in self.auth.read().unwrap_or_else(|p| p.into_inner()).iter() {
+                b = b.header(name.clone(), value.clone());
+            }
+        }
+        for (name, secret) in &req.headers {
+            if let Ok(mut v) = HeaderValue::from_str(secret.expose()) {
+                v.set_sensitive(true);
+                b = b.header(name.clone(), v);
+            }
+        }
+        match &req.body {
+            Body::None => b,
+            Body::Json(v) => b.json(v),
+            Body::Form(f) => b.form(f),
+        }
+    }
+
+    /// Counts 401/403 on writes before any write succeeded; halts after a few.
+    fn note_auth(&self, req: &Request, status: u16) {
+        if req.kind == Kind::Read {
+            return;
+        }
+        if (200..300).contains(&status) {
+            self.counters.writes_ok.fetch_add(1, Ordering::Relaxed);
+        } else if matches!(status, 401 | 403)
+            && self.counters.writes_ok.load(Ordering::Relaxed) == 0
+        {
+            let n = self.counters.auth_rejected.fetch_add(1, Ordering::Relaxed) + 1;
+            if n >= AUTH_FAILURES_TO_HALT {
+                self.halt.halt(format!(
+                    "credentials rejected: the first {n} writes were answered HTTP {status}"
+                ));
+            }
+        }
+    }
+
+    /// Pauses the whole target for `wait` (Retry-After), extending any pause under way.
+    pub fn pause(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut p = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+        if p.is_none_or(|cur| cur < until) {
+            *p = Some(until);
+        }
+    }
+
+    async fn wait_pause(&self) {
+        loop {
+            let until = *self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(u) if u > tokio::time::Instant::now() => tokio::time::sleep_until(u).await,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The error's own words and causes, without the URL (which may carry a token).
+fn short(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text.chars().take(200).collect()
+}
+
+/// The reqwest client: rustls (ring), timeouts, pool sized to the concurrency, and
+/// same-origin redirects only (custom auth headers would otherwise follow to another host).
+pub fn build_client(
+    timeout: Duration,
+    concurrency: usize,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(concurrency.max(1))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt.previous().first().is_some_and(|first| {
+                first.scheme() == attempt.url().scheme()
+                    && first.host_str() == attempt.url().host_str()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if attempt.previous().len() > 5 || !same_origin {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
+        .user_agent(concat!("muster/", env!("CARGO_PKG_VERSION")))
+        .build()
+}

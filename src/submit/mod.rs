@@ -1,0 +1,380 @@
+//! Submit: runs every target independently and concurrently, each under its own limiter,
+//! concurrency cap, retry policy and halt signal, and collects one outcome per row.
+//!
+//! The engine knows the `Vendor` trait and the journal; connectors know the wire. A row
+//! that a connector never finished (target halted, deadline) ends `not_attempted`.
+
+pub mod http;
+pub mod limiter;
+pub mod retry;
+pub mod secrets;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::cli::Mode;
+use crate::config::{Credentials, Target};
+use crate::journal::{self, Journal, Step};
+use crate::model::{Outcome, Status, TargetStats};
+use crate::vendors::{self, Job, VendorError};
+use http::{Halt, Http};
+use secrets::SecretsFile;
+
+/// Progress of the run, as the engine reports it (implemented by `progress`).
+pub trait Reporter: Send + Sync {
+    /// A target starts with `total` rows.
+    fn start(&self, target: &str, total: usize);
+    /// A row of `target` ended with `status`.
+    fn row_done(&self, target: &str, status: Status);
+    /// What the target is doing or waiting for (`waiting 20 s for /apps`).
+    fn note(&self, target: &str, message: &str);
+    /// The target is finished.
+    fn finish(&self, target: &str);
+}
+
+/// A reporter that shows nothing (`--quiet`, tests).
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn start(&self, _: &str, _: usize) {}
+    fn row_done(&self, _: &str, _: Status) {}
+    fn note(&self, _: &str, _: &str) {}
+    fn finish(&self, _: &str) {}
+}
+
+/// Everything a connector may use while it works on one target.
+pub struct Ctx {
+    pub target: Target,
+    pub http: Http,
+    pub run_id: String,
+    pub dry_run: bool,
+    pub mode: Mode,
+    journal: Arc<Journal>,
+    ledger: HashMap<(String, String), Step>,
+    outcomes: mpsc::UnboundedSender<(usize, Outcome)>,
+    finished: Vec<AtomicBool>,
+    first_index: HashMap<usize, usize>,
+    reporter: Arc<dyn Reporter>,
+    secrets: Option<Arc<SecretsFile>>,
+}
+
+impl Ctx {
+    /// What the journal knew of `step` for the row with identity `key` when the target started.
+    pub fn ledger(&self, key: &str, step: &str) -> Option<&Step> {
+        self.ledger.get(&(key.to_string(), step.to_string()))
+    }
+
+    /// Every step the ledger knew for `key`, by step name.
+    pub fn ledger_steps<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (&'a str, &'a Step)> {
+        self.ledger
+            .iter()
+            .filter(move |((k, _), _)| k == key)
+            .map(|((_, s), st)| (s.as_str(), st))
+    }
+
+    /// Commits the intent of a step before its request is sent.
+    pub fn intent(&self, key: &str, step: &str) -> Result<(), VendorError> {
+        self.journal
+            .intent(&self.run_id, &self.target.name, key, step)
+            .map_err(VendorError::Journal)
+    }
+
+    /// Commits that a step is done, with the id it made.
+    pub fn done(&self, key: &str, step: &str, id: Option<&str>) -> Result<(), VendorError> {
+        self.journal
+            .done(&self.run_id, &self.target.name, key, step, id)
+            .map_err(VendorError::Journal)
+    }
+
+    /// Forgets the intent of a step known to have done nothing.
+    pub fn clear(&self, key: &str, step: &str) -> Result<(), VendorError> {
+        self.journal
+            .clear(&self.target.name, key, step)
+            .map_err(VendorError::Journal)
+    }
+
+    /// Records a row's final outcome.
+    pub fn finish(&self, index: usize, outcome: Outcome) {
+        if let Some(slot) = self
+            .first_index
+            .get(&index)
+            .and_then(|i| self.finished.get(*i))
+        {
+            if slot.swap(true, Ordering::SeqCst) {
+                return; // already finished: the first outcome stands
+            }
+        }
+        self.reporter.row_done(&self.target.name, outcome.status);
+        let _ = self.outcomes.send((index, outcome));
+    }
+
+    /// Says what the target is waiting for, on the progress line.
+    pub fn note(&self, message: &str) {
+        self.reporter.note(&self.target.name, message);
+    }
+
+    /// Keeps a password muster generated, in the `--secrets-out` file (before it is sent).
+    /// Returns whether it was kept somewhere.
+    pub fn keep_generated_password(
+        &self,
+        key: &str,
+        password: &crate::secret::Secret,
+    ) -> Result<bool, VendorError> {
+        match &self.secrets {
+            Some(file) => file
+                .append(&self.target.name, key, password)
+                .map(|_| true)
+                .map_err(|e| VendorError::Protocol(format!("cannot write the secrets file: {e}"))),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether the target was halted (then connectors stop starting rows).
+    pub fn halted(&self) -> bool {
+        self.http.halt.reason().is_some()
+    }
+
+    /// Runs `f` over `items` with the target's concurrency, skipping the rest once halted.
+    pub async fn for_each<T, F, Fut>(&self, items: Vec<T>, f: F)
+    where
+        F: Fn(T) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        futures_util::stream::iter(items)
+            .for_each_concurrent(self.target.concurrency, |item| {
+                let go = !self.halted();
+                let fut = go.then(|| f(item));
+                async move {
+                    if let Some(fut) = fut {
+                        fut.await
+                    }
+                }
+            })
+            .await
+    }
+}
+
+/// One target's share of the run.
+pub struct TargetWork {
+    pub target: Target,
+    pub credentials: Credentials,
+    pub jobs: Vec<Job>,
+}
+
+/// Run-wide settings of the engine.
+pub struct Options {
+    pub run_id: String,
+    pub dry_run: bool,
+    pub mode: Mode,
+    pub deadline: Option<Duration>,
+    pub journal: Arc<Journal>,
+    pub reporter: Arc<dyn Reporter>,
+    pub secrets: Option<Arc<SecretsFile>>,
+}
+
+/// Submits every target's rows; returns each row's outcome (by index) and each target's stats.
+pub async fn submit(
+    work: Vec<TargetWork>,
+    options: Options,
+) -> Result<(HashMap<usize, Outcome>, Vec<TargetStats>), journal::Error> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Outcome)>();
+    let journal = options.journal.clone();
+    let run_id = options.run_id.clone();
+    // One writer batches outcomes into the journal.
+    let collector = tokio::spawn(async move {
+        let mut all = HashMap::new();
+        let mut batch: Vec<(usize, Outcome)> = Vec::new();
+        loop {
+            let got = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await;
+            let closed = matches!(got, Ok(None));
+            if let Ok(Some(item)) = got {
+                batch.push(item);
+                while batch.len() < 2_000 {
+                    match rx.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                journal.record_outcomes(&run_id, batch.iter().map(|(i, o)| (*i, o)))?;
+                all.extend(batch.drain(..));
+            }
+            if closed {
+                return Ok::<_, journal::Error>(all);
+            }
+        }
+    });
+    let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
+    let mut tasks = Vec::new();
+    for w in work {
+        let tx = tx.clone();
+        let opts = (
+            options.run_id.clone(),
+            options.dry_run,
+            options.mode,
+            options.journal.clone(),
+            options.reporter.clone(),
+            options.secrets.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            run_target(w, opts, deadline, tx).await
+        }));
+    }
+    drop(tx);
+    let mut stats = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(Ok(s)) => stats.push(s),
+            Ok(Err(e)) => return Err(e),
+            Err(join) => {
+                return Err(journal::Error::Open {
+                    path: options.journal.path().to_path_buf(),
+                    message: format!("a target's task failed: {join}"),
+                });
+            }
+        }
+    }
+    let outcomes = collector.await.map_err(|join| journal::Error::Open {
+        path: options.journal.path().to_path_buf(),
+        message: format!("the journal writer failed: {join}"),
+    })??;
+    Ok((outcomes, stats))
+}
+
+type TargetOpts = (
+    String,
+    bool,
+    Mode,
+    Arc<Journal>,
+    Arc<dyn Reporter>,
+    Option<Arc<SecretsFile>>,
+);
+
+async fn run_target(
+    work: TargetWork,
+    (run_id, dry_run, mode, journal, reporter, secrets): TargetOpts,
+    deadline: Option<tokio::time::Instant>,
+    tx: mpsc::UnboundedSender<(usize, Outcome)>,
+) -> Result<TargetStats, journal::Error> {
+    let started = tokio::time::Instant::now();
+    let TargetWork {
+        target,
+        credentials,
+        jobs,
+    } = work;
+    let name = target.name.clone();
+    reporter.start(&name, jobs.len());
+    let halt = Arc::new(Halt::new(deadline));
+    let http = match Http::new(&target, halt.clone()) {
+        Ok(h) => h,
+        Err(e) => {
+            let reason = format!("cannot build an HTTP client: {e}");
+            for job in &jobs {
+                let _ = tx.send((job.index, not_attempted(job, &reason)));
+            }
+            reporter.finish(&name);
+            return Ok(TargetStats {
+                target: name,
+                vendor: Some(target.vendor),
+                halted: Some(reason),
+                ..TargetStats::default()
+            });
+        }
+    };
+    let ledger = journal.steps(&name)?;
+    let first_index = jobs.iter().enumerate().map(|(i, j)| (j.index, i)).collect();
+    let ctx = Ctx {
+        finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
+        first_index,
+        target: target.clone(),
+        http,
+        run_id,
+        dry_run,
+        mode,
+        journal,
+        ledger,
+        outcomes: tx.clone(),
+        reporter: reporter.clone(),
+        secrets,
+    };
+    let connector = vendors::connect(&target, credentials);
+    let keep: Vec<Job> = jobs.iter().map(Job::light).collect();
+    let result = match connector.probe(&ctx).await {
+        Ok(()) => connector.run(&ctx, jobs).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &result {
+        if let VendorError::Journal(j) = e {
+            return Err(journal::Error::Open {
+                path: ctx.journal.path().to_path_buf(),
+                message: j.to_string(),
+            });
+        }
+        halt.halt(e.halt_reason());
+    }
+    let reason = halt
+        .reason()
+        .unwrap_or_else(|| "the connector ended without an outcome for this row".into());
+    for job in &keep {
+        let done = ctx
+            .first_index
+            .get(&job.index)
+            .and_then(|i| ctx.finished.get(*i))
+            .is_some_and(|f| f.load(Ordering::SeqCst));
+        if !done {
+            ctx.finish(job.index, not_attempted(job, &reason));
+        }
+    }
+    reporter.finish(&name);
+    let c = &ctx.http.counters;
+    Ok(TargetStats {
+        target: name,
+        vendor: Some(target.vendor),
+        requests: c.requests.load(Ordering::Relaxed),
+        rate_limited: c.rate_limited.load(Ordering::Relaxed),
+        retries: c.retries.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+        halted: halt.reason().filter(|_| result.is_err() || ctx.halted()),
+    })
+}
+
+fn not_attempted(job: &Job, reason: &str) -> Outcome {
+    let mut o = Outcome::new(Status::NotAttempted, job.action);
+    o.error = Some(format!("not attempted: {reason}"));
+    o
+}
+
+/// Guards a value so only one task computes it (Pegasus groups, shared look-ups).
+#[derive(Debug, Default)]
+pub struct SingleFlight<V: Clone> {
+    slots: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<V>>>>,
+}
+
+impl<V: Clone> SingleFlight<V> {
+    pub fn new() -> SingleFlight<V> {
+        SingleFlight {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The value for `key`: computed by the first caller, awaited by the others. A failed
+    /// computation is not cached, so a later caller tries again.
+    pub async fn get_or_try<E, F, Fut>(&self, key: &str, f: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let cell = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(key.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(f).await.cloned()
+    }
+}

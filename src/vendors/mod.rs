@@ -1,0 +1,151 @@
+//! The platforms' connectors: each turns roster rows into its platform's requests and reads
+//! its replies. The trait is what the engine needs; dispatch over the five is an enum.
+//! Connectors know the wire; they never touch sheets or progress bars.
+
+pub mod arobs;
+pub mod traccar;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::config::{Credentials, Target};
+use crate::journal;
+use crate::model::{Action, Row, VendorKind};
+use crate::submit::Ctx;
+use crate::submit::http::SendError;
+
+/// One row to provision on a target.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The row's position in the input (its outcome is recorded under it).
+    pub index: usize,
+    pub row: Arc<Row>,
+    pub action: Action,
+    /// The row's identity on the platform, normalised (`identity_key`): the journal key.
+    pub key: String,
+}
+
+impl Job {
+    /// The same job without its row's cells (for bookkeeping after the row is handed over).
+    pub fn light(&self) -> Job {
+        self.clone()
+    }
+}
+
+/// Why a whole target stopped, or a connector-level failure.
+#[derive(Debug, thiserror::Error)]
+pub enum VendorError {
+    /// Credentials rejected (probe or login): the target halts.
+    #[error("credentials rejected: {0}")]
+    Auth(String),
+    /// The platform could not be reached or kept failing on a read every row depends on.
+    #[error("platform unavailable: {0}")]
+    Unavailable(String),
+    /// An answer muster cannot understand.
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+    /// The journal failed: continuing would risk creating twice.
+    #[error("journal: {0}")]
+    Journal(#[from] journal::Error),
+}
+
+impl VendorError {
+    /// The reason written on rows the target did not attempt.
+    pub fn halt_reason(&self) -> String {
+        self.to_string()
+    }
+
+    /// A failed read every row depends on.
+    pub fn from_send(what: &str, e: SendError) -> VendorError {
+        match e {
+            SendError::Halted(reason) => VendorError::Unavailable(reason),
+            other => VendorError::Unavailable(format!("{what}: {other}")),
+        }
+    }
+}
+
+/// One platform's connector.
+pub trait Vendor {
+    /// Checks the credentials with a read-only call before any write.
+    fn probe(&self, ctx: &Ctx) -> impl Future<Output = Result<(), VendorError>> + Send;
+
+    /// Plans every job (reading what exists once) and, unless `ctx.dry_run`, carries them
+    /// out, recording each row's outcome with `ctx.finish`. Rows left without an outcome
+    /// become `not_attempted`.
+    fn run(
+        &self,
+        ctx: &Ctx,
+        jobs: Vec<Job>,
+    ) -> impl Future<Output = Result<(), VendorError>> + Send;
+}
+
+/// The five connectors.
+pub enum Connector {
+    Traccar(traccar::Traccar),
+    Arobs(arobs::Arobs),
+    /// A vendor whose connector is not built yet: every row is `not_attempted`.
+    Missing(VendorKind),
+}
+
+/// The connector for `target`.
+pub fn connect(target: &Target, credentials: Credentials) -> Connector {
+    match target.vendor {
+        VendorKind::Traccar => Connector::Traccar(traccar::Traccar::new(credentials)),
+        VendorKind::Arobs => Connector::Arobs(arobs::Arobs),
+        other => Connector::Missing(other),
+    }
+}
+
+impl Connector {
+    pub async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+        match self {
+            Connector::Traccar(c) => c.probe(ctx).await,
+            Connector::Arobs(c) => c.probe(ctx).await,
+            Connector::Missing(v) => Err(VendorError::Unavailable(format!(
+                "muster has no connector for {} yet",
+                v.display_name()
+            ))),
+        }
+    }
+
+    pub async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+        match self {
+            Connector::Traccar(c) => c.run(ctx, jobs).await,
+            Connector::Arobs(c) => c.run(ctx, jobs).await,
+            Connector::Missing(_) => Ok(()),
+        }
+    }
+}
+
+/// The row's identity on `vendor`, trimmed and lower-cased: email for Traccar and Motive
+/// (else username for Motive), username for the others (else email for Pegasus).
+pub fn identity_key(vendor: VendorKind, row: &Row) -> Option<String> {
+    use crate::model::Field;
+    let value = match vendor {
+        VendorKind::Traccar => row.get(Field::Email),
+        VendorKind::Motive => row
+            .get(Field::Email)
+            .or_else(|| row.get(Field::Username))
+            .or_else(|| row.get(Field::ExternalId)),
+        VendorKind::Pegasus => row.get(Field::Username).or_else(|| row.get(Field::Email)),
+        VendorKind::Drtrack | VendorKind::Arobs => row.get(Field::Username),
+    }?;
+    Some(value.trim().to_lowercase())
+}
+
+/// Splits a list cell on `|` (or `;`), trimming and dropping empty items.
+pub fn split_list(text: &str) -> Vec<&str> {
+    let sep = if text.contains('|') { '|' } else { ';' };
+    text.split(sep)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// A random password of 16 bytes, hex.
+pub fn generate_password() -> crate::secret::Secret {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    crate::secret::Secret::new(hex::encode(bytes))
+}

@@ -1,0 +1,636 @@
+//! Traccar / PowUnity (`shared/vendors/traccar.md`, `shared/contracts/traccar-openapi.yaml`).
+//!
+//! - Auth: `Authorization: Basic <token>` (the token is already the base64 part).
+//! - Probe with `GET /devices`: a bad credential on `POST /users` does not answer 401, it
+//!   takes the anonymous registration path.
+//! - Existing users: `GET /users` once, matched on trimmed lower-case email.
+//! - Create: `POST /users` with only what the roster sets; then one `POST /permissions`
+//!   `{"userId", "deviceId"}` (owner first) per device.
+//! - Errors are 400 with a plain-text Java stack trace: the row gets its first meaningful
+//!   line, without the exception class.
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use reqwest::header::AUTHORIZATION;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::Credentials;
+use crate::model::{Action, Field, Outcome, Problem, SideId, Status, VendorKind};
+use crate::secret::Secret;
+use crate::submit::Ctx;
+use crate::submit::http::{Reply, Request, SendError};
+use crate::submit::retry::Kind;
+
+use super::{Job, Vendor, VendorError, generate_password, split_list};
+
+/// A user as Traccar lists it (only what muster reads).
+#[derive(Debug, Clone, Deserialize)]
+struct User {
+    id: i64,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// A device as Traccar lists it.
+#[derive(Debug, Clone, Deserialize)]
+struct Device {
+    id: i64,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(rename = "uniqueId", default)]
+    unique_id: Option<String>,
+}
+
+/// The Traccar connector.
+#[derive(Debug)]
+pub struct Traccar {
+    credentials: Credentials,
+}
+
+/// What exists on the platform, read once per target.
+struct Existing {
+    users: HashMap<String, User>,
+    devices_by_unique_id: HashMap<String, i64>,
+    devices_by_name: HashMap<String, i64>,
+}
+
+impl Traccar {
+    pub fn new(credentials: Credentials) -> Traccar {
+        Traccar { credentials }
+    }
+
+    async fn existing(&self, ctx: &Ctx) -> Result<Existing, VendorError> {
+        let users: Vec<User> = read_json(ctx, Request::get("/users"), "GET /users").await?;
+        let devices: Vec<Device> = read_json(ctx, Request::get("/devices"), "GET /devices").await?;
+        let mut existing = Existing {
+            users: HashMap::new(),
+            devices_by_unique_id: HashMap::new(),
+            devices_by_name: HashMap::new(),
+        };
+        for u in users {
+            if let Some(email) = &u.email {
+                existing.users.insert(normalise(email), u);
+            }
+        }
+        for d in devices {
+            if let Some(uid) = &d.unique_id {
+                existing.devices_by_unique_id.insert(normalise(uid), d.id);
+            }
+            if let Some(name) = &d.name {
+                existing.devices_by_name.insert(normalise(name), d.id);
+            }
+        }
+        Ok(existing)
+    }
+
+    async fn run_job(&self, ctx: &Ctx, existing: &Existing, job: Job) {
+        let outcome = match self.plan_and_do(ctx, existing, &job).await {
+            Ok(o) => o,
+            Err(RowError::Halted) => return, // the engine marks it not_attempted
+            Err(RowError::Journal(e)) => {
+                ctx.http.halt.halt(format!("journal failed: {e}"));
+                return;
+            }
+        };
+        ctx.finish(job.index, outcome);
+    }
+
+    async fn plan_and_do(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        job: &Job,
+    ) -> Result<Outcome, RowError> {
+        let row = &job.row;
+        // Devices first: an unknown device makes the row invalid before anything is made.
+        let mut device_ids = Vec::new();
+        let mut problems = Vec::new();
+        if let Some(col) = row.layout.column_of(Field::Devices) {
+            if let Some(text) = row.cell(col) {
+                for item in split_list(text) {
+                    let key = normalise(item);
+                    match existing
+                        .devices_by_unique_id
+                        .get(&key)
+                        .or_else(|| existing.devices_by_name.get(&key))
+                    {
+                        Some(id) if !device_ids.contains(id) => device_ids.push(*id),
+                        Some(_) => {}
+                        None => problems.push(Problem::cell(
+                            row,
+                            col,
+                            format!(
+                                "names device \"{item}\", which target {} does not have (by IMEI/uniqueId or name)",
+                                ctx.target.name
+                            ),
+                        )),
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Ok(Outcome::invalid(job.action, &problems));
+        }
+
+        let mut out = Outcome::new(Status::Planned, job.action);
+        let key = job.key.as_str();
+        let ours = ctx.ledger(key, "user").cloned();
+        let complete = ctx.ledger(key, "complete").is_some();
+        let on_platform = existing.users.get(key).map(|u| u.id.to_string());
+
+        if job.action == Action::Delete {
+            let Some(id) = on_platform else {
+                out.status = Status::Failed;
+                out.error = Some(format!(
+                    "no user with email {key} on target {}",
+                    ctx.target.name
+                ));
+                return Ok(out);
+            };
+            out.user_id = Some(id.clone());
+            if ctx.dry_run {
+                return Ok(out);
+            }
+            let reply = send(
+                ctx,
+                Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
+                &mut out,
+            )
+            .await?;
+            return Ok(match reply {
+                Ok(r) if r.ok() => {
+                    out.status = Status::Deleted;
+                    out
+                }
+                Ok(r) => fail(out, &r),
+                Err(e) => fail_send(out, e),
+            });
+        }
+
+        // Who the user is: made by muster before (ledger), or already on the platform.
+        let (user_id, made_by_us) = match (&ours, &on_platform) {
+            (Some(step), _) if step.state == crate::journal::StepState::Done => {
+                (step.id.clone().or(on_platform.clone()), true)
+            }
+            // An intent without outcome: the create may have happened. The platform's list
+            // (read after the intent) says whether it did.
+            (Some(_), Some(id)) => {
+                if !ctx.dry_run {
+                    ctx.done(key, "user", Some(id))?;
+                }
+                (Some(id.clone()), true)
+            }
+            (_, Some(id)) => (Some(id.clone()), false),
+            (_, None) => (None, false),
+        };
+
+        if let Some(id) = &user_id {
+            out.user_id = Some(id.clone());
+            if !made_by_us || complete {
+                if job.action == Action::Update || job.action == Action::Upsert {
+                    // Field-by-field update is the audit/sync issue's work; report honestly.
+                    out.status = Status::Exists;
+                    out.error = None;
+                    return Ok(out);
+                }
+                out.status = Status::Exists;
+                for d in &device_ids {
+                    if ctx.ledger(key, &format!("link:{d}")).is_some() {
+                        out.other_ids.push(side("devices", d));
+                    }
+                }
+                return Ok(out);
+            }
+        } else if job.action == Action::Update {
+            out.status = Status::Failed;
+            out.error = Some(format!(
+                "no user with email {key} on target {} to update",
+                ctx.target.name
+            ));
+            return Ok(out);
+        }
+
+        if ctx.dry_run {
+            out.status = if user_id.is_some() {
+                Status::Partial
+            } else {
+                Status::Planned
+            };
+            return Ok(out);
+        }
+
+        let user_id = match user_id {
+            Some(id) => id,
+            None => match self.create(ctx, job, &mut out).await? {
+                Some(id) => id,
+                None => return Ok(out), // failed, with the reason in `out`
+            },
+        };
+        out.user_id = Some(user_id.clone());
+
+        // Links: each journaled; a repeated link is harmless on Traccar.
+        let mut link_errors = Vec::new();
+        for d in &device_ids {
+            let step = format!("link:{d}");
+            if ctx
+                .ledger(key, &step)
+                .is_some_and(|s| s.state == crate::journal::StepState::Done)
+            {
+                out.other_ids.push(side("devices", d));
+                continue;
+            }
+            ctx.intent(key, &step)?;
+            let uid: i64 = user_id.parse().unwrap_or_default();
+            // Owner first: {"userId", "deviceId"} — serde_json keeps insertion order.
+            let mut body = Map::new();
+            body.insert("userId".into(), json!(uid));
+            body.insert("deviceId".into(), json!(d));
+            let req = Request::new(Method::POST, "/permissions", Kind::Idempotent)
+                .json(Value::Object(body));
+            match send(ctx, req, &mut out).await? {
+                Ok(r) if r.ok() => {
+                    ctx.done(key, &step, Some(&d.to_string()))?;
+                    out.other_ids.push(side("devices", d));
+                }
+                Ok(r) => {
+                    ctx.clear(key, &step)?;
+                    out.http_status = Some(r.status);
+                    link_errors.push(format!("device {d}: {}", readable(&r)));
+                }
+                Err(e) => {
+                    out.http_status = e.status().or(out.http_status);
+                    link_errors.push(format!("device {d}: {e}"));
+                }
+            }
+        }
+        if link_errors.is_empty() {
+            ctx.done(key, "complete", Some(&user_id))?;
+            out.status = Status::Created;
+        } else {
+            out.status = Status::Partial;
+            out.error = Some(format!(
+                "user {user_id} created, but linking failed: {}; a re-run makes only the missing links",
+                link_errors.join("; ")
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Creates the user, reconciling unknown outcomes by looking the email up first.
+    /// `Ok(None)`: the create failed and `out` says why.
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        job: &Job,
+        out: &mut Outcome,
+    ) -> Result<Option<String>, RowError> {
+        let key = job.key.as_str();
+        let (body, generated) = create_body(job);
+        if let Some(pw) = &generated {
+            if !ctx.keep_generated_password(key, pw)? {
+                tracing::debug!(
+                    row = job.index,
+                    "generated password not kept: no --secrets-out"
+                );
+            }
+        }
+        let tries = ctx.target.retries + 1;
+        for _ in 0..tries {
+            ctx.intent(key, "user")?;
+            let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
+            match send(ctx, req, out).await? {
+                Ok(r) if r.ok() => {
+                    out.http_status = Some(r.status);
+                    let id = r
+                        .json()
+                        .and_then(|v| v.get("id").and_then(Value::as_i64))
+                        .map(|id| id.to_string());
+                    let Some(id) = id else {
+                        // Created, but without an id we can read: find it.
+                        match lookup(ctx, key, out).await? {
+                            Some(id) => {
+                                ctx.done(key, "user", Some(&id))?;
+                                return Ok(Some(id));
+                            }
+                            None => {
+                                out.status = Status::Failed;
+                                out.error = Some(
+                                    "created, but the reply had no id and the user cannot be found"
+                                        .into(),
+                                );
+                                return Ok(None);
+                            }
+                        }
+                    };
+                    ctx.done(key, "user", Some(&id))?;
+                    return Ok(Some(id));
+                }
+                Ok(r) => {
+                    ctx.clear(key, "user")?;
+                    out.status = Status::Failed;
+                    out.http_status = Some(r.status);
+                    out.error = Some(readable(&r));
+                    return Ok(None);
+                }
+                Err(SendError::Unknown { .. }) => {
+                    // Never re-send blindly: look the user up first.
+                    if let Some(id) = lookup(ctx, key, out).await? {
+                        ctx.done(key, "user", Some(&id))?;
+                        return Ok(Some(id));
+                    }
+                    ctx.clear(key, "user")?;
+                }
+                Err(e) => {
+                    ctx.clear(key, "user")?;
+                    out.status = Status::Failed;
+                    out.http_status = e.status();
+                    out.error = Some(e.to_string());
+                    return Ok(None);
+                }
+            }
+        }
+        out.status = Status::Failed;
+        out.error = Some(format!(
+            "no answer to {tries} creates, and the user is not on the platform; giving up"
+        ));
+        Ok(None)
+    }
+}
+
+impl Vendor for Traccar {
+    async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+        let token = self
+            .credentials
+            .token
+            .as_ref()
+            .ok_or_else(|| VendorError::Auth("no token configured".into()))?;
+        let scheme = if ctx.target.bearer { "Bearer" } else { "Basic" };
+        ctx.http.set_auth(vec![(
+            AUTHORIZATION,
+            Secret::new(format!("{scheme} {}", token.expose())),
+        )]);
+        let reply = ctx
+            .http
+            .send(Request::get("/devices").query("limit", "1"))
+            .await
+            .map_err(|e| VendorError::from_send("GET /devices", e))?;
+        match reply.status {
+            200..=299 => Ok(()),
+            401 | 403 => Err(VendorError::Auth(format!(
+                "HTTP {} on GET /devices",
+                reply.status
+            ))),
+            s => Err(VendorError::Unavailable(format!(
+                "GET /devices answered HTTP {s}: {}",
+                reply.excerpt()
+            ))),
+        }
+    }
+
+    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+        let existing = self.existing(ctx).await?;
+        ctx.for_each(jobs, |job| self.run_job(ctx, &existing, job))
+            .await;
+        Ok(())
+    }
+}
+
+/// A row-level stop: the target halted, or the journal failed.
+enum RowError {
+    Halted,
+    Journal(VendorError),
+}
+
+impl From<VendorError> for RowError {
+    fn from(e: VendorError) -> RowError {
+        RowError::Journal(e)
+    }
+}
+
+/// Sends a row's request, counting its attempts; a halted target stops the row.
+async fn send(
+    ctx: &Ctx,
+    req: Request,
+    out: &mut Outcome,
+) -> Result<Result<Reply, SendError>, RowError> {
+    match ctx.http.send(req).await {
+        Ok(r) => {
+            out.attempts += r.attempts;
+            Ok(Ok(r))
+        }
+        Err(SendError::Halted(_)) => Err(RowError::Halted),
+        Err(e) => {
+            out.attempts += e.attempts();
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Finds a user by email: `GET /users?keyword=`, matched exactly (keyword is a LIKE).
+async fn lookup(ctx: &Ctx, key: &str, out: &mut Outcome) -> Result<Option<String>, RowError> {
+    let req = Request::get("/users").query("keyword", key);
+    match send(ctx, req, out).await? {
+        Ok(r) if r.ok() => {
+            let users: Vec<User> = serde_json::from_str(&r.body).unwrap_or_default();
+            Ok(users
+                .into_iter()
+                .find(|u| u.email.as_deref().map(normalise).as_deref() == Some(key))
+                .map(|u| u.id.to_string()))
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    req: Request,
+    what: &str,
+) -> Result<T, VendorError> {
+    let reply = ctx
+        .http
+        .send(req)
+        .await
+        .map_err(|e| VendorError::from_send(what, e))?;
+    match reply.status {
+        200..=299 => serde_json::from_str(&reply.body)
+            .map_err(|e| VendorError::Protocol(format!("{what}: {e}"))),
+        401 | 403 => Err(VendorError::Auth(format!(
+            "HTTP {} on {what}",
+            reply.status
+        ))),
+        s => Err(VendorError::Unavailable(format!(
+            "{what} answered HTTP {s}: {}",
+            reply.excerpt()
+        ))),
+    }
+}
+
+/// The `POST /users` body: only what the roster sets. Returns the generated password, if any.
+fn create_body(job: &Job) -> (Value, Option<Secret>) {
+    let row = &job.row;
+    let mut body = Map::new();
+    let name = row.get(Field::Name).map(str::to_string).unwrap_or_else(|| {
+        [row.get(Field::FirstName), row.get(Field::LastName)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    body.insert("name".into(), json!(name));
+    body.insert(
+        "email".into(),
+        json!(row.get(Field::Email).unwrap_or(&job.key).trim()),
+    );
+    let mut generated = None;
+    let password = match row.get(Field::Password) {
+        Some(p) => p.to_string(),
+        None => {
+            let p = generate_password();
+            let text = p.expose().to_string();
+            generated = Some(p);
+            text
+        }
+    };
+    body.insert("password".into(), json!(password));
+    if let Some(phone) = row.get(Field::Phone) {
+        body.insert("phone".into(), json!(phone));
+    }
+    for (field, key) in [
+        (Field::Readonly, "readonly"),
+        (Field::DeviceReadonly, "deviceReadonly"),
+        (Field::Disabled, "disabled"),
+    ] {
+        if let Some(b) = row.get(field).and_then(parse_bool) {
+            body.insert(key.into(), json!(b));
+        }
+    }
+    if let Some(limit) = row
+        .get(Field::DeviceLimit)
+        .and_then(|s| s.parse::<i64>().ok())
+    {
+        body.insert("deviceLimit".into(), json!(limit));
+    }
+    if let Some(exp) = row.get(Field::ExpirationTime) {
+        let exp = if exp.len() == 10 {
+            format!("{exp}T00:00:00Z")
+        } else {
+            exp.to_string()
+        };
+        body.insert("expirationTime".into(), json!(exp));
+    }
+    for (name, value) in row.passthrough(VendorKind::Traccar) {
+        let v = serde_json::from_str::<Value>(value).unwrap_or_else(|_| json!(value));
+        body.insert(name.to_string(), v);
+    }
+    (Value::Object(body), generated)
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "x" => Some(true),
+        "false" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Traccar's 400 body as a short readable reason.
+fn readable(reply: &Reply) -> String {
+    let line = reply.excerpt();
+    let lower = reply.body.to_ascii_lowercase();
+    if lower.contains("duplicate entry")
+        || lower.contains("duplicate key")
+        || lower.contains("unique index")
+    {
+        return format!(
+            "HTTP {}: the email is already taken on the server (possibly by a user this account cannot see)",
+            reply.status
+        );
+    }
+    // `java.lang.SecurityException: Administrator access required` → the message only.
+    let message = match line.split_once(": ") {
+        Some((class, rest)) if class.contains('.') && !class.contains(' ') => rest.to_string(),
+        _ => line,
+    };
+    let message = message.split(" - ").next().unwrap_or("").trim().to_string();
+    if message.is_empty() {
+        format!("HTTP {}", reply.status)
+    } else {
+        format!("HTTP {}: {message}", reply.status)
+    }
+}
+
+fn fail(mut out: Outcome, reply: &Reply) -> Outcome {
+    out.status = Status::Failed;
+    out.http_status = Some(reply.status);
+    out.error = Some(readable(reply));
+    out
+}
+
+fn fail_send(mut out: Outcome, e: SendError) -> Outcome {
+    out.status = Status::Failed;
+    out.http_status = e.status();
+    out.error = Some(e.to_string());
+    out
+}
+
+fn side(kind: &str, id: &i64) -> SideId {
+    SideId {
+        kind: kind.into(),
+        id: id.to_string(),
+    }
+}
+
+fn normalise(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: Default::default(),
+            body: body.into(),
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn stack_traces_become_one_readable_line() {
+        let r = reply(
+            400,
+            "java.lang.SecurityException: Administrator access required\n\tat org.traccar.api.security.PermissionsService.checkAdmin(PermissionsService.java:93)\n",
+        );
+        assert_eq!(readable(&r), "HTTP 400: Administrator access required");
+        let legacy = reply(
+            400,
+            "Manager user limit reached - SecurityException (PermissionsService.java:120 < ...)",
+        );
+        assert_eq!(readable(&legacy), "HTTP 400: Manager user limit reached");
+        let dup = reply(
+            400,
+            "org.traccar.storage.StorageException: java.sql.SQLIntegrityConstraintViolationException: Duplicate entry 'a@x' for key 'email'\n\tat ...",
+        );
+        assert!(
+            readable(&dup).contains("already taken"),
+            "{}",
+            readable(&dup)
+        );
+        assert_eq!(readable(&reply(400, "")), "HTTP 400");
+    }
+
+    #[test]
+    fn permission_body_keeps_owner_first() {
+        let mut body = Map::new();
+        body.insert("userId".into(), json!(5));
+        body.insert("deviceId".into(), json!(9));
+        assert_eq!(
+            serde_json::to_string(&Value::Object(body)).unwrap(),
+            r#"{"userId":5,"deviceId":9}"#
+        );
+    }
+}
