@@ -272,7 +272,8 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
     writer
         .finish(&run, &stats)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    journal.finish_run(&run, &stats)?;
+    let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
+    journal.finish_run(&run, &stats, complete)?;
     if !args.quiet && !args.json {
         eprint!("{}", text_summary(&counts, &stats, &args.out));
     }

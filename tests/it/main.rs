@@ -1,6 +1,8 @@
 //! The integration tests: one binary, a module per area.
 
+mod import;
 mod input;
 mod report;
 mod sandbox;
+mod support;
 mod validate;
