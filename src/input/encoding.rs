@@ -30,11 +30,7 @@ pub(crate) fn detect(sample: &[u8], complete: bool) -> Detected {
     if let Some(encoding) = utf16_without_bom(sample) {
         return Detected { encoding, bom: 0 };
     }
-    let utf8 = match std::str::from_utf8(sample) {
-        Ok(_) => true,
-        // `error_len() == None`: the sample ends inside a character.
-        Err(e) => e.error_len().is_none() && !complete,
-    };
+    let utf8 = mostly_utf8(sample, complete);
     if utf8 {
         return Detected {
             encoding: UTF_8,
@@ -47,6 +43,24 @@ pub(crate) fn detect(sample: &[u8], complete: bool) -> Detected {
         encoding: detector.guess(None, chardetng::Utf8Detection::Deny),
         bom: 0,
     }
+}
+
+/// Whether the bytes are UTF-8, perhaps with a few invalid bytes in it: its non-ASCII
+/// characters are mostly valid UTF-8 sequences. Windows-1252 text almost never forms
+/// one (`Ã©`), so a file with `ü` in UTF-8 and one stray `\xFC` byte is UTF-8 with a
+/// broken cell, while a file whose only non-ASCII bytes are invalid is Windows-1252.
+fn mostly_utf8(sample: &[u8], complete: bool) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut chunks = sample.utf8_chunks().peekable();
+    while let Some(chunk) = chunks.next() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        // A sequence cut at the end of an incomplete sample is not invalid.
+        let cut = chunks.peek().is_none() && !complete;
+        if !chunk.invalid().is_empty() && !cut {
+            invalid += 1;
+        }
+    }
+    invalid == 0 || valid > invalid
 }
 
 /// UTF-16 without a byte-order mark: most ASCII characters have a zero high byte, so one
@@ -149,6 +163,12 @@ mod tests {
             ("windows-1252 german", cp1252.to_vec(), WINDOWS_1252, 0),
             ("windows-1252 french", french.to_vec(), WINDOWS_1252, 0),
             ("empty", vec![], UTF_8, 0),
+            (
+                "utf-8 with one stray byte",
+                b"name;city\nM\xc3\xbcller;W\xc3\xb6rgl\nJ\xfcrgen;Graz\n".to_vec(),
+                UTF_8,
+                0,
+            ),
         ];
         for (name, bytes, encoding, bom) in cases {
             assert_eq!(detect(&bytes, true), Detected { encoding, bom }, "{name}");

@@ -3,7 +3,7 @@
 //!
 //! - only the first [`WINDOW`] non-blank rows are looked at;
 //! - `widest` is the largest number of non-empty cells in one of those rows;
-//! - the header is the first row with at least half of `widest` non-empty cells (and at
+//! - the header is the first row with more than half of `widest` non-empty cells (and at
 //!   least `min_cells`) that are all labels: text that does not read as a number, date or
 //!   phone number. Title rows (`Fleet roster`, `Exported: 2026-03-01`) above it have too
 //!   few cells or hold values, so they are skipped;
@@ -50,7 +50,7 @@ pub(crate) fn find_header(rows: &[Vec<Kind>], min_cells: usize) -> Option<usize>
     if widest < min_cells.max(1) {
         return None;
     }
-    let need = widest.div_ceil(2).max(min_cells).max(1);
+    let need = (widest / 2 + 1).max(min_cells);
     rows.iter()
         .position(|row| filled(row) >= need && !row.contains(&Kind::Value))
         .or_else(|| rows.iter().position(|row| filled(row) >= need))
@@ -112,6 +112,18 @@ mod tests {
                 vec![vec![L, V], vec![L, L], vec![L, V]],
                 2,
                 Some(1),
+            ),
+            (
+                "title split by a comma",
+                vec![vec![L, L, E, E], vec![L, L, L, L], vec![L, L, L, L]],
+                1,
+                Some(1),
+            ),
+            (
+                "header with one gap before full data rows",
+                vec![vec![L, L, E, L, L], vec![L, L, L, L, L]],
+                2,
+                Some(0),
             ),
             ("single column csv", vec![vec![L], vec![L]], 1, Some(0)),
             ("notes sheet", vec![vec![L], vec![L], vec![L]], 2, None),
