@@ -1,5 +1,6 @@
 //! The integration tests: one binary, a module per area.
 
+mod contract;
 mod crash;
 mod import;
 mod input;
