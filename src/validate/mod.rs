@@ -252,4 +252,57 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn no_input_makes_it_panic() {
+        let nasty = [
+            "",
+            " ",
+            "\u{0}",
+            "\u{a0}x\u{a0}",
+            "=cmd|' /C calc'!A0",
+            "ALL",
+            "|",
+            ";;;",
+            ",",
+            "a=b=c|=|x=",
+            "@",
+            "@@",
+            "+",
+            "()",
+            "-1",
+            "99999999999999999999999",
+            "1e400",
+            "Ünïcödé@bücher.example",
+            "日本語|中文",
+            "🚚🚚🚚",
+            "x\r\ny",
+            "\u{202e}evil",
+        ];
+        let long = "é|".repeat(600);
+        let config = Config::default();
+        for (i, value) in nasty.iter().copied().chain([long.as_str()]).enumerate() {
+            for vendor in crate::model::VendorKind::ALL {
+                for action in ["create", "delete", "update", value] {
+                    let mut cells: Vec<(Field, &str)> = Field::ALL
+                        .iter()
+                        .filter(|f| !matches!(f, Field::Target | Field::Action))
+                        .map(|f| (*f, value))
+                        .collect();
+                    cells.push((Field::Target, vendor.key()));
+                    cells.push((Field::Action, action));
+                    let mut r = row(&cells);
+                    r.errors.push(CellError {
+                        col: i * 7,
+                        text: value.to_string(),
+                    });
+                    let ctx = Context {
+                        config: &config,
+                        target_override: if i % 3 == 0 { Some(value) } else { None },
+                    };
+                    let _ = check_rows(&[r.clone(), r], &ctx, &mut Duplicates::default());
+                }
+            }
+        }
+    }
 }

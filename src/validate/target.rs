@@ -73,3 +73,110 @@ fn known(ctx: &Context) -> String {
         VendorKind::ALL.map(|v| v.key()).join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::validate::testing::row;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, Path::new("muster.toml")).unwrap()
+    }
+
+    const TWO: &str = "[target.powunity]\nvendor = \"traccar\"\nurl = \"https://iot.powunity.com/api\"\n\
+                       [target.fleet]\nvendor = \"motive\"\nurl = \"https://api.gomotive.com/v1\"\n";
+
+    fn resolve_with(cfg: &Config, over: Option<&str>, r: &Row) -> Result<String, String> {
+        let ctx = Context {
+            config: cfg,
+            target_override: over,
+        };
+        resolve(r, &ctx).map(|t| t.name).map_err(|p| p.message)
+    }
+
+    fn in_sheet(mut r: Row, sheet: &str) -> Row {
+        let mut layout = (*r.layout).clone();
+        layout.is_workbook = true;
+        layout.sheet = sheet.into();
+        r.layout = Arc::new(layout);
+        r
+    }
+
+    #[test]
+    fn resolution_order_and_messages() {
+        let two = config(TWO);
+        let one =
+            config("[target.only]\nvendor = \"arobs\"\nurl = \"https://api.trackgps.ro/api\"\n");
+        let none = Config::default();
+        let column = row(&[(Field::Target, "PowUnity")]);
+        let blank = row(&[(Field::Target, "")]);
+        let no_column = row(&[(Field::Email, "a@example.com")]);
+        let cases: Vec<(&Config, Option<&str>, Row, Result<&str, &str>)> = vec![
+            (&two, Some("fleet"), column.clone(), Ok("fleet")),
+            (&two, None, column.clone(), Ok("powunity")),
+            (&two, None, in_sheet(blank.clone(), "Fleet"), Ok("fleet")),
+            (&one, None, no_column.clone(), Ok("only")),
+            (&none, None, row(&[(Field::Target, "Motive")]), Ok("motive")),
+            (
+                &two,
+                Some("samsara"),
+                column.clone(),
+                Err("--target samsara: is not a target of the config (known: fleet, powunity)"),
+            ),
+            (
+                &two,
+                None,
+                row(&[(Field::Target, "samsara")]),
+                Err(
+                    "target (A7): \"samsara\" is not a target of the config (known: fleet, powunity)",
+                ),
+            ),
+            (
+                &none,
+                None,
+                row(&[(Field::Target, "samsara")]),
+                Err(
+                    "target (A7): \"samsara\" is not a target: without --config, use a vendor key (known: traccar, motive, pegasus, drtrack, arobs)",
+                ),
+            ),
+            (
+                &two,
+                None,
+                blank.clone(),
+                Err(
+                    "target (A7): no target for this row: fill in a target column (one of fleet, powunity), pass --target NAME, or name the sheet after a target",
+                ),
+            ),
+            (
+                &two,
+                None,
+                in_sheet(no_column.clone(), "Roster"),
+                Err(
+                    "target: no target for this row: add a target column (one of fleet, powunity), pass --target NAME, or name the sheet after a target",
+                ),
+            ),
+        ];
+        for (cfg, over, r, expected) in cases {
+            let got = resolve_with(cfg, over, &r);
+            assert_eq!(
+                got,
+                expected.map(String::from).map_err(String::from),
+                "{over:?} {:?}",
+                r.cells
+            );
+        }
+    }
+
+    #[test]
+    fn a_csv_named_after_a_target_is_not_a_sheet() {
+        let mut r = row(&[(Field::Email, "a@example.com")]);
+        let mut layout = (*r.layout).clone();
+        layout.sheet = "motive".into();
+        r.layout = Arc::new(layout);
+        assert!(resolve_with(&Config::default(), None, &r).is_err());
+    }
+}

@@ -4,13 +4,14 @@
 //! Files are read here with the csv crate and calamine directly and headers matched by
 //! normalised name and alias, so these tests do not depend on `input`/`mapping`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use calamine::{Data, Reader, open_workbook_auto};
 use muster::commands::template;
 use muster::config::Config;
-use muster::model::{Field, Layout, Row, VendorKind};
+use muster::model::{Field, Layout, Row, VendorKind, column_letters};
 use muster::validate::{self, Checked, Context, Duplicates};
 
 fn repo(path: &str) -> PathBuf {
@@ -291,5 +292,55 @@ fn regenerating_the_templates_gives_the_committed_headers_and_examples() {
             "{v}: run `cargo run -- template all --out templates`"
         );
         assert_eq!(new_rows[0].cells, old_rows[0].cells, "{v}");
+    }
+}
+
+/// One part of an xlsx file (a zip of XML parts), as text.
+fn xlsx_part(path: &Path, part: &str) -> String {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut text = String::new();
+    zip.by_name(part)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+#[test]
+fn templates_have_a_frozen_header_a_note_per_header_and_drop_downs() {
+    for v in VendorKind::ALL {
+        let path = repo(&format!("templates/{}", template::file_name(v)));
+        let columns = template::columns(v);
+        let sheet = xlsx_part(&path, "xl/worksheets/sheet1.xml");
+        assert!(
+            sheet.contains(
+                r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#
+            ),
+            "{v}: header not frozen"
+        );
+        let notes = xlsx_part(&path, "xl/comments1.xml");
+        for (i, c) in columns.iter().enumerate() {
+            let cell = format!("{}1", column_letters(i));
+            assert!(
+                notes.contains(&format!(r#"<comment ref="{cell}""#)),
+                "{v}: no note on {cell} ({})",
+                c.header
+            );
+            if let Some(choices) = c.choices {
+                let letter = column_letters(i);
+                let list = format!("<formula1>\"{}\"</formula1>", choices.join(","));
+                assert!(sheet.contains(&list), "{v}: no drop-down for {}", c.header);
+                assert!(
+                    sheet.contains(&format!(r#"sqref="{letter}2:{letter}1001""#)),
+                    "{v}: drop-down of {} not on its column",
+                    c.header
+                );
+            }
+        }
+        assert!(columns.iter().any(|c| c.choices.is_some()), "{v}");
+        assert!(
+            xlsx_part(&path, "xl/styles.xml").contains("<b/>"),
+            "{v}: bold header"
+        );
     }
 }
