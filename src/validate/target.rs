@@ -115,7 +115,8 @@ mod tests {
         let column = row(&[(Field::Target, "PowUnity")]);
         let blank = row(&[(Field::Target, "")]);
         let no_column = row(&[(Field::Email, "a@example.com")]);
-        let cases: Vec<(&Config, Option<&str>, Row, Result<&str, &str>)> = vec![
+        type Case<'a> = (&'a Config, Option<&'a str>, Row, Result<&'a str, &'a str>);
+        let cases: Vec<Case> = vec![
             (&two, Some("fleet"), column.clone(), Ok("fleet")),
             (&two, None, column.clone(), Ok("powunity")),
             (&two, None, in_sheet(blank.clone(), "Fleet"), Ok("fleet")),
