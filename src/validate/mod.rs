@@ -49,8 +49,13 @@ impl Checked {
 /// Order of the problems: target, action, spreadsheet error cells, then field rules
 /// (generic formats first, then the vendor's rules).
 pub fn check_row(row: &Row, ctx: &Context) -> Checked {
+    check_resolved(row, target::resolve(row, ctx))
+}
+
+/// `check_row` once the row's target is resolved.
+fn check_resolved(row: &Row, target: Result<Target, Problem>) -> Checked {
     let mut rules = generic::Rules::new(row);
-    let target = match target::resolve(row, ctx) {
+    let target = match target {
         Ok(t) => Some(t),
         Err(p) => {
             rules.problems.push(p);
@@ -98,7 +103,13 @@ pub fn check_row(row: &Row, ctx: &Context) -> Checked {
 /// `dups` carries the identity keys seen in earlier chunks, so a file can be checked in
 /// chunks and still have every later duplicate named.
 pub fn check_rows(rows: &[Row], ctx: &Context, dups: &mut Duplicates) -> Vec<Checked> {
-    let mut checked: Vec<Checked> = rows.par_iter().map(|r| check_row(r, ctx)).collect();
+    // Each worker remembers the targets it resolved: most rows name one of a few.
+    let mut checked: Vec<Checked> = rows
+        .par_iter()
+        .map_init(target::Cache::default, |cache, r| {
+            check_resolved(r, cache.resolve(r, ctx))
+        })
+        .collect();
     for (row, c) in rows.iter().zip(checked.iter_mut()) {
         if let Some(t) = &c.target {
             if let Some(p) = dups.check(row, t) {
