@@ -55,14 +55,19 @@ pub fn check_row(row: &Row, ctx: &Context) -> Checked {
 /// `check_row` once the row's target is resolved.
 fn check_resolved(row: &Row, target: Result<Target, Problem>) -> Checked {
     let mut rules = generic::Rules::new(row);
+    // A spreadsheet error cell is reported once, as itself, not also as a bad value.
+    let errored = |col: Option<usize>| col.is_some_and(|c| row.errors.iter().any(|e| e.col == c));
     let target = match target {
         Ok(t) => Some(t),
         Err(p) => {
-            rules.problems.push(p);
+            if !errored(p.col) {
+                rules.problems.push(p);
+            }
             None
         }
     };
     let action = match row.layout.column_of(Field::Action) {
+        Some(col) if errored(Some(col)) => Action::Create,
         Some(col) => match row.cell(col) {
             None => Action::Create,
             Some(text) => Action::parse(text).unwrap_or_else(|| {
@@ -220,6 +225,33 @@ mod tests {
         assert_eq!(
             messages(&c.problems),
             ["email (C7): the cell holds the error #N/A"]
+        );
+    }
+
+    #[test]
+    fn error_cells_in_target_and_action_are_reported_once() {
+        let mut r = row(&[
+            (Field::Target, "#REF!"),
+            (Field::Action, "#N/A"),
+            (Field::Email, "jane@example.com"),
+        ]);
+        for col in [0, 1] {
+            r.errors.push(CellError {
+                col,
+                text: format!("the cell holds the error {}", r.cells[col]),
+            });
+        }
+        let config = Config::default();
+        let ctx = Context {
+            config: &config,
+            target_override: None,
+        };
+        assert_eq!(
+            messages(&check_row(&r, &ctx).problems),
+            [
+                "target (A7): the cell holds the error #REF!",
+                "action (B7): the cell holds the error #N/A",
+            ]
         );
     }
 
