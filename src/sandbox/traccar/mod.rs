@@ -54,6 +54,7 @@ struct Sim {
 pub fn router(platform: Platform) -> Router {
     let db = Arc::new(Db::new(platform.clone()));
     platform.attach(db.clone());
+    platform.declare(&[LINKS_CREATED, LINKS_DELETED, UPDATED, DELETED]);
     let sim = Sim { db, platform };
     Router::new()
         .route("/api/users", get(list_users).post(create_user))
