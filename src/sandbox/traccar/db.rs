@@ -20,7 +20,9 @@ pub const MANAGER_PASSWORD: &str = "sandbox";
 /// A `tc_user_device` row: `userId` may see `deviceId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Link {
+    /// The owner: the user.
     pub user_id: i64,
+    /// The device the user may see.
     pub device_id: i64,
 }
 
