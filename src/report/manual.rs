@@ -54,7 +54,7 @@ pub struct ManualUser {
     pub email: String,
     /// Vehicles, `, `-separated (the roster separates them with `|` or `;`).
     pub vehicles: String,
-    /// Where the row came from: `fleet.xlsx, Roster!7`.
+    /// Where the row came from: `fleet.xlsx, Roster row 7` or `fleet.csv row 7`.
     pub source: String,
 }
 
@@ -85,9 +85,9 @@ impl ManualUser {
             .unwrap_or_default();
         let layout = &row.layout;
         let source = if layout.is_workbook {
-            format!("{}, {}!{}", layout.file, layout.sheet, row.line)
+            format!("{}, {} row {}", layout.file, layout.sheet, row.line)
         } else {
-            format!("{}, row {}", layout.file, row.line)
+            format!("{} row {}", layout.file, row.line)
         };
         ManualUser {
             username: get(Field::Username),
@@ -173,10 +173,9 @@ pub fn write_steps(
         if users == 1 { "" } else { "s" }
     );
     sheet.write_string_with_format(0, 0, title, &formats.title)?;
+    // One cell a step, in column A: the text runs over the empty cells to its right.
     for (i, step) in STEPS.iter().enumerate() {
-        let r = 1 + i as u32;
-        sheet.write_string_with_format(r, 0, format!("{}.", i + 1), &formats.label)?;
-        sheet.write_string(r, 1, *step)?;
+        sheet.write_string(1 + i as u32, 0, format!("{}. {step}", i + 1))?;
     }
     Ok(STEPS.len() as u32 + 2)
 }

@@ -220,8 +220,11 @@ impl ResultsWriter {
         let layout = &row.layout;
         let map = self.column_map(layout);
         let outcome = &result.outcome;
-        let secrets = safe::row_secrets(&row.cells, &map.secret);
-        let error = outcome.error.as_deref().map(|e| safe::redact(e, &secrets));
+        // Secrets are looked up only for rows with an error to redact.
+        let error = outcome
+            .error
+            .as_deref()
+            .map(|e| safe::redact(e, &safe::row_secrets(&row.cells, &map.secret)));
         let f = &self.formats;
         let status = outcome.status;
 
@@ -335,6 +338,7 @@ impl ResultsWriter {
         self.workbook
             .save_to_writer(self.staging.as_file_mut())
             .map_err(xlsx)?;
+        readable_by_others(&self.staging, &self.path).map_err(io)?;
         self.staging.persist(&self.path).map_err(|e| io(e.error))?;
         Ok(Finished {
             path: self.path,
@@ -342,6 +346,24 @@ impl ResultsWriter {
             manual: manual_users,
         })
     }
+}
+
+/// The staging file is private (0600); the workbook holds no secret, so give it the mode
+/// of the file it replaces, or the usual 0644.
+#[cfg(unix)]
+fn readable_by_others(staging: &tempfile::NamedTempFile, dest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dest)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    staging
+        .as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_: &tempfile::NamedTempFile, _: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Column widths measured on the first rows of a sheet.
@@ -415,15 +437,21 @@ impl Pages {
         };
         sheet.set_name(name)?;
         for (c, is_text) in self.text.iter().enumerate() {
-            if *is_text {
-                sheet.set_column_format(c as ColNum, &formats.text)?;
-            }
+            // Small numbers centred, so they do not run into the text beside them.
+            let format = if *is_text {
+                &formats.text
+            } else {
+                &formats.centred
+            };
+            sheet.set_column_format(c as ColNum, format)?;
         }
         for (c, h) in self.header.iter().enumerate() {
             let h = safe::fit_cell(h);
             sheet.write_string_with_format(0, c as ColNum, h.as_ref(), &formats.header)?;
         }
         sheet.set_freeze_panes(1, 0)?;
+        sheet.set_landscape();
+        sheet.set_repeat_rows(0, 0)?;
         self.sheets.push(sheet);
         self.next = 1;
         Ok(())
@@ -507,6 +535,8 @@ fn write_summary(
         Ok(())
     };
     sheet.write_string_with_format(0, 0, "muster: run summary", &f.title)?;
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
     let mut r: RowNum = 2;
 
     // Targets first: it is what the reader came for.
@@ -610,7 +640,9 @@ fn write_summary(
                 .set_gap(60);
         }
         chart.title().set_name("Rows per target, by outcome");
-        chart.x_axis().set_reverse();
+        // Bar charts put categories on the vertical axis: reverse it so targets read top
+        // to bottom in table order.
+        chart.y_axis().set_reverse();
         chart.legend().set_position(ChartLegendPosition::Bottom);
         chart.set_width(640);
         chart.set_height(180 + 36 * joined.len().min(12) as u32);
@@ -758,8 +790,6 @@ fn write_manual(
         }
     }
     widths.apply(&mut sheet)?;
-    // The steps are long text in column B; keep it readable rather than 60 wide.
-    sheet.set_column_width(0, 18)?;
     sheet.autofilter(
         header_row,
         0,
@@ -767,5 +797,8 @@ fn write_manual(
         (MANUAL_COLUMNS.len() - 1) as ColNum,
     )?;
     sheet.set_freeze_panes(header_row + 1, 0)?;
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(header_row, header_row)?;
     Ok(sheet)
 }

@@ -515,7 +515,7 @@ fn manual_sheet_lists_the_values_to_type_after_the_steps() {
                 "Last8",
                 "user8@example.com",
                 "B-AB 123, B-CD 456",
-                "roster.xlsx, Roster!10"
+                "roster.xlsx, Roster row 10"
             ],
             [
                 "arobs-ro",
@@ -524,7 +524,7 @@ fn manual_sheet_lists_the_values_to_type_after_the_steps() {
                 "Last12",
                 "user12@example.com",
                 "B-AB 123, B-CD 456",
-                "roster.xlsx, Roster!14"
+                "roster.xlsx, Roster row 14"
             ]
         ]
     );
