@@ -185,3 +185,127 @@ pub fn read_record(record: &csv::StringRecord) -> [&str; 6] {
     let f = |i| record.get(i).unwrap_or("");
     [f(0), f(1), f(2), f(3), f(4), f(5)]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{Action, Layout, Outcome, Row, Status, VendorKind};
+
+    fn result(headers: &[(&str, Field)], cells: &[&str], workbook: bool) -> RowResult {
+        RowResult {
+            row: Row {
+                index: 0,
+                layout: Arc::new(Layout {
+                    file: if workbook { "f.xlsx" } else { "f.csv" }.into(),
+                    sheet: "Staff".into(),
+                    is_workbook: workbook,
+                    header_row: 1,
+                    headers: headers.iter().map(|(h, _)| h.to_string()).collect(),
+                    fields: headers.iter().map(|(_, f)| Some(*f)).collect(),
+                    passthrough: vec![],
+                }),
+                line: 9,
+                cells: cells.iter().map(|s| s.to_string()).collect(),
+                errors: vec![],
+            },
+            target: Some("arobs".into()),
+            vendor: Some(VendorKind::Arobs),
+            outcome: Outcome::new(Status::Manual, Action::Create),
+        }
+    }
+
+    #[test]
+    fn manual_user_values() {
+        let cases = [
+            (
+                result(
+                    &[
+                        ("Login", Field::Username),
+                        ("Vorname", Field::FirstName),
+                        ("Nachname", Field::LastName),
+                        ("Mail", Field::Email),
+                        ("Fahrzeuge", Field::Devices),
+                        ("Passwort", Field::Password),
+                    ],
+                    &["jdoe", "Jane", "Doe", "j@x.eu", "B-1 | B-2;B-3", "Secr3tPw"],
+                    true,
+                ),
+                (
+                    "jdoe",
+                    "Jane",
+                    "Doe",
+                    "j@x.eu",
+                    "B-1, B-2, B-3",
+                    "f.xlsx, Staff row 9",
+                ),
+            ),
+            (
+                result(
+                    &[("Name", Field::Name), ("User", Field::Username)],
+                    &["Anna Maria Huber", "ahuber"],
+                    false,
+                ),
+                ("ahuber", "Anna Maria", "Huber", "", "", "f.csv row 9"),
+            ),
+            (
+                result(&[("Name", Field::Name)], &["Cher"], false),
+                ("", "Cher", "", "", "", "f.csv row 9"),
+            ),
+        ];
+        for (r, want) in cases {
+            let u = ManualUser::from_result(&r);
+            let got = (
+                u.username.as_str(),
+                u.first_name.as_str(),
+                u.last_name.as_str(),
+                u.email.as_str(),
+                u.vehicles.as_str(),
+                u.source.as_str(),
+            );
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn spool_groups_by_target_and_reads_back() {
+        let mut spool = Spool::default();
+        let headers = [("Login", Field::Username), ("Mail", Field::Email)];
+        for (target, user) in [
+            ("a", "u1"),
+            ("b", "u2"),
+            ("a", "u3,with \"quotes\"\nand a newline"),
+        ] {
+            let mut r = result(&headers, &[user, "m@x.eu"], true);
+            r.target = Some(target.into());
+            spool.add(&r).unwrap();
+        }
+        assert_eq!(spool.len(), 3);
+        let drained = spool.drain().unwrap();
+        let got: Vec<(String, u64, Vec<String>)> = drained
+            .into_iter()
+            .map(|(t, n, mut reader)| {
+                let users = reader
+                    .records()
+                    .map(|rec| read_record(&rec.unwrap())[0].to_string())
+                    .collect();
+                (t, n, users)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "a".to_string(),
+                    2,
+                    vec![
+                        "u1".to_string(),
+                        "u3,with \"quotes\"\nand a newline".to_string()
+                    ]
+                ),
+                ("b".to_string(), 1, vec!["u2".to_string()]),
+            ]
+        );
+    }
+}

@@ -802,3 +802,27 @@ fn write_manual(
     sheet.set_repeat_rows(header_row, header_row)?;
     Ok(sheet)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<ResultsWriter>();
+    }
+
+    #[test]
+    fn durations_read_like_a_person_would_say_them() {
+        for (s, want) in [
+            (0.25, "0.2 s"),
+            (59.94, "59.9 s"),
+            (95.0, "1m 35s"),
+            (3600.0, "1h 00m 00s"),
+            (3725.4, "1h 02m 05s"),
+        ] {
+            assert_eq!(format_duration(s), want, "{s}");
+        }
+    }
+}
