@@ -4,6 +4,11 @@
 //! put first. The workbook is saved to a temporary file beside the destination and renamed
 //! over it, so a crash never leaves half a workbook under the real name.
 //!
+//! `Errors` holds the `invalid`, `failed` and `partial` rows with the input's own columns
+//! (password cells left empty), then `status` and `error`; when the input has no target
+//! column (target from `--target` or a sheet name) a `target` column comes before `status`,
+//! so the sheet can be fed back to `muster import` as it is.
+//!
 //! Which cell is text and which a number, and why no cell can become a formula or show a
 //! password: see [`super::safe`].
 
@@ -55,6 +60,8 @@ pub struct ResultsWriter {
     errors: Pages,
     manual: Spool,
     counts: Counts,
+    /// Whether `Errors` has its own `target` column (the input has none).
+    errors_target: bool,
 }
 
 /// How one input table's columns land in the workbook.
@@ -156,6 +163,12 @@ impl ResultsWriter {
         .map_err(xlsx)?;
 
         let mut errors_header = own_headers.clone();
+        // A roster whose target came from `--target` or a sheet name has no target column;
+        // the Errors sheet is fed back as it is, so it carries the resolved target itself.
+        let errors_target = !own_headers.iter().any(|h| names_target(h));
+        if errors_target {
+            errors_header.push("target".into());
+        }
         errors_header.push("status".into());
         errors_header.push("error".into());
         let errors_text = vec![true; errors_header.len()];
@@ -181,6 +194,7 @@ impl ResultsWriter {
             errors,
             manual: Spool::default(),
             counts: Counts::default(),
+            errors_target,
         })
     }
 
@@ -279,7 +293,13 @@ impl ResultsWriter {
                 }
                 put_text(sheet, r, *j as ColNum, cell, f, w, sample)?;
             }
-            let n = self.own_headers.len() as ColNum;
+            let mut n = self.own_headers.len() as ColNum;
+            if self.errors_target {
+                if let Some(t) = &result.target {
+                    put_text(sheet, r, n, t, f, w, sample)?;
+                }
+                n += 1;
+            }
             sheet.write_string_with_format(r, n, status.key(), f.status(status))?;
             if let Some(e) = &error {
                 put_text(sheet, r, n + 1, e, f, w, sample)?;
@@ -346,6 +366,20 @@ impl ResultsWriter {
             manual: manual_users,
         })
     }
+}
+
+/// Whether a header is the roster's `target` column (its name or an alias, normalised as
+/// `mapping` does: case, spaces and punctuation ignored).
+fn names_target(header: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let h = norm(header);
+    let field = crate::model::Field::Target;
+    h == norm(field.name()) || field.aliases().iter().any(|a| norm(a) == h)
 }
 
 /// The staging file is private (0600); the workbook holds no secret, so give it the mode
