@@ -9,10 +9,12 @@
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom};
 
-use rust_xlsxwriter::Worksheet;
+use rust_xlsxwriter::{ColNum, Workbook, Worksheet, XlsxError};
 
 use crate::model::{Field, RowResult};
 use crate::report::counts::NO_TARGET;
+use crate::report::style::Formats;
+use crate::report::workbook::{EXCEL_ROWS, WIDTH_SAMPLE, Widths, put_text};
 
 /// The columns of the user table, in the order the AROBS form asks for them.
 pub const MANUAL_COLUMNS: [&str; 8] = [
@@ -184,6 +186,68 @@ pub fn write_steps(
 pub fn read_record(record: &csv::StringRecord) -> [&str; 6] {
     let f = |i| record.get(i).unwrap_or("");
     [f(0), f(1), f(2), f(3), f(4), f(5)]
+}
+
+/// Writes the `Manual` sheet (constant memory): the steps, then each target's users.
+pub(super) fn write_manual(
+    workbook: &mut Workbook,
+    f: &Formats,
+    spool: Vec<(String, u64, csv::Reader<std::fs::File>)>,
+    users: u64,
+) -> Result<Worksheet, XlsxError> {
+    let mut sheet = workbook.new_worksheet_with_constant_memory()?;
+    sheet.set_name("Manual")?;
+    for c in 0..MANUAL_COLUMNS.len() {
+        sheet.set_column_format(c as ColNum, &f.text)?;
+    }
+    let header_row = write_steps(&mut sheet, f, users)?;
+    for (c, h) in MANUAL_COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(header_row, c as ColNum, *h, &f.header)?;
+    }
+    let mut widths = Widths {
+        chars: MANUAL_COLUMNS.iter().map(|h| h.chars().count()).collect(),
+    };
+    let mut r = header_row + 1;
+    let mut written = 0u64;
+    'targets: for (target, _, mut reader) in spool {
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(XlsxError::ParameterError(format!("manual spool: {e}"))),
+            }
+            if r + 1 >= EXCEL_ROWS {
+                // Beyond Excel's limit: say so; Results still lists every row.
+                let more = users - written;
+                let note = format!("… and {more} more users: filter Results on status manual");
+                sheet.write_string_with_format(r, 0, note, &f.label)?;
+                r += 1;
+                break 'targets;
+            }
+            written += 1;
+            let sample = r - header_row <= WIDTH_SAMPLE;
+            put_text(&mut sheet, r, 0, &target, f, &mut widths, sample)?;
+            for (i, v) in read_record(&record).iter().enumerate() {
+                if !v.is_empty() {
+                    put_text(&mut sheet, r, 1 + i as ColNum, v, f, &mut widths, sample)?;
+                }
+            }
+            r += 1;
+        }
+    }
+    widths.apply(&mut sheet)?;
+    sheet.autofilter(
+        header_row,
+        0,
+        (r - 1).max(header_row + 1),
+        (MANUAL_COLUMNS.len() - 1) as ColNum,
+    )?;
+    sheet.set_freeze_panes(header_row + 1, 0)?;
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(header_row, header_row)?;
+    Ok(sheet)
 }
 
 #[cfg(test)]
