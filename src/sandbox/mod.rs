@@ -8,6 +8,7 @@
 //! function `router(Platform) -> axum::Router` serving paths below its prefix; to add one,
 //! declare its module and add it to [`SIMULATORS`].
 
+pub mod motive;
 pub mod platform;
 pub mod seed;
 pub mod traccar;
@@ -31,7 +32,8 @@ pub use platform::{Platform, Reset, stat};
 pub type Simulator = fn(Platform) -> Router;
 
 /// The simulators served, as (vendor key = path prefix, router).
-const SIMULATORS: &[(&str, Simulator)] = &[("traccar", traccar::router)];
+const SIMULATORS: &[(&str, Simulator)] =
+    &[("traccar", traccar::router), ("motive", motive::router)];
 
 /// Faults and limits of the simulated platforms.
 #[derive(Debug, Clone)]
