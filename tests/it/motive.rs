@@ -109,6 +109,17 @@ struct Run {
 }
 
 async fn run(t: &Target, key: &str, journal: &Path, rows: &[Row], mode: Mode) -> Run {
+    run_as(t, key, journal, rows, mode, false).await
+}
+
+async fn run_as(
+    t: &Target,
+    key: &str,
+    journal: &Path,
+    rows: &[Row],
+    mode: Mode,
+    dry_run: bool,
+) -> Run {
     let journal = Arc::new(Journal::open(journal).unwrap());
     let jobs = rows
         .iter()
@@ -130,7 +141,7 @@ async fn run(t: &Target, key: &str, journal: &Path, rows: &[Row], mode: Mode) ->
         }],
         submit::Options {
             run_id: "run".into(),
-            dry_run: false,
+            dry_run,
             mode,
             deadline: None,
             journal,
@@ -493,4 +504,210 @@ async fn two_thousand_rows_with_faults_are_created_exactly_once() {
         assert_eq!(exists, rows);
     }
     assert_eq!(stat(&sandbox, "duplicates_refused"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_plans_without_writing() {
+    let (sandbox, url) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = target(&url);
+    let j = dir.path().join("j.db");
+    let roster = roster(6);
+    run(&t, KEY, &j, &roster[..2], Mode::Create).await;
+    let dry = run_as(&t, KEY, &j, &roster, Mode::Create, true).await;
+    assert_eq!(count(&dry, Status::Exists), 2);
+    assert_eq!(count(&dry, Status::Planned), 4);
+    assert_eq!(stat(&sandbox, "writes"), 2, "only the first run wrote");
+    assert_eq!(user_count(&sandbox), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platforms_429s_slow_the_target_down_without_losing_rows() {
+    let (sandbox, url) = start_with(Options {
+        rate: Some(Rate::parse("40/s").unwrap()),
+        seed: Some(3),
+        ..Options::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = run(
+        &target(&url),
+        KEY,
+        &dir.path().join("j.db"),
+        &roster(60),
+        Mode::Create,
+    )
+    .await;
+    assert_eq!(
+        count(&run, Status::Created),
+        60,
+        "{:?}",
+        run.outcomes.get(&0)
+    );
+    assert!(stat(&sandbox, "rate_limited") > 0, "the limit was met");
+    assert_eq!(stat(&sandbox, "created"), 60);
+    assert_eq!(stat(&sandbox, "duplicates_refused"), 0);
+}
+
+/// A platform that refuses a create as taken although the user is the row's own (its
+/// earlier create's answer was lost): muster looks it up and adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_as_taken_of_our_own_user_is_adopted_not_failed() {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use serde_json::json;
+    let user = json!({"user": {"id": 77, "email": "ana@motive.test",
+        "external_ids": [{"id": 1, "external_id": "EMP-1", "integration_name": "muster"}]}});
+    let found = user.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/companies",
+            get(|| async { Json(json!({"companies": []})) }),
+        )
+        .route(
+            "/v1/users",
+            get(|| async { Json(json!({"users": [], "pagination": {"total": 0}})) }).post(
+                || async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        Json(json!({"error_message": "External id has already been taken"})),
+                    )
+                },
+            ),
+        )
+        .route(
+            "/v1/users/lookup_by_external_id",
+            get(move || {
+                let found = found.clone();
+                async move { Json(found) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let rows = rows(
+        "first_name,last_name,email,external_id",
+        &["Ana,Diaz,ana@motive.test,EMP-1".to_string()],
+    );
+    let run = run(
+        &target(&format!("http://{addr}/v1")),
+        KEY,
+        &dir.path().join("j.db"),
+        &rows,
+        Mode::Create,
+    )
+    .await;
+    let o = &run.outcomes[&0];
+    assert_eq!(o.status, Status::Created, "{o:?}");
+    assert_eq!(o.user_id.as_deref(), Some("77"));
+}
+
+/// The simulator itself: what the contract refuses is refused with `error_message`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_keeps_the_contract() {
+    use serde_json::{Value, json};
+    let (sandbox, url) = start().await;
+    let http = reqwest::Client::new();
+    let post = |body: Value, key: &'static str| {
+        http.post(format!("{url}/users"))
+            .header("X-Api-Key", key)
+            .json(&body)
+            .send()
+    };
+    let ana = json!({"first_name": "Ana", "last_name": "Diaz", "email": "ana@x.test",
+        "external_ids_attributes": [{"external_id": "E1", "integration_name": "muster"}]});
+    let r = post(ana.clone(), KEY).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["user"]["external_ids"][0]["external_id"], "E1");
+    assert!(created["user"].get("password").is_none());
+    let cases = [
+        (ana.clone(), "Email has already been taken"),
+        (
+            json!({"first_name": "B", "last_name": "C", "email": "b@x.test",
+                "external_ids_attributes": [{"external_id": "E1", "integration_name": "muster"}]}),
+            "External id has already been taken",
+        ),
+        (json!({"last_name": "C"}), "First name can't be blank"),
+        (
+            json!({"first_name": "B", "last_name": "C", "role": "dispatcher"}),
+            "Role \"dispatcher\" is not included in the list",
+        ),
+        (
+            json!({"first_name": "B", "last_name": "C", "eld_mode": "exempt", "time_tracking_mode": "logs"}),
+            "Eld mode \"exempt\" is not allowed with time tracking mode \"logs\"",
+        ),
+        (
+            json!({"first_name": "B", "last_name": "C", "role": "fleet_user", "group_ids": [101]}),
+            "group_ids can only be set on drivers; restrict fleet users with custom_user_role and group_visibility",
+        ),
+        (
+            json!({"first_name": "B", "last_name": "C", "role": "fleet_user",
+                "custom_user_role": {"user_role_id": 7, "group_ids": [101]}}),
+            "custom_user_role with group_ids needs group_visibility \"limited\"",
+        ),
+        (
+            json!({"first_name": "B", "last_name": "C", "group_ids": [999]}),
+            "Group 999 not found",
+        ),
+    ];
+    for (body, want) in cases {
+        let r = post(body.clone(), KEY).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let got: Value = r.json().await.unwrap();
+        assert_eq!(got["error_message"], want, "{body}");
+    }
+    assert_eq!(stat(&sandbox, "duplicates_refused"), 2);
+
+    // The test-mode key: a valid create answers 200 and nothing is kept.
+    let bo = json!({"first_name": "Bo", "last_name": "Li", "email": "bo@x.test"});
+    assert_eq!(
+        post(bo, seed::MOTIVE_TEST_MODE_KEY).await.unwrap().status(),
+        200
+    );
+    assert_eq!(user_count(&sandbox), 1);
+    // A wrong key, and lookups that find nobody.
+    let r = post(json!({}), "nope").await.unwrap();
+    assert_eq!(r.status(), 401);
+    let get = |path: &str| {
+        http.get(format!("{url}{path}"))
+            .header("Authorization", format!("Bearer {KEY}"))
+            .send()
+    };
+    let r = get("/users/lookup?email=nobody@x.test").await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error_message": "user not found"})
+    );
+    let r = get("/users/lookup_by_external_id?external_id=E1&integration_name=muster")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["user"]["email"],
+        "ana@x.test"
+    );
+    let list: Value = get("/users?per_page=500")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["pagination"]["per_page"], 100,
+        "per_page is capped at 100"
+    );
+    assert_eq!(list["users"][0]["user"]["email"], "ana@x.test");
+    let groups: Value = get("/groups?per_page=2&page_no=3")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        groups["groups"],
+        json!([{"group": {"id": 105, "name": "Yard"}}])
+    );
 }
