@@ -3,6 +3,7 @@
 //! `shared/vendors/*.md`. Shares no wire types with `vendors/`, so a misread contract is
 //! caught, not mirrored.
 
+pub mod drtrack;
 pub mod seed;
 
 use std::net::SocketAddr;

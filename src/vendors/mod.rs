@@ -3,6 +3,7 @@
 //! Connectors know the wire; they never touch sheets or progress bars.
 
 pub mod arobs;
+pub mod drtrack;
 pub mod traccar;
 
 use std::future::Future;
@@ -83,6 +84,7 @@ pub trait Vendor {
 pub enum Connector {
     Traccar(traccar::Traccar),
     Arobs(arobs::Arobs),
+    Drtrack(drtrack::Drtrack),
     /// A vendor whose connector is not built yet: every row is `not_attempted`.
     Missing(VendorKind),
 }
@@ -92,6 +94,7 @@ pub fn connect(target: &Target, credentials: Credentials) -> Connector {
     match target.vendor {
         VendorKind::Traccar => Connector::Traccar(traccar::Traccar::new(credentials)),
         VendorKind::Arobs => Connector::Arobs(arobs::Arobs),
+        VendorKind::Drtrack => Connector::Drtrack(drtrack::Drtrack::new(credentials)),
         other => Connector::Missing(other),
     }
 }
@@ -101,6 +104,7 @@ impl Connector {
         match self {
             Connector::Traccar(c) => c.probe(ctx).await,
             Connector::Arobs(c) => c.probe(ctx).await,
+            Connector::Drtrack(c) => c.probe(ctx).await,
             Connector::Missing(v) => Err(VendorError::Unavailable(format!(
                 "muster has no connector for {} yet",
                 v.display_name()
@@ -112,6 +116,7 @@ impl Connector {
         match self {
             Connector::Traccar(c) => c.run(ctx, jobs).await,
             Connector::Arobs(c) => c.run(ctx, jobs).await,
+            Connector::Drtrack(c) => c.run(ctx, jobs).await,
             Connector::Missing(_) => Ok(()),
         }
     }
