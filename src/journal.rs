@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::model::{Outcome, RunInfo};
+use crate::model::{Outcome, RunInfo, TargetStats};
 
 /// The journal cannot be used: exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,8 @@ pub struct Step {
 pub struct RunSummary {
     pub info: RunInfo,
     pub finished: bool,
+    /// Per-target figures (requests, 429s, …), when the run finished.
+    pub stats: Vec<TargetStats>,
     /// (status, count)
     pub counts: Vec<(String, u64)>,
 }
@@ -90,6 +92,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
     info TEXT NOT NULL,
+    stats TEXT,
     finished INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS rows (
@@ -180,11 +183,15 @@ impl Journal {
         })
     }
 
-    /// Marks a run finished and stores its final info.
-    pub fn finish_run(&self, info: &RunInfo) -> Result<(), Error> {
+    /// Marks a run finished and stores its final info and per-target figures.
+    pub fn finish_run(&self, info: &RunInfo, stats: &[TargetStats]) -> Result<(), Error> {
         self.conn().execute(
-            "UPDATE runs SET finished = 1, info = ?2 WHERE id = ?1",
-            params![info.run_id, serde_json::to_string(info)?],
+            "UPDATE runs SET finished = 1, info = ?2, stats = ?3 WHERE id = ?1",
+            params![
+                info.run_id,
+                serde_json::to_string(info)?,
+                serde_json::to_string(stats)?
+            ],
         )?;
         Ok(())
     }
@@ -341,21 +348,26 @@ impl Journal {
     /// Past runs, newest first.
     pub fn runs(&self) -> Result<Vec<RunSummary>, Error> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id, info, finished FROM runs ORDER BY rowid DESC")?;
-        let runs: Vec<(String, String, bool)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        let mut stmt =
+            conn.prepare("SELECT id, info, finished, stats FROM runs ORDER BY rowid DESC")?;
+        let runs: Vec<(String, String, bool, Option<String>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?;
         let mut counts_stmt = conn.prepare(
             "SELECT COALESCE(status, 'unknown'), COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY 1 ORDER BY 1",
         )?;
         let mut out = Vec::new();
-        for (id, info, finished) in runs {
+        for (id, info, finished, stats) in runs {
             let counts = counts_stmt
                 .query_map(params![id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
                 .collect::<Result<_, _>>()?;
             out.push(RunSummary {
                 info: serde_json::from_str(&info)?,
                 finished,
+                stats: match stats {
+                    Some(s) => serde_json::from_str(&s)?,
+                    None => Vec::new(),
+                },
                 counts,
             });
         }
@@ -490,7 +502,7 @@ mod tests {
         j.record_outcomes("run-1", [(0usize, &o)].into_iter())
             .unwrap();
         assert_eq!(j.outcomes("run-1").unwrap()[&0].status, Status::Created);
-        j.finish_run(&info("run-1")).unwrap();
+        j.finish_run(&info("run-1"), &[]).unwrap();
         assert!(j.unfinished_run("fp").unwrap().is_none());
         let runs = j.runs().unwrap();
         assert_eq!(runs[0].counts, vec![("created".to_string(), 1)]);

@@ -257,7 +257,7 @@ pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
     writer
         .finish(&run, &stats)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    journal.finish_run(&run)?;
+    journal.finish_run(&run, &stats)?;
     if !args.quiet && !args.json {
         eprint!("{}", text_summary(&counts, &stats, &args.out));
     }
@@ -315,7 +315,9 @@ pub fn text_summary(
             "{manual} users wait to be created by hand: see the Manual sheet\n"
         ));
     }
-    s.push_str(&format!("results: {}\n", out.display()));
+    if !out.as_os_str().is_empty() {
+        s.push_str(&format!("results: {}\n", out.display()));
+    }
     s
 }
 

@@ -1,7 +1,9 @@
 //! One file per subcommand: glue that calls the stages in order. `anyhow` lives here.
 
+pub mod demo;
 pub mod import;
 pub mod inputs;
+pub mod report;
 pub mod sandbox;
 pub mod template;
 pub mod validate;
@@ -16,7 +18,7 @@ pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
         Command::Import(args) => import::run(args, env).await,
         Command::Template(args) => template::run(args),
         Command::Sandbox(args) => sandbox::run(args).await,
-        Command::Demo(_) => anyhow::bail!("demo is not implemented yet"),
-        Command::Report(_) => anyhow::bail!("report is not implemented yet"),
+        Command::Demo(args) => demo::run(args, env).await,
+        Command::Report(args) => report::run(args, env),
     }
 }

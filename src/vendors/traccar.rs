@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::Credentials;
+use crate::journal::StepState;
 use crate::model::{Action, Field, Outcome, Problem, SideId, Status, VendorKind};
 use crate::secret::Secret;
 use crate::submit::Ctx;
@@ -136,9 +137,15 @@ impl Traccar {
 
         let mut out = Outcome::new(Status::Planned, job.action);
         let key = job.key.as_str();
-        let ours = ctx.ledger(key, "user").cloned();
-        let complete = ctx.ledger(key, "complete").is_some();
         let on_platform = existing.users.get(key).map(|u| u.id.to_string());
+        // The ledger speaks of a user muster made; if the platform no longer has it (deleted
+        // since, or a fresh platform), it is history, not state.
+        let ours = ctx
+            .ledger(key, "user")
+            .filter(|s| s.state != StepState::Done || on_platform.is_some())
+            .cloned();
+        let complete = ours.is_some() && ctx.ledger(key, "complete").is_some();
+        let forgotten = on_platform.is_none() && ctx.ledger(key, "user").is_some();
 
         if job.action == Action::Delete {
             let Some(id) = on_platform else {
@@ -171,7 +178,7 @@ impl Traccar {
 
         // Who the user is: made by muster before (ledger), or already on the platform.
         let (user_id, made_by_us) = match (&ours, &on_platform) {
-            (Some(step), _) if step.state == crate::journal::StepState::Done => {
+            (Some(step), _) if step.state == StepState::Done => {
                 (step.id.clone().or(on_platform.clone()), true)
             }
             // An intent without outcome: the create may have happened. The platform's list
@@ -234,9 +241,10 @@ impl Traccar {
         let mut link_errors = Vec::new();
         for d in &device_ids {
             let step = format!("link:{d}");
-            if ctx
-                .ledger(key, &step)
-                .is_some_and(|s| s.state == crate::journal::StepState::Done)
+            if !forgotten
+                && ctx
+                    .ledger(key, &step)
+                    .is_some_and(|s| s.state == StepState::Done)
             {
                 out.other_ids.push(side("devices", d));
                 continue;

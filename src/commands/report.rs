@@ -1,0 +1,149 @@
+//! `muster report`: the history of past runs from the journal; rebuilds a run's workbook.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::ReportArgs;
+use crate::commands::import::{DEFAULT_JOURNAL, text_summary};
+use crate::journal::Journal;
+use crate::model::{Layout, Outcome, Row, RowResult, Status, VendorKind};
+use crate::report::ResultsWriter;
+use crate::{Env, Exit};
+
+pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
+    let path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_JOURNAL));
+    if !path.exists() {
+        bail!(
+            "no journal at {}: nothing has been imported here yet",
+            path.display()
+        );
+    }
+    let journal = Journal::open(&path)?;
+    let runs = journal.runs()?;
+    if args.list || (args.run.is_none() && !args.last) {
+        if runs.is_empty() {
+            println!("no runs in {}", path.display());
+        }
+        for r in &runs {
+            let files: Vec<&str> = r.info.inputs.iter().map(|i| i.path.as_str()).collect();
+            let counts: Vec<String> = r.counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            println!(
+                "{}  {}  {}{}  {}  [{}]",
+                r.info.run_id,
+                r.info.started.format("%Y-%m-%d %H:%M:%S"),
+                r.info.command,
+                if r.info.dry_run { " (dry run)" } else { "" },
+                files.join(", "),
+                if r.finished {
+                    counts.join(", ")
+                } else {
+                    format!("unfinished: {}", counts.join(", "))
+                }
+            );
+        }
+        return Ok(Exit::Success);
+    }
+    let run = match (&args.run, args.last) {
+        (Some(id), _) => runs
+            .iter()
+            .find(|r| &r.info.run_id == id)
+            .with_context(|| {
+                format!(
+                    "no run {id} in {} (see muster report --list)",
+                    path.display()
+                )
+            })?,
+        (None, _) => runs.first().context("the journal has no runs yet")?,
+    };
+    let rows = journal.rows(&run.info.run_id)?;
+    let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
+    let mut own_headers: Vec<String> = Vec::new();
+    for r in &rows {
+        for h in &r.headers {
+            if !own_headers.contains(h) {
+                own_headers.push(h.clone());
+            }
+        }
+    }
+    let mut writer = match &args.out {
+        Some(out) => Some(ResultsWriter::create(out, own_headers)?),
+        None => None,
+    };
+    let mut layouts: Vec<Arc<Layout>> = Vec::new();
+    for r in rows {
+        let outcome = r.outcome.clone().unwrap_or_else(|| {
+            let mut o = Outcome::new(Status::NotAttempted, Default::default());
+            o.error = Some(
+                "outcome unknown: the run stopped before this row finished; re-run the import to finish it"
+                    .into(),
+            );
+            o
+        });
+        *counts
+            .entry((r.target.clone().unwrap_or_default(), outcome.status))
+            .or_default() += 1;
+        if let Some(w) = writer.as_mut() {
+            let layout = match layouts
+                .iter()
+                .find(|l| l.file == r.source_file && l.sheet == r.sheet && l.headers == r.headers)
+            {
+                Some(l) => l.clone(),
+                None => {
+                    let l = Arc::new(Layout {
+                        file: r.source_file.clone(),
+                        sheet: r.sheet.clone(),
+                        is_workbook: r.sheet != file_stem(&r.source_file),
+                        fields: vec![None; r.headers.len()],
+                        headers: r.headers.clone(),
+                        ..Layout::default()
+                    });
+                    layouts.push(l.clone());
+                    l
+                }
+            };
+            w.write(&RowResult {
+                vendor: r.vendor.as_deref().and_then(VendorKind::from_key),
+                target: r.target.clone(),
+                row: Row {
+                    index: r.index,
+                    layout,
+                    line: r.line,
+                    cells: r.cells,
+                    errors: vec![],
+                },
+                outcome,
+            })?;
+        }
+    }
+    println!(
+        "run {} ({}{}), started {}, {}",
+        run.info.run_id,
+        run.info.command,
+        if run.info.dry_run { ", dry run" } else { "" },
+        run.info.started.format("%Y-%m-%d %H:%M:%S UTC"),
+        if run.finished {
+            "finished"
+        } else {
+            "did not finish"
+        }
+    );
+    let out = args.out.clone().unwrap_or_default();
+    if let Some(w) = writer {
+        w.finish(&run.info, &run.stats)?;
+    }
+    print!("{}", text_summary(&counts, &run.stats, &out));
+    Ok(Exit::Success)
+}
+
+fn file_stem(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
