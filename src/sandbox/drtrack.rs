@@ -444,8 +444,8 @@ fn user_group(op: &Value) -> Result<Option<String>, ()> {
                 .as_i64()
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
                 .ok_or(())?;
-            usize::try_from(id - 1)
-                .ok()
+            id.checked_sub(1)
+                .and_then(|i| usize::try_from(i).ok())
                 .and_then(|i| seed::DRTRACK_USER_GROUPS.get(i))
                 .map(|g| Some(g.to_string()))
                 .ok_or(())
@@ -463,10 +463,14 @@ fn branches(text: Option<&str>) -> (Vec<i64>, u64) {
         return (seed::DRTRACK_BRANCHES.to_vec(), 0);
     }
     let cut = if text.len() > 255 {
-        match text[..256].rfind('|') {
-            Some(i) => &text[..i],
-            None => "",
-        }
+        // Cut at the last separator that leaves at most 255 bytes.
+        let end = text
+            .char_indices()
+            .filter(|(i, c)| *c == '|' && *i <= 255)
+            .map(|(i, _)| i)
+            .last()
+            .unwrap_or(0);
+        &text[..end]
     } else {
         text
     };

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, a module per area.
 
+mod drtrack;
 mod input;
 mod report;
 mod sandbox;

@@ -80,7 +80,7 @@ enum Decision {
 }
 
 /// What `PUT /users/sync` said.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Verdict {
     True,
     /// `false`, or a reply that is not `true` (the detail says what it was).
@@ -238,7 +238,7 @@ impl Drtrack {
         jobs: Vec<Job>,
     ) -> Result<Vec<Pending>, VendorError> {
         let mut logins: HashMap<String, String> = HashMap::new();
-        let mut emails: HashMap<String, (String, String)> = HashMap::new();
+        let mut emails: HashMap<String, (String, String, String)> = HashMap::new();
         let mut pending = Vec::new();
         for job in jobs {
             let index = job.index;
@@ -261,7 +261,7 @@ impl Drtrack {
         dir: &Directory,
         job: Job,
         logins: &mut HashMap<String, String>,
-        emails: &mut HashMap<String, (String, String)>,
+        emails: &mut HashMap<String, (String, String, String)>,
     ) -> Result<Decision, VendorError> {
         let row = job.row.clone();
         let key = job.key.clone();
@@ -272,7 +272,11 @@ impl Drtrack {
             out.error = Some(why);
             Ok(Decision::Finish(out))
         };
-        let login = row.get(Field::Username).unwrap_or(&key).trim().to_string();
+        let login = row
+            .get(Field::Username)
+            .unwrap_or(key.as_str())
+            .trim()
+            .to_string();
         if let Some(first) = logins.get(&key) {
             return failed(
                 out,
@@ -374,7 +378,7 @@ impl Drtrack {
                 );
             }
             match emails.get(e) {
-                Some((other, at)) if *other != key => {
+                Some((other_key, other, at)) if *other_key != key => {
                     return failed(
                         out,
                         format!(
@@ -384,7 +388,7 @@ impl Drtrack {
                 }
                 Some(_) => {}
                 None => {
-                    emails.insert(e.clone(), (login.clone(), place));
+                    emails.insert(e.clone(), (key.clone(), login.clone(), place));
                 }
             }
         }
@@ -400,7 +404,6 @@ impl Drtrack {
         let group = user_group
             .map(str::to_string)
             .or_else(|| group_id.map(|g| format!("#{g}")));
-        let mut generated = None;
         let password = match method {
             Method::Add => match row.get(Field::Password) {
                 Some(p) => Some(p.to_string()),
@@ -408,10 +411,8 @@ impl Drtrack {
                     let pw = strong_password();
                     // Sent only when kept (`--secrets-out`): otherwise DRTrack's own random
                     // password serves as well.
-                    if ctx.keep_generated_password(&key, &pw)? {
-                        generated = Some(pw.expose().to_string());
-                    }
-                    generated.clone()
+                    ctx.keep_generated_password(&key, &pw)?
+                        .then(|| pw.expose().to_string())
                 }
                 None => None,
             },
@@ -496,7 +497,7 @@ impl Drtrack {
                         self.succeed(ctx, p, Status::Created);
                     }
                     (Method::Delete, None) => self.succeed(ctx, p, Status::Deleted),
-                    (Method::Modify, Some(_)) if verdict == Verdict::True => {
+                    (Method::Modify, Some(_)) if matches!(verdict, Verdict::True) => {
                         self.succeed(ctx, p, Status::Updated)
                     }
                     _ => remaining.push(p),

@@ -440,7 +440,10 @@ async fn an_intent_left_by_a_killed_run_is_settled_by_the_list() {
     assert_eq!(stat(&sim, "adds_received"), 2, "user0 was not sent again");
     let steps = run.journal.steps("dr").unwrap();
     for key in ["user0", "user1"] {
-        assert_eq!(steps[&(key.into(), STEP.into())].state, StepState::Done);
+        assert_eq!(
+            steps[&(key.to_string(), STEP.to_string())].state,
+            StepState::Done
+        );
     }
 }
 
