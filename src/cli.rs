@@ -20,6 +20,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Write an xlsx template per vendor: headers, drop-downs, notes, an example row.
     Template(TemplateArgs),
+    /// AROBS: log each manually made API user in and compare its vehicles with the roster.
+    Verify(VerifyArgs),
     /// Serve simulators of the five platforms on loopback.
     Sandbox(SandboxArgs),
     /// Start the sandbox and import samples/fleet.xlsx into it, in one command.
@@ -103,6 +105,31 @@ pub struct ImportArgs {
     /// Stop the run cleanly after this many seconds; unsent rows become not_attempted.
     #[arg(long, value_name = "SECONDS")]
     pub deadline: Option<f64>,
+    /// Allow plain http:// to hosts other than loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Passwords of the API users, as `target,username,password` lines (the roster's
+    /// `password` column is used when it has one).
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    /// Where to write the result workbook.
+    #[arg(long, value_name = "FILE", default_value = "verify.xlsx")]
+    pub out: PathBuf,
+    /// The journal (SQLite); default .muster/journal.db.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// No progress or summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the rows as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
     /// Allow plain http:// to hosts other than loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,

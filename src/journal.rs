@@ -183,14 +183,22 @@ impl Journal {
         })
     }
 
-    /// Marks a run finished and stores its final info and per-target figures.
-    pub fn finish_run(&self, info: &RunInfo, stats: &[TargetStats]) -> Result<(), Error> {
+    /// Stores a run's final info and per-target figures. `complete`: every row got a final
+    /// outcome; an incomplete run (deadline, halted target) is what the next identical run
+    /// resumes.
+    pub fn finish_run(
+        &self,
+        info: &RunInfo,
+        stats: &[TargetStats],
+        complete: bool,
+    ) -> Result<(), Error> {
         self.conn().execute(
-            "UPDATE runs SET finished = 1, info = ?2, stats = ?3 WHERE id = ?1",
+            "UPDATE runs SET finished = ?4, info = ?2, stats = ?3 WHERE id = ?1",
             params![
                 info.run_id,
                 serde_json::to_string(info)?,
-                serde_json::to_string(stats)?
+                serde_json::to_string(stats)?,
+                complete
             ],
         )?;
         Ok(())
@@ -502,7 +510,7 @@ mod tests {
         j.record_outcomes("run-1", [(0usize, &o)].into_iter())
             .unwrap();
         assert_eq!(j.outcomes("run-1").unwrap()[&0].status, Status::Created);
-        j.finish_run(&info("run-1"), &[]).unwrap();
+        j.finish_run(&info("run-1"), &[], true).unwrap();
         assert!(j.unfinished_run("fp").unwrap().is_none());
         let runs = j.runs().unwrap();
         assert_eq!(runs[0].counts, vec![("created".to_string(), 1)]);

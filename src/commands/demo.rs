@@ -61,13 +61,5 @@ pub async fn run(args: DemoArgs, _env: &Env) -> anyhow::Result<Exit> {
         println!("sandbox counters: {}", sandbox.stats());
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let failed = summary
-        .counts
-        .iter()
-        .any(|((_, status), n)| *n > 0 && !status.is_success());
-    Ok(if failed {
-        Exit::RowsFailed
-    } else {
-        Exit::Success
-    })
+    Ok(import::exit_of(&summary))
 }

@@ -22,7 +22,7 @@ use crate::report::{self, ResultsWriter};
 use crate::submit::secrets::SecretsFile;
 use crate::submit::{self, Reporter, Silent, TargetWork};
 use crate::validate::{self, Duplicates};
-use crate::vendors::{self, Job};
+use crate::vendors::{self, Job, Purpose};
 use crate::{Env, Exit};
 
 /// The default journal, relative to the working directory.
@@ -40,25 +40,39 @@ pub struct Summary {
 
 pub async fn run(args: ImportArgs, env: &Env) -> anyhow::Result<Exit> {
     let summary = import(args, env).await?;
+    Ok(exit_of(&summary))
+}
+
+/// Exit 0 when every row succeeded, 1 otherwise.
+pub fn exit_of(summary: &Summary) -> Exit {
     let failed = summary
         .counts
         .iter()
         .any(|((_, status), n)| *n > 0 && !status.is_success());
-    Ok(if failed {
+    if failed {
         Exit::RowsFailed
     } else {
         Exit::Success
-    })
+    }
 }
 
 /// Runs an import and returns its summary.
 pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
+    execute(args, env, Purpose::Import).await
+}
+
+/// The pipeline shared by `import` and `verify`.
+pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::Result<Summary> {
+    let command = match purpose {
+        Purpose::Import => "import",
+        Purpose::Verify(_) => "verify",
+    };
     let started = chrono::Utc::now();
     let config_path = match &args.input.config {
         Some(p) => p.clone(),
         None if Path::new("muster.toml").exists() => PathBuf::from("muster.toml"),
         None => bail!(
-            "import needs a configuration: --config muster.toml (see README, or `muster sandbox --write-config muster.toml`)"
+            "{command} needs a configuration: --config muster.toml (see README, or `muster sandbox --write-config muster.toml`)"
         ),
     };
     let config = Config::load(&config_path)?;
@@ -80,7 +94,7 @@ pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     for c in &checked {
         if let Some(t) = &c.target {
-            if c.problems.is_empty() {
+            if c.problems.is_empty() && applies(&purpose, t) {
                 targets.entry(t.name.clone()).or_insert_with(|| t.clone());
             }
         }
@@ -96,7 +110,7 @@ pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_JOURNAL));
     let journal = Arc::new(Journal::open(&journal_path)?);
-    let fingerprint = fingerprint(&args, &roster.inputs);
+    let fingerprint = fingerprint(command, &args, &roster.inputs);
     let resumed = journal.unfinished_run(&fingerprint)?;
     if args.resume && resumed.is_none() {
         bail!(
@@ -115,7 +129,7 @@ pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
         None => {
             let info = RunInfo {
                 run_id: new_run_id(started),
-                command: "import".into(),
+                command: command.into(),
                 command_line: command_line(),
                 started,
                 ended: None,
@@ -220,6 +234,7 @@ pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
             journal: journal.clone(),
             reporter,
             secrets,
+            purpose,
         },
     )
     .await?;
@@ -257,7 +272,8 @@ pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
     writer
         .finish(&run, &stats)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    journal.finish_run(&run, &stats)?;
+    let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
+    journal.finish_run(&run, &stats, complete)?;
     if !args.quiet && !args.json {
         eprint!("{}", text_summary(&counts, &stats, &args.out));
     }
@@ -381,9 +397,18 @@ fn check_url(target: &Target, allow_insecure: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether rows of `target` take part in a run for `purpose`.
+fn applies(purpose: &Purpose, target: &Target) -> bool {
+    match purpose {
+        Purpose::Import => true,
+        Purpose::Verify(_) => target.vendor == crate::model::VendorKind::Arobs,
+    }
+}
+
 /// Same command, same files, same options → same fingerprint (what `--resume` finds).
-fn fingerprint(args: &ImportArgs, inputs: &[crate::model::InputFile]) -> String {
+fn fingerprint(command: &str, args: &ImportArgs, inputs: &[crate::model::InputFile]) -> String {
     let mut h = Sha256::new();
+    h.update(command.as_bytes());
     for i in inputs {
         h.update(i.sha256.as_bytes());
         h.update(b"\0");

@@ -8,15 +8,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
-use crate::input::{self, RawRow};
+use crate::input;
 use crate::mapping::{self, Overrides};
 use crate::model::{InputFile, Layout, Row};
 
-type RowIter = Box<dyn Iterator<Item = Result<RawRow, input::Error>> + Send>;
-
 /// All tables of all input files, mapped, ready to stream.
 pub struct Roster {
-    tables: Vec<(Arc<Layout>, RowIter)>,
+    tables: Vec<(Arc<Layout>, input::Rows)>,
     /// The input's own headers: union over all tables, in order of first appearance.
     pub own_headers: Vec<String>,
     /// Each file with its SHA-256 (row counts are filled as rows are read).

@@ -7,6 +7,7 @@ pub mod report;
 pub mod sandbox;
 pub mod template;
 pub mod validate;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::{Env, Exit};
@@ -17,6 +18,7 @@ pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
         Command::Validate(args) => validate::run(args, env),
         Command::Import(args) => import::run(args, env).await,
         Command::Template(args) => template::run(args),
+        Command::Verify(args) => verify::run(args, env).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(args) => demo::run(args, env).await,
         Command::Report(args) => report::run(args, env),

@@ -1,10 +1,30 @@
 //! Files → text tables. Owns CSV/TSV (delimiter sniffing, encodings) and every workbook
 //! format calamine reads; finds the header row; turns cells into text.
 //! Knows nothing of fields, vendors or HTTP.
+//!
+//! - The format is chosen by content: a zip archive is xlsx/xlsm/xlsb/ods, an OLE file is
+//!   xls, anything else is text (so an xlsx named `.csv` is read as a workbook). A file
+//!   with a workbook extension that holds text is read as CSV only if it is UTF-8 or
+//!   UTF-16; other bytes there are `Error::Unreadable`.
+//! - The header row is found by a heuristic that knows no field names ([`header`]): title
+//!   rows above it are skipped, blank rows are skipped everywhere.
+//! - Every header and value is trimmed, non-breaking spaces included ([`cell`]).
+//! - Data beyond the header's width is never dropped: workbooks name such columns
+//!   `column F`; a CSV does too for the first rows, and a later row with values beyond the
+//!   width gets a [`CellError`] quoting them (see [`csv`](self::csv)).
+//! - A workbook sheet needs at least two labels in its header row to be a table; a CSV
+//!   file may have one column.
 
-use std::path::{Path, PathBuf};
+mod cell;
+mod csv;
+mod encoding;
+mod excel;
+mod header;
 
 use crate::model::{CellError, Layout};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// A file that cannot be read at all: exit 2, naming the file and the reason.
 #[derive(Debug, thiserror::Error)]
@@ -26,28 +46,75 @@ pub struct RawRow {
     pub line: u32,
     /// Trimmed cell texts, padded to the header's width.
     pub cells: Vec<String>,
+    /// Cells that hold a spreadsheet error, bytes that are not UTF-8, or data beyond the
+    /// header's width; `text` is the phrase printed after the cell's name.
     pub errors: Vec<CellError>,
 }
+
+/// The data rows of a table, in order.
+pub type Rows = Box<dyn Iterator<Item = Result<RawRow, Error>> + Send>;
 
 /// One table: a CSV file or one visible sheet with a header.
 pub struct Table {
     /// File, sheet, header row and headers; `fields` is left empty for `mapping`.
     pub layout: Layout,
     /// Data rows in order, blank rows already skipped. Streams for CSV.
-    pub rows: Box<dyn Iterator<Item = Result<RawRow, Error>> + Send>,
+    pub rows: Rows,
 }
 
 /// Everything found in one file.
 pub struct Opened {
+    /// The tables in file order: one for a CSV file, one per visible sheet with a header.
     pub tables: Vec<Table>,
     /// Sheets not read, with why: `Hidden (hidden sheet)`, `Notes (no header found)`.
     pub skipped: Vec<String>,
 }
 
+/// Extensions of the workbook formats; a file named so must hold a workbook or Unicode text.
+const WORKBOOK_EXTENSIONS: [&str; 6] = ["xlsx", "xlsm", "xlsb", "xls", "ods", "xltx"];
+
 /// Opens `path` (format chosen by content, then by extension) and finds its tables.
 pub fn open(path: &Path) -> Result<Opened, Error> {
-    Err(Error::Unreadable {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
-        reason: "reading is not implemented yet".into(),
-    })
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut sample = Vec::with_capacity(encoding::SAMPLE);
+    (&mut file)
+        .take(encoding::SAMPLE as u64)
+        .read_to_end(&mut sample)
+        .map_err(io)?;
+    if sample.is_empty() {
+        return Err(Error::Unreadable {
+            path: path.to_path_buf(),
+            reason: "the file is empty".into(),
+        });
+    }
+    let complete = sample.len() < encoding::SAMPLE;
+    match container(&sample) {
+        Some(container) => {
+            drop(file);
+            excel::open(path, container)
+        }
+        None => {
+            let ext = path
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            let strict = WORKBOOK_EXTENSIONS.contains(&ext.as_str());
+            csv::open(path, file, sample, complete, strict)
+        }
+    }
+}
+
+/// The workbook container the first bytes show, if any.
+fn container(sample: &[u8]) -> Option<excel::Container> {
+    if sample.starts_with(b"PK\x03\x04") {
+        Some(excel::Container::Zip)
+    } else if sample.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        Some(excel::Container::Ole)
+    } else {
+        None
+    }
 }

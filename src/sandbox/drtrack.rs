@@ -16,7 +16,6 @@
 //! Its wire types are its own: nothing is shared with `vendors::drtrack`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,38 +26,31 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use serde_json::{Value, json};
 
-use super::seed;
+use super::platform::{Platform, Reset, stat};
+use super::{Sandbox, seed};
 
-/// The simulated DRTrack platform.
-#[derive(Debug)]
+/// Counter: `PUT /users/sync` calls that reached the simulator.
+pub const SYNC_CALLS: &str = "sync_calls";
+/// Counter: `ADD` operations received, valid or not.
+pub const ADDS_RECEIVED: &str = "adds_received";
+/// Counter: operations refused, for any reason.
+pub const OPERATIONS_REFUSED: &str = "operations_refused";
+/// Counter: weak passwords silently replaced by a random one.
+pub const PASSWORDS_REPLACED: &str = "passwords_replaced";
+/// Counter: unknown branch ids silently dropped.
+pub const BRANCHES_DROPPED: &str = "branches_dropped";
+/// Counter: users changed by `MODIFY`.
+pub const UPDATED: &str = "updated";
+/// Counter: users removed by `DELETE`.
+pub const DELETED: &str = "deleted";
+
+/// The simulated DRTrack platform: its users and the tokens it handed out.
 pub struct Drtrack {
+    platform: Platform,
     atomic: bool,
     token_ttl: Duration,
-    state: Mutex<Platform>,
+    state: Mutex<Users>,
     tokens: Mutex<HashMap<String, tokio::time::Instant>>,
-    /// Counters beside the core's (`requests`, `rate_limited`, `faults_injected`).
-    pub counters: Counters,
-}
-
-/// DRTrack's own counters.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Users created by `ADD`.
-    pub created: AtomicU64,
-    /// `ADD`s refused because the login or email was taken.
-    pub duplicates_refused: AtomicU64,
-    /// `PUT /users/sync` calls received.
-    pub sync_calls: AtomicU64,
-    /// `ADD` operations received (valid or not).
-    pub adds_received: AtomicU64,
-    /// Operations refused (any reason).
-    pub operations_refused: AtomicU64,
-    /// Weak passwords silently replaced by a random one.
-    pub passwords_replaced: AtomicU64,
-    /// Unknown branch ids silently dropped.
-    pub branches_dropped: AtomicU64,
-    pub modified: AtomicU64,
-    pub deleted: AtomicU64,
 }
 
 /// One user as the platform keeps it.
@@ -75,15 +67,28 @@ struct SimUser {
 }
 
 #[derive(Debug, Clone)]
-struct Platform {
+struct Users {
     users: Vec<SimUser>,
     next_key: i64,
 }
 
+impl Users {
+    fn seeded() -> Users {
+        let users = seed_users();
+        let next_key = users.iter().map(|u| u.key).max().unwrap_or(4000) + 100;
+        Users { users, next_key }
+    }
+}
+
 /// What an applied operation did, for the counters.
 enum Applied {
-    Added { password_replaced: bool, dropped: u64 },
-    Modified { dropped: u64 },
+    Added {
+        password_replaced: bool,
+        dropped: u64,
+    },
+    Modified {
+        dropped: u64,
+    },
     Deleted,
 }
 
@@ -93,54 +98,59 @@ struct Invalid {
     duplicate: bool,
 }
 
+/// The DRTrack simulator; paths are below its prefix (`/api/v1.0/users`, ...).
+pub fn router(platform: Platform) -> Router {
+    let options = platform.options();
+    let sim = Arc::new(Drtrack {
+        atomic: options.drtrack_atomic,
+        token_ttl: options.drtrack_token_ttl,
+        platform: platform.clone(),
+        state: Mutex::new(Users::seeded()),
+        tokens: Mutex::new(HashMap::new()),
+    });
+    platform.attach(sim.clone());
+    platform.declare(&[
+        SYNC_CALLS,
+        ADDS_RECEIVED,
+        OPERATIONS_REFUSED,
+        PASSWORDS_REPLACED,
+        BRANCHES_DROPPED,
+        UPDATED,
+        DELETED,
+    ]);
+    platform.set(stat::USERS, SEEDED_USERS.len() as u64);
+    Router::new()
+        .route("/api/v1.0/auth", get(auth))
+        .route("/api/v1.0/users", get(users))
+        .route("/api/v1.0/users/sync", put(sync))
+        .with_state(sim)
+}
+
+impl Reset for Drtrack {
+    fn reset(&self) {
+        *self.users() = Users::seeded();
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.platform.set(stat::USERS, SEEDED_USERS.len() as u64);
+    }
+}
+
+impl Sandbox {
+    /// The DRTrack simulator's state.
+    pub fn drtrack(&self) -> Arc<Drtrack> {
+        self.platform("drtrack")
+            .and_then(|p| p.state::<Drtrack>())
+            .expect("the drtrack simulator is mounted and attached its state")
+    }
+}
+
 impl Drtrack {
-    /// A fresh platform with the seeded users; `atomic` picks the failure semantics.
-    pub fn new(atomic: bool, token_ttl: Duration) -> Drtrack {
-        let seeded = seed_users();
-        let next_key = seeded.iter().map(|u| u.key).max().unwrap_or(4000) + 100;
-        Drtrack {
-            atomic,
-            token_ttl,
-            state: Mutex::new(Platform {
-                users: seeded,
-                next_key,
-            }),
-            tokens: Mutex::new(HashMap::new()),
-            counters: Counters::default(),
-        }
-    }
-
-    /// The routes, relative to `/drtrack`.
-    pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
-            .route("/api/v1.0/auth", get(auth))
-            .route("/api/v1.0/users", get(users))
-            .route("/api/v1.0/users/sync", put(sync))
-            .with_state(self)
-    }
-
-    /// The counters as `GET /_sandbox/stats` shows them.
-    pub fn stats(&self) -> Value {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        json!({
-            "created": get(&c.created),
-            "duplicates_refused": get(&c.duplicates_refused),
-            "sync_calls": get(&c.sync_calls),
-            "adds_received": get(&c.adds_received),
-            "operations_refused": get(&c.operations_refused),
-            "passwords_replaced": get(&c.passwords_replaced),
-            "branches_dropped": get(&c.branches_dropped),
-            "modified": get(&c.modified),
-            "deleted": get(&c.deleted),
-            "users": self.platform().users.len(),
-        })
-    }
-
     /// The branch ids a user holds (what the platform kept), for tests.
     pub fn branches_of(&self, login: &str) -> Option<Vec<i64>> {
-        let p = self.platform();
-        p.users
+        self.users()
+            .users
             .iter()
             .find(|u| u.login.eq_ignore_ascii_case(login))
             .map(|u| u.branches.clone())
@@ -148,13 +158,13 @@ impl Drtrack {
 
     /// Whether `password` is the user's password now, for tests.
     pub fn password_is(&self, login: &str, password: &str) -> bool {
-        let p = self.platform();
-        p.users
+        self.users()
+            .users
             .iter()
             .any(|u| u.login.eq_ignore_ascii_case(login) && u.password == password)
     }
 
-    fn platform(&self) -> std::sync::MutexGuard<'_, Platform> {
+    fn users(&self) -> std::sync::MutexGuard<'_, Users> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -176,65 +186,75 @@ impl Drtrack {
     }
 
     /// Applies a batch of operations as `PUT /users/sync` does, with the configured
-    /// semantics; returns the verdict. Tests use it to play another client of the platform.
-    pub fn apply_batch(&self, ops: &[Value]) -> bool {
-        let mut platform = self.platform();
-        let mut work = platform.clone();
+    /// semantics; returns the verdict and whether any user was created. Tests use it to
+    /// play another client of the platform.
+    pub fn apply_batch(&self, ops: &[Value]) -> (bool, bool) {
+        let p = &self.platform;
+        let mut users = self.users();
+        let mut work = users.clone();
         let mut all_valid = true;
         let mut applied = Vec::new();
         for op in ops {
             if op.get("method").and_then(Value::as_str) == Some("ADD") {
-                self.counters.adds_received.fetch_add(1, Ordering::Relaxed);
+                p.bump(ADDS_RECEIVED);
             }
             match apply(&mut work, op) {
                 Ok(a) => applied.push(a),
                 Err(invalid) => {
                     all_valid = false;
-                    self.counters
-                        .operations_refused
-                        .fetch_add(1, Ordering::Relaxed);
+                    p.bump(OPERATIONS_REFUSED);
                     if invalid.duplicate {
-                        self.counters
-                            .duplicates_refused
-                            .fetch_add(1, Ordering::Relaxed);
+                        p.bump(stat::DUPLICATES_REFUSED);
                     }
                 }
             }
         }
         if self.atomic && !all_valid {
-            return false;
+            return (false, false);
         }
-        *platform = work;
-        let c = &self.counters;
+        *users = work;
+        p.set(stat::USERS, users.users.len() as u64);
+        let mut created = false;
         for a in applied {
             match a {
                 Applied::Added {
                     password_replaced,
                     dropped,
                 } => {
-                    c.created.fetch_add(1, Ordering::Relaxed);
-                    c.branches_dropped.fetch_add(dropped, Ordering::Relaxed);
+                    created = true;
+                    p.bump(stat::CREATED);
+                    p.add(BRANCHES_DROPPED, dropped);
                     if password_replaced {
-                        c.passwords_replaced.fetch_add(1, Ordering::Relaxed);
+                        p.bump(PASSWORDS_REPLACED);
                     }
                 }
                 Applied::Modified { dropped } => {
-                    c.modified.fetch_add(1, Ordering::Relaxed);
-                    c.branches_dropped.fetch_add(dropped, Ordering::Relaxed);
+                    p.bump(UPDATED);
+                    p.add(BRANCHES_DROPPED, dropped);
                 }
-                Applied::Deleted => {
-                    c.deleted.fetch_add(1, Ordering::Relaxed);
-                }
+                Applied::Deleted => p.bump(DELETED),
             }
         }
-        all_valid
+        (all_valid, created)
     }
 }
 
 /// Users the platform holds before any request: (key, userID, first, last, email).
 pub const SEEDED_USERS: &[(i64, &str, &str, &str, &str)] = &[
-    (4001, "sandbox-admin", "Sandbox", "Admin", "admin@drtrack.sandbox.test"),
-    (4002, "dwalker", "David", "Walker", "David_Walker@company.com"),
+    (
+        4001,
+        "sandbox-admin",
+        "Sandbox",
+        "Admin",
+        "admin@drtrack.sandbox.test",
+    ),
+    (
+        4002,
+        "dwalker",
+        "David",
+        "Walker",
+        "David_Walker@company.com",
+    ),
 ];
 
 fn seed_users() -> Vec<SimUser> {
@@ -289,7 +309,7 @@ async fn users(State(sim): State<Arc<Drtrack>>, headers: HeaderMap) -> Response 
         return unauthorized();
     }
     let list: Vec<Value> = sim
-        .platform()
+        .users()
         .users
         .iter()
         .map(|u| {
@@ -311,7 +331,7 @@ async fn sync(State(sim): State<Arc<Drtrack>>, headers: HeaderMap, body: String)
     if !sim.token_valid(&headers) {
         return unauthorized();
     }
-    sim.counters.sync_calls.fetch_add(1, Ordering::Relaxed);
+    sim.platform.bump(SYNC_CALLS);
     let Ok(Value::Array(ops)) = serde_json::from_str::<Value>(&body) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -319,11 +339,18 @@ async fn sync(State(sim): State<Arc<Drtrack>>, headers: HeaderMap, body: String)
         )
             .into_response();
     };
-    axum::Json(Value::Bool(sim.apply_batch(&ops))).into_response()
+    let (verdict, created) = sim.apply_batch(&ops);
+    let answer = axum::Json(Value::Bool(verdict)).into_response();
+    if created {
+        // The timeout fault: users made, the answer withheld.
+        sim.platform.answer_create(answer)
+    } else {
+        answer
+    }
 }
 
 /// Checks one operation against `p` and applies it there.
-fn apply(p: &mut Platform, op: &Value) -> Result<Applied, Invalid> {
+fn apply(p: &mut Users, op: &Value) -> Result<Applied, Invalid> {
     let invalid = Err(Invalid { duplicate: false });
     let text = |k: &str| {
         op.get(k)
@@ -342,11 +369,13 @@ fn apply(p: &mut Platform, op: &Value) -> Result<Applied, Invalid> {
     if email.is_some_and(|e| !email_address::EmailAddress::is_valid(e)) {
         return invalid;
     }
-    let email_owner = |p: &Platform| {
+    let email_owner = |p: &Users| {
         email.and_then(|e| {
-            p.users
-                .iter()
-                .position(|u| u.email.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(e)))
+            p.users.iter().position(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
+            })
         })
     };
     let group = match user_group(op) {
@@ -468,7 +497,7 @@ fn branches(text: Option<&str>) -> (Vec<i64>, u64) {
             .char_indices()
             .filter(|(i, c)| *c == '|' && *i <= 255)
             .map(|(i, _)| i)
-            .last()
+            .next_back()
             .unwrap_or(0);
         &text[..end]
     } else {
@@ -495,7 +524,9 @@ fn strong(pw: &str) -> bool {
         && pw.chars().any(|c| c.is_ascii_digit())
         && pw.chars().any(char::is_lowercase)
         && pw.chars().any(char::is_uppercase)
-        && pw.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        && pw
+            .chars()
+            .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
 }
 
 fn random_guid() -> String {
@@ -554,6 +585,22 @@ fn base64url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::Options;
+
+    fn sim(atomic: bool, ttl: Duration) -> Arc<Drtrack> {
+        let options = Options {
+            drtrack_atomic: atomic,
+            drtrack_token_ttl: ttl,
+            ..Options::default()
+        };
+        let platform = Platform::new("drtrack", &options);
+        let _ = router(platform.clone());
+        platform.state::<Drtrack>().unwrap()
+    }
+
+    fn count(sim: &Drtrack, name: &str) -> u64 {
+        sim.platform.get(name)
+    }
 
     fn add(login: &str, email: &str, group: &str) -> Value {
         json!({"method": "ADD", "userLoginId": login, "email": email, "userGroup": group,
@@ -574,52 +621,67 @@ mod tests {
 
     #[test]
     fn atomic_batch_with_one_invalid_applies_nothing() {
-        let sim = Drtrack::new(true, Duration::from_secs(60));
-        let ok = sim.apply_batch(&[add("a", "a@x.test", "driver"), add("b", "b@x.test", "Pilot")]);
+        let sim = sim(true, Duration::from_secs(60));
+        let (ok, _) = sim.apply_batch(&[
+            add("a", "a@x.test", "driver"),
+            add("b", "b@x.test", "Pilot"),
+        ]);
         assert!(!ok);
-        assert_eq!(sim.counters.created.load(Ordering::Relaxed), 0);
+        assert_eq!(count(&sim, "created"), 0);
         assert!(sim.branches_of("a").is_none());
     }
 
     #[test]
     fn partial_batch_applies_the_valid_ones() {
-        let sim = Drtrack::new(false, Duration::from_secs(60));
-        let ok = sim.apply_batch(&[
+        let sim = sim(false, Duration::from_secs(60));
+        let (ok, _) = sim.apply_batch(&[
             add("a", "a@x.test", "driver"),
             add("A", "other@x.test", "Driver"),
             add("c", "A@X.test", "Driver"),
             add("d", "not-an-email", "Driver"),
         ]);
         assert!(!ok);
-        assert_eq!(sim.counters.created.load(Ordering::Relaxed), 1);
-        assert_eq!(sim.counters.duplicates_refused.load(Ordering::Relaxed), 2);
+        assert_eq!(count(&sim, "created"), 1);
+        assert_eq!(count(&sim, "duplicates_refused"), 2);
         // Unknown branch 999 silently dropped.
         assert_eq!(sim.branches_of("a"), Some(vec![101]));
-        assert_eq!(sim.counters.branches_dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(count(&sim, "branches_dropped"), 1);
         assert!(sim.password_is("a", "Str0ng-Pass!"));
     }
 
     #[test]
     fn weak_password_is_replaced_silently() {
-        let sim = Drtrack::new(true, Duration::from_secs(60));
+        let sim = sim(true, Duration::from_secs(60));
         let mut op = add("w", "w@x.test", "Viewer");
         op["userPassword"] = json!("weak");
-        assert!(sim.apply_batch(&[op]));
+        assert!(sim.apply_batch(&[op]).0);
         assert!(!sim.password_is("w", "weak"));
-        assert_eq!(sim.counters.passwords_replaced.load(Ordering::Relaxed), 1);
+        assert_eq!(count(&sim, "passwords_replaced"), 1);
     }
 
     #[test]
     fn modify_and_delete_need_an_existing_login() {
-        let sim = Drtrack::new(true, Duration::from_secs(60));
-        assert!(!sim.apply_batch(&[json!({"method": "MODIFY", "userLoginId": "ghost"})]));
-        assert!(!sim.apply_batch(&[json!({"method": "DELETE", "userLoginId": "ghost"})]));
-        assert!(sim.apply_batch(&[add("m", "m@x.test", "Admin")]));
-        assert!(sim.apply_batch(&[
-            json!({"method": "MODIFY", "userLoginId": "M", "groupId": 2, "branchIds": "ALL"})
-        ]));
+        let sim = sim(true, Duration::from_secs(60));
+        assert!(
+            !sim.apply_batch(&[json!({"method": "MODIFY", "userLoginId": "ghost"})])
+                .0
+        );
+        assert!(
+            !sim.apply_batch(&[json!({"method": "DELETE", "userLoginId": "ghost"})])
+                .0
+        );
+        assert!(sim.apply_batch(&[add("m", "m@x.test", "Admin")]).0);
+        assert!(
+            sim.apply_batch(&[
+                json!({"method": "MODIFY", "userLoginId": "M", "groupId": 2, "branchIds": "ALL"})
+            ])
+            .0
+        );
         assert_eq!(sim.branches_of("m"), Some(seed::DRTRACK_BRANCHES.to_vec()));
-        assert!(sim.apply_batch(&[json!({"method": "DELETE", "userLoginId": "m"})]));
+        assert!(
+            sim.apply_batch(&[json!({"method": "DELETE", "userLoginId": "m"})])
+                .0
+        );
         assert!(sim.branches_of("m").is_none());
     }
 
@@ -633,7 +695,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn tokens_expire() {
-        let sim = Drtrack::new(true, Duration::from_secs(30));
+        let sim = sim(true, Duration::from_secs(30));
         let token = sim.issue_token();
         let mut headers = HeaderMap::new();
         headers.insert("authtoken", token.parse().unwrap());

@@ -2,24 +2,71 @@
 //! (DESIGN "The sandbox"). Stateful, in memory, enforcing each contract in
 //! `shared/vendors/*.md`. Shares no wire types with `vendors/`, so a misread contract is
 //! caught, not mirrored.
+//!
+//! The core (`server`, `platform`, `limiter`) owns the port, the faults, each platform's
+//! rate limit and counters; each simulator owns only its contract.
+//!
+//! Adding a simulator (`motive.rs`, ...): write `pub fn router(platform: Platform) ->
+//! axum::Router` serving the paths below its prefix (`/v1/users` for `/motive/v1/users`),
+//! then declare `pub mod motive;` and add `("motive", motive::router)` to `SIMULATORS`.
+//! Before a request reaches the router the core has already counted it (`requests`,
+//! `writes`) and applied the drop fault, the latency, the platform's own rate limit (429 +
+//! `Retry-After`) and the error fault. The simulator itself:
+//! - keeps its state in an `Arc<T: Reset>` handed to [`Platform::attach`], so
+//!   `POST /_sandbox/reset` resets it and tests reach it with
+//!   `sandbox.platform("motive")?.state::<T>()` (wrap that in an `impl Sandbox` accessor in
+//!   its own file, as `traccar::Traccar` does);
+//! - counts with [`Platform::bump`] (`stat::CREATED`, `stat::DUPLICATES_REFUSED`), keeps
+//!   the `stat::USERS` gauge with [`Platform::set`], and declares its own counters with
+//!   [`Platform::declare`] so they show at zero;
+//! - passes the answer of every user creation through [`Platform::answer_create`], which
+//!   applies the timeout fault (the user stays created, the answer is withheld).
 
 pub mod drtrack;
+pub mod platform;
 pub mod seed;
+pub mod traccar;
+
+mod limiter;
+mod server;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::config::Rate;
+use crate::model::VendorKind;
+
+pub use platform::{Platform, Reset, stat};
+
+/// A simulator: its routes below its prefix, given its share of the sandbox.
+pub type Simulator = fn(Platform) -> Router;
+
+/// The simulators served, as (vendor key = path prefix, router).
+const SIMULATORS: &[(&str, Simulator)] =
+    &[("traccar", traccar::router), ("drtrack", drtrack::router)];
 
 /// Faults and limits of the simulated platforms.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Delay before every answer of a simulated platform.
     pub latency_ms: u64,
+    /// Share of requests answered 500/503 without doing anything (0..=1).
     pub error_rate: f64,
+    /// Share of creates done whose answer never comes (0..=1).
     pub timeout_rate: f64,
+    /// Share of requests whose connection is closed before anything is done (0..=1).
     pub drop_rate: f64,
     /// Each simulated platform's own limit (token bucket, 429 with Retry-After).
     pub rate: Option<Rate>,
+    /// DRTrack: a batch with an invalid operation applies nothing (true) or the valid ones.
     pub drtrack_atomic: bool,
+    /// DRTrack: how long a token from `GET /auth` stays valid (default 24 h).
+    pub drtrack_token_ttl: std::time::Duration,
+    /// Seed for the fault dice; `None` rolls differently each run.
     pub seed: Option<u64>,
 }
 
@@ -32,23 +79,69 @@ impl Default for Options {
             drop_rate: 0.0,
             rate: None,
             drtrack_atomic: true,
+            drtrack_token_ttl: std::time::Duration::from_secs(24 * 3600),
             seed: None,
         }
     }
 }
 
-/// A running sandbox.
+impl Options {
+    /// Checks that every probability is within 0..=1; the message names the option.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("error rate", self.error_rate),
+            ("timeout rate", self.timeout_rate),
+            ("drop rate", self.drop_rate),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} {p} is not a share between 0 and 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A running sandbox. Stop it with [`Sandbox::stop`]; dropping it stops it too, without
+/// waiting.
 pub struct Sandbox {
+    /// The address it listens on.
     pub addr: SocketAddr,
+    hub: Arc<server::Hub>,
+    shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
 }
 
 impl Sandbox {
-    /// Binds `listen` (port 0 picks one) and serves until dropped or stopped.
+    /// Binds `listen` (port 0 picks one) and serves on the current tokio runtime until
+    /// stopped or dropped. Options out of range are an `InvalidInput` error.
     pub async fn start(listen: &str, options: Options) -> std::io::Result<Sandbox> {
-        let _ = options;
+        options
+            .check()
+            .map_err(|m| std::io::Error::new(std::io::ErrorKind::InvalidInput, m))?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let platforms: Vec<Platform> = SIMULATORS
+            .iter()
+            .map(|(key, _)| Platform::new(key, &options))
+            .collect();
+        let mut app = Router::new();
+        for ((key, router), platform) in SIMULATORS.iter().zip(&platforms) {
+            app = app.nest(&format!("/{key}"), router(platform.clone()));
+        }
+        let hub = Arc::new(server::Hub { platforms });
+        let app = app.merge(server::control_routes(hub.clone()));
+        let (shutdown, stop) = watch::channel(false);
+        let server = tokio::spawn(server::serve(
+            listener,
+            hub.clone(),
+            app,
+            server::Shutdown(stop),
+        ));
         Ok(Sandbox {
-            addr: listener.local_addr()?,
+            addr,
+            hub,
+            shutdown,
+            server: Some(server),
         })
     }
 
@@ -57,14 +150,57 @@ impl Sandbox {
         format!("http://{}", self.addr)
     }
 
-    /// The counters `GET /_sandbox/stats` serves.
+    /// The counters `GET /_sandbox/stats` serves: `{ vendor key: { counter: n } }`.
     pub fn stats(&self) -> serde_json::Value {
-        serde_json::json!({})
+        self.hub.stats()
     }
 
-    /// A muster.toml with one target per vendor pointing at this sandbox.
+    /// The platform served under `/{key}`, to read its counters or reach its state.
+    pub fn platform(&self, key: &str) -> Option<Platform> {
+        self.hub.platform(key).cloned()
+    }
+
+    /// Stops accepting, lets requests in flight finish (a couple of seconds at most;
+    /// withheld answers are abandoned), and returns when the port is closed.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    /// A muster.toml with one target per vendor, named by its vendor key, pointing at
+    /// this sandbox. Credentials are the variables of [`Sandbox::credentials`].
     pub fn config_toml(&self) -> String {
-        String::new()
+        let base = self.url();
+        let mut out = format!(
+            "# muster.toml for the sandbox at {base} (written by `muster sandbox`).\n\
+             # Export the SANDBOX_* variables `muster sandbox` prints; they hold sandbox-only values.\n"
+        );
+        for vendor in VendorKind::ALL {
+            let key = vendor.key();
+            let (path, credentials) = match vendor {
+                VendorKind::Traccar => ("traccar/api", "token_env = \"SANDBOX_TRACCAR_TOKEN\"\n"),
+                VendorKind::Motive => ("motive/v1", "api_key_env = \"SANDBOX_MOTIVE_API_KEY\"\n"),
+                VendorKind::Pegasus => (
+                    "pegasus",
+                    "username_env = \"SANDBOX_PEGASUS_USER\"\n\
+                     password_env = \"SANDBOX_PEGASUS_PASSWORD\"\n",
+                ),
+                VendorKind::Drtrack => (
+                    "drtrack/api/v1.0",
+                    "username_env = \"SANDBOX_DRTRACK_USER\"\n\
+                     password_env = \"SANDBOX_DRTRACK_PASSWORD\"\n\
+                     app_name = \"sandbox\"\n",
+                ),
+                VendorKind::Arobs => ("arobs/api", ""),
+            };
+            out.push_str(&format!(
+                "\n[target.{key}]\nvendor = \"{key}\"\nurl = \"{base}/{path}\"\n{credentials}\
+                 rate = \"50/s\"\nburst = 10\nconcurrency = 8\ntimeout = \"5s\"\n"
+            ));
+        }
+        out
     }
 
     /// The credentials the config's environment variables must hold.
@@ -73,5 +209,61 @@ impl Sandbox {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_outside_zero_to_one_are_refused_by_name() {
+        let cases = [
+            (
+                Options {
+                    error_rate: 1.5,
+                    ..Options::default()
+                },
+                Some("error rate 1.5 is not a share between 0 and 1"),
+            ),
+            (
+                Options {
+                    drop_rate: -0.1,
+                    ..Options::default()
+                },
+                Some("drop rate -0.1 is not a share between 0 and 1"),
+            ),
+            (
+                Options {
+                    timeout_rate: f64::NAN,
+                    ..Options::default()
+                },
+                Some("timeout rate NaN is not a share between 0 and 1"),
+            ),
+            (
+                Options {
+                    error_rate: 1.0,
+                    drop_rate: 0.0,
+                    ..Options::default()
+                },
+                None,
+            ),
+        ];
+        for (options, want) in cases {
+            assert_eq!(options.check().err().as_deref(), want);
+        }
+    }
+
+    #[test]
+    fn every_simulator_key_is_a_vendor_key() {
+        for (key, _) in SIMULATORS {
+            assert!(VendorKind::from_key(key).is_some(), "{key}");
+        }
     }
 }

@@ -39,6 +39,9 @@ pub struct Request {
     pub limiter: Option<Arc<Limiter>>,
     /// Whether to skip the target's auth headers (login calls).
     pub anonymous: bool,
+    /// A 429 pauses only this request, not the whole target (per-user limits, e.g. AROBS),
+    /// waiting `Retry-After` or this long.
+    pub own_pace: Option<Duration>,
 }
 
 impl Request {
@@ -52,6 +55,7 @@ impl Request {
             headers: Vec::new(),
             limiter: None,
             anonymous: false,
+            own_pace: None,
         }
     }
 
@@ -86,6 +90,12 @@ impl Request {
 
     pub fn anonymous(mut self) -> Request {
         self.anonymous = true;
+        self
+    }
+
+    /// A 429 to this request waits `Retry-After` (or `wait`) for this request only.
+    pub fn own_pace(mut self, wait: Duration) -> Request {
+        self.own_pace = Some(wait);
         self
     }
 }
@@ -351,8 +361,15 @@ impl Http {
                 Decision::Retry | Decision::Pause(_) => {
                     if let Decision::Pause(after) = decision {
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                        let wait = after.unwrap_or_else(|| self.backoff.delay(failures));
-                        self.pause(wait);
+                        match req.own_pace {
+                            Some(own) if failures < self.retries => {
+                                tokio::time::sleep(after.unwrap_or(own)).await;
+                            }
+                            Some(_) => {}
+                            None => {
+                                self.pause(after.unwrap_or_else(|| self.backoff.delay(failures)))
+                            }
+                        }
                     }
                     if failures >= self.retries {
                         return Err(SendError::Exhausted {

@@ -21,7 +21,7 @@ use crate::cli::Mode;
 use crate::config::{Credentials, Target};
 use crate::journal::{self, Journal, Step};
 use crate::model::{Outcome, Status, TargetStats};
-use crate::vendors::{self, Job, VendorError};
+use crate::vendors::{self, Job, Purpose, VendorError};
 use http::{Halt, Http};
 use secrets::SecretsFile;
 
@@ -176,6 +176,7 @@ pub struct Options {
     pub journal: Arc<Journal>,
     pub reporter: Arc<dyn Reporter>,
     pub secrets: Option<Arc<SecretsFile>>,
+    pub purpose: Purpose,
 }
 
 /// Submits every target's rows; returns each row's outcome (by index) and each target's stats.
@@ -222,6 +223,7 @@ pub async fn submit(
             options.journal.clone(),
             options.reporter.clone(),
             options.secrets.clone(),
+            options.purpose.clone(),
         );
         tasks.push(tokio::spawn(async move {
             run_target(w, opts, deadline, tx).await
@@ -255,11 +257,12 @@ type TargetOpts = (
     Arc<Journal>,
     Arc<dyn Reporter>,
     Option<Arc<SecretsFile>>,
+    Purpose,
 );
 
 async fn run_target(
     work: TargetWork,
-    (run_id, dry_run, mode, journal, reporter, secrets): TargetOpts,
+    (run_id, dry_run, mode, journal, reporter, secrets, purpose): TargetOpts,
     deadline: Option<tokio::time::Instant>,
     tx: mpsc::UnboundedSender<(usize, Outcome)>,
 ) -> Result<TargetStats, journal::Error> {
@@ -304,7 +307,7 @@ async fn run_target(
         reporter: reporter.clone(),
         secrets,
     };
-    let connector = vendors::connect(&target, credentials);
+    let connector = vendors::connect(&target, credentials, &purpose);
     let keep: Vec<Job> = jobs.iter().map(Job::light).collect();
     let result = match connector.probe(&ctx).await {
         Ok(()) => connector.run(&ctx, jobs).await,

@@ -1,9 +1,23 @@
 //! Rows → verdicts. Generic rules (required fields, email, phone, enums, lists), each
 //! vendor's own rules, and duplicates inside the input for the same target. Every problem of
 //! a row at once; a bad row is data (`Problem`s), never an `Err`.
+//!
+//! Knows rows, fields, targets and the vendors' documented rules; knows nothing of files,
+//! HTTP or what already exists on a platform (that is `plan`'s job).
+
+mod duplicates;
+mod generic;
+mod target;
+mod vendor;
+
+use rayon::prelude::*;
 
 use crate::config::{Config, Target};
-use crate::model::{Action, Problem, Row};
+use crate::model::{Action, Field, Problem, Row};
+
+pub use duplicates::{Duplicates, identity};
+pub use generic::{is_email, is_phone, parse_bool, split_list};
+pub use vendor::{DUTY_STATUSES, ELD_MODES, MOTIVE_ROLES, PEGASUS_APPS, TIME_TRACKING_MODES};
 
 /// What validation needs besides the row.
 #[derive(Debug, Clone, Copy)]
@@ -23,22 +37,315 @@ pub struct Checked {
     pub problems: Vec<Problem>,
 }
 
-/// Checks one row on its own (pure; runs in parallel).
-pub fn check_row(row: &Row, ctx: &Context) -> Checked {
-    let _ = (row, ctx);
-    Checked {
-        target: None,
-        action: Action::Create,
-        problems: vec![Problem::row("validation is not implemented yet")],
+impl Checked {
+    /// Whether the row passed every rule.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
     }
 }
 
-/// Remembers identity keys seen so far, per target, to flag later duplicates.
-#[derive(Debug, Default)]
-pub struct Duplicates {}
+/// Checks one row on its own (pure; runs in parallel).
+///
+/// Order of the problems: target, action, spreadsheet error cells, then field rules
+/// (generic formats first, then the vendor's rules).
+pub fn check_row(row: &Row, ctx: &Context) -> Checked {
+    check_resolved(row, target::resolve(row, ctx))
+}
+
+/// `check_row` once the row's target is resolved.
+fn check_resolved(row: &Row, target: Result<Target, Problem>) -> Checked {
+    let mut rules = generic::Rules::new(row);
+    // A spreadsheet error cell is reported once, as itself, not also as a bad value.
+    let errored = |col: Option<usize>| col.is_some_and(|c| row.errors.iter().any(|e| e.col == c));
+    let target = match target {
+        Ok(t) => Some(t),
+        Err(p) => {
+            if !errored(p.col) {
+                rules.problems.push(p);
+            }
+            None
+        }
+    };
+    let action = match row.layout.column_of(Field::Action) {
+        Some(col) if errored(Some(col)) => Action::Create,
+        Some(col) => match row.cell(col) {
+            None => Action::Create,
+            Some(text) => Action::parse(text).unwrap_or_else(|| {
+                rules.problems.push(Problem::cell(
+                    row,
+                    col,
+                    "is not an action (use create, update, upsert or delete)",
+                ));
+                Action::Create
+            }),
+        },
+        None => Action::Create,
+    };
+    for e in &row.errors {
+        rules.problems.push(Problem {
+            col: Some(e.col),
+            message: format!(
+                "{} ({}): {}",
+                row.header(e.col),
+                row.cell_name(e.col),
+                e.text
+            ),
+        });
+    }
+    rules.formats();
+    if let Some(t) = &target {
+        vendor::check(t.vendor, &mut rules, action);
+    }
+    Checked {
+        target,
+        action,
+        problems: rules.problems,
+    }
+}
 
 /// Checks a chunk of rows in input order: each row in parallel, then duplicates in order.
+///
+/// `dups` carries the identity keys seen in earlier chunks, so a file can be checked in
+/// chunks and still have every later duplicate named.
 pub fn check_rows(rows: &[Row], ctx: &Context, dups: &mut Duplicates) -> Vec<Checked> {
-    let _ = dups;
-    rows.iter().map(|r| check_row(r, ctx)).collect()
+    // Each worker remembers the targets it resolved: most rows name one of a few.
+    let mut checked: Vec<Checked> = rows
+        .par_iter()
+        .map_init(target::Cache::default, |cache, r| {
+            check_resolved(r, cache.resolve(r, ctx))
+        })
+        .collect();
+    for (row, c) in rows.iter().zip(checked.iter_mut()) {
+        if let Some(t) = &c.target {
+            if let Some(p) = dups.check(row, t) {
+                c.problems.push(p);
+            }
+        }
+    }
+    checked
+}
+
+/// Rows for unit tests: one column per given field, headers equal to the field names,
+/// data on line 7 of `roster.csv`.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use crate::model::{Field, Layout, Row};
+
+    pub fn row(cells: &[(Field, &str)]) -> Row {
+        Row {
+            index: 0,
+            layout: Arc::new(Layout {
+                file: "roster.csv".into(),
+                sheet: "roster".into(),
+                is_workbook: false,
+                header_row: 1,
+                headers: cells.iter().map(|(f, _)| f.name().to_string()).collect(),
+                fields: cells.iter().map(|(f, _)| Some(*f)).collect(),
+                passthrough: vec![],
+            }),
+            line: 7,
+            cells: cells.iter().map(|(_, v)| v.to_string()).collect(),
+            errors: vec![],
+        }
+    }
+
+    /// The messages of `problems`.
+    pub fn messages(problems: &[crate::model::Problem]) -> Vec<String> {
+        problems.iter().map(|p| p.message.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{messages, row};
+    use super::*;
+    use crate::model::CellError;
+
+    fn check(cells: &[(Field, &str)]) -> Checked {
+        let config = Config::default();
+        let ctx = Context {
+            config: &config,
+            target_override: None,
+        };
+        check_row(&row(cells), &ctx)
+    }
+
+    #[test]
+    fn a_complete_row_is_valid() {
+        let c = check(&[
+            (Field::Target, "traccar"),
+            (Field::Name, "Jane Roe"),
+            (Field::Email, "jane@example.com"),
+        ]);
+        assert_eq!(messages(&c.problems), Vec::<String>::new());
+        assert_eq!(c.target.map(|t| t.name), Some("traccar".to_string()));
+        assert_eq!(c.action, Action::Create);
+    }
+
+    #[test]
+    fn every_problem_of_a_row_is_reported_at_once() {
+        let c = check(&[
+            (Field::Target, "motive"),
+            (Field::Action, "launch"),
+            (Field::FirstName, ""),
+            (Field::LastName, "Roe"),
+            (Field::Email, "not-an-email"),
+            (Field::Phone, "12"),
+        ]);
+        assert_eq!(
+            messages(&c.problems),
+            [
+                "action (B7): \"launch\" is not an action (use create, update, upsert or delete)",
+                "email (E7): \"not-an-email\" is not an email address",
+                "phone (F7): \"12\" is not a phone number (6 to 15 digits, optional leading +, spaces, dashes or parentheses)",
+                "first_name (C7): is required",
+            ]
+        );
+    }
+
+    #[test]
+    fn spreadsheet_error_cells_are_problems_and_not_reported_twice() {
+        let mut r = row(&[
+            (Field::Target, "traccar"),
+            (Field::Name, "Jane"),
+            (Field::Email, "#N/A"),
+        ]);
+        r.errors.push(CellError {
+            col: 2,
+            text: "the cell holds the error #N/A".into(),
+        });
+        let config = Config::default();
+        let ctx = Context {
+            config: &config,
+            target_override: None,
+        };
+        let c = check_row(&r, &ctx);
+        assert_eq!(
+            messages(&c.problems),
+            ["email (C7): the cell holds the error #N/A"]
+        );
+    }
+
+    #[test]
+    fn error_cells_in_target_and_action_are_reported_once() {
+        let mut r = row(&[
+            (Field::Target, "#REF!"),
+            (Field::Action, "#N/A"),
+            (Field::Email, "jane@example.com"),
+        ]);
+        for col in [0, 1] {
+            r.errors.push(CellError {
+                col,
+                text: format!("the cell holds the error {}", r.cells[col]),
+            });
+        }
+        let config = Config::default();
+        let ctx = Context {
+            config: &config,
+            target_override: None,
+        };
+        assert_eq!(
+            messages(&check_row(&r, &ctx).problems),
+            [
+                "target (A7): the cell holds the error #REF!",
+                "action (B7): the cell holds the error #N/A",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_target_still_checks_formats() {
+        let c = check(&[(Field::Email, "x@")]);
+        assert_eq!(
+            messages(&c.problems),
+            [
+                "target: no target for this row: add a target column (one of traccar, motive, pegasus, drtrack, arobs), pass --target NAME, or name the sheet after a target",
+                "email (A7): \"x@\" is not an email address",
+            ]
+        );
+        assert!(c.target.is_none());
+    }
+
+    #[test]
+    fn duplicates_are_flagged_across_chunks() {
+        let config = Config::default();
+        let ctx = Context {
+            config: &config,
+            target_override: None,
+        };
+        let mut a = row(&[
+            (Field::Target, "traccar"),
+            (Field::Name, "Jane"),
+            (Field::Email, "jane@example.com"),
+        ]);
+        a.line = 2;
+        let mut b = a.clone();
+        b.line = 3;
+        b.cells[2] = "JANE@Example.com".into();
+        let mut dups = Duplicates::default();
+        let first = check_rows(std::slice::from_ref(&a), &ctx, &mut dups);
+        assert!(first[0].is_valid());
+        let second = check_rows(&[b], &ctx, &mut dups);
+        assert_eq!(
+            messages(&second[0].problems),
+            [
+                "email (C3): \"JANE@Example.com\" is a duplicate of row 2 (roster.csv, C2) for target traccar"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_input_makes_it_panic() {
+        let nasty = [
+            "",
+            " ",
+            "\u{0}",
+            "\u{a0}x\u{a0}",
+            "=cmd|' /C calc'!A0",
+            "ALL",
+            "|",
+            ";;;",
+            ",",
+            "a=b=c|=|x=",
+            "@",
+            "@@",
+            "+",
+            "()",
+            "-1",
+            "99999999999999999999999",
+            "1e400",
+            "Ünïcödé@bücher.example",
+            "日本語|中文",
+            "🚚🚚🚚",
+            "x\r\ny",
+            "\u{202e}evil",
+        ];
+        let long = "é|".repeat(600);
+        let config = Config::default();
+        for (i, value) in nasty.iter().copied().chain([long.as_str()]).enumerate() {
+            for vendor in crate::model::VendorKind::ALL {
+                for action in ["create", "delete", "update", value] {
+                    let mut cells: Vec<(Field, &str)> = Field::ALL
+                        .iter()
+                        .filter(|f| !matches!(f, Field::Target | Field::Action))
+                        .map(|f| (*f, value))
+                        .collect();
+                    cells.push((Field::Target, vendor.key()));
+                    cells.push((Field::Action, action));
+                    let mut r = row(&cells);
+                    r.errors.push(CellError {
+                        col: i * 7,
+                        text: value.to_string(),
+                    });
+                    let ctx = Context {
+                        config: &config,
+                        target_override: if i % 3 == 0 { Some(value) } else { None },
+                    };
+                    let _ = check_rows(&[r.clone(), r], &ctx, &mut Duplicates::default());
+                }
+            }
+        }
+    }
 }

@@ -89,11 +89,25 @@ pub enum Connector {
     Missing(VendorKind),
 }
 
+/// What the run asks of the connectors.
+#[derive(Debug, Clone, Default)]
+pub enum Purpose {
+    /// Provision the rows (`muster import`).
+    #[default]
+    Import,
+    /// AROBS: log each API user in and compare its vehicles (`muster verify`), with the
+    /// passwords given outside the roster.
+    Verify(Arc<arobs::Passwords>),
+}
+
 /// The connector for `target`.
-pub fn connect(target: &Target, credentials: Credentials) -> Connector {
+pub fn connect(target: &Target, credentials: Credentials, purpose: &Purpose) -> Connector {
     match target.vendor {
         VendorKind::Traccar => Connector::Traccar(traccar::Traccar::new(credentials)),
-        VendorKind::Arobs => Connector::Arobs(arobs::Arobs),
+        VendorKind::Arobs => Connector::Arobs(arobs::Arobs::new(match purpose {
+            Purpose::Verify(p) => Some(p.clone()),
+            Purpose::Import => None,
+        })),
         VendorKind::Drtrack => Connector::Drtrack(drtrack::Drtrack::new(credentials)),
         other => Connector::Missing(other),
     }

@@ -305,36 +305,22 @@ impl Traccar {
             }
         }
         let tries = ctx.target.retries + 1;
+        // Set once an attempt's outcome was unknown: a later "duplicate" may be our own.
+        let mut uncertain = false;
         for _ in 0..tries {
             ctx.intent(key, "user")?;
             let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
-            match send(ctx, req, out).await? {
+            let reply = send(ctx, req, out).await?;
+            let found = match reply {
                 Ok(r) if r.ok() => {
                     out.http_status = Some(r.status);
-                    let id = r
-                        .json()
-                        .and_then(|v| v.get("id").and_then(Value::as_i64))
-                        .map(|id| id.to_string());
-                    let Some(id) = id else {
+                    match r.json().and_then(|v| v.get("id").and_then(Value::as_i64)) {
+                        Some(id) => Lookup::Found(id.to_string()),
                         // Created, but without an id we can read: find it.
-                        match lookup(ctx, key, out).await? {
-                            Some(id) => {
-                                ctx.done(key, "user", Some(&id))?;
-                                return Ok(Some(id));
-                            }
-                            None => {
-                                out.status = Status::Failed;
-                                out.error = Some(
-                                    "created, but the reply had no id and the user cannot be found"
-                                        .into(),
-                                );
-                                return Ok(None);
-                            }
-                        }
-                    };
-                    ctx.done(key, "user", Some(&id))?;
-                    return Ok(Some(id));
+                        None => lookup(ctx, key, out).await?,
+                    }
                 }
+                Ok(r) if uncertain && is_duplicate(&r) => lookup(ctx, key, out).await?,
                 Ok(r) => {
                     ctx.clear(key, "user")?;
                     out.status = Status::Failed;
@@ -344,17 +330,29 @@ impl Traccar {
                 }
                 Err(SendError::Unknown { .. }) => {
                     // Never re-send blindly: look the user up first.
-                    if let Some(id) = lookup(ctx, key, out).await? {
-                        ctx.done(key, "user", Some(&id))?;
-                        return Ok(Some(id));
-                    }
-                    ctx.clear(key, "user")?;
+                    uncertain = true;
+                    lookup(ctx, key, out).await?
                 }
                 Err(e) => {
                     ctx.clear(key, "user")?;
                     out.status = Status::Failed;
                     out.http_status = e.status();
                     out.error = Some(e.to_string());
+                    return Ok(None);
+                }
+            };
+            match found {
+                Lookup::Found(id) => {
+                    ctx.done(key, "user", Some(&id))?;
+                    return Ok(Some(id));
+                }
+                Lookup::Absent => ctx.clear(key, "user")?,
+                Lookup::CannotTell(why) => {
+                    // Keep the intent: the next run reconciles it before anything is sent.
+                    out.status = Status::Failed;
+                    out.error = Some(format!(
+                        "outcome unknown: the create got no answer and the check failed ({why}); a re-run checks again before sending"
+                    ));
                     return Ok(None);
                 }
             }
@@ -437,18 +435,30 @@ async fn send(
 }
 
 /// Finds a user by email: `GET /users?keyword=`, matched exactly (keyword is a LIKE).
-async fn lookup(ctx: &Ctx, key: &str, out: &mut Outcome) -> Result<Option<String>, RowError> {
+async fn lookup(ctx: &Ctx, key: &str, out: &mut Outcome) -> Result<Lookup, RowError> {
     let req = Request::get("/users").query("keyword", key);
-    match send(ctx, req, out).await? {
-        Ok(r) if r.ok() => {
-            let users: Vec<User> = serde_json::from_str(&r.body).unwrap_or_default();
-            Ok(users
+    Ok(match send(ctx, req, out).await? {
+        Ok(r) if r.ok() => match serde_json::from_str::<Vec<User>>(&r.body) {
+            Ok(users) => match users
                 .into_iter()
                 .find(|u| u.email.as_deref().map(normalise).as_deref() == Some(key))
-                .map(|u| u.id.to_string()))
-        }
-        _ => Ok(None),
-    }
+            {
+                Some(u) => Lookup::Found(u.id.to_string()),
+                None => Lookup::Absent,
+            },
+            Err(e) => Lookup::CannotTell(format!("GET /users: {e}")),
+        },
+        Ok(r) => Lookup::CannotTell(format!("GET /users answered HTTP {}", r.status)),
+        Err(e) => Lookup::CannotTell(format!("GET /users: {e}")),
+    })
+}
+
+/// What a look-up by email found.
+enum Lookup {
+    Found(String),
+    Absent,
+    /// The look-up itself failed: whether the user exists is unknown.
+    CannotTell(String),
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(
@@ -543,14 +553,18 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// Whether a refusal says the email is taken (the text depends on the server's database).
+fn is_duplicate(reply: &Reply) -> bool {
+    let lower = reply.body.to_ascii_lowercase();
+    lower.contains("duplicate entry")
+        || lower.contains("duplicate key")
+        || lower.contains("unique index")
+}
+
 /// Traccar's 400 body as a short readable reason.
 fn readable(reply: &Reply) -> String {
     let line = reply.excerpt();
-    let lower = reply.body.to_ascii_lowercase();
-    if lower.contains("duplicate entry")
-        || lower.contains("duplicate key")
-        || lower.contains("unique index")
-    {
+    if is_duplicate(reply) {
         return format!(
             "HTTP {}: the email is already taken on the server (possibly by a user this account cannot see)",
             reply.status

@@ -5,30 +5,17 @@
 //! have), under both failure semantics of a `false` batch. Larger sizes:
 //! `MUSTER_DRTRACK_ROWS=20000 cargo test --test it drtrack::`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::path::Path;
 
-use axum::Router;
 use serde_json::json;
 
-use muster::cli::Mode;
-use muster::config::{Credentials, Rate, Target};
-use muster::journal::Journal;
-use muster::model::{Action, Field, Layout, Outcome, Row, Status, VendorKind};
-use muster::sandbox::drtrack::Drtrack;
-use muster::secret::Secret;
-use muster::submit::{self, Silent, TargetWork};
-use muster::vendors::{Job, identity_key};
+use muster::Exit;
+use muster::journal::{Journal, StoredRow};
+use muster::model::Status;
+use muster::sandbox::Options;
 
-const HEADERS: &[(&str, Field)] = &[
-    ("userLoginId", Field::Username),
-    ("Email", Field::Email),
-    ("First Name", Field::FirstName),
-    ("Last Name", Field::LastName),
-    ("User Group", Field::UserGroup),
-    ("Branch IDs", Field::BranchIds),
-];
+use crate::support::World;
 
 /// What kind of row the roster holds at a position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +28,7 @@ enum Kind {
 }
 
 fn kind_of(i: usize) -> Kind {
-    // 3%: every 100 rows, rows 17 and 61 have an unknown group, row 83 a taken email.
+    // 3%: in every 100 rows, rows 17 and 61 name an unknown group, row 83 a taken email.
     match i % 100 {
         17 | 61 => Kind::UnknownGroup,
         83 => Kind::EmailTaken,
@@ -49,122 +36,26 @@ fn kind_of(i: usize) -> Kind {
     }
 }
 
-fn roster(n: usize) -> Vec<Job> {
-    let layout = Arc::new(Layout {
-        file: "drivers.csv".into(),
-        sheet: "drivers".into(),
-        is_workbook: false,
-        header_row: 1,
-        headers: HEADERS.iter().map(|(h, _)| h.to_string()).collect(),
-        fields: HEADERS.iter().map(|(_, f)| Some(*f)).collect(),
-        passthrough: Vec::new(),
-    });
+/// The roster: every tenth row names branches 101|102 (DRTrack cannot confirm them).
+fn roster(n: usize, only_good: bool) -> String {
     let groups = ["Driver", "dispatcher", "VIEWER", "Admin"];
-    (0..n)
-        .map(|i| {
-            let (email, group) = match kind_of(i) {
-                Kind::Good => (format!("driver{i}@fleet.test"), groups[i % 4]),
-                Kind::EmailTaken => (format!("veteran{}@fleet.test", i / 100), "Driver"),
-                Kind::UnknownGroup => (format!("driver{i}@fleet.test"), "Pilots"),
-            };
-            let cells = vec![
-                format!("Driver{i:05}"),
-                email,
-                "Dana".into(),
-                format!("Driver {i}"),
-                group.into(),
-                if i % 10 == 0 { "101|102".into() } else { String::new() },
-            ];
-            let row = Row {
-                index: i,
-                layout: layout.clone(),
-                line: i as u32 + 2,
-                cells,
-                errors: Vec::new(),
-            };
-            let key = identity_key(VendorKind::Drtrack, &row).expect("login set");
-            Job {
-                index: i,
-                row: Arc::new(row),
-                action: Action::Create,
-                key,
-            }
-        })
-        .collect()
-}
-
-struct Platform {
-    sim: Arc<Drtrack>,
-    url: String,
-}
-
-impl Platform {
-    /// A DRTrack simulator on loopback, holding `veterans` users made by someone else.
-    async fn start(atomic: bool, veterans: usize) -> Platform {
-        let sim = Arc::new(Drtrack::new(atomic, Duration::from_secs(3600)));
-        let ops: Vec<_> = (0..veterans)
-            .map(|v| {
-                json!({"method": "ADD", "userLoginId": format!("veteran{v}"),
-                       "email": format!("veteran{v}@fleet.test"), "userGroup": "Driver"})
-            })
-            .collect();
-        assert!(sim.apply_batch(&ops));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = Router::new().nest("/drtrack", sim.clone().router());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Platform {
-            sim,
-            url: format!("http://{addr}/drtrack/api/v1.0"),
+    let mut s = String::from("target,username,email,first_name,last_name,user_group,branch_ids\n");
+    for i in 0..n {
+        let kind = kind_of(i);
+        if only_good && kind != Kind::Good {
+            continue;
         }
-    }
-
-    fn stat(&self, name: &str) -> u64 {
-        self.sim.stats()[name].as_u64().unwrap()
-    }
-
-    async fn import(
-        &self,
-        journal: &Arc<Journal>,
-        run_id: &str,
-        jobs: Vec<Job>,
-    ) -> HashMap<usize, Outcome> {
-        let mut target = Target::with_defaults("drtrack", VendorKind::Drtrack, &self.url);
-        target.rate = Rate::Unlimited;
-        target.app_name = Some("acme".into());
-        let credentials = Credentials {
-            token: None,
-            username: Some(Secret::new(env("SANDBOX_DRTRACK_USER"))),
-            password: Some(Secret::new(env("SANDBOX_DRTRACK_PASSWORD"))),
+        let (email, group) = match kind {
+            Kind::Good => (format!("driver{i}@fleet.test"), groups[i % 4]),
+            Kind::EmailTaken => (format!("veteran{}@fleet.test", i / 100), "Driver"),
+            Kind::UnknownGroup => (format!("driver{i}@fleet.test"), "Pilots"),
         };
-        let (outcomes, _) = submit::submit(
-            vec![TargetWork {
-                target,
-                credentials,
-                jobs,
-            }],
-            submit::Options {
-                run_id: run_id.into(),
-                dry_run: false,
-                mode: Mode::Create,
-                deadline: None,
-                journal: journal.clone(),
-                reporter: Arc::new(Silent),
-                secrets: None,
-            },
-        )
-        .await
-        .unwrap();
-        outcomes
+        let branches = if i % 10 == 0 { "101|102" } else { "" };
+        s.push_str(&format!(
+            "drtrack,Driver{i:05},{email},Dana,Driver {i},{group},{branches}\n"
+        ));
     }
-}
-
-fn env(var: &str) -> String {
-    muster::sandbox::Sandbox::credentials()
-        .into_iter()
-        .find(|(k, _)| k == var)
-        .map(|(_, v)| v)
-        .unwrap()
+    s
 }
 
 fn rows() -> usize {
@@ -174,21 +65,60 @@ fn rows() -> usize {
         .unwrap_or(1_000)
 }
 
+/// Runs `muster import` of `roster`; returns the exit and the run's rows in input order.
+async fn import(w: &World, config: &Path, roster: &Path, journal: &Path) -> (Exit, Vec<StoredRow>) {
+    let out = w.path("r.xlsx");
+    let exit = w
+        .muster(&[
+            "import",
+            roster.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .await
+        .expect("import runs");
+    let j = Journal::open(journal).unwrap();
+    let run = j.runs().unwrap().remove(0);
+    let mut rows = j.rows(&run.info.run_id).unwrap();
+    rows.sort_by_key(|r| r.index);
+    (exit, rows)
+}
+
 async fn acceptance(atomic: bool) {
     let n = rows();
     let batch = 50u64;
-    let platform = Platform::start(atomic, n.div_ceil(100)).await;
-    let created_before = platform.stat("created");
-    let dir = tempfile::tempdir().unwrap();
-    let journal = Arc::new(Journal::open(&dir.path().join("j.db")).unwrap());
-    let jobs = roster(n);
-    let out = platform.import(&journal, "first", jobs.clone()).await;
+    let w = World::start(Options {
+        drtrack_atomic: atomic,
+        ..Options::default()
+    })
+    .await;
+    // Users someone else made before: their emails are taken.
+    let veterans: Vec<_> = (0..n.div_ceil(100))
+        .map(|v| {
+            json!({"method": "ADD", "userLoginId": format!("veteran{v}"),
+                   "email": format!("veteran{v}@fleet.test"), "userGroup": "Driver"})
+        })
+        .collect();
+    assert!(w.sandbox.drtrack().apply_batch(&veterans).0);
+    let created_before = w.stat("drtrack", "created");
+
+    let config = w.config("rate = \"none\"\nbatch_size = 50");
+    let full = w.write("drivers.csv", &roster(n, false));
+    let journal = w.path("j.db");
+    let (exit, out) = import(&w, &config, &full, &journal).await;
+    assert_eq!(exit, Exit::RowsFailed);
+    assert_eq!(out.len(), n);
 
     let mut good = 0u64;
     let mut unknown_group = 0u64;
-    let mut keys = std::collections::HashSet::new();
-    for i in 0..n {
-        let o = &out[&i];
+    let mut keys = HashSet::new();
+    for (i, row) in out.iter().enumerate() {
+        let o = row.outcome.as_ref().expect("every row has an outcome");
         let err = o.error.as_deref().unwrap_or("");
         match kind_of(i) {
             Kind::Good => {
@@ -196,9 +126,12 @@ async fn acceptance(atomic: bool) {
                 assert_eq!(o.status, Status::Created, "atomic={atomic} row {i}: {o:?}");
                 let key = o.user_id.clone().expect("a created row has its key");
                 assert!(key.parse::<i64>().is_ok(), "{key}");
-                assert!(keys.insert(key), "row {i}: key given twice");
+                assert!(keys.insert(key), "row {i}: a key given twice");
                 if i % 10 == 0 {
-                    assert!(err.contains("branches 101|102 cannot be confirmed"), "{err}");
+                    assert!(
+                        err.contains("branches 101|102 cannot be confirmed"),
+                        "{err}"
+                    );
                 } else {
                     assert_eq!(o.error, None);
                 }
@@ -219,13 +152,19 @@ async fn acceptance(atomic: bool) {
             }
         }
     }
+    let stats = w.sandbox.stats();
     // Nothing made twice, nothing refused as a duplicate.
-    assert_eq!(platform.stat("created") - created_before, good);
-    assert_eq!(platform.stat("duplicates_refused"), 0);
-    // One sync a batch, plus about 2·log2(batch) per rejected operation.
-    let batches = (n as u64 - (n as u64).div_ceil(100)).div_ceil(batch);
+    assert_eq!(
+        w.stat("drtrack", "created") - created_before,
+        good,
+        "{stats}"
+    );
+    assert_eq!(w.stat("drtrack", "duplicates_refused"), 0, "{stats}");
+    // One sync a batch, plus at most 2·log2(batch) per rejected operation.
+    let sent = n as u64 - n.div_ceil(100) as u64;
+    let batches = sent.div_ceil(batch);
     let log2 = u64::from(batch.next_power_of_two().trailing_zeros());
-    let calls = platform.stat("sync_calls");
+    let calls = w.stat("drtrack", "sync_calls");
     let bound = batches + unknown_group * log2 * 2;
     assert!(
         calls <= bound,
@@ -233,37 +172,72 @@ async fn acceptance(atomic: bool) {
     );
     eprintln!("atomic={atomic}: {n} rows, {calls} sync calls (bound {bound})");
 
-    // A re-run: every good row exists; only rows not on the platform are sent again.
-    let adds = platform.stat("adds_received");
-    let again = platform.import(&journal, "second", jobs.clone()).await;
-    for i in 0..n {
+    // A re-run: every good row exists; only the rows DRTrack refused are sent again (an
+    // ADD of a login that exists would show as a refused duplicate).
+    let (_, again) = import(&w, &config, &full, &journal).await;
+    for (i, row) in again.iter().enumerate() {
         let want = match kind_of(i) {
             Kind::Good => Status::Exists,
             _ => Status::Failed,
         };
-        assert_eq!(again[&i].status, want, "re-run row {i}: {:?}", again[&i]);
+        let o = row.outcome.as_ref().unwrap();
+        assert_eq!(o.status, want, "re-run row {i}: {o:?}");
     }
-    assert_eq!(platform.stat("adds_received") - adds, unknown_group);
-    assert_eq!(platform.stat("created") - created_before, good);
-    assert_eq!(platform.stat("duplicates_refused"), 0);
+    assert_eq!(w.stat("drtrack", "created") - created_before, good);
+    assert_eq!(w.stat("drtrack", "duplicates_refused"), 0);
 
     // The good rows alone: all exist, not one sync call.
-    let calls = platform.stat("sync_calls");
-    let good_rows: Vec<Job> = jobs
-        .into_iter()
-        .filter(|j| kind_of(j.index) == Kind::Good)
-        .collect();
-    let third = platform.import(&journal, "third", good_rows).await;
-    assert!(third.values().all(|o| o.status == Status::Exists));
-    assert_eq!(platform.stat("sync_calls"), calls);
+    let calls = w.stat("drtrack", "sync_calls");
+    let good_only = w.write("good.csv", &roster(n, true));
+    let (exit, third) = import(&w, &config, &good_only, &journal).await;
+    assert_eq!(exit, Exit::Success);
+    assert!(
+        third
+            .iter()
+            .all(|r| r.outcome.as_ref().map(|o| o.status) == Some(Status::Exists))
+    );
+    assert_eq!(w.stat("drtrack", "sync_calls"), calls);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thousand_rows_with_bad_ones_atomic_platform() {
+async fn thousand_rows_with_bad_ones_on_an_atomic_platform() {
     acceptance(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thousand_rows_with_bad_ones_partial_platform() {
+async fn thousand_rows_with_bad_ones_on_a_partial_platform() {
     acceptance(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_never_make_a_user_twice() {
+    let w = World::start(Options {
+        error_rate: 0.05,
+        timeout_rate: 0.05,
+        drop_rate: 0.02,
+        drtrack_atomic: false,
+        seed: Some(11),
+        ..Options::default()
+    })
+    .await;
+    let n = 300;
+    let config = w.config("rate = \"none\"\nbatch_size = 20\ntimeout = \"1s\"\nretries = 8");
+    let roster = w.write("drivers.csv", &roster(n, false));
+    let journal = w.path("j.db");
+    let (_, out) = import(&w, &config, &roster, &journal).await;
+    let created = out
+        .iter()
+        .filter(|r| r.outcome.as_ref().map(|o| o.status) == Some(Status::Created))
+        .count() as u64;
+    let stats = w.sandbox.stats();
+    assert!(w.stat("drtrack", "faults_injected") > 0, "{stats}");
+    assert_eq!(w.stat("drtrack", "duplicates_refused"), 0, "{stats}");
+    // Users seeded by the simulator are not in `created`.
+    assert_eq!(w.stat("drtrack", "created"), created, "{stats}");
+    for (i, row) in out.iter().enumerate() {
+        let status = row.outcome.as_ref().map(|o| o.status);
+        if kind_of(i) == Kind::Good {
+            assert_eq!(status, Some(Status::Created), "row {i}: {:?}", row.outcome);
+        }
+    }
 }

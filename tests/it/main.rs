@@ -1,7 +1,11 @@
 //! The integration tests: one binary, a module per area.
 
+mod contract;
+mod crash;
 mod drtrack;
+mod import;
 mod input;
 mod report;
 mod sandbox;
+mod support;
 mod validate;

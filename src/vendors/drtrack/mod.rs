@@ -149,8 +149,8 @@ impl Drtrack {
             .as_deref()
             .map(|s| format!(", Status \"{s}\""))
             .unwrap_or_default();
-        let refused = matches!(reply.status, 401 | 403)
-            || matches!(status.as_deref(), Some("401" | "403"));
+        let refused =
+            matches!(reply.status, 401 | 403) || matches!(status.as_deref(), Some("401" | "403"));
         match (reply.ok(), status.as_deref(), token) {
             (true, Some(s), Some(token)) if s.starts_with('2') => {
                 ctx.http.set_auth(vec![(
@@ -289,7 +289,10 @@ impl Drtrack {
 
         if job.action == Action::Delete {
             let Some(user) = listed else {
-                return failed(out, format!("no user with login {login} on target {target}"));
+                return failed(
+                    out,
+                    format!("no user with login {login} on target {target}"),
+                );
             };
             out.user_id = Some(user.key.clone());
             let body = wire::operation(
@@ -318,7 +321,10 @@ impl Drtrack {
             Some(user) => {
                 out.user_id = Some(user.key.clone());
                 // An intent without outcome whose login is listed: that ADD took effect.
-                if ledger.as_ref().is_some_and(|s| s.state == StepState::Intent) && !ctx.dry_run
+                if ledger
+                    .as_ref()
+                    .is_some_and(|s| s.state == StepState::Intent)
+                    && !ctx.dry_run
                 {
                     ctx.done(&key, STEP, Some(&user.key))?;
                 }
@@ -337,7 +343,10 @@ impl Drtrack {
                 Method::Modify
             }
             None => {
-                if ledger.as_ref().is_some_and(|s| s.state == StepState::Intent) && !ctx.dry_run
+                if ledger
+                    .as_ref()
+                    .is_some_and(|s| s.state == StepState::Intent)
+                    && !ctx.dry_run
                 {
                     // Listed after the intent was written, and absent: it never happened.
                     ctx.clear(&key, STEP)?;
@@ -591,11 +600,9 @@ impl Drtrack {
                         r.status,
                         r.excerpt()
                     ))),
-                    (false, _) => Verdict::False(Some(format!(
-                        "HTTP {}: {}",
-                        r.status,
-                        r.excerpt()
-                    ))),
+                    (false, _) => {
+                        Verdict::False(Some(format!("HTTP {}: {}", r.status, r.excerpt())))
+                    }
                 })
             }
             Err(SendError::Halted(_)) => Err(Stop::Halted),

@@ -79,7 +79,9 @@ pub fn branch_ids(text: &str) -> Result<String, String> {
         .iter()
         .any(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()))
     {
-        return Err("is not a list of numeric branch ids joined by | (e.g. 101|102), or ALL".into());
+        return Err(
+            "is not a list of numeric branch ids joined by | (e.g. 101|102), or ALL".into(),
+        );
     }
     let joined = ids.join("|");
     if joined.len() > MAX_BRANCH_TEXT {
@@ -105,7 +107,10 @@ pub fn password(pw: &str) -> Result<(), String> {
     if !pw.chars().any(char::is_uppercase) {
         missing.push("an upper-case letter");
     }
-    if !pw.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
+    if !pw
+        .chars()
+        .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+    {
         missing.push("a special character");
     }
     if (8..=40).contains(&n) && missing.is_empty() {
@@ -155,7 +160,10 @@ mod tests {
             ("Sandbox-Pass-1!", None),
             ("Aa1!aaaa", None),
             ("Aa1!aaa", Some("has 7 characters")),
-            ("password", Some("lacks a digit, an upper-case letter, a special character")),
+            (
+                "password",
+                Some("lacks a digit, an upper-case letter, a special character"),
+            ),
             ("PASSWORD1!", Some("lacks a lower-case letter")),
             ("Password1", Some("lacks a special character")),
         ];

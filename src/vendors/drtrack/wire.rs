@@ -70,7 +70,11 @@ impl Directory {
     pub fn from_users(users: Vec<User>) -> Directory {
         let mut dir = Directory::default();
         for u in users {
-            let Some(login) = u.user_id.as_deref().map(str::trim).filter(|s| !s.is_empty())
+            let Some(login) = u
+                .user_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
             else {
                 continue;
             };
@@ -86,7 +90,9 @@ impl Directory {
                 .filter(|e| !e.is_empty());
             let lower = login.to_lowercase();
             if let Some(e) = &email {
-                dir.by_email.entry(e.clone()).or_insert_with(|| lower.clone());
+                dir.by_email
+                    .entry(e.clone())
+                    .or_insert_with(|| lower.clone());
             }
             dir.by_login.insert(
                 lower,

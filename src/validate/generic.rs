@@ -1,0 +1,498 @@
+//! Rules every vendor shares: required fields, email syntax, phone digits, yes/no values,
+//! enums, whole numbers, ISO dates, lists and password policies. `Rules` collects the
+//! problems of one row; the vendor files call its checks by field.
+
+use std::fmt;
+
+use email_address::{EmailAddress, Options};
+
+use crate::model::{Field, Problem, Row};
+
+/// Whether `text` is a plain email address (`name@example.com`: no display name, no
+/// domain literal, a dot in the domain).
+pub fn is_email(text: &str) -> bool {
+    let options = Options::default()
+        .without_display_text()
+        .without_domain_literal()
+        .with_required_tld();
+    EmailAddress::parse_with_options(text.trim(), options).is_ok()
+}
+
+/// Parses a yes/no cell: true/false, yes/no, y/n, 1/0, x (ticked), on/off, any case.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "x" | "on" | "wahr" | "ja" => Some(true),
+        "false" | "no" | "n" | "0" | "off" | "falsch" | "nein" => Some(false),
+        _ => None,
+    }
+}
+
+/// Splits a list cell on `|`, or on `;` when the cell has no `|` (DESIGN "Roster fields").
+/// Items are trimmed; empty items are kept so callers can refuse `a||b`.
+pub fn split_list(text: &str) -> Vec<&str> {
+    let sep = if text.contains('|') || !text.contains(';') {
+        '|'
+    } else {
+        ';'
+    };
+    text.split(sep).map(str::trim).collect()
+}
+
+/// Whether `text` is a phone number: digits with an optional leading `+`, spaces, dashes,
+/// dots and parentheses; 6 to 15 digits (E.164 allows at most 15).
+pub fn is_phone(text: &str) -> bool {
+    let body = text.trim().strip_prefix('+').unwrap_or(text.trim());
+    let mut digits = 0;
+    for c in body.chars() {
+        match c {
+            '0'..='9' => digits += 1,
+            ' ' | '-' | '(' | ')' | '.' => {}
+            _ => return false,
+        }
+    }
+    (6..=15).contains(&digits)
+}
+
+/// What a password policy asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPolicy {
+    pub min: usize,
+    pub max: Option<usize>,
+    pub special: bool,
+}
+
+impl PasswordPolicy {
+    /// What is wrong with `password`, as short phrases; empty when it complies.
+    pub fn faults(self, password: &str) -> Vec<String> {
+        let mut faults = Vec::new();
+        let len = password.chars().count();
+        if len < self.min {
+            faults.push(format!("shorter than {} characters", self.min));
+        }
+        if let Some(max) = self.max.filter(|max| len > *max) {
+            faults.push(format!("longer than {max} characters"));
+        }
+        if !password.chars().any(|c| c.is_ascii_digit()) {
+            faults.push("no digit".into());
+        }
+        if !password.chars().any(char::is_lowercase) {
+            faults.push("no lower-case letter".into());
+        }
+        if !password.chars().any(char::is_uppercase) {
+            faults.push("no upper-case letter".into());
+        }
+        if self.special && !password.chars().any(|c| !c.is_alphanumeric()) {
+            faults.push("no special character".into());
+        }
+        faults
+    }
+}
+
+impl fmt::Display for PasswordPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.max {
+            Some(max) => write!(f, "{}–{max} characters", self.min)?,
+            None => write!(f, "at least {} characters", self.min)?,
+        }
+        f.write_str(" with a digit, a lower-case and an upper-case letter")?;
+        if self.special {
+            f.write_str(" and a special character")?;
+        }
+        Ok(())
+    }
+}
+
+/// The problems of one row, and the checks that add to them.
+pub(crate) struct Rules<'r> {
+    pub row: &'r Row,
+    pub problems: Vec<Problem>,
+}
+
+impl<'r> Rules<'r> {
+    pub fn new(row: &'r Row) -> Rules<'r> {
+        Rules {
+            row,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The column of `field`, unless it is absent or holds a spreadsheet error (reported
+    /// once already, so no rule looks at it again).
+    fn col(&self, field: Field) -> Option<usize> {
+        let col = self.row.layout.column_of(field)?;
+        if self.row.errors.iter().any(|e| e.col == col) {
+            return None;
+        }
+        Some(col)
+    }
+
+    /// Whether the cell of `field` holds a spreadsheet error.
+    fn errored(&self, field: Field) -> bool {
+        self.row
+            .layout
+            .column_of(field)
+            .is_some_and(|col| self.row.errors.iter().any(|e| e.col == col))
+    }
+
+    /// The trimmed value of `field`; `None` when absent, blank or an error cell.
+    pub fn get(&self, field: Field) -> Option<&'r str> {
+        let row: &'r Row = self.row;
+        let col = self.col(field)?;
+        row.cell(col).map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    /// Adds a problem with the value of `field` (or its absence).
+    pub fn fail(&mut self, field: Field, rule: impl fmt::Display) {
+        self.problems.push(Problem::field(self.row, field, rule));
+    }
+
+    /// Adds a problem about `field` that names the cell but never its value (passwords).
+    pub fn fail_secret(&mut self, field: Field, rule: impl fmt::Display) {
+        let problem = match self.row.layout.column_of(field) {
+            Some(col) => Problem {
+                col: Some(col),
+                message: format!(
+                    "{} ({}): {rule}",
+                    self.row.header(col),
+                    self.row.cell_name(col)
+                ),
+            },
+            None => Problem::row(format!("{field}: {rule}")),
+        };
+        self.problems.push(problem);
+    }
+
+    /// `field` must have a value.
+    pub fn require(&mut self, field: Field) -> Option<&'r str> {
+        let value = self.get(field);
+        if value.is_none() && !self.errored(field) {
+            self.fail(field, "is required");
+        }
+        value
+    }
+
+    /// At least one of `fields` must have a value; the problem is put on the first.
+    pub fn require_one_of(&mut self, fields: &[Field]) {
+        if fields
+            .iter()
+            .any(|f| self.get(*f).is_some() || self.errored(*f))
+        {
+            return;
+        }
+        let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+        let rule = format!("is required (give {})", names.join(" or "));
+        self.fail(fields[0], rule);
+    }
+
+    /// Formats every vendor shares: email and phone, when given.
+    pub fn formats(&mut self) {
+        self.email(Field::Email);
+        self.phone(Field::Phone);
+    }
+
+    pub fn email(&mut self, field: Field) {
+        if let Some(v) = self.get(field) {
+            if !is_email(v) {
+                self.fail(field, "is not an email address");
+            }
+        }
+    }
+
+    pub fn phone(&mut self, field: Field) {
+        if let Some(v) = self.get(field) {
+            if !is_phone(v) {
+                self.fail(
+                    field,
+                    "is not a phone number (6 to 15 digits, optional leading +, spaces, dashes or parentheses)",
+                );
+            }
+        }
+    }
+
+    /// A yes/no cell; `None` when blank or not a yes/no value (then a problem is added).
+    pub fn boolean(&mut self, field: Field) -> Option<bool> {
+        let v = self.get(field)?;
+        let parsed = parse_bool(v);
+        if parsed.is_none() {
+            self.fail(
+                field,
+                "is not a yes/no value (use true/false, yes/no, 1/0 or x)",
+            );
+        }
+        parsed
+    }
+
+    /// One of `allowed`, compared case-insensitively; returns the canonical spelling.
+    pub fn one_of(&mut self, field: Field, allowed: &[&'static str]) -> Option<&'static str> {
+        let v = self.get(field)?;
+        let found = allowed.iter().find(|a| a.eq_ignore_ascii_case(v)).copied();
+        if found.is_none() {
+            self.fail(field, format!("is not one of {}", allowed.join(", ")));
+        }
+        found
+    }
+
+    /// A whole number in `min..=max`.
+    pub fn integer(&mut self, field: Field, min: i64, max: i64) -> Option<i64> {
+        let v = self.get(field)?;
+        match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            Ok(_) => {
+                self.fail(field, format!("is not between {min} and {max}"));
+                None
+            }
+            Err(_) => {
+                self.fail(field, "is not a whole number");
+                None
+            }
+        }
+    }
+
+    /// At most `max` characters.
+    pub fn max_len(&mut self, field: Field, max: usize) {
+        if let Some(v) = self.get(field) {
+            if v.chars().count() > max {
+                self.fail(field, format!("is longer than {max} characters"));
+            }
+        }
+    }
+
+    /// An ISO 8601 date (`2027-12-31`) or date-time (`2027-12-31T23:59:00Z`).
+    pub fn iso_date(&mut self, field: Field) {
+        let Some(v) = self.get(field) else { return };
+        let ok = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok()
+            || chrono::DateTime::parse_from_rfc3339(v).is_ok()
+            || chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S").is_ok()
+            || chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S").is_ok();
+        if !ok {
+            self.fail(
+                field,
+                "is not an ISO date (2027-12-31 or 2027-12-31T23:59:00Z)",
+            );
+        }
+    }
+
+    /// A list cell; an empty item (`a||b`, a trailing `|`) is a problem.
+    pub fn list(&mut self, field: Field) -> Vec<&'r str> {
+        let Some(v) = self.get(field) else {
+            return Vec::new();
+        };
+        let items = split_list(v);
+        if items.iter().any(|i| i.is_empty()) {
+            self.fail(field, "has an empty item (separate items with a single |)");
+        }
+        items.into_iter().filter(|i| !i.is_empty()).collect()
+    }
+
+    /// The password, when given, must follow `policy`; the message never shows it.
+    pub fn password(&mut self, policy: PasswordPolicy, consequence: &str) {
+        let Some(v) = self.get(Field::Password) else {
+            return;
+        };
+        let faults = policy.faults(v);
+        if !faults.is_empty() {
+            self.fail_secret(
+                Field::Password,
+                format!(
+                    "is too weak ({}): it must have {policy}{consequence}",
+                    faults.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::testing::{messages, row};
+
+    #[test]
+    fn emails() {
+        for (text, ok) in [
+            ("jane@example.com", true),
+            ("jane.roe+fleet@sub.example.co.uk", true),
+            ("JANE@EXAMPLE.COM", true),
+            ("not-an-email", false),
+            ("jane@", false),
+            ("jane@localhost", false),
+            ("Jane <jane@example.com>", false),
+            ("jane@[127.0.0.1]", false),
+            ("jane roe@example.com", false),
+        ] {
+            assert_eq!(is_email(text), ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn phones() {
+        for (text, ok) in [
+            ("+43 664 1234567", true),
+            ("4366412345678", true),
+            ("(555) 123-4567", true),
+            ("+1-555-123-4567", true),
+            ("12345", false),
+            ("1234567890123456", false),
+            ("555-CALL-NOW", false),
+            ("++43 664 1234567", false),
+            ("", false),
+        ] {
+            assert_eq!(is_phone(text), ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        for (text, b) in [
+            ("true", Some(true)),
+            ("YES", Some(true)),
+            ("x", Some(true)),
+            ("1", Some(true)),
+            ("False", Some(false)),
+            ("no", Some(false)),
+            ("0", Some(false)),
+            ("maybe", None),
+        ] {
+            assert_eq!(parse_bool(text), b, "{text}");
+        }
+    }
+
+    #[test]
+    fn lists_split_on_pipe_or_semicolon() {
+        assert_eq!(split_list("a | b|c"), ["a", "b", "c"]);
+        assert_eq!(split_list("a;b"), ["a", "b"]);
+        assert_eq!(split_list("a;b|c"), ["a;b", "c"]);
+        assert_eq!(split_list("a, b"), ["a, b"]);
+        assert_eq!(split_list("a||b"), ["a", "", "b"]);
+    }
+
+    #[test]
+    fn rule_messages() {
+        type Check = fn(&mut Rules);
+        let cases: &[(Field, &str, Check, &str)] = &[
+            (
+                Field::Email,
+                "x",
+                |r| r.email(Field::Email),
+                "email (A7): \"x\" is not an email address",
+            ),
+            (
+                Field::Disabled,
+                "maybe",
+                |r| {
+                    r.boolean(Field::Disabled);
+                },
+                "disabled (A7): \"maybe\" is not a yes/no value (use true/false, yes/no, 1/0 or x)",
+            ),
+            (
+                Field::Role,
+                "boss",
+                |r| {
+                    r.one_of(Field::Role, &["driver", "admin"]);
+                },
+                "role (A7): \"boss\" is not one of driver, admin",
+            ),
+            (
+                Field::DeviceLimit,
+                "ten",
+                |r| {
+                    r.integer(Field::DeviceLimit, -1, 10);
+                },
+                "device_limit (A7): \"ten\" is not a whole number",
+            ),
+            (
+                Field::DeviceLimit,
+                "-5",
+                |r| {
+                    r.integer(Field::DeviceLimit, -1, 10);
+                },
+                "device_limit (A7): \"-5\" is not between -1 and 10",
+            ),
+            (
+                Field::ExpirationTime,
+                "31.12.2027",
+                |r| r.iso_date(Field::ExpirationTime),
+                "expiration_time (A7): \"31.12.2027\" is not an ISO date (2027-12-31 or 2027-12-31T23:59:00Z)",
+            ),
+            (
+                Field::Devices,
+                "a||b",
+                |r| {
+                    r.list(Field::Devices);
+                },
+                "devices (A7): \"a||b\" has an empty item (separate items with a single |)",
+            ),
+            (
+                Field::Email,
+                "",
+                |r| {
+                    r.require(Field::Email);
+                },
+                "email (A7): is required",
+            ),
+            (
+                Field::Password,
+                "weak",
+                |r| {
+                    r.password(
+                        PasswordPolicy {
+                            min: 8,
+                            max: None,
+                            special: false,
+                        },
+                        "",
+                    )
+                },
+                "password (A7): is too weak (shorter than 8 characters, no digit, no upper-case letter): it must have at least 8 characters with a digit, a lower-case and an upper-case letter",
+            ),
+        ];
+        for (field, value, check, expected) in cases {
+            let row = row(&[(*field, value)]);
+            let mut rules = Rules::new(&row);
+            check(&mut rules);
+            assert_eq!(messages(&rules.problems), [*expected]);
+        }
+    }
+
+    #[test]
+    fn valid_values_pass_every_rule() {
+        let row = row(&[
+            (Field::Email, "jane@example.com"),
+            (Field::Disabled, "no"),
+            (Field::DeviceLimit, "-1"),
+            (Field::ExpirationTime, "2027-12-31T23:59:00Z"),
+            (Field::Devices, "Bike 01|Bike 02"),
+            (Field::Password, "Str0ngPass"),
+        ]);
+        let mut r = Rules::new(&row);
+        r.email(Field::Email);
+        r.boolean(Field::Disabled);
+        r.integer(Field::DeviceLimit, -1, 1000);
+        r.iso_date(Field::ExpirationTime);
+        assert_eq!(r.list(Field::Devices), ["Bike 01", "Bike 02"]);
+        r.password(
+            PasswordPolicy {
+                min: 8,
+                max: None,
+                special: false,
+            },
+            "",
+        );
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn missing_column_is_named_by_field() {
+        let row = row(&[(Field::Name, "Jane")]);
+        let mut r = Rules::new(&row);
+        r.require(Field::Email);
+        r.require_one_of(&[Field::Email, Field::Username]);
+        assert_eq!(
+            messages(&r.problems),
+            [
+                "email: is required (no such column)",
+                "email: is required (give email or username) (no such column)"
+            ]
+        );
+    }
+}

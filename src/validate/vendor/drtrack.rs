@@ -1,0 +1,187 @@
+//! DRTrack (`shared/vendors/drtrack.md`): `PUT /users/sync` takes `userLoginId`,
+//! `firstName`, `lastName`, `email`, `userGroup` and `branchIds`, and answers only
+//! true/false, so muster refuses here what the platform would refuse or silently change:
+//! branch ids are digits joined by `|` (or `ALL`), at most 255 characters (longer lists
+//! are truncated by the platform); a password must be 8–40 characters with a digit, a
+//! lower-case, an upper-case and a special character, or the platform replaces it with a
+//! random one without saying so.
+
+use crate::model::Field;
+
+use super::Rules;
+use crate::validate::generic::PasswordPolicy;
+
+/// Password policy for new users (import/export guide).
+const POLICY: PasswordPolicy = PasswordPolicy {
+    min: 8,
+    max: Some(40),
+    special: true,
+};
+
+/// `branchIds` is cut at 255 characters by the platform.
+const MAX_BRANCHES_LEN: usize = 255;
+
+pub(super) fn check(r: &mut Rules, full: bool) {
+    r.require(Field::Username);
+    if full {
+        r.require(Field::FirstName);
+        r.require(Field::LastName);
+        r.require(Field::Email);
+        if r.get(Field::GroupId).is_none() {
+            r.require(Field::UserGroup);
+        }
+    }
+    if let Some(u) = r.get(Field::Username) {
+        if u.chars().any(char::is_whitespace) {
+            r.fail(Field::Username, "must not contain spaces");
+        }
+    }
+    branch_ids(r);
+    r.integer(Field::GroupId, 0, i64::from(i32::MAX));
+    r.password(
+        POLICY,
+        "; DRTrack would silently replace it with a random password",
+    );
+}
+
+fn branch_ids(r: &mut Rules) {
+    let Some(v) = r.get(Field::BranchIds) else {
+        return;
+    };
+    if v.eq_ignore_ascii_case("all") {
+        return;
+    }
+    if v.contains(',') {
+        r.fail(
+            Field::BranchIds,
+            format!(
+                "uses commas: use | between branch ids ({})",
+                v.split(',').map(str::trim).collect::<Vec<_>>().join("|")
+            ),
+        );
+        return;
+    }
+    let items = r.list(Field::BranchIds);
+    if let Some(bad) = items
+        .iter()
+        .find(|i| !i.chars().all(|c| c.is_ascii_digit()))
+    {
+        r.fail(
+            Field::BranchIds,
+            format!("has \"{bad}\", not a branch id (digits, joined by |, or ALL)"),
+        );
+    }
+    let joined_len = items.iter().map(|i| i.len()).sum::<usize>() + items.len().saturating_sub(1);
+    if joined_len > MAX_BRANCHES_LEN {
+        r.fail(
+            Field::BranchIds,
+            format!(
+                "is {joined_len} characters long; DRTrack keeps only {MAX_BRANCHES_LEN} (use ALL or split the branches)"
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Action, Field, VendorKind};
+
+    /// A complete new user with `extra` appended, or replacing a field given twice.
+    fn messages(extra: &[(Field, &str)]) -> Vec<String> {
+        let mut cells = vec![
+            (Field::Username, "jroe"),
+            (Field::FirstName, "Jane"),
+            (Field::LastName, "Roe"),
+            (Field::Email, "jane@example.com"),
+            (Field::UserGroup, "Dispatcher"),
+        ];
+        for (f, v) in extra {
+            match cells.iter_mut().find(|(g, _)| g == f) {
+                Some(cell) => cell.1 = v,
+                None => cells.push((*f, v)),
+            }
+        }
+        super::super::messages_for(VendorKind::Drtrack, Action::Create, &cells)
+    }
+
+    #[test]
+    fn rules() {
+        let cases: &[super::super::Case] = &[
+            (
+                &[(Field::BranchIds, "101,102")],
+                &["branch_ids (F7): \"101,102\" uses commas: use | between branch ids (101|102)"],
+            ),
+            (
+                &[(Field::BranchIds, "101|North")],
+                &[
+                    "branch_ids (F7): \"101|North\" has \"North\", not a branch id (digits, joined by |, or ALL)",
+                ],
+            ),
+            (
+                &[(Field::Password, "Password1")],
+                &[
+                    "password (F7): is too weak (no special character): it must have 8–40 characters with a digit, a lower-case and an upper-case letter and a special character; DRTrack would silently replace it with a random password",
+                ],
+            ),
+            (
+                &[(Field::Password, "Sh0rt!")],
+                &[
+                    "password (F7): is too weak (shorter than 8 characters): it must have 8–40 characters with a digit, a lower-case and an upper-case letter and a special character; DRTrack would silently replace it with a random password",
+                ],
+            ),
+            (
+                &[(Field::GroupId, "admins")],
+                &["group_id (F7): \"admins\" is not a whole number"],
+            ),
+            (
+                &[(Field::Username, "j roe")],
+                &["username (A7): \"j roe\" must not contain spaces"],
+            ),
+            (&[(Field::UserGroup, "")], &["user_group (E7): is required"]),
+        ];
+        for (extra, expected) in cases {
+            assert_eq!(messages(extra), *expected, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn branch_lists_longer_than_255_characters_are_refused() {
+        // 60 four-digit ids joined by | are 299 characters.
+        let long = (0..60)
+            .map(|n| (1000 + n).to_string())
+            .collect::<Vec<_>>()
+            .join("|");
+        assert_eq!(
+            messages(&[(Field::BranchIds, &long)]),
+            [format!(
+                "branch_ids (F7): \"{long}\" is 299 characters long; DRTrack keeps only 255 (use ALL or split the branches)"
+            )]
+        );
+    }
+
+    #[test]
+    fn valid_users_pass() {
+        for extra in [
+            vec![(Field::BranchIds, "101|102")],
+            vec![(Field::BranchIds, "ALL")],
+            vec![
+                (Field::BranchIds, "101;103"),
+                (Field::Password, "Fleet-2027!x"),
+            ],
+            vec![(Field::UserGroup, ""), (Field::GroupId, "4")],
+        ] {
+            let got = messages(&extra);
+            assert!(got.is_empty(), "{extra:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn delete_needs_only_the_login() {
+        let got = super::super::messages_for(
+            VendorKind::Drtrack,
+            Action::Delete,
+            &[(Field::Username, "")],
+        );
+        assert_eq!(got, ["username (A7): is required"]);
+    }
+}

@@ -1,0 +1,303 @@
+//! `muster import` end to end against the sandbox (Traccar first): exactly once under faults,
+//! re-runs, halting on bad credentials, dry runs, generated passwords, resuming.
+
+use muster::model::Status;
+use muster::sandbox::Options;
+use muster::{Env, Exit};
+
+use crate::support::{World, traccar_roster};
+
+/// Rows for the fault test; `MUSTER_LONG=1` runs the full 10,000.
+fn fault_rows() -> usize {
+    if std::env::var("MUSTER_LONG").is_ok() {
+        10_000
+    } else {
+        3_000
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_row_ends_final_and_nothing_is_created_twice_under_faults() {
+    let w = World::start(Options {
+        error_rate: 0.1,
+        timeout_rate: 0.02,
+        drop_rate: 0.01,
+        seed: Some(7),
+        ..Options::default()
+    })
+    .await;
+    let n = fault_rows();
+    let config = w.config("rate = \"none\"\nconcurrency = 32\ntimeout = \"1s\"\nretries = 8");
+    let roster = w.write("roster.csv", &traccar_roster(n));
+    let journal = w.path("j.db");
+    let out = w.path("r.xlsx");
+    let exit = w
+        .muster(&[
+            "import",
+            roster.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .await
+        .expect("import runs");
+    let counts = w.last_run_counts(&journal);
+    let created = counts.get(&Status::Created).copied().unwrap_or(0);
+    let failed = counts.get(&Status::Failed).copied().unwrap_or(0);
+    assert_eq!(created + failed, n, "every row final: {counts:?}");
+    assert_eq!(
+        w.stat("traccar", "duplicates_refused"),
+        0,
+        "{}",
+        w.sandbox.stats()
+    );
+    assert_eq!(
+        w.stat("traccar", "created") as usize,
+        created,
+        "{}",
+        w.sandbox.stats()
+    );
+    assert!(w.stat("traccar", "faults_injected") > 0);
+    assert_eq!(
+        exit,
+        if failed == 0 {
+            Exit::Success
+        } else {
+            Exit::RowsFailed
+        }
+    );
+
+    // A second run creates nothing and reports every created user as existing.
+    w.muster(&[
+        "import",
+        roster.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ])
+    .await
+    .expect("re-run runs");
+    let again = w.last_run_counts(&journal);
+    assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
+    assert_eq!(
+        again.get(&Status::Exists).copied().unwrap_or(0)
+            + again.get(&Status::Created).copied().unwrap_or(0),
+        n - again.get(&Status::Failed).copied().unwrap_or(0),
+        "{again:?}"
+    );
+    assert_eq!(
+        w.stat("traccar", "created") as usize,
+        created + again.get(&Status::Created).copied().unwrap_or(0)
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_halt_the_target_after_the_probe() {
+    let w = World::start(Options::default()).await;
+    let config = w.config("");
+    let roster = w.write("roster.csv", &traccar_roster(20));
+    let journal = w.path("j.db");
+    let mut vars = muster::sandbox::Sandbox::credentials();
+    for (k, v) in vars.iter_mut() {
+        if k == "SANDBOX_TRACCAR_TOKEN" {
+            *v = "d3Jvbmc6d3Jvbmc=".into();
+        }
+    }
+    let cli = clap::Parser::parse_from([
+        "muster",
+        "import",
+        roster.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--out",
+        w.path("r.xlsx").to_str().unwrap(),
+        "--quiet",
+    ]);
+    let exit = muster::run(cli, &Env::with(vars)).await.expect("runs");
+    assert_eq!(exit, Exit::RowsFailed);
+    let counts = w.last_run_counts(&journal);
+    assert_eq!(counts.get(&Status::NotAttempted), Some(&20), "{counts:?}");
+    assert_eq!(w.stat("traccar", "created"), 0);
+    assert_eq!(
+        w.stat("traccar", "requests"),
+        1,
+        "only the probe: {}",
+        w.sandbox.stats()
+    );
+}
+
+#[tokio::test]
+async fn dry_run_plans_with_reads_only() {
+    let w = World::start(Options::default()).await;
+    let config = w.config("");
+    let roster = w.write("roster.csv", &traccar_roster(10));
+    let journal = w.path("j.db");
+    let exit = w
+        .muster(&[
+            "import",
+            roster.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--out",
+            w.path("r.xlsx").to_str().unwrap(),
+            "--dry-run",
+            "--quiet",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Success);
+    assert_eq!(w.last_run_counts(&journal).get(&Status::Planned), Some(&10));
+    assert_eq!(w.stat("traccar", "created"), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_device_makes_the_row_invalid_before_anything_is_sent() {
+    let w = World::start(Options::default()).await;
+    let config = w.config("");
+    let roster = w.write(
+        "roster.csv",
+        "target,name,email,devices\ntraccar,Ann,ann@example.com,999999999999999\n",
+    );
+    let journal = w.path("j.db");
+    let exit = w
+        .muster(&[
+            "import",
+            roster.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--out",
+            w.path("r.xlsx").to_str().unwrap(),
+            "--quiet",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::RowsFailed);
+    let j = muster::journal::Journal::open(&journal).unwrap();
+    let run = j.runs().unwrap().remove(0);
+    let row = j.rows(&run.info.run_id).unwrap().remove(0);
+    let o = row.outcome.unwrap();
+    assert_eq!(o.status, Status::Invalid);
+    assert!(
+        o.error
+            .unwrap()
+            .contains("devices (D2): \"999999999999999\" names device"),
+        "wrong message"
+    );
+    assert_eq!(w.stat("traccar", "created"), 0);
+}
+
+#[tokio::test]
+async fn generated_passwords_go_only_to_the_secrets_file() {
+    let w = World::start(Options::default()).await;
+    let config = w.config("");
+    let roster = w.write("roster.csv", &traccar_roster(3));
+    let journal = w.path("j.db");
+    let secrets = w.path("secrets.csv");
+    let out = w.path("r.xlsx");
+    w.muster(&[
+        "import",
+        roster.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--secrets-out",
+        secrets.to_str().unwrap(),
+        "--quiet",
+    ])
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&secrets).unwrap();
+    let passwords: Vec<&str> = text
+        .lines()
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(passwords.len(), 3);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let mut everything = std::fs::read(&journal).unwrap();
+    if let Ok(wal) = std::fs::read(w.path("j.db-wal")) {
+        everything.extend(wal);
+    }
+    everything.extend(std::fs::read(&out).unwrap_or_default());
+    for p in passwords {
+        assert_eq!(p.len(), 32);
+        assert!(
+            !everything.windows(p.len()).any(|win| win == p.as_bytes()),
+            "a generated password leaked into the journal or workbook"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_its_deadline_is_finished_by_the_next() {
+    let w = World::start(Options {
+        latency_ms: 20,
+        ..Options::default()
+    })
+    .await;
+    let config = w.config("rate = \"100/s\"\nconcurrency = 4");
+    let roster = w.write("roster.csv", &traccar_roster(200));
+    let journal = w.path("j.db");
+    let args = |deadline: Option<&'static str>| {
+        let mut v = vec![
+            "import".to_string(),
+            roster.display().to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--journal".into(),
+            journal.display().to_string(),
+            "--out".into(),
+            w.path("r.xlsx").display().to_string(),
+            "--quiet".into(),
+        ];
+        if let Some(d) = deadline {
+            v.push("--deadline".into());
+            v.push(d.into());
+        }
+        v
+    };
+    let first = args(Some("0.5"));
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    assert_eq!(w.muster(&first).await.unwrap(), Exit::RowsFailed);
+    let stopped = w.last_run_counts(&journal);
+    assert!(
+        stopped.get(&Status::NotAttempted).copied().unwrap_or(0) > 0,
+        "{stopped:?}"
+    );
+    let made_first = w.stat("traccar", "created");
+    let second = args(None);
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    assert_eq!(w.muster(&second).await.unwrap(), Exit::Success);
+    let finished = w.last_run_counts(&journal);
+    assert_eq!(
+        finished.get(&Status::Created),
+        Some(&200),
+        "resumed run: {finished:?}"
+    );
+    assert_eq!(w.stat("traccar", "created"), 200);
+    assert!(made_first > 0);
+    assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
+}
