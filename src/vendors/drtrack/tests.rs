@@ -11,9 +11,13 @@ use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use serde_json::json;
 
+use super::wire::{self, Method, OpFields};
 use super::*;
+use crate::cli::Mode;
 use crate::config::{Rate, Target};
 use crate::journal::Journal;
+use crate::journal::StepState;
+use crate::model::{Action, Status};
 use crate::model::{Layout, Row, TargetStats};
 use crate::sandbox::{Options, Sandbox};
 use crate::submit::{self, Silent, TargetWork};
