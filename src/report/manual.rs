@@ -9,10 +9,12 @@
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom};
 
-use rust_xlsxwriter::Worksheet;
+use rust_xlsxwriter::{ColNum, Workbook, Worksheet, XlsxError};
 
 use crate::model::{Field, RowResult};
 use crate::report::counts::NO_TARGET;
+use crate::report::style::Formats;
+use crate::report::workbook::{EXCEL_ROWS, WIDTH_SAMPLE, Widths, put_text};
 
 /// The columns of the user table, in the order the AROBS form asks for them.
 pub const MANUAL_COLUMNS: [&str; 8] = [
@@ -54,7 +56,7 @@ pub struct ManualUser {
     pub email: String,
     /// Vehicles, `, `-separated (the roster separates them with `|` or `;`).
     pub vehicles: String,
-    /// Where the row came from: `fleet.xlsx, Roster!7`.
+    /// Where the row came from: `fleet.xlsx, Roster row 7` or `fleet.csv row 7`.
     pub source: String,
 }
 
@@ -85,9 +87,9 @@ impl ManualUser {
             .unwrap_or_default();
         let layout = &row.layout;
         let source = if layout.is_workbook {
-            format!("{}, {}!{}", layout.file, layout.sheet, row.line)
+            format!("{}, {} row {}", layout.file, layout.sheet, row.line)
         } else {
-            format!("{}, row {}", layout.file, row.line)
+            format!("{} row {}", layout.file, row.line)
         };
         ManualUser {
             username: get(Field::Username),
@@ -173,10 +175,9 @@ pub fn write_steps(
         if users == 1 { "" } else { "s" }
     );
     sheet.write_string_with_format(0, 0, title, &formats.title)?;
+    // One cell a step, in column A: the text runs over the empty cells to its right.
     for (i, step) in STEPS.iter().enumerate() {
-        let r = 1 + i as u32;
-        sheet.write_string_with_format(r, 0, format!("{}.", i + 1), &formats.label)?;
-        sheet.write_string(r, 1, *step)?;
+        sheet.write_string(1 + i as u32, 0, format!("{}. {step}", i + 1))?;
     }
     Ok(STEPS.len() as u32 + 2)
 }
@@ -185,4 +186,190 @@ pub fn write_steps(
 pub fn read_record(record: &csv::StringRecord) -> [&str; 6] {
     let f = |i| record.get(i).unwrap_or("");
     [f(0), f(1), f(2), f(3), f(4), f(5)]
+}
+
+/// Writes the `Manual` sheet (constant memory): the steps, then each target's users.
+pub(super) fn write_manual(
+    workbook: &mut Workbook,
+    f: &Formats,
+    spool: Vec<(String, u64, csv::Reader<std::fs::File>)>,
+    users: u64,
+) -> Result<Worksheet, XlsxError> {
+    let mut sheet = workbook.new_worksheet_with_constant_memory()?;
+    sheet.set_name("Manual")?;
+    for c in 0..MANUAL_COLUMNS.len() {
+        sheet.set_column_format(c as ColNum, &f.text)?;
+    }
+    let header_row = write_steps(&mut sheet, f, users)?;
+    for (c, h) in MANUAL_COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(header_row, c as ColNum, *h, &f.header)?;
+    }
+    let mut widths = Widths {
+        chars: MANUAL_COLUMNS.iter().map(|h| h.chars().count()).collect(),
+    };
+    let mut r = header_row + 1;
+    let mut written = 0u64;
+    'targets: for (target, _, mut reader) in spool {
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(XlsxError::ParameterError(format!("manual spool: {e}"))),
+            }
+            if r + 1 >= EXCEL_ROWS {
+                // Beyond Excel's limit: say so; Results still lists every row.
+                let more = users - written;
+                let note = format!("… and {more} more users: filter Results on status manual");
+                sheet.write_string_with_format(r, 0, note, &f.label)?;
+                r += 1;
+                break 'targets;
+            }
+            written += 1;
+            let sample = r - header_row <= WIDTH_SAMPLE;
+            put_text(&mut sheet, r, 0, &target, f, &mut widths, sample)?;
+            for (i, v) in read_record(&record).iter().enumerate() {
+                if !v.is_empty() {
+                    put_text(&mut sheet, r, 1 + i as ColNum, v, f, &mut widths, sample)?;
+                }
+            }
+            r += 1;
+        }
+    }
+    widths.apply(&mut sheet)?;
+    sheet.autofilter(
+        header_row,
+        0,
+        (r - 1).max(header_row + 1),
+        (MANUAL_COLUMNS.len() - 1) as ColNum,
+    )?;
+    sheet.set_freeze_panes(header_row + 1, 0)?;
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(header_row, header_row)?;
+    Ok(sheet)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{Action, Layout, Outcome, Row, Status, VendorKind};
+
+    fn result(headers: &[(&str, Field)], cells: &[&str], workbook: bool) -> RowResult {
+        RowResult {
+            row: Row {
+                index: 0,
+                layout: Arc::new(Layout {
+                    file: if workbook { "f.xlsx" } else { "f.csv" }.into(),
+                    sheet: "Staff".into(),
+                    is_workbook: workbook,
+                    header_row: 1,
+                    headers: headers.iter().map(|(h, _)| h.to_string()).collect(),
+                    fields: headers.iter().map(|(_, f)| Some(*f)).collect(),
+                    passthrough: vec![],
+                }),
+                line: 9,
+                cells: cells.iter().map(|s| s.to_string()).collect(),
+                errors: vec![],
+            },
+            target: Some("arobs".into()),
+            vendor: Some(VendorKind::Arobs),
+            outcome: Outcome::new(Status::Manual, Action::Create),
+        }
+    }
+
+    #[test]
+    fn manual_user_values() {
+        let cases = [
+            (
+                result(
+                    &[
+                        ("Login", Field::Username),
+                        ("Vorname", Field::FirstName),
+                        ("Nachname", Field::LastName),
+                        ("Mail", Field::Email),
+                        ("Fahrzeuge", Field::Devices),
+                        ("Passwort", Field::Password),
+                    ],
+                    &["jdoe", "Jane", "Doe", "j@x.eu", "B-1 | B-2;B-3", "Secr3tPw"],
+                    true,
+                ),
+                (
+                    "jdoe",
+                    "Jane",
+                    "Doe",
+                    "j@x.eu",
+                    "B-1, B-2, B-3",
+                    "f.xlsx, Staff row 9",
+                ),
+            ),
+            (
+                result(
+                    &[("Name", Field::Name), ("User", Field::Username)],
+                    &["Anna Maria Huber", "ahuber"],
+                    false,
+                ),
+                ("ahuber", "Anna Maria", "Huber", "", "", "f.csv row 9"),
+            ),
+            (
+                result(&[("Name", Field::Name)], &["Cher"], false),
+                ("", "Cher", "", "", "", "f.csv row 9"),
+            ),
+        ];
+        for (r, want) in cases {
+            let u = ManualUser::from_result(&r);
+            let got = (
+                u.username.as_str(),
+                u.first_name.as_str(),
+                u.last_name.as_str(),
+                u.email.as_str(),
+                u.vehicles.as_str(),
+                u.source.as_str(),
+            );
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn spool_groups_by_target_and_reads_back() {
+        let mut spool = Spool::default();
+        let headers = [("Login", Field::Username), ("Mail", Field::Email)];
+        for (target, user) in [
+            ("a", "u1"),
+            ("b", "u2"),
+            ("a", "u3,with \"quotes\"\nand a newline"),
+        ] {
+            let mut r = result(&headers, &[user, "m@x.eu"], true);
+            r.target = Some(target.into());
+            spool.add(&r).unwrap();
+        }
+        assert_eq!(spool.len(), 3);
+        let drained = spool.drain().unwrap();
+        let got: Vec<(String, u64, Vec<String>)> = drained
+            .into_iter()
+            .map(|(t, n, mut reader)| {
+                let users = reader
+                    .records()
+                    .map(|rec| read_record(&rec.unwrap())[0].to_string())
+                    .collect();
+                (t, n, users)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "a".to_string(),
+                    2,
+                    vec![
+                        "u1".to_string(),
+                        "u3,with \"quotes\"\nand a newline".to_string()
+                    ]
+                ),
+                ("b".to_string(), 1, vec!["u2".to_string()]),
+            ]
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! terminal summary. Reads outcomes only; knows nothing of HTTP, vendors' wire formats or
 //! how rows were read.
 //!
-//! - [`workbook`]: `ResultsWriter`, the `Summary` / `Results` / `Errors` / `Manual` sheets;
+//! - [`workbook`]: `ResultsWriter`, streaming `Results` / `Errors`, assembling the file;
+//! - `summary_sheet`: the `Summary` sheet and its chart;
 //! - [`manual`]: the AROBS worksheet (steps and users to type);
 //! - [`safe`]: no formula, no secret, no over-long cell (the reasoning is documented there);
 //! - [`counts`]: rows per target and status, kept while writing;
@@ -15,6 +16,7 @@ pub mod manual;
 pub mod safe;
 pub mod style;
 pub mod summary;
+mod summary_sheet;
 pub mod workbook;
 
 use std::path::PathBuf;

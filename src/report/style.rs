@@ -1,6 +1,6 @@
 //! How the workbook looks: header, text, number and status formats, status colours.
 
-use rust_xlsxwriter::{Color, Format, FormatBorder};
+use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder};
 
 use crate::model::Status;
 
@@ -52,12 +52,12 @@ pub struct Formats {
     pub quoted: Format,
     /// One per status, in [`Status::ALL`] order.
     status: Vec<Format>,
+    /// Column format of small number columns (`row`, `http_status`, `attempts`).
+    pub centred: Format,
     /// Sheet titles.
     pub title: Format,
     /// Section headings and labels in Summary.
     pub label: Format,
-    /// Wrapped text (step lists, notes).
-    pub wrap: Format,
     /// Whole numbers.
     pub int: Format,
     /// Durations in seconds.
@@ -87,11 +87,9 @@ impl Formats {
                         .set_font_color(Color::RGB(font))
                 })
                 .collect(),
+            centred: Format::new().set_align(FormatAlign::Center),
             title: Format::new().set_bold().set_font_size(14),
             label: Format::new().set_bold(),
-            wrap: Format::new()
-                .set_text_wrap()
-                .set_align(rust_xlsxwriter::FormatAlign::Top),
             int: Format::new().set_num_format("#,##0"),
             seconds: Format::new().set_num_format("#,##0.0"),
             rate: Format::new().set_num_format("#,##0.00"),

@@ -4,6 +4,11 @@
 //! put first. The workbook is saved to a temporary file beside the destination and renamed
 //! over it, so a crash never leaves half a workbook under the real name.
 //!
+//! `Errors` holds the `invalid`, `failed` and `partial` rows with the input's own columns
+//! (password cells left empty), then `status` and `error`; when the input has no target
+//! column (target from `--target` or a sheet name) a `target` column comes before `status`,
+//! so the sheet can be fed back to `muster import` as it is.
+//!
 //! Which cell is text and which a number, and why no cell can become a formula or show a
 //! password: see [`super::safe`].
 
@@ -11,23 +16,20 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rust_xlsxwriter::{
-    Chart, ChartFormat, ChartLegendPosition, ChartSolidFill, ChartType, ColNum, Color, RowNum,
-    Workbook, Worksheet, XlsxError,
-};
+use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
 
-use super::counts::{Counts, always_shown};
-use super::manual::{self, MANUAL_COLUMNS, Spool};
+use super::counts::Counts;
+use super::manual::{self, Spool};
 use super::safe::{self, MASK};
-use super::style::{Formats, status_chart_color};
+use super::style::Formats;
 use super::{Error, RESULT_COLUMNS};
 use crate::model::{Layout, RowResult, RunInfo, Status, TargetStats};
 
 /// Rows of a sheet (header included) before the next rows go to a continuation sheet
 /// (`Results (2)`): Excel's limit.
-const EXCEL_ROWS: u32 = 1_048_576;
+pub(super) const EXCEL_ROWS: u32 = 1_048_576;
 /// Rows sampled for column widths (no full-data autofit in constant memory).
-const WIDTH_SAMPLE: u32 = 500;
+pub(super) const WIDTH_SAMPLE: u32 = 500;
 /// Widest column, in characters.
 const MAX_WIDTH: usize = 60;
 
@@ -55,6 +57,8 @@ pub struct ResultsWriter {
     errors: Pages,
     manual: Spool,
     counts: Counts,
+    /// Whether `Errors` has its own `target` column (the input has none).
+    errors_target: bool,
 }
 
 /// How one input table's columns land in the workbook.
@@ -156,6 +160,12 @@ impl ResultsWriter {
         .map_err(xlsx)?;
 
         let mut errors_header = own_headers.clone();
+        // A roster whose target came from `--target` or a sheet name has no target column;
+        // the Errors sheet is fed back as it is, so it carries the resolved target itself.
+        let errors_target = !own_headers.iter().any(|h| names_target(h));
+        if errors_target {
+            errors_header.push("target".into());
+        }
         errors_header.push("status".into());
         errors_header.push("error".into());
         let errors_text = vec![true; errors_header.len()];
@@ -181,6 +191,7 @@ impl ResultsWriter {
             errors,
             manual: Spool::default(),
             counts: Counts::default(),
+            errors_target,
         })
     }
 
@@ -220,8 +231,11 @@ impl ResultsWriter {
         let layout = &row.layout;
         let map = self.column_map(layout);
         let outcome = &result.outcome;
-        let secrets = safe::row_secrets(&row.cells, &map.secret);
-        let error = outcome.error.as_deref().map(|e| safe::redact(e, &secrets));
+        // Secrets are looked up only for rows with an error to redact.
+        let error = outcome
+            .error
+            .as_deref()
+            .map(|e| safe::redact(e, &safe::row_secrets(&row.cells, &map.secret)));
         let f = &self.formats;
         let status = outcome.status;
 
@@ -276,7 +290,13 @@ impl ResultsWriter {
                 }
                 put_text(sheet, r, *j as ColNum, cell, f, w, sample)?;
             }
-            let n = self.own_headers.len() as ColNum;
+            let mut n = self.own_headers.len() as ColNum;
+            if self.errors_target {
+                if let Some(t) = &result.target {
+                    put_text(sheet, r, n, t, f, w, sample)?;
+                }
+                n += 1;
+            }
             sheet.write_string_with_format(r, n, status.key(), f.status(status))?;
             if let Some(e) = &error {
                 put_text(sheet, r, n + 1, e, f, w, sample)?;
@@ -300,7 +320,7 @@ impl ResultsWriter {
 
         let mut summary = Worksheet::new();
         summary.set_name("Summary").map_err(xlsx)?;
-        write_summary(
+        super::summary_sheet::write_summary(
             &mut summary,
             &self.formats,
             run,
@@ -315,7 +335,7 @@ impl ResultsWriter {
         } else {
             let spool = std::mem::take(&mut self.manual).drain().map_err(io)?;
             Some(
-                write_manual(&mut self.workbook, &self.formats, spool, manual_users)
+                manual::write_manual(&mut self.workbook, &self.formats, spool, manual_users)
                     .map_err(xlsx)?,
             )
         };
@@ -335,6 +355,7 @@ impl ResultsWriter {
         self.workbook
             .save_to_writer(self.staging.as_file_mut())
             .map_err(xlsx)?;
+        readable_by_others(&self.staging, &self.path).map_err(io)?;
         self.staging.persist(&self.path).map_err(|e| io(e.error))?;
         Ok(Finished {
             path: self.path,
@@ -344,13 +365,45 @@ impl ResultsWriter {
     }
 }
 
+/// Whether a header is the roster's `target` column (its name or an alias, normalised as
+/// `mapping` does: case, spaces and punctuation ignored).
+fn names_target(header: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let h = norm(header);
+    let field = crate::model::Field::Target;
+    h == norm(field.name()) || field.aliases().iter().any(|a| norm(a) == h)
+}
+
+/// The staging file is private (0600); the workbook holds no secret, so give it the mode
+/// of the file it replaces, or the usual 0644.
+#[cfg(unix)]
+fn readable_by_others(staging: &tempfile::NamedTempFile, dest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dest)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    staging
+        .as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_: &tempfile::NamedTempFile, _: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Column widths measured on the first rows of a sheet.
-struct Widths {
-    chars: Vec<usize>,
+pub(super) struct Widths {
+    pub(super) chars: Vec<usize>,
 }
 
 impl Widths {
-    fn see(&mut self, col: usize, len: usize, sample: bool) {
+    pub(super) fn see(&mut self, col: usize, len: usize, sample: bool) {
         if sample {
             if let Some(w) = self.chars.get_mut(col) {
                 *w = (*w).max(len);
@@ -358,7 +411,7 @@ impl Widths {
         }
     }
 
-    fn apply(&self, sheet: &mut Worksheet) -> Result<(), XlsxError> {
+    pub(super) fn apply(&self, sheet: &mut Worksheet) -> Result<(), XlsxError> {
         for (c, w) in self.chars.iter().enumerate() {
             let width = (*w).clamp(6, MAX_WIDTH) + 2;
             sheet.set_column_width(c as ColNum, width as f64)?;
@@ -415,15 +468,21 @@ impl Pages {
         };
         sheet.set_name(name)?;
         for (c, is_text) in self.text.iter().enumerate() {
-            if *is_text {
-                sheet.set_column_format(c as ColNum, &formats.text)?;
-            }
+            // Small numbers centred, so they do not run into the text beside them.
+            let format = if *is_text {
+                &formats.text
+            } else {
+                &formats.centred
+            };
+            sheet.set_column_format(c as ColNum, format)?;
         }
         for (c, h) in self.header.iter().enumerate() {
             let h = safe::fit_cell(h);
             sheet.write_string_with_format(0, c as ColNum, h.as_ref(), &formats.header)?;
         }
         sheet.set_freeze_panes(1, 0)?;
+        sheet.set_landscape();
+        sheet.set_repeat_rows(0, 0)?;
         self.sheets.push(sheet);
         self.next = 1;
         Ok(())
@@ -468,7 +527,7 @@ impl Pages {
 }
 
 /// Writes one text cell: cut to Excel's limit, quote-prefixed when it looks like a formula.
-fn put_text(
+pub(super) fn put_text(
     sheet: &mut Worksheet,
     row: RowNum,
     col: ColNum,
@@ -489,283 +548,13 @@ fn put_text(
     Ok(())
 }
 
-fn write_summary(
-    sheet: &mut Worksheet,
-    f: &Formats,
-    run: &RunInfo,
-    counts: &Counts,
-    stats: &[TargetStats],
-    manual_users: u64,
-) -> Result<(), XlsxError> {
-    let text = |sheet: &mut Worksheet, r: RowNum, c: ColNum, s: &str| -> Result<(), XlsxError> {
-        let s = safe::fit_cell(s);
-        if safe::looks_like_formula(&s) {
-            sheet.write_string_with_format(r, c, s.as_ref(), &f.quoted)?;
-        } else {
-            sheet.write_string(r, c, s.as_ref())?;
-        }
-        Ok(())
-    };
-    sheet.write_string_with_format(0, 0, "muster: run summary", &f.title)?;
-    let mut r: RowNum = 2;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    // Targets first: it is what the reader came for.
-    let statuses = counts.columns(always_shown(&run.command));
-    let joined = counts.with_stats(stats);
-    let has_stats = !stats.is_empty();
-    let mut header: Vec<&str> = vec!["target", "vendor", "rows"];
-    header.extend(statuses.iter().map(|s| s.key()));
-    if has_stats {
-        header.extend([
-            "requests",
-            "429s",
-            "retries",
-            "requests/s",
-            "seconds",
-            "halted",
-        ]);
+    #[test]
+    fn the_writer_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<ResultsWriter>();
     }
-    for (c, h) in header.iter().enumerate() {
-        sheet.write_string_with_format(r, c as ColNum, *h, &f.header)?;
-    }
-    let first_status_col: ColNum = 3;
-    let table_header_row = r;
-    r += 1;
-    let first_target_row = r;
-    for (tc, ts) in &joined {
-        let name = tc
-            .map(|t| t.target.as_str())
-            .or(ts.map(|s| s.target.as_str()))
-            .unwrap_or("");
-        text(sheet, r, 0, name)?;
-        if let Some(v) = tc.and_then(|t| t.vendor).or(ts.and_then(|s| s.vendor)) {
-            text(sheet, r, 1, v.key())?;
-        }
-        sheet.write_number_with_format(r, 2, tc.map_or(0, |t| t.rows) as f64, &f.int)?;
-        for (i, s) in statuses.iter().enumerate() {
-            let n = tc.map_or(0, |t| t.get(*s));
-            let c = first_status_col + i as ColNum;
-            if n > 0 {
-                sheet.write_number_with_format(r, c, n as f64, f.status(*s))?;
-            } else {
-                sheet.write_number_with_format(r, c, 0, &f.int)?;
-            }
-        }
-        if has_stats {
-            let c = first_status_col + statuses.len() as ColNum;
-            let s = ts.cloned().unwrap_or_default();
-            sheet.write_number_with_format(r, c, s.requests as f64, &f.int)?;
-            sheet.write_number_with_format(r, c + 1, s.rate_limited as f64, &f.int)?;
-            sheet.write_number_with_format(r, c + 2, s.retries as f64, &f.int)?;
-            sheet.write_number_with_format(r, c + 3, s.achieved_rate(), &f.rate)?;
-            sheet.write_number_with_format(r, c + 4, s.seconds, &f.seconds)?;
-            if let Some(h) = &s.halted {
-                text(sheet, r, c + 5, h)?;
-            }
-        }
-        r += 1;
-    }
-    let last_target_row = r - 1;
-    // The total line.
-    sheet.write_string_with_format(r, 0, "total", &f.total)?;
-    sheet.write_blank(r, 1, &f.total)?;
-    sheet.write_number_with_format(r, 2, counts.rows() as f64, &f.total)?;
-    for (i, s) in statuses.iter().enumerate() {
-        let c = first_status_col + i as ColNum;
-        sheet.write_number_with_format(r, c, counts.total(*s) as f64, &f.total)?;
-    }
-    if has_stats {
-        let c = first_status_col + statuses.len() as ColNum;
-        let sum = |g: fn(&TargetStats) -> u64| stats.iter().map(g).sum::<u64>() as f64;
-        sheet.write_number_with_format(r, c, sum(|s| s.requests), &f.total)?;
-        sheet.write_number_with_format(r, c + 1, sum(|s| s.rate_limited), &f.total)?;
-        sheet.write_number_with_format(r, c + 2, sum(|s| s.retries), &f.total)?;
-        for k in 3..6 {
-            sheet.write_blank(r, c + k, &f.total)?;
-        }
-    }
-    r += 2;
-    let chart_row = r;
-
-    // The chart: stacked bars of outcomes per target.
-    let charted: Vec<(usize, Status)> = statuses
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| counts.total(**s) > 0)
-        .map(|(i, s)| (i, *s))
-        .collect();
-    let has_chart = !joined.is_empty() && !charted.is_empty();
-    if has_chart {
-        let mut chart = Chart::new(ChartType::BarStacked);
-        for (i, s) in &charted {
-            let c = first_status_col + *i as ColNum;
-            chart
-                .add_series()
-                .set_name(("Summary", table_header_row, c))
-                .set_categories(("Summary", first_target_row, 0, last_target_row, 0))
-                .set_values(("Summary", first_target_row, c, last_target_row, c))
-                .set_format(ChartFormat::new().set_solid_fill(
-                    ChartSolidFill::new().set_color(Color::RGB(status_chart_color(*s))),
-                ))
-                .set_gap(60);
-        }
-        chart.title().set_name("Rows per target, by outcome");
-        chart.x_axis().set_reverse();
-        chart.legend().set_position(ChartLegendPosition::Bottom);
-        chart.set_width(640);
-        chart.set_height(180 + 36 * joined.len().min(12) as u32);
-        sheet.insert_chart(chart_row, 0, &chart)?;
-        // Leave room below the chart: about 20 px a row.
-        r += (180 + 36 * joined.len().min(12) as u32) / 20 + 2;
-    }
-
-    // The run.
-    sheet.write_string_with_format(r, 0, "Run", &f.label)?;
-    r += 1;
-    let duration = run
-        .ended
-        .map(|e| format_duration((e - run.started).num_milliseconds() as f64 / 1000.0));
-    let fmt_time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    let facts: Vec<(&str, String)> = vec![
-        ("run id", run.run_id.clone()),
-        ("command", run.command.clone()),
-        ("started", fmt_time(run.started)),
-        (
-            "ended",
-            run.ended
-                .map(fmt_time)
-                .unwrap_or_else(|| "(not finished)".into()),
-        ),
-        ("duration", duration.unwrap_or_default()),
-        ("muster version", run.version.clone()),
-        ("command line", run.command_line.clone()),
-        ("dry run", if run.dry_run { "yes" } else { "no" }.into()),
-        ("rows", counts.rows().to_string()),
-        (
-            "manual users",
-            if manual_users > 0 {
-                format!("{manual_users} waiting: see the Manual sheet")
-            } else {
-                "none".into()
-            },
-        ),
-    ];
-    for (label, value) in facts {
-        sheet.write_string_with_format(r, 0, label, &f.label)?;
-        text(sheet, r, 1, &value)?;
-        r += 1;
-    }
-    r += 1;
-
-    sheet.write_string_with_format(r, 0, "Input files", &f.label)?;
-    r += 1;
-    for (c, h) in ["file", "rows", "SHA-256"].iter().enumerate() {
-        sheet.write_string_with_format(r, c as ColNum, *h, &f.header)?;
-    }
-    r += 1;
-    for input in &run.inputs {
-        text(sheet, r, 0, &input.path)?;
-        sheet.write_number_with_format(r, 1, input.rows as f64, &f.int)?;
-        text(sheet, r, 2, &input.sha256)?;
-        r += 1;
-    }
-    r += 1;
-    sheet.write_string_with_format(r, 0, "Skipped sheets", &f.label)?;
-    r += 1;
-    if run.skipped_sheets.is_empty() {
-        sheet.write_string(r, 0, "none")?;
-    }
-    for s in &run.skipped_sheets {
-        text(sheet, r, 0, s)?;
-        r += 1;
-    }
-
-    let widest_target = joined
-        .iter()
-        .map(|(t, s)| {
-            t.map(|t| t.target.chars().count())
-                .or(s.map(|s| s.target.chars().count()))
-                .unwrap_or(0)
-        })
-        .max()
-        .unwrap_or(0);
-    sheet.set_column_width(0, (widest_target.max(16) + 2).min(40) as f64)?;
-    sheet.set_column_width(1, 12)?;
-    for (c, h) in header.iter().enumerate().skip(2) {
-        sheet.set_column_width(c as ColNum, (h.len() + 3).max(9) as f64)?;
-    }
-    Ok(())
-}
-
-fn format_duration(seconds: f64) -> String {
-    if seconds < 60.0 {
-        format!("{seconds:.1} s")
-    } else {
-        let s = seconds.round() as u64;
-        if s < 3600 {
-            format!("{}m {:02}s", s / 60, s % 60)
-        } else {
-            format!("{}h {:02}m {:02}s", s / 3600, s / 60 % 60, s % 60)
-        }
-    }
-}
-
-fn write_manual(
-    workbook: &mut Workbook,
-    f: &Formats,
-    spool: Vec<(String, u64, csv::Reader<std::fs::File>)>,
-    users: u64,
-) -> Result<Worksheet, XlsxError> {
-    let mut sheet = workbook.new_worksheet_with_constant_memory()?;
-    sheet.set_name("Manual")?;
-    for c in 0..MANUAL_COLUMNS.len() {
-        sheet.set_column_format(c as ColNum, &f.text)?;
-    }
-    let header_row = manual::write_steps(&mut sheet, f, users)?;
-    for (c, h) in MANUAL_COLUMNS.iter().enumerate() {
-        sheet.write_string_with_format(header_row, c as ColNum, *h, &f.header)?;
-    }
-    let mut widths = Widths {
-        chars: MANUAL_COLUMNS.iter().map(|h| h.chars().count()).collect(),
-    };
-    let mut r = header_row + 1;
-    let mut written = 0u64;
-    'targets: for (target, _, mut reader) in spool {
-        let mut record = csv::StringRecord::new();
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(XlsxError::ParameterError(format!("manual spool: {e}"))),
-            }
-            if r + 1 >= EXCEL_ROWS {
-                // Beyond Excel's limit: say so; Results still lists every row.
-                let more = users - written;
-                let note = format!("… and {more} more users: filter Results on status manual");
-                sheet.write_string_with_format(r, 0, note, &f.label)?;
-                r += 1;
-                break 'targets;
-            }
-            written += 1;
-            let sample = r - header_row <= WIDTH_SAMPLE;
-            put_text(&mut sheet, r, 0, &target, f, &mut widths, sample)?;
-            for (i, v) in manual::read_record(&record).iter().enumerate() {
-                if !v.is_empty() {
-                    put_text(&mut sheet, r, 1 + i as ColNum, v, f, &mut widths, sample)?;
-                }
-            }
-            r += 1;
-        }
-    }
-    widths.apply(&mut sheet)?;
-    // The steps are long text in column B; keep it readable rather than 60 wide.
-    sheet.set_column_width(0, 18)?;
-    sheet.autofilter(
-        header_row,
-        0,
-        (r - 1).max(header_row + 1),
-        (MANUAL_COLUMNS.len() - 1) as ColNum,
-    )?;
-    sheet.set_freeze_panes(header_row + 1, 0)?;
-    Ok(sheet)
 }

@@ -470,6 +470,44 @@ fn errors_sheet_has_only_failures_with_input_columns_then_status_and_error() {
 }
 
 #[test]
+fn errors_sheet_carries_the_target_when_the_input_has_no_target_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.xlsx");
+    let l = layout(
+        "by-sheet.xlsx",
+        "powunity",
+        &[
+            ("Email", Some(Field::Email)),
+            ("Pass", Some(Field::Password)),
+        ],
+    );
+    let mut w = ResultsWriter::create(&path, l.headers.clone()).unwrap();
+    let mut outcome = Outcome::new(Status::Failed, Action::Create);
+    outcome.error = Some("refused".into());
+    w.write(&RowResult {
+        row: Row {
+            index: 0,
+            layout: l.clone(),
+            line: 2,
+            cells: vec!["a@b.eu".into(), "Secr3tPass!".into()],
+            errors: vec![],
+        },
+        target: Some("powunity".into()),
+        vendor: Some(VendorKind::Traccar),
+        outcome,
+    })
+    .unwrap();
+    w.finish(&run_info("import"), &[]).unwrap();
+    let rows = grid(&path, "Errors");
+    assert_eq!(
+        header(&rows, 0),
+        ["Email", "Pass", "target", "status", "error"]
+    );
+    let line: Vec<String> = rows[1].iter().map(text).collect();
+    assert_eq!(line, ["a@b.eu", "", "powunity", "failed", "refused"]);
+}
+
+#[test]
 fn manual_sheet_lists_the_values_to_type_after_the_steps() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write_synthetic(dir.path());
@@ -515,7 +553,7 @@ fn manual_sheet_lists_the_values_to_type_after_the_steps() {
                 "Last8",
                 "user8@example.com",
                 "B-AB 123, B-CD 456",
-                "roster.xlsx, Roster!10"
+                "roster.xlsx, Roster row 10"
             ],
             [
                 "arobs-ro",
@@ -524,7 +562,7 @@ fn manual_sheet_lists_the_values_to_type_after_the_steps() {
                 "Last12",
                 "user12@example.com",
                 "B-AB 123, B-CD 456",
-                "roster.xlsx, Roster!14"
+                "roster.xlsx, Roster row 14"
             ]
         ]
     );

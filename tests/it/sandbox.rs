@@ -793,7 +793,8 @@ async fn answers_use_the_paths_methods_and_codes_of_the_openapi_file() {
     let bulk = format!(r#"[{{"userId":{id},"deviceId":2}},{{"userId":{id},"deviceId":3}}]"#);
     use reqwest::Method as M;
     // (spec row, who asks, method, path, body, the status this case must get)
-    let cases: Vec<(&str, &Api, M, String, Option<String>, u16)> = vec![
+    type Case<'a> = (&'a str, &'a Api, M, String, Option<String>, u16);
+    let cases: Vec<Case> = vec![
         ("/users", &api, M::GET, "/users".into(), None, 200),
         ("/users", &api, M::GET, "/users?limit=x".into(), None, 400),
         ("/users", &nobody, M::GET, "/users".into(), None, 401),
