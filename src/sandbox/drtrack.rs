@@ -250,10 +250,10 @@ pub const SEEDED_USERS: &[(i64, &str, &str, &str, &str)] = &[
     ),
     (
         4002,
-        "dwalker",
-        "David",
-        "Walker",
-        "David_Walker@company.com",
+        "jmorales",
+        "Julia",
+        "Morales",
+        "Julia_Morales@company.com",
     ),
 ];
 

@@ -233,12 +233,12 @@ async fn taken_email_and_existing_login_are_settled_before_sending() {
     let jobs = vec![
         job(
             0,
-            ["newbie", "DAVID_WALKER@company.com", "Driver", "", ""],
+            ["newbie", "JULIA_MORALES@company.com", "Driver", "", ""],
             Action::Create,
         ),
         job(
             1,
-            ["DWalker", "david_walker@company.com", "Driver", "", ""],
+            ["JMorales", "julia_morales@company.com", "Driver", "", ""],
             Action::Create,
         ),
         job(
@@ -277,7 +277,7 @@ async fn taken_email_and_existing_login_are_settled_before_sending() {
     let err = |i: usize| out[&i].error.clone().unwrap_or_default();
     assert_eq!(out[&0].status, Status::Failed);
     assert!(
-        err(0).contains("already used by login dwalker"),
+        err(0).contains("already used by login jmorales"),
         "{}",
         err(0)
     );
@@ -344,7 +344,13 @@ async fn upsert_modifies_and_delete_removes() {
     let jobs = vec![
         job(
             0,
-            ["dwalker", "david_walker@company.com", "Dispatcher", "", ""],
+            [
+                "jmorales",
+                "julia_morales@company.com",
+                "Dispatcher",
+                "",
+                "",
+            ],
             Action::Upsert,
         ),
         job(1, ["sandbox-admin", "", "", "", ""], Action::Delete),
