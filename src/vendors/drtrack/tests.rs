@@ -99,6 +99,7 @@ async fn sim(atomic: bool) -> (Sandbox, String) {
 
 struct Run {
     journal: Arc<Journal>,
+    dry_run: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -107,6 +108,7 @@ impl Run {
         let dir = tempfile::tempdir().unwrap();
         Run {
             journal: Arc::new(Journal::open(&dir.path().join("j.db")).unwrap()),
+            dry_run: false,
             _dir: dir,
         }
     }
@@ -137,7 +139,7 @@ impl Run {
             }],
             submit::Options {
                 run_id: run_id.into(),
-                dry_run: false,
+                dry_run: self.dry_run,
                 mode,
                 deadline: None,
                 journal: self.journal.clone(),
@@ -549,6 +551,33 @@ async fn an_intent_left_by_a_killed_run_is_settled_by_the_list() {
             StepState::Done
         );
     }
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_without_writing() {
+    let (sim, url) = sim(true).await;
+    let run = Run {
+        dry_run: true,
+        ..Run::new()
+    };
+    let jobs = vec![
+        good(0),
+        job(1, ["jmorales", "", "", "", ""], Action::Create),
+        job(
+            2,
+            ["jmorales2", "Julia_Morales@company.com", "Driver", "", ""],
+            Action::Create,
+        ),
+    ];
+    let (out, _) = run.go("r", &url, PASSWORD, Mode::Create, jobs).await;
+    assert_eq!(out[&0].status, Status::Planned);
+    assert_eq!(out[&1].status, Status::Exists);
+    assert_eq!(out[&2].status, Status::Failed);
+    assert_eq!(stat(&sim, "writes"), 0);
+    assert!(
+        run.journal.steps("dr").unwrap().is_empty(),
+        "no intent written"
+    );
 }
 
 #[test]
