@@ -10,7 +10,8 @@
 //!   unknown, so after every sync `GET /users` says which logins exist now; operations
 //!   already in effect are settled and never sent again, the rest of a `false` batch is
 //!   split in halves until each failing operation stands alone and gets its own verdict.
-//!   Cost: one sync per batch plus about 2·log2(batch) per rejected operation.
+//!   Cost: one sync per batch plus at most 2·log2(batch) per rejected operation (a half
+//!   whose sibling came back `true` is split without being sent).
 //! - Exactly once: the journal holds the intent of each `ADD` (step `user`) before its
 //!   batch is sent and its `key` once `GET /users` lists it; an intent left by a killed run
 //!   is settled by the first `GET /users`. DRTrack itself refuses a second `ADD` of a login.

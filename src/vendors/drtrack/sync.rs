@@ -25,6 +25,14 @@ enum Verdict {
     NotDone(SendError),
 }
 
+/// Where a set of operations came from when a `false` set was split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Half {
+    Whole,
+    First,
+    Second,
+}
+
 /// Why a batch stopped: the target halted (rows stay `not_attempted`), or the journal failed.
 enum Stop {
     Halted,
@@ -50,14 +58,25 @@ impl Drtrack {
         for p in batch.iter().filter(|p| p.method == Method::Add) {
             ctx.intent(&p.job.key, STEP)?;
         }
-        // (operations, syncs of them that went unanswered)
-        let mut stack: Vec<(Vec<Pending>, u32)> = vec![(batch, 0)];
-        while let Some((mut ops, unanswered)) = stack.pop() {
+        // (operations, syncs of them that went unanswered, which half of a `false` set)
+        let mut stack: Vec<(Vec<Pending>, u32, Half)> = vec![(batch, 0, Half::Whole)];
+        // Whether the item just settled was a first half that came back `true`: then its
+        // sibling, next on the stack, holds what made their parent `false`.
+        let mut first_half_was_clean = false;
+        while let Some((mut ops, unanswered, half)) = stack.pop() {
+            let sibling_clean = std::mem::take(&mut first_half_was_clean);
             if ops.is_empty() {
                 continue;
             }
             if ctx.halted() {
                 return Err(Stop::Halted);
+            }
+            if half == Half::Second && sibling_clean && ops.len() > 1 {
+                // Known to be `false` as a whole: split it without sending it.
+                let second = ops.split_off(ops.len() / 2);
+                stack.push((second, 0, Half::Second));
+                stack.push((ops, 0, Half::First));
+                continue;
             }
             let sent_alone = ops.len() == 1;
             let verdict = self.sync(ctx, &mut ops).await?;
@@ -88,6 +107,7 @@ impl Drtrack {
             }
             match verdict {
                 Verdict::True => {
+                    first_half_was_clean = half == Half::First;
                     for p in remaining {
                         let why = match p.method {
                             Method::Delete => format!(
@@ -109,10 +129,10 @@ impl Drtrack {
                         self.fail(ctx, p, why)?;
                     } else if remaining.len() > 1 {
                         let second = remaining.split_off(remaining.len() / 2);
-                        stack.push((second, 0));
-                        stack.push((remaining, 0));
+                        stack.push((second, 0, Half::Second));
+                        stack.push((remaining, 0, Half::First));
                     } else {
-                        stack.push((remaining, 0));
+                        stack.push((remaining, 0, Half::Whole));
                     }
                 }
                 Verdict::Unknown(detail) if unanswered < ctx.target.retries => {
@@ -123,7 +143,7 @@ impl Drtrack {
                         still_missing = remaining.len(),
                         "DRTrack sync unanswered; re-sending what GET /users does not list"
                     );
-                    stack.push((remaining, unanswered + 1));
+                    stack.push((remaining, unanswered + 1, Half::Whole));
                 }
                 Verdict::Unknown(detail) => {
                     for p in remaining {
