@@ -22,6 +22,7 @@
 //! - passes the answer of every user creation through [`Platform::answer_create`], which
 //!   applies the timeout fault (the user stays created, the answer is withheld).
 
+pub mod drtrack;
 pub mod motive;
 pub mod platform;
 pub mod seed;
@@ -46,8 +47,11 @@ pub use platform::{Platform, Reset, stat};
 pub type Simulator = fn(Platform) -> Router;
 
 /// The simulators served, as (vendor key = path prefix, router).
-const SIMULATORS: &[(&str, Simulator)] =
-    &[("traccar", traccar::router), ("motive", motive::router)];
+const SIMULATORS: &[(&str, Simulator)] = &[
+    ("traccar", traccar::router),
+    ("motive", motive::router),
+    ("drtrack", drtrack::router),
+];
 
 /// Faults and limits of the simulated platforms.
 #[derive(Debug, Clone)]
@@ -64,6 +68,8 @@ pub struct Options {
     pub rate: Option<Rate>,
     /// DRTrack: a batch with an invalid operation applies nothing (true) or the valid ones.
     pub drtrack_atomic: bool,
+    /// DRTrack: how long a token from `GET /auth` stays valid (default 24 h).
+    pub drtrack_token_ttl: std::time::Duration,
     /// Seed for the fault dice; `None` rolls differently each run.
     pub seed: Option<u64>,
 }
@@ -77,6 +83,7 @@ impl Default for Options {
             drop_rate: 0.0,
             rate: None,
             drtrack_atomic: true,
+            drtrack_token_ttl: std::time::Duration::from_secs(24 * 3600),
             seed: None,
         }
     }

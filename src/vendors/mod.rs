@@ -4,6 +4,7 @@
 
 pub mod arobs;
 pub mod common;
+pub mod drtrack;
 pub mod motive;
 pub mod traccar;
 
@@ -86,6 +87,7 @@ pub enum Connector {
     Traccar(traccar::Traccar),
     Arobs(arobs::Arobs),
     Motive(motive::Motive),
+    Drtrack(drtrack::Drtrack),
     /// A vendor whose connector is not built yet: every row is `not_attempted`.
     Missing(VendorKind),
 }
@@ -110,6 +112,7 @@ pub fn connect(target: &Target, credentials: Credentials, purpose: &Purpose) -> 
             Purpose::Import => None,
         })),
         VendorKind::Motive => Connector::Motive(motive::Motive::new(credentials)),
+        VendorKind::Drtrack => Connector::Drtrack(drtrack::Drtrack::new(credentials)),
         other => Connector::Missing(other),
     }
 }
@@ -120,6 +123,7 @@ impl Connector {
             Connector::Traccar(c) => c.probe(ctx).await,
             Connector::Arobs(c) => c.probe(ctx).await,
             Connector::Motive(c) => c.probe(ctx).await,
+            Connector::Drtrack(c) => c.probe(ctx).await,
             Connector::Missing(v) => Err(VendorError::Unavailable(format!(
                 "muster has no connector for {} yet",
                 v.display_name()
@@ -132,6 +136,7 @@ impl Connector {
             Connector::Traccar(c) => c.run(ctx, jobs).await,
             Connector::Arobs(c) => c.run(ctx, jobs).await,
             Connector::Motive(c) => c.run(ctx, jobs).await,
+            Connector::Drtrack(c) => c.run(ctx, jobs).await,
             Connector::Missing(_) => Ok(()),
         }
     }

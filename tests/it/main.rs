@@ -2,6 +2,7 @@
 
 mod contract;
 mod crash;
+mod drtrack;
 mod import;
 mod input;
 mod motive;

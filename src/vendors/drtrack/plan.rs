@@ -1,0 +1,255 @@
+//! Planning: what each row needs on DRTrack, decided from the user list read once and the
+//! journal's ledger. Rows settled without a write (exists, failed before sending, invalid)
+//! are finished here; the others become sync operations.
+
+use std::collections::HashMap;
+
+use super::wire::{self, Directory, Method, OpFields};
+use super::{Drtrack, Pending, STEP, rules, strong_password, unchanged};
+use crate::cli::Mode;
+use crate::journal::StepState;
+use crate::model::{Action, Field, Outcome, Status, VendorKind};
+use crate::submit::Ctx;
+use crate::vendors::{Job, VendorError};
+
+/// What planning decided for a row.
+enum Decision {
+    Finish(Outcome),
+    Send(Box<Pending>),
+}
+
+impl Drtrack {
+    /// write are finished here, the others come back as operations in input order.
+    pub(super) fn plan(
+        &self,
+        ctx: &Ctx,
+        dir: &Directory,
+        jobs: Vec<Job>,
+    ) -> Result<Vec<Pending>, VendorError> {
+        let mut logins: HashMap<String, String> = HashMap::new();
+        let mut emails: HashMap<String, (String, String, String)> = HashMap::new();
+        let mut pending = Vec::new();
+        for job in jobs {
+            let index = job.index;
+            match self.decide(ctx, dir, job, &mut logins, &mut emails)? {
+                Decision::Finish(out) => ctx.finish(index, out),
+                Decision::Send(p) if ctx.dry_run => {
+                    let mut out = p.out;
+                    out.status = Status::Planned;
+                    ctx.finish(index, out);
+                }
+                Decision::Send(p) => pending.push(*p),
+            }
+        }
+        Ok(pending)
+    }
+
+    fn decide(
+        &self,
+        ctx: &Ctx,
+        dir: &Directory,
+        job: Job,
+        logins: &mut HashMap<String, String>,
+        emails: &mut HashMap<String, (String, String, String)>,
+    ) -> Result<Decision, VendorError> {
+        let row = job.row.clone();
+        let key = job.key.clone();
+        let place = format!("{} row {}", row.layout.file, row.line);
+        let mut out = Outcome::new(Status::Planned, job.action);
+        let failed = |mut out: Outcome, why: String| {
+            out.status = Status::Failed;
+            out.error = Some(why);
+            Ok(Decision::Finish(out))
+        };
+        let login = row
+            .get(Field::Username)
+            .unwrap_or(key.as_str())
+            .trim()
+            .to_string();
+        if let Some(first) = logins.get(&key) {
+            return failed(
+                out,
+                format!("login {login} also appears at {first}; only that row is sent"),
+            );
+        }
+        logins.insert(key.clone(), place.clone());
+        let target = &ctx.target.name;
+        let listed = dir.login(&key);
+
+        if job.action == Action::Delete {
+            let Some(user) = listed else {
+                return failed(
+                    out,
+                    format!("no user with login {login} on target {target}"),
+                );
+            };
+            out.user_id = Some(user.key.clone());
+            let body = wire::operation(
+                Method::Delete,
+                &OpFields {
+                    login: &user.login,
+                    ..OpFields::default()
+                },
+                &[],
+            );
+            return Ok(Decision::Send(Box::new(Pending {
+                method: Method::Delete,
+                body,
+                login: user.login.clone(),
+                email: None,
+                group: None,
+                branches: None,
+                notes: Vec::new(),
+                out,
+                job,
+            })));
+        }
+
+        let ledger = ctx.ledger(&key, STEP).cloned();
+        let method = match listed {
+            Some(user) => {
+                out.user_id = Some(user.key.clone());
+                // An intent without outcome whose login is listed: that ADD took effect.
+                if ledger
+                    .as_ref()
+                    .is_some_and(|s| s.state == StepState::Intent)
+                    && !ctx.dry_run
+                {
+                    ctx.done(&key, STEP, Some(&user.key))?;
+                }
+                let made_now = ledger.as_ref().is_some_and(|s| s.run_id == ctx.run_id);
+                if made_now && job.action != Action::Update {
+                    // A resumed run: this run's own ADD, confirmed by the list.
+                    out.status = Status::Created;
+                    return Ok(Decision::Finish(out));
+                }
+                let modify = matches!(job.action, Action::Update | Action::Upsert)
+                    || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+                if !modify || unchanged(&job, user) {
+                    out.status = Status::Exists;
+                    return Ok(Decision::Finish(out));
+                }
+                Method::Modify
+            }
+            None => {
+                if ledger
+                    .as_ref()
+                    .is_some_and(|s| s.state == StepState::Intent)
+                    && !ctx.dry_run
+                {
+                    // Listed after the intent was written, and absent: it never happened.
+                    ctx.clear(&key, STEP)?;
+                }
+                if job.action == Action::Update {
+                    return failed(
+                        out,
+                        format!("no user with login {login} on target {target} to modify"),
+                    );
+                }
+                Method::Add
+            }
+        };
+
+        let problems = rules::check(
+            &row,
+            if method == Method::Add {
+                Action::Create
+            } else {
+                Action::Update
+            },
+        );
+        if !problems.is_empty() {
+            let mut invalid = Outcome::invalid(job.action, &problems);
+            invalid.user_id = out.user_id;
+            return Ok(Decision::Finish(invalid));
+        }
+
+        let email = row.get(Field::Email).map(|e| e.trim().to_lowercase());
+        if let Some(e) = &email {
+            if let Some(owner) = dir.email_owner(e).filter(|o| *o != key) {
+                let owner = dir.login(owner).map_or(owner, |u| u.login.as_str());
+                return failed(
+                    out,
+                    format!(
+                        "email {e} is already used by login {owner} on DRTrack, which allows one user per email; not sent"
+                    ),
+                );
+            }
+            match emails.get(e) {
+                Some((other_key, other, at)) if *other_key != key => {
+                    return failed(
+                        out,
+                        format!(
+                            "email {e} is also given to login {other} at {at}; DRTrack allows one user per email, so only that row is sent"
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    emails.insert(e.clone(), (key.clone(), login.clone(), place));
+                }
+            }
+        }
+
+        let mut notes = Vec::new();
+        let branches = row
+            .get(Field::BranchIds)
+            .and_then(|b| rules::branch_ids(b).ok());
+        let group_id = row
+            .get(Field::GroupId)
+            .and_then(|g| g.trim().parse::<i64>().ok());
+        let user_group = row.get(Field::UserGroup);
+        let group = user_group
+            .map(str::to_string)
+            .or_else(|| group_id.map(|g| format!("#{g}")));
+        let password = match method {
+            Method::Add => match row.get(Field::Password) {
+                Some(p) => Some(p.to_string()),
+                None if !ctx.dry_run => {
+                    let pw = strong_password();
+                    // Sent only when kept (`--secrets-out`): otherwise DRTrack's own random
+                    // password serves as well.
+                    ctx.keep_generated_password(&key, &pw)?
+                        .then(|| pw.expose().to_string())
+                }
+                None => None,
+            },
+            _ => {
+                if row.get(Field::Password).is_some() {
+                    notes.push("password not changed: DRTrack ignores passwords on MODIFY".into());
+                }
+                None
+            }
+        };
+        let sent_login = match (method, listed) {
+            (Method::Modify, Some(u)) => u.login.clone(),
+            _ => login.clone(),
+        };
+        let extra: Vec<(&str, &str)> = row.passthrough(VendorKind::Drtrack).collect();
+        let body = wire::operation(
+            method,
+            &OpFields {
+                branch_ids: branches.as_deref(),
+                first_name: row.get(Field::FirstName),
+                last_name: row.get(Field::LastName),
+                email: row.get(Field::Email),
+                password: password.as_deref(),
+                login: &sent_login,
+                group_id,
+                user_group,
+            },
+            &extra,
+        );
+        Ok(Decision::Send(Box::new(Pending {
+            method,
+            body,
+            login: sent_login,
+            email,
+            group,
+            branches: branches.filter(|b| b != "ALL"),
+            notes,
+            out,
+            job,
+        })))
+    }
+}
