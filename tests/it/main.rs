@@ -3,6 +3,7 @@
 mod contract;
 mod crash;
 mod drtrack;
+mod engine;
 mod import;
 mod input;
 mod motive;
