@@ -39,6 +39,7 @@ pub fn options(faults: &FaultArgs) -> anyhow::Result<Options> {
         rate,
         drtrack_atomic: faults.drtrack_atomic,
         seed: faults.seed,
+        ..Options::default()
     })
 }
 

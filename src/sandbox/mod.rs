@@ -8,6 +8,7 @@
 //! function `router(Platform) -> axum::Router` serving paths below its prefix; to add one,
 //! declare its module and add it to [`SIMULATORS`].
 
+pub mod pegasus;
 pub mod platform;
 pub mod seed;
 pub mod traccar;
@@ -31,7 +32,8 @@ pub use platform::{Platform, Reset, stat};
 pub type Simulator = fn(Platform) -> Router;
 
 /// The simulators served, as (vendor key = path prefix, router).
-const SIMULATORS: &[(&str, Simulator)] = &[("traccar", traccar::router)];
+const SIMULATORS: &[(&str, Simulator)] =
+    &[("traccar", traccar::router), ("pegasus", pegasus::router)];
 
 /// Faults and limits of the simulated platforms.
 #[derive(Debug, Clone)]
@@ -50,6 +52,8 @@ pub struct Options {
     pub drtrack_atomic: bool,
     /// Seed for the fault dice; `None` rolls differently each run.
     pub seed: Option<u64>,
+    /// Pegasus: token lifetime and the `/apps` limits per account.
+    pub pegasus: pegasus::Settings,
 }
 
 impl Default for Options {
@@ -62,6 +66,7 @@ impl Default for Options {
             rate: None,
             drtrack_atomic: true,
             seed: None,
+            pegasus: pegasus::Settings::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Connectors know the wire; they never touch sheets or progress bars.
 
 pub mod arobs;
+pub mod pegasus;
 pub mod traccar;
 
 use std::future::Future;
@@ -82,6 +83,7 @@ pub trait Vendor {
 /// The five connectors.
 pub enum Connector {
     Traccar(traccar::Traccar),
+    Pegasus(pegasus::Pegasus),
     Arobs(arobs::Arobs),
     /// A vendor whose connector is not built yet: every row is `not_attempted`.
     Missing(VendorKind),
@@ -102,6 +104,7 @@ pub enum Purpose {
 pub fn connect(target: &Target, credentials: Credentials, purpose: &Purpose) -> Connector {
     match target.vendor {
         VendorKind::Traccar => Connector::Traccar(traccar::Traccar::new(credentials)),
+        VendorKind::Pegasus => Connector::Pegasus(pegasus::Pegasus::new(credentials)),
         VendorKind::Arobs => Connector::Arobs(arobs::Arobs::new(match purpose {
             Purpose::Verify(p) => Some(p.clone()),
             Purpose::Import => None,
@@ -114,6 +117,7 @@ impl Connector {
     pub async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
         match self {
             Connector::Traccar(c) => c.probe(ctx).await,
+            Connector::Pegasus(c) => c.probe(ctx).await,
             Connector::Arobs(c) => c.probe(ctx).await,
             Connector::Missing(v) => Err(VendorError::Unavailable(format!(
                 "muster has no connector for {} yet",
@@ -125,6 +129,7 @@ impl Connector {
     pub async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
         match self {
             Connector::Traccar(c) => c.run(ctx, jobs).await,
+            Connector::Pegasus(c) => c.run(ctx, jobs).await,
             Connector::Arobs(c) => c.run(ctx, jobs).await,
             Connector::Missing(_) => Ok(()),
         }
