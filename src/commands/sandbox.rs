@@ -43,6 +43,8 @@ pub fn options(faults: &FaultArgs) -> anyhow::Result<Options> {
     })
 }
 
+/// Starts the sandbox, writes the config if asked, prints how to use it, serves until
+/// Ctrl-C, then stops gracefully.
 pub async fn run(args: SandboxArgs) -> anyhow::Result<Exit> {
     let options = options(&args.faults)?;
     let sandbox = Sandbox::start(&args.listen, options)
@@ -56,7 +58,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<Exit> {
     let mut text = format!("listening on {url}\n");
     text.push_str("\nThe sandbox accepts these credentials (sandbox-only values):\n");
     for (var, value) in Sandbox::credentials() {
-        text.push_str(&format!("  export {var}={value}\n"));
+        text.push_str(&format!("  export {var}='{value}'\n"));
     }
     match &args.write_config {
         Some(path) => text.push_str(&format!(

@@ -16,7 +16,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use csv::ByteRecord;
+use csv::{ByteRecord, StringRecord};
 
 use super::cell::trim;
 use super::header::{self, Kind};
@@ -242,7 +242,21 @@ impl Records {
             self.row = self.row.saturating_add(1).saturating_add(blank);
             let after = self.reader.position().byte();
             self.reader.get_mut().forget_before(after.saturating_sub(1));
-            if let Some(row) = convert(&self.record, self.row, width) {
+            // One UTF-8 check for the whole record (fast); per field only when it fails.
+            let record = std::mem::take(&mut self.record);
+            let (row, record) = match StringRecord::from_byte_record(record) {
+                Ok(strings) => {
+                    let row = convert(strings.iter().map(Ok), strings.len(), self.row, width);
+                    (row, strings.into_byte_record())
+                }
+                Err(e) => {
+                    let bytes = e.into_byte_record();
+                    let fields = bytes.iter().map(|f| std::str::from_utf8(f).map_err(|_| f));
+                    (convert(fields, bytes.len(), self.row, width), bytes)
+                }
+            };
+            self.record = record;
+            if let Some(row) = row {
                 return Ok(Some(row));
             }
         }
@@ -326,21 +340,27 @@ impl Tap {
     }
 }
 
-/// A record as a row, or `None` when every cell is blank.
-fn convert(record: &ByteRecord, line: u32, width: usize) -> Option<RawRow> {
-    let mut cells = Vec::with_capacity(record.len().min(width));
+/// A record's fields (text, or bytes that are not UTF-8) as a row, or `None` when every
+/// cell is blank.
+fn convert<'a>(
+    fields: impl Iterator<Item = Result<&'a str, &'a [u8]>>,
+    len: usize,
+    line: u32,
+    width: usize,
+) -> Option<RawRow> {
+    let mut cells = Vec::with_capacity(len.min(width));
     let mut errors = Vec::new();
     let mut beyond: Option<(usize, Vec<String>)> = None;
     let mut blank = true;
-    for (col, field) in record.iter().enumerate() {
-        let text = match std::str::from_utf8(field) {
+    for (col, field) in fields.enumerate() {
+        let text = match field {
             Ok(s) => trim(s).to_string(),
-            Err(_) => {
+            Err(bytes) => {
                 errors.push(CellError {
                     col,
                     text: NOT_UTF8.to_string(),
                 });
-                trim(&String::from_utf8_lossy(field)).to_string()
+                trim(&String::from_utf8_lossy(bytes)).to_string()
             }
         };
         blank &= text.is_empty();

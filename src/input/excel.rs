@@ -101,6 +101,12 @@ fn read_workbook(path: &Path, container: Container) -> Result<Opened, String> {
         }
     }
     let Some(mut workbook) = workbook else {
+        // Excel saves a password-protected xlsx inside an OLE file.
+        if container == Container::Ole && matches!(ext.as_str(), "xlsx" | "xlsm" | "xlsb") {
+            return Err(format!(
+                "not a readable {ext} workbook: it is password-protected or not a workbook"
+            ));
+        }
         return Err(first_error.unwrap_or_else(|| "not a readable workbook".into()));
     };
     let file = path.display().to_string();

@@ -2,11 +2,11 @@
 //! muster's fields, so it works for any table:
 //!
 //! - only the first [`WINDOW`] non-blank rows are looked at;
-//! - `widest` is the largest number of non-empty cells in one of those rows;
-//! - the header is the first row with more than half of `widest` non-empty cells (and at
-//!   least `min_cells`) that are all labels: text that does not read as a number, date or
-//!   phone number. Title rows (`Fleet roster`, `Exported: 2026-03-01`) above it have too
-//!   few cells or hold values, so they are skipped;
+//! - a row's span runs from its first to its last non-empty cell; `widest` is the largest;
+//! - the header is the first row spanning more than half of `widest`, at least half
+//!   filled (and with at least `min_cells` cells), whose cells are all labels: text that
+//!   does not read as a number, date or phone number. Title rows (`Fleet roster`,
+//!   `Exported: 2026-03-01`) above it are too narrow or hold values, so they are skipped;
 //! - when no row qualifies, the first row wide enough is taken anyway (a CSV whose header
 //!   holds a number is still read), unless fewer than `min_cells` cells are ever filled.
 //!
@@ -45,15 +45,27 @@ impl Kind {
 /// non-empty cells. `rows` are the first non-blank rows of a table.
 pub(crate) fn find_header(rows: &[Vec<Kind>], min_cells: usize) -> Option<usize> {
     let filled = |row: &Vec<Kind>| row.iter().filter(|k| **k != Kind::Empty).count();
+    // From the first to the last non-empty cell: a header with a gap still spans its table.
+    let span = |row: &Vec<Kind>| {
+        let first = row.iter().position(|k| *k != Kind::Empty);
+        let last = row.iter().rposition(|k| *k != Kind::Empty);
+        match (first, last) {
+            (Some(first), Some(last)) => last - first + 1,
+            _ => 0,
+        }
+    };
     let rows = &rows[..rows.len().min(WINDOW)];
-    let widest = rows.iter().map(filled).max().unwrap_or(0);
-    if widest < min_cells.max(1) {
+    if rows.iter().map(filled).max().unwrap_or(0) < min_cells.max(1) {
         return None;
     }
-    let need = (widest / 2 + 1).max(min_cells);
+    let widest = rows.iter().map(span).max().unwrap_or(0);
+    let need = widest / 2 + 1;
+    // Wide enough, and at least half filled (not two notes far apart).
+    let wide =
+        |row: &Vec<Kind>| span(row) >= need && filled(row) >= span(row).div_ceil(2).max(min_cells);
     rows.iter()
-        .position(|row| filled(row) >= need && !row.contains(&Kind::Value))
-        .or_else(|| rows.iter().position(|row| filled(row) >= need))
+        .position(|row| wide(row) && !row.contains(&Kind::Value))
+        .or_else(|| rows.iter().position(wide))
 }
 
 /// The number of columns up to the last non-empty cell.
@@ -124,6 +136,24 @@ mod tests {
                 vec![vec![L, L, E, L, L], vec![L, L, L, L, L]],
                 2,
                 Some(0),
+            ),
+            (
+                "header with a gap, a data row wider than it",
+                vec![vec![L, E, L], vec![L, L, L, L], vec![L, E, L]],
+                1,
+                Some(0),
+            ),
+            (
+                "two notes far apart are no header",
+                vec![vec![L, E, E, E, E, L], vec![L, L, L, L], vec![L, L, L, L]],
+                1,
+                Some(1),
+            ),
+            (
+                "table starting further right",
+                vec![vec![E, E, L], vec![E, E, L, L], vec![E, E, L, L, L]],
+                2,
+                Some(1),
             ),
             ("single column csv", vec![vec![L], vec![L]], 1, Some(0)),
             ("notes sheet", vec![vec![L], vec![L], vec![L]], 2, None),

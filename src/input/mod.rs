@@ -6,12 +6,14 @@
 //!   xls, anything else is text (so an xlsx named `.csv` is read as a workbook). A file
 //!   with a workbook extension that holds text is read as CSV only if it is UTF-8 or
 //!   UTF-16; other bytes there are `Error::Unreadable`.
-//! - The header row is found by a heuristic that knows no field names ([`header`]): title
-//!   rows above it are skipped, blank rows are skipped everywhere.
-//! - Every header and value is trimmed, non-breaking spaces included ([`cell`]).
+//! - The header row is found by a heuristic in `input::header` that knows no field names
+//!   (so `input` needs no hook from `mapping`): title rows above it are skipped, blank
+//!   rows are skipped everywhere but keep their row numbers.
+//! - Every header and value is trimmed, non-breaking spaces included (`input::cell`).
 //! - Data beyond the header's width is never dropped: workbooks name such columns
 //!   `column F`; a CSV does too for the first rows, and a later row with values beyond the
-//!   width gets a [`CellError`] quoting them (see [`csv`](self::csv)).
+//!   width gets a [`CellError`] quoting them (see `input::csv`), whose `col` is then at or
+//!   beyond `headers.len()`.
 //! - A workbook sheet needs at least two labels in its header row to be a table; a CSV
 //!   file may have one column.
 

@@ -1,15 +1,48 @@
 //! Outcomes → the result workbook (rust_xlsxwriter, constant memory), JSON lines and the
-//! terminal summary. Reads outcomes only; knows nothing of HTTP.
+//! terminal summary. Reads outcomes only; knows nothing of HTTP, vendors' wire formats or
+//! how rows were read.
+//!
+//! - [`workbook`]: `ResultsWriter`, streaming `Results` / `Errors`, assembling the file;
+//! - `summary_sheet`: the `Summary` sheet and its chart;
+//! - [`manual`]: the AROBS worksheet (steps and users to type);
+//! - [`safe`]: no formula, no secret, no over-long cell (the reasoning is documented there);
+//! - [`counts`]: rows per target and status, kept while writing;
+//! - [`summary`]: the terminal table; [`json`]: `--json` rows and summary;
+//! - [`style`]: formats and status colours.
 
-use std::path::{Path, PathBuf};
+pub mod counts;
+pub mod json;
+pub mod manual;
+pub mod safe;
+pub mod style;
+pub mod summary;
+mod summary_sheet;
+pub mod workbook;
 
-use crate::model::{RowResult, RunInfo, TargetStats};
+use std::path::PathBuf;
+
+pub use counts::{Counts, TargetCounts};
+pub use json::{json_row, summary_json};
+pub use summary::summary_table;
+pub use workbook::{Finished, ResultsWriter};
 
 /// The workbook cannot be written: exit 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error("cannot write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the workbook {path}")]
+    Xlsx {
+        path: PathBuf,
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
+    },
 }
 
 /// The first columns of `Results`, exactly as DESIGN names them.
@@ -27,40 +60,3 @@ pub const RESULT_COLUMNS: [&str; 12] = [
     "error",
     "attempts",
 ];
-
-/// Writes the result workbook row by row, in input order.
-pub struct ResultsWriter {
-    path: PathBuf,
-}
-
-impl ResultsWriter {
-    /// Starts a workbook at `path`; `own_headers` are the input's own columns (union of all
-    /// tables' headers, in order of first appearance), echoed after DESIGN's columns.
-    pub fn create(path: &Path, own_headers: Vec<String>) -> Result<ResultsWriter, Error> {
-        let _ = own_headers;
-        Ok(ResultsWriter {
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Adds one row to `Results` (and `Errors` / `Manual` when it belongs there).
-    pub fn write(&mut self, result: &RowResult) -> Result<(), Error> {
-        let _ = result;
-        Ok(())
-    }
-
-    /// Writes `Summary` and closes the file.
-    pub fn finish(self, run: &RunInfo, stats: &[TargetStats]) -> Result<(), Error> {
-        let _ = (run, stats);
-        Err(Error::Write {
-            path: self.path,
-            message: "the workbook writer is not implemented yet".into(),
-        })
-    }
-}
-
-/// One row as the JSON object `--json` prints: the `Results` columns plus `fields`.
-pub fn json_row(result: &RowResult) -> serde_json::Value {
-    let _ = result;
-    serde_json::Value::Null
-}

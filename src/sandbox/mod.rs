@@ -4,9 +4,23 @@
 //! caught, not mirrored.
 //!
 //! The core (`server`, `platform`, `limiter`) owns the port, the faults, each platform's
-//! rate limit and counters; each simulator owns only its contract. A simulator is a
-//! function `router(Platform) -> axum::Router` serving paths below its prefix; to add one,
-//! declare its module and add it to [`SIMULATORS`].
+//! rate limit and counters; each simulator owns only its contract.
+//!
+//! Adding a simulator (`motive.rs`, ...): write `pub fn router(platform: Platform) ->
+//! axum::Router` serving the paths below its prefix (`/v1/users` for `/motive/v1/users`),
+//! then declare `pub mod motive;` and add `("motive", motive::router)` to `SIMULATORS`.
+//! Before a request reaches the router the core has already counted it (`requests`,
+//! `writes`) and applied the drop fault, the latency, the platform's own rate limit (429 +
+//! `Retry-After`) and the error fault. The simulator itself:
+//! - keeps its state in an `Arc<T: Reset>` handed to [`Platform::attach`], so
+//!   `POST /_sandbox/reset` resets it and tests reach it with
+//!   `sandbox.platform("motive")?.state::<T>()` (wrap that in an `impl Sandbox` accessor in
+//!   its own file, as `traccar::Traccar` does);
+//! - counts with [`Platform::bump`] (`stat::CREATED`, `stat::DUPLICATES_REFUSED`), keeps
+//!   the `stat::USERS` gauge with [`Platform::set`], and declares its own counters with
+//!   [`Platform::declare`] so they show at zero;
+//! - passes the answer of every user creation through [`Platform::answer_create`], which
+//!   applies the timeout fault (the user stays created, the answer is withheld).
 
 pub mod pegasus;
 pub mod platform;

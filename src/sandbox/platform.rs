@@ -131,6 +131,14 @@ impl Platform {
         *lock(&self.inner.counters).entry(name).or_insert(0) += n;
     }
 
+    /// Makes the simulator's own counters appear in the stats from the start, at zero.
+    pub fn declare(&self, names: &[&'static str]) {
+        let mut counters = lock(&self.inner.counters);
+        for name in names {
+            counters.entry(name).or_insert(0);
+        }
+    }
+
     /// Adds one to the counter `name`.
     pub fn bump(&self, name: &'static str) {
         self.add(name, 1);
@@ -185,10 +193,11 @@ impl Platform {
         if let Some(a) = attached {
             a.reset.reset();
         }
-        let users = self.get(stat::USERS);
-        let mut counters = fresh_counters();
-        counters.insert(stat::USERS, users);
-        *lock(&self.inner.counters) = counters;
+        for (name, value) in lock(&self.inner.counters).iter_mut() {
+            if *name != stat::USERS {
+                *value = 0;
+            }
+        }
         *lock(&self.inner.bucket) = self.inner.options.rate.and_then(Bucket::new);
     }
 
@@ -283,13 +292,16 @@ mod tests {
         let p = Platform::new("x", &Options::default());
         let db = Arc::new(Db(Mutex::new(3)));
         p.attach(db.clone());
+        p.declare(&["links_created"]);
         p.bump(stat::CREATED);
+        p.bump("links_created");
         p.set(stat::USERS, 3);
         assert!(p.state::<Db>().is_some());
         assert!(p.state::<String>().is_none());
         p.reset();
         assert_eq!(*lock(&db.0), 0);
         assert_eq!(p.get(stat::CREATED), 0);
+        assert_eq!(p.counters().get("links_created"), Some(&0));
         // The gauge is the simulator's to keep; its reset sets it again.
         assert_eq!(p.get(stat::USERS), 3);
     }

@@ -49,8 +49,8 @@ pub fn decide(kind: Kind, attempt: Attempt, retry_after: Option<Duration>) -> De
         // 503: the platform is not taking requests; nothing was done.
         Attempt::Status(503) => Decision::Retry,
         Attempt::Status(500 | 502 | 504) if kind == Kind::Create => Decision::Unknown,
-        Attempt::Status(502 | 504) => Decision::Retry,
-        Attempt::Status(500) if kind == Kind::Read => Decision::Retry,
+        // Reads and idempotent writes are safe to repeat whatever happened.
+        Attempt::Status(500 | 502 | 504) => Decision::Retry,
         Attempt::Status(_) => Decision::Accept,
         Attempt::ConnectFailed => Decision::Retry,
         Attempt::NoAnswer if kind == Kind::Create => Decision::Unknown,
@@ -124,7 +124,7 @@ mod tests {
             (Kind::Read, Status(500), Retry),
             (Kind::Read, Status(502), Retry),
             (Kind::Idempotent, Status(504), Retry),
-            (Kind::Idempotent, Status(500), Accept),
+            (Kind::Idempotent, Status(500), Retry),
             (Kind::Idempotent, NoAnswer, Retry),
         ];
         for (kind, attempt, want) in cases {

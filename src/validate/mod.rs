@@ -49,15 +49,25 @@ impl Checked {
 /// Order of the problems: target, action, spreadsheet error cells, then field rules
 /// (generic formats first, then the vendor's rules).
 pub fn check_row(row: &Row, ctx: &Context) -> Checked {
+    check_resolved(row, target::resolve(row, ctx))
+}
+
+/// `check_row` once the row's target is resolved.
+fn check_resolved(row: &Row, target: Result<Target, Problem>) -> Checked {
     let mut rules = generic::Rules::new(row);
-    let target = match target::resolve(row, ctx) {
+    // A spreadsheet error cell is reported once, as itself, not also as a bad value.
+    let errored = |col: Option<usize>| col.is_some_and(|c| row.errors.iter().any(|e| e.col == c));
+    let target = match target {
         Ok(t) => Some(t),
         Err(p) => {
-            rules.problems.push(p);
+            if !errored(p.col) {
+                rules.problems.push(p);
+            }
             None
         }
     };
     let action = match row.layout.column_of(Field::Action) {
+        Some(col) if errored(Some(col)) => Action::Create,
         Some(col) => match row.cell(col) {
             None => Action::Create,
             Some(text) => Action::parse(text).unwrap_or_else(|| {
@@ -98,7 +108,13 @@ pub fn check_row(row: &Row, ctx: &Context) -> Checked {
 /// `dups` carries the identity keys seen in earlier chunks, so a file can be checked in
 /// chunks and still have every later duplicate named.
 pub fn check_rows(rows: &[Row], ctx: &Context, dups: &mut Duplicates) -> Vec<Checked> {
-    let mut checked: Vec<Checked> = rows.par_iter().map(|r| check_row(r, ctx)).collect();
+    // Each worker remembers the targets it resolved: most rows name one of a few.
+    let mut checked: Vec<Checked> = rows
+        .par_iter()
+        .map_init(target::Cache::default, |cache, r| {
+            check_resolved(r, cache.resolve(r, ctx))
+        })
+        .collect();
     for (row, c) in rows.iter().zip(checked.iter_mut()) {
         if let Some(t) = &c.target {
             if let Some(p) = dups.check(row, t) {
@@ -209,6 +225,33 @@ mod tests {
         assert_eq!(
             messages(&c.problems),
             ["email (C7): the cell holds the error #N/A"]
+        );
+    }
+
+    #[test]
+    fn error_cells_in_target_and_action_are_reported_once() {
+        let mut r = row(&[
+            (Field::Target, "#REF!"),
+            (Field::Action, "#N/A"),
+            (Field::Email, "jane@example.com"),
+        ]);
+        for col in [0, 1] {
+            r.errors.push(CellError {
+                col,
+                text: format!("the cell holds the error {}", r.cells[col]),
+            });
+        }
+        let config = Config::default();
+        let ctx = Context {
+            config: &config,
+            target_override: None,
+        };
+        assert_eq!(
+            messages(&check_row(&r, &ctx).problems),
+            [
+                "target (A7): the cell holds the error #REF!",
+                "action (B7): the cell holds the error #N/A",
+            ]
         );
     }
 

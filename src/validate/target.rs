@@ -1,6 +1,8 @@
 //! Which configured target a row goes to: `--target`, else the `target` column, else a
 //! sheet named after a target, else the only target of the config (issue 2 "Targets").
 
+use std::collections::HashMap;
+
 use crate::config::Target;
 use crate::model::{Field, Problem, Row, VendorKind};
 
@@ -50,6 +52,46 @@ pub(super) fn resolve(row: &Row, ctx: &Context) -> Result<Target, Problem> {
         Some(_) => Problem::field(row, Field::Target, how),
         None => Problem::row(format!("target: {how}")),
     })
+}
+
+/// Targets already resolved, by what decided them (the override or the target cell, else
+/// the sheet), so a million rows naming five targets do not look each up a million times.
+#[derive(Debug, Default)]
+pub(super) struct Cache {
+    by_name: HashMap<String, Option<Target>>,
+    /// Rows without a target cell, by sheet (`""` for CSV: only the config decides).
+    by_sheet: HashMap<String, Option<Target>>,
+}
+
+impl Cache {
+    /// Entries kept at most per map; a roster naming more distinct targets starts over.
+    const MAX: usize = 1024;
+
+    /// The same as `resolve`, remembered.
+    pub(super) fn resolve(&mut self, row: &Row, ctx: &Context) -> Result<Target, Problem> {
+        let (map, key) = if let Some(name) = ctx.target_override {
+            (&mut self.by_name, name)
+        } else if let Some(value) = row.get(Field::Target) {
+            (&mut self.by_name, value)
+        } else if row.layout.is_workbook {
+            (&mut self.by_sheet, row.layout.sheet.as_str())
+        } else {
+            (&mut self.by_sheet, "")
+        };
+        match map.get(key) {
+            Some(Some(t)) => Ok(t.clone()),
+            // A failure is rare and its message names the row's own cell: build it again.
+            Some(None) => resolve(row, ctx),
+            None => {
+                let result = resolve(row, ctx);
+                if map.len() >= Self::MAX {
+                    map.clear();
+                }
+                map.insert(key.to_string(), result.as_ref().ok().cloned());
+                result
+            }
+        }
+    }
 }
 
 fn unknown(ctx: &Context) -> &'static str {
@@ -169,6 +211,36 @@ mod tests {
                 "{over:?} {:?}",
                 r.cells
             );
+        }
+    }
+
+    #[test]
+    fn the_cache_resolves_like_resolve() {
+        let two = config(TWO);
+        let rows = [
+            row(&[(Field::Target, "fleet")]),
+            row(&[(Field::Target, "samsara")]),
+            row(&[(Field::Target, "")]),
+            in_sheet(row(&[(Field::Target, "")]), "powunity"),
+            in_sheet(row(&[(Field::Target, "")]), "Roster"),
+            row(&[(Field::Target, "fleet")]),
+            row(&[(Field::Target, "samsara")]),
+            in_sheet(row(&[(Field::Target, "")]), "powunity"),
+        ];
+        for over in [None, Some("fleet"), Some("nope")] {
+            let ctx = Context {
+                config: &two,
+                target_override: over,
+            };
+            let mut cache = Cache::default();
+            for r in &rows {
+                let plain = resolve(r, &ctx).map(|t| t.name).map_err(|p| p.message);
+                let cached = cache
+                    .resolve(r, &ctx)
+                    .map(|t| t.name)
+                    .map_err(|p| p.message);
+                assert_eq!(plain, cached, "{over:?} {:?} {}", r.cells, r.layout.sheet);
+            }
         }
     }
 

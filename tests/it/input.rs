@@ -422,3 +422,38 @@ fn a_table_dropped_early_stops_its_reader() {
     // Dropping the rows must not hang or panic the reading thread's sender.
     drop(rows);
 }
+
+#[test]
+fn csv_columns_beyond_the_header_in_the_first_rows_get_a_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    std::fs::write(&path, "name,,email\nAnn,x,a@x,note\nBob,,b@x\n").unwrap();
+    let opened = input::open(&path).unwrap();
+    let table = opened.tables.into_iter().next().unwrap();
+    assert_eq!(
+        table.layout.headers,
+        ["name", "column B", "email", "column D"]
+    );
+    let rows: Vec<RawRow> = table.rows.map(Result::unwrap).collect();
+    assert_eq!(cells(&rows[0]), ["Ann", "x", "a@x", "note"]);
+    assert_eq!(cells(&rows[1]), ["Bob", "", "b@x", ""]);
+    assert!(rows.iter().all(|r| r.errors.is_empty()));
+}
+
+#[test]
+fn an_ole_file_named_xlsx_says_it_may_be_password_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret.xlsx");
+    std::fs::copy(fixture("garbage.xls"), &path).unwrap();
+    let text = match input::open(&path) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened"),
+    };
+    assert_eq!(
+        text,
+        format!(
+            "{}: not a readable xlsx workbook: it is password-protected or not a workbook",
+            path.display()
+        )
+    );
+}

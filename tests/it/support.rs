@@ -89,6 +89,21 @@ impl World {
         counts
     }
 
+    /// The first few errors of the newest run's rows, for assertion messages.
+    pub fn last_run_errors(&self, journal: &Path, most: usize) -> Vec<String> {
+        let j = Journal::open(journal).expect("journal opens");
+        let run = j.runs().expect("runs").remove(0);
+        j.rows(&run.info.run_id)
+            .expect("rows")
+            .into_iter()
+            .filter_map(|r| {
+                let o = r.outcome?;
+                Some(format!("row {} {}: {}", r.line, o.status, o.error?))
+            })
+            .take(most)
+            .collect()
+    }
+
     /// One vendor's counters from the sandbox.
     pub fn stat(&self, vendor: &str, key: &str) -> u64 {
         self.sandbox.stats()[vendor][key].as_u64().unwrap_or(0)

@@ -3,10 +3,10 @@
 //! (`tc_user_user`), the user → device links (`tc_user_device`, no unique constraint) and
 //! the seeded devices. The caller is the manager account of `seed::CREDENTIALS`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use super::wire::{Device, User};
+use super::wire::{Device, User, email_key};
 use crate::sandbox::platform::{Platform, Reset, stat};
 use crate::sandbox::seed;
 
@@ -20,7 +20,9 @@ pub const MANAGER_PASSWORD: &str = "sandbox";
 /// A `tc_user_device` row: `userId` may see `deviceId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Link {
+    /// The owner: the user.
     pub user_id: i64,
+    /// The device the user may see.
     pub device_id: i64,
 }
 
@@ -36,6 +38,8 @@ pub(crate) enum Refused {
 /// The tables.
 pub(crate) struct Tables {
     pub(crate) users: BTreeMap<i64, User>,
+    /// The unique index on `email`: trimmed lower-case email → user id.
+    emails: HashMap<String, i64>,
     next_id: i64,
     /// Users the manager manages (`tc_user_user`); others exist but are not its to see.
     pub(crate) managed: BTreeSet<i64>,
@@ -51,6 +55,7 @@ impl Tables {
         manager.device_limit = -1;
         manager.has_password = true;
         Tables {
+            emails: HashMap::from([(email_key(MANAGER_EMAIL), MANAGER_ID)]),
             users: BTreeMap::from([(MANAGER_ID, manager)]),
             next_id: MANAGER_ID + 1,
             managed: BTreeSet::new(),
@@ -81,10 +86,7 @@ impl Tables {
         let (Some(email), Some(key)) = (&user.email, user.email_key()) else {
             return Err(Refused::Null("email"));
         };
-        let taken = self
-            .users
-            .values()
-            .any(|u| u.id != id && u.email_key().as_deref() == Some(key.as_str()));
+        let taken = self.emails.get(&key).is_some_and(|owner| *owner != id);
         if taken {
             return Err(Refused::Duplicate(email.clone()));
         }
@@ -96,6 +98,7 @@ impl Tables {
         self.check_row(&user, 0)?;
         user.id = self.next_id;
         self.next_id += 1;
+        self.index(&user);
         self.users.insert(user.id, user.clone());
         if managed {
             self.managed.insert(user.id);
@@ -108,16 +111,33 @@ impl Tables {
         self.check_row(&user, user.id)?;
         if let Some(before) = self.users.get(&user.id) {
             user.has_password |= before.has_password;
+            if let Some(key) = before.email_key() {
+                self.emails.remove(&key);
+            }
         }
+        self.index(&user);
         self.users.insert(user.id, user.clone());
         Ok(user)
     }
 
     /// Removes user `id` and every link to it.
     pub(crate) fn delete(&mut self, id: i64) {
-        self.users.remove(&id);
+        if let Some(key) = self.users.remove(&id).and_then(|u| u.email_key()) {
+            self.emails.remove(&key);
+        }
         self.managed.remove(&id);
         self.links.retain(|l| l.user_id != id);
+    }
+
+    fn index(&mut self, user: &User) {
+        if let Some(key) = user.email_key() {
+            self.emails.insert(key, user.id);
+        }
+    }
+
+    /// The id of the user whose email is `email` (trimmed, any case).
+    pub(crate) fn id_by_email(&self, email: &str) -> Option<i64> {
+        self.emails.get(&email_key(email)).copied()
     }
 
     /// Users other than the manager: the `users` gauge.
@@ -292,6 +312,14 @@ mod tests {
         stolen.email = Some("a@x.io".into());
         assert!(t.update(stolen).is_err());
         assert_eq!(t.user_count(), 2);
+        // Changing or deleting frees the old address.
+        let mut moved = t.users[&a.id].clone();
+        moved.email = Some("a2@x.io".into());
+        t.update(moved).unwrap();
+        assert_eq!(t.id_by_email("A2@x.io"), Some(a.id));
+        assert!(t.insert(User::new("A", "a@x.io"), true).is_ok());
+        t.delete(a.id);
+        assert_eq!(t.id_by_email("a2@x.io"), None);
     }
 
     #[test]

@@ -54,6 +54,7 @@ struct Sim {
 pub fn router(platform: Platform) -> Router {
     let db = Arc::new(Db::new(platform.clone()));
     platform.attach(db.clone());
+    platform.declare(&[LINKS_CREATED, LINKS_DELETED, UPDATED, DELETED]);
     let sim = Sim { db, platform };
     Router::new()
         .route("/api/users", get(list_users).post(create_user))
@@ -690,12 +691,9 @@ impl Traccar {
 
     /// The user whose email matches (trimmed, case-insensitively), whoever manages it.
     pub fn user_by_email(&self, email: &str) -> Option<User> {
-        let key = wire::email_key(email);
         let t = self.db.lock();
-        t.users
-            .values()
-            .find(|u| u.email_key().as_deref() == Some(key.as_str()))
-            .cloned()
+        t.id_by_email(email)
+            .and_then(|id| t.users.get(&id).cloned())
     }
 
     /// Every user → device link inserted, in order (duplicates included).

@@ -59,6 +59,10 @@ pub struct User {
     pub latitude: f64,
     pub longitude: f64,
     pub zoom: i32,
+    /// Whether a password was set; the password itself is not kept. Answered as
+    /// `"password": null` where Traccar puts it (the spec says string; the server sends null).
+    #[serde(rename = "password", serialize_with = "always_null")]
+    pub has_password: bool,
     pub coordinate_format: Option<String>,
     pub disabled: bool,
     pub expiration_time: Option<String>,
@@ -71,9 +75,6 @@ pub struct User {
     pub poi_layer: Option<String>,
     pub totp_key: Option<String>,
     pub temporary: bool,
-    /// Whether a password was set; the password itself is not kept.
-    #[serde(rename = "password", serialize_with = "always_null")]
-    pub has_password: bool,
 }
 
 fn always_null<S: Serializer>(_: &bool, s: S) -> Result<S::Ok, S::Error> {

@@ -1,0 +1,560 @@
+//! The result workbook, written as rows arrive: `Results`, `Errors` and `Manual` stream in
+//! rust_xlsxwriter's constant-memory mode (each sheet's XML goes to a temporary file, one row
+//! in memory at a time); `Summary` is built at the end from counters kept while writing, and
+//! put first. The workbook is saved to a temporary file beside the destination and renamed
+//! over it, so a crash never leaves half a workbook under the real name.
+//!
+//! `Errors` holds the `invalid`, `failed` and `partial` rows with the input's own columns
+//! (password cells left empty), then `status` and `error`; when the input has no target
+//! column (target from `--target` or a sheet name) a `target` column comes before `status`,
+//! so the sheet can be fed back to `muster import` as it is.
+//!
+//! Which cell is text and which a number, and why no cell can become a formula or show a
+//! password: see [`super::safe`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
+
+use super::counts::Counts;
+use super::manual::{self, Spool};
+use super::safe::{self, MASK};
+use super::style::Formats;
+use super::{Error, RESULT_COLUMNS};
+use crate::model::{Layout, RowResult, RunInfo, Status, TargetStats};
+
+/// Rows of a sheet (header included) before the next rows go to a continuation sheet
+/// (`Results (2)`): Excel's limit.
+pub(super) const EXCEL_ROWS: u32 = 1_048_576;
+/// Rows sampled for column widths (no full-data autofit in constant memory).
+pub(super) const WIDTH_SAMPLE: u32 = 500;
+/// Widest column, in characters.
+const MAX_WIDTH: usize = 60;
+
+/// Where the workbook was written and what it holds; returned by `finish`.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The workbook's path.
+    pub path: PathBuf,
+    /// Rows per target and status.
+    pub counts: Counts,
+    /// Users waiting on the `Manual` sheet.
+    pub manual: u64,
+}
+
+/// Writes the result workbook row by row, in input order.
+pub struct ResultsWriter {
+    path: PathBuf,
+    staging: tempfile::NamedTempFile,
+    workbook: Workbook,
+    formats: Formats,
+    own_headers: Vec<String>,
+    own_index: HashMap<String, usize>,
+    maps: Vec<(Arc<Layout>, Arc<ColumnMap>)>,
+    results: Pages,
+    errors: Pages,
+    manual: Spool,
+    counts: Counts,
+    /// Whether `Errors` has its own `target` column (the input has none).
+    errors_target: bool,
+}
+
+/// How one input table's columns land in the workbook.
+struct ColumnMap {
+    /// Per input column: the index in `own_headers`.
+    own: Vec<Option<usize>>,
+    /// Per input column: whether it holds secrets.
+    secret: Vec<bool>,
+}
+
+impl ColumnMap {
+    fn new(layout: &Layout, own_index: &HashMap<String, usize>) -> ColumnMap {
+        let secret = safe::secret_columns(layout);
+        ColumnMap {
+            own: layout
+                .headers
+                .iter()
+                .map(|h| own_index.get(h).copied())
+                .collect(),
+            secret,
+        }
+    }
+}
+
+impl ResultsWriter {
+    /// Starts a workbook at `path`; `own_headers` are the input's own columns (union of all
+    /// tables' headers, in order of first appearance), echoed after DESIGN's columns.
+    ///
+    /// Fails at once, naming the path, when the file could not be written there: the
+    /// directory is missing or read-only, or the path is a directory.
+    pub fn create(path: &Path, own_headers: Vec<String>) -> Result<ResultsWriter, Error> {
+        Self::create_paged(path, own_headers, EXCEL_ROWS)
+    }
+
+    /// [`ResultsWriter::create`] with a smaller page size, so tests can see continuation
+    /// sheets without a million rows.
+    #[doc(hidden)]
+    pub fn create_paged(
+        path: &Path,
+        own_headers: Vec<String>,
+        page_rows: u32,
+    ) -> Result<ResultsWriter, Error> {
+        let fail = |message: String| Error::Write {
+            path: path.to_path_buf(),
+            message,
+        };
+        if path.is_dir() {
+            return Err(fail("it is a directory".into()));
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(fail(format!("directory {} does not exist", dir.display())));
+        }
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().readonly() {
+                return Err(fail("the file is read-only".into()));
+            }
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(".muster-")
+            .suffix(".xlsx.part")
+            .tempfile_in(&dir)
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+
+        let mut workbook = Workbook::new();
+        let formats = Formats::new();
+        let own_index = own_headers
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, h)| (h.clone(), i))
+            .collect();
+        let xlsx = |source| Error::Xlsx {
+            path: path.to_path_buf(),
+            source,
+        };
+
+        let mut results_header: Vec<String> =
+            RESULT_COLUMNS.iter().map(|s| s.to_string()).collect();
+        results_header.extend(own_headers.iter().cloned());
+        let numeric = [2, 9, 11];
+        let results_text: Vec<bool> = (0..results_header.len())
+            .map(|c| !numeric.contains(&c))
+            .collect();
+        let results = Pages::new(
+            &mut workbook,
+            &formats,
+            "Results",
+            results_header,
+            results_text,
+            page_rows,
+        )
+        .map_err(xlsx)?;
+
+        let mut errors_header = own_headers.clone();
+        // A roster whose target came from `--target` or a sheet name has no target column;
+        // the Errors sheet is fed back as it is, so it carries the resolved target itself.
+        let errors_target = !own_headers.iter().any(|h| names_target(h));
+        if errors_target {
+            errors_header.push("target".into());
+        }
+        errors_header.push("status".into());
+        errors_header.push("error".into());
+        let errors_text = vec![true; errors_header.len()];
+        let errors = Pages::new(
+            &mut workbook,
+            &formats,
+            "Errors",
+            errors_header,
+            errors_text,
+            page_rows,
+        )
+        .map_err(xlsx)?;
+
+        Ok(ResultsWriter {
+            path: path.to_path_buf(),
+            staging,
+            workbook,
+            formats,
+            own_headers,
+            own_index,
+            maps: Vec::new(),
+            results,
+            errors,
+            manual: Spool::default(),
+            counts: Counts::default(),
+            errors_target,
+        })
+    }
+
+    /// Rows written so far, per target and status.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Adds one row to `Results` (and `Errors` / `Manual` when it belongs there).
+    pub fn write(&mut self, result: &RowResult) -> Result<(), Error> {
+        self.write_row(result).map_err(|source| Error::Xlsx {
+            path: self.path.clone(),
+            source,
+        })?;
+        if result.outcome.status == Status::Manual {
+            self.manual.add(result).map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        self.counts.add(result);
+        Ok(())
+    }
+
+    fn column_map(&mut self, layout: &Arc<Layout>) -> Arc<ColumnMap> {
+        // Tables are few and rows come table by table: the last one almost always matches.
+        if let Some((_, map)) = self.maps.iter().rev().find(|(l, _)| Arc::ptr_eq(l, layout)) {
+            return map.clone();
+        }
+        let map = Arc::new(ColumnMap::new(layout, &self.own_index));
+        self.maps.push((layout.clone(), map.clone()));
+        map
+    }
+
+    fn write_row(&mut self, result: &RowResult) -> Result<(), XlsxError> {
+        let row = &result.row;
+        let layout = &row.layout;
+        let map = self.column_map(layout);
+        let outcome = &result.outcome;
+        // Secrets are looked up only for rows with an error to redact.
+        let error = outcome
+            .error
+            .as_deref()
+            .map(|e| safe::redact(e, &safe::row_secrets(&row.cells, &map.secret)));
+        let f = &self.formats;
+        let status = outcome.status;
+
+        let (sheet, w, r, sample) = self.results.next_row(&mut self.workbook, f)?;
+        put_text(sheet, r, 0, &layout.file, f, w, sample)?;
+        put_text(sheet, r, 1, &layout.sheet, f, w, sample)?;
+        sheet.write_number(r, 2, row.line)?;
+        w.see(2, 7, sample);
+        if let Some(t) = &result.target {
+            put_text(sheet, r, 3, t, f, w, sample)?;
+        }
+        if let Some(v) = result.vendor {
+            put_text(sheet, r, 4, v.key(), f, w, sample)?;
+        }
+        put_text(sheet, r, 5, outcome.action.key(), f, w, sample)?;
+        sheet.write_string_with_format(r, 6, status.key(), f.status(status))?;
+        w.see(6, status.key().len(), sample);
+        if let Some(id) = &outcome.user_id {
+            put_text(sheet, r, 7, id, f, w, sample)?;
+        }
+        if !outcome.other_ids.is_empty() {
+            put_text(sheet, r, 8, &outcome.other_ids_text(), f, w, sample)?;
+        }
+        if let Some(code) = outcome.http_status {
+            sheet.write_number(r, 9, code)?;
+        }
+        if let Some(e) = &error {
+            put_text(sheet, r, 10, e, f, w, sample)?;
+        }
+        sheet.write_number(r, 11, outcome.attempts)?;
+        let first_own = RESULT_COLUMNS.len() as ColNum;
+        for (i, cell) in row.cells.iter().enumerate() {
+            let Some(Some(j)) = map.own.get(i) else {
+                continue;
+            };
+            if cell.is_empty() {
+                continue;
+            }
+            let value = if map.secret[i] { MASK } else { cell.as_str() };
+            put_text(sheet, r, first_own + *j as ColNum, value, f, w, sample)?;
+        }
+
+        if matches!(status, Status::Invalid | Status::Failed | Status::Partial) {
+            let (sheet, w, r, sample) = self.errors.next_row(&mut self.workbook, f)?;
+            for (i, cell) in row.cells.iter().enumerate() {
+                let Some(Some(j)) = map.own.get(i) else {
+                    continue;
+                };
+                // Secrets stay out; see `safe` for why the cell is left empty here.
+                if cell.is_empty() || map.secret[i] {
+                    continue;
+                }
+                put_text(sheet, r, *j as ColNum, cell, f, w, sample)?;
+            }
+            let mut n = self.own_headers.len() as ColNum;
+            if self.errors_target {
+                if let Some(t) = &result.target {
+                    put_text(sheet, r, n, t, f, w, sample)?;
+                }
+                n += 1;
+            }
+            sheet.write_string_with_format(r, n, status.key(), f.status(status))?;
+            if let Some(e) = &error {
+                put_text(sheet, r, n + 1, e, f, w, sample)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `Summary` and `Manual`, and saves the workbook under its name.
+    pub fn finish(mut self, run: &RunInfo, stats: &[TargetStats]) -> Result<Finished, Error> {
+        let path = self.path.clone();
+        let xlsx = |source| Error::Xlsx {
+            path: path.clone(),
+            source,
+        };
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let manual_users = self.manual.len();
+
+        let mut summary = Worksheet::new();
+        summary.set_name("Summary").map_err(xlsx)?;
+        super::summary_sheet::write_summary(
+            &mut summary,
+            &self.formats,
+            run,
+            &self.counts,
+            stats,
+            manual_users,
+        )
+        .map_err(xlsx)?;
+
+        let manual = if self.manual.is_empty() {
+            None
+        } else {
+            let spool = std::mem::take(&mut self.manual).drain().map_err(io)?;
+            Some(
+                manual::write_manual(&mut self.workbook, &self.formats, spool, manual_users)
+                    .map_err(xlsx)?,
+            )
+        };
+
+        summary.set_active(true);
+        self.workbook.push_worksheet(summary);
+        for sheet in self.results.finish().map_err(xlsx)? {
+            self.workbook.push_worksheet(sheet);
+        }
+        for sheet in self.errors.finish().map_err(xlsx)? {
+            self.workbook.push_worksheet(sheet);
+        }
+        if let Some(sheet) = manual {
+            self.workbook.push_worksheet(sheet);
+        }
+
+        self.workbook
+            .save_to_writer(self.staging.as_file_mut())
+            .map_err(xlsx)?;
+        readable_by_others(&self.staging, &self.path).map_err(io)?;
+        self.staging.persist(&self.path).map_err(|e| io(e.error))?;
+        Ok(Finished {
+            path: self.path,
+            counts: self.counts,
+            manual: manual_users,
+        })
+    }
+}
+
+/// Whether a header is the roster's `target` column (its name or an alias, normalised as
+/// `mapping` does: case, spaces and punctuation ignored).
+fn names_target(header: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let h = norm(header);
+    let field = crate::model::Field::Target;
+    h == norm(field.name()) || field.aliases().iter().any(|a| norm(a) == h)
+}
+
+/// The staging file is private (0600); the workbook holds no secret, so give it the mode
+/// of the file it replaces, or the usual 0644.
+#[cfg(unix)]
+fn readable_by_others(staging: &tempfile::NamedTempFile, dest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dest)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    staging
+        .as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_: &tempfile::NamedTempFile, _: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Column widths measured on the first rows of a sheet.
+pub(super) struct Widths {
+    pub(super) chars: Vec<usize>,
+}
+
+impl Widths {
+    pub(super) fn see(&mut self, col: usize, len: usize, sample: bool) {
+        if sample {
+            if let Some(w) = self.chars.get_mut(col) {
+                *w = (*w).max(len);
+            }
+        }
+    }
+
+    pub(super) fn apply(&self, sheet: &mut Worksheet) -> Result<(), XlsxError> {
+        for (c, w) in self.chars.iter().enumerate() {
+            let width = (*w).clamp(6, MAX_WIDTH) + 2;
+            sheet.set_column_width(c as ColNum, width as f64)?;
+        }
+        Ok(())
+    }
+}
+
+/// A streamed sheet and its continuation sheets when it outgrows Excel's row limit.
+struct Pages {
+    name: &'static str,
+    header: Vec<String>,
+    text: Vec<bool>,
+    sheets: Vec<Worksheet>,
+    /// Next row to write on the last sheet.
+    next: u32,
+    page_rows: u32,
+    /// Data rows written over all pages.
+    rows: u64,
+    widths: Widths,
+}
+
+impl Pages {
+    fn new(
+        workbook: &mut Workbook,
+        formats: &Formats,
+        name: &'static str,
+        header: Vec<String>,
+        text: Vec<bool>,
+        page_rows: u32,
+    ) -> Result<Pages, XlsxError> {
+        let widths = Widths {
+            chars: header.iter().map(|h| h.chars().count()).collect(),
+        };
+        let mut pages = Pages {
+            name,
+            header,
+            text,
+            sheets: Vec::new(),
+            next: 0,
+            page_rows: page_rows.max(2),
+            rows: 0,
+            widths,
+        };
+        pages.add_page(workbook, formats)?;
+        Ok(pages)
+    }
+
+    fn add_page(&mut self, workbook: &mut Workbook, formats: &Formats) -> Result<(), XlsxError> {
+        let mut sheet = workbook.new_worksheet_with_constant_memory()?;
+        let name = match self.sheets.len() {
+            0 => self.name.to_string(),
+            n => format!("{} ({})", self.name, n + 1),
+        };
+        sheet.set_name(name)?;
+        for (c, is_text) in self.text.iter().enumerate() {
+            // Small numbers centred, so they do not run into the text beside them.
+            let format = if *is_text {
+                &formats.text
+            } else {
+                &formats.centred
+            };
+            sheet.set_column_format(c as ColNum, format)?;
+        }
+        for (c, h) in self.header.iter().enumerate() {
+            let h = safe::fit_cell(h);
+            sheet.write_string_with_format(0, c as ColNum, h.as_ref(), &formats.header)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        sheet.set_landscape();
+        sheet.set_repeat_rows(0, 0)?;
+        self.sheets.push(sheet);
+        self.next = 1;
+        Ok(())
+    }
+
+    /// The sheet and row for the next data row, and whether it is sampled for widths.
+    fn next_row(
+        &mut self,
+        workbook: &mut Workbook,
+        formats: &Formats,
+    ) -> Result<(&mut Worksheet, &mut Widths, RowNum, bool), XlsxError> {
+        if self.next >= self.page_rows {
+            self.add_page(workbook, formats)?;
+        }
+        let r = self.next;
+        self.next += 1;
+        self.rows += 1;
+        let sample = self.rows <= WIDTH_SAMPLE as u64;
+        let sheet = self
+            .sheets
+            .last_mut()
+            .expect("Pages always holds at least one sheet");
+        Ok((sheet, &mut self.widths, r, sample))
+    }
+
+    fn finish(self) -> Result<Vec<Worksheet>, XlsxError> {
+        let last_col = (self.header.len().max(1) - 1) as ColNum;
+        let count = self.sheets.len();
+        let mut out = Vec::with_capacity(count);
+        for (i, mut sheet) in self.sheets.into_iter().enumerate() {
+            let last_row = if i + 1 == count {
+                self.next - 1
+            } else {
+                self.page_rows - 1
+            };
+            self.widths.apply(&mut sheet)?;
+            sheet.autofilter(0, 0, last_row.max(1), last_col)?;
+            out.push(sheet);
+        }
+        Ok(out)
+    }
+}
+
+/// Writes one text cell: cut to Excel's limit, quote-prefixed when it looks like a formula.
+pub(super) fn put_text(
+    sheet: &mut Worksheet,
+    row: RowNum,
+    col: ColNum,
+    text: &str,
+    formats: &Formats,
+    widths: &mut Widths,
+    sample: bool,
+) -> Result<(), XlsxError> {
+    let text = safe::fit_cell(text);
+    if sample {
+        widths.see(col as usize, text.chars().take(MAX_WIDTH).count(), true);
+    }
+    if safe::looks_like_formula(&text) {
+        sheet.write_string_with_format(row, col, text, &formats.quoted)?;
+    } else {
+        sheet.write_string(row, col, text)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<ResultsWriter>();
+    }
+}
