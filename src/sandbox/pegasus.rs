@@ -183,7 +183,7 @@ impl PegasusSim {
         lock(&self.db).apps.clone()
     }
 
-    /// Test hook: while on, every `PUT /apps/...` is refused with a 500 and does nothing.
+    /// Test hook: while on, every `PUT /apps/...` is refused with a 400 and does nothing.
     pub fn refuse_apps(&self, on: bool) {
         lock(&self.db).refuse_apps = on;
     }
@@ -689,8 +689,8 @@ async fn put_apps(
         sim.platform.bump(APPS_REFUSED);
         sim.platform.bump(stat::FAULTS_INJECTED);
         return message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error (refused by the sandbox's test hook)",
+            StatusCode::BAD_REQUEST,
+            "App access refused by the sandbox's test hook",
         );
     }
     let Some(user) = query.get("user").and_then(|u| u.trim().parse::<i64>().ok()) else {

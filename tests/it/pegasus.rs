@@ -308,7 +308,7 @@ async fn refused_app_access_is_partial_and_a_rerun_grants_only_that() {
     for o in first.outcomes.values() {
         assert!(o.user_id.is_some(), "{o:?}");
         assert!(o.other_ids_text().starts_with("group="), "{o:?}");
-        assert_eq!(o.http_status, Some(500));
+        assert_eq!(o.http_status, Some(400));
         let error = o.error.as_deref().unwrap_or("");
         assert!(error.contains("app access failed"), "{error}");
         assert!(error.contains("test hook"), "{error}");
@@ -435,4 +435,137 @@ async fn app_grants_keep_to_twenty_a_minute_and_expired_tokens_log_in_again() {
         sandbox.stats()
     );
     assert!(ran.stats.halted.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn answers_lost_after_a_create_are_looked_up_never_resent_blindly() {
+    // A share of group and user creates is done but never answered.
+    let options = Options {
+        timeout_rate: 0.3,
+        seed: Some(11),
+        ..Options::default()
+    };
+    let sandbox = sandbox(fast(), options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = target(&sandbox, 20, true);
+    let ran = run(&t, &env(), jobs(60), &journal(&dir), None).await;
+    assert!(
+        stat(&sandbox, "timeouts_injected") > 0,
+        "{}",
+        sandbox.stats()
+    );
+    assert_eq!(ran.count(Status::Created), 60, "{:?}", ran.statuses());
+    assert_eq!(state(&sandbox).users().len(), 60);
+    assert_eq!(state(&sandbox).groups().len(), 7, "a group was made twice");
+    assert_eq!(stat(&sandbox, "created"), 60);
+    assert_eq!(stat(&sandbox, "duplicates_refused"), 0);
+}
+
+/// A roster CSV of `n` Pegasus users over the seven companies.
+fn roster(n: usize) -> String {
+    let mut s = String::from("target,username,email,first name,last name,password,company\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "pegasus,Driver{i:04}@Fleet.test,driver{i:04}@fleet.test,Driver{i},Test,Secret-Pass-1,{}\n",
+            COMPANIES[i % COMPANIES.len()]
+        ));
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_of_two_hundred_users_with_fifty_workers() {
+    let w = crate::support::World::start(Options {
+        pegasus: fast(),
+        ..Options::default()
+    })
+    .await;
+    let config =
+        w.config("rate = \"none\"\nconcurrency = 50\napps_rate = \"none\"\napps_per_minute = 0");
+    let csv = w.write("roster.csv", &roster(200));
+    let journal = w.path("j.db");
+    let out = w.path("r.xlsx");
+    let args = [
+        "import",
+        csv.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    let exit = w.muster(&args).await.unwrap();
+    assert_eq!(
+        w.last_run_counts(&journal),
+        BTreeMap::from([(Status::Created, 200)])
+    );
+    assert_eq!(exit, muster::Exit::Success);
+    assert_eq!(w.stat("pegasus", sim::GROUPS_CREATED), 7);
+    assert_eq!(w.stat("pegasus", "created"), 200);
+    assert_eq!(w.stat("pegasus", sim::APPS_GRANTED), 200);
+    assert_eq!(w.stat("pegasus", "duplicates_refused"), 0);
+    assert_end_state(&w.sandbox, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_stopped_by_its_deadline_is_finished_by_the_next_run() {
+    let w = crate::support::World::start(Options {
+        latency_ms: 20,
+        pegasus: fast(),
+        ..Options::default()
+    })
+    .await;
+    let config =
+        w.config("rate = \"none\"\nconcurrency = 10\napps_rate = \"none\"\napps_per_minute = 0");
+    let csv = w.write("roster.csv", &roster(140));
+    let journal = w.path("j.db");
+    let out = w.path("r.xlsx");
+    let args = |deadline: Option<&'static str>| {
+        let mut a = vec![
+            "import".to_string(),
+            csv.display().to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--journal".into(),
+            journal.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+            "--quiet".into(),
+        ];
+        if let Some(d) = deadline {
+            a.push("--deadline".into());
+            a.push(d.into());
+        }
+        a
+    };
+    let first: Vec<String> = args(Some("0.4"));
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    w.muster(&first).await.unwrap();
+    let made = w.stat("pegasus", "created");
+    assert!(
+        made > 0 && made < 140,
+        "the deadline should fall midway: {made}"
+    );
+    assert!(
+        w.last_run_counts(&journal)
+            .contains_key(&Status::NotAttempted),
+        "{:?}",
+        w.last_run_counts(&journal)
+    );
+
+    let second: Vec<String> = args(None);
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    w.muster(&second).await.unwrap();
+    let counts = w.last_run_counts(&journal);
+    assert_eq!(
+        counts.get(&Status::Created).copied().unwrap_or(0)
+            + counts.get(&Status::Exists).copied().unwrap_or(0),
+        140,
+        "{counts:?}"
+    );
+    assert_eq!(w.stat("pegasus", sim::GROUPS_CREATED), 7);
+    assert_eq!(w.stat("pegasus", "created"), 140);
+    assert_end_state(&w.sandbox, 140);
 }
