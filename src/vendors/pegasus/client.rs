@@ -40,8 +40,13 @@ pub(super) struct Session {
     /// Bumped by every successful login: a 401 on a request sent under an older token
     /// needs no new login, only a repeat.
     generation: AtomicU64,
-    relogin: tokio::sync::Mutex<()>,
+    /// When the current token was obtained; held while logging in again.
+    relogin: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
+
+/// A token younger than this that meets a 401 has not expired: the 401 is a refusal (a
+/// missing scope, no shared group), and logging in again would not change it.
+const FRESH_TOKEN: Duration = Duration::from_secs(5);
 
 impl Session {
     pub fn new(credentials: Credentials) -> Session {
@@ -49,13 +54,19 @@ impl Session {
             username: credentials.username,
             password: credentials.password,
             generation: AtomicU64::new(0),
-            relogin: tokio::sync::Mutex::new(()),
+            relogin: tokio::sync::Mutex::new(None),
         }
     }
 
     /// `POST /login`; sets the token for every later request. Repeated only by the
     /// HTTP policy's bounded retries; a refusal is `Auth`.
     pub async fn login(&self, ctx: &Ctx) -> Result<(), VendorError> {
+        let at = self.login_once(ctx).await?;
+        *self.relogin.lock().await = Some(at);
+        Ok(())
+    }
+
+    async fn login_once(&self, ctx: &Ctx) -> Result<tokio::time::Instant, VendorError> {
         let (Some(user), Some(password)) = (&self.username, &self.password) else {
             return Err(VendorError::Auth("no username/password configured".into()));
         };
@@ -79,7 +90,7 @@ impl Session {
                 ctx.http
                     .set_auth(vec![(AUTHENTICATE, Secret::new(token.trim()))]);
                 self.generation.fetch_add(1, Ordering::SeqCst);
-                Ok(())
+                Ok(tokio::time::Instant::now())
             }
             400 | 401 | 403 => Err(VendorError::Auth(format!(
                 "POST /login refused the username/password: {}",
@@ -111,11 +122,14 @@ impl Session {
             return Ok(first);
         }
         {
-            let _one = self.relogin.lock().await;
+            let mut logged_in_at = self.relogin.lock().await;
             if self.generation.load(Ordering::SeqCst) == generation {
+                if logged_in_at.is_some_and(|at| at.elapsed() < FRESH_TOKEN) {
+                    return Ok(first);
+                }
                 tracing::debug!(target = %ctx.target.name, "HTTP 401: logging in again");
-                match self.login(ctx).await {
-                    Ok(()) => {}
+                match self.login_once(ctx).await {
+                    Ok(at) => *logged_in_at = Some(at),
                     Err(VendorError::Auth(reason)) => {
                         ctx.http
                             .halt
