@@ -267,15 +267,22 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
             json_out.write_all(b"\n")?;
         }
     }
-    json_out.flush()?;
     run.ended = Some(chrono::Utc::now());
-    writer
+    let finished = writer
         .finish(&run, &stats)
         .with_context(|| format!("writing {}", args.out.display()))?;
     let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
     journal.finish_run(&run, &stats, complete)?;
-    if !args.quiet && !args.json {
-        eprint!("{}", text_summary(&counts, &stats, &args.out));
+    if args.json {
+        let summary = report::summary_json(&run, &finished.counts, &stats, Some(&finished.path));
+        serde_json::to_writer(&mut json_out, &summary)?;
+        json_out.write_all(b"\n")?;
+        json_out.flush()?;
+    } else if !args.quiet {
+        eprint!(
+            "{}",
+            report::summary_table(&finished.counts, &stats, Some(&finished.path))
+        );
     }
     Ok(Summary {
         run,
@@ -283,58 +290,6 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
         counts,
         out: args.out.clone(),
     })
-}
-
-/// A compact per-target table for the terminal.
-pub fn text_summary(
-    counts: &BTreeMap<(String, Status), usize>,
-    stats: &[TargetStats],
-    out: &Path,
-) -> String {
-    let mut s = String::new();
-    let mut targets: Vec<&str> = counts.keys().map(|(t, _)| t.as_str()).collect();
-    targets.dedup();
-    for t in targets {
-        let parts: Vec<String> = Status::ALL
-            .iter()
-            .filter_map(|st| {
-                let n = counts.get(&(t.to_string(), *st)).copied().unwrap_or(0);
-                (n > 0).then(|| format!("{n} {st}"))
-            })
-            .collect();
-        let name = if t.is_empty() { "(no target)" } else { t };
-        let extra = stats
-            .iter()
-            .find(|x| x.target == t)
-            .map(|x| {
-                let mut e = format!(
-                    " — {} requests, {} 429s, {:.1} req/s",
-                    x.requests,
-                    x.rate_limited,
-                    x.achieved_rate()
-                );
-                if let Some(h) = &x.halted {
-                    e.push_str(&format!(", halted: {h}"));
-                }
-                e
-            })
-            .unwrap_or_default();
-        s.push_str(&format!("{name:>12}: {}{extra}\n", parts.join(", ")));
-    }
-    let manual: usize = counts
-        .iter()
-        .filter(|((_, st), _)| *st == Status::Manual)
-        .map(|(_, n)| n)
-        .sum();
-    if manual > 0 {
-        s.push_str(&format!(
-            "{manual} users wait to be created by hand: see the Manual sheet\n"
-        ));
-    }
-    if !out.as_os_str().is_empty() {
-        s.push_str(&format!("results: {}\n", out.display()));
-    }
-    s
 }
 
 fn stored_row<'a>(row: &'a Row, target: Option<&'a Target>) -> StoredRowRef<'a> {

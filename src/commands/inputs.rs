@@ -45,9 +45,23 @@ pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Ro
         next_index: 0,
     };
     for path in files {
-        let opened = input::open(path)?;
-        for s in opened.skipped {
+        let mut opened = input::open(path)?;
+        for s in opened.skipped.drain(..) {
             roster.skipped.push(format!("{}: {s}", path.display()));
+        }
+        // A muster result workbook fed back: only its Errors sheet is a roster.
+        if is_result_workbook(&opened.tables) {
+            opened.tables.retain(|t| {
+                let keep = t.layout.sheet == "Errors";
+                if !keep {
+                    roster.skipped.push(format!(
+                        "{}: {} (a muster result workbook: only its Errors sheet is read)",
+                        path.display(),
+                        t.layout.sheet
+                    ));
+                }
+                keep
+            });
         }
         for table in opened.tables {
             let mut layout = table.layout;
@@ -121,6 +135,21 @@ impl Roster {
     pub fn rows_read(&self) -> usize {
         self.next_index
     }
+}
+
+/// Whether the tables are those of a workbook muster wrote (`Results` starting with
+/// DESIGN's columns, beside an `Errors` sheet).
+fn is_result_workbook(tables: &[input::Table]) -> bool {
+    let results = tables.iter().any(|t| {
+        t.layout.sheet == "Results"
+            && t.layout
+                .headers
+                .iter()
+                .take(3)
+                .map(String::as_str)
+                .eq(crate::report::RESULT_COLUMNS[..3].iter().copied())
+    });
+    results && tables.iter().any(|t| t.layout.sheet == "Errors")
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {

@@ -1,16 +1,15 @@
 //! `muster report`: the history of past runs from the journal; rebuilds a run's workbook.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
 use crate::cli::ReportArgs;
-use crate::commands::import::{DEFAULT_JOURNAL, text_summary};
+use crate::commands::import::DEFAULT_JOURNAL;
 use crate::journal::Journal;
 use crate::model::{Layout, Outcome, Row, RowResult, Status, VendorKind};
-use crate::report::ResultsWriter;
+use crate::report::{self, Counts, ResultsWriter};
 use crate::{Env, Exit};
 
 pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
@@ -62,7 +61,7 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
         (None, _) => runs.first().context("the journal has no runs yet")?,
     };
     let rows = journal.rows(&run.info.run_id)?;
-    let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
+    let mut counts = Counts::default();
     let mut own_headers: Vec<String> = Vec::new();
     for r in &rows {
         for h in &r.headers {
@@ -85,9 +84,8 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
             );
             o
         });
-        *counts
-            .entry((r.target.clone().unwrap_or_default(), outcome.status))
-            .or_default() += 1;
+        let vendor = r.vendor.as_deref().and_then(VendorKind::from_key);
+        counts.add_status(r.target.as_deref(), vendor, outcome.status);
         if let Some(w) = writer.as_mut() {
             let layout = match layouts
                 .iter()
@@ -108,7 +106,7 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
                 }
             };
             w.write(&RowResult {
-                vendor: r.vendor.as_deref().and_then(VendorKind::from_key),
+                vendor,
                 target: r.target.clone(),
                 row: Row {
                     index: r.index,
@@ -133,11 +131,13 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
             "did not finish"
         }
     );
-    let out = args.out.clone().unwrap_or_default();
     if let Some(w) = writer {
         w.finish(&run.info, &run.stats)?;
     }
-    print!("{}", text_summary(&counts, &run.stats, &out));
+    print!(
+        "{}",
+        report::summary_table(&counts, &run.stats, args.out.as_deref())
+    );
     Ok(Exit::Success)
 }
 

@@ -28,7 +28,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         target_override: args.input.target.as_deref(),
     };
     let mut dups = Duplicates::default();
-    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut invalid = 0usize;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     loop {
@@ -39,7 +39,6 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         let checked = validate::check_rows(&chunk, &ctx, &mut dups);
         for (row, c) in chunk.into_iter().zip(checked) {
             let outcome = if c.problems.is_empty() {
-                valid += 1;
                 Outcome::new(Status::Valid, c.action)
             } else {
                 invalid += 1;
@@ -81,18 +80,22 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         inputs: roster.inputs.clone(),
         skipped_sheets: roster.skipped.clone(),
     };
-    writer
+    let finished = writer
         .finish(&run, &[])
         .with_context(|| format!("writing {}", args.out.display()))?;
-    if !args.quiet {
-        eprintln!(
-            "{} rows: {valid} valid, {invalid} invalid → {}",
-            valid + invalid,
-            args.out.display()
-        );
+    if args.json {
+        let summary = report::summary_json(&run, &finished.counts, &[], Some(&finished.path));
+        serde_json::to_writer(&mut out, &summary)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    } else if !args.quiet {
         for s in &roster.skipped {
             eprintln!("skipped {s}");
         }
+        eprint!(
+            "{}",
+            report::summary_table(&finished.counts, &[], Some(&finished.path))
+        );
     }
     Ok(if invalid == 0 {
         Exit::Success

@@ -22,6 +22,7 @@
 //! - passes the answer of every user creation through [`Platform::answer_create`], which
 //!   applies the timeout fault (the user stays created, the answer is withheld).
 
+pub mod motive;
 pub mod pegasus;
 pub mod platform;
 pub mod seed;
@@ -46,8 +47,11 @@ pub use platform::{Platform, Reset, stat};
 pub type Simulator = fn(Platform) -> Router;
 
 /// The simulators served, as (vendor key = path prefix, router).
-const SIMULATORS: &[(&str, Simulator)] =
-    &[("traccar", traccar::router), ("pegasus", pegasus::router)];
+const SIMULATORS: &[(&str, Simulator)] = &[
+    ("traccar", traccar::router),
+    ("motive", motive::router),
+    ("pegasus", pegasus::router),
+];
 
 /// Faults and limits of the simulated platforms.
 #[derive(Debug, Clone)]

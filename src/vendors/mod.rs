@@ -3,6 +3,8 @@
 //! Connectors know the wire; they never touch sheets or progress bars.
 
 pub mod arobs;
+pub mod common;
+pub mod motive;
 pub mod pegasus;
 pub mod traccar;
 
@@ -85,6 +87,7 @@ pub enum Connector {
     Traccar(traccar::Traccar),
     Pegasus(pegasus::Pegasus),
     Arobs(arobs::Arobs),
+    Motive(motive::Motive),
     /// A vendor whose connector is not built yet: every row is `not_attempted`.
     Missing(VendorKind),
 }
@@ -109,6 +112,7 @@ pub fn connect(target: &Target, credentials: Credentials, purpose: &Purpose) -> 
             Purpose::Verify(p) => Some(p.clone()),
             Purpose::Import => None,
         })),
+        VendorKind::Motive => Connector::Motive(motive::Motive::new(credentials)),
         other => Connector::Missing(other),
     }
 }
@@ -119,6 +123,7 @@ impl Connector {
             Connector::Traccar(c) => c.probe(ctx).await,
             Connector::Pegasus(c) => c.probe(ctx).await,
             Connector::Arobs(c) => c.probe(ctx).await,
+            Connector::Motive(c) => c.probe(ctx).await,
             Connector::Missing(v) => Err(VendorError::Unavailable(format!(
                 "muster has no connector for {} yet",
                 v.display_name()
@@ -131,6 +136,7 @@ impl Connector {
             Connector::Traccar(c) => c.run(ctx, jobs).await,
             Connector::Pegasus(c) => c.run(ctx, jobs).await,
             Connector::Arobs(c) => c.run(ctx, jobs).await,
+            Connector::Motive(c) => c.run(ctx, jobs).await,
             Connector::Missing(_) => Ok(()),
         }
     }

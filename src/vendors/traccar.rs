@@ -24,6 +24,7 @@ use crate::submit::Ctx;
 use crate::submit::http::{Reply, Request, SendError};
 use crate::submit::retry::Kind;
 
+use super::common::{RowError, fail_send, send};
 use super::{Job, Vendor, VendorError, generate_password, split_list};
 
 /// A user as Traccar lists it (only what muster reads).
@@ -403,37 +404,6 @@ impl Vendor for Traccar {
     }
 }
 
-/// A row-level stop: the target halted, or the journal failed.
-enum RowError {
-    Halted,
-    Journal(VendorError),
-}
-
-impl From<VendorError> for RowError {
-    fn from(e: VendorError) -> RowError {
-        RowError::Journal(e)
-    }
-}
-
-/// Sends a row's request, counting its attempts; a halted target stops the row.
-async fn send(
-    ctx: &Ctx,
-    req: Request,
-    out: &mut Outcome,
-) -> Result<Result<Reply, SendError>, RowError> {
-    match ctx.http.send(req).await {
-        Ok(r) => {
-            out.attempts += r.attempts;
-            Ok(Ok(r))
-        }
-        Err(SendError::Halted(_)) => Err(RowError::Halted),
-        Err(e) => {
-            out.attempts += e.attempts();
-            Ok(Err(e))
-        }
-    }
-}
-
 /// Finds a user by email: `GET /users?keyword=`, matched exactly (keyword is a LIKE).
 async fn lookup(ctx: &Ctx, key: &str, out: &mut Outcome) -> Result<Lookup, RowError> {
     let req = Request::get("/users").query("keyword", key);
@@ -587,13 +557,6 @@ fn fail(mut out: Outcome, reply: &Reply) -> Outcome {
     out.status = Status::Failed;
     out.http_status = Some(reply.status);
     out.error = Some(readable(reply));
-    out
-}
-
-fn fail_send(mut out: Outcome, e: SendError) -> Outcome {
-    out.status = Status::Failed;
-    out.http_status = e.status();
-    out.error = Some(e.to_string());
     out
 }
 

@@ -309,3 +309,80 @@ async fn a_run_stopped_by_its_deadline_is_finished_by_the_next() {
     assert!(made_first > 0);
     assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
 }
+
+/// Copies every sheet of `from` into `to` as text, applying `fix` to each Errors cell.
+fn copy_workbook(from: &std::path::Path, to: &std::path::Path, fix: impl Fn(&str) -> String) {
+    use calamine::{Reader, open_workbook_auto};
+    let mut wb = open_workbook_auto(from).unwrap();
+    let mut out = rust_xlsxwriter::Workbook::new();
+    for name in wb.sheet_names().to_vec() {
+        let range = wb.worksheet_range(&name).unwrap();
+        let sheet = out.add_worksheet();
+        sheet.set_name(&name).unwrap();
+        for (r, row) in range.rows().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let text = cell.to_string();
+                let text = if name == "Errors" { fix(&text) } else { text };
+                sheet.write_string(r as u32, c as u16, &text).unwrap();
+            }
+        }
+    }
+    out.save(to).unwrap();
+}
+
+#[tokio::test]
+async fn the_errors_sheet_fixed_and_fed_back_sends_only_that_row() {
+    let w = World::start(Options::default()).await;
+    let config = w.config("");
+    let roster = w.write(
+        "roster.csv",
+        "target,name,email\ntraccar,Ann,ann@example.com\ntraccar,Bob,bob@@example.com\ntraccar,Cy,cy@example.com\n",
+    );
+    let journal = w.path("j.db");
+    let out = w.path("r.xlsx");
+    let run = |input: std::path::PathBuf| {
+        let args: Vec<String> = vec![
+            "import".into(),
+            input.display().to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--journal".into(),
+            journal.display().to_string(),
+            "--out".into(),
+            w.path("out.xlsx").display().to_string(),
+            "--quiet".into(),
+        ];
+        args
+    };
+    let first: Vec<String> = {
+        let mut a = run(roster.clone());
+        let pos = a.iter().position(|s| s.ends_with("out.xlsx")).unwrap();
+        a[pos] = out.display().to_string();
+        a
+    };
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    assert_eq!(w.muster(&first).await.unwrap(), Exit::RowsFailed);
+    assert_eq!(w.stat("traccar", "created"), 2);
+    let writes_before = w.stat("traccar", "writes");
+
+    let fixed = w.path("fixed.xlsx");
+    copy_workbook(&out, &fixed, |t| {
+        t.replace("bob@@example.com", "bob@example.com")
+    });
+    let second = run(fixed);
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    assert_eq!(w.muster(&second).await.unwrap(), Exit::Success);
+    let counts = w.last_run_counts(&journal);
+    assert_eq!(
+        counts.get(&Status::Created),
+        Some(&1),
+        "only the fixed row: {counts:?}"
+    );
+    assert_eq!(counts.values().sum::<usize>(), 1, "{counts:?}");
+    assert_eq!(w.stat("traccar", "created"), 3);
+    assert_eq!(
+        w.stat("traccar", "writes"),
+        writes_before + 1,
+        "one create, nothing else written"
+    );
+}

@@ -4,6 +4,7 @@ mod contract;
 mod crash;
 mod import;
 mod input;
+mod motive;
 mod pegasus;
 mod report;
 mod sandbox;

@@ -1,0 +1,748 @@
+//! Motive (formerly KeepTruckin), `shared/vendors/motive.md`; issue 5.
+//!
+//! - Auth: `X-Api-Key: <key>`, or `Authorization: Bearer <key>` with `auth = "bearer"`.
+//!   Probe `GET /companies` (the target URL ends in `/v1`): 401 → bad key, 403 → not allowed.
+//! - Existing users: `GET /users` (every page, `per_page=100`, items wrapped in `user`), read
+//!   once per target and matched by muster's external id, then email, then username.
+//!   Groups: `GET /groups` (every page), read once when a row names groups.
+//! - Create: `POST /users`, flat body with only what the row sets (`rules::create_body`), and
+//!   always `external_ids_attributes [{external_id, integration_name}]`: the roster's own
+//!   external id, else one derived from the target and the row's identity key, so a re-run
+//!   finds what an earlier run made. A create whose outcome is unknown — and a refusal that
+//!   says the user is taken — is reconciled with `GET /users/lookup_by_external_id` and
+//!   `GET /users/lookup?email=` before anything is re-sent.
+//! - A 200 (not 201) to a create is a test-mode key: nothing was saved. The row fails with
+//!   that explanation and the target halts; the first create of a target goes alone so one
+//!   row, not a whole wave, learns it.
+//! - Update (`action = update|upsert`, `--mode upsert|sync`): `PUT /users/{id}` with the
+//!   fields that differ from the listed user (never the password); nothing differs → `exists`.
+//! - Motive documents no delete; `action = delete` fails with how to deactivate instead.
+
+mod rules;
+mod wire;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, HeaderName};
+use serde_json::Value;
+
+use crate::cli::Mode;
+use crate::config::Credentials;
+use crate::journal::StepState;
+use crate::model::{Action, Field, Outcome, Problem, Row, Status};
+use crate::secret::Secret;
+use crate::submit::Ctx;
+use crate::submit::http::{Request, SendError};
+use crate::submit::retry::Kind;
+
+use super::common::{RowError, fail_send, send};
+use super::{Job, Vendor, VendorError, split_list};
+
+pub use rules::check;
+use wire::{Group, Page, User, readable, says_taken};
+
+/// Items asked for per page of `GET /users` and `GET /groups` (the contract's assumed max).
+const PER_PAGE: u64 = 100;
+
+/// A guard against a platform that ignores `page_no`: no list is read past this many pages.
+const MAX_PAGES: u64 = 100_000;
+
+/// The Motive connector of one target.
+#[derive(Debug)]
+pub struct Motive {
+    credentials: Credentials,
+    /// Held by the target's first create until one is confirmed (a test-mode key is then
+    /// found by one row, not by every row in flight).
+    first_create: tokio::sync::Mutex<()>,
+    confirmed: AtomicBool,
+}
+
+/// What exists on the target, read once.
+#[derive(Debug, Default)]
+struct Existing {
+    users: Vec<User>,
+    /// External ids under the target's integration name.
+    by_external: HashMap<String, usize>,
+    by_email: HashMap<String, usize>,
+    by_username: HashMap<String, usize>,
+}
+
+impl Existing {
+    fn new(users: Vec<User>, integration: &str) -> Existing {
+        let mut e = Existing::default();
+        for (i, u) in users.iter().enumerate() {
+            for (id, name) in &u.external_ids {
+                if name == integration {
+                    e.by_external.entry(id.clone()).or_insert(i);
+                }
+            }
+            if let Some(m) = &u.email {
+                e.by_email.entry(m.clone()).or_insert(i);
+            }
+            if let Some(n) = &u.username {
+                e.by_username.entry(n.clone()).or_insert(i);
+            }
+        }
+        e.users = users;
+        e
+    }
+
+    /// Who the row is on the platform.
+    fn find(&self, row: &Row, external_id: &str, target: &str) -> Found<'_> {
+        if let Some(&i) = self.by_external.get(external_id) {
+            return Found::Ours(&self.users[i]);
+        }
+        let email = row.get(Field::Email).map(|s| s.trim().to_lowercase());
+        let username = row.get(Field::Username).map(|s| s.trim().to_lowercase());
+        let by_email = email.as_ref().and_then(|e| self.by_email.get(e)).copied();
+        let by_username = username
+            .as_ref()
+            .and_then(|n| self.by_username.get(n))
+            .copied();
+        match (by_email, by_username) {
+            (Some(a), Some(b)) if a != b => Found::Conflict(format!(
+                "the email belongs to user {} and the username \"{}\" to another user, {}, on target {target}",
+                self.users[a].id,
+                username.unwrap_or_default(),
+                self.users[b].id
+            )),
+            (Some(a), _) => Found::Theirs(&self.users[a]),
+            (None, Some(b)) => {
+                let u = &self.users[b];
+                match (&email, &u.email) {
+                    (Some(mine), Some(theirs)) if mine != theirs => Found::Conflict(format!(
+                        "the username \"{}\" is taken on target {target} by user {}, who has another email",
+                        username.unwrap_or_default(),
+                        u.id
+                    )),
+                    _ => Found::Theirs(u),
+                }
+            }
+            (None, None) => Found::Nobody,
+        }
+    }
+}
+
+/// A row's user on the platform.
+#[derive(Debug)]
+enum Found<'a> {
+    /// Carries the row's external id: made by muster from this roster.
+    Ours(&'a User),
+    /// Same email or username, made by someone else.
+    Theirs(&'a User),
+    /// The email and the username point at different users.
+    Conflict(String),
+    Nobody,
+}
+
+/// The platform's groups, read once.
+#[derive(Debug, Default)]
+struct Groups {
+    by_name: HashMap<String, i64>,
+    ids: HashSet<i64>,
+}
+
+/// What a lookup found.
+enum Lookup {
+    Ours(User),
+    Theirs(User),
+    Nobody,
+    /// The lookup itself failed: whether the user exists is not known.
+    Failed(String),
+}
+
+impl Motive {
+    /// A connector sending `credentials.token` as the API key.
+    pub fn new(credentials: Credentials) -> Motive {
+        Motive {
+            credentials,
+            first_create: tokio::sync::Mutex::new(()),
+            confirmed: AtomicBool::new(false),
+        }
+    }
+
+    async fn run_job(&self, ctx: &Ctx, existing: &Existing, groups: &Groups, job: Job) {
+        let outcome = match self.plan_and_do(ctx, existing, groups, &job).await {
+            Ok(o) => o,
+            Err(RowError::Halted) => return, // the engine marks it not_attempted
+            Err(RowError::Journal(e)) => {
+                ctx.http.halt.halt(format!("journal failed: {e}"));
+                return;
+            }
+        };
+        ctx.finish(job.index, outcome);
+    }
+
+    async fn plan_and_do(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        groups: &Groups,
+        job: &Job,
+    ) -> Result<Outcome, RowError> {
+        let row = &job.row;
+        let mut problems = rules::check(row);
+        let group_ids = resolve_groups(row, groups, &ctx.target.name, &mut problems);
+        if !problems.is_empty() {
+            return Ok(Outcome::invalid(job.action, &problems));
+        }
+        let mut out = Outcome::new(Status::Planned, job.action);
+        if job.action == Action::Delete {
+            out.status = Status::Failed;
+            out.error = Some(
+                "Motive documents no way to delete a user: to take one out of service, set a motive.status column to \"deactivated\" with action = update"
+                    .into(),
+            );
+            return Ok(out);
+        }
+        let key = job.key.as_str();
+        let external_id = rules::external_id(row, &ctx.target.name, key);
+        let integration = ctx.target.integration_name.as_str();
+        let ledger = ctx.ledger(key, "user").cloned();
+        let complete = ctx.ledger(key, "complete").is_some();
+
+        match existing.find(row, &external_id, &ctx.target.name) {
+            Found::Conflict(message) => {
+                out.status = Status::Failed;
+                out.error = Some(message);
+                Ok(out)
+            }
+            Found::Ours(user) if ledger.is_some() && !complete => {
+                // An earlier run made it (or sent the create and never heard back): the
+                // platform's list, read after that intent, says it happened.
+                out.user_id = Some(user.id.clone());
+                out.status = Status::Exists;
+                if !ctx.dry_run {
+                    ctx.done(key, "user", Some(&user.id))?;
+                    ctx.done(key, "complete", Some(&user.id))?;
+                    out.status = Status::Created;
+                }
+                Ok(out)
+            }
+            Found::Ours(user) | Found::Theirs(user) => {
+                self.existing_user(ctx, job, user, &group_ids, out).await
+            }
+            Found::Nobody => {
+                if ledger.as_ref().is_some_and(|s| s.state == StepState::Done) || complete {
+                    // The journal says muster made it, yet the list lacks it: ask directly.
+                    if let Lookup::Ours(user) | Lookup::Theirs(user) =
+                        lookup(ctx, row, &external_id, integration, &mut out).await?
+                    {
+                        return self.existing_user(ctx, job, &user, &group_ids, out).await;
+                    }
+                }
+                if job.action == Action::Update {
+                    out.status = Status::Failed;
+                    out.error = Some(format!(
+                        "no user {key} on target {} to update",
+                        ctx.target.name
+                    ));
+                    return Ok(out);
+                }
+                if ctx.dry_run {
+                    return Ok(out);
+                }
+                let body = rules::create_body(row, &group_ids, &external_id, integration);
+                self.create(ctx, job, body, &external_id, out).await
+            }
+        }
+    }
+
+    /// A user the platform already has: `exists`, or updated when the run asks for it.
+    async fn existing_user(
+        &self,
+        ctx: &Ctx,
+        job: &Job,
+        user: &User,
+        group_ids: &[i64],
+        mut out: Outcome,
+    ) -> Result<Outcome, RowError> {
+        out.user_id = Some(user.id.clone());
+        out.status = Status::Exists;
+        let update = matches!(job.action, Action::Update | Action::Upsert)
+            || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+        if !update {
+            return Ok(out);
+        }
+        let wanted = rules::fields_body(&job.row, group_ids);
+        let diff = rules::changes(&wanted, &user.fields);
+        if diff.is_empty() {
+            return Ok(out);
+        }
+        if ctx.dry_run {
+            out.status = Status::Planned;
+            return Ok(out);
+        }
+        let req = Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent)
+            .json(Value::Object(diff));
+        Ok(match send(ctx, req, &mut out).await? {
+            Ok(r) if r.ok() => {
+                out.status = Status::Updated;
+                out.http_status = Some(r.status);
+                out
+            }
+            Ok(r) => {
+                out.status = Status::Failed;
+                out.http_status = Some(r.status);
+                out.error = Some(readable(r.status, &r.body, job.row.get(Field::Password)));
+                out
+            }
+            Err(e) => fail_send(out, e),
+        })
+    }
+
+    /// Creates the user exactly once. The target's first create goes alone, until one is
+    /// confirmed (see `Motive::first_create`).
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        job: &Job,
+        body: Value,
+        external_id: &str,
+        mut out: Outcome,
+    ) -> Result<Outcome, RowError> {
+        if self.confirmed.load(Ordering::SeqCst) {
+            self.try_create(ctx, job, body, external_id, &mut out)
+                .await?;
+        } else {
+            let _gate = self.first_create.lock().await;
+            if ctx.halted() {
+                return Err(RowError::Halted);
+            }
+            self.try_create(ctx, job, body, external_id, &mut out)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    async fn try_create(
+        &self,
+        ctx: &Ctx,
+        job: &Job,
+        body: Value,
+        external_id: &str,
+        out: &mut Outcome,
+    ) -> Result<(), RowError> {
+        let key = job.key.as_str();
+        let row = &job.row;
+        let integration = ctx.target.integration_name.as_str();
+        let password = row.get(Field::Password);
+        let tries = ctx.target.retries + 1;
+        for _ in 0..tries {
+            ctx.intent(key, "user")?;
+            let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
+            match send(ctx, req, out).await? {
+                Ok(r) if r.status == 200 => {
+                    // 200, not 201: a test-mode key answers writes this way and saves
+                    // nothing. Confirm by lookup rather than trusting the echo.
+                    out.http_status = Some(r.status);
+                    return match lookup(ctx, row, external_id, integration, out).await? {
+                        Lookup::Ours(u) => self.adopt(ctx, key, &u.id, out),
+                        other => {
+                            if !matches!(other, Lookup::Failed(_)) {
+                                ctx.clear(key, "user")?;
+                            }
+                            out.status = Status::Failed;
+                            out.error = Some(format!(
+                                "HTTP 200 to the create, but no user was saved: the API key of target {} is in test mode (Motive answers writes with 200 and keeps nothing); the target stops, since every further write would be lost too",
+                                ctx.target.name
+                            ));
+                            ctx.http.halt.halt(
+                                "the API key is in test mode: Motive answered a create with HTTP 200 and saved nothing",
+                            );
+                            Ok(())
+                        }
+                    };
+                }
+                Ok(r) if r.ok() => {
+                    out.http_status = Some(r.status);
+                    if let Some(u) = r.json().as_ref().and_then(User::from_value) {
+                        return self.adopt(ctx, key, &u.id, out);
+                    }
+                    // Created, but no id we can read: find it.
+                    return match lookup(ctx, row, external_id, integration, out).await? {
+                        Lookup::Ours(u) => self.adopt(ctx, key, &u.id, out),
+                        _ => {
+                            out.status = Status::Failed;
+                            out.error = Some(format!(
+                                "HTTP {} to the create, but the reply has no user id and no user with external id {external_id} is found; a re-run checks again before creating",
+                                r.status
+                            ));
+                            Ok(())
+                        }
+                    };
+                }
+                Ok(r) => {
+                    out.http_status = Some(r.status);
+                    let reason = readable(r.status, &r.body, password);
+                    if says_taken(&r.body) {
+                        // Maybe ours, from a create whose answer was lost: ask first.
+                        match lookup(ctx, row, external_id, integration, out).await? {
+                            Lookup::Ours(u) => return self.adopt(ctx, key, &u.id, out),
+                            Lookup::Theirs(u) => {
+                                out.user_id = Some(u.id);
+                            }
+                            Lookup::Nobody | Lookup::Failed(_) => {}
+                        }
+                    }
+                    ctx.clear(key, "user")?;
+                    out.status = Status::Failed;
+                    out.error = Some(reason);
+                    return Ok(());
+                }
+                Err(SendError::Unknown { detail, .. }) => {
+                    // Never re-sent blindly: look the user up first.
+                    match lookup(ctx, row, external_id, integration, out).await? {
+                        Lookup::Ours(u) => return self.adopt(ctx, key, &u.id, out),
+                        Lookup::Theirs(u) => {
+                            ctx.clear(key, "user")?;
+                            out.status = Status::Exists;
+                            out.user_id = Some(u.id);
+                            out.error = None;
+                            return Ok(());
+                        }
+                        Lookup::Nobody => ctx.clear(key, "user")?,
+                        Lookup::Failed(why) => {
+                            // The intent stays in the journal: a re-run checks first.
+                            out.status = Status::Failed;
+                            out.error = Some(format!(
+                                "no answer to the create ({detail}), and the lookup that would tell whether it happened failed ({why}); not re-sent: a re-run checks before creating"
+                            ));
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(e) => {
+                    ctx.clear(key, "user")?;
+                    *out = fail_send(out.clone(), e);
+                    return Ok(());
+                }
+            }
+        }
+        out.status = Status::Failed;
+        out.error = Some(format!(
+            "no answer to {tries} creates, and the user is not on the platform; giving up"
+        ));
+        Ok(())
+    }
+
+    /// Records the user as made by muster: journal, outcome, and the first-create gate.
+    fn adopt(&self, ctx: &Ctx, key: &str, id: &str, out: &mut Outcome) -> Result<(), RowError> {
+        ctx.done(key, "user", Some(id))?;
+        ctx.done(key, "complete", Some(id))?;
+        self.confirmed.store(true, Ordering::SeqCst);
+        out.status = Status::Created;
+        out.user_id = Some(id.to_string());
+        out.error = None;
+        Ok(())
+    }
+}
+
+impl Vendor for Motive {
+    async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+        let key = self
+            .credentials
+            .token
+            .as_ref()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| VendorError::Auth("no API key configured (api_key_env)".into()))?;
+        let header = if ctx.target.bearer {
+            (
+                AUTHORIZATION,
+                Secret::new(format!("Bearer {}", key.expose())),
+            )
+        } else {
+            (HeaderName::from_static("x-api-key"), key.clone())
+        };
+        ctx.http.set_auth(vec![header]);
+        let reply = ctx
+            .http
+            .send(Request::get("/companies"))
+            .await
+            .map_err(|e| VendorError::from_send("GET /companies", e))?;
+        match reply.status {
+            200..=299 => Ok(()),
+            401 => Err(VendorError::Auth(format!(
+                "GET /companies answered HTTP 401: the API key was not accepted ({})",
+                readable(401, &reply.body, None)
+            ))),
+            403 => Err(VendorError::Auth(format!(
+                "GET /companies answered HTTP 403: key valid but not allowed ({})",
+                readable(403, &reply.body, None)
+            ))),
+            s => Err(VendorError::Unavailable(format!(
+                "GET /companies answered {}",
+                readable(s, &reply.body, None)
+            ))),
+        }
+    }
+
+    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+        let integration = ctx.target.integration_name.clone();
+        let users = read_all(ctx, "/users", "users")
+            .await?
+            .iter()
+            .filter_map(User::from_value)
+            .collect();
+        let existing = Existing::new(users, &integration);
+        let needs_groups = jobs.iter().any(|j| {
+            j.row
+                .get(Field::Groups)
+                .is_some_and(|g| !split_list(g).is_empty())
+        });
+        let mut groups = Groups::default();
+        if needs_groups {
+            for g in read_all(ctx, "/groups", "groups")
+                .await?
+                .iter()
+                .filter_map(Group::from_value)
+            {
+                groups.by_name.insert(g.name.trim().to_lowercase(), g.id);
+                groups.ids.insert(g.id);
+            }
+        }
+        // The same user twice for one target: only the first row is sent.
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut todo = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match seen.get(&job.key) {
+                Some(first) => {
+                    let p = Problem::row(format!(
+                        "the same user ({}) as {first}: sent once, from that row",
+                        job.key
+                    ));
+                    ctx.finish(job.index, Outcome::invalid(job.action, &[p]));
+                }
+                None => {
+                    let at = format!("{} row {}", job.row.layout.file, job.row.line);
+                    seen.insert(job.key.clone(), at);
+                    todo.push(job);
+                }
+            }
+        }
+        ctx.for_each(todo, |job| self.run_job(ctx, &existing, &groups, job))
+            .await;
+        Ok(())
+    }
+}
+
+/// The ids of the row's groups (names or ids, `|`-separated); unknown ones become problems.
+fn resolve_groups(
+    row: &Row,
+    groups: &Groups,
+    target: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<i64> {
+    let Some(col) = row.layout.column_of(Field::Groups) else {
+        return Vec::new();
+    };
+    let Some(text) = row.cell(col) else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    for item in split_list(text) {
+        let by_name = groups.by_name.get(&item.to_lowercase()).copied();
+        let by_id = item
+            .parse::<i64>()
+            .ok()
+            .filter(|id| groups.ids.contains(id));
+        match by_name.or(by_id) {
+            Some(id) if !ids.contains(&id) => ids.push(id),
+            Some(_) => {}
+            None => problems.push(Problem::cell(
+                row,
+                col,
+                format!(
+                    "names group \"{item}\", which target {target} does not have (by name or id)"
+                ),
+            )),
+        }
+    }
+    ids
+}
+
+/// Looks the row's user up: by external id first, then by email (else username).
+async fn lookup(
+    ctx: &Ctx,
+    row: &Row,
+    external_id: &str,
+    integration: &str,
+    out: &mut Outcome,
+) -> Result<Lookup, RowError> {
+    let req = Request::get("/users/lookup_by_external_id")
+        .query("external_id", external_id)
+        .query("integration_name", integration);
+    match send(ctx, req, out).await? {
+        Ok(r) if r.ok() => {
+            if let Some(u) = r.json().as_ref().and_then(User::from_value) {
+                return Ok(Lookup::Ours(u));
+            }
+            return Ok(Lookup::Failed(format!(
+                "GET /users/lookup_by_external_id answered HTTP {} without a user",
+                r.status
+            )));
+        }
+        Ok(r) if r.status == 404 => {}
+        Ok(r) => {
+            return Ok(Lookup::Failed(format!(
+                "GET /users/lookup_by_external_id: {}",
+                readable(r.status, &r.body, None)
+            )));
+        }
+        Err(e) => {
+            return Ok(Lookup::Failed(format!(
+                "GET /users/lookup_by_external_id: {e}"
+            )));
+        }
+    }
+    let by = [(Field::Email, "email"), (Field::Username, "username")]
+        .into_iter()
+        .find_map(|(f, name)| row.get(f).map(|v| (name, v.trim().to_string())));
+    let Some((name, value)) = by else {
+        return Ok(Lookup::Nobody);
+    };
+    match send(ctx, Request::get("/users/lookup").query(name, value), out).await? {
+        Ok(r) if r.ok() => match r.json().as_ref().and_then(User::from_value) {
+            Some(u) if u.has_external_id(external_id, integration) => Ok(Lookup::Ours(u)),
+            Some(u) => Ok(Lookup::Theirs(u)),
+            None => Ok(Lookup::Failed(format!(
+                "GET /users/lookup answered HTTP {} without a user",
+                r.status
+            ))),
+        },
+        Ok(r) if r.status == 404 => Ok(Lookup::Nobody),
+        Ok(r) => Ok(Lookup::Failed(format!(
+            "GET /users/lookup: {}",
+            readable(r.status, &r.body, None)
+        ))),
+        Err(e) => Ok(Lookup::Failed(format!("GET /users/lookup: {e}"))),
+    }
+}
+
+/// Every item of a paginated list (`GET /users`, `GET /groups`).
+async fn read_all(ctx: &Ctx, path: &str, key: &str) -> Result<Vec<Value>, VendorError> {
+    let what = format!("GET {path}");
+    let mut items = Vec::new();
+    for page_no in 1..=MAX_PAGES {
+        let req = Request::get(path)
+            .query("per_page", PER_PAGE.to_string())
+            .query("page_no", page_no.to_string());
+        let reply = ctx
+            .http
+            .send(req)
+            .await
+            .map_err(|e| VendorError::from_send(&what, e))?;
+        match reply.status {
+            200..=299 => {}
+            401 | 403 => {
+                return Err(VendorError::Auth(format!(
+                    "{what} answered {}",
+                    readable(reply.status, &reply.body, None)
+                )));
+            }
+            s => {
+                return Err(VendorError::Unavailable(format!(
+                    "{what} answered {}",
+                    readable(s, &reply.body, None)
+                )));
+            }
+        }
+        let page = Page::parse(&reply.body, key)
+            .map_err(|e| VendorError::Protocol(format!("{what} page {page_no}: {e}")))?;
+        let more = !page.items.is_empty();
+        items.extend(page.items.iter().cloned());
+        if !more || !page.has_more(PER_PAGE, items.len() as u64) {
+            break;
+        }
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rules::tests::row;
+    use serde_json::json;
+
+    fn users() -> Existing {
+        let users = [
+            json!({"id": 1, "email": "ana@x.test", "username": "ana",
+                "external_ids": [{"external_id": "muster-1", "integration_name": "muster"}]}),
+            json!({"id": 2, "email": "bo@x.test", "username": "bo"}),
+            json!({"id": 3, "username": "cy",
+                "external_ids": [{"external_id": "muster-3", "integration_name": "hr"}]}),
+        ];
+        Existing::new(
+            users.iter().filter_map(User::from_value).collect(),
+            "muster",
+        )
+    }
+
+    fn found(cells: &[(&str, &str)], external_id: &str) -> String {
+        match users().find(&row(cells), external_id, "motive") {
+            Found::Ours(u) => format!("ours {}", u.id),
+            Found::Theirs(u) => format!("theirs {}", u.id),
+            Found::Conflict(m) => m,
+            Found::Nobody => "nobody".into(),
+        }
+    }
+
+    #[test]
+    fn users_are_matched_by_external_id_then_email_then_username() {
+        let cases = [
+            (vec![("email", "new@x.test")], "muster-1", "ours 1"),
+            (vec![("email", "BO@x.test")], "muster-9", "theirs 2"),
+            (vec![("username", "Cy")], "muster-3", "theirs 3"),
+            (
+                vec![("email", "new@x.test"), ("username", "cy")],
+                "muster-9",
+                "theirs 3",
+            ),
+            (vec![("email", "new@x.test")], "muster-9", "nobody"),
+            (
+                vec![("email", "ana@x.test"), ("username", "bo")],
+                "muster-9",
+                "the email belongs to user 1 and the username \"bo\" to another user, 2, on target motive",
+            ),
+            (
+                vec![("email", "new@x.test"), ("username", "bo")],
+                "muster-9",
+                "the username \"bo\" is taken on target motive by user 2, who has another email",
+            ),
+        ];
+        for (cells, ext, want) in cases {
+            assert_eq!(found(&cells, ext), want, "{cells:?}");
+        }
+    }
+
+    #[test]
+    fn groups_resolve_by_name_or_id_and_unknown_ones_are_problems() {
+        let mut groups = Groups::default();
+        for (id, name) in [(101, "North"), (102, "South")] {
+            groups.by_name.insert(name.to_lowercase(), id);
+            groups.ids.insert(id);
+        }
+        let mut problems = Vec::new();
+        let r = row(&[("first_name", "A"), ("groups", "north| 102 |North")]);
+        assert_eq!(
+            resolve_groups(&r, &groups, "motive", &mut problems),
+            vec![101, 102]
+        );
+        assert!(problems.is_empty());
+        let r = row(&[("first_name", "A"), ("groups", "North|999|Yard")]);
+        assert_eq!(
+            resolve_groups(&r, &groups, "motive", &mut problems),
+            vec![101]
+        );
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "groups (B2): \"North|999|Yard\" names group \"999\", which target motive does not have (by name or id)",
+                "groups (B2): \"North|999|Yard\" names group \"Yard\", which target motive does not have (by name or id)",
+            ]
+        );
+    }
+}
