@@ -17,6 +17,7 @@ use crate::secret::Secret;
 use crate::submit::Ctx;
 use crate::submit::http::{Reply, Request, SendError};
 use crate::vendors::VendorError;
+pub(super) use crate::vendors::common::RowError;
 
 use super::wire::{Group, LoginReply, Me, Page, User, readable};
 
@@ -244,19 +245,8 @@ pub(super) async fn read_groups(
     Ok((by_name, ids))
 }
 
-/// A row-level stop: the target halted, or the journal failed.
-pub(super) enum RowError {
-    Halted,
-    Journal(VendorError),
-}
-
-impl From<VendorError> for RowError {
-    fn from(e: VendorError) -> RowError {
-        RowError::Journal(e)
-    }
-}
-
-/// Sends a row's request through the session, counting its attempts on `out`.
+/// Sends a row's request through the session (one re-login on an expired token), counting
+/// its attempts on `out`; `common::send` without the session.
 pub(super) async fn send(
     ctx: &Ctx,
     session: &Session,
