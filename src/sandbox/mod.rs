@@ -24,6 +24,7 @@
 
 pub mod drtrack;
 pub mod motive;
+pub mod pegasus;
 pub mod platform;
 pub mod seed;
 pub mod traccar;
@@ -51,6 +52,7 @@ const SIMULATORS: &[(&str, Simulator)] = &[
     ("traccar", traccar::router),
     ("motive", motive::router),
     ("drtrack", drtrack::router),
+    ("pegasus", pegasus::router),
 ];
 
 /// Faults and limits of the simulated platforms.
@@ -72,6 +74,8 @@ pub struct Options {
     pub drtrack_token_ttl: std::time::Duration,
     /// Seed for the fault dice; `None` rolls differently each run.
     pub seed: Option<u64>,
+    /// Pegasus: token lifetime and the `/apps` limits per account.
+    pub pegasus: pegasus::Settings,
 }
 
 impl Default for Options {
@@ -85,6 +89,7 @@ impl Default for Options {
             drtrack_atomic: true,
             drtrack_token_ttl: std::time::Duration::from_secs(24 * 3600),
             seed: None,
+            pegasus: pegasus::Settings::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod arobs;
 pub mod common;
 pub mod drtrack;
 pub mod motive;
+pub mod pegasus;
 pub mod traccar;
 
 use std::future::Future;
@@ -85,11 +86,10 @@ pub trait Vendor {
 /// The five connectors.
 pub enum Connector {
     Traccar(traccar::Traccar),
+    Pegasus(pegasus::Pegasus),
     Arobs(arobs::Arobs),
     Motive(motive::Motive),
     Drtrack(drtrack::Drtrack),
-    /// A vendor whose connector is not built yet: every row is `not_attempted`.
-    Missing(VendorKind),
 }
 
 /// What the run asks of the connectors.
@@ -107,13 +107,13 @@ pub enum Purpose {
 pub fn connect(target: &Target, credentials: Credentials, purpose: &Purpose) -> Connector {
     match target.vendor {
         VendorKind::Traccar => Connector::Traccar(traccar::Traccar::new(credentials)),
+        VendorKind::Pegasus => Connector::Pegasus(pegasus::Pegasus::new(credentials)),
         VendorKind::Arobs => Connector::Arobs(arobs::Arobs::new(match purpose {
             Purpose::Verify(p) => Some(p.clone()),
             Purpose::Import => None,
         })),
         VendorKind::Motive => Connector::Motive(motive::Motive::new(credentials)),
         VendorKind::Drtrack => Connector::Drtrack(drtrack::Drtrack::new(credentials)),
-        other => Connector::Missing(other),
     }
 }
 
@@ -121,23 +121,20 @@ impl Connector {
     pub async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
         match self {
             Connector::Traccar(c) => c.probe(ctx).await,
+            Connector::Pegasus(c) => c.probe(ctx).await,
             Connector::Arobs(c) => c.probe(ctx).await,
             Connector::Motive(c) => c.probe(ctx).await,
             Connector::Drtrack(c) => c.probe(ctx).await,
-            Connector::Missing(v) => Err(VendorError::Unavailable(format!(
-                "muster has no connector for {} yet",
-                v.display_name()
-            ))),
         }
     }
 
     pub async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
         match self {
             Connector::Traccar(c) => c.run(ctx, jobs).await,
+            Connector::Pegasus(c) => c.run(ctx, jobs).await,
             Connector::Arobs(c) => c.run(ctx, jobs).await,
             Connector::Motive(c) => c.run(ctx, jobs).await,
             Connector::Drtrack(c) => c.run(ctx, jobs).await,
-            Connector::Missing(_) => Ok(()),
         }
     }
 }

@@ -7,6 +7,7 @@ mod engine;
 mod import;
 mod input;
 mod motive;
+mod pegasus;
 mod report;
 mod sandbox;
 mod support;

@@ -1,0 +1,777 @@
+//! The Pegasus Gateway simulator, served under `/pegasus/...` (`shared/vendors/pegasus.md`).
+//!
+//! - `POST /login` → `{"message", "app", "auth"}`; tokens in the `Authenticate` header (or
+//!   `?auth=`), expiring after [`Settings::token_ttl`] without requests (sliding).
+//! - `GET /user`: the account and its scopes. Writes need the resource's scope `w`
+//!   (`groups`, `users`, `users.application_data` for `/apps?user=`), else 401.
+//! - `GET /groups` (`search.name=`, case-sensitive substring) and `GET /users` (`select=`;
+//!   `search.` ignored, as the contract assumes), paginated with `set`/`page`.
+//! - `POST /groups` (names are not unique: every create makes a group), `POST /users`
+//!   (duplicate username or e-mail → 409, password policy of 6.11.1 → 400),
+//!   `PUT /apps/pegasus2.0?user=ID` (replace; 5/s and 20/min per account → 429 with
+//!   `X-RateLimit-*`).
+//!
+//! Shares no wire type with `vendors::pegasus`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use super::platform::{Platform, Reset, stat};
+use super::seed;
+
+/// Counter: groups made by `POST /groups`.
+pub const GROUPS_CREATED: &str = "groups_created";
+/// Counter: successful `PUT /apps/...` (repeats included).
+pub const APPS_GRANTED: &str = "apps_granted";
+/// Gauge: users that have app access.
+pub const USERS_WITH_APPS: &str = "users_with_apps";
+/// Counter: successful logins.
+pub const LOGINS: &str = "logins";
+/// Counter: requests refused 401 for an expired or unknown token.
+pub const EXPIRED_TOKENS: &str = "tokens_refused";
+/// Counter: writes refused 401 for a missing scope.
+pub const SCOPES_REFUSED: &str = "scopes_refused";
+/// Counter: `/apps` requests refused by the test hook [`PegasusSim::refuse_apps`].
+pub const APPS_REFUSED: &str = "apps_refused";
+
+/// A seeded account that may read users but not write them (`users=r`): for tests of the
+/// scope check. Its password is the admin's.
+pub const LIMITED_USER: &str = "viewer@sandbox.test";
+
+/// Pegasus-only knobs of the sandbox.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A token expires after this long without requests (the platform: 60 min).
+    pub token_ttl: Duration,
+    /// `/apps` requests per second per account (the platform: 5).
+    pub apps_per_second: u32,
+    /// `/apps` requests per minute per account (the platform: 20).
+    pub apps_per_minute: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            token_ttl: Duration::from_secs(3600),
+            apps_per_second: 5,
+            apps_per_minute: 20,
+        }
+    }
+}
+
+/// The simulator's state; tests reach it with `platform.state::<PegasusSim>()`.
+pub struct PegasusSim {
+    platform: Platform,
+    settings: Settings,
+    db: Mutex<Db>,
+}
+
+struct Account {
+    id: i64,
+    username: &'static str,
+    password: &'static str,
+    is_staff: bool,
+    scopes: &'static [(&'static str, &'static str)],
+}
+
+struct Token {
+    account: usize,
+    last_used: Instant,
+}
+
+#[derive(Default)]
+struct Db {
+    tokens: HashMap<String, Token>,
+    groups: Vec<Value>,
+    users: Vec<Value>,
+    /// App access by user id: the stored record.
+    apps: BTreeMap<i64, Value>,
+    next_group: i64,
+    next_user: i64,
+    next_app: i64,
+    /// Per account: `/apps` requests let through in the last minute, and the second's bucket.
+    apps_log: HashMap<usize, VecDeque<Instant>>,
+    apps_bucket: HashMap<usize, (f64, Instant)>,
+    refuse_apps: bool,
+}
+
+const FIRST_GROUP_ID: i64 = 3700;
+const FIRST_USER_ID: i64 = 5200;
+const FIRST_APP_ID: i64 = 4800;
+
+impl Db {
+    fn fresh() -> Db {
+        Db {
+            next_group: FIRST_GROUP_ID,
+            next_user: FIRST_USER_ID,
+            next_app: FIRST_APP_ID,
+            ..Db::default()
+        }
+    }
+}
+
+fn accounts() -> [Account; 2] {
+    let admin = seed::CREDENTIALS
+        .iter()
+        .find(|(var, _)| *var == "SANDBOX_PEGASUS_USER")
+        .map(|(_, v)| *v)
+        .expect("seed::CREDENTIALS holds SANDBOX_PEGASUS_USER");
+    [
+        Account {
+            id: 1,
+            username: admin,
+            password: password(),
+            is_staff: true,
+            scopes: &[
+                ("groups", "w"),
+                ("users", "w"),
+                ("users.application_data", "w"),
+                ("vehicles", "w"),
+                ("assets", "w"),
+            ],
+        },
+        Account {
+            id: 2,
+            username: LIMITED_USER,
+            password: password(),
+            is_staff: false,
+            scopes: &[
+                ("groups", "w"),
+                ("users", "r"),
+                ("users.application_data", "w"),
+                ("vehicles", "r"),
+            ],
+        },
+    ]
+}
+
+fn password() -> &'static str {
+    seed::CREDENTIALS
+        .iter()
+        .find(|(var, _)| *var == "SANDBOX_PEGASUS_PASSWORD")
+        .map(|(_, v)| *v)
+        .expect("seed::CREDENTIALS holds SANDBOX_PEGASUS_PASSWORD")
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl PegasusSim {
+    /// Users as stored (no password), in creation order.
+    pub fn users(&self) -> Vec<Value> {
+        lock(&self.db).users.clone()
+    }
+
+    /// Groups as stored, in creation order.
+    pub fn groups(&self) -> Vec<Value> {
+        lock(&self.db).groups.clone()
+    }
+
+    /// App access records by user id.
+    pub fn apps(&self) -> BTreeMap<i64, Value> {
+        lock(&self.db).apps.clone()
+    }
+
+    /// Test hook: while on, every `PUT /apps/...` is refused with a 400 and does nothing.
+    pub fn refuse_apps(&self, on: bool) {
+        lock(&self.db).refuse_apps = on;
+    }
+
+    /// Test hook: forgets every token, as if they all expired.
+    pub fn expire_tokens(&self) {
+        lock(&self.db).tokens.clear();
+    }
+}
+
+impl Reset for PegasusSim {
+    fn reset(&self) {
+        *lock(&self.db) = Db::fresh();
+        self.platform.set(stat::USERS, 0);
+        self.platform.set(USERS_WITH_APPS, 0);
+    }
+}
+
+type Sim = Arc<PegasusSim>;
+
+/// The Pegasus simulator; paths are below its prefix (`/login`, `/users`, ...).
+pub fn router(platform: Platform) -> Router {
+    let sim = Arc::new(PegasusSim {
+        settings: platform.options().pegasus.clone(),
+        platform: platform.clone(),
+        db: Mutex::new(Db::fresh()),
+    });
+    platform.attach(sim.clone());
+    for name in [GROUPS_CREATED, APPS_GRANTED, USERS_WITH_APPS, LOGINS] {
+        platform.add(name, 0);
+    }
+    Router::new()
+        .route("/", get(version))
+        .route("/login", post(login))
+        .route("/user", get(me))
+        .route("/groups", get(list_groups).post(create_group))
+        .route("/users", get(list_users).post(create_user))
+        .route("/apps/{app}", put(put_apps))
+        .with_state(sim)
+}
+
+/// A refusal on its way out of a helper (boxed: a `Response` is large).
+type Refusal = Box<Response>;
+
+fn answer(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn message(status: StatusCode, text: impl Into<String>) -> Response {
+    answer(status, json!({ "message": text.into() }))
+}
+
+async fn version() -> Response {
+    answer(
+        StatusCode::OK,
+        json!({"name": "Pegasus Gateway (muster sandbox)", "tag": "7.99.0-sandbox", "date": null, "live_url": null, "pegasus_id": "sandbox"}),
+    )
+}
+
+fn parse_json(body: &Bytes) -> Result<Map<String, Value>, Refusal> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            "Body must be a JSON object",
+        ))),
+    }
+}
+
+async fn login(State(sim): State<Sim>, body: Bytes) -> Response {
+    let body = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let username = body.get("username").and_then(Value::as_str).unwrap_or("");
+    let password = body.get("password").and_then(Value::as_str).unwrap_or("");
+    let Some(account) = accounts()
+        .iter()
+        .position(|a| a.username.eq_ignore_ascii_case(username.trim()) && a.password == password)
+    else {
+        return message(StatusCode::UNAUTHORIZED, "Invalid username or password");
+    };
+    let token = {
+        use rand::RngCore;
+        let mut bytes = [0u8; 20];
+        rand::rng().fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    lock(&sim.db).tokens.insert(
+        token.clone(),
+        Token {
+            account,
+            last_used: Instant::now(),
+        },
+    );
+    sim.platform.bump(LOGINS);
+    answer(
+        StatusCode::OK,
+        json!({"message": "User successfully authenticated", "app": null, "auth": token}),
+    )
+}
+
+/// The account behind the request's token, refreshing its sliding expiry; else the 401.
+fn authenticate(
+    sim: &PegasusSim,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<usize, Refusal> {
+    let token = headers
+        .get("authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .or_else(|| query.get("auth").map(|s| s.trim()))
+        .unwrap_or("");
+    let now = Instant::now();
+    let mut db = lock(&sim.db);
+    let account = match db.tokens.get_mut(token) {
+        Some(t) if now.saturating_duration_since(t.last_used) < sim.settings.token_ttl => {
+            t.last_used = now;
+            Some(t.account)
+        }
+        Some(_) => {
+            db.tokens.remove(token);
+            None
+        }
+        None => None,
+    };
+    drop(db);
+    account.ok_or_else(|| {
+        sim.platform.bump(EXPIRED_TOKENS);
+        Box::new(message(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided or have expired",
+        ))
+    })
+}
+
+/// 401 unless the account may write `resource`.
+fn require_write(sim: &PegasusSim, account: usize, resource: &str) -> Result<(), Refusal> {
+    let accounts = accounts();
+    let a = &accounts[account];
+    let ok = a.is_staff || a.scopes.iter().any(|(r, m)| *r == resource && *m == "w");
+    if ok {
+        Ok(())
+    } else {
+        sim.platform.bump(SCOPES_REFUSED);
+        Err(Box::new(message(
+            StatusCode::UNAUTHORIZED,
+            format!("Missing scope: {resource}=w"),
+        )))
+    }
+}
+
+async fn me(
+    State(sim): State<Sim>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let account = match authenticate(&sim, &headers, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let accounts = accounts();
+    let a = &accounts[account];
+    let scopes: Map<String, Value> = a
+        .scopes
+        .iter()
+        .map(|(r, m)| (r.to_string(), json!(m)))
+        .collect();
+    answer(
+        StatusCode::OK,
+        json!({"id": a.id, "username": a.username, "email": a.username, "scopes": scopes,
+               "groups": [], "is_staff": a.is_staff, "is_superuser": false}),
+    )
+}
+
+/// One page of `items`, as `{"set", "total", "page", "pages", "data"}`.
+fn page(items: Vec<Value>, query: &HashMap<String, String>) -> Result<Value, Refusal> {
+    let number = |key: &str, default: usize| -> Result<usize, Refusal> {
+        match query.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    Box::new(message(
+                        StatusCode::BAD_REQUEST,
+                        format!("{key} must be a positive whole number"),
+                    ))
+                }),
+        }
+    };
+    let set = number("set", 200)?.min(1000);
+    let page = number("page", 1)?;
+    let total = items.len();
+    let pages = total.div_ceil(set).max(1);
+    let data: Vec<Value> = items.into_iter().skip((page - 1) * set).take(set).collect();
+    Ok(json!({"set": set, "total": total, "page": page, "pages": pages, "data": data}))
+}
+
+/// Keeps only the `select=` fields of each item.
+fn select(items: Vec<Value>, query: &HashMap<String, String>) -> Vec<Value> {
+    let Some(fields) = query.get("select") else {
+        return items;
+    };
+    let fields: Vec<&str> = fields.split(',').map(str::trim).collect();
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .filter(|(k, _)| fields.contains(&k.as_str()))
+                    .collect(),
+            ),
+            other => other,
+        })
+        .collect()
+}
+
+async fn list_groups(
+    State(sim): State<Sim>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&sim, &headers, &query) {
+        return *r;
+    }
+    let mut groups = lock(&sim.db).groups.clone();
+    if let Some(name) = query.get("search.name") {
+        groups.retain(|g| {
+            g.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.contains(name.as_str()))
+        });
+    }
+    match page(select(groups, &query), &query) {
+        Ok(v) => answer(StatusCode::OK, v),
+        Err(r) => *r,
+    }
+}
+
+async fn list_users(
+    State(sim): State<Sim>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&sim, &headers, &query) {
+        return *r;
+    }
+    let users = lock(&sim.db).users.clone();
+    match page(select(users, &query), &query) {
+        Ok(v) => answer(StatusCode::OK, v),
+        Err(r) => *r,
+    }
+}
+
+fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn text(body: &Map<String, Value>, key: &str) -> Option<String> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+async fn create_group(
+    State(sim): State<Sim>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let account = match authenticate(&sim, &headers, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if let Err(r) = require_write(&sim, account, "groups") {
+        return *r;
+    }
+    let body = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(name) = text(&body, "name") else {
+        return message(StatusCode::BAD_REQUEST, "name: This field is required.");
+    };
+    let field = |k: &str| body.get(k).cloned().unwrap_or(Value::Null);
+    let group = {
+        let mut db = lock(&sim.db);
+        let id = db.next_group;
+        db.next_group += 1;
+        let now = now_epoch();
+        let group = json!({
+            "id": id, "name": name, "company_name": field("company_name"),
+            "contact_name": field("contact_name"), "contact_email": field("contact_email"),
+            "address_1": field("address_1"), "address_2": field("address_2"),
+            "city": field("city"), "country": field("country"), "logo": false,
+            "users": [], "vehicles": [], "assets": [],
+            "__created": now, "__updated": now, "__version": "7.99.0-sandbox",
+        });
+        db.groups.push(group.clone());
+        group
+    };
+    sim.platform.bump(GROUPS_CREATED);
+    sim.platform
+        .answer_create(answer(StatusCode::CREATED, group))
+}
+
+/// The 6.11.1 policy: ≥ 8 characters, an upper-case letter, a lower-case letter, a digit.
+fn password_ok(p: &str) -> bool {
+    p.chars().count() >= 8
+        && p.chars().any(|c| c.is_uppercase())
+        && p.chars().any(|c| c.is_lowercase())
+        && p.chars().any(|c| c.is_ascii_digit())
+}
+
+async fn create_user(
+    State(sim): State<Sim>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let account = match authenticate(&sim, &headers, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if let Err(r) = require_write(&sim, account, "users") {
+        return *r;
+    }
+    let body = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(username) = text(&body, "username") else {
+        return message(StatusCode::BAD_REQUEST, "username: This field is required.");
+    };
+    let Some(email) = text(&body, "email").filter(|e| e.contains('@')) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "email: Enter a valid email address.",
+        );
+    };
+    let send_email = body.get("send_email").and_then(Value::as_bool) == Some(true);
+    match body.get("password").and_then(Value::as_str) {
+        Some(p) if !password_ok(p) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "password: must have at least 8 characters, one upper-case letter, one lower-case letter and one digit",
+            );
+        }
+        None if !send_email => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "password: required unless send_email is true",
+            );
+        }
+        _ => {}
+    }
+    let groups: Vec<i64> = match body.get("groups") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_i64).collect(),
+        _ => Vec::new(),
+    };
+    let user = {
+        let mut db = lock(&sim.db);
+        if groups.is_empty()
+            || groups.iter().any(|g| {
+                !db.groups
+                    .iter()
+                    .any(|x| x.get("id").and_then(Value::as_i64) == Some(*g))
+            })
+        {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "groups: must name at least one existing group",
+            );
+        }
+        let taken = db.users.iter().find_map(|u| {
+            let same = |k: &str, v: &str| {
+                u.get(k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|x| x.eq_ignore_ascii_case(v))
+            };
+            if same("username", &username) {
+                Some(format!("A user with username {username} already exists"))
+            } else if same("email", &email) {
+                Some(format!("A user with email {email} already exists"))
+            } else {
+                None
+            }
+        });
+        if let Some(text) = taken {
+            drop(db);
+            sim.platform.bump(stat::DUPLICATES_REFUSED);
+            return message(StatusCode::CONFLICT, text);
+        }
+        let id = db.next_user;
+        db.next_user += 1;
+        let now = now_epoch();
+        let field = |k: &str| body.get(k).cloned().unwrap_or(Value::Null);
+        let user = json!({
+            "id": id, "username": username, "email": email,
+            "first_name": field("first_name"), "last_name": field("last_name"),
+            "groups": groups, "is_active": body.get("is_active").cloned().unwrap_or(json!(true)),
+            "is_staff": false, "is_superuser": false, "phone": field("phone"),
+            "roles": body.get("roles").cloned().unwrap_or(json!([])),
+            "access": field("access"),
+            "prefs": body.get("prefs").cloned().unwrap_or(json!({})),
+            "scopes": body.get("scopes").cloned().unwrap_or(json!({})),
+            "date_joined": now as i64, "last_login": null,
+            "__created": now, "__updated": now, "__version": "7.99.0-sandbox",
+        });
+        db.users.push(user.clone());
+        let n = db.users.len() as u64;
+        drop(db);
+        sim.platform.set(stat::USERS, n);
+        user
+    };
+    sim.platform.bump(stat::CREATED);
+    sim.platform
+        .answer_create(answer(StatusCode::CREATED, user))
+}
+
+/// Why an `/apps` request is over the per-account limits: (limit, value, seconds to reset).
+fn apps_limit(
+    sim: &PegasusSim,
+    db: &mut Db,
+    account: usize,
+    now: Instant,
+) -> Option<(u32, f64, f64)> {
+    let per_minute = sim.settings.apps_per_minute;
+    let per_second = sim.settings.apps_per_second;
+    let log = db.apps_log.entry(account).or_default();
+    while log
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(60))
+    {
+        log.pop_front();
+    }
+    if per_minute > 0 && log.len() >= per_minute as usize {
+        let reset = log
+            .front()
+            .map(|t| 60.0 - now.saturating_duration_since(*t).as_secs_f64())
+            .unwrap_or(60.0);
+        return Some((per_minute, log.len() as f64 + 1.0, reset));
+    }
+    if per_second > 0 {
+        let cap = f64::from(per_second);
+        let (tokens, last) = db.apps_bucket.entry(account).or_insert((cap, now));
+        *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * cap).min(cap);
+        *last = now;
+        if *tokens < 1.0 - 1e-9 {
+            let wait = (1.0 - *tokens) / cap;
+            return Some((per_second, cap + 1.0 - *tokens, wait));
+        }
+        *tokens = (*tokens - 1.0).max(0.0);
+    }
+    db.apps_log.entry(account).or_default().push_back(now);
+    None
+}
+
+async fn put_apps(
+    State(sim): State<Sim>,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let account = match authenticate(&sim, &headers, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if app != "pegasus2.0" {
+        return message(StatusCode::NOT_FOUND, format!("Unknown app {app}"));
+    }
+    if let Err(r) = require_write(&sim, account, "users.application_data") {
+        return *r;
+    }
+    let mut db = lock(&sim.db);
+    if let Some((limit, value, reset)) = apps_limit(&sim, &mut db, account, Instant::now()) {
+        drop(db);
+        sim.platform.bump(stat::RATE_LIMITED);
+        let mut r = answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"reason": "apps", "message": "Rate exceeded", "limit": limit,
+                   "id": format!("{account:x}"), "value": value}),
+        );
+        let reset_at = (now_epoch() + reset.max(0.0)).ceil() as u64;
+        let h = r.headers_mut();
+        h.insert("X-RateLimit-Limit", HeaderValue::from(limit));
+        h.insert("X-RateLimit-Remaining", HeaderValue::from(0u32));
+        h.insert("X-RateLimit-Reset", HeaderValue::from(reset_at));
+        return r;
+    }
+    if db.refuse_apps {
+        drop(db);
+        sim.platform.bump(APPS_REFUSED);
+        sim.platform.bump(stat::FAULTS_INJECTED);
+        return message(
+            StatusCode::BAD_REQUEST,
+            "App access refused by the sandbox's test hook",
+        );
+    }
+    let Some(user) = query.get("user").and_then(|u| u.trim().parse::<i64>().ok()) else {
+        return message(StatusCode::BAD_REQUEST, "user: a user id is required");
+    };
+    if !db
+        .users
+        .iter()
+        .any(|u| u.get("id").and_then(Value::as_i64) == Some(user))
+    {
+        return message(StatusCode::NOT_FOUND, format!("User {user} not found"));
+    }
+    let staff = match parse_json(&body) {
+        Ok(b) => match b.get("staff") {
+            Some(s @ Value::Object(m)) if m.get("apps").is_some_and(Value::is_object) => s.clone(),
+            _ => {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "staff.apps: an object of app names is required",
+                );
+            }
+        },
+        Err(r) => return *r,
+    };
+    let id = match db
+        .apps
+        .get(&user)
+        .and_then(|a| a.get("id"))
+        .and_then(Value::as_i64)
+    {
+        Some(id) => id,
+        None => {
+            let id = db.next_app;
+            db.next_app += 1;
+            id
+        }
+    };
+    let record =
+        json!({"id": id, "app": app, "user": user, "disabled": false, "data": {}, "staff": staff});
+    db.apps.insert(user, record.clone());
+    let n = db.apps.len() as u64;
+    drop(db);
+    sim.platform.set(USERS_WITH_APPS, n);
+    sim.platform.bump(APPS_GRANTED);
+    answer(StatusCode::OK, record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_policy_table() {
+        let cases = [
+            ("Abcdefg1", true),
+            ("Abcdef1", false),
+            ("abcdefg1", false),
+            ("ABCDEFG1", false),
+            ("Abcdefgh", false),
+            ("Sandbox-Pass-1", true),
+        ];
+        for (p, want) in cases {
+            assert_eq!(password_ok(p), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn pages_count_from_one_and_cap_the_size() {
+        let items: Vec<Value> = (0..5).map(|i| json!({"id": i})).collect();
+        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let p = page(items.clone(), &q(&[("set", "2"), ("page", "3")])).unwrap();
+        assert_eq!(p["pages"], 3);
+        assert_eq!(p["total"], 5);
+        assert_eq!(p["data"], json!([{"id": 4}]));
+        let p = page(items.clone(), &q(&[("set", "5000")])).unwrap();
+        assert_eq!(p["set"], 1000);
+        assert!(page(items, &q(&[("page", "0")])).is_err());
+    }
+}

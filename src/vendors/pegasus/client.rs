@@ -1,0 +1,328 @@
+//! Talking to one Pegasus account: the session (login, the `Authenticate` header, one
+//! re-login when a token that worked expires), the scope check, paginated reads, and the
+//! `/apps` per-minute window. Never logs or returns the token.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderName;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::config::Credentials;
+use crate::model::Outcome;
+use crate::secret::Secret;
+use crate::submit::Ctx;
+use crate::submit::http::{Reply, Request, SendError};
+use crate::vendors::VendorError;
+pub(super) use crate::vendors::common::RowError;
+
+use super::wire::{Group, LoginReply, Me, Page, User, readable};
+
+/// The header Pegasus reads the token from (not `Authorization`).
+const AUTHENTICATE: HeaderName = HeaderName::from_static("authenticate");
+
+/// Page size of list reads (the documented maximum).
+const PAGE_SIZE: u64 = 1000;
+
+/// More pages than this is a server that never says "last page".
+const MAX_PAGES: u64 = 100_000;
+
+/// The scopes the workflow writes with (`/apps?user=` for another user needs
+/// `users.application_data`; contract "Auth").
+pub(super) const NEEDED_SCOPES: [&str; 3] = ["groups", "users", "users.application_data"];
+
+/// A login session shared by all of a target's workers.
+pub(super) struct Session {
+    username: Option<Secret>,
+    password: Option<Secret>,
+    /// Bumped by every successful login: a 401 on a request sent under an older token
+    /// needs no new login, only a repeat.
+    generation: AtomicU64,
+    /// When the current token was obtained; held while logging in again.
+    relogin: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+/// A token younger than this that meets a 401 has not expired: the 401 is a refusal (a
+/// missing scope, no shared group), and logging in again would not change it.
+const FRESH_TOKEN: Duration = Duration::from_secs(5);
+
+impl Session {
+    pub fn new(credentials: Credentials) -> Session {
+        Session {
+            username: credentials.username,
+            password: credentials.password,
+            generation: AtomicU64::new(0),
+            relogin: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// `POST /login`; sets the token for every later request. Repeated only by the
+    /// HTTP policy's bounded retries; a refusal is `Auth`.
+    pub async fn login(&self, ctx: &Ctx) -> Result<(), VendorError> {
+        let at = self.login_once(ctx).await?;
+        *self.relogin.lock().await = Some(at);
+        Ok(())
+    }
+
+    async fn login_once(&self, ctx: &Ctx) -> Result<tokio::time::Instant, VendorError> {
+        let (Some(user), Some(password)) = (&self.username, &self.password) else {
+            return Err(VendorError::Auth("no username/password configured".into()));
+        };
+        let req = Request::new(Method::POST, "/login", crate::submit::retry::Kind::Read)
+            .anonymous()
+            .json(json!({"username": user.expose(), "password": password.expose()}));
+        let reply = ctx
+            .http
+            .send(req)
+            .await
+            .map_err(|e| VendorError::from_send("POST /login", e))?;
+        match reply.status {
+            200..=299 => {
+                let token = serde_json::from_str::<LoginReply>(&reply.body)
+                    .ok()
+                    .and_then(|r| r.auth)
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or_else(|| {
+                        VendorError::Protocol("POST /login answered without a token".into())
+                    })?;
+                ctx.http
+                    .set_auth(vec![(AUTHENTICATE, Secret::new(token.trim()))]);
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                Ok(tokio::time::Instant::now())
+            }
+            400 | 401 | 403 => Err(VendorError::Auth(format!(
+                "POST /login refused the username/password: {}",
+                readable(&reply)
+            ))),
+            _ => Err(VendorError::Unavailable(format!(
+                "POST /login: {}",
+                readable(&reply)
+            ))),
+        }
+    }
+
+    /// `GET /user` and the scope check: the first missing scope halts the target by name.
+    pub async fn check_scopes(&self, ctx: &Ctx) -> Result<(), VendorError> {
+        let me: Me = read_json(ctx, self, Request::get("/user"), "GET /user").await?;
+        match NEEDED_SCOPES.iter().find(|s| !me.can_write(s)) {
+            Some(missing) => Err(VendorError::Auth(format!("token lacks scope {missing}=w"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends `req`; on a 401 logs in again (once, shared by every worker that met the same
+    /// expired token) and repeats the request once. A second 401 is a real refusal and is
+    /// returned as is.
+    pub async fn send(&self, ctx: &Ctx, req: Request) -> Result<Reply, SendError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let first = ctx.http.send(req.clone()).await?;
+        if first.status != 401 {
+            return Ok(first);
+        }
+        {
+            let mut logged_in_at = self.relogin.lock().await;
+            if self.generation.load(Ordering::SeqCst) == generation {
+                if logged_in_at.is_some_and(|at| at.elapsed() < FRESH_TOKEN) {
+                    return Ok(first);
+                }
+                tracing::debug!(target = %ctx.target.name, "HTTP 401: logging in again");
+                match self.login_once(ctx).await {
+                    Ok(at) => *logged_in_at = Some(at),
+                    Err(VendorError::Auth(reason)) => {
+                        ctx.http
+                            .halt
+                            .halt(format!("credentials rejected: {reason}"));
+                        return Ok(first);
+                    }
+                    Err(_) => return Ok(first),
+                }
+            }
+        }
+        let mut again = ctx.http.send(req).await?;
+        again.attempts += first.attempts;
+        Ok(again)
+    }
+}
+
+/// Reads one JSON reply every row depends on.
+pub(super) async fn read_json<T: DeserializeOwned>(
+    ctx: &Ctx,
+    session: &Session,
+    req: Request,
+    what: &str,
+) -> Result<T, VendorError> {
+    let reply = session
+        .send(ctx, req)
+        .await
+        .map_err(|e| VendorError::from_send(what, e))?;
+    match reply.status {
+        200..=299 => serde_json::from_str(&reply.body)
+            .map_err(|e| VendorError::Protocol(format!("{what}: {e}"))),
+        401 | 403 => Err(VendorError::Auth(format!("{what}: {}", readable(&reply)))),
+        _ => Err(VendorError::Unavailable(format!(
+            "{what}: {}",
+            readable(&reply)
+        ))),
+    }
+}
+
+/// Every item of a paginated list (`set`/`page`, until `pages`).
+pub(super) async fn read_all<T: DeserializeOwned>(
+    ctx: &Ctx,
+    session: &Session,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<Vec<T>, VendorError> {
+    let mut out = Vec::new();
+    let mut page = 1u64;
+    loop {
+        let mut req = Request::get(path)
+            .query("set", PAGE_SIZE.to_string())
+            .query("page", page.to_string());
+        for (k, v) in query {
+            req = req.query(k, *v);
+        }
+        let what = format!("GET {path} (page {page})");
+        let got: Page<T> = read_json(ctx, session, req, &what).await?;
+        let empty = got.data.is_empty();
+        out.extend(got.data);
+        let last = got.pages.unwrap_or(page);
+        if empty || page >= last || page >= MAX_PAGES {
+            return Ok(out);
+        }
+        page += 1;
+    }
+}
+
+/// Users by lower-cased username and by lower-cased email.
+pub(super) struct Users {
+    pub by_username: HashMap<String, String>,
+    pub by_email: HashMap<String, String>,
+}
+
+/// Reads every user once (`select=id,username,email`; `search.` is not documented for users).
+pub(super) async fn read_users(ctx: &Ctx, session: &Session) -> Result<Users, VendorError> {
+    let users: Vec<User> =
+        read_all(ctx, session, "/users", &[("select", "id,username,email")]).await?;
+    let mut out = Users {
+        by_username: HashMap::new(),
+        by_email: HashMap::new(),
+    };
+    for u in users {
+        if let Some(name) = &u.username {
+            out.by_username
+                .entry(normalise(name))
+                .or_insert(u.id.to_string());
+        }
+        if let Some(email) = &u.email {
+            out.by_email
+                .entry(normalise(email))
+                .or_insert(u.id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Groups by exact name (the lowest id wins when a name repeats), and every group id.
+pub(super) async fn read_groups(
+    ctx: &Ctx,
+    session: &Session,
+    query: &[(&str, &str)],
+) -> Result<(HashMap<String, String>, HashSet<String>), VendorError> {
+    let mut groups: Vec<Group> = read_all(ctx, session, "/groups", query).await?;
+    groups.sort_by_key(|g| g.id);
+    let mut by_name = HashMap::new();
+    let mut ids = HashSet::new();
+    for g in groups {
+        ids.insert(g.id.to_string());
+        if let Some(name) = g.name {
+            by_name.entry(name).or_insert(g.id.to_string());
+        }
+    }
+    Ok((by_name, ids))
+}
+
+/// Sends a row's request through the session (one re-login on an expired token), counting
+/// its attempts on `out`; `common::send` without the session.
+pub(super) async fn send(
+    ctx: &Ctx,
+    session: &Session,
+    req: Request,
+    out: &mut Outcome,
+) -> Result<Result<Reply, SendError>, RowError> {
+    match session.send(ctx, req).await {
+        Ok(r) => {
+            out.attempts += r.attempts;
+            Ok(Ok(r))
+        }
+        Err(SendError::Halted(_)) => Err(RowError::Halted),
+        Err(e) => {
+            out.attempts += e.attempts();
+            Ok(Err(e))
+        }
+    }
+}
+
+/// At most `max` sends in any `per` (the `/apps` 20/min per user), first come first served.
+/// Strict on purpose: it satisfies a sliding window, a fixed window and a token bucket.
+pub(super) struct Window {
+    max: usize,
+    per: Duration,
+    sent: tokio::sync::Mutex<VecDeque<tokio::time::Instant>>,
+}
+
+/// Slack for the time a request takes to reach the platform after it was let through.
+const WINDOW_SLACK: Duration = Duration::from_secs(1);
+
+impl Window {
+    /// `None` when `max` is 0 (no per-minute limit).
+    pub fn new(max: u32, per: Duration) -> Option<Window> {
+        (max > 0).then(|| Window {
+            max: max as usize,
+            per,
+            sent: tokio::sync::Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Waits for room, then counts one send. `waiting` is called once if it has to wait.
+    pub async fn acquire(&self, waiting: impl FnOnce()) {
+        let mut waiting = Some(waiting);
+        let mut sent = self.sent.lock().await;
+        loop {
+            let now = tokio::time::Instant::now();
+            while sent
+                .front()
+                .is_some_and(|t| now >= *t + self.per + WINDOW_SLACK)
+            {
+                sent.pop_front();
+            }
+            if sent.len() < self.max {
+                sent.push_back(now);
+                return;
+            }
+            if let Some(w) = waiting.take() {
+                w();
+            }
+            let until = sent.front().map(|t| *t + self.per + WINDOW_SLACK);
+            if let Some(until) = until {
+                tokio::time::sleep_until(until).await;
+            }
+        }
+    }
+
+    /// Counts `n` more sends now (retries the HTTP policy made without asking).
+    pub async fn count(&self, n: u32) {
+        let mut sent = self.sent.lock().await;
+        let now = tokio::time::Instant::now();
+        for _ in 0..n {
+            sent.push_back(now);
+        }
+    }
+}
+
+pub(super) fn normalise(s: &str) -> String {
+    s.trim().to_lowercase()
+}

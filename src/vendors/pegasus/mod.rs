@@ -1,0 +1,645 @@
+//! Pegasus Gateway (`shared/vendors/pegasus.md`, issue 6): group → user → app access, three
+//! non-atomic calls per row, each journaled with its id so a re-run does only what is missing.
+//!
+//! - Auth: `POST /login` → token in the `Authenticate` header; one re-login when a token
+//!   that worked answers 401 (`client::Session`). Before any write, `GET /user` must show
+//!   `groups`, `users` and `users.application_data` writable (or `is_staff`).
+//! - Read once per target: every user (`select=id,username,email`, matched on lower-cased
+//!   username) and every group (matched on exact name).
+//! - Group: one per company, found by exact name or made once with `POST /groups`, shared
+//!   by all its rows even when many workers reach it together (`SingleFlight`). Ledger key
+//!   `group:<company>`, step `group`.
+//! - User: `POST /users` with `groups: [id]`; an unknown outcome is looked up before any
+//!   repeat; a 409 is adopted when the user is ours, else reported.
+//! - App access: `PUT /apps/pegasus2.0?user=ID` (idempotent) in a second queue, paced by the
+//!   `/apps` limits (5/s and 20/min per user), so groups and users run ahead while grants
+//!   wait their turn.
+
+mod client;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::Method;
+use tokio::sync::mpsc;
+
+use crate::config::Credentials;
+use crate::journal::StepState;
+use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
+use crate::submit::http::{Request, SendError};
+use crate::submit::limiter::Limiter;
+use crate::submit::retry::Kind;
+use crate::submit::{Ctx, SingleFlight};
+
+use super::{Job, Vendor, VendorError};
+use client::{RowError, Session, Users, Window, send};
+use wire::{readable, reply_id};
+
+/// The journal step names of a row; the group's is `group` under key `group:<company>`.
+const STEP_USER: &str = "user";
+const STEP_APP: &str = "app";
+const STEP_GROUP: &str = "group";
+const STEP_COMPLETE: &str = "complete";
+
+/// The Pegasus connector.
+pub struct Pegasus {
+    session: Session,
+    /// One group per company per run, whoever asks first makes it.
+    groups: SingleFlight<GroupResult>,
+}
+
+/// A company's group id, or why it could not be had (shared by all its rows).
+type GroupResult = Result<String, GroupFailure>;
+
+#[derive(Debug, Clone)]
+struct GroupFailure {
+    status: Option<u16>,
+    message: String,
+}
+
+/// What exists on the platform, read once per target.
+struct Existing {
+    users: Users,
+    /// Group ids by exact name.
+    groups: HashMap<String, String>,
+    /// Every group id on the platform.
+    group_ids: HashSet<String>,
+    /// The first row of each company in input order: the group's contact.
+    contacts: HashMap<String, Arc<Row>>,
+}
+
+impl Existing {
+    /// The company's group: the one the ledger says muster made (if the platform still has
+    /// it), else the platform's group of that exact name.
+    fn group(&self, ctx: &Ctx, company: &str) -> Option<String> {
+        done_id(ctx, &group_key(company), STEP_GROUP)
+            .filter(|id| self.group_ids.contains(id))
+            .or_else(|| self.groups.get(company).cloned())
+    }
+}
+
+/// A row whose user is there and whose app access is still to be granted.
+struct Pending {
+    job: Job,
+    out: Outcome,
+    user_id: String,
+}
+
+/// The `/apps` limits: the per-second limiter every attempt passes, and the per-minute window.
+struct AppsGate {
+    per_second: Arc<Limiter>,
+    per_minute: Option<Window>,
+}
+
+/// What the first phase decided for a row.
+enum Next {
+    Done(Outcome),
+    Apps(Pending),
+}
+
+/// What a user create ended with.
+enum Made {
+    /// Made (or adopted as ours): its id.
+    Ours(String),
+    /// Someone else's user holds the username: left alone.
+    Theirs(String),
+    /// Refused; `out` says why.
+    Failed,
+}
+
+impl Pegasus {
+    pub fn new(credentials: Credentials) -> Pegasus {
+        Pegasus {
+            session: Session::new(credentials),
+            groups: SingleFlight::new(),
+        }
+    }
+
+    async fn existing(&self, ctx: &Ctx, jobs: &[Job]) -> Result<Existing, VendorError> {
+        let users = client::read_users(ctx, &self.session).await?;
+        let (groups, group_ids) = client::read_groups(ctx, &self.session, &[]).await?;
+        let mut contacts = HashMap::new();
+        for job in jobs {
+            if let Some(c) = wire::company(&job.row) {
+                contacts
+                    .entry(c.to_string())
+                    .or_insert_with(|| job.row.clone());
+            }
+        }
+        Ok(Existing {
+            users,
+            groups,
+            group_ids,
+            contacts,
+        })
+    }
+
+    /// Phase one of a row: decide, make the group and the user; hands the app step on.
+    async fn first_phase(&self, ctx: &Ctx, existing: &Existing, job: Job) -> Option<Pending> {
+        match self.group_and_user(ctx, existing, &job).await {
+            Ok(Next::Done(out)) => {
+                ctx.finish(job.index, out);
+                None
+            }
+            Ok(Next::Apps(p)) => Some(p),
+            Err(RowError::Halted) => None, // the engine marks it not_attempted
+            Err(RowError::Journal(e)) => {
+                ctx.http.halt.halt(format!("journal failed: {e}"));
+                None
+            }
+        }
+    }
+
+    async fn group_and_user(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        job: &Job,
+    ) -> Result<Next, RowError> {
+        let row = &job.row;
+        let key = job.key.as_str();
+        let mut out = Outcome::new(Status::Planned, job.action);
+        if job.action == Action::Delete {
+            out.status = Status::Failed;
+            out.error = Some(
+                "delete is not supported on Pegasus: the contract documents no way to remove a user"
+                    .into(),
+            );
+            return Ok(Next::Done(out));
+        }
+        // The body first: a row muster cannot express makes nothing, not even its group.
+        let body = match wire::user_body(job) {
+            Ok(b) => b,
+            Err(problems) => return Ok(Next::Done(Outcome::invalid(job.action, &problems))),
+        };
+        let company = wire::company(row);
+        let known_group = company.and_then(|c| existing.group(ctx, c));
+
+        let on_platform = existing.users.by_username.get(key).cloned();
+        // The ledger speaks of a user muster made; if the platform no longer has it (deleted
+        // since, or a fresh platform), it is history, not state.
+        let ours = ctx
+            .ledger(key, STEP_USER)
+            .filter(|s| s.state != StepState::Done || on_platform.is_some())
+            .cloned();
+        let complete = ours.is_some() && ctx.ledger(key, STEP_COMPLETE).is_some();
+        let forgotten = on_platform.is_none() && ctx.ledger(key, STEP_USER).is_some();
+        let app_done = done_id(ctx, key, STEP_APP).filter(|_| !forgotten);
+        // Who the user is: made by muster before (ledger), or already on the platform.
+        let (user_id, made_by_us) = match (&ours, &on_platform) {
+            (Some(step), _) if step.state == StepState::Done => {
+                (step.id.clone().or(on_platform.clone()), true)
+            }
+            // An intent without outcome: the list, read after it, says whether it happened.
+            (Some(_), Some(id)) => {
+                if !ctx.dry_run {
+                    ctx.done(key, STEP_USER, Some(id))?;
+                }
+                (Some(id.clone()), true)
+            }
+            (_, Some(id)) => (Some(id.clone()), false),
+            (_, None) => (None, false),
+        };
+
+        if let Some(id) = &user_id {
+            out.user_id = Some(id.clone());
+            if made_by_us {
+                if let Some(g) = &known_group {
+                    out.other_ids.push(side("group", g));
+                }
+            }
+            if !made_by_us || complete {
+                // Already there (ours and finished, or someone else's): left alone.
+                // Field-by-field update is the audit/sync issue's work.
+                out.status = Status::Exists;
+                if let Some(app) = app_done.as_ref().filter(|_| made_by_us) {
+                    out.other_ids.push(side("app", app));
+                }
+                return Ok(Next::Done(out));
+            }
+        } else if job.action == Action::Update {
+            out.status = Status::Failed;
+            out.error = Some(format!(
+                "no user with username {key} on target {} to update",
+                ctx.target.name
+            ));
+            return Ok(Next::Done(out));
+        }
+
+        if ctx.dry_run {
+            out.status = Status::Planned;
+            return Ok(Next::Done(out));
+        }
+
+        let user_id = match user_id {
+            Some(id) => id,
+            None => {
+                let Some(company) = company else {
+                    let p = Problem::field(
+                        row,
+                        Field::Company,
+                        "is required: a Pegasus user belongs to its company's group",
+                    );
+                    return Ok(Next::Done(Outcome::invalid(job.action, &[p])));
+                };
+                let group_id = match self.group(ctx, existing, company, &mut out).await? {
+                    Ok(id) => id,
+                    Err(f) => {
+                        out.status = Status::Failed;
+                        out.http_status = f.status;
+                        out.error = Some(format!(
+                            "group \"{company}\" could not be had: {}",
+                            f.message
+                        ));
+                        return Ok(Next::Done(out));
+                    }
+                };
+                out.other_ids.push(side("group", &group_id));
+                let mut body = body;
+                wire::set_group(&mut body.body, &group_id);
+                if let Some(pw) = &body.generated {
+                    if !ctx.keep_generated_password(key, pw)? {
+                        tracing::debug!(
+                            row = job.index,
+                            "generated password not kept: no --secrets-out"
+                        );
+                    }
+                }
+                match self.create_user(ctx, job, &body.body, &mut out).await? {
+                    Made::Ours(id) => id,
+                    Made::Theirs(id) => {
+                        out.user_id = Some(id);
+                        out.other_ids.clear();
+                        out.status = Status::Exists;
+                        out.http_status = Some(409);
+                        return Ok(Next::Done(out));
+                    }
+                    Made::Failed => return Ok(Next::Done(out)),
+                }
+            }
+        };
+        out.user_id = Some(user_id.clone());
+        if let Some(app) = app_done {
+            // Every step done; only the final mark was missing.
+            out.other_ids.push(side("app", &app));
+            ctx.done(key, STEP_COMPLETE, Some(&user_id))?;
+            out.status = Status::Created;
+            return Ok(Next::Done(out));
+        }
+        Ok(Next::Apps(Pending {
+            job: job.clone(),
+            out,
+            user_id,
+        }))
+    }
+
+    /// The company's group: from the ledger, the platform, or made once for everyone.
+    /// `Ok(Err)` is a refusal, shared by every row of the company in this run.
+    async fn group(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        company: &str,
+        out: &mut Outcome,
+    ) -> Result<GroupResult, RowError> {
+        self.groups
+            .get_or_try(company, || async {
+                if let Some(id) = existing.group(ctx, company) {
+                    return Ok(Ok(id));
+                }
+                self.create_group(ctx, existing, company, out).await
+            })
+            .await
+    }
+
+    async fn create_group(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        company: &str,
+        out: &mut Outcome,
+    ) -> Result<GroupResult, RowError> {
+        let key = group_key(company);
+        let Some(contact) = existing.contacts.get(company) else {
+            return Ok(Err(GroupFailure {
+                status: None,
+                message: "no row names this company".into(),
+            }));
+        };
+        let body = wire::group_body(company, contact);
+        let tries = ctx.target.retries + 1;
+        for _ in 0..tries {
+            ctx.intent(&key, STEP_GROUP)?;
+            let req = Request::new(Method::POST, "/groups", Kind::Create).json(body.clone());
+            let found = match send(ctx, &self.session, req, out).await? {
+                Ok(r) if r.ok() => match reply_id(&r) {
+                    Some(id) => Some(id),
+                    // Made, but the reply had no id to read: find it by name.
+                    None => self.find_group(ctx, company).await?,
+                },
+                Ok(r) => {
+                    ctx.clear(&key, STEP_GROUP)?;
+                    return Ok(Err(GroupFailure {
+                        status: Some(r.status),
+                        message: readable(&r),
+                    }));
+                }
+                // Never re-sent blindly: a group of that name may have been made.
+                Err(SendError::Unknown { .. }) => self.find_group(ctx, company).await?,
+                Err(e) => {
+                    ctx.clear(&key, STEP_GROUP)?;
+                    return Ok(Err(GroupFailure {
+                        status: e.status(),
+                        message: e.to_string(),
+                    }));
+                }
+            };
+            if let Some(id) = found {
+                ctx.done(&key, STEP_GROUP, Some(&id))?;
+                return Ok(Ok(id));
+            }
+            ctx.clear(&key, STEP_GROUP)?;
+        }
+        Ok(Err(GroupFailure {
+            status: None,
+            message: format!(
+                "no answer to {tries} creates, and no group of that name is on the platform"
+            ),
+        }))
+    }
+
+    /// A group by exact name (`search.name=` is case-sensitive; matched exactly again).
+    /// A read that fails halts nothing but keeps the intent, so a re-run reconciles it.
+    async fn find_group(&self, ctx: &Ctx, company: &str) -> Result<Option<String>, RowError> {
+        match client::read_groups(ctx, &self.session, &[("search.name", company)]).await {
+            Ok((groups, _)) => Ok(groups.get(company).cloned()),
+            Err(_) if ctx.halted() => Err(RowError::Halted),
+            Err(e) => {
+                tracing::warn!(target = %ctx.target.name, "cannot look group up: {e}");
+                Ok(None)
+            }
+        }
+    }
+
+    /// A user by lower-cased username, paging through every user (`search.` is not
+    /// documented for users). `Err`: the list could not be read.
+    async fn find_user(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+    ) -> Result<Result<Option<String>, String>, RowError> {
+        match client::read_users(ctx, &self.session).await {
+            Ok(users) => Ok(Ok(users.by_username.get(key).cloned())),
+            Err(_) if ctx.halted() => Err(RowError::Halted),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    /// `POST /users`, reconciling an unknown outcome by looking the user up before any repeat.
+    async fn create_user(
+        &self,
+        ctx: &Ctx,
+        job: &Job,
+        body: &serde_json::Value,
+        out: &mut Outcome,
+    ) -> Result<Made, RowError> {
+        let key = job.key.as_str();
+        // An intent left by an earlier run, or an unknown outcome in this one: a user that
+        // now holds the username may be ours.
+        let mut maybe_ours = ctx.ledger(key, STEP_USER).is_some();
+        let tries = ctx.target.retries + 1;
+        for _ in 0..tries {
+            ctx.intent(key, STEP_USER)?;
+            let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
+            match send(ctx, &self.session, req, out).await? {
+                Ok(r) if r.ok() => {
+                    out.http_status = Some(r.status);
+                    let id = match reply_id(&r) {
+                        Some(id) => Some(id),
+                        None => self.find_user(ctx, key).await?.ok().flatten(),
+                    };
+                    let Some(id) = id else {
+                        out.status = Status::Failed;
+                        out.error = Some(
+                            "created, but the reply had no id and the user cannot be found yet; a re-run reconciles it"
+                                .into(),
+                        );
+                        return Ok(Made::Failed);
+                    };
+                    ctx.done(key, STEP_USER, Some(&id))?;
+                    return Ok(Made::Ours(id));
+                }
+                Ok(r) if r.status == 409 => {
+                    out.http_status = Some(409);
+                    return match self.find_user(ctx, key).await? {
+                        Ok(Some(id)) if maybe_ours => {
+                            ctx.done(key, STEP_USER, Some(&id))?;
+                            Ok(Made::Ours(id))
+                        }
+                        Ok(Some(id)) => {
+                            ctx.clear(key, STEP_USER)?;
+                            Ok(Made::Theirs(id))
+                        }
+                        Ok(None) => {
+                            ctx.clear(key, STEP_USER)?;
+                            out.status = Status::Failed;
+                            out.error = Some(format!(
+                                "{}; no user has this username, so the e-mail is probably another user's",
+                                readable(&r)
+                            ));
+                            Ok(Made::Failed)
+                        }
+                        Err(e) => {
+                            out.status = Status::Failed;
+                            out.error = Some(format!(
+                                "{}; and the users could not be read to check: {e}",
+                                readable(&r)
+                            ));
+                            Ok(Made::Failed)
+                        }
+                    };
+                }
+                Ok(r) => {
+                    ctx.clear(key, STEP_USER)?;
+                    out.status = Status::Failed;
+                    out.http_status = Some(r.status);
+                    out.error = Some(readable(&r));
+                    return Ok(Made::Failed);
+                }
+                Err(SendError::Unknown { detail, .. }) => {
+                    maybe_ours = true;
+                    match self.find_user(ctx, key).await? {
+                        Ok(Some(id)) => {
+                            ctx.done(key, STEP_USER, Some(&id))?;
+                            return Ok(Made::Ours(id));
+                        }
+                        Ok(None) => ctx.clear(key, STEP_USER)?,
+                        Err(e) => {
+                            // Keep the intent: the next run reconciles it from the list.
+                            out.status = Status::Failed;
+                            out.error = Some(format!(
+                                "no answer to the create ({detail}) and the users could not be read to check: {e}; a re-run reconciles it"
+                            ));
+                            return Ok(Made::Failed);
+                        }
+                    }
+                }
+                Err(e) => {
+                    ctx.clear(key, STEP_USER)?;
+                    out.status = Status::Failed;
+                    out.http_status = e.status();
+                    out.error = Some(e.to_string());
+                    return Ok(Made::Failed);
+                }
+            }
+        }
+        out.status = Status::Failed;
+        out.error = Some(format!(
+            "no answer to {tries} creates, and the user is not on the platform; giving up"
+        ));
+        Ok(Made::Failed)
+    }
+
+    /// Phase two: app access for every row the first phase hands on, as the `/apps`
+    /// limits allow. Runs beside phase one.
+    async fn grant_all(&self, ctx: &Ctx, rx: mpsc::UnboundedReceiver<Pending>, gate: &AppsGate) {
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) })
+            .for_each_concurrent(ctx.target.concurrency, |p| self.grant(ctx, gate, p))
+            .await;
+    }
+
+    async fn grant(&self, ctx: &Ctx, gate: &AppsGate, p: Pending) {
+        let Pending {
+            job,
+            mut out,
+            user_id,
+        } = p;
+        // Halted: no outcome, so the row is `not_attempted` and the next run resumes it;
+        // the ledger already says its user is made.
+        if ctx.halted() {
+            return;
+        }
+        match self.app_step(ctx, gate, &job, &user_id, &mut out).await {
+            Ok(()) => ctx.finish(job.index, out),
+            Err(RowError::Halted) => {}
+            Err(RowError::Journal(e)) => ctx.http.halt.halt(format!("journal failed: {e}")),
+        }
+    }
+
+    async fn app_step(
+        &self,
+        ctx: &Ctx,
+        gate: &AppsGate,
+        job: &Job,
+        user_id: &str,
+        out: &mut Outcome,
+    ) -> Result<(), RowError> {
+        let key = job.key.as_str();
+        if let Some(w) = &gate.per_minute {
+            w.acquire(|| ctx.note("waiting for /apps rate limit (per minute)"))
+                .await;
+        }
+        ctx.intent(key, STEP_APP)?;
+        let req = Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
+            .query("user", user_id)
+            .json(wire::apps_body(&job.row))
+            .limited_by(gate.per_second.clone());
+        let sent = send(ctx, &self.session, req, out).await;
+        let extra = match &sent {
+            Ok(Ok(r)) => r.attempts.saturating_sub(1),
+            Ok(Err(e)) => e.attempts().saturating_sub(1),
+            Err(_) => 0,
+        };
+        if let (Some(w), true) = (&gate.per_minute, extra > 0) {
+            w.count(extra).await;
+        }
+        match sent? {
+            Ok(r) if r.ok() => {
+                out.http_status = Some(r.status);
+                let id = reply_id(&r).unwrap_or_else(|| user_id.to_string());
+                ctx.done(key, STEP_APP, Some(&id))?;
+                ctx.done(key, STEP_COMPLETE, Some(user_id))?;
+                out.other_ids.push(side("app", &id));
+                out.status = Status::Created;
+            }
+            Ok(r) => {
+                ctx.clear(key, STEP_APP)?;
+                out.status = Status::Partial;
+                out.http_status = Some(r.status);
+                out.error = Some(format!(
+                    "user {user_id} is there, but app access failed: {}; a re-run grants only the app access",
+                    readable(&r)
+                ));
+            }
+            Err(e) => {
+                // PUT is idempotent: whatever happened, repeating it later is safe.
+                ctx.clear(key, STEP_APP)?;
+                out.status = Status::Partial;
+                out.http_status = e.status();
+                out.error = Some(format!(
+                    "user {user_id} is there, but app access failed: {e}; a re-run grants only the app access"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Vendor for Pegasus {
+    async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+        self.session.login(ctx).await?;
+        self.session.check_scopes(ctx).await
+    }
+
+    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+        let existing = self.existing(ctx, &jobs).await?;
+        let gate = AppsGate {
+            per_second: Arc::new(Limiter::new(
+                ctx.target.apps_rate,
+                std::num::NonZeroU32::MIN,
+            )),
+            per_minute: Window::new(ctx.target.apps_per_minute, Duration::from_secs(60)),
+        };
+        let (tx, rx) = mpsc::unbounded_channel::<Pending>();
+        let existing = &existing;
+        let users = async move {
+            let tx = tx;
+            ctx.for_each(jobs, |job| {
+                let tx = tx.clone();
+                async move {
+                    if let Some(p) = self.first_phase(ctx, existing, job).await {
+                        // The receiver lives until every sender is gone.
+                        let _ = tx.send(p);
+                    }
+                }
+            })
+            .await;
+        };
+        tokio::join!(users, self.grant_all(ctx, rx, &gate));
+        Ok(())
+    }
+}
+
+fn group_key(company: &str) -> String {
+    format!("group:{company}")
+}
+
+/// The id of a step the ledger knows as done.
+fn done_id(ctx: &Ctx, key: &str, step: &str) -> Option<String> {
+    ctx.ledger(key, step)
+        .filter(|s| s.state == StepState::Done)
+        .and_then(|s| s.id.clone())
+}
+
+fn side(kind: &str, id: &str) -> SideId {
+    SideId {
+        kind: kind.into(),
+        id: id.into(),
+    }
+}

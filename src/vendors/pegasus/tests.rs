@@ -1,0 +1,230 @@
+//! Unit tests of the Pegasus connector: bodies, readable errors, scopes, the `/apps` window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::client::Window;
+use super::wire::{self, Me};
+use crate::model::{Action, Field, Layout, Row};
+use crate::submit::http::Reply;
+use crate::vendors::Job;
+
+fn job(cells: &[(Field, &str)]) -> Job {
+    let layout = Layout {
+        file: "roster.csv".into(),
+        sheet: "roster".into(),
+        is_workbook: false,
+        header_row: 1,
+        headers: cells.iter().map(|(f, _)| f.name().to_string()).collect(),
+        fields: cells.iter().map(|(f, _)| Some(*f)).collect(),
+        passthrough: vec![],
+    };
+    let row = Row {
+        index: 0,
+        layout: Arc::new(layout),
+        line: 2,
+        cells: cells.iter().map(|(_, v)| v.to_string()).collect(),
+        errors: vec![],
+    };
+    let key =
+        crate::vendors::identity_key(crate::model::VendorKind::Pegasus, &row).unwrap_or_default();
+    Job {
+        index: 0,
+        row: Arc::new(row),
+        action: Action::Create,
+        key,
+    }
+}
+
+fn reply(status: u16, body: &str) -> Reply {
+    Reply {
+        status,
+        headers: Default::default(),
+        body: body.into(),
+        attempts: 1,
+    }
+}
+
+#[test]
+fn user_body_follows_the_guides_sample() {
+    let j = job(&[
+        (Field::Username, "Ana@Acme.test"),
+        (Field::Email, "ana@acme.test"),
+        (Field::FirstName, "Ana"),
+        (Field::LastName, "Ruiz"),
+        (Field::Password, "Secret-Pass-9"),
+        (Field::Language, "ES"),
+        (Field::Scopes, "vehicles=w|assets=r"),
+    ]);
+    let mut b = wire::user_body(&j).unwrap();
+    assert!(b.generated.is_none());
+    wire::set_group(&mut b.body, "3705");
+    let v = &b.body;
+    assert_eq!(v["groups"], json!([3705]));
+    assert_eq!(v["username"], "Ana@Acme.test");
+    assert_eq!(v["password"], "Secret-Pass-9");
+    assert_eq!(v["send_email"], false);
+    assert_eq!(v["id"], Value::Null);
+    assert_eq!(v["id_user"], "new");
+    assert_eq!(v["access"], "basic");
+    assert_eq!(v["prefs"]["language"], "es");
+    assert_eq!(v["scopes"], json!({"vehicles": "w", "assets": "r"}));
+    // Key order as in the sample: `groups` keeps its place after being filled.
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(&keys[..4], ["access", "email", "send_email", "username"]);
+    assert!(keys.iter().position(|k| *k == "groups") < keys.iter().position(|k| *k == "id"));
+}
+
+#[test]
+fn password_or_send_email_or_a_generated_one() {
+    type Cells<'a> = &'a [(Field, &'a str)];
+    let cases: [(Cells, bool, bool); 3] = [
+        // (cells, password sent, send_email)
+        (
+            &[(Field::Username, "a@x.test"), (Field::SendEmail, "yes")],
+            false,
+            true,
+        ),
+        (
+            &[(Field::Username, "a@x.test"), (Field::Password, "Abcdefg1")],
+            true,
+            false,
+        ),
+        (&[(Field::Username, "a@x.test")], true, false),
+    ];
+    for (cells, has_password, send_email) in cases {
+        let b = wire::user_body(&job(cells)).unwrap();
+        assert_eq!(b.body.get("password").is_some(), has_password, "{cells:?}");
+        assert_eq!(b.body["send_email"], send_email, "{cells:?}");
+    }
+    // A generated password meets the 6.11.1 policy.
+    let b = wire::user_body(&job(&[(Field::Username, "a@x.test")])).unwrap();
+    let p = b.generated.unwrap();
+    let p = p.expose();
+    assert!(p.len() >= 8);
+    assert!(p.chars().any(|c| c.is_ascii_uppercase()));
+    assert!(p.chars().any(|c| c.is_ascii_lowercase()));
+    assert!(p.chars().any(|c| c.is_ascii_digit()));
+    assert_eq!(b.body["email"], "a@x.test");
+}
+
+#[test]
+fn default_scopes_and_malformed_scopes() {
+    let b = wire::user_body(&job(&[(Field::Username, "a@x.test")])).unwrap();
+    assert_eq!(
+        b.body["scopes"],
+        json!({"assets": "r", "vehicles": "w", "geofences": "w", "vehicles:device": "r"})
+    );
+    let bad = wire::user_body(&job(&[
+        (Field::Username, "a@x.test"),
+        (Field::Scopes, "vehicles=x|assets"),
+    ]));
+    let Err(problems) = bad else {
+        panic!("malformed scopes were accepted")
+    };
+    assert_eq!(problems.len(), 2);
+    assert!(
+        problems[0].message.contains("vehicles=x"),
+        "{}",
+        problems[0]
+    );
+}
+
+#[test]
+fn apps_default_to_the_nine_of_the_guide() {
+    let b = wire::apps_body(&job(&[(Field::Username, "a@x.test")]).row);
+    let apps = b["staff"]["apps"].as_object().unwrap();
+    assert_eq!(apps.len(), 9);
+    assert!(apps.values().all(|v| v == &json!(true)));
+    let b = wire::apps_body(&job(&[(Field::Apps, "Tracking | reports")]).row);
+    assert_eq!(
+        b,
+        json!({"staff": {"apps": {"tracking": true, "reports": true}}})
+    );
+}
+
+#[test]
+fn refusals_become_readable_lines() {
+    let cases = [
+        (
+            409,
+            r#"{"message": "A user with username a@x.test already exists"}"#,
+            "HTTP 409 (duplicate): A user with username a@x.test already exists",
+        ),
+        (
+            400,
+            r#"{"message": "password: too short"}"#,
+            "HTTP 400 (refused as invalid): password: too short",
+        ),
+        (
+            429,
+            r#"{"reason": "apps", "message": "Rate exceeded", "limit": 20, "id": "1", "value": 21}"#,
+            "HTTP 429 (rate limited): Rate exceeded on apps (limit 20)",
+        ),
+        (
+            500,
+            "Internal Server Error\n at x",
+            "HTTP 500: Internal Server Error",
+        ),
+        (400, "", "HTTP 400 (refused as invalid)"),
+    ];
+    for (status, body, want) in cases {
+        assert_eq!(wire::readable(&reply(status, body)), want);
+    }
+}
+
+#[test]
+fn scopes_needed_to_write() {
+    let me = |v: Value| -> Me { serde_json::from_value(v).unwrap() };
+    let staff = me(json!({"scopes": {}, "is_staff": true}));
+    assert!(staff.can_write("users"));
+    let limited = me(json!({"scopes": {"users": "r", "groups": "w"}, "is_staff": false}));
+    assert!(!limited.can_write("users"));
+    assert!(limited.can_write("groups"));
+    assert!(!limited.can_write("users.application_data"));
+    assert!(!me(json!({})).can_write("groups"));
+}
+
+#[test]
+fn reply_ids_are_numbers_or_strings() {
+    assert_eq!(
+        wire::reply_id(&reply(201, r#"{"id": 3705}"#)).as_deref(),
+        Some("3705")
+    );
+    assert_eq!(
+        wire::reply_id(&reply(201, r#"{"id": "a1"}"#)).as_deref(),
+        Some("a1")
+    );
+    assert_eq!(wire::reply_id(&reply(201, r#"{"id": null}"#)), None);
+    assert_eq!(wire::reply_id(&reply(201, "ok")), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn window_lets_at_most_max_through_in_any_period() {
+    let w = Window::new(20, Duration::from_secs(60)).unwrap();
+    let start = tokio::time::Instant::now();
+    let mut times = Vec::new();
+    let mut waited = 0;
+    for _ in 0..45 {
+        w.acquire(|| waited += 1).await;
+        times.push(start.elapsed());
+    }
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .take_while(|u| **u < *t + Duration::from_secs(60))
+            .count();
+        assert!(
+            in_window <= 20,
+            "{in_window} sends within a minute of {t:?}"
+        );
+    }
+    // 45 sends: 20 now, 20 after a minute, 5 after two (plus the slack).
+    assert!(times[44] >= Duration::from_secs(120), "{:?}", times[44]);
+    assert!(times[44] <= Duration::from_secs(125), "{:?}", times[44]);
+    // Only the first send of each new minute had to wait: the others found room.
+    assert_eq!(waited, 2);
+    assert!(Window::new(0, Duration::from_secs(60)).is_none());
+}
