@@ -28,7 +28,15 @@ pub async fn send(
     req: Request,
     out: &mut Outcome,
 ) -> Result<Result<Reply, SendError>, RowError> {
-    match ctx.http.send(req).await {
+    counted(ctx.http.send(req).await, out)
+}
+
+/// Counts a call's attempts in `out`; a halted target stops the row.
+pub fn counted(
+    result: Result<Reply, SendError>,
+    out: &mut Outcome,
+) -> Result<Result<Reply, SendError>, RowError> {
+    match result {
         Ok(r) => {
             out.attempts += r.attempts;
             Ok(Ok(r))
@@ -38,6 +46,16 @@ pub async fn send(
             out.attempts += e.attempts();
             Ok(Err(e))
         }
+    }
+}
+
+/// Ends a row's work: its outcome is recorded; a halted row is left to the engine
+/// (`not_attempted`); a journal failure halts the target, since going on could create twice.
+pub fn settle(ctx: &Ctx, index: usize, result: Result<Option<Outcome>, RowError>) {
+    match result {
+        Ok(Some(outcome)) => ctx.finish(index, outcome),
+        Ok(None) | Err(RowError::Halted) => {}
+        Err(RowError::Journal(e)) => ctx.http.halt.halt(format!("journal failed: {e}")),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::submit::Ctx;
 use crate::submit::http::{Reply, Request, SendError};
 use crate::submit::retry::Kind;
 
-use super::common::{RowError, fail_send, send};
+use super::common::{RowError, fail_send, send, settle};
 use super::{Job, Vendor, VendorError, generate_password, split_list};
 
 /// A user as Traccar lists it (only what muster reads).
@@ -88,15 +88,11 @@ impl Traccar {
     }
 
     async fn run_job(&self, ctx: &Ctx, existing: &Existing, job: Job) {
-        let outcome = match self.plan_and_do(ctx, existing, &job).await {
-            Ok(o) => o,
-            Err(RowError::Halted) => return, // the engine marks it not_attempted
-            Err(RowError::Journal(e)) => {
-                ctx.http.halt.halt(format!("journal failed: {e}"));
-                return;
-            }
-        };
-        ctx.finish(job.index, outcome);
+        settle(
+            ctx,
+            job.index,
+            self.plan_and_do(ctx, existing, &job).await.map(Some),
+        );
     }
 
     async fn plan_and_do(

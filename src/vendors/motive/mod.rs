@@ -37,7 +37,7 @@ use crate::submit::Ctx;
 use crate::submit::http::{Request, SendError};
 use crate::submit::retry::Kind;
 
-use super::common::{RowError, fail_send, send};
+use super::common::{RowError, fail_send, send, settle};
 use super::{Job, Vendor, VendorError, split_list};
 
 pub use rules::check;
@@ -164,15 +164,13 @@ impl Motive {
     }
 
     async fn run_job(&self, ctx: &Ctx, existing: &Existing, groups: &Groups, job: Job) {
-        let outcome = match self.plan_and_do(ctx, existing, groups, &job).await {
-            Ok(o) => o,
-            Err(RowError::Halted) => return, // the engine marks it not_attempted
-            Err(RowError::Journal(e)) => {
-                ctx.http.halt.halt(format!("journal failed: {e}"));
-                return;
-            }
-        };
-        ctx.finish(job.index, outcome);
+        settle(
+            ctx,
+            job.index,
+            self.plan_and_do(ctx, existing, groups, &job)
+                .await
+                .map(Some),
+        );
     }
 
     async fn plan_and_do(

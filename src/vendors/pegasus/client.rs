@@ -18,6 +18,7 @@ use crate::submit::Ctx;
 use crate::submit::http::{Reply, Request, SendError};
 use crate::vendors::VendorError;
 pub(super) use crate::vendors::common::RowError;
+use crate::vendors::common::counted;
 
 use super::wire::{Group, LoginReply, Me, Page, User, readable};
 
@@ -253,17 +254,7 @@ pub(super) async fn send(
     req: Request,
     out: &mut Outcome,
 ) -> Result<Result<Reply, SendError>, RowError> {
-    match session.send(ctx, req).await {
-        Ok(r) => {
-            out.attempts += r.attempts;
-            Ok(Ok(r))
-        }
-        Err(SendError::Halted(_)) => Err(RowError::Halted),
-        Err(e) => {
-            out.attempts += e.attempts();
-            Ok(Err(e))
-        }
-    }
+    counted(session.send(ctx, req).await, out)
 }
 
 /// At most `max` sends in any `per` (the `/apps` 20/min per user), first come first served.

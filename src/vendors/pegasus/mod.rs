@@ -37,6 +37,7 @@ use crate::submit::limiter::Limiter;
 use crate::submit::retry::Kind;
 use crate::submit::{Ctx, SingleFlight};
 
+use super::common::settle;
 use super::{Job, Vendor, VendorError};
 use client::{RowError, Session, Users, Window, send};
 use wire::{readable, reply_id};
@@ -143,14 +144,13 @@ impl Pegasus {
     /// Phase one of a row: decide, make the group and the user; hands the app step on.
     async fn first_phase(&self, ctx: &Ctx, existing: &Existing, job: Job) -> Option<Pending> {
         match self.group_and_user(ctx, existing, &job).await {
+            Ok(Next::Apps(p)) => Some(p),
             Ok(Next::Done(out)) => {
-                ctx.finish(job.index, out);
+                settle(ctx, job.index, Ok(Some(out)));
                 None
             }
-            Ok(Next::Apps(p)) => Some(p),
-            Err(RowError::Halted) => None, // the engine marks it not_attempted
-            Err(RowError::Journal(e)) => {
-                ctx.http.halt.halt(format!("journal failed: {e}"));
+            Err(e) => {
+                settle(ctx, job.index, Err(e));
                 None
             }
         }
@@ -525,11 +525,8 @@ impl Pegasus {
         if ctx.halted() {
             return;
         }
-        match self.app_step(ctx, gate, &job, &user_id, &mut out).await {
-            Ok(()) => ctx.finish(job.index, out),
-            Err(RowError::Halted) => {}
-            Err(RowError::Journal(e)) => ctx.http.halt.halt(format!("journal failed: {e}")),
-        }
+        let result = self.app_step(ctx, gate, &job, &user_id, &mut out).await;
+        settle(ctx, job.index, result.map(|()| Some(out)));
     }
 
     async fn app_step(
