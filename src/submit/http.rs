@@ -311,16 +311,22 @@ impl Http {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
                     match resp.text().await {
-                        Ok(body) => (
-                            Attempt::Status(status),
-                            Some(Reply {
-                                status,
-                                headers,
-                                body,
-                                attempts,
-                            }),
-                            format!("HTTP {status}"),
-                        ),
+                        Ok(body) => {
+                            let detail = match excerpt(&body) {
+                                e if e.is_empty() => format!("HTTP {status}"),
+                                e => format!("HTTP {status}: {e}"),
+                            };
+                            (
+                                Attempt::Status(status),
+                                Some(Reply {
+                                    status,
+                                    headers,
+                                    body,
+                                    attempts,
+                                }),
+                                detail,
+                            )
+                        }
                         Err(e) => (
                             Attempt::NoAnswer,
                             None,
@@ -342,9 +348,7 @@ impl Http {
             };
             let retry_after = reply
                 .as_ref()
-                .and_then(|r| r.headers.get(reqwest::header::RETRY_AFTER))
-                .and_then(|v| v.to_str().ok())
-                .and_then(retry::parse_retry_after);
+                .and_then(|r| retry::wait_from_headers(&r.headers));
             let decision = retry::decide(req.kind, attempt, retry_after);
             if let Some(r) = &reply {
                 self.note_auth(&req, r.status);

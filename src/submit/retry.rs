@@ -86,6 +86,30 @@ impl Backoff {
     }
 }
 
+/// How long a reply asks the client to wait: `Retry-After`, else `X-RateLimit-Reset`
+/// (epoch seconds, as Pegasus sends it, or seconds from now when small).
+pub fn wait_from_headers(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(ra) = text("retry-after").and_then(parse_retry_after) {
+        return Some(ra);
+    }
+    let reset: f64 = text("x-ratelimit-reset")?.trim().parse().ok()?;
+    if !reset.is_finite() || reset < 0.0 {
+        return None;
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    // Values below a day are a count of seconds; larger ones are a moment.
+    let secs = if reset < 86_400.0 {
+        reset
+    } else {
+        (reset - now).max(0.0)
+    };
+    Some(Duration::from_secs_f64(secs.min(3600.0)))
+}
+
 /// Parses `Retry-After`: seconds, or an HTTP-date.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -139,6 +163,31 @@ mod tests {
             assert!(b.delay(n) <= Duration::from_secs(10));
         }
         assert!(b.delay(0) <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn rate_limit_reset_is_used_without_retry_after() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("3"));
+        assert_eq!(wait_from_headers(&h), Some(Duration::from_secs(3)));
+        let soon = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 5;
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&soon.to_string()).unwrap(),
+        );
+        let wait = wait_from_headers(&h).unwrap();
+        assert!(
+            wait <= Duration::from_secs(5) && wait >= Duration::from_secs(3),
+            "{wait:?}"
+        );
+        h.insert("retry-after", HeaderValue::from_static("1"));
+        assert_eq!(wait_from_headers(&h), Some(Duration::from_secs(1)));
+        assert_eq!(wait_from_headers(&HeaderMap::new()), None);
     }
 
     #[test]
