@@ -386,3 +386,70 @@ async fn the_errors_sheet_fixed_and_fed_back_sends_only_that_row() {
         "one create, nothing else written"
     );
 }
+
+#[tokio::test]
+async fn the_workbook_agrees_with_the_journal_row_for_row() {
+    use calamine::{Reader, open_workbook_auto};
+    let w = World::start(Options::default()).await;
+    let config = w.config("");
+    let roster = w.write(
+        "roster.csv",
+        "target,name,email,devices,Note\n\
+         traccar,Ann,ann@example.com,352099000000001,keep me\n\
+         traccar,Bob,bob@@example.com,,=1+1\n\
+         traccar,Cy,cy@example.com,999,\n\
+         nowhere,Di,di@example.com,,\n",
+    );
+    let journal = w.path("j.db");
+    let out = w.path("r.xlsx");
+    w.muster(&[
+        "import",
+        roster.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ])
+    .await
+    .unwrap();
+    let j = muster::journal::Journal::open(&journal).unwrap();
+    let run = j.runs().unwrap().remove(0);
+    let rows = j.rows(&run.info.run_id).unwrap();
+    let mut wb = open_workbook_auto(&out).unwrap();
+    assert_eq!(wb.sheet_names()[..3], ["Summary", "Results", "Errors"]);
+    let results = wb.worksheet_range("Results").unwrap();
+    let mut grid = results.rows();
+    let header: Vec<String> = grid.next().unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(header[..12], muster::report::RESULT_COLUMNS);
+    assert_eq!(header[12..], ["target", "name", "email", "devices", "Note"]);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let lines: Vec<Vec<String>> = grid
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(lines.len(), rows.len());
+    for (line, stored) in lines.iter().zip(&rows) {
+        let o = stored.outcome.as_ref().unwrap();
+        assert_eq!(line[col("row")], stored.line.to_string());
+        assert_eq!(line[col("status")], o.status.key());
+        assert_eq!(line[col("user_id")], o.user_id.clone().unwrap_or_default());
+        assert_eq!(line[col("error")], o.error.clone().unwrap_or_default());
+        assert_eq!(line[col("other_ids")], o.other_ids_text());
+    }
+    let statuses: Vec<&str> = lines.iter().map(|l| l[col("status")].as_str()).collect();
+    assert_eq!(statuses, ["created", "invalid", "invalid", "invalid"]);
+    assert_eq!(lines[0][col("other_ids")], "devices=1");
+    assert_eq!(
+        lines[1][col("Note")],
+        "=1+1",
+        "formula-looking input stays text"
+    );
+    let errors = wb.worksheet_range("Errors").unwrap();
+    assert_eq!(
+        errors.rows().count(),
+        1 + 3,
+        "header + the three invalid rows"
+    );
+}
