@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Writing the result workbook vs rust_xlsxwriter alone writing the same cells (constant
+# memory), three runs each, alternating, in one run on one machine. Prints medians, the
+# ratio and peak memory (max RSS). ROWS defaults to 1,000,000; `ROWS=20000` for a quick run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${ROWS:-1000000}
+cargo bench --bench workbook --no-run >/dev/null 2>&1 || cargo bench --bench workbook --no-run
+bin=$(ls -t target/release/deps/workbook-* | grep -v '\.d$' | head -1)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+declare -A secs mem
+for i in 1 2 3; do
+  for mode in raw muster; do
+    /usr/bin/time -f "%e %M" -o "$out/t" "$bin" "$mode" "$rows" "$out/$mode.xlsx" >/dev/null
+    read -r s m < "$out/t"
+    secs[$mode]+="$s "
+    mem[$mode]+="$m "
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -n | sed -n 2p; }
+raw_s=$(echo "${secs[raw]}" | median); mus_s=$(echo "${secs[muster]}" | median)
+raw_m=$(echo "${mem[raw]}" | median); mus_m=$(echo "${mem[muster]}" | median)
+printf 'rows: %s (median of 3)\n' "$rows"
+printf '%-30s %8s s  peak %6d MiB\n' "rust_xlsxwriter alone" "$raw_s" $((raw_m / 1024))
+printf '%-30s %8s s  peak %6d MiB\n' "muster ResultsWriter" "$mus_s" $((mus_m / 1024))
+awk -v a="$mus_s" -v b="$raw_s" 'BEGIN { printf "ratio: %.2fx (goal <= 1.3x)\n", a / b }'
