@@ -22,6 +22,7 @@
 //! - passes the answer of every user creation through [`Platform::answer_create`], which
 //!   applies the timeout fault (the user stays created, the answer is withheld).
 
+pub mod arobs;
 pub mod platform;
 pub mod seed;
 pub mod traccar;
@@ -45,7 +46,7 @@ pub use platform::{Platform, Reset, stat};
 pub type Simulator = fn(Platform) -> Router;
 
 /// The simulators served, as (vendor key = path prefix, router).
-const SIMULATORS: &[(&str, Simulator)] = &[("traccar", traccar::router)];
+const SIMULATORS: &[(&str, Simulator)] = &[("traccar", traccar::router), ("arobs", arobs::router)];
 
 /// Faults and limits of the simulated platforms.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ pub struct Options {
     pub drtrack_atomic: bool,
     /// Seed for the fault dice; `None` rolls differently each run.
     pub seed: Option<u64>,
+    /// AROBS API users made "by hand" before the sandbox starts (`--arobs-users FILE`).
+    pub arobs_users: Vec<arobs::ApiUser>,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             rate: None,
             drtrack_atomic: true,
             seed: None,
+            arobs_users: Vec::new(),
         }
     }
 }
