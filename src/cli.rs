@@ -153,6 +153,11 @@ pub struct SandboxArgs {
     /// Write a muster.toml whose targets point at this sandbox.
     #[arg(long, value_name = "FILE")]
     pub write_config: Option<PathBuf>,
+    /// AROBS API users "made by hand", for `muster verify`: a CSV
+    /// `username,email,password,active,api_user,vehicles` (vehicles `|`-separated
+    /// registrations such as `CJ-01-ARB`; active and api_user true/false).
+    #[arg(long, value_name = "FILE")]
+    pub arobs_users: Option<PathBuf>,
     #[command(flatten)]
     pub faults: FaultArgs,
 }

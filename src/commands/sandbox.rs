@@ -46,7 +46,12 @@ pub fn options(faults: &FaultArgs) -> anyhow::Result<Options> {
 /// Starts the sandbox, writes the config if asked, prints how to use it, serves until
 /// Ctrl-C, then stops gracefully.
 pub async fn run(args: SandboxArgs) -> anyhow::Result<Exit> {
-    let options = options(&args.faults)?;
+    let mut options = options(&args.faults)?;
+    if let Some(path) = &args.arobs_users {
+        options.arobs_users = crate::sandbox::arobs::read_users(path)
+            .map_err(|m| anyhow::anyhow!("--arobs-users {m}"))?;
+    }
+    let arobs_users = options.arobs_users.len();
     let sandbox = Sandbox::start(&args.listen, options)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -69,6 +74,12 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<Exit> {
         None => text.push_str(
             "\nWrite a config whose targets point here with --write-config muster.toml.\n",
         ),
+    }
+    if let Some(path) = &args.arobs_users {
+        text.push_str(&format!(
+            "AROBS: {arobs_users} API users from {} (try `muster verify ROSTER --config ...`).\n",
+            path.display()
+        ));
     }
     text.push_str(&format!(
         "Counters: {url}/_sandbox/stats\nPress Ctrl-C to stop.\n"

@@ -22,6 +22,7 @@
 //! - passes the answer of every user creation through [`Platform::answer_create`], which
 //!   applies the timeout fault (the user stays created, the answer is withheld).
 
+pub mod arobs;
 pub mod drtrack;
 pub mod motive;
 pub mod pegasus;
@@ -51,8 +52,9 @@ pub type Simulator = fn(Platform) -> Router;
 const SIMULATORS: &[(&str, Simulator)] = &[
     ("traccar", traccar::router),
     ("motive", motive::router),
-    ("drtrack", drtrack::router),
     ("pegasus", pegasus::router),
+    ("drtrack", drtrack::router),
+    ("arobs", arobs::router),
 ];
 
 /// Faults and limits of the simulated platforms.
@@ -76,6 +78,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Pegasus: token lifetime and the `/apps` limits per account.
     pub pegasus: pegasus::Settings,
+    /// AROBS API users made "by hand" before the sandbox starts (`--arobs-users FILE`).
+    pub arobs_users: Vec<arobs::ApiUser>,
 }
 
 impl Default for Options {
@@ -90,6 +94,7 @@ impl Default for Options {
             drtrack_token_ttl: std::time::Duration::from_secs(24 * 3600),
             seed: None,
             pegasus: pegasus::Settings::default(),
+            arobs_users: Vec::new(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, a module per area.
 
+mod arobs;
 mod contract;
 mod crash;
 mod drtrack;
