@@ -32,17 +32,7 @@ async fn every_row_ends_final_and_nothing_is_created_twice_under_faults() {
     let journal = w.path("j.db");
     let out = w.path("r.xlsx");
     let exit = w
-        .muster(&[
-            "import",
-            roster.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
+        .import(&roster, &config, &journal, &out, &[])
         .await
         .expect("import runs");
     let counts = w.last_run_counts(&journal);
@@ -80,19 +70,9 @@ async fn every_row_ends_final_and_nothing_is_created_twice_under_faults() {
     );
 
     // A second run creates nothing and reports every created user as existing.
-    w.muster(&[
-        "import",
-        roster.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--journal",
-        journal.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ])
-    .await
-    .expect("re-run runs");
+    w.import(&roster, &config, &journal, &out, &[])
+        .await
+        .expect("re-run runs");
     let again = w.last_run_counts(&journal);
     assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
     assert_eq!(
@@ -151,18 +131,13 @@ async fn dry_run_plans_with_reads_only() {
     let roster = w.write("roster.csv", &traccar_roster(10));
     let journal = w.path("j.db");
     let exit = w
-        .muster(&[
-            "import",
-            roster.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            w.path("r.xlsx").to_str().unwrap(),
-            "--dry-run",
-            "--quiet",
-        ])
+        .import(
+            &roster,
+            &config,
+            &journal,
+            &w.path("r.xlsx"),
+            &["--dry-run"],
+        )
         .await
         .unwrap();
     assert_eq!(exit, Exit::Success);
@@ -180,17 +155,7 @@ async fn an_unknown_device_makes_the_row_invalid_before_anything_is_sent() {
     );
     let journal = w.path("j.db");
     let exit = w
-        .muster(&[
-            "import",
-            roster.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            w.path("r.xlsx").to_str().unwrap(),
-            "--quiet",
-        ])
+        .import(&roster, &config, &journal, &w.path("r.xlsx"), &[])
         .await
         .unwrap();
     assert_eq!(exit, Exit::RowsFailed);
@@ -216,19 +181,13 @@ async fn generated_passwords_go_only_to_the_secrets_file() {
     let journal = w.path("j.db");
     let secrets = w.path("secrets.csv");
     let out = w.path("r.xlsx");
-    w.muster(&[
-        "import",
-        roster.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--journal",
-        journal.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--secrets-out",
-        secrets.to_str().unwrap(),
-        "--quiet",
-    ])
+    w.import(
+        &roster,
+        &config,
+        &journal,
+        &out,
+        &["--secrets-out", secrets.to_str().unwrap()],
+    )
     .await
     .unwrap();
     let text = std::fs::read_to_string(&secrets).unwrap();
@@ -402,19 +361,9 @@ async fn the_workbook_agrees_with_the_journal_row_for_row() {
     );
     let journal = w.path("j.db");
     let out = w.path("r.xlsx");
-    w.muster(&[
-        "import",
-        roster.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--journal",
-        journal.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ])
-    .await
-    .unwrap();
+    w.import(&roster, &config, &journal, &out, &[])
+        .await
+        .unwrap();
     let j = muster::journal::Journal::open(&journal).unwrap();
     let run = j.runs().unwrap().remove(0);
     let rows = j.rows(&run.info.run_id).unwrap();

@@ -73,6 +73,32 @@ impl World {
         muster::run(Cli::parse_from(argv), &self.env()).await
     }
 
+    /// `muster import ROSTER --config CONFIG --journal JOURNAL --out OUT --quiet EXTRA…`,
+    /// in-process.
+    pub async fn import(
+        &self,
+        roster: &Path,
+        config: &Path,
+        journal: &Path,
+        out: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<Exit> {
+        let paths = [roster, config, journal, out].map(|p| p.display().to_string());
+        let mut args = vec![
+            "import",
+            &paths[0],
+            "--config",
+            &paths[1],
+            "--journal",
+            &paths[2],
+            "--out",
+            &paths[3],
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        self.muster(&args).await
+    }
+
     /// Counts of the newest run's rows by status, from the journal.
     pub fn last_run_counts(&self, journal: &Path) -> BTreeMap<Status, usize> {
         let j = Journal::open(journal).expect("journal opens");
