@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::cli::Mode;
 use crate::config::{Credentials, Target};
 use crate::journal::{self, Journal, Step};
-use crate::model::{Outcome, Status, TargetStats};
+use crate::model::{Action, Outcome, Status, TargetStats};
 use crate::vendors::{self, Job, Purpose, VendorError};
 use http::{Halt, Http};
 use secrets::SecretsFile;
@@ -280,7 +280,7 @@ async fn run_target(
         Err(e) => {
             let reason = format!("cannot build an HTTP client: {e}");
             for job in &jobs {
-                let _ = tx.send((job.index, not_attempted(job, &reason)));
+                let _ = tx.send((job.index, not_attempted(job.action, &reason)));
             }
             reporter.finish(&name);
             return Ok(TargetStats {
@@ -308,7 +308,8 @@ async fn run_target(
         secrets,
     };
     let connector = vendors::connect(&target, credentials, &purpose);
-    let keep: Vec<Job> = jobs.iter().map(Job::light).collect();
+    // What the engine needs of each job once the connector owns them.
+    let keep: Vec<(usize, Action)> = jobs.iter().map(|j| (j.index, j.action)).collect();
     let result = match connector.probe(&ctx).await {
         Ok(()) => connector.run(&ctx, jobs).await,
         Err(e) => Err(e),
@@ -325,14 +326,14 @@ async fn run_target(
     let reason = halt
         .reason()
         .unwrap_or_else(|| "the connector ended without an outcome for this row".into());
-    for job in &keep {
+    for &(index, action) in &keep {
         let done = ctx
             .first_index
-            .get(&job.index)
+            .get(&index)
             .and_then(|i| ctx.finished.get(*i))
             .is_some_and(|f| f.load(Ordering::SeqCst));
         if !done {
-            ctx.finish(job.index, not_attempted(job, &reason));
+            ctx.finish(index, not_attempted(action, &reason));
         }
     }
     reporter.finish(&name);
@@ -348,8 +349,8 @@ async fn run_target(
     })
 }
 
-fn not_attempted(job: &Job, reason: &str) -> Outcome {
-    let mut o = Outcome::new(Status::NotAttempted, job.action);
+fn not_attempted(action: Action, reason: &str) -> Outcome {
+    let mut o = Outcome::new(Status::NotAttempted, action);
     o.error = Some(format!("not attempted: {reason}"));
     o
 }

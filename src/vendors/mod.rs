@@ -29,13 +29,6 @@ pub struct Job {
     pub key: String,
 }
 
-impl Job {
-    /// The same job without its row's cells (for bookkeeping after the row is handed over).
-    pub fn light(&self) -> Job {
-        self.clone()
-    }
-}
-
 /// Why a whole target stopped, or a connector-level failure.
 #[derive(Debug, thiserror::Error)]
 pub enum VendorError {
