@@ -322,6 +322,20 @@ fn authenticate(
 }
 
 /// 401 unless the account may write `resource`.
+/// The opening of every create: an authenticated caller with write scope on `resource`
+/// and a JSON object body.
+fn write_request(
+    sim: &PegasusSim,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+    resource: &str,
+) -> Result<Map<String, Value>, Refusal> {
+    let account = authenticate(sim, headers, query)?;
+    require_write(sim, account, resource)?;
+    parse_json(body)
+}
+
 fn require_write(sim: &PegasusSim, account: usize, resource: &str) -> Result<(), Refusal> {
     let accounts = accounts();
     let a = &accounts[account];
@@ -463,14 +477,7 @@ async fn create_group(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    let account = match authenticate(&sim, &headers, &query) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    if let Err(r) = require_write(&sim, account, "groups") {
-        return *r;
-    }
-    let body = match parse_json(&body) {
+    let body = match write_request(&sim, &headers, &query, &body, "groups") {
         Ok(b) => b,
         Err(r) => return *r,
     };
@@ -513,14 +520,7 @@ async fn create_user(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    let account = match authenticate(&sim, &headers, &query) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    if let Err(r) = require_write(&sim, account, "users") {
-        return *r;
-    }
-    let body = match parse_json(&body) {
+    let body = match write_request(&sim, &headers, &query, &body, "users") {
         Ok(b) => b,
         Err(r) => return *r,
     };
