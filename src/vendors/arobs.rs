@@ -21,7 +21,7 @@ use crate::submit::Ctx;
 use crate::submit::http::{Request, SendError};
 use crate::submit::retry::Kind;
 
-use super::{Job, Vendor, VendorError, split_list};
+use super::{Job, PlatformUser, Vendor, VendorError, split_list};
 
 /// The platform's limit on data requests, per user.
 pub const DATA_INTERVAL: Duration = Duration::from_secs(30);
@@ -297,6 +297,12 @@ fn compare_vehicles(wanted: &[&str], platform: &[Vehicle]) -> VehicleDiff {
 }
 
 impl Vendor for Arobs {
+    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        Err(VendorError::Unsupported(
+            "AROBS has no API that lists users: `muster verify` checks them one by one".into(),
+        ))
+    }
+
     async fn probe(&self, _ctx: &Ctx) -> Result<(), VendorError> {
         // Import sends nothing; verify logs in as each user (no account-wide credential).
         Ok(())

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::config::{Credentials, Target};
 use crate::journal;
-use crate::model::{Action, Row, VendorKind};
+use crate::model::{Action, Field, Row, VendorKind};
 use crate::submit::Ctx;
 use crate::submit::http::SendError;
 
@@ -41,6 +41,9 @@ pub enum VendorError {
     /// An answer muster cannot understand.
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    /// The platform (or this connector, so far) offers no way to do what was asked.
+    #[error("{0}")]
+    Unsupported(String),
     /// The journal failed: continuing would risk creating twice.
     #[error("journal: {0}")]
     Journal(#[from] journal::Error),
@@ -61,10 +64,32 @@ impl VendorError {
     }
 }
 
+/// A user as a platform holds it, in roster terms: what `muster audit` compares with a
+/// roster row and what upsert and sync act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformUser {
+    /// The identity the roster row would have on this platform (`identity_key`'s
+    /// normalisation: trimmed, lower-case).
+    pub key: String,
+    /// The platform's own id for the user (what updates and removals address).
+    pub id: String,
+    /// The roster fields the platform holds, as roster text (a list field such as
+    /// `devices` or `groups` joined with `|`). Only fields the platform reports appear.
+    pub fields: Vec<(Field, String)>,
+    /// False when the platform keeps the user but has it disabled or deactivated.
+    pub active: bool,
+}
+
 /// One platform's connector.
 pub trait Vendor {
     /// Checks the credentials with a read-only call before any write.
     fn probe(&self, ctx: &Ctx) -> impl Future<Output = Result<(), VendorError>> + Send;
+
+    /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`).
+    fn list_users(
+        &self,
+        ctx: &Ctx,
+    ) -> impl Future<Output = Result<Vec<PlatformUser>, VendorError>> + Send;
 
     /// Plans every job (reading what exists once) and, unless `ctx.dry_run`, carries them
     /// out, recording each row's outcome with `ctx.finish`. Rows left without an outcome
@@ -118,6 +143,16 @@ impl Connector {
             Connector::Arobs(c) => c.probe(ctx).await,
             Connector::Motive(c) => c.probe(ctx).await,
             Connector::Drtrack(c) => c.probe(ctx).await,
+        }
+    }
+
+    pub async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        match self {
+            Connector::Traccar(c) => c.list_users(ctx).await,
+            Connector::Pegasus(c) => c.list_users(ctx).await,
+            Connector::Arobs(c) => c.list_users(ctx).await,
+            Connector::Motive(c) => c.list_users(ctx).await,
+            Connector::Drtrack(c) => c.list_users(ctx).await,
         }
     }
 

@@ -25,7 +25,7 @@ use crate::submit::http::{Reply, Request, SendError};
 use crate::submit::retry::Kind;
 
 use super::common::{RowError, fail_send, send, settle};
-use super::{Job, Vendor, VendorError, generate_password, split_list};
+use super::{Job, PlatformUser, Vendor, VendorError, generate_password, split_list};
 
 /// A user as Traccar lists it (only what muster reads).
 #[derive(Debug, Clone, Deserialize)]
@@ -363,6 +363,13 @@ impl Traccar {
 }
 
 impl Vendor for Traccar {
+    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        // Issue 9 in progress: the audit helpers replace this.
+        Err(VendorError::Unsupported(
+            "listing users is not built for Traccar yet (issue 9)".into(),
+        ))
+    }
+
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
         let token = self
             .credentials

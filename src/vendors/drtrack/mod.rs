@@ -36,7 +36,7 @@ use crate::model::{Field, Outcome, VendorKind};
 use crate::secret::Secret;
 use crate::submit::Ctx;
 
-use super::{Job, Vendor, VendorError, generate_password};
+use super::{Job, PlatformUser, Vendor, VendorError, generate_password};
 use wire::{Listed, Method};
 
 /// The journal step of a user made by `ADD`.
@@ -90,6 +90,13 @@ impl Drtrack {
 }
 
 impl Vendor for Drtrack {
+    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        // Issue 9 in progress: the audit helpers replace this.
+        Err(VendorError::Unsupported(
+            "listing users is not built for Drtrack yet (issue 9)".into(),
+        ))
+    }
+
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
         self.authenticate(ctx).await
     }

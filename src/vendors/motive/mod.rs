@@ -38,7 +38,7 @@ use crate::submit::http::{Request, SendError};
 use crate::submit::retry::Kind;
 
 use super::common::{RowError, fail_send, send, settle};
-use super::{Job, Vendor, VendorError, split_list};
+use super::{Job, PlatformUser, Vendor, VendorError, split_list};
 
 pub use rules::check;
 use wire::{Group, Page, User, readable, says_taken};
@@ -439,6 +439,13 @@ impl Motive {
 }
 
 impl Vendor for Motive {
+    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        // Issue 9 in progress: the audit helpers replace this.
+        Err(VendorError::Unsupported(
+            "listing users is not built for Motive yet (issue 9)".into(),
+        ))
+    }
+
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
         let key = self
             .credentials

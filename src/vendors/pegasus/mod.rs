@@ -38,7 +38,7 @@ use crate::submit::retry::Kind;
 use crate::submit::{Ctx, SingleFlight};
 
 use super::common::settle;
-use super::{Job, Vendor, VendorError};
+use super::{Job, PlatformUser, Vendor, VendorError};
 use client::{RowError, Session, Users, Window, send};
 use wire::{readable, reply_id};
 
@@ -589,6 +589,13 @@ impl Pegasus {
 }
 
 impl Vendor for Pegasus {
+    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        // Issue 9 in progress: the audit helpers replace this.
+        Err(VendorError::Unsupported(
+            "listing users is not built for Pegasus yet (issue 9)".into(),
+        ))
+    }
+
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
         self.session.login(ctx).await?;
         self.session.check_scopes(ctx).await
