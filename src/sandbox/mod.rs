@@ -80,6 +80,9 @@ pub struct Options {
     pub pegasus: pegasus::Settings,
     /// AROBS API users made "by hand" before the sandbox starts (`--arobs-users FILE`).
     pub arobs_users: Vec<arobs::ApiUser>,
+    /// Users each simulated platform already holds when it starts (audit, upsert and sync
+    /// tests): each simulator takes those of its own vendor and stores them its own way.
+    pub platform_users: Vec<seed::PlatformSeed>,
 }
 
 impl Default for Options {
@@ -95,6 +98,7 @@ impl Default for Options {
             seed: None,
             pegasus: pegasus::Settings::default(),
             arobs_users: Vec::new(),
+            platform_users: Vec::new(),
         }
     }
 }

@@ -48,3 +48,11 @@ pub const CREDENTIALS: &[(&str, &str)] = &[
 
 /// A Motive API key in test mode: writes answer 200 and save nothing.
 pub const MOTIVE_TEST_MODE_KEY: &str = "sandbox-motive-test-mode-key";
+
+/// A user a simulated platform holds before the run, in roster terms (the simulator maps
+/// the fields to its own wire shape). See `Options::platform_users`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSeed {
+    pub vendor: crate::model::VendorKind,
+    pub fields: Vec<(crate::model::Field, String)>,
+}
