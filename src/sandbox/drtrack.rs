@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use super::platform::{Platform, Reset, stat};
 use super::{Sandbox, seed};
+use crate::model::{Field, VendorKind};
 
 /// Counter: `PUT /users/sync` calls that reached the simulator.
 pub const SYNC_CALLS: &str = "sync_calls";
@@ -49,8 +50,12 @@ pub struct Drtrack {
     platform: Platform,
     atomic: bool,
     token_ttl: Duration,
+    /// Users held besides [`SEEDED_USERS`] (`Options::platform_users` of vendor `drtrack`).
+    seeds: Vec<seed::PlatformSeed>,
     state: Mutex<Users>,
     tokens: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// Every `PUT /users/sync` body received, in order (for tests).
+    received: Mutex<Vec<Value>>,
 }
 
 /// One user as the platform keeps it.
@@ -73,9 +78,40 @@ struct Users {
 }
 
 impl Users {
-    fn seeded() -> Users {
-        let users = seed_users();
-        let next_key = users.iter().map(|u| u.key).max().unwrap_or(4000) + 100;
+    /// [`SEEDED_USERS`], then the `platform_users` seeds of DRTrack (keys from 4101 on).
+    fn seeded(seeds: &[seed::PlatformSeed]) -> Users {
+        let mut users = seed_users();
+        let mut next_key = users.iter().map(|u| u.key).max().unwrap_or(4000) + 100;
+        for s in seeds.iter().filter(|s| s.vendor == VendorKind::Drtrack) {
+            let get = |f: Field| {
+                s.fields
+                    .iter()
+                    .find(|(k, _)| *k == f)
+                    .map(|(_, v)| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+            };
+            let Some(login) = get(Field::Username) else {
+                continue;
+            };
+            let group = get(Field::UserGroup)
+                .and_then(|g| {
+                    seed::DRTRACK_USER_GROUPS
+                        .iter()
+                        .find(|x| x.eq_ignore_ascii_case(&g))
+                })
+                .unwrap_or(&seed::DRTRACK_USER_GROUPS[0]);
+            users.push(SimUser {
+                key: next_key,
+                login,
+                first_name: get(Field::FirstName),
+                last_name: get(Field::LastName),
+                email: get(Field::Email),
+                password: random_guid(),
+                branches: branches(get(Field::BranchIds).as_deref()).0,
+                group: group.to_string(),
+            });
+            next_key += 1;
+        }
         Users { users, next_key }
     }
 }
@@ -101,12 +137,17 @@ struct Invalid {
 /// The DRTrack simulator; paths are below its prefix (`/api/v1.0/users`, ...).
 pub fn router(platform: Platform) -> Router {
     let options = platform.options();
+    let seeds = options.platform_users.clone();
+    let state = Users::seeded(&seeds);
+    let held = state.users.len() as u64;
     let sim = Arc::new(Drtrack {
         atomic: options.drtrack_atomic,
         token_ttl: options.drtrack_token_ttl,
         platform: platform.clone(),
-        state: Mutex::new(Users::seeded()),
+        seeds,
+        state: Mutex::new(state),
         tokens: Mutex::new(HashMap::new()),
+        received: Mutex::new(Vec::new()),
     });
     platform.attach(sim.clone());
     platform.declare(&[
@@ -118,7 +159,7 @@ pub fn router(platform: Platform) -> Router {
         UPDATED,
         DELETED,
     ]);
-    platform.set(stat::USERS, SEEDED_USERS.len() as u64);
+    platform.set(stat::USERS, held);
     Router::new()
         .route("/api/v1.0/auth", get(auth))
         .route("/api/v1.0/users", get(users))
@@ -128,12 +169,18 @@ pub fn router(platform: Platform) -> Router {
 
 impl Reset for Drtrack {
     fn reset(&self) {
-        *self.users() = Users::seeded();
+        let users = Users::seeded(&self.seeds);
+        let held = users.users.len() as u64;
+        *self.users() = users;
         self.tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.platform.set(stat::USERS, SEEDED_USERS.len() as u64);
+        self.received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.platform.set(stat::USERS, held);
     }
 }
 
@@ -154,6 +201,23 @@ impl Drtrack {
             .iter()
             .find(|u| u.login.eq_ignore_ascii_case(login))
             .map(|u| u.branches.clone())
+    }
+
+    /// Every operation `PUT /users/sync` received, in order, as sent (for tests).
+    pub fn operations(&self) -> Vec<Value> {
+        self.received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The user group a user holds (what the platform kept), for tests.
+    pub fn group_of(&self, login: &str) -> Option<String> {
+        self.users()
+            .users
+            .iter()
+            .find(|u| u.login.eq_ignore_ascii_case(login))
+            .map(|u| u.group.clone())
     }
 
     /// Whether `password` is the user's password now, for tests.
@@ -339,6 +403,10 @@ async fn sync(State(sim): State<Arc<Drtrack>>, headers: HeaderMap, body: String)
         )
             .into_response();
     };
+    sim.received
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(ops.iter().cloned());
     let (verdict, created) = sim.apply_batch(&ops);
     let answer = axum::Json(Value::Bool(verdict)).into_response();
     if created {

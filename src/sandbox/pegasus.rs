@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use super::platform::{Platform, Reset, stat};
 use super::seed;
+use crate::model::{Field, VendorKind};
 
 /// Counter: groups made by `POST /groups`.
 pub const GROUPS_CREATED: &str = "groups_created";
@@ -41,6 +42,10 @@ pub const LOGINS: &str = "logins";
 pub const EXPIRED_TOKENS: &str = "tokens_refused";
 /// Counter: writes refused 401 for a missing scope.
 pub const SCOPES_REFUSED: &str = "scopes_refused";
+/// Counter: users changed by `PUT /users/{id}` (deactivations included).
+pub const UPDATED: &str = "updated";
+/// Counter: users switched from active to inactive by `PUT /users/{id}` `is_active: false`.
+pub const DEACTIVATED: &str = "deactivated";
 /// Counter: `/apps` requests refused by the test hook [`PegasusSim::refuse_apps`].
 pub const APPS_REFUSED: &str = "apps_refused";
 
@@ -73,6 +78,8 @@ impl Default for Settings {
 pub struct PegasusSim {
     platform: Platform,
     settings: Settings,
+    /// Users held before any request (`Options::platform_users` of vendor `pegasus`).
+    seeds: Vec<seed::PlatformSeed>,
     db: Mutex<Db>,
 }
 
@@ -103,6 +110,8 @@ struct Db {
     apps_log: HashMap<usize, VecDeque<Instant>>,
     apps_bucket: HashMap<usize, (f64, Instant)>,
     refuse_apps: bool,
+    /// Every `PUT /users/{id}` applied: (user id, body as sent).
+    updates: Vec<(i64, Value)>,
 }
 
 const FIRST_GROUP_ID: i64 = 3700;
@@ -117,6 +126,67 @@ impl Db {
             next_app: FIRST_APP_ID,
             ..Db::default()
         }
+    }
+
+    /// A fresh platform holding the seeded users, each in its company's group (made once
+    /// per company name). Seeds are trusted test data: no policy or uniqueness check.
+    fn seeded(seeds: &[seed::PlatformSeed]) -> Db {
+        let mut db = Db::fresh();
+        for s in seeds.iter().filter(|s| s.vendor == VendorKind::Pegasus) {
+            let get = |f: Field| {
+                s.fields
+                    .iter()
+                    .find(|(k, _)| *k == f)
+                    .map(|(_, v)| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+            };
+            let groups: Vec<i64> = get(Field::Company)
+                .map(|c| vec![db.group_named(&c)])
+                .unwrap_or_default();
+            let username = get(Field::Username).or_else(|| get(Field::Email));
+            let email = get(Field::Email).or_else(|| username.clone());
+            let active = !matches!(
+                get(Field::Disabled)
+                    .map(|d| d.to_ascii_lowercase())
+                    .as_deref(),
+                Some("true" | "yes" | "1")
+            );
+            let id = db.next_user;
+            db.next_user += 1;
+            let now = now_epoch();
+            db.users.push(json!({
+                "id": id, "username": username, "email": email,
+                "first_name": get(Field::FirstName), "last_name": get(Field::LastName),
+                "groups": groups, "is_active": active, "is_staff": false,
+                "is_superuser": false, "phone": get(Field::Phone), "roles": [],
+                "access": get(Field::Role).unwrap_or_else(|| "basic".into()),
+                "prefs": {"language": get(Field::Language).unwrap_or_else(|| "en".into())},
+                "scopes": {}, "date_joined": now as i64, "last_login": null,
+                "__created": now, "__updated": now, "__version": "7.99.0-sandbox",
+            }));
+        }
+        db
+    }
+
+    /// The id of the first group with this exact name, made when there is none.
+    fn group_named(&mut self, name: &str) -> i64 {
+        if let Some(id) = self.groups.iter().find_map(|g| {
+            (g.get("name").and_then(Value::as_str) == Some(name))
+                .then(|| g.get("id").and_then(Value::as_i64))
+                .flatten()
+        }) {
+            return id;
+        }
+        let id = self.next_group;
+        self.next_group += 1;
+        let now = now_epoch();
+        self.groups.push(json!({
+            "id": id, "name": name, "company_name": name, "contact_name": "",
+            "contact_email": "", "address_1": "", "address_2": null, "city": "",
+            "country": "", "logo": false, "users": [], "vehicles": [], "assets": [],
+            "__created": now, "__updated": now, "__version": "7.99.0-sandbox",
+        }));
+        id
     }
 }
 
@@ -178,6 +248,11 @@ impl PegasusSim {
         lock(&self.db).groups.clone()
     }
 
+    /// Every `PUT /users/{id}` applied, in order: (user id, body as sent).
+    pub fn updates(&self) -> Vec<(i64, Value)> {
+        lock(&self.db).updates.clone()
+    }
+
     /// App access records by user id.
     pub fn apps(&self) -> BTreeMap<i64, Value> {
         lock(&self.db).apps.clone()
@@ -196,8 +271,10 @@ impl PegasusSim {
 
 impl Reset for PegasusSim {
     fn reset(&self) {
-        *lock(&self.db) = Db::fresh();
-        self.platform.set(stat::USERS, 0);
+        let db = Db::seeded(&self.seeds);
+        let users = db.users.len() as u64;
+        *lock(&self.db) = db;
+        self.platform.set(stat::USERS, users);
         self.platform.set(USERS_WITH_APPS, 0);
     }
 }
@@ -206,21 +283,34 @@ type Sim = Arc<PegasusSim>;
 
 /// The Pegasus simulator; paths are below its prefix (`/login`, `/users`, ...).
 pub fn router(platform: Platform) -> Router {
+    let seeds = platform.options().platform_users.clone();
+    let db = Db::seeded(&seeds);
+    let users = db.users.len() as u64;
     let sim = Arc::new(PegasusSim {
         settings: platform.options().pegasus.clone(),
         platform: platform.clone(),
-        db: Mutex::new(Db::fresh()),
+        seeds,
+        db: Mutex::new(db),
     });
     platform.attach(sim.clone());
-    for name in [GROUPS_CREATED, APPS_GRANTED, USERS_WITH_APPS, LOGINS] {
+    for name in [
+        GROUPS_CREATED,
+        APPS_GRANTED,
+        USERS_WITH_APPS,
+        LOGINS,
+        UPDATED,
+        DEACTIVATED,
+    ] {
         platform.add(name, 0);
     }
+    platform.set(stat::USERS, users);
     Router::new()
         .route("/", get(version))
         .route("/login", post(login))
         .route("/user", get(me))
         .route("/groups", get(list_groups).post(create_group))
         .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", get(one_user).put(update_user))
         .route("/apps/{app}", put(put_apps))
         .with_state(sim)
 }
@@ -611,6 +701,148 @@ async fn create_user(
     sim.platform.bump(stat::CREATED);
     sim.platform
         .answer_create(answer(StatusCode::CREATED, user))
+}
+
+/// The keys `PUT /users/{id}` changes; any other key is refused (400), so a connector that
+/// sends what it should not is caught.
+const UPDATABLE: [&str; 10] = [
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "groups",
+    "is_active",
+    "access",
+    "prefs",
+    "scopes",
+];
+
+fn user_position(db: &Db, id: &str) -> Option<usize> {
+    let id = id.trim().parse::<i64>().ok()?;
+    db.users
+        .iter()
+        .position(|u| u.get("id").and_then(Value::as_i64) == Some(id))
+}
+
+async fn one_user(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&sim, &headers, &query) {
+        return *r;
+    }
+    let db = lock(&sim.db);
+    match user_position(&db, &id) {
+        Some(i) => {
+            let user = db.users[i].clone();
+            drop(db);
+            let mut one = select(vec![user], &query);
+            answer(StatusCode::OK, one.pop().unwrap_or(Value::Null))
+        }
+        None => message(StatusCode::NOT_FOUND, format!("User {id} not found")),
+    }
+}
+
+/// `PUT /users/{id}`: changes only the keys sent (partial update, as the platform's other
+/// `PUT`s do; the contract documents no user update, so this is the simulator's assumption).
+/// `is_active: false` deactivates: the user stays listed, inactive. Same rules as the
+/// create: a taken username or e-mail is 409, groups must exist.
+async fn update_user(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let body = match write_request(&sim, &headers, &query, &body, "users") {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if let Some(k) = body.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
+        return message(
+            StatusCode::BAD_REQUEST,
+            format!("{k}: This field cannot be changed with PUT /users/{{id}}."),
+        );
+    }
+    if body.get("email").is_some() && text(&body, "email").is_none_or(|e| !e.contains('@')) {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "email: Enter a valid email address.",
+        );
+    }
+    if body.get("username").is_some() && text(&body, "username").is_none() {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "username: This field may not be blank.",
+        );
+    }
+    if body.get("is_active").is_some_and(|v| !v.is_boolean()) {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "is_active: Must be a valid boolean.",
+        );
+    }
+    let mut db = lock(&sim.db);
+    let Some(i) = user_position(&db, &id) else {
+        return message(StatusCode::NOT_FOUND, format!("User {id} not found"));
+    };
+    if let Some(groups) = body.get("groups") {
+        let ids: Option<Vec<i64>> = groups
+            .as_array()
+            .map(|items| items.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
+            .unwrap_or(None);
+        let known = |g: &i64| {
+            db.groups
+                .iter()
+                .any(|x| x.get("id").and_then(Value::as_i64) == Some(*g))
+        };
+        if !ids.is_some_and(|ids| !ids.is_empty() && ids.iter().all(known)) {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "groups: must name at least one existing group",
+            );
+        }
+    }
+    for key in ["username", "email"] {
+        let Some(want) = text(&body, key) else {
+            continue;
+        };
+        let taken = db.users.iter().enumerate().any(|(j, u)| {
+            j != i
+                && u.get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|x| x.eq_ignore_ascii_case(&want))
+        });
+        if taken {
+            drop(db);
+            sim.platform.bump(stat::DUPLICATES_REFUSED);
+            return message(
+                StatusCode::CONFLICT,
+                format!("A user with {key} {want} already exists"),
+            );
+        }
+    }
+    let user_id = db.users[i].get("id").and_then(Value::as_i64).unwrap_or(0);
+    db.updates.push((user_id, Value::Object(body.clone())));
+    let user = &mut db.users[i];
+    let was_active = user.get("is_active") != Some(&Value::Bool(false));
+    if let Value::Object(stored) = user {
+        for (k, v) in body {
+            stored.insert(k, v);
+        }
+        stored.insert("__updated".into(), json!(now_epoch()));
+    }
+    let user = user.clone();
+    let now_active = user.get("is_active") != Some(&Value::Bool(false));
+    drop(db);
+    sim.platform.bump(UPDATED);
+    if was_active && !now_active {
+        sim.platform.bump(DEACTIVATED);
+    }
+    answer(StatusCode::OK, user)
 }
 
 /// Why an `/apps` request is over the per-account limits: (limit, value, seconds to reset).

@@ -103,7 +103,7 @@ impl Drtrack {
     }
 
     /// `GET /users`: every user of the target.
-    pub(super) async fn list_users(&self, ctx: &Ctx) -> Result<Directory, VendorError> {
+    pub(super) async fn directory(&self, ctx: &Ctx) -> Result<Directory, VendorError> {
         let reply = self
             .send(ctx, Request::get("/users"))
             .await

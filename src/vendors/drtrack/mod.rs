@@ -41,6 +41,8 @@ use wire::{Listed, Method};
 
 /// The journal step of a user made by `ADD`.
 const STEP: &str = "user";
+/// The journal step of a user removed by `DELETE` (its id: the user's `key`).
+const STEP_DELETE: &str = "delete";
 
 /// The DRTrack connector.
 #[derive(Debug)]
@@ -90,11 +92,18 @@ impl Drtrack {
 }
 
 impl Vendor for Drtrack {
-    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
-        // Issue 9 in progress: the audit helpers replace this.
-        Err(VendorError::Unsupported(
-            "listing users is not built for Drtrack yet (issue 9)".into(),
-        ))
+    /// `GET /users`: every user, keyed by lower-cased `userID`; DRTrack lists no
+    /// branches, user group or active flag, so only login, names and e-mail are reported
+    /// and every listed user is active.
+    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        let dir = self.directory(ctx).await?;
+        let mut users: Vec<PlatformUser> = dir
+            .by_login
+            .into_iter()
+            .map(|(key, u)| u.platform_user(key))
+            .collect();
+        users.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(users)
     }
 
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
@@ -102,7 +111,7 @@ impl Vendor for Drtrack {
     }
 
     async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
-        let dir = self.list_users(ctx).await?;
+        let dir = self.directory(ctx).await?;
         let pending = self.plan(ctx, &dir, jobs)?;
         let operations = pending.len();
         let size = ctx.target.batch_size.max(1);
@@ -129,13 +138,15 @@ impl Vendor for Drtrack {
 }
 
 /// Whether an existing user already looks like the row, as far as `GET /users` shows:
-/// only first name, last name and email can be compared.
-fn unchanged(job: &Job, user: &Listed) -> bool {
+/// only first name, last name and email can be compared. Unless `listed_only`, a row that
+/// sets what the list cannot show (branches, user group, a passthrough) is never unchanged.
+fn unchanged(job: &Job, user: &Listed, listed_only: bool) -> bool {
     let row = &job.row;
-    if row.get(Field::BranchIds).is_some()
-        || row.get(Field::UserGroup).is_some()
-        || row.get(Field::GroupId).is_some()
-        || row.passthrough(VendorKind::Drtrack).next().is_some()
+    if !listed_only
+        && (row.get(Field::BranchIds).is_some()
+            || row.get(Field::UserGroup).is_some()
+            || row.get(Field::GroupId).is_some()
+            || row.passthrough(VendorKind::Drtrack).next().is_some())
     {
         return false;
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::wire::{self, Directory, Method, OpFields};
-use super::{Drtrack, Pending, STEP, rules, strong_password, unchanged};
+use super::{Drtrack, Pending, STEP, STEP_DELETE, rules, strong_password, unchanged};
 use crate::cli::Mode;
 use crate::journal::StepState;
 use crate::model::{Action, Field, Outcome, Status, VendorKind};
@@ -78,6 +78,19 @@ impl Drtrack {
 
         if job.action == Action::Delete {
             let Some(user) = listed else {
+                if let Some(step) = ctx.ledger(&key, STEP_DELETE) {
+                    // Muster deleted it (or sent the DELETE, and the list shows it took
+                    // effect): done, nothing to send again.
+                    if step.state == StepState::Intent && !ctx.dry_run {
+                        ctx.done(&key, STEP_DELETE, step.id.as_deref())?;
+                    }
+                    out.user_id = step.id.clone();
+                    out.status = Status::Deleted;
+                    out.error = Some(format!(
+                        "deleted; login {login} was already removed by an earlier run, nothing sent"
+                    ));
+                    return Ok(Decision::Finish(out));
+                }
                 return failed(
                     out,
                     format!("no user with login {login} on target {target}"),
@@ -123,9 +136,11 @@ impl Drtrack {
                     out.status = Status::Created;
                     return Ok(Decision::Finish(out));
                 }
-                let modify = matches!(job.action, Action::Update | Action::Upsert)
-                    || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
-                if !modify || unchanged(&job, user) {
+                let by_mode = matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+                let modify = by_mode || matches!(job.action, Action::Update | Action::Upsert);
+                // Upsert/sync follow the audit: only what `GET /users` shows is compared.
+                // A row that asks for an update itself also sends what cannot be compared.
+                if !modify || unchanged(&job, user, by_mode) {
                     out.status = Status::Exists;
                     return Ok(Decision::Finish(out));
                 }
@@ -226,13 +241,30 @@ impl Drtrack {
             _ => login.clone(),
         };
         let extra: Vec<(&str, &str)> = row.passthrough(VendorKind::Drtrack).collect();
+        // A MODIFY carries only the listed fields that differ (and what cannot be compared).
+        let compare = method == Method::Modify && listed.is_some();
         let body = wire::operation(
             method,
             &OpFields {
                 branch_ids: branches.as_deref(),
-                first_name: row.get(Field::FirstName),
-                last_name: row.get(Field::LastName),
-                email: row.get(Field::Email),
+                first_name: differing(
+                    row.get(Field::FirstName),
+                    listed.and_then(|u| u.first_name.as_deref()),
+                    compare,
+                    false,
+                ),
+                last_name: differing(
+                    row.get(Field::LastName),
+                    listed.and_then(|u| u.last_name.as_deref()),
+                    compare,
+                    false,
+                ),
+                email: differing(
+                    row.get(Field::Email),
+                    listed.and_then(|u| u.email.as_deref()),
+                    compare,
+                    true,
+                ),
                 password: password.as_deref(),
                 login: &sent_login,
                 group_id,
@@ -252,4 +284,23 @@ impl Drtrack {
             job,
         })))
     }
+}
+
+/// `want` unless `compare` and the platform already `have`s it (trimmed; `fold`: ignoring
+/// case, for e-mails).
+fn differing<'a>(
+    want: Option<&'a str>,
+    have: Option<&str>,
+    compare: bool,
+    fold: bool,
+) -> Option<&'a str> {
+    let have = have.map(str::trim).unwrap_or("");
+    want.map(str::trim).filter(|w| {
+        !compare
+            || if fold {
+                !w.eq_ignore_ascii_case(have)
+            } else {
+                *w != have
+            }
+    })
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::sync::atomic::Ordering;
 
 use super::wire::{self, Directory, Method};
-use super::{Drtrack, Pending, STEP};
+use super::{Drtrack, Pending, STEP, STEP_DELETE};
 use crate::model::Status;
 use crate::submit::Ctx;
 use crate::submit::http::{Request, SendError};
@@ -55,8 +55,12 @@ impl Drtrack {
     /// Sends one batch and settles every operation in it: confirmed by `GET /users` after
     /// each sync, a `false` batch split in halves until each failing operation stands alone.
     async fn settle(&self, ctx: &Ctx, batch: Vec<Pending>) -> Result<(), Stop> {
-        for p in batch.iter().filter(|p| p.method == Method::Add) {
-            ctx.intent(&p.job.key, STEP)?;
+        for p in &batch {
+            match p.method {
+                Method::Add => ctx.intent(&p.job.key, STEP)?,
+                Method::Delete => ctx.intent(&p.job.key, STEP_DELETE)?,
+                Method::Modify => {}
+            }
         }
         // (operations, syncs of them that went unanswered, which half of a `false` set)
         let mut stack: Vec<(Vec<Pending>, u32, Half)> = vec![(batch, 0, Half::Whole)];
@@ -80,7 +84,7 @@ impl Drtrack {
             }
             let sent_alone = ops.len() == 1;
             let verdict = self.sync(ctx, &mut ops).await?;
-            let dir = match self.list_users(ctx).await {
+            let dir = match self.directory(ctx).await {
                 Ok(d) => d,
                 Err(e) => {
                     // Without the list nothing can be confirmed: the intents stay, and a
@@ -98,7 +102,10 @@ impl Drtrack {
                         p.out.user_id = Some(user.key.clone());
                         self.succeed(ctx, p, Status::Created);
                     }
-                    (Method::Delete, None) => self.succeed(ctx, p, Status::Deleted),
+                    (Method::Delete, None) => {
+                        ctx.done(&p.job.key, STEP_DELETE, p.out.user_id.as_deref())?;
+                        self.succeed(ctx, p, Status::Deleted)
+                    }
                     (Method::Modify, Some(_)) if matches!(verdict, Verdict::True) => {
                         self.succeed(ctx, p, Status::Updated)
                     }
@@ -272,9 +279,12 @@ impl Drtrack {
     }
 
     fn fail(&self, ctx: &Ctx, mut p: Pending, why: String) -> Result<(), VendorError> {
-        if p.method == Method::Add {
+        match p.method {
             // Confirmed absent by the list read after the sync.
-            ctx.clear(&p.job.key, STEP)?;
+            Method::Add => ctx.clear(&p.job.key, STEP)?,
+            // Confirmed still there.
+            Method::Delete => ctx.clear(&p.job.key, STEP_DELETE)?,
+            Method::Modify => {}
         }
         p.out.status = Status::Failed;
         p.out.error = Some(why);

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, put};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::wire::{self, Method, OpFields};
 use super::*;
@@ -612,5 +612,261 @@ fn operations_carry_only_what_the_row_sets_in_contract_order() {
 fn generated_passwords_meet_the_policy() {
     for _ in 0..20 {
         assert_eq!(rules::password(strong_password().expose()), Ok(()));
+    }
+}
+
+/// A sandbox whose DRTrack also holds `seeds` (login, email, first, last, user group);
+/// `atomic`: a `false` batch applies nothing.
+async fn seeded(seeds: &[[&str; 5]], atomic: bool) -> (Sandbox, String) {
+    use crate::sandbox::seed::PlatformSeed;
+    let fields = [
+        Field::Username,
+        Field::Email,
+        Field::FirstName,
+        Field::LastName,
+        Field::UserGroup,
+    ];
+    let options = Options {
+        platform_users: seeds
+            .iter()
+            .map(|cells| PlatformSeed {
+                vendor: VendorKind::Drtrack,
+                fields: fields
+                    .iter()
+                    .zip(cells)
+                    .map(|(f, v)| (*f, v.to_string()))
+                    .collect(),
+            })
+            .collect(),
+        drtrack_atomic: atomic,
+        ..Options::default()
+    };
+    let sandbox = Sandbox::start("127.0.0.1:0", options).await.unwrap();
+    let url = format!("{}/drtrack/api/v1.0", sandbox.url());
+    (sandbox, url)
+}
+
+const SEEDS: [[&str; 5]; 3] = [
+    ["kim", "kim@fleet.test", "Kim", "Park", "Driver"],
+    ["lou", "Lou@Fleet.test", "Lou", "Reed", "Viewer"],
+    ["max", "max@fleet.test", "Max", "Stone", "Admin"],
+];
+
+/// A job with first and last name of its own: login, email, first, last, user group.
+fn named(index: usize, cells: [&str; 5], action: Action) -> Job {
+    let [login, email, first, last, group] = cells;
+    let row = Row {
+        index,
+        layout: layout(),
+        line: index as u32 + 2,
+        cells: [login, email, first, last, group, "", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        errors: Vec::new(),
+    };
+    let key = crate::vendors::identity_key(VendorKind::Drtrack, &row).unwrap_or_default();
+    Job {
+        index,
+        row: Arc::new(row),
+        action,
+        key,
+    }
+}
+
+#[tokio::test]
+async fn seeded_users_are_held_with_their_group() {
+    let (sim, _) = seeded(&SEEDS, true).await;
+    assert_eq!(stat(&sim, "users"), 2 + 3);
+    assert_eq!(sim.drtrack().group_of("LOU").as_deref(), Some("Viewer"));
+    assert_eq!(stat(&sim, "created"), 0, "seeds are not creates");
+}
+
+/// Upsert follows what `GET /users` shows: a user whose listed fields match is `exists`
+/// with no request even though the row names a user group the list cannot show; a MODIFY
+/// carries only the listed fields that differ (plus the user group the row names).
+#[tokio::test]
+async fn upsert_modifies_only_what_differs() {
+    type Case = ([&'static str; 5], Status, Option<Value>);
+    let cases: [Case; 4] = [
+        (
+            ["kim", "KIM@fleet.test", "Kim", "Park", "Driver"],
+            Status::Exists,
+            None,
+        ),
+        (
+            ["lou", "lou@fleet.test", "Lou", "Reid", "Viewer"],
+            Status::Updated,
+            Some(
+                json!({"method": "MODIFY", "lastName": "Reid", "userLoginId": "lou", "userGroup": "Viewer"}),
+            ),
+        ),
+        (
+            [
+                "MAX",
+                "max.stone@fleet.test",
+                "Maximilian",
+                "Stone",
+                "Admin",
+            ],
+            Status::Updated,
+            Some(
+                json!({"method": "MODIFY", "firstName": "Maximilian", "email": "max.stone@fleet.test", "userLoginId": "max", "userGroup": "Admin"}),
+            ),
+        ),
+        (
+            ["new", "new@fleet.test", "New", "Hire", "Driver"],
+            Status::Created,
+            None,
+        ),
+    ];
+    let (sim, url) = seeded(&SEEDS, true).await;
+    let jobs: Vec<Job> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (cells, _, _))| named(i, *cells, Action::Create))
+        .collect();
+    let run = Run::new();
+    let (out, _) = run
+        .go("r1", &url, PASSWORD, Mode::Upsert, jobs.clone())
+        .await;
+    let ops = sim.drtrack().operations();
+    for (i, (cells, status, modify)) in cases.iter().enumerate() {
+        assert_eq!(out[&i].status, *status, "row {i}: {:?}", out[&i]);
+        let sent: Vec<&Value> = ops
+            .iter()
+            .filter(|o| {
+                o["userLoginId"]
+                    .as_str()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(cells[0]))
+            })
+            .collect();
+        match modify {
+            Some(want) => assert_eq!(sent, vec![want], "row {i}"),
+            None if *status == Status::Exists => assert!(sent.is_empty(), "row {i}: {sent:?}"),
+            None => assert_eq!(sent.len(), 1, "row {i}: one ADD"),
+        }
+    }
+    assert_eq!(stat(&sim, "updated"), 2);
+    assert_eq!(stat(&sim, "created"), 1);
+
+    // The second upsert: everything matches, nothing is sent.
+    let calls = stat(&sim, "sync_calls");
+    let (again, _) = run.go("r2", &url, PASSWORD, Mode::Upsert, jobs).await;
+    for i in 0..cases.len() {
+        assert_eq!(again[&i].status, Status::Exists, "row {i}: {:?}", again[&i]);
+    }
+    assert_eq!(stat(&sim, "sync_calls"), calls);
+    assert_eq!(stat(&sim, "duplicates_refused"), 0);
+}
+
+/// Removal through the sync batch: DELETE bisected like ADD when DRTrack says `false`,
+/// journaled, and never sent again by a re-run.
+#[tokio::test]
+async fn deletes_are_bisected_journaled_and_not_resent() {
+    for atomic in [true, false] {
+        let (sim, url) = seeded(&SEEDS, atomic).await;
+        let jobs = vec![
+            named(0, ["kim", "", "", "", ""], Action::Delete),
+            named(1, ["lou", "", "", "", ""], Action::Delete),
+            named(2, ["max", "", "", "", ""], Action::Delete),
+        ];
+        let run = Run::new();
+        let (out, _) = run.go("r1", &url, PASSWORD, Mode::Sync, jobs.clone()).await;
+        for i in 0..3 {
+            assert_eq!(out[&i].status, Status::Deleted, "atomic={atomic} row {i}");
+        }
+        assert_eq!(stat(&sim, "deleted"), 3);
+        assert_eq!(stat(&sim, "users"), 2);
+        let steps = run.journal.steps("dr").unwrap();
+        assert_eq!(
+            steps[&("kim".to_string(), "delete".to_string())].state,
+            StepState::Done
+        );
+
+        let calls = stat(&sim, "sync_calls");
+        let (again, _) = run.go("r2", &url, PASSWORD, Mode::Sync, jobs).await;
+        for i in 0..3 {
+            assert_eq!(
+                again[&i].status,
+                Status::Deleted,
+                "row {i}: {:?}",
+                again[&i]
+            );
+            assert!(
+                again[&i]
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("already removed by an earlier run")),
+                "{:?}",
+                again[&i]
+            );
+        }
+        assert_eq!(stat(&sim, "sync_calls"), calls, "nothing sent again");
+    }
+}
+
+#[tokio::test]
+async fn deletes_in_a_false_batch_are_bisected_with_the_rest() {
+    for atomic in [true, false] {
+        let (sim, url) = seeded(&SEEDS, atomic).await;
+        // One batch: two DELETEs around an ADD DRTrack refuses (unknown user group).
+        let jobs = vec![
+            named(0, ["kim", "", "", "", ""], Action::Delete),
+            named(
+                1,
+                ["pilot", "pilot@fleet.test", "P", "L", "Pilot"],
+                Action::Create,
+            ),
+            named(2, ["max", "", "", "", ""], Action::Delete),
+            named(3, ["nobody", "", "", "", ""], Action::Delete),
+        ];
+        let (out, _) = Run::new().go("r", &url, PASSWORD, Mode::Sync, jobs).await;
+        assert_eq!(
+            out[&0].status,
+            Status::Deleted,
+            "atomic={atomic}: {:?}",
+            out[&0]
+        );
+        assert_eq!(
+            out[&2].status,
+            Status::Deleted,
+            "atomic={atomic}: {:?}",
+            out[&2]
+        );
+        assert_eq!(out[&1].status, Status::Failed, "atomic={atomic}");
+        assert!(
+            out[&1]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("sync rejected by DRTrack")),
+            "{:?}",
+            out[&1]
+        );
+        // Not listed: settled before sending.
+        assert_eq!(out[&3].status, Status::Failed);
+        assert!(
+            out[&3]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("no user with login nobody")),
+            "{:?}",
+            out[&3]
+        );
+        assert_eq!(stat(&sim, "deleted"), 2, "atomic={atomic}");
+        let deletes = sim
+            .drtrack()
+            .operations()
+            .iter()
+            .filter(|o| o["method"] == "DELETE" && o["userLoginId"] == "kim")
+            .count();
+        // Atomic: the first batch applied nothing, so kim's DELETE went again in a half;
+        // partial: it took effect at once and was never repeated.
+        assert_eq!(
+            deletes,
+            if atomic { 2 } else { 1 },
+            "atomic={atomic}: {:?}",
+            sim.drtrack().operations()
+        );
     }
 }

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::model::Field;
+use crate::vendors::PlatformUser;
+
 /// `GET /auth`: `{"AuthenticationToken": "<jwt>", "Status": "200"}`.
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct AuthReply {
@@ -55,6 +58,27 @@ pub(super) struct Listed {
     pub last_name: Option<String>,
     /// Lower-cased.
     pub email: Option<String>,
+}
+
+impl Listed {
+    /// The user in roster terms, under its lower-cased login `key`.
+    pub fn platform_user(self, key: String) -> PlatformUser {
+        let mut fields = vec![(Field::Username, self.login)];
+        let mut put = |f: Field, v: Option<String>| {
+            if let Some(v) = v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+                fields.push((f, v));
+            }
+        };
+        put(Field::FirstName, self.first_name);
+        put(Field::LastName, self.last_name);
+        put(Field::Email, self.email);
+        PlatformUser {
+            key,
+            id: self.key,
+            fields,
+            active: true,
+        }
+    }
 }
 
 /// The users of a target, by lower-cased login and by lower-cased email.

@@ -2,7 +2,7 @@
 //! re-login when a token that worked expires), the scope check, paginated reads, and the
 //! `/apps` per-minute window. Never logs or returns the token.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use crate::vendors::VendorError;
 pub(super) use crate::vendors::common::RowError;
 use crate::vendors::common::counted;
 
-use super::wire::{Group, LoginReply, Me, Page, User, readable};
+use super::wire::{Group, LoginReply, Me, Page, USER_FIELDS, User, readable};
 
 /// The header Pegasus reads the token from (not `Authorization`).
 const AUTHENTICATE: HeaderName = HeaderName::from_static("authenticate");
@@ -198,52 +198,74 @@ pub(super) async fn read_all<T: DeserializeOwned>(
     }
 }
 
-/// Users by lower-cased username and by lower-cased email.
+/// Users by lower-cased username and by lower-cased email, and every user as listed.
 pub(super) struct Users {
     pub by_username: HashMap<String, String>,
     pub by_email: HashMap<String, String>,
+    /// Every user by id, as listed.
+    pub by_id: HashMap<String, User>,
+    /// Ids in the platform's order.
+    pub order: Vec<String>,
 }
 
-/// Reads every user once (`select=id,username,email`; `search.` is not documented for users).
+/// Reads every user once (`select=` [`USER_FIELDS`]; `search.` is not documented for users).
 pub(super) async fn read_users(ctx: &Ctx, session: &Session) -> Result<Users, VendorError> {
-    let users: Vec<User> =
-        read_all(ctx, session, "/users", &[("select", "id,username,email")]).await?;
+    let users: Vec<User> = read_all(ctx, session, "/users", &[("select", USER_FIELDS)]).await?;
     let mut out = Users {
         by_username: HashMap::new(),
         by_email: HashMap::new(),
+        by_id: HashMap::new(),
+        order: Vec::new(),
     };
     for u in users {
+        let id = u.id.to_string();
         if let Some(name) = &u.username {
-            out.by_username
-                .entry(normalise(name))
-                .or_insert(u.id.to_string());
+            out.by_username.entry(normalise(name)).or_insert(id.clone());
         }
         if let Some(email) = &u.email {
-            out.by_email
-                .entry(normalise(email))
-                .or_insert(u.id.to_string());
+            out.by_email.entry(normalise(email)).or_insert(id.clone());
+        }
+        if !out.by_id.contains_key(&id) {
+            out.order.push(id.clone());
+            out.by_id.insert(id, u);
         }
     }
     Ok(out)
 }
 
-/// Groups by exact name (the lowest id wins when a name repeats), and every group id.
+/// Groups as read: by exact name (the lowest id wins when a name repeats) and names by id.
+pub(super) struct Groups {
+    pub by_name: HashMap<String, String>,
+    pub names: HashMap<String, String>,
+}
+
+impl Groups {
+    pub fn has(&self, id: &str) -> bool {
+        self.names.contains_key(id)
+    }
+}
+
+/// Every group (or those `query` selects), by exact name and by id.
 pub(super) async fn read_groups(
     ctx: &Ctx,
     session: &Session,
     query: &[(&str, &str)],
-) -> Result<(HashMap<String, String>, HashSet<String>), VendorError> {
+) -> Result<Groups, VendorError> {
     let mut groups: Vec<Group> = read_all(ctx, session, "/groups", query).await?;
     groups.sort_by_key(|g| g.id);
-    let mut by_name = HashMap::new();
-    let mut ids = HashSet::new();
+    let mut out = Groups {
+        by_name: HashMap::new(),
+        names: HashMap::new(),
+    };
     for g in groups {
-        ids.insert(g.id.to_string());
-        if let Some(name) = g.name {
-            by_name.entry(name).or_insert(g.id.to_string());
+        let id = g.id.to_string();
+        let name = g.name.unwrap_or_default();
+        if !name.is_empty() {
+            out.by_name.entry(name.clone()).or_insert(id.clone());
         }
+        out.names.insert(id, name);
     }
-    Ok((by_name, ids))
+    Ok(out)
 }
 
 /// Sends a row's request through the session (one re-login on an expired token), counting

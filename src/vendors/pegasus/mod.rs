@@ -21,7 +21,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use tokio::sync::mpsc;
 
+use crate::cli::Mode;
 use crate::config::Credentials;
 use crate::journal::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
@@ -37,9 +38,9 @@ use crate::submit::limiter::Limiter;
 use crate::submit::retry::Kind;
 use crate::submit::{Ctx, SingleFlight};
 
-use super::common::settle;
+use super::common::{fail_send, settle};
 use super::{Job, PlatformUser, Vendor, VendorError};
-use client::{RowError, Session, Users, Window, send};
+use client::{Groups, RowError, Session, Users, Window, send};
 use wire::{readable, reply_id};
 
 /// The journal step names of a row; the group's is `group` under key `group:<company>`.
@@ -47,6 +48,10 @@ const STEP_USER: &str = "user";
 const STEP_APP: &str = "app";
 const STEP_GROUP: &str = "group";
 const STEP_COMPLETE: &str = "complete";
+/// The journal step of an update (`PUT /users/{id}` of what differs).
+const STEP_UPDATE: &str = "update";
+/// The journal step of a deactivation (`PUT /users/{id}` `is_active: false`).
+const STEP_DEACTIVATE: &str = "deactivate";
 
 /// The Pegasus connector.
 pub struct Pegasus {
@@ -67,10 +72,8 @@ struct GroupFailure {
 /// What exists on the platform, read once per target.
 struct Existing {
     users: Users,
-    /// Group ids by exact name.
-    groups: HashMap<String, String>,
-    /// Every group id on the platform.
-    group_ids: HashSet<String>,
+    /// Group ids by exact name, names by id.
+    groups: Groups,
     /// The first row of each company in input order: the group's contact.
     contacts: HashMap<String, Arc<Row>>,
 }
@@ -80,8 +83,8 @@ impl Existing {
     /// it), else the platform's group of that exact name.
     fn group(&self, ctx: &Ctx, company: &str) -> Option<String> {
         done_id(ctx, &group_key(company), STEP_GROUP)
-            .filter(|id| self.group_ids.contains(id))
-            .or_else(|| self.groups.get(company).cloned())
+            .filter(|id| self.groups.has(id))
+            .or_else(|| self.groups.by_name.get(company).cloned())
     }
 }
 
@@ -124,7 +127,7 @@ impl Pegasus {
 
     async fn existing(&self, ctx: &Ctx, jobs: &[Job]) -> Result<Existing, VendorError> {
         let users = client::read_users(ctx, &self.session).await?;
-        let (groups, group_ids) = client::read_groups(ctx, &self.session, &[]).await?;
+        let groups = client::read_groups(ctx, &self.session, &[]).await?;
         let mut contacts = HashMap::new();
         for job in jobs {
             if let Some(c) = wire::company(&job.row) {
@@ -136,7 +139,6 @@ impl Pegasus {
         Ok(Existing {
             users,
             groups,
-            group_ids,
             contacts,
         })
     }
@@ -166,12 +168,10 @@ impl Pegasus {
         let key = job.key.as_str();
         let mut out = Outcome::new(Status::Planned, job.action);
         if job.action == Action::Delete {
-            out.status = Status::Failed;
-            out.error = Some(
-                "delete is not supported on Pegasus: the contract documents no way to remove a user"
-                    .into(),
-            );
-            return Ok(Next::Done(out));
+            return self
+                .deactivate(ctx, existing, job, out)
+                .await
+                .map(Next::Done);
         }
         // The body first: a row muster cannot express makes nothing, not even its group.
         let body = match wire::user_body(job) {
@@ -215,12 +215,21 @@ impl Pegasus {
                 }
             }
             if !made_by_us || complete {
-                // Already there (ours and finished, or someone else's): left alone.
-                // Field-by-field update is the audit/sync issue's work.
-                out.status = Status::Exists;
+                // Already there (ours and finished, or someone else's): updated where it
+                // differs when the row or the mode asks for it, else left alone.
                 if let Some(app) = app_done.as_ref().filter(|_| made_by_us) {
                     out.other_ids.push(side("app", app));
                 }
+                let wants_update = matches!(job.action, Action::Update | Action::Upsert)
+                    || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+                if wants_update {
+                    let id = on_platform.clone().unwrap_or_else(|| id.clone());
+                    return self
+                        .update(ctx, existing, job, &id, out)
+                        .await
+                        .map(Next::Done);
+                }
+                out.status = Status::Exists;
                 return Ok(Next::Done(out));
             }
         } else if job.action == Action::Update {
@@ -378,7 +387,7 @@ impl Pegasus {
     /// A read that fails halts nothing but keeps the intent, so a re-run reconciles it.
     async fn find_group(&self, ctx: &Ctx, company: &str) -> Result<Option<String>, RowError> {
         match client::read_groups(ctx, &self.session, &[("search.name", company)]).await {
-            Ok((groups, _)) => Ok(groups.get(company).cloned()),
+            Ok(groups) => Ok(groups.by_name.get(company).cloned()),
             Err(_) if ctx.halted() => Err(RowError::Halted),
             Err(e) => {
                 tracing::warn!(target = %ctx.target.name, "cannot look group up: {e}");
@@ -506,6 +515,151 @@ impl Pegasus {
         Ok(Made::Failed)
     }
 
+    /// Update of a user that is on the platform: `PUT /users/{id}` with only the fields
+    /// that differ (`wire::changes`); nothing differs → `exists`, no request.
+    ///
+    /// Assumption (the contract documents no user update): `PUT /users/{id}` changes the
+    /// keys it is sent and leaves the others, as `PUT /sims/{id}` does in the older docs;
+    /// 409 for a username/e-mail another user holds, as on create. A PUT is idempotent, so
+    /// the decision is made from the platform's values, not the ledger: a re-run after it
+    /// finds nothing to change.
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        job: &Job,
+        id: &str,
+        mut out: Outcome,
+    ) -> Result<Outcome, RowError> {
+        let key = job.key.as_str();
+        out.user_id = Some(id.to_string());
+        let Some(have) = existing.users.by_id.get(id) else {
+            // Listed by username but not by id cannot happen; treat it as nothing to compare.
+            out.status = Status::Exists;
+            return Ok(out);
+        };
+        let names = &existing.groups.names;
+        let company_group = match wire::company(&job.row) {
+            Some(c) if wire::company_differs(&job.row, have, names) => {
+                if ctx.dry_run {
+                    out.status = Status::Planned;
+                    return Ok(out);
+                }
+                match self.group(ctx, existing, c, &mut out).await? {
+                    Ok(g) => Some(g),
+                    Err(f) => {
+                        out.status = Status::Failed;
+                        out.http_status = f.status;
+                        out.error = Some(format!("group \"{c}\" could not be had: {}", f.message));
+                        return Ok(out);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let body = wire::changes(&job.row, have, names, company_group.as_deref());
+        if body.is_empty() {
+            out.status = Status::Exists;
+            return Ok(out);
+        }
+        if ctx.dry_run {
+            out.status = Status::Planned;
+            return Ok(out);
+        }
+        ctx.intent(key, STEP_UPDATE)?;
+        let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
+            .json(serde_json::Value::Object(body));
+        match send(ctx, &self.session, req, &mut out).await? {
+            Ok(r) if r.ok() => {
+                ctx.done(key, STEP_UPDATE, Some(id))?;
+                out.http_status = Some(r.status);
+                out.status = Status::Updated;
+            }
+            Ok(r) => {
+                ctx.clear(key, STEP_UPDATE)?;
+                out.status = Status::Failed;
+                out.http_status = Some(r.status);
+                out.error = Some(readable(&r));
+            }
+            Err(e) => {
+                // Unknown or not: the next run compares again and sends only what still differs.
+                ctx.clear(key, STEP_UPDATE)?;
+                out = fail_send(out, e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removal the Pegasus way: the contract documents no user delete, so a user is
+    /// deactivated, `PUT /users/{id}` `{"is_active": false}` (assumed; the user stays listed,
+    /// inactive, and can be re-activated). A user already inactive is `deleted` with no
+    /// request, so a re-run sends nothing.
+    async fn deactivate(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        job: &Job,
+        mut out: Outcome,
+    ) -> Result<Outcome, RowError> {
+        let key = job.key.as_str();
+        let Some(id) = existing
+            .users
+            .by_username
+            .get(key)
+            .or_else(|| existing.users.by_email.get(key))
+            .cloned()
+        else {
+            out.status = Status::Failed;
+            out.error = Some(format!(
+                "no user with username {key} on target {}",
+                ctx.target.name
+            ));
+            return Ok(out);
+        };
+        out.user_id = Some(id.clone());
+        let active = existing.users.by_id.get(&id).is_none_or(|u| u.active());
+        if !active {
+            if ctx
+                .ledger(key, STEP_DEACTIVATE)
+                .is_some_and(|s| s.state != StepState::Done)
+                && !ctx.dry_run
+            {
+                // An intent without outcome, and the list shows it took effect.
+                ctx.done(key, STEP_DEACTIVATE, Some(&id))?;
+            }
+            out.status = Status::Deleted;
+            out.error = Some("deleted; already inactive on Pegasus, nothing sent".into());
+            return Ok(out);
+        }
+        if ctx.dry_run {
+            out.status = Status::Planned;
+            return Ok(out);
+        }
+        ctx.intent(key, STEP_DEACTIVATE)?;
+        let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
+            .json(serde_json::json!({"is_active": false}));
+        match send(ctx, &self.session, req, &mut out).await? {
+            Ok(r) if r.ok() => {
+                ctx.done(key, STEP_DEACTIVATE, Some(&id))?;
+                out.http_status = Some(r.status);
+                out.status = Status::Deleted;
+            }
+            Ok(r) => {
+                ctx.clear(key, STEP_DEACTIVATE)?;
+                out.status = Status::Failed;
+                out.http_status = Some(r.status);
+                out.error = Some(readable(&r));
+            }
+            // No answer: the intent stays; the next run's list says whether it happened.
+            Err(e @ SendError::Unknown { .. }) => out = fail_send(out, e),
+            Err(e) => {
+                ctx.clear(key, STEP_DEACTIVATE)?;
+                out = fail_send(out, e);
+            }
+        }
+        Ok(out)
+    }
+
     /// Phase two: app access for every row the first phase hands on, as the `/apps`
     /// limits allow. Runs beside phase one.
     async fn grant_all(&self, ctx: &Ctx, rx: mpsc::UnboundedReceiver<Pending>, gate: &AppsGate) {
@@ -589,11 +743,17 @@ impl Pegasus {
 }
 
 impl Vendor for Pegasus {
-    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
-        // Issue 9 in progress: the audit helpers replace this.
-        Err(VendorError::Unsupported(
-            "listing users is not built for Pegasus yet (issue 9)".into(),
-        ))
+    /// Every user of the account (paged through `GET /users`), inactive ones included
+    /// (`active: false`), `company` from the names of their groups.
+    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        let users = client::read_users(ctx, &self.session).await?;
+        let groups = client::read_groups(ctx, &self.session, &[]).await?;
+        Ok(users
+            .order
+            .iter()
+            .filter_map(|id| users.by_id.get(id))
+            .filter_map(|u| wire::platform_user(u, &groups.names))
+            .collect())
     }
 
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {

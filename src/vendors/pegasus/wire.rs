@@ -2,7 +2,7 @@
 //! (login, `/user`, paginated lists, created ids) and the three bodies it sends (group,
 //! user, app access). Roster cells become JSON here, nowhere else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::model::{Field, Problem, Row};
 use crate::secret::Secret;
 use crate::submit::http::Reply;
-use crate::vendors::{Job, split_list};
+use crate::vendors::{Job, PlatformUser, split_list};
 
 /// `POST /login` → `{"message", "app", "auth": "<token>"}`.
 #[derive(Debug, Deserialize)]
@@ -67,7 +67,12 @@ pub(super) struct Group {
     pub name: Option<String>,
 }
 
-/// A user as listed with `select=id,username,email`.
+/// The user fields muster reads from `GET /users` (`select=`): identity, what `muster
+/// audit` compares, and whether the user is active.
+pub(super) const USER_FIELDS: &str =
+    "id,username,email,first_name,last_name,phone,groups,is_active";
+
+/// A user as listed with `select=` [`USER_FIELDS`].
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct User {
     pub id: i64,
@@ -75,6 +80,150 @@ pub(super) struct User {
     pub username: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// A string in the guide's sample, `null` when unset; a number is accepted too.
+    #[serde(default)]
+    pub phone: Option<Value>,
+    /// Group ids (`[3705]`).
+    #[serde(default)]
+    pub groups: Option<Vec<Value>>,
+    #[serde(default)]
+    pub is_active: Option<Value>,
+}
+
+impl User {
+    /// False only when the platform says `is_active: false` (missing counts as active).
+    pub fn active(&self) -> bool {
+        self.is_active.as_ref().is_none_or(truthy)
+    }
+
+    /// The phone as text, `None` when unset.
+    pub fn phone_text(&self) -> Option<String> {
+        match self.phone.as_ref()? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The ids of the user's groups, as text.
+    pub fn group_ids(&self) -> Vec<String> {
+        self.groups
+            .iter()
+            .flatten()
+            .filter_map(|g| match g {
+                Value::Number(n) => Some(n.to_string()),
+                Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The user's groups by name, `|`-joined in the platform's order (ids without a known
+    /// name are left out): the roster's `company`.
+    pub fn company(&self, names: &HashMap<String, String>) -> Option<String> {
+        let list: Vec<&str> = self
+            .group_ids()
+            .iter()
+            .filter_map(|id| names.get(id).map(String::as_str))
+            .collect();
+        (!list.is_empty()).then(|| list.join("|"))
+    }
+}
+
+/// A listed user in roster terms (`PlatformUser`): key = lower-cased username (else
+/// e-mail), the fields the list reports, `company` from the group names. `None` for a user
+/// without username and e-mail.
+pub(super) fn platform_user(
+    u: &User,
+    group_names: &HashMap<String, String>,
+) -> Option<PlatformUser> {
+    let clean = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let username = clean(&u.username);
+    let email = clean(&u.email);
+    let key = username.as_ref().or(email.as_ref())?.to_lowercase();
+    let mut fields = Vec::new();
+    let mut put = |f: Field, v: Option<String>| {
+        if let Some(v) = v {
+            fields.push((f, v));
+        }
+    };
+    put(Field::Username, username);
+    put(Field::Email, email);
+    put(Field::FirstName, clean(&u.first_name));
+    put(Field::LastName, clean(&u.last_name));
+    put(Field::Phone, u.phone_text());
+    put(Field::Company, u.company(group_names));
+    Some(PlatformUser {
+        key,
+        id: u.id.to_string(),
+        fields,
+        active: u.active(),
+    })
+}
+
+/// Digits only: phones are compared as digits.
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The `PUT /users/{id}` body that makes `have` look like the row: only the fields the row
+/// sets and the platform holds differently (names trimmed, e-mail case-insensitive, phone
+/// as digits). `company` changes the groups to `[group_id]` when the user's groups are not
+/// exactly that company's (`company_group` is then required). Username (the identity) and
+/// password are never changed here.
+pub(super) fn changes(
+    row: &Row,
+    have: &User,
+    group_names: &HashMap<String, String>,
+    company_group: Option<&str>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let want = |f: Field| row.get(f).map(str::trim).filter(|v| !v.is_empty());
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
+    for (field, key, have) in [
+        (Field::FirstName, "first_name", text(&have.first_name)),
+        (Field::LastName, "last_name", text(&have.last_name)),
+    ] {
+        if let Some(w) = want(field).filter(|w| *w != have) {
+            out.insert(key.into(), json!(w));
+        }
+    }
+    if let Some(w) = want(Field::Email).filter(|w| !w.eq_ignore_ascii_case(&text(&have.email))) {
+        out.insert("email".into(), json!(w));
+    }
+    if let Some(w) =
+        want(Field::Phone).filter(|w| digits(w) != digits(&have.phone_text().unwrap_or_default()))
+    {
+        out.insert("phone".into(), json!(w));
+    }
+    if let Some(c) = company(row) {
+        if have.company(group_names).as_deref() != Some(c) {
+            if let Some(g) = company_group {
+                let mut body = json!({"groups": []});
+                set_group(&mut body, g);
+                out.insert("groups".into(), body["groups"].take());
+            }
+        }
+    }
+    out
+}
+
+/// Whether the row's company differs from the user's groups (so the update needs the group).
+pub(super) fn company_differs(
+    row: &Row,
+    have: &User,
+    group_names: &HashMap<String, String>,
+) -> bool {
+    company(row).is_some_and(|c| have.company(group_names).as_deref() != Some(c))
 }
 
 /// The id in a create's (or `/apps`') reply.
