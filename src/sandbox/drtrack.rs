@@ -12,6 +12,9 @@
 //!   a malformed email, `MODIFY`/`DELETE` of a login that does not exist. Silent, as the
 //!   platform is: a weak password is replaced by a random one, unknown branch ids are
 //!   dropped, branch lists past 255 characters are cut at the last whole id.
+//! - `Options::platform_users` of vendor `drtrack` are held from the start (and after a
+//!   reset) besides [`SEEDED_USERS`]; every operation received is kept for tests
+//!   ([`Drtrack::operations`]).
 //!
 //! Its wire types are its own: nothing is shared with `vendors::drtrack`.
 

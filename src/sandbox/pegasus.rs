@@ -10,6 +10,12 @@
 //!   (duplicate username or e-mail → 409, password policy of 6.11.1 → 400),
 //!   `PUT /apps/pegasus2.0?user=ID` (replace; 5/s and 20/min per account → 429 with
 //!   `X-RateLimit-*`).
+//! - `GET /users/{id}`, and `PUT /users/{id}` (assumed, the contract documents no update):
+//!   changes only the keys sent, refuses keys it does not know (400), a taken username or
+//!   e-mail (409) and unknown groups (400); `is_active: false` deactivates (the user stays
+//!   listed). Counters `updated` and `deactivated`.
+//! - `Options::platform_users` of vendor `pegasus` are held from the start (and after a
+//!   reset), each in the group named by its `company` (one group per name).
 //!
 //! Shares no wire type with `vendors::pegasus`.
 

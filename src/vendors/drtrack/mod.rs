@@ -15,6 +15,11 @@
 //! - Exactly once: the journal holds the intent of each `ADD` (step `user`) before its
 //!   batch is sent and its `key` once `GET /users` lists it; an intent left by a killed run
 //!   is settled by the first `GET /users`. DRTrack itself refuses a second `ADD` of a login.
+//! - Audit, upsert, sync (issue 9): `list_users` reports login, names and e-mail (all DRTrack
+//!   lists). In `--mode upsert|sync` only those are compared, as the audit does; a `MODIFY`
+//!   carries the listed fields that differ plus what the row sets that cannot be compared
+//!   (branches, user group). A `DELETE` is journaled (step `delete`): a re-run finds the
+//!   login gone and the step done, and sends nothing.
 
 mod client;
 mod plan;

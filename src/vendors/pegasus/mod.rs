@@ -14,6 +14,12 @@
 //! - App access: `PUT /apps/pegasus2.0?user=ID` (idempotent) in a second queue, paced by the
 //!   `/apps` limits (5/s and 20/min per user), so groups and users run ahead while grants
 //!   wait their turn.
+//! - Audit, upsert, sync (issue 9): `list_users` pages through every user (names, e-mail,
+//!   phone, groups as `company`, `is_active`). An existing user is updated when the row
+//!   or the mode asks (`update`/`upsert`, `--mode upsert|sync`): `PUT /users/{id}` with only
+//!   the fields that differ, nothing at all when none does. Removal is deactivation,
+//!   `PUT /users/{id}` `{"is_active": false}`: the contract documents neither a user
+//!   update nor a delete, so both are assumptions (see `update`, `deactivate`).
 
 mod client;
 mod wire;

@@ -229,6 +229,69 @@ async fn window_lets_at_most_max_through_in_any_period() {
     assert!(Window::new(0, Duration::from_secs(60)).is_none());
 }
 
+#[test]
+fn listed_users_become_platform_users_in_roster_terms() {
+    use std::collections::HashMap;
+    let names: HashMap<String, String> = [("3705", "Acme"), ("3706", "Bolt")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let user = |v: Value| -> wire::User { serde_json::from_value(v).unwrap() };
+    type Case = (
+        Value,
+        Option<(&'static str, bool, Vec<(Field, &'static str)>)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            json!({"id": 5288, "username": " Ana@Acme.test ", "email": "ana@acme.test",
+                   "first_name": "Ana", "last_name": "Ruiz", "phone": "+34 600",
+                   "groups": [3705], "is_active": true}),
+            Some((
+                "ana@acme.test",
+                true,
+                vec![
+                    (Field::Username, "Ana@Acme.test"),
+                    (Field::Email, "ana@acme.test"),
+                    (Field::FirstName, "Ana"),
+                    (Field::LastName, "Ruiz"),
+                    (Field::Phone, "+34 600"),
+                    (Field::Company, "Acme"),
+                ],
+            )),
+        ),
+        // No username: the e-mail is the key; two groups (one unknown) and inactive.
+        (
+            json!({"id": 7, "email": "Bo@Bolt.test", "phone": null, "groups": [3706, 9, 3705],
+                   "is_active": false}),
+            Some((
+                "bo@bolt.test",
+                false,
+                vec![
+                    (Field::Email, "Bo@Bolt.test"),
+                    (Field::Company, "Bolt|Acme"),
+                ],
+            )),
+        ),
+        (json!({"id": 8, "groups": null}), None),
+    ];
+    for (listed, want) in cases {
+        let got = wire::platform_user(&user(listed.clone()), &names);
+        match (got, want) {
+            (None, None) => {}
+            (Some(p), Some((key, active, fields))) => {
+                assert_eq!(p.key, key, "{listed}");
+                assert_eq!(p.active, active, "{listed}");
+                let fields: Vec<(Field, String)> = fields
+                    .into_iter()
+                    .map(|(f, v)| (f, v.to_string()))
+                    .collect();
+                assert_eq!(p.fields, fields, "{listed}");
+            }
+            (got, _) => panic!("{listed}: {got:?}"),
+        }
+    }
+}
+
 /// The connector against the sandbox's Pegasus simulator, holding seeded users: update of
 /// what differs, deactivation, the journal on re-runs.
 mod against_the_sandbox {
