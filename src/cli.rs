@@ -28,6 +28,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Show or rebuild the workbook of a past run from the journal.
     Report(ReportArgs),
+    /// Read-only: compare rosters with what each platform holds (same, different, missing,
+    /// extra, manual) and write the audit workbook.
+    Audit(AuditArgs),
+    /// Carry out a plan written by `import --plan-only`, if no platform changed since.
+    Apply(ApplyArgs),
 }
 
 /// Options shared by commands that read rosters.
@@ -105,6 +110,65 @@ pub struct ImportArgs {
     /// Stop the run cleanly after this many seconds; unsent rows become not_attempted.
     #[arg(long, value_name = "SECONDS")]
     pub deadline: Option<f64>,
+    /// Allow plain http:// to hosts other than loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// With --mode sync: remove (or deactivate) users the platform has and the roster lacks.
+    #[arg(long)]
+    pub prune: bool,
+    /// Refuse to prune more than N users of a target (default: 10% of its users).
+    #[arg(long, value_name = "N")]
+    pub max_prune: Option<usize>,
+    /// Do not ask before pruning.
+    #[arg(long)]
+    pub yes: bool,
+    /// Write the plan (what each row would do, with the platform's values) to --out and
+    /// send no write; `muster apply` carries it out.
+    #[arg(long)]
+    pub plan_only: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the audit workbook.
+    #[arg(long, value_name = "FILE", default_value = "audit.xlsx")]
+    pub out: PathBuf,
+    /// Print one JSON object per row or user, then a summary, on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when anything is different, missing or extra (manual is not drift).
+    #[arg(long)]
+    pub fail_on_drift: bool,
+    /// No summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Allow plain http:// to hosts other than loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ApplyArgs {
+    /// The plan workbook written by `muster import --plan-only`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Configuration file (default: the one the plan was made with).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where to write the result workbook.
+    #[arg(long, value_name = "FILE", default_value = "results.xlsx")]
+    pub out: PathBuf,
+    /// The journal (SQLite); default .muster/journal.db.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Do not ask before removing users.
+    #[arg(long)]
+    pub yes: bool,
+    /// No progress or summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Allow plain http:// to hosts other than loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,

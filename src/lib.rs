@@ -4,6 +4,7 @@
 //! plan (`plan`) → submit (`submit`, `journal`) → report (`report`). `run` is the whole
 //! program, callable in-process by tests.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;

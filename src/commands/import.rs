@@ -12,17 +12,19 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use sha2::{Digest, Sha256};
 
-use crate::cli::ImportArgs;
+use crate::audit::Class;
+use crate::cli::{ImportArgs, Mode};
+use crate::commands::audit::{self as audit_cmd, Survey};
 use crate::commands::inputs;
 use crate::config::{Config, Target};
 use crate::journal::{Journal, StoredRowRef};
-use crate::model::{Field, Outcome, Problem, Row, RowResult, RunInfo, Status, TargetStats};
+use crate::model::{Action, Field, Outcome, Problem, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::progress::Progress;
 use crate::report::{self, ResultsWriter};
 use crate::submit::secrets::SecretsFile;
 use crate::submit::{self, Reporter, Silent, TargetWork};
 use crate::validate::{self, Duplicates};
-use crate::vendors::{self, Job, Purpose};
+use crate::vendors::{self, Job, PlatformUser, Purpose};
 use crate::{Env, Exit};
 
 /// The default journal, relative to the working directory.
@@ -63,19 +65,23 @@ pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
 
 /// The pipeline shared by `import` and `verify`.
 pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::Result<Summary> {
+    execute_plan(args, env, purpose, None).await
+}
+
+/// The pipeline, refusing to send anything when `expect` (a plan's platform state) no
+/// longer matches what the targets hold (`muster apply`).
+pub async fn execute_plan(
+    args: ImportArgs,
+    env: &Env,
+    purpose: Purpose,
+    expect: Option<&PlatformState>,
+) -> anyhow::Result<Summary> {
     let command = match purpose {
         Purpose::Import => "import",
         Purpose::Verify(_) => "verify",
     };
     let started = chrono::Utc::now();
-    let config_path = match &args.input.config {
-        Some(p) => p.clone(),
-        None if Path::new("muster.toml").exists() => PathBuf::from("muster.toml"),
-        None => bail!(
-            "{command} needs a configuration: --config muster.toml (see README, or `muster sandbox --write-config muster.toml`)"
-        ),
-    };
-    let config = Config::load(&config_path)?;
+    let config = load_config(args.input.config.as_deref(), command)?;
     check_writable(&args.out)?;
 
     // Read and validate everything before anything is sent.
@@ -89,6 +95,8 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
         target_override: args.input.target.as_deref(),
     };
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
+    let mut rows = rows;
+    let mut checked = checked;
 
     // Credentials and URLs of the targets rows use: exit 2 before anything is sent.
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
@@ -103,6 +111,32 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
     for t in targets.values() {
         check_url(t, args.allow_insecure_http)?;
         credentials.insert(t.name.clone(), t.credentials(env)?);
+    }
+
+    // The plan step of `--mode upsert|sync` and `--plan-only`: list each target, compare.
+    let planning = matches!(purpose, Purpose::Import)
+        && (args.mode != Mode::Create || args.plan_only || expect.is_some());
+    let roster_len = rows.len();
+    let mut planned = Planned::default();
+    if planning {
+        planned = plan_targets(&args, &mut rows, &mut checked, &credentials).await?;
+        for synthesized in &planned.headers {
+            if !roster.own_headers.contains(synthesized) {
+                roster.own_headers.push(synthesized.clone());
+            }
+        }
+        if let Some(expect) = expect {
+            let diff = expect.changes(&planned.state);
+            if !diff.is_empty() {
+                bail!(
+                    "the platform changed since the plan was made; nothing was sent. Make a new plan.\n{}",
+                    diff.join("\n")
+                );
+            }
+        }
+        if args.plan_only {
+            return write_plan(&args, &roster, &rows, &checked, &planned, started);
+        }
     }
 
     let journal_path = args
@@ -154,15 +188,20 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
     let mut outcomes: HashMap<usize, Outcome> = HashMap::new();
     let mut work: BTreeMap<String, Vec<Job>> = BTreeMap::new();
     for (row, c) in rows.iter().zip(&checked) {
+        // Rows made from a platform's users (prune) are always planned afresh.
         if let Some(o) = previous
             .get(&row.index)
-            .filter(|o| o.status != Status::NotAttempted)
+            .filter(|o| o.status != Status::NotAttempted && row.index < roster_len)
         {
             outcomes.insert(row.index, o.clone());
             continue;
         }
         if !c.problems.is_empty() {
             outcomes.insert(row.index, Outcome::invalid(c.action, &c.problems));
+            continue;
+        }
+        if let Some(o) = planned.decided.get(&row.index) {
+            outcomes.insert(row.index, o.clone());
             continue;
         }
         let Some(target) = &c.target else {
@@ -190,7 +229,7 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
         work.entry(target.name.clone()).or_default().push(Job {
             index: row.index,
             row: Arc::new(row.clone()),
-            action: c.action,
+            action: planned.actions.get(&row.index).copied().unwrap_or(c.action),
             key,
         });
     }
@@ -292,6 +331,435 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
     })
 }
 
+/// The configuration `--config` names, else `./muster.toml`; without either the command
+/// cannot run.
+pub(crate) fn load_config(path: Option<&Path>, command: &str) -> anyhow::Result<Config> {
+    let config_path = match path {
+        Some(p) => p.to_path_buf(),
+        None if Path::new("muster.toml").exists() => PathBuf::from("muster.toml"),
+        None => bail!(
+            "{command} needs a configuration: --config muster.toml (see README, or `muster sandbox --write-config muster.toml`)"
+        ),
+    };
+    Ok(Config::load(&config_path)?)
+}
+
+/// What the plan step decided before anything is sent.
+#[derive(Debug, Default)]
+struct Planned {
+    /// Rows whose user is already the same on the platform: `exists`, no request.
+    decided: HashMap<usize, Outcome>,
+    /// Rows whose user differs: updated.
+    actions: HashMap<usize, Action>,
+    /// Headers of the rows made from platform users to prune.
+    headers: Vec<String>,
+    surveys: BTreeMap<String, Survey>,
+    state: PlatformState,
+}
+
+/// Lists each target the rows use, classifies every row, and (sync with `--prune`) adds a
+/// `delete` row per extra user, after the prune limit and the operator's confirmation.
+/// Nothing is sent but reads; a refusal is an `Err` before the journal records a run.
+async fn plan_targets(
+    args: &ImportArgs,
+    rows: &mut Vec<Row>,
+    checked: &mut Vec<validate::Checked>,
+    credentials: &HashMap<String, crate::config::Credentials>,
+) -> anyhow::Result<Planned> {
+    let journal = Arc::new(Journal::open(Path::new(":memory:"))?);
+    let surveys = {
+        let (per_target, _) = audit_cmd::entries(rows, checked);
+        audit_cmd::survey(&per_target, credentials, journal).await?
+    };
+    let action_of: HashMap<usize, Action> = rows
+        .iter()
+        .zip(checked.iter())
+        .map(|(r, c)| (r.index, c.action))
+        .collect();
+    // Only rows that ask for the default (create) or upsert are steered by the plan; an
+    // explicit `update` or `delete` keeps its own way.
+    let steered = |i: usize| matches!(action_of.get(&i), Some(Action::Create | Action::Upsert));
+    let mut planned = Planned::default();
+    let mut prunes: Vec<(Target, Vec<PlatformUser>, usize)> = Vec::new();
+    for s in surveys.values() {
+        let mut extras = Vec::new();
+        for f in &s.findings {
+            match (f.class, f.row) {
+                (Class::Same, Some(i)) if steered(i) => {
+                    let mut o = Outcome::new(Status::Exists, action_of[&i]);
+                    o.user_id = f.platform_id.clone();
+                    planned.decided.insert(i, o);
+                }
+                (Class::Different, Some(i)) if steered(i) && args.mode != Mode::Create => {
+                    planned.actions.insert(i, Action::Update);
+                }
+                (Class::Extra, None) => {
+                    let user = s
+                        .users
+                        .iter()
+                        .flatten()
+                        .find(|u| Some(&u.id) == f.platform_id.as_ref() && u.key == f.key);
+                    extras.extend(user.cloned());
+                }
+                _ => {}
+            }
+        }
+        if args.mode == Mode::Sync && args.prune && !extras.is_empty() {
+            let total = s.users.as_ref().map_or(0, Vec::len);
+            prunes.push((s.target.clone(), extras, total));
+        }
+    }
+    planned.state = PlatformState::of(&surveys);
+    check_prunes(args, &prunes)?;
+    planned.headers = synthesize(rows, checked, &prunes);
+    planned.surveys = surveys;
+    Ok(planned)
+}
+
+/// The prune limit (`--max-prune`, default 10% of the target's users, rounded up), then
+/// the operator's consent: `--yes`, or a `y` on a terminal. Either refusal is exit 2.
+fn check_prunes(
+    args: &ImportArgs,
+    prunes: &[(Target, Vec<PlatformUser>, usize)],
+) -> anyhow::Result<()> {
+    for (target, extras, total) in prunes {
+        let limit = args
+            .max_prune
+            .unwrap_or_else(|| (*total as f64 * 0.1).ceil() as usize);
+        if extras.len() > limit {
+            bail!(
+                "target {}: refusing to prune {} of its {} users: more than --max-prune {limit}{}; nothing was sent",
+                target.name,
+                extras.len(),
+                total,
+                if args.max_prune.is_none() {
+                    " (10% of its users)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if prunes.is_empty() || args.yes || args.plan_only || args.dry_run {
+        return Ok(());
+    }
+    let counts = prunes
+        .iter()
+        .map(|(t, e, _)| format!("target {}: {} users", t.name, e.len()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to prune without --yes: there is no terminal to ask ({counts}); nothing was sent"
+        );
+    }
+    eprint!("--prune removes (or deactivates) {counts}. Go ahead? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        bail!("prune not confirmed; nothing was sent");
+    }
+    Ok(())
+}
+
+/// Adds one `delete` row per user to prune: file `(platform)`, sheet the target's name,
+/// the user's fields as columns. Returns the headers those rows use.
+fn synthesize(
+    rows: &mut Vec<Row>,
+    checked: &mut Vec<validate::Checked>,
+    prunes: &[(Target, Vec<PlatformUser>, usize)],
+) -> Vec<String> {
+    let mut next = rows.iter().map(|r| r.index + 1).max().unwrap_or(0);
+    let mut all_headers = Vec::new();
+    for (target, extras, _) in prunes {
+        let identity = target.vendor.identity_field();
+        let fields: Vec<Field> = Field::ALL
+            .iter()
+            .copied()
+            .filter(|f| {
+                *f == identity || extras.iter().any(|u| u.fields.iter().any(|(g, _)| g == f))
+            })
+            .collect();
+        let headers: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+        for h in &headers {
+            if !all_headers.contains(h) {
+                all_headers.push(h.clone());
+            }
+        }
+        let layout = Arc::new(crate::model::Layout {
+            file: PLATFORM_SOURCE.into(),
+            sheet: target.name.clone(),
+            is_workbook: false,
+            header_row: 0,
+            headers,
+            fields: fields.iter().map(|f| Some(*f)).collect(),
+            passthrough: Vec::new(),
+        });
+        for (n, user) in extras.iter().enumerate() {
+            let cells = fields
+                .iter()
+                .map(|f| {
+                    user.fields
+                        .iter()
+                        .find(|(g, _)| g == f)
+                        .map(|(_, v)| v.clone())
+                        .or_else(|| (*f == identity).then(|| user.key.clone()))
+                        .unwrap_or_default()
+                })
+                .collect();
+            rows.push(Row {
+                index: next,
+                layout: layout.clone(),
+                line: n as u32 + 1,
+                cells,
+                errors: Vec::new(),
+            });
+            checked.push(validate::Checked {
+                target: Some(target.clone()),
+                action: Action::Delete,
+                problems: Vec::new(),
+            });
+            next += 1;
+        }
+    }
+    all_headers
+}
+
+/// The `source_file` of rows made from a platform's users (prune).
+pub const PLATFORM_SOURCE: &str = "(platform)";
+
+/// What each target held when a plan was made: per target, per user key, the platform id
+/// and a digest of the user's fields. `muster apply` compares it with a fresh listing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PlatformState {
+    pub targets: BTreeMap<String, BTreeMap<String, (String, String)>>,
+}
+
+impl PlatformState {
+    /// The state of every listed target of `surveys` (unlistable ones have none).
+    pub fn of(surveys: &BTreeMap<String, Survey>) -> PlatformState {
+        let mut targets = BTreeMap::new();
+        for (name, s) in surveys {
+            let Some(users) = &s.users else { continue };
+            let mut map = BTreeMap::new();
+            for u in users {
+                let mut h = Sha256::new();
+                h.update(u.id.as_bytes());
+                h.update(if u.active { "\0active" } else { "\0inactive" });
+                let mut fields: Vec<String> = u
+                    .fields
+                    .iter()
+                    .map(|(f, v)| format!("{}={v}", f.name()))
+                    .collect();
+                fields.sort();
+                for f in fields {
+                    h.update(b"\0");
+                    h.update(f.as_bytes());
+                }
+                map.insert(
+                    u.key.clone(),
+                    (u.id.clone(), hex::encode(&h.finalize()[..12])),
+                );
+            }
+            targets.insert(name.clone(), map);
+        }
+        PlatformState { targets }
+    }
+
+    /// A digest of one target's state.
+    pub fn fingerprint(&self, target: &str) -> String {
+        let mut h = Sha256::new();
+        for (key, (id, digest)) in self.targets.get(target).into_iter().flatten() {
+            h.update(format!("{key}\0{id}\0{digest}\n"));
+        }
+        hex::encode(h.finalize())
+    }
+
+    /// What changed from `self` (the plan's) to `now`, one line per target that changed,
+    /// naming the users; empty when nothing did.
+    pub fn changes(&self, now: &PlatformState) -> Vec<String> {
+        let mut lines = Vec::new();
+        let names: std::collections::BTreeSet<&String> =
+            self.targets.keys().chain(now.targets.keys()).collect();
+        let empty = BTreeMap::new();
+        for name in names {
+            let before = self.targets.get(name).unwrap_or(&empty);
+            let after = now.targets.get(name).unwrap_or(&empty);
+            let mut changed = Vec::new();
+            let mut appeared = Vec::new();
+            let mut disappeared = Vec::new();
+            for (k, v) in after {
+                match before.get(k) {
+                    None => appeared.push(k.as_str()),
+                    Some(b) if b != v => changed.push(k.as_str()),
+                    Some(_) => {}
+                }
+            }
+            for k in before.keys() {
+                if !after.contains_key(k) {
+                    disappeared.push(k.as_str());
+                }
+            }
+            let mut parts = Vec::new();
+            for (what, keys) in [
+                ("changed", changed),
+                ("appeared", appeared),
+                ("disappeared", disappeared),
+            ] {
+                if !keys.is_empty() {
+                    parts.push(format!("{what}: {}", keys.join(", ")));
+                }
+            }
+            if !parts.is_empty() {
+                lines.push(format!("target {name}: {}", parts.join("; ")));
+            }
+        }
+        lines
+    }
+}
+
+/// `--plan-only`: writes the plan workbook (`Plan`, `Plan info`, `Plan state`) and sends
+/// nothing.
+fn write_plan(
+    args: &ImportArgs,
+    roster: &inputs::Roster,
+    rows: &[Row],
+    checked: &[validate::Checked],
+    planned: &Planned,
+    started: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Summary> {
+    let findings: HashMap<usize, &crate::audit::Finding> = planned
+        .surveys
+        .values()
+        .flat_map(|s| s.findings.iter())
+        .filter_map(|f| Some((f.row?, f)))
+        .collect();
+    let mut lines = Vec::new();
+    let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
+    for (row, c) in rows.iter().zip(checked) {
+        let finding = findings.get(&row.index);
+        let target = c.target.as_ref();
+        let action = if !c.problems.is_empty() || target.is_none() {
+            "invalid".to_string()
+        } else if planned.decided.contains_key(&row.index) {
+            "none (same)".to_string()
+        } else if let Some(a) = planned.actions.get(&row.index) {
+            a.key().to_string()
+        } else if finding.is_some_and(|f| f.class == Class::Manual) {
+            "manual".to_string()
+        } else if c.action == Action::Delete && row.layout.file == PLATFORM_SOURCE {
+            "delete (prune)".to_string()
+        } else if finding.is_some_and(|f| f.class == Class::Missing) {
+            "create".to_string()
+        } else if finding.is_some_and(|f| f.class == Class::Different) {
+            "none (differs; --mode upsert updates)".to_string()
+        } else {
+            c.action.key().to_string()
+        };
+        let status = if action == "invalid" {
+            Status::Invalid
+        } else {
+            Status::Planned
+        };
+        *counts
+            .entry((target.map(|t| t.name.clone()).unwrap_or_default(), status))
+            .or_default() += 1;
+        lines.push(report::plan::PlanLine {
+            target: target.map(|t| t.name.clone()).unwrap_or_default(),
+            vendor: target
+                .map(|t| t.vendor.key())
+                .unwrap_or_default()
+                .to_string(),
+            key: finding
+                .map(|f| f.key.clone())
+                .or_else(|| target.and_then(|t| vendors::identity_key(t.vendor, row)))
+                .unwrap_or_default(),
+            action,
+            platform_id: finding.and_then(|f| f.platform_id.clone()),
+            differences: finding.map(|f| f.differences.clone()).unwrap_or_default(),
+            source: (row.layout.file.clone(), row.layout.sheet.clone(), row.line),
+            error: (!c.problems.is_empty()).then(|| crate::model::join_problems(&c.problems)),
+        });
+    }
+    let mut info: Vec<(String, String)> = vec![
+        ("format".into(), report::plan::FORMAT.into()),
+        ("made".into(), started.to_rfc3339()),
+        (
+            "config".into(),
+            args.input
+                .config
+                .as_ref()
+                .map(|p| absolute(p))
+                .unwrap_or_else(|| absolute(Path::new("muster.toml"))),
+        ),
+        ("mode".into(), format!("{:?}", args.mode).to_lowercase()),
+        ("prune".into(), args.prune.to_string()),
+        (
+            "max_prune".into(),
+            args.max_prune.map(|n| n.to_string()).unwrap_or_default(),
+        ),
+        (
+            "target".into(),
+            args.input.target.clone().unwrap_or_default(),
+        ),
+        (
+            "mapping".into(),
+            args.input
+                .mapping
+                .as_deref()
+                .map(absolute)
+                .unwrap_or_default(),
+        ),
+    ];
+    for (file, input) in args.input.files.iter().zip(&roster.inputs) {
+        info.push((
+            "input".into(),
+            format!("{}\t{}", input.sha256, absolute(file)),
+        ));
+    }
+    for name in planned.state.targets.keys() {
+        info.push((
+            format!("fingerprint {name}"),
+            planned.state.fingerprint(name),
+        ));
+    }
+    report::plan::write(&args.out, &lines, &info, &planned.state.targets)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if !args.quiet {
+        eprintln!(
+            "plan: {} rows; nothing was sent. Review {}, then `muster apply {}`",
+            lines.len(),
+            args.out.display(),
+            args.out.display()
+        );
+    }
+    Ok(Summary {
+        run: RunInfo {
+            run_id: new_run_id(started),
+            command: "plan".into(),
+            command_line: command_line(),
+            started,
+            ended: Some(chrono::Utc::now()),
+            dry_run: true,
+            version: env!("CARGO_PKG_VERSION").into(),
+            inputs: roster.inputs.clone(),
+            skipped_sheets: roster.skipped.clone(),
+        },
+        stats: Vec::new(),
+        counts,
+        out: args.out.clone(),
+    })
+}
+
+/// The path made absolute (as given when that fails).
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 fn stored_row<'a>(row: &'a Row, target: Option<&'a Target>) -> StoredRowRef<'a> {
     let pw = row.layout.column_of(Field::Password);
     StoredRowRef {
@@ -312,7 +780,7 @@ fn stored_row<'a>(row: &'a Row, target: Option<&'a Target>) -> StoredRowRef<'a> 
 }
 
 /// Fails early when the workbook could not be written (missing folder, no permission).
-fn check_writable(out: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_writable(out: &Path) -> anyhow::Result<()> {
     let existed = out.exists();
     std::fs::OpenOptions::new()
         .write(true)
@@ -327,7 +795,7 @@ fn check_writable(out: &Path) -> anyhow::Result<()> {
 }
 
 /// Refuses plain http:// to anything but loopback, unless allowed.
-fn check_url(target: &Target, allow_insecure: bool) -> anyhow::Result<()> {
+pub(crate) fn check_url(target: &Target, allow_insecure: bool) -> anyhow::Result<()> {
     let url = reqwest::Url::parse(&target.url).with_context(|| {
         format!(
             "target {}: url \"{}\" is not a URL",
@@ -389,7 +857,7 @@ fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
 
-fn list_paths(files: &[PathBuf]) -> String {
+pub(crate) fn list_paths(files: &[PathBuf]) -> String {
     files
         .iter()
         .map(|p| p.display().to_string())

@@ -1,5 +1,7 @@
 //! One file per subcommand: glue that calls the stages in order. `anyhow` lives here.
 
+pub mod apply;
+pub mod audit;
 pub mod demo;
 pub mod import;
 pub mod inputs;
@@ -22,5 +24,7 @@ pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(args) => demo::run(args, env).await,
         Command::Report(args) => report::run(args, env),
+        Command::Audit(args) => audit::run(args, env).await,
+        Command::Apply(args) => apply::run(args, env).await,
     }
 }

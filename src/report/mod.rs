@@ -10,9 +10,11 @@
 //! - [`summary`]: the terminal table; [`json`]: `--json` rows and summary;
 //! - [`style`]: formats and status colours.
 
+pub mod audit;
 pub mod counts;
 pub mod json;
 pub mod manual;
+pub mod plan;
 pub mod safe;
 pub mod style;
 pub mod summary;

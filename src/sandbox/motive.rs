@@ -35,6 +35,7 @@ use serde_json::{Map, Value, json};
 
 use super::platform::{Platform, Reset, stat};
 use super::seed;
+use crate::model::{Field, VendorKind};
 
 /// Counter: users changed by `PUT /users/{id}`.
 pub const UPDATED: &str = "updated";
@@ -160,27 +161,85 @@ fn not_found() -> Response {
 }
 
 impl Store {
-    fn seeded() -> Store {
-        Store {
+    /// The platform before any request: no users but the `platform_users` seeds of Motive.
+    fn seeded(seeds: &[seed::PlatformSeed]) -> Store {
+        let mut store = Store {
             next_id: 1000,
             next_external_id: 1,
             users: Vec::new(),
+        };
+        for s in seeds.iter().filter(|s| s.vendor == VendorKind::Motive) {
+            let user = seeded_user(store.next_id, &s.fields);
+            store.next_id += 1;
+            store.users.push(user);
         }
+        store
+    }
+}
+
+/// A stored user from roster fields: names, email, username, role (default `driver`),
+/// phone, driver company id, `status` from `disabled`; other driver fields as sent.
+fn seeded_user(id: i64, fields: &[(Field, String)]) -> SimUser {
+    let get = |f: Field| {
+        fields
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut other = Map::new();
+    for (f, v) in fields {
+        if matches!(
+            f,
+            Field::EldMode
+                | Field::TimeTrackingMode
+                | Field::DutyStatus
+                | Field::Cycle
+                | Field::DotId
+                | Field::DriversLicenseNumber
+                | Field::DriversLicenseState
+                | Field::TimeZone
+                | Field::PhoneExt
+        ) {
+            other.insert(f.name().to_string(), json!(v.trim()));
+        }
+    }
+    let disabled = get(Field::Disabled).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    SimUser {
+        id,
+        first_name: get(Field::FirstName).unwrap_or_default(),
+        last_name: get(Field::LastName).unwrap_or_default(),
+        email: get(Field::Email),
+        username: get(Field::Username),
+        role: get(Field::Role).unwrap_or_else(|| "driver".into()),
+        status: if disabled { "deactivated" } else { "active" }.into(),
+        driver_company_id: get(Field::DriverCompanyId),
+        phone: get(Field::Phone),
+        group_ids: Vec::new(),
+        group_visibility: None,
+        custom_user_role: None,
+        external_ids: Vec::new(),
+        other,
+        created_at: now.clone(),
+        updated_at: now,
     }
 }
 
 impl Reset for Motive {
     fn reset(&self) {
-        *self.store() = Store::seeded();
-        self.platform.set(stat::USERS, 0);
+        let mut store = self.store();
+        *store = Store::seeded(&self.platform.options().platform_users);
+        self.platform.set(stat::USERS, store.users.len() as u64);
     }
 }
 
 impl Motive {
-    /// A fresh platform with the seeded groups and no users.
+    /// A fresh platform with the seeded groups and the `platform_users` seeds of Motive.
     fn new(platform: Platform) -> Motive {
+        let store = Store::seeded(&platform.options().platform_users);
+        platform.set(stat::USERS, store.users.len() as u64);
         Motive {
-            store: Mutex::new(Store::seeded()),
+            store: Mutex::new(store),
             platform,
         }
     }

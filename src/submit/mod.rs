@@ -349,6 +349,54 @@ async fn run_target(
     })
 }
 
+/// What listing a target found (`list_users`).
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The platform's users; `None` when the platform cannot be listed (AROBS: `manual`).
+    pub users: Option<Vec<vendors::PlatformUser>>,
+    /// Requests sent (probe and list).
+    pub requests: u64,
+}
+
+/// Probes `target` and lists its users: read-only requests only (`muster audit`, the plan
+/// step of `--mode upsert|sync`, `muster apply`). `journal` is only the connector's context
+/// (nothing is written to it: a read records no step).
+pub async fn list_users(
+    target: &Target,
+    credentials: Credentials,
+    journal: Arc<Journal>,
+) -> Result<Listing, VendorError> {
+    let halt = Arc::new(Halt::new(None));
+    let http = Http::new(target, halt)
+        .map_err(|e| VendorError::Unavailable(format!("cannot build an HTTP client: {e}")))?;
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let ctx = Ctx {
+        target: target.clone(),
+        http,
+        run_id: String::new(),
+        dry_run: true,
+        mode: Mode::Create,
+        journal,
+        ledger: HashMap::new(),
+        outcomes: tx,
+        finished: Vec::new(),
+        first_index: HashMap::new(),
+        reporter: Arc::new(Silent),
+        secrets: None,
+    };
+    let connector = vendors::connect(target, credentials, &Purpose::Import);
+    connector.probe(&ctx).await?;
+    let users = match connector.list_users(&ctx).await {
+        Ok(users) => Some(users),
+        Err(VendorError::Unsupported(_)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Listing {
+        users,
+        requests: ctx.http.counters.requests.load(Ordering::Relaxed),
+    })
+}
+
 fn not_attempted(action: Action, reason: &str) -> Outcome {
     let mut o = Outcome::new(Status::NotAttempted, action);
     o.error = Some(format!("not attempted: {reason}"));

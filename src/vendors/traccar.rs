@@ -16,6 +16,8 @@ use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::audit;
+use crate::cli::Mode;
 use crate::config::Credentials;
 use crate::journal::StepState;
 use crate::model::{Action, Field, Outcome, Problem, SideId, Status, VendorKind};
@@ -53,7 +55,9 @@ pub struct Traccar {
 
 /// What exists on the platform, read once per target.
 struct Existing {
-    users: HashMap<String, User>,
+    /// By trimmed lower-case email: the user and the whole object as listed (an update
+    /// sends it back changed: Traccar's PUT replaces the user).
+    users: HashMap<String, (User, Map<String, Value>)>,
     devices_by_unique_id: HashMap<String, i64>,
     devices_by_name: HashMap<String, i64>,
 }
@@ -64,16 +68,20 @@ impl Traccar {
     }
 
     async fn existing(&self, ctx: &Ctx) -> Result<Existing, VendorError> {
-        let users: Vec<User> = read_json(ctx, Request::get("/users"), "GET /users").await?;
+        let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
         let devices: Vec<Device> = read_json(ctx, Request::get("/devices"), "GET /devices").await?;
         let mut existing = Existing {
             users: HashMap::new(),
             devices_by_unique_id: HashMap::new(),
             devices_by_name: HashMap::new(),
         };
-        for u in users {
+        for raw in users {
+            let Value::Object(obj) = raw else { continue };
+            let Ok(u) = serde_json::from_value::<User>(Value::Object(obj.clone())) else {
+                continue;
+            };
             if let Some(email) = &u.email {
-                existing.users.insert(normalise(email), u);
+                existing.users.insert(normalise(email), (u, obj));
             }
         }
         for d in devices {
@@ -134,7 +142,8 @@ impl Traccar {
 
         let mut out = Outcome::new(Status::Planned, job.action);
         let key = job.key.as_str();
-        let on_platform = existing.users.get(key).map(|u| u.id.to_string());
+        let listed = existing.users.get(key);
+        let on_platform = listed.map(|(u, _)| u.id.to_string());
         // The ledger speaks of a user muster made; if the platform no longer has it (deleted
         // since, or a fresh platform), it is history, not state.
         let ours = ctx
@@ -157,6 +166,9 @@ impl Traccar {
             if ctx.dry_run {
                 return Ok(out);
             }
+            // The platform id is never reused, so a re-run re-sends only against this user.
+            let step = format!("delete:{id}");
+            ctx.intent(key, &step)?;
             let reply = send(
                 ctx,
                 Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
@@ -165,10 +177,14 @@ impl Traccar {
             .await?;
             return Ok(match reply {
                 Ok(r) if r.ok() => {
+                    ctx.done(key, &step, Some(&id))?;
                     out.status = Status::Deleted;
                     out
                 }
-                Ok(r) => fail(out, &r),
+                Ok(r) => {
+                    ctx.clear(key, &step)?;
+                    fail(out, &r)
+                }
                 Err(e) => fail_send(out, e),
             });
         }
@@ -193,11 +209,10 @@ impl Traccar {
         if let Some(id) = &user_id {
             out.user_id = Some(id.clone());
             if !made_by_us || complete {
-                if job.action == Action::Update || job.action == Action::Upsert {
-                    // Field-by-field update is the audit/sync issue's work; report honestly.
-                    out.status = Status::Exists;
-                    out.error = None;
-                    return Ok(out);
+                let update = matches!(job.action, Action::Update | Action::Upsert)
+                    || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+                if let (true, Some((_, raw))) = (update, listed) {
+                    return self.update(ctx, job, id, raw, out).await;
                 }
                 out.status = Status::Exists;
                 for d in &device_ids {
@@ -283,6 +298,53 @@ impl Traccar {
         Ok(out)
     }
 
+    /// Updates a listed user whose fields differ from the row: Traccar's `PUT /users/{id}`
+    /// replaces the whole user, so the listed object goes back with the row's fields set
+    /// (never a password: the platform keeps the one it has). Nothing differs → `exists`.
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        job: &Job,
+        id: &str,
+        listed: &Map<String, Value>,
+        mut out: Outcome,
+    ) -> Result<Outcome, RowError> {
+        out.status = Status::Exists;
+        let differs = platform_user(listed).is_some_and(|user| {
+            !audit::differences(VendorKind::Traccar, &job.row, &user).is_empty()
+        });
+        if !differs {
+            return Ok(out);
+        }
+        if ctx.dry_run {
+            out.status = Status::Planned;
+            return Ok(out);
+        }
+        let mut body = listed.clone();
+        body.remove("password");
+        for (k, v) in fields_body(job) {
+            body.insert(k, v);
+        }
+        let key = job.key.as_str();
+        ctx.intent(key, "update")?;
+        let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
+            .json(Value::Object(body));
+        Ok(match send(ctx, req, &mut out).await? {
+            Ok(r) if r.ok() => {
+                ctx.done(key, "update", Some(id))?;
+                out.status = Status::Updated;
+                out.http_status = Some(r.status);
+                out
+            }
+            Ok(r) => {
+                ctx.clear(key, "update")?;
+                fail(out, &r)
+            }
+            // Unknown outcome: the intent stays; a PUT of the same object is harmless to repeat.
+            Err(e) => fail_send(out, e),
+        })
+    }
+
     /// Creates the user, reconciling unknown outcomes by looking the email up first.
     /// `Ok(None)`: the create failed and `out` says why.
     async fn create(
@@ -363,11 +425,15 @@ impl Traccar {
 }
 
 impl Vendor for Traccar {
-    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
-        // Issue 9 in progress: the audit helpers replace this.
-        Err(VendorError::Unsupported(
-            "listing users is not built for Traccar yet (issue 9)".into(),
-        ))
+    /// `GET /users`: the fields the user object carries. Device links are not read (that
+    /// would be one request per user), so `devices` is not compared.
+    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
+        Ok(users
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(platform_user)
+            .collect())
     }
 
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
@@ -461,6 +527,70 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 /// The `POST /users` body: only what the roster sets. Returns the generated password, if any.
 fn create_body(job: &Job) -> (Value, Option<Secret>) {
     let row = &job.row;
+    let mut body = fields_body(job);
+    let mut generated = None;
+    let password = match row.get(Field::Password) {
+        Some(p) => p.to_string(),
+        None => {
+            let p = generate_password();
+            let text = p.expose().to_string();
+            generated = Some(p);
+            text
+        }
+    };
+    body.insert("password".into(), json!(password));
+    (Value::Object(body), generated)
+}
+
+/// A listed user object in roster terms (`None` without an id or an email).
+fn platform_user(obj: &Map<String, Value>) -> Option<PlatformUser> {
+    let id = obj.get("id").and_then(Value::as_i64)?;
+    let email = obj.get("email").and_then(Value::as_str)?;
+    let mut fields = Vec::new();
+    let text = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    if let Some(name) = text("name") {
+        fields.push((Field::Name, name));
+    }
+    fields.push((Field::Email, email.trim().to_string()));
+    if let Some(phone) = text("phone") {
+        fields.push((Field::Phone, phone));
+    }
+    for (field, k) in [
+        (Field::Readonly, "readonly"),
+        (Field::DeviceReadonly, "deviceReadonly"),
+        (Field::Disabled, "disabled"),
+    ] {
+        let b = obj.get(k).and_then(Value::as_bool).unwrap_or(false);
+        fields.push((field, b.to_string()));
+    }
+    if let Some(limit) = obj.get("deviceLimit").and_then(Value::as_i64) {
+        fields.push((Field::DeviceLimit, limit.to_string()));
+    }
+    if let Some(exp) = text("expirationTime") {
+        fields.push((Field::ExpirationTime, exp));
+    }
+    let disabled = obj
+        .get("disabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Some(PlatformUser {
+        key: normalise(email),
+        id: id.to_string(),
+        fields,
+        active: !disabled,
+    })
+}
+
+/// The user fields the roster sets, as Traccar names them (no password): shared by create
+/// and update.
+fn fields_body(job: &Job) -> Map<String, Value> {
+    let row = &job.row;
     let mut body = Map::new();
     let name = row.get(Field::Name).map(str::to_string).unwrap_or_else(|| {
         [row.get(Field::FirstName), row.get(Field::LastName)]
@@ -474,17 +604,6 @@ fn create_body(job: &Job) -> (Value, Option<Secret>) {
         "email".into(),
         json!(row.get(Field::Email).unwrap_or(&job.key).trim()),
     );
-    let mut generated = None;
-    let password = match row.get(Field::Password) {
-        Some(p) => p.to_string(),
-        None => {
-            let p = generate_password();
-            let text = p.expose().to_string();
-            generated = Some(p);
-            text
-        }
-    };
-    body.insert("password".into(), json!(password));
     if let Some(phone) = row.get(Field::Phone) {
         body.insert("phone".into(), json!(phone));
     }
@@ -515,7 +634,7 @@ fn create_body(job: &Job) -> (Value, Option<Secret>) {
         let v = serde_json::from_str::<Value>(value).unwrap_or_else(|_| json!(value));
         body.insert(name.to_string(), v);
     }
-    (Value::Object(body), generated)
+    body
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, a module per area.
 
 mod arobs;
+mod audit;
 mod contract;
 mod crash;
 mod drtrack;

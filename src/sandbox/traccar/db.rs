@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::wire::{Device, User, email_key};
+use crate::model::{Field, VendorKind};
 use crate::sandbox::platform::{Platform, Reset, stat};
 use crate::sandbox::seed;
 
@@ -48,6 +49,16 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
+    /// The seeded server plus the users of `seeds` (Traccar's only), managed by the manager.
+    fn seeded_with(seeds: &[seed::PlatformSeed]) -> Tables {
+        let mut t = Tables::seeded();
+        for s in seeds.iter().filter(|s| s.vendor == VendorKind::Traccar) {
+            // A seed whose email is taken or missing is skipped: seeds are test data.
+            let _ = t.insert(seeded_user(&s.fields), true);
+        }
+        t
+    }
+
     fn seeded() -> Tables {
         let mut manager = User::new("Sandbox Manager", MANAGER_EMAIL);
         manager.id = MANAGER_ID;
@@ -179,13 +190,51 @@ pub struct Db {
     tables: Mutex<Tables>,
 }
 
+/// A user from roster fields (`name`, else first and last name; `email`, `phone`, the
+/// yes/no flags, `device_limit`, `expiration_time`).
+fn seeded_user(fields: &[(Field, String)]) -> User {
+    let get = |f: Field| {
+        fields
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let name = get(Field::Name).unwrap_or_else(|| {
+        [get(Field::FirstName), get(Field::LastName)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let flag = |f: Field| {
+        get(f).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1"))
+    };
+    let mut user = User::new(&name, &get(Field::Email).unwrap_or_default());
+    if get(Field::Email).is_none() {
+        user.email = None;
+    }
+    user.phone = get(Field::Phone);
+    user.readonly = flag(Field::Readonly);
+    user.device_readonly = flag(Field::DeviceReadonly);
+    user.disabled = flag(Field::Disabled);
+    if let Some(limit) = get(Field::DeviceLimit).and_then(|v| v.parse().ok()) {
+        user.device_limit = limit;
+    }
+    user.expiration_time = get(Field::ExpirationTime);
+    user.has_password = true;
+    user
+}
+
 impl Db {
-    /// The seeded server.
+    /// The seeded server, with the platform's `platform_users` of Traccar.
     pub(crate) fn new(platform: Platform) -> Db {
-        Db {
+        let tables = Tables::seeded_with(&platform.options().platform_users);
+        let db = Db {
             platform,
-            tables: Mutex::new(Tables::seeded()),
-        }
+            tables: Mutex::new(tables),
+        };
+        db.done(&db.lock());
+        db
     }
 
     /// Locks the tables for one request. The `users` gauge is kept up to date by
@@ -203,7 +252,7 @@ impl Db {
 impl Reset for Db {
     fn reset(&self) {
         let mut tables = self.lock();
-        *tables = Tables::seeded();
+        *tables = Tables::seeded_with(&self.platform.options().platform_users);
         self.done(&tables);
     }
 }

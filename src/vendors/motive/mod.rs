@@ -16,7 +16,9 @@
 //!   row, not a whole wave, learns it.
 //! - Update (`action = update|upsert`, `--mode upsert|sync`): `PUT /users/{id}` with the
 //!   fields that differ from the listed user (never the password); nothing differs → `exists`.
-//! - Motive documents no delete; `action = delete` fails with how to deactivate instead.
+//! - Motive documents no delete; `action = delete` (and `--mode sync --prune`) deactivates:
+//!   `PUT /users/{id}` `{"status": "deactivated"}`.
+//! - `list_users` (audit, upsert, sync): every page of `GET /users` in roster terms.
 
 mod rules;
 mod wire;
@@ -181,22 +183,18 @@ impl Motive {
         job: &Job,
     ) -> Result<Outcome, RowError> {
         let row = &job.row;
+        let mut out = Outcome::new(Status::Planned, job.action);
+        let key = job.key.as_str();
+        let external_id = rules::external_id(row, &ctx.target.name, key);
+        // A deactivation needs only the user's identity, not a valid create.
+        if job.action == Action::Delete {
+            return self.deactivate(ctx, existing, job, &external_id, out).await;
+        }
         let mut problems = rules::check(row);
         let group_ids = resolve_groups(row, groups, &ctx.target.name, &mut problems);
         if !problems.is_empty() {
             return Ok(Outcome::invalid(job.action, &problems));
         }
-        let mut out = Outcome::new(Status::Planned, job.action);
-        if job.action == Action::Delete {
-            out.status = Status::Failed;
-            out.error = Some(
-                "Motive documents no way to delete a user: to take one out of service, set a motive.status column to \"deactivated\" with action = update"
-                    .into(),
-            );
-            return Ok(out);
-        }
-        let key = job.key.as_str();
-        let external_id = rules::external_id(row, &ctx.target.name, key);
         let integration = ctx.target.integration_name.as_str();
         let ledger = ctx.ledger(key, "user").cloned();
         let complete = ctx.ledger(key, "complete").is_some();
@@ -426,6 +424,66 @@ impl Motive {
         Ok(())
     }
 
+    /// Motive documents no delete: `action = delete` (and `--mode sync --prune`) deactivates
+    /// the user with `PUT /users/{id}` `{"status": "deactivated"}`; an inactive user is left
+    /// as it is (`deleted`, no request).
+    async fn deactivate(
+        &self,
+        ctx: &Ctx,
+        existing: &Existing,
+        job: &Job,
+        external_id: &str,
+        mut out: Outcome,
+    ) -> Result<Outcome, RowError> {
+        let user = match existing.find(&job.row, external_id, &ctx.target.name) {
+            Found::Ours(u) | Found::Theirs(u) => u,
+            Found::Conflict(message) => {
+                out.status = Status::Failed;
+                out.error = Some(message);
+                return Ok(out);
+            }
+            Found::Nobody => {
+                out.status = Status::Failed;
+                out.error = Some(format!(
+                    "no user {} on target {} to deactivate",
+                    job.key, ctx.target.name
+                ));
+                return Ok(out);
+            }
+        };
+        out.user_id = Some(user.id.clone());
+        if !is_active(&user.fields) {
+            out.status = Status::Deleted;
+            return Ok(out);
+        }
+        if ctx.dry_run {
+            return Ok(out);
+        }
+        let key = job.key.as_str();
+        let step = format!("deactivate:{}", user.id);
+        ctx.intent(key, &step)?;
+        let body = serde_json::json!({ "status": "deactivated" });
+        let req =
+            Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent).json(body);
+        Ok(match send(ctx, req, &mut out).await? {
+            Ok(r) if r.ok() => {
+                ctx.done(key, &step, Some(&user.id))?;
+                out.status = Status::Deleted;
+                out.http_status = Some(r.status);
+                out
+            }
+            Ok(r) => {
+                ctx.clear(key, &step)?;
+                out.status = Status::Failed;
+                out.http_status = Some(r.status);
+                out.error = Some(readable(r.status, &r.body, None));
+                out
+            }
+            // Unknown outcome: the intent stays; deactivating twice is harmless.
+            Err(e) => fail_send(out, e),
+        })
+    }
+
     /// Records the user as made by muster: journal, outcome, and the first-create gate.
     fn adopt(&self, ctx: &Ctx, key: &str, id: &str, out: &mut Outcome) -> Result<(), RowError> {
         ctx.done(key, "user", Some(id))?;
@@ -439,11 +497,16 @@ impl Motive {
 }
 
 impl Vendor for Motive {
-    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
-        // Issue 9 in progress: the audit helpers replace this.
-        Err(VendorError::Unsupported(
-            "listing users is not built for Motive yet (issue 9)".into(),
-        ))
+    /// Every page of `GET /users`, in roster terms. Groups are not reported (the roster may
+    /// name them or give ids; the platform lists ids), so they are not compared.
+    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+        let integration = ctx.target.integration_name.as_str();
+        Ok(read_all(ctx, "/users", "users")
+            .await?
+            .iter()
+            .filter_map(User::from_value)
+            .filter_map(|u| platform_user(&u, integration))
+            .collect())
     }
 
     async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
@@ -531,6 +594,61 @@ impl Vendor for Motive {
             .await;
         Ok(())
     }
+}
+
+/// Whether a listed user is active (Motive's `status` is `active` or `deactivated`).
+fn is_active(fields: &serde_json::Map<String, Value>) -> bool {
+    fields.get("status").and_then(Value::as_str) != Some("deactivated")
+}
+
+/// A listed user in roster terms, keyed like `identity_key`: email, else username, else
+/// its external id under `integration`. `None` when it has none of them.
+fn platform_user(user: &User, integration: &str) -> Option<PlatformUser> {
+    let external = user
+        .external_ids
+        .iter()
+        .find(|(_, name)| name == integration)
+        .map(|(id, _)| id.clone());
+    let key = user
+        .email
+        .clone()
+        .or_else(|| user.username.clone())
+        .or_else(|| external.as_ref().map(|e| e.trim().to_lowercase()))?;
+    let mut fields = Vec::new();
+    for (field, name) in [
+        (Field::FirstName, "first_name"),
+        (Field::LastName, "last_name"),
+        (Field::Email, "email"),
+        (Field::Username, "username"),
+        (Field::Phone, "phone"),
+        (Field::PhoneExt, "phone_ext"),
+        (Field::TimeZone, "time_zone"),
+        (Field::Role, "role"),
+        (Field::EldMode, "eld_mode"),
+        (Field::TimeTrackingMode, "time_tracking_mode"),
+        (Field::DutyStatus, "duty_status"),
+        (Field::Cycle, "cycle"),
+        (Field::DotId, "dot_id"),
+        (Field::DriverCompanyId, "driver_company_id"),
+        (Field::DriversLicenseNumber, "drivers_license_number"),
+        (Field::DriversLicenseState, "drivers_license_state"),
+    ] {
+        let text = match user.fields.get(name) {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => continue,
+        };
+        fields.push((field, text));
+    }
+    if let Some(e) = external {
+        fields.push((Field::ExternalId, e));
+    }
+    Some(PlatformUser {
+        key,
+        id: user.id.clone(),
+        fields,
+        active: is_active(&user.fields),
+    })
 }
 
 /// The ids of the row's groups (names or ids, `|`-separated); unknown ones become problems.

@@ -1,0 +1,448 @@
+//! Audit: a target's validated roster rows against the users its platform holds, matched by
+//! identity key, each ending in one class (`same`, `different`, `missing`, `extra`,
+//! `manual`). Pure: no HTTP, no sheets. `muster audit` reports the findings; `--mode
+//! upsert|sync` and plans act on them.
+//!
+//! Comparison is field by field on what both sides have, after [`normalise`] — the one
+//! place that says when a roster value and a platform value are "the same": trimmed, inner
+//! spaces collapsed; emails and enumerations case-insensitive; phones as digits; yes/no as
+//! booleans; lists (`|`-separated) as sets; a date-time at midnight as its date. Passwords
+//! are never compared (no platform shows them) and never appear in a finding.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::model::{Field, Row, VendorKind};
+use crate::validate::parse_bool;
+use crate::vendors::{PlatformUser, split_list};
+
+/// Where a roster row and a platform user stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// On both sides, every shared field equal.
+    Same,
+    /// On both sides, some shared field differs.
+    Different,
+    /// On the roster, not on the platform.
+    Missing,
+    /// On the platform (and active), not on the roster.
+    Extra,
+    /// The platform cannot be listed (AROBS): only `muster verify` can tell.
+    Manual,
+}
+
+impl Class {
+    /// Every class, in report order.
+    pub const ALL: [Class; 5] = [
+        Class::Same,
+        Class::Different,
+        Class::Missing,
+        Class::Extra,
+        Class::Manual,
+    ];
+
+    /// The class as written in reports (`same`, ...).
+    pub fn key(self) -> &'static str {
+        match self {
+            Class::Same => "same",
+            Class::Different => "different",
+            Class::Missing => "missing",
+            Class::Extra => "extra",
+            Class::Manual => "manual",
+        }
+    }
+
+    /// The sheet name of the class (`Same`, ...).
+    pub fn sheet(self) -> &'static str {
+        match self {
+            Class::Same => "Same",
+            Class::Different => "Different",
+            Class::Missing => "Missing",
+            Class::Extra => "Extra",
+            Class::Manual => "Manual",
+        }
+    }
+
+    /// Whether the class is drift for `--fail-on-drift`. `manual` is not: muster cannot
+    /// see those platforms, and `muster verify` is their check.
+    pub fn is_drift(self) -> bool {
+        matches!(self, Class::Different | Class::Missing | Class::Extra)
+    }
+}
+
+/// One field that differs, as both sides hold it (original text, not normalised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub field: Field,
+    pub roster: String,
+    pub platform: String,
+}
+
+/// A roster row of the target, with its identity key (`vendors::identity_key`).
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub key: String,
+    pub row: &'a Row,
+}
+
+/// The class of one roster row or one platform user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub class: Class,
+    /// The identity key.
+    pub key: String,
+    /// The roster row's position (`Row::index`); `None` for an extra user.
+    pub row: Option<usize>,
+    /// The platform's id, when the user is on the platform.
+    pub platform_id: Option<String>,
+    /// For `different`: each differing field.
+    pub differences: Vec<Difference>,
+}
+
+/// Compares a target's roster rows with its platform's users (`None`: the platform cannot
+/// be listed, every row is `manual`). Findings come in roster order, then the extra users in
+/// the platform's order. A row whose key repeats an earlier row's is compared too (the
+/// duplicate check names it elsewhere). Inactive users not on the roster are not `extra`:
+/// they hold no access, which is what pruning would achieve.
+pub fn compare(
+    vendor: VendorKind,
+    entries: &[Entry<'_>],
+    users: Option<&[PlatformUser]>,
+) -> Vec<Finding> {
+    let Some(users) = users else {
+        return entries
+            .iter()
+            .map(|e| Finding {
+                class: Class::Manual,
+                key: e.key.clone(),
+                row: Some(e.row.index),
+                platform_id: None,
+                differences: Vec::new(),
+            })
+            .collect();
+    };
+    let mut by_key: HashMap<&str, &PlatformUser> = HashMap::new();
+    for u in users {
+        by_key.entry(u.key.as_str()).or_insert(u);
+    }
+    let mut findings = Vec::with_capacity(entries.len());
+    let mut listed: HashSet<&str> = HashSet::new();
+    for e in entries {
+        listed.insert(e.key.as_str());
+        let finding = match by_key.get(e.key.as_str()) {
+            None => Finding {
+                class: Class::Missing,
+                key: e.key.clone(),
+                row: Some(e.row.index),
+                platform_id: None,
+                differences: Vec::new(),
+            },
+            Some(user) => {
+                let differences = differences(vendor, e.row, user);
+                Finding {
+                    class: if differences.is_empty() {
+                        Class::Same
+                    } else {
+                        Class::Different
+                    },
+                    key: e.key.clone(),
+                    row: Some(e.row.index),
+                    platform_id: Some(user.id.clone()),
+                    differences,
+                }
+            }
+        };
+        findings.push(finding);
+    }
+    let mut extra_seen: HashSet<&str> = HashSet::new();
+    for u in users {
+        if u.active && !listed.contains(u.key.as_str()) && extra_seen.insert(u.key.as_str()) {
+            findings.push(Finding {
+                class: Class::Extra,
+                key: u.key.clone(),
+                row: None,
+                platform_id: Some(u.id.clone()),
+                differences: Vec::new(),
+            });
+        }
+    }
+    findings
+}
+
+/// The fields of `row` that `user` holds differently (only fields both sides have).
+pub fn differences(vendor: VendorKind, row: &Row, user: &PlatformUser) -> Vec<Difference> {
+    user.fields
+        .iter()
+        .filter(|(field, _)| comparable(*field))
+        .filter_map(|(field, platform)| {
+            let roster = roster_value(vendor, row, *field)?;
+            (normalise(*field, &roster) != normalise(*field, platform)).then(|| Difference {
+                field: *field,
+                roster,
+                platform: platform.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Fields an audit never compares: routing columns and secrets.
+fn comparable(field: Field) -> bool {
+    !matches!(field, Field::Target | Field::Action | Field::Password)
+}
+
+/// What the roster says of `field` for `vendor`, as the importer would send it: Traccar's
+/// `name` falls back to first and last name, as its create does.
+pub fn roster_value(vendor: VendorKind, row: &Row, field: Field) -> Option<String> {
+    if let Some(v) = row.get(field) {
+        return Some(v.to_string());
+    }
+    if vendor == VendorKind::Traccar && field == Field::Name {
+        let joined = [row.get(Field::FirstName), row.get(Field::LastName)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        return (!joined.is_empty()).then_some(joined);
+    }
+    None
+}
+
+/// Fields holding a `|`-separated list, compared as sets.
+fn is_list(field: Field) -> bool {
+    matches!(
+        field,
+        Field::Devices | Field::Groups | Field::BranchIds | Field::Scopes | Field::Apps
+    )
+}
+
+/// Fields holding a yes/no value.
+fn is_bool(field: Field) -> bool {
+    matches!(
+        field,
+        Field::Readonly | Field::DeviceReadonly | Field::Disabled | Field::SendEmail
+    )
+}
+
+/// Fields holding a word from a list or an id, compared case-insensitively (`Driver` =
+/// `driver`, `fleet user` = `fleet_user`).
+fn is_word(field: Field) -> bool {
+    matches!(
+        field,
+        Field::Email
+            | Field::Username
+            | Field::Role
+            | Field::UserGroup
+            | Field::EldMode
+            | Field::TimeTrackingMode
+            | Field::DutyStatus
+            | Field::Cycle
+            | Field::Language
+            | Field::TimeZone
+            | Field::DriversLicenseState
+    )
+}
+
+/// The comparable form of `text` as a value of `field` (see the module docs).
+pub fn normalise(field: Field, text: &str) -> String {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if is_list(field) {
+        let mut items: Vec<String> = split_list(&collapsed)
+            .into_iter()
+            .map(|s| s.to_lowercase())
+            .collect();
+        items.sort();
+        items.dedup();
+        return items.join("|");
+    }
+    if is_bool(field) {
+        return match parse_bool(&collapsed) {
+            Some(b) => b.to_string(),
+            None => collapsed.to_lowercase(),
+        };
+    }
+    match field {
+        Field::Phone => collapsed.chars().filter(char::is_ascii_digit).collect(),
+        Field::ExpirationTime => date_of_midnight(&collapsed).unwrap_or(collapsed),
+        Field::Role | Field::EldMode | Field::TimeTrackingMode | Field::DutyStatus => {
+            collapsed.to_lowercase().replace([' ', '-'], "_")
+        }
+        f if is_word(f) => collapsed.to_lowercase(),
+        _ => collapsed,
+    }
+}
+
+/// `2027-01-31T00:00:00Z` (or `.000+00:00`) → `2027-01-31`; anything else unchanged.
+fn date_of_midnight(text: &str) -> Option<String> {
+    let (date, time) = text.split_once(['T', ' '])?;
+    if date.len() != 10 {
+        return None;
+    }
+    let midnight = time
+        .trim_end_matches('Z')
+        .trim_end_matches("+00:00")
+        .trim_end_matches("+0000")
+        .chars()
+        .all(|c| matches!(c, '0' | ':' | '.'));
+    midnight.then(|| date.to_string())
+}
+
+/// Counts of findings by class.
+pub fn counts(findings: &[Finding]) -> HashMap<Class, usize> {
+    let mut counts = HashMap::new();
+    for f in findings {
+        *counts.entry(f.class).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Layout;
+    use std::sync::Arc;
+
+    fn row(index: usize, cells: &[(Field, &str)]) -> Row {
+        Row {
+            index,
+            layout: Arc::new(Layout {
+                file: "roster.csv".into(),
+                sheet: "roster".into(),
+                header_row: 1,
+                headers: cells.iter().map(|(f, _)| f.name().to_string()).collect(),
+                fields: cells.iter().map(|(f, _)| Some(*f)).collect(),
+                ..Layout::default()
+            }),
+            line: index as u32 + 2,
+            cells: cells.iter().map(|(_, v)| v.to_string()).collect(),
+            errors: vec![],
+        }
+    }
+
+    fn user(key: &str, id: &str, fields: &[(Field, &str)], active: bool) -> PlatformUser {
+        PlatformUser {
+            key: key.into(),
+            id: id.into(),
+            fields: fields.iter().map(|(f, v)| (*f, v.to_string())).collect(),
+            active,
+        }
+    }
+
+    #[test]
+    fn normalise_follows_the_importers_rules() {
+        let cases = [
+            (Field::Email, " Ana@X.Test ", "ana@x.test"),
+            (Field::Phone, "+43 (664) 123-45", "4366412345"),
+            (Field::Devices, "B | a|b", "a|b"),
+            (Field::Groups, "North;south", "north|south"),
+            (Field::Readonly, "Yes", "true"),
+            (Field::Disabled, "0", "false"),
+            (Field::Role, "Fleet User", "fleet_user"),
+            (Field::Name, "  Ana   Berg ", "Ana Berg"),
+            (
+                Field::ExpirationTime,
+                "2027-01-31T00:00:00.000+00:00",
+                "2027-01-31",
+            ),
+            (
+                Field::ExpirationTime,
+                "2027-01-31T10:00:00Z",
+                "2027-01-31T10:00:00Z",
+            ),
+            (Field::LastName, "berg", "berg"),
+        ];
+        for (field, text, want) in cases {
+            assert_eq!(normalise(field, text), want, "{field} {text:?}");
+        }
+    }
+
+    #[test]
+    fn rows_and_users_end_in_exactly_one_class() {
+        let rows = [
+            row(0, &[(Field::Email, "same@x.test"), (Field::Phone, "+43 1")]),
+            row(
+                1,
+                &[(Field::Email, "diff@x.test"), (Field::Name, "New Name")],
+            ),
+            row(2, &[(Field::Email, "gone@x.test")]),
+        ];
+        let entries = [
+            Entry {
+                key: "same@x.test".into(),
+                row: &rows[0],
+            },
+            Entry {
+                key: "diff@x.test".into(),
+                row: &rows[1],
+            },
+            Entry {
+                key: "gone@x.test".into(),
+                row: &rows[2],
+            },
+        ];
+        let users = [
+            user(
+                "same@x.test",
+                "1",
+                &[(Field::Phone, "431"), (Field::Name, "X")],
+                true,
+            ),
+            user("diff@x.test", "2", &[(Field::Name, "Old Name")], true),
+            user("extra@x.test", "3", &[], true),
+            user("off@x.test", "4", &[], false),
+        ];
+        let found = compare(VendorKind::Traccar, &entries, Some(&users));
+        let classes: Vec<(Class, &str)> = found.iter().map(|f| (f.class, f.key.as_str())).collect();
+        assert_eq!(
+            classes,
+            [
+                (Class::Same, "same@x.test"),
+                (Class::Different, "diff@x.test"),
+                (Class::Missing, "gone@x.test"),
+                (Class::Extra, "extra@x.test"),
+            ]
+        );
+        assert_eq!(
+            found[1].differences,
+            [Difference {
+                field: Field::Name,
+                roster: "New Name".into(),
+                platform: "Old Name".into()
+            }]
+        );
+        assert_eq!(found[3].platform_id.as_deref(), Some("3"));
+        assert_eq!(found[0].row, Some(0));
+    }
+
+    #[test]
+    fn traccar_name_falls_back_to_first_and_last() {
+        let r = row(0, &[(Field::FirstName, "Ana"), (Field::LastName, "Berg")]);
+        let u = user("a", "1", &[(Field::Name, "Ana Berg")], true);
+        assert!(differences(VendorKind::Traccar, &r, &u).is_empty());
+        // Motive has its own first/last fields: `name` is not the roster's there.
+        assert!(differences(VendorKind::Motive, &r, &u).is_empty());
+        let other = user("a", "1", &[(Field::Name, "Anna Berg")], true);
+        assert_eq!(differences(VendorKind::Traccar, &r, &other).len(), 1);
+    }
+
+    #[test]
+    fn passwords_are_never_compared_and_unlisted_platforms_are_manual() {
+        let r = row(
+            0,
+            &[(Field::Username, "ana"), (Field::Password, "secret-1")],
+        );
+        let u = user("ana", "1", &[(Field::Password, "other")], true);
+        assert!(differences(VendorKind::Pegasus, &r, &u).is_empty());
+        let found = compare(
+            VendorKind::Arobs,
+            &[Entry {
+                key: "ana".into(),
+                row: &r,
+            }],
+            None,
+        );
+        assert_eq!(found[0].class, Class::Manual);
+        assert!(!Class::Manual.is_drift() && Class::Extra.is_drift());
+    }
+}

@@ -1,0 +1,83 @@
+//! `muster apply PLAN`: carries out a plan written by `muster import --plan-only`, exactly.
+//!
+//! The plan names its inputs (with their SHA-256), configuration, mode and prune options,
+//! and what each target held. Apply refuses (exit 2) when an input file changed, or when a
+//! fresh listing of a target differs from the plan's (naming the users that changed,
+//! appeared or disappeared); otherwise the same import runs through the same engine and
+//! journal — same inputs and same platform state make the same decisions — and writes a
+//! result workbook.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use sha2::{Digest, Sha256};
+
+use crate::cli::{ApplyArgs, ImportArgs, InputArgs, Mode};
+use crate::commands::import::{self, PlatformState};
+use crate::report::plan;
+use crate::vendors::Purpose;
+use crate::{Env, Exit};
+
+pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
+    let read = plan::read(&args.plan).map_err(|e| anyhow!(e))?;
+    let shown = args.plan.display();
+    let mut files = Vec::new();
+    for (k, v) in &read.info {
+        if k != "input" {
+            continue;
+        }
+        let Some((sha, path)) = v.split_once('\t') else {
+            bail!("{shown}: the input line {v:?} is not `sha256<TAB>path`");
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|e| anyhow!("{shown} names the roster {path}, which cannot be read: {e}"))?;
+        if hex::encode(Sha256::digest(&bytes)) != sha {
+            bail!(
+                "the roster {path} changed since the plan {shown} was made; nothing was sent. Make a new plan."
+            );
+        }
+        files.push(PathBuf::from(path));
+    }
+    if files.is_empty() {
+        bail!("{shown} names no input file");
+    }
+    let get = |k: &str| read.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+    let mode = match get("mode").as_deref() {
+        Some("create") | None => Mode::Create,
+        Some("upsert") => Mode::Upsert,
+        Some("sync") => Mode::Sync,
+        Some(other) => bail!("{shown}: unknown mode {other:?}"),
+    };
+    let max_prune = match get("max_prune") {
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| anyhow!("{shown}: max_prune {n:?} is not a number"))?,
+        ),
+        None => None,
+    };
+    let import_args = ImportArgs {
+        input: InputArgs {
+            files,
+            config: args
+                .config
+                .clone()
+                .or_else(|| get("config").map(PathBuf::from)),
+            target: get("target"),
+            mapping: get("mapping").map(PathBuf::from),
+        },
+        out: args.out,
+        journal: args.journal,
+        quiet: args.quiet,
+        allow_insecure_http: args.allow_insecure_http,
+        mode,
+        prune: get("prune").as_deref() == Some("true"),
+        max_prune,
+        yes: args.yes,
+        ..ImportArgs::default()
+    };
+    let expect = PlatformState {
+        targets: read.state,
+    };
+    let summary = import::execute_plan(import_args, env, Purpose::Import, Some(&expect)).await?;
+    Ok(import::exit_of(&summary))
+}
