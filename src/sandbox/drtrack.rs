@@ -12,8 +12,9 @@
 //!   a malformed email, `MODIFY`/`DELETE` of a login that does not exist. Silent, as the
 //!   platform is: a weak password is replaced by a random one, unknown branch ids are
 //!   dropped, branch lists past 255 characters are cut at the last whole id.
-//! - `Options::platform_users` of vendor `drtrack` are held from the start (and after a
-//!   reset) besides [`SEEDED_USERS`]; every operation received is kept for tests
+//! - `Options::platform_users` of vendor `drtrack`, when there are any, are the users held
+//!   from the start (and after a reset) instead of [`SEEDED_USERS`]; every operation
+//!   received is kept for tests
 //!   ([`Drtrack::operations`]).
 //!
 //! Its wire types are its own: nothing is shared with `vendors::drtrack`.
@@ -81,11 +82,20 @@ struct Users {
 }
 
 impl Users {
-    /// [`SEEDED_USERS`], then the `platform_users` seeds of DRTrack (keys from 4101 on).
+    /// [`SEEDED_USERS`]; or, when `Options::platform_users` names DRTrack users, exactly
+    /// those (keys from 4101 on), so a test states the whole platform.
     fn seeded(seeds: &[seed::PlatformSeed]) -> Users {
-        let mut users = seed_users();
-        let mut next_key = users.iter().map(|u| u.key).max().unwrap_or(4000) + 100;
-        for s in seeds.iter().filter(|s| s.vendor == VendorKind::Drtrack) {
+        let mine: Vec<&seed::PlatformSeed> = seeds
+            .iter()
+            .filter(|s| s.vendor == VendorKind::Drtrack)
+            .collect();
+        let mut users = if mine.is_empty() {
+            seed_users()
+        } else {
+            Vec::new()
+        };
+        let mut next_key = SEEDED_USERS.iter().map(|u| u.0).max().unwrap_or(4000) + 100;
+        for s in mine {
             let get = |f: Field| {
                 s.fields
                     .iter()

@@ -615,7 +615,7 @@ fn generated_passwords_meet_the_policy() {
     }
 }
 
-/// A sandbox whose DRTrack also holds `seeds` (login, email, first, last, user group);
+/// A sandbox whose DRTrack holds just `seeds` (login, email, first, last, user group);
 /// `atomic`: a `false` batch applies nothing.
 async fn seeded(seeds: &[[&str; 5]], atomic: bool) -> (Sandbox, String) {
     use crate::sandbox::seed::PlatformSeed;
@@ -677,7 +677,7 @@ fn named(index: usize, cells: [&str; 5], action: Action) -> Job {
 #[tokio::test]
 async fn seeded_users_are_held_with_their_group() {
     let (sim, _) = seeded(&SEEDS, true).await;
-    assert_eq!(stat(&sim, "users"), 2 + 3);
+    assert_eq!(stat(&sim, "users"), 3, "the seeds replace the sample users");
     assert_eq!(sim.drtrack().group_of("LOU").as_deref(), Some("Viewer"));
     assert_eq!(stat(&sim, "created"), 0, "seeds are not creates");
 }
