@@ -682,6 +682,73 @@ async fn seeded_users_are_held_with_their_group() {
     assert_eq!(stat(&sim, "created"), 0, "seeds are not creates");
 }
 
+#[tokio::test]
+async fn seeded_users_are_listed_with_their_keys_and_fields() {
+    let (sim, url) = seeded(&SEEDS, true).await;
+    let mut target = Target::with_defaults("dr", VendorKind::Drtrack, &url);
+    target.app_name = Some("acme".into());
+    let credentials = Credentials {
+        token: None,
+        username: Some(Secret::new("sandbox-admin")),
+        password: Some(Secret::new(PASSWORD)),
+    };
+    let run = Run::new();
+    let listing = submit::list_users(&target, credentials, run.journal.clone())
+        .await
+        .unwrap();
+    let users = listing.users.unwrap();
+    let got: Vec<(&str, &str, bool, Vec<(Field, &str)>)> = users
+        .iter()
+        .map(|u| {
+            (
+                u.key.as_str(),
+                u.id.as_str(),
+                u.active,
+                u.fields.iter().map(|(f, v)| (*f, v.as_str())).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "kim",
+                "4102",
+                true,
+                vec![
+                    (Field::Username, "kim"),
+                    (Field::FirstName, "Kim"),
+                    (Field::LastName, "Park"),
+                    (Field::Email, "kim@fleet.test"),
+                ]
+            ),
+            (
+                "lou",
+                "4103",
+                true,
+                vec![
+                    (Field::Username, "lou"),
+                    (Field::FirstName, "Lou"),
+                    (Field::LastName, "Reed"),
+                    (Field::Email, "lou@fleet.test"),
+                ]
+            ),
+            (
+                "max",
+                "4104",
+                true,
+                vec![
+                    (Field::Username, "max"),
+                    (Field::FirstName, "Max"),
+                    (Field::LastName, "Stone"),
+                    (Field::Email, "max@fleet.test"),
+                ]
+            ),
+        ]
+    );
+    assert_eq!(stat(&sim, "writes"), 0, "listing is read-only");
+}
+
 /// Upsert follows what `GET /users` shows: a user whose listed fields match is `exists`
 /// with no request even though the row names a user group the list cannot show; a MODIFY
 /// carries only the listed fields that differ (plus the user group the row names).
@@ -777,7 +844,7 @@ async fn deletes_are_bisected_journaled_and_not_resent() {
             assert_eq!(out[&i].status, Status::Deleted, "atomic={atomic} row {i}");
         }
         assert_eq!(stat(&sim, "deleted"), 3);
-        assert_eq!(stat(&sim, "users"), 2);
+        assert_eq!(stat(&sim, "users"), 0);
         let steps = run.journal.steps("dr").unwrap();
         assert_eq!(
             steps[&("kim".to_string(), "delete".to_string())].state,

@@ -473,6 +473,71 @@ mod against_the_sandbox {
     }
 
     #[tokio::test]
+    async fn seeded_users_are_listed_with_their_keys_and_fields() {
+        let sandbox = sandbox().await;
+        let run = Run::new();
+        // One deactivated: still listed, inactive.
+        run.go(
+            "r",
+            &sandbox,
+            Mode::Sync,
+            false,
+            vec![job(
+                0,
+                ["dee@bolt.test", "", "", "", "", ""],
+                Action::Delete,
+            )],
+        )
+        .await;
+        let url = format!("{}/pegasus", sandbox.url());
+        let target = Target::with_defaults("pg", VendorKind::Pegasus, &url);
+        let credentials = Credentials {
+            token: None,
+            username: Some(Secret::new("admin@sandbox.test")),
+            password: Some(Secret::new("Sandbox-Pass-1")),
+        };
+        let listing = submit::list_users(&target, credentials, run.journal.clone())
+            .await
+            .unwrap();
+        let users = listing.users.unwrap();
+        let keys: Vec<(&str, bool)> = users.iter().map(|u| (u.key.as_str(), u.active)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("ana@acme.test", true),
+                ("ben@acme.test", true),
+                ("cy@bolt.test", true),
+                ("dee@bolt.test", false),
+            ]
+        );
+        let cy = &users[2];
+        let fields: Vec<(Field, &str)> = cy.fields.iter().map(|(f, v)| (*f, v.as_str())).collect();
+        assert_eq!(
+            fields,
+            [
+                (Field::Username, "cy@bolt.test"),
+                (Field::Email, "Cy@Bolt.test"),
+                (Field::FirstName, "Cy"),
+                (Field::LastName, "Lam"),
+                (Field::Phone, "555 0100"),
+                (Field::Company, "Bolt"),
+            ]
+        );
+        let ids: Vec<String> = sim(&sandbox)
+            .users()
+            .iter()
+            .map(|u| u["id"].to_string())
+            .collect();
+        assert_eq!(users.iter().map(|u| u.id.clone()).collect::<Vec<_>>(), ids);
+        // Read-only: a login, the scope check and the pages; no change.
+        assert_eq!(
+            changes(&sandbox),
+            1,
+            "only the deactivation changed anything"
+        );
+    }
+
+    #[tokio::test]
     async fn seeded_users_are_stored_in_their_company_group() {
         let sandbox = sandbox().await;
         let sim = sim(&sandbox);
