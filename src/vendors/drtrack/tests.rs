@@ -697,7 +697,8 @@ async fn seeded_users_are_listed_with_their_keys_and_fields() {
         .await
         .unwrap();
     let users = listing.users.unwrap();
-    let got: Vec<(&str, &str, bool, Vec<(Field, &str)>)> = users
+    type Listed<'a> = (&'a str, &'a str, bool, Vec<(Field, &'a str)>);
+    let got: Vec<Listed> = users
         .iter()
         .map(|u| {
             (
