@@ -864,3 +864,103 @@ pub(crate) fn list_paths(files: &[PathBuf]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(entries: &[(&str, &str, &str, &str)]) -> PlatformState {
+        let mut s = PlatformState::default();
+        for (t, k, id, d) in entries {
+            s.targets
+                .entry(t.to_string())
+                .or_default()
+                .insert(k.to_string(), (id.to_string(), d.to_string()));
+        }
+        s
+    }
+
+    #[test]
+    fn platform_changes_name_the_users() {
+        let plan = state(&[
+            ("a", "x", "1", "d1"),
+            ("a", "y", "2", "d2"),
+            ("b", "z", "3", "d3"),
+        ]);
+        let cases = [
+            (plan.clone(), vec![]),
+            (
+                state(&[
+                    ("a", "x", "1", "d9"),
+                    ("a", "w", "4", "d4"),
+                    ("b", "z", "3", "d3"),
+                ]),
+                vec!["target a: changed: x; appeared: w; disappeared: y".to_string()],
+            ),
+            (
+                state(&[("a", "x", "1", "d1"), ("a", "y", "2", "d2")]),
+                vec!["target b: disappeared: z".to_string()],
+            ),
+        ];
+        for (now, want) in cases {
+            assert_eq!(plan.changes(&now), want);
+        }
+        assert_ne!(plan.fingerprint("a"), plan.fingerprint("b"));
+        assert_eq!(
+            plan.fingerprint("a"),
+            state(&[("a", "x", "1", "d1"), ("a", "y", "2", "d2")]).fingerprint("a")
+        );
+    }
+
+    fn extras(n: usize) -> Vec<PlatformUser> {
+        (0..n)
+            .map(|i| PlatformUser {
+                key: format!("u{i}@x.test"),
+                id: i.to_string(),
+                fields: vec![(Field::Email, format!("u{i}@x.test"))],
+                active: true,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prunes_over_the_limit_are_refused_by_target() {
+        let t = Target::with_defaults(
+            "fleet",
+            crate::model::VendorKind::Traccar,
+            "http://127.0.0.1/api",
+        );
+        let yes = |max: Option<usize>| ImportArgs {
+            yes: true,
+            max_prune: max,
+            ..ImportArgs::default()
+        };
+        // Default: 10% of 30 users = 3.
+        assert!(check_prunes(&yes(None), &[(t.clone(), extras(3), 30)]).is_ok());
+        let err = check_prunes(&yes(None), &[(t.clone(), extras(4), 30)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "target fleet: refusing to prune 4 of its 30 users: more than --max-prune 3 (10% of its users); nothing was sent"
+        );
+        assert!(check_prunes(&yes(Some(4)), &[(t.clone(), extras(4), 30)]).is_ok());
+        assert!(check_prunes(&yes(Some(1)), &[(t, extras(2), 30)]).is_err());
+    }
+
+    #[test]
+    fn pruned_users_become_delete_rows_from_the_platform() {
+        let t = Target::with_defaults(
+            "fleet",
+            crate::model::VendorKind::Traccar,
+            "http://127.0.0.1/api",
+        );
+        let mut rows = Vec::new();
+        let mut checked = Vec::new();
+        let headers = synthesize(&mut rows, &mut checked, &[(t, extras(2), 10)]);
+        assert_eq!(headers, ["email"]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].layout.file, PLATFORM_SOURCE);
+        assert_eq!(rows[1].get(Field::Email), Some("u1@x.test"));
+        assert_eq!(rows[1].index, 1);
+        assert_eq!(checked[0].action, Action::Delete);
+    }
+}

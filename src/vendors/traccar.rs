@@ -731,6 +731,30 @@ mod tests {
     }
 
     #[test]
+    fn listed_users_read_in_roster_terms() {
+        let obj = json!({"id": 7, "name": "Ana Berg", "email": " Ana@X.test ", "phone": null,
+            "readonly": true, "deviceReadonly": false, "disabled": true, "deviceLimit": -1,
+            "expirationTime": null, "password": null});
+        let u = platform_user(obj.as_object().unwrap()).unwrap();
+        assert_eq!(
+            (u.key.as_str(), u.id.as_str(), u.active),
+            ("ana@x.test", "7", false)
+        );
+        assert_eq!(
+            u.fields,
+            [
+                (Field::Name, "Ana Berg".to_string()),
+                (Field::Email, "Ana@X.test".to_string()),
+                (Field::Readonly, "true".to_string()),
+                (Field::DeviceReadonly, "false".to_string()),
+                (Field::Disabled, "true".to_string()),
+                (Field::DeviceLimit, "-1".to_string()),
+            ]
+        );
+        assert!(platform_user(json!({"id": 1}).as_object().unwrap()).is_none());
+    }
+
+    #[test]
     fn permission_body_keeps_owner_first() {
         let mut body = Map::new();
         body.insert("userId".into(), json!(5));
