@@ -120,6 +120,20 @@ pub async fn execute_plan(
     let mut planned = Planned::default();
     if planning {
         planned = plan_targets(&args, &mut rows, &mut checked, &credentials).await?;
+        if args.mode == Mode::Sync && !args.prune && !args.quiet && !args.json {
+            for (name, s) in &planned.surveys {
+                let extra = s
+                    .findings
+                    .iter()
+                    .filter(|f| f.class == Class::Extra)
+                    .count();
+                if extra > 0 {
+                    eprintln!(
+                        "target {name}: {extra} users are not on the roster; left alone (--prune removes them)"
+                    );
+                }
+            }
+        }
         for synthesized in &planned.headers {
             if !roster.own_headers.contains(synthesized) {
                 roster.own_headers.push(synthesized.clone());
