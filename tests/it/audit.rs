@@ -187,6 +187,21 @@ pub async fn acceptance(vendor: VendorKind) {
         "{v}: {c:?} {:?}",
         world.last_run_errors(&journal, 5)
     );
+    // Upsert again: every row `exists`, and not one write is sent.
+    let writes = world.stat(v, "writes");
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("again.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+    let c = counts(&world, &journal);
+    assert_eq!(c.get(&Status::Exists), Some(&10), "{v}: {c:?}");
+    assert_eq!(world.stat(v, "writes"), writes, "{v}: a same row wrote");
     let (out, args) = audit("audit2.xlsx");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     world.muster(&args).await.expect("audit runs");
@@ -343,4 +358,38 @@ async fn traccar_audit_upsert_sync_plan_apply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn motive_audit_upsert_sync_plan_apply() {
     acceptance(VendorKind::Motive).await;
+}
+
+/// AROBS cannot be listed: its rows are `manual`, which is not drift, and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arobs_rows_are_manual_and_not_drift() {
+    let world = World::start(Options::default()).await;
+    let config = world.config("rate = \"none\"");
+    let file = world.write(
+        "arobs.csv",
+        "target,username,first_name,last_name,email,vehicles\narobs,driver.one,Driver,One,one@example.com,CJ-01-ARB\n",
+    );
+    let out = world.path("audit.xlsx");
+    let (f, c, o) = (
+        file.display().to_string(),
+        config.display().to_string(),
+        out.display().to_string(),
+    );
+    let exit = world
+        .muster(&[
+            "audit",
+            &f,
+            "--config",
+            &c,
+            "--out",
+            &o,
+            "--quiet",
+            "--fail-on-drift",
+        ])
+        .await
+        .expect("audit runs");
+    assert_eq!(exit, muster::Exit::Success, "manual is not drift");
+    let found = classes(&out, "arobs");
+    assert_eq!(found["Manual"], BTreeSet::from(["driver.one".to_string()]));
+    assert_eq!(world.stat("arobs", "requests"), 0);
 }
