@@ -119,7 +119,14 @@ pub async fn execute_plan(
     let roster_len = rows.len();
     let mut planned = Planned::default();
     if planning {
-        planned = plan_targets(&args, &mut rows, &mut checked, &credentials).await?;
+        planned = plan_targets(
+            &args,
+            &mut rows,
+            &mut checked,
+            &credentials,
+            expect.is_some(),
+        )
+        .await?;
         if args.mode == Mode::Sync && !args.prune && !args.quiet && !args.json {
             for (name, s) in &planned.surveys {
                 let extra = s
@@ -379,12 +386,25 @@ async fn plan_targets(
     rows: &mut Vec<Row>,
     checked: &mut Vec<validate::Checked>,
     credentials: &HashMap<String, crate::config::Credentials>,
+    strict: bool,
 ) -> anyhow::Result<Planned> {
     let journal = Arc::new(Journal::open(Path::new(":memory:"))?);
-    let surveys = {
+    let (surveys, failed) = {
         let (per_target, _) = audit_cmd::entries(rows, checked);
-        audit_cmd::survey(&per_target, credentials, journal).await?
+        audit_cmd::survey(&per_target, credentials, journal).await
     };
+    if !failed.is_empty() {
+        // A plan must see every target. An import goes on: the target's rows are not
+        // steered, and the engine's probe halts that target (`not_attempted`, with why).
+        if args.plan_only || strict {
+            bail!("{}", failed.join("\n"));
+        }
+        if !args.quiet && !args.json {
+            for line in &failed {
+                eprintln!("{line}");
+            }
+        }
+    }
     let action_of: HashMap<usize, Action> = rows
         .iter()
         .zip(checked.iter())
