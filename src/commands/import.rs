@@ -420,7 +420,8 @@ async fn plan_targets(
         for f in &s.findings {
             match (f.class, f.row) {
                 (Class::Same, Some(i)) if steered(i) => {
-                    let mut o = Outcome::new(Status::Exists, action_of[&i]);
+                    let action = action_of.get(&i).copied().unwrap_or_default();
+                    let mut o = Outcome::new(Status::Exists, action);
                     o.user_id = f.platform_id.clone();
                     planned.decided.insert(i, o);
                 }
