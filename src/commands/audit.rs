@@ -32,20 +32,25 @@ pub struct Survey {
 }
 
 /// Lists every target of `per_target` (each with its roster rows and their identity keys)
-/// and compares. Read-only. A target that cannot be listed stops the command (exit 2),
-/// naming the target.
+/// and compares. Read-only. Returns the surveys, and one line per target that could not
+/// be listed (naming it and why).
 pub async fn survey(
     per_target: &[(Target, Vec<Entry<'_>>)],
     credentials: &HashMap<String, Credentials>,
     journal: Arc<Journal>,
-) -> anyhow::Result<BTreeMap<String, Survey>> {
+) -> (BTreeMap<String, Survey>, Vec<String>) {
     let mut out = BTreeMap::new();
+    let mut failed = Vec::new();
     for (target, entries) in per_target {
         let name = &target.name;
         let creds = credentials.get(name).cloned().unwrap_or_default();
-        let listing = submit::list_users(target, creds, journal.clone())
-            .await
-            .map_err(|e| anyhow!("target {name}: cannot list its users: {e}"))?;
+        let listing = match submit::list_users(target, creds, journal.clone()).await {
+            Ok(l) => l,
+            Err(e) => {
+                failed.push(format!("target {name}: cannot list its users: {e}"));
+                continue;
+            }
+        };
         let findings = audit::compare(target.vendor, entries, listing.users.as_deref());
         out.insert(
             name.clone(),
@@ -56,7 +61,7 @@ pub async fn survey(
             },
         );
     }
-    Ok(out)
+    (out, failed)
 }
 
 /// Valid rows grouped by target, with their identity keys; and how many rows were left out
@@ -108,7 +113,10 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     }
     // Nothing is journaled by a read: an in-memory journal serves as the connectors' context.
     let journal = Arc::new(Journal::open(Path::new(":memory:"))?);
-    let surveys = survey(&per_target, &credentials, journal).await?;
+    let (surveys, failed) = survey(&per_target, &credentials, journal).await;
+    if !failed.is_empty() {
+        return Err(anyhow!("{}", failed.join("\n")));
+    }
 
     let by_index: HashMap<usize, &Row> = rows.iter().map(|r| (r.index, r)).collect();
     let mut lines = Vec::new();

@@ -119,7 +119,28 @@ pub async fn execute_plan(
     let roster_len = rows.len();
     let mut planned = Planned::default();
     if planning {
-        planned = plan_targets(&args, &mut rows, &mut checked, &credentials).await?;
+        planned = plan_targets(
+            &args,
+            &mut rows,
+            &mut checked,
+            &credentials,
+            expect.is_some(),
+        )
+        .await?;
+        if args.mode == Mode::Sync && !args.prune && !args.quiet && !args.json {
+            for (name, s) in &planned.surveys {
+                let extra = s
+                    .findings
+                    .iter()
+                    .filter(|f| f.class == Class::Extra)
+                    .count();
+                if extra > 0 {
+                    eprintln!(
+                        "target {name}: {extra} users are not on the roster; left alone (--prune removes them)"
+                    );
+                }
+            }
+        }
         for synthesized in &planned.headers {
             if !roster.own_headers.contains(synthesized) {
                 roster.own_headers.push(synthesized.clone());
@@ -365,12 +386,25 @@ async fn plan_targets(
     rows: &mut Vec<Row>,
     checked: &mut Vec<validate::Checked>,
     credentials: &HashMap<String, crate::config::Credentials>,
+    strict: bool,
 ) -> anyhow::Result<Planned> {
     let journal = Arc::new(Journal::open(Path::new(":memory:"))?);
-    let surveys = {
+    let (surveys, failed) = {
         let (per_target, _) = audit_cmd::entries(rows, checked);
-        audit_cmd::survey(&per_target, credentials, journal).await?
+        audit_cmd::survey(&per_target, credentials, journal).await
     };
+    if !failed.is_empty() {
+        // A plan must see every target. An import goes on: the target's rows are not
+        // steered, and the engine's probe halts that target (`not_attempted`, with why).
+        if args.plan_only || strict {
+            bail!("{}", failed.join("\n"));
+        }
+        if !args.quiet && !args.json {
+            for line in &failed {
+                eprintln!("{line}");
+            }
+        }
+    }
     let action_of: HashMap<usize, Action> = rows
         .iter()
         .zip(checked.iter())
@@ -386,7 +420,8 @@ async fn plan_targets(
         for f in &s.findings {
             match (f.class, f.row) {
                 (Class::Same, Some(i)) if steered(i) => {
-                    let mut o = Outcome::new(Status::Exists, action_of[&i]);
+                    let action = action_of.get(&i).copied().unwrap_or_default();
+                    let mut o = Outcome::new(Status::Exists, action);
                     o.user_id = f.platform_id.clone();
                     planned.decided.insert(i, o);
                 }
@@ -863,4 +898,104 @@ pub(crate) fn list_paths(files: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(entries: &[(&str, &str, &str, &str)]) -> PlatformState {
+        let mut s = PlatformState::default();
+        for (t, k, id, d) in entries {
+            s.targets
+                .entry(t.to_string())
+                .or_default()
+                .insert(k.to_string(), (id.to_string(), d.to_string()));
+        }
+        s
+    }
+
+    #[test]
+    fn platform_changes_name_the_users() {
+        let plan = state(&[
+            ("a", "x", "1", "d1"),
+            ("a", "y", "2", "d2"),
+            ("b", "z", "3", "d3"),
+        ]);
+        let cases = [
+            (plan.clone(), vec![]),
+            (
+                state(&[
+                    ("a", "x", "1", "d9"),
+                    ("a", "w", "4", "d4"),
+                    ("b", "z", "3", "d3"),
+                ]),
+                vec!["target a: changed: x; appeared: w; disappeared: y".to_string()],
+            ),
+            (
+                state(&[("a", "x", "1", "d1"), ("a", "y", "2", "d2")]),
+                vec!["target b: disappeared: z".to_string()],
+            ),
+        ];
+        for (now, want) in cases {
+            assert_eq!(plan.changes(&now), want);
+        }
+        assert_ne!(plan.fingerprint("a"), plan.fingerprint("b"));
+        assert_eq!(
+            plan.fingerprint("a"),
+            state(&[("a", "x", "1", "d1"), ("a", "y", "2", "d2")]).fingerprint("a")
+        );
+    }
+
+    fn extras(n: usize) -> Vec<PlatformUser> {
+        (0..n)
+            .map(|i| PlatformUser {
+                key: format!("u{i}@x.test"),
+                id: i.to_string(),
+                fields: vec![(Field::Email, format!("u{i}@x.test"))],
+                active: true,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prunes_over_the_limit_are_refused_by_target() {
+        let t = Target::with_defaults(
+            "fleet",
+            crate::model::VendorKind::Traccar,
+            "http://127.0.0.1/api",
+        );
+        let yes = |max: Option<usize>| ImportArgs {
+            yes: true,
+            max_prune: max,
+            ..ImportArgs::default()
+        };
+        // Default: 10% of 30 users = 3.
+        assert!(check_prunes(&yes(None), &[(t.clone(), extras(3), 30)]).is_ok());
+        let err = check_prunes(&yes(None), &[(t.clone(), extras(4), 30)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "target fleet: refusing to prune 4 of its 30 users: more than --max-prune 3 (10% of its users); nothing was sent"
+        );
+        assert!(check_prunes(&yes(Some(4)), &[(t.clone(), extras(4), 30)]).is_ok());
+        assert!(check_prunes(&yes(Some(1)), &[(t, extras(2), 30)]).is_err());
+    }
+
+    #[test]
+    fn pruned_users_become_delete_rows_from_the_platform() {
+        let t = Target::with_defaults(
+            "fleet",
+            crate::model::VendorKind::Traccar,
+            "http://127.0.0.1/api",
+        );
+        let mut rows = Vec::new();
+        let mut checked = Vec::new();
+        let headers = synthesize(&mut rows, &mut checked, &[(t, extras(2), 10)]);
+        assert_eq!(headers, ["email"]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].layout.file, PLATFORM_SOURCE);
+        assert_eq!(rows[1].get(Field::Email), Some("u1@x.test"));
+        assert_eq!(rows[1].index, 1);
+        assert_eq!(checked[0].action, Action::Delete);
+    }
 }

@@ -426,13 +426,21 @@ impl Traccar {
 
 impl Vendor for Traccar {
     /// `GET /users`: the fields the user object carries. Device links are not read (that
-    /// would be one request per user), so `devices` is not compared.
+    /// would be one request per user), so `devices` is not compared. The account muster
+    /// logs in as (an admin sees itself) is left out, so a prune can never remove it.
     async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
         let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
+        let me = self
+            .credentials
+            .token
+            .as_ref()
+            .filter(|_| !ctx.target.bearer)
+            .and_then(|t| caller_email(t.expose()));
         Ok(users
             .iter()
             .filter_map(Value::as_object)
             .filter_map(platform_user)
+            .filter(|u| Some(&u.key) != me.as_ref())
             .collect())
     }
 
@@ -540,6 +548,17 @@ fn create_body(job: &Job) -> (Value, Option<Secret>) {
     };
     body.insert("password".into(), json!(password));
     (Value::Object(body), generated)
+}
+
+/// The login (email) a Basic token (`base64(email:password)`) carries, normalised.
+fn caller_email(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (email, _) = text.split_once(':')?;
+    Some(normalise(email))
 }
 
 /// A listed user object in roster terms (`None` without an id or an email).
@@ -728,6 +747,40 @@ mod tests {
             readable(&dup)
         );
         assert_eq!(readable(&reply(400, "")), "HTTP 400");
+    }
+
+    #[test]
+    fn the_callers_login_comes_from_the_basic_token() {
+        // base64("sandbox@muster.test:sandbox"), the sandbox's token.
+        assert_eq!(
+            caller_email("c2FuZGJveEBtdXN0ZXIudGVzdDpzYW5kYm94").as_deref(),
+            Some("sandbox@muster.test")
+        );
+        assert_eq!(caller_email("not base64!"), None);
+    }
+
+    #[test]
+    fn listed_users_read_in_roster_terms() {
+        let obj = json!({"id": 7, "name": "Ana Berg", "email": " Ana@X.test ", "phone": null,
+            "readonly": true, "deviceReadonly": false, "disabled": true, "deviceLimit": -1,
+            "expirationTime": null, "password": null});
+        let u = platform_user(obj.as_object().unwrap()).unwrap();
+        assert_eq!(
+            (u.key.as_str(), u.id.as_str(), u.active),
+            ("ana@x.test", "7", false)
+        );
+        assert_eq!(
+            u.fields,
+            [
+                (Field::Name, "Ana Berg".to_string()),
+                (Field::Email, "Ana@X.test".to_string()),
+                (Field::Readonly, "true".to_string()),
+                (Field::DeviceReadonly, "false".to_string()),
+                (Field::Disabled, "true".to_string()),
+                (Field::DeviceLimit, "-1".to_string()),
+            ]
+        );
+        assert!(platform_user(json!({"id": 1}).as_object().unwrap()).is_none());
     }
 
     #[test]

@@ -218,6 +218,21 @@ pub async fn acceptance(vendor: VendorKind) {
         "{v}: {c:?} {:?}",
         world.last_run_errors(&journal, 5)
     );
+    // Upsert again: every row `exists`, and not one write is sent.
+    let writes = changes(&world, v);
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("again.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+    let c = counts(&world, &journal);
+    assert_eq!(c.get(&Status::Exists), Some(&10), "{v}: {c:?}");
+    assert_eq!(changes(&world, v), writes, "{v}: a same row wrote");
     let (out, args) = audit("audit2.xlsx");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     world.muster(&args).await.expect("audit runs");
@@ -376,4 +391,79 @@ async fn pegasus_audit_upsert_sync_plan_apply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drtrack_audit_upsert_sync_plan_apply() {
     acceptance(VendorKind::Drtrack).await;
+}
+
+/// AROBS cannot be listed: its rows are `manual`, which is not drift, and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arobs_rows_are_manual_and_not_drift() {
+    let world = World::start(Options::default()).await;
+    let config = world.config("rate = \"none\"");
+    let file = world.write(
+        "arobs.csv",
+        "target,username,first_name,last_name,email,vehicles\narobs,driver.one,Driver,One,one@example.com,CJ-01-ARB\n",
+    );
+    let out = world.path("audit.xlsx");
+    let (f, c, o) = (
+        file.display().to_string(),
+        config.display().to_string(),
+        out.display().to_string(),
+    );
+    let exit = world
+        .muster(&[
+            "audit",
+            &f,
+            "--config",
+            &c,
+            "--out",
+            &o,
+            "--quiet",
+            "--fail-on-drift",
+        ])
+        .await
+        .expect("audit runs");
+    assert_eq!(exit, muster::Exit::Success, "manual is not drift");
+    let found = classes(&out, "arobs");
+    assert_eq!(found["Manual"], BTreeSet::from(["driver.one".to_string()]));
+    assert_eq!(world.stat("arobs", "requests"), 0);
+}
+
+/// A target whose users cannot be listed: `audit` and `--plan-only` refuse (exit 2, naming
+/// it); an upsert goes on and the engine halts that target (`not_attempted`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlistable_target_stops_the_audit_and_halts_the_upsert() {
+    let world = World::start(Options::default()).await;
+    let good = world.config("rate = \"none\"");
+    let text = std::fs::read_to_string(&good).expect("config").replace(
+        "token_env = \"SANDBOX_TRACCAR_TOKEN\"",
+        "token_env = \"SANDBOX_MOTIVE_API_KEY\"",
+    );
+    let config = world.write("bad.toml", &text);
+    let file = roster(&world, "r.csv", VendorKind::Traccar, &[1, 2], &[]);
+    let (f, c) = (file.display().to_string(), config.display().to_string());
+    let out = world.path("audit.xlsx").display().to_string();
+    let err = world
+        .muster(&["audit", &f, "--config", &c, "--out", &out, "--quiet"])
+        .await
+        .expect_err("cannot list");
+    assert!(
+        format!("{err:#}").contains("target traccar: cannot list its users: credentials rejected"),
+        "{err:#}"
+    );
+    let journal = world.path("j.db");
+    let exit = world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("r.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("the import runs");
+    assert_eq!(exit, muster::Exit::RowsFailed);
+    assert_eq!(
+        counts(&world, &journal).get(&Status::NotAttempted),
+        Some(&2)
+    );
+    assert_eq!(world.stat("traccar", "writes"), 0);
 }

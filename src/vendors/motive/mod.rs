@@ -271,15 +271,20 @@ impl Motive {
             out.status = Status::Planned;
             return Ok(out);
         }
+        // Journaled like a create; a repeated PUT of the same fields is harmless.
+        let key = job.key.as_str();
+        ctx.intent(key, "update")?;
         let req = Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent)
             .json(Value::Object(diff));
         Ok(match send(ctx, req, &mut out).await? {
             Ok(r) if r.ok() => {
+                ctx.done(key, "update", Some(&user.id))?;
                 out.status = Status::Updated;
                 out.http_status = Some(r.status);
                 out
             }
             Ok(r) => {
+                ctx.clear(key, "update")?;
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(r.status, &r.body, job.row.get(Field::Password)));
@@ -788,6 +793,37 @@ mod tests {
     use super::*;
     use rules::tests::row;
     use serde_json::json;
+
+    #[test]
+    fn listed_users_read_in_roster_terms_keyed_like_rows() {
+        let cases = [
+            (
+                json!({"user": {"id": 5, "first_name": "Ana", "email": "Ana@X.test",
+                    "status": "deactivated", "phone": "+43 1",
+                    "external_ids": [{"external_id": "E1", "integration_name": "muster"}]}}),
+                Some(("ana@x.test", false, 4)),
+            ),
+            (
+                json!({"id": 6, "username": "Bo", "status": "active"}),
+                Some(("bo", true, 1)),
+            ),
+            (
+                json!({"id": 7, "external_ids": [{"external_id": "E7", "integration_name": "muster"}]}),
+                Some(("e7", true, 1)),
+            ),
+            (json!({"id": 8, "first_name": "Nobody"}), None),
+        ];
+        for (value, want) in cases {
+            let u = User::from_value(&value).unwrap();
+            let got = platform_user(&u, "muster");
+            assert_eq!(
+                got.as_ref()
+                    .map(|p| (p.key.as_str(), p.active, p.fields.len())),
+                want,
+                "{value}"
+            );
+        }
+    }
 
     fn users() -> Existing {
         let users = [
