@@ -37,13 +37,17 @@ enum Phase {
     AfterLastRow,
 }
 
-/// `(rows with an outcome, run closed)` of the newest run, or `(0, true)` with none.
+/// `(rows with an outcome, run closed)` of the newest run; `(0, false)` before there is
+/// one (killed before the run was even recorded).
 fn progress(journal: &Path) -> (usize, bool) {
+    if !journal.exists() {
+        return (0, false);
+    }
     let Ok(j) = Journal::open(journal) else {
-        return (0, true);
+        return (0, false);
     };
     let Some(run) = j.runs().ok().and_then(|r| r.into_iter().next()) else {
-        return (0, true);
+        return (0, false);
     };
     let done = j
         .outcomes(&run.info.run_id)
@@ -144,7 +148,7 @@ fn sigkill_at_random_moments_then_rerun_reaches_the_same_end_state_for_every_ven
             }
             kills += 1;
             let (done, closed) = progress(&importer.journal);
-            let phase = if done == done_before && !closed {
+            let phase = if done == done_before {
                 Phase::BeforeAnyRow
             } else if done >= n && !closed {
                 Phase::AfterLastRow
@@ -184,7 +188,7 @@ fn sigkill_at_random_moments_then_rerun_reaches_the_same_end_state_for_every_ven
         let status = importer.command().status().expect("the final import runs");
         let s = w.sandbox.stats();
         eprintln!(
-            "crash {vendor}: {n} rows, {kills} kills {phases:?} then a full run in {:.1?}; platform: created {} duplicates_refused {} requests {}",
+            "crash {vendor}: {n} rows, {kills} kills {phases:?} and a final run, {:.1?} in all; platform: created {} duplicates_refused {} requests {}",
             began.elapsed(),
             s[vendor]["created"],
             s[vendor]["duplicates_refused"],

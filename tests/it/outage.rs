@@ -14,7 +14,7 @@ use muster::{Cli, Env, Exit};
 
 use crate::faults::VENDORS;
 use crate::support::{
-    FAST_APPS, World, assert_workbook_matches_journal, fast_pegasus, vendor_roster,
+    FAST_APPS, World, assert_workbook_matches_journal, check_workbook, fast_pegasus, vendor_roster,
 };
 
 /// Longer than any run here can take unless it hangs.
@@ -123,6 +123,7 @@ async fn a_platform_that_goes_away_and_comes_back_loses_nothing() {
             assert_workbook_matches_journal(&w.path("r.xlsx"), &journal),
             ROWS
         );
+        check_workbook(&w.path("r.xlsx"), &[]);
 
         // Again: whatever was left is done, nothing twice.
         let again = spawn_import(&w, &config, &[]);
@@ -198,6 +199,7 @@ async fn a_platform_that_stays_away_ends_at_the_deadline_with_the_workbook_writt
             ROWS,
             "{vendor}: the workbook is written"
         );
+        check_workbook(&w.path("r.xlsx"), &[]);
         // The platform back: the next run finishes the rest, nothing twice.
         w.sandbox.resume().await.expect("the sandbox listens again");
         let again = spawn_import(&w, &config, &[]);
