@@ -192,7 +192,7 @@ async fn list_users(
     };
     let mut users = match number(&params, "userId") {
         Err(r) => return r,
-        Ok(None) | Ok(Some(MANAGER_ID)) => t.managed_users_where(&matches),
+        Ok(None) | Ok(Some(MANAGER_ID)) => t.managed_users_where(matches),
         // A managed user manages nobody.
         Ok(Some(id)) if t.managed.contains(&id) => Vec::new(),
         Ok(Some(_)) => return user_access_denied(),
