@@ -98,7 +98,8 @@ async fn a_platform_that_goes_away_and_comes_back_loses_nothing() {
         let counts = w.last_run_counts(&journal);
         let get = |s: Status| counts.get(&s).copied().unwrap_or(0);
         eprintln!(
-            "outage {vendor}: {ROWS} rows, stopped at {made_at_stop} made, back after 1 s: {counts:?} in {took:.1?}, exit {exit:?}"
+            "outage {vendor}: {ROWS} rows, stopped at {made_at_stop} made, back after 1 s: {counts:?} in {took:.1?}, exit {exit:?}; platform made {}",
+            w.stat(vendor, "created")
         );
         assert!(
             made_at_stop < ROWS as u64,
@@ -113,10 +114,15 @@ async fn a_platform_that_goes_away_and_comes_back_loses_nothing() {
             "{vendor}: {counts:?}"
         );
         assert_eq!(w.stat(vendor, "duplicates_refused"), 0, "{vendor}");
-        assert_eq!(
-            w.stat(vendor, "created") as usize,
-            get(Status::Created) + get(Status::Partial),
-            "{vendor}: every user made is a row reported with it: {:#?}",
+        // Every user made is a row reported with it, or a row the connector stopped
+        // before it could confirm (the target halted as "platform unavailable" when a
+        // read failed during the outage): `not_attempted`, its intent in the journal,
+        // adopted by the re-run below.
+        let made = w.stat(vendor, "created") as usize;
+        let reported = get(Status::Created) + get(Status::Partial);
+        assert!(
+            made >= reported && made <= reported + get(Status::NotAttempted),
+            "{vendor}: {made} made, {counts:?}: {:#?}",
             w.last_run_errors(&journal, 5)
         );
         assert_eq!(
