@@ -90,6 +90,7 @@ pub async fn execute_plan(
     if rows.is_empty() {
         bail!("no data rows in {}", list_paths(&args.input.files));
     }
+    check_space(&args.out, rows.len())?;
     let ctx = validate::Context {
         config: &config,
         target_override: args.input.target.as_deref(),
@@ -826,6 +827,42 @@ pub(crate) fn check_writable(out: &Path) -> anyhow::Result<()> {
     if !existed {
         let _ = std::fs::remove_file(out);
     }
+    Ok(())
+}
+
+/// Bytes the results workbook of `rows` rows may take, about: a generous 256 per row.
+fn workbook_estimate(rows: usize) -> u64 {
+    (64 * 1024 + 256 * rows as u64).min(64 * 1024 * 1024)
+}
+
+/// Fails early when the workbook's folder has no room for it: writes a scratch file of
+/// [`workbook_estimate`] bytes beside it (where the workbook is staged) and removes it, so
+/// a full disk stops the run before anything is sent, not after.
+fn check_space(out: &Path, rows: usize) -> anyhow::Result<()> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot write the results to {}: no room for a workbook of {} rows in {}: {e}",
+            out.display(),
+            rows,
+            dir.display()
+        )
+    };
+    let mut probe = tempfile::Builder::new()
+        .prefix(".muster-space-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    let chunk = vec![0u8; 64 * 1024];
+    let mut left = workbook_estimate(rows);
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        probe.write_all(&chunk[..n]).map_err(fail)?;
+        left -= n as u64;
+    }
+    probe.flush().map_err(fail)?;
     Ok(())
 }
 

@@ -83,6 +83,18 @@ pub struct Options {
     /// Users each simulated platform already holds when it starts (audit, upsert and sync
     /// tests): each simulator takes those of its own vendor and stores them its own way.
     pub platform_users: Vec<seed::PlatformSeed>,
+    /// Writes whose path holds this text are answered `307` to another origin instead of
+    /// reaching their simulator (the redirect tests: credentials must not follow).
+    pub redirect: Option<Redirect>,
+}
+
+/// Answers some writes with a redirect to another origin (see [`Options::redirect`]).
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    /// A write (POST, PUT, PATCH, DELETE) whose path contains this is redirected.
+    pub path_contains: String,
+    /// The origin redirected to, `http://127.0.0.1:PORT`; the request's path is appended.
+    pub to: String,
 }
 
 impl Default for Options {
@@ -99,6 +111,7 @@ impl Default for Options {
             pegasus: pegasus::Settings::default(),
             arobs_users: Vec::new(),
             platform_users: Vec::new(),
+            redirect: None,
         }
     }
 }
@@ -125,6 +138,7 @@ pub struct Sandbox {
     /// The address it listens on.
     pub addr: SocketAddr,
     hub: Arc<server::Hub>,
+    app: Router,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
 }
@@ -152,15 +166,45 @@ impl Sandbox {
         let server = tokio::spawn(server::serve(
             listener,
             hub.clone(),
-            app,
+            app.clone(),
             server::Shutdown(stop),
         ));
         Ok(Sandbox {
             addr,
             hub,
+            app,
             shutdown,
             server: Some(server),
         })
+    }
+
+    /// Closes the port as [`Sandbox::stop`] does (requests in flight finish, withheld
+    /// answers are abandoned) but keeps every platform's state and counters, so
+    /// [`Sandbox::resume`] serves the same platforms again: a platform that goes away
+    /// mid-run and comes back.
+    pub async fn stop_listening(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    /// Listens again on the same address after [`Sandbox::stop_listening`], with the state
+    /// it had; does nothing when already listening.
+    pub async fn resume(&mut self) -> std::io::Result<()> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        let (shutdown, stop) = watch::channel(false);
+        self.shutdown = shutdown;
+        self.server = Some(tokio::spawn(server::serve(
+            listener,
+            self.hub.clone(),
+            self.app.clone(),
+            server::Shutdown(stop),
+        )));
+        Ok(())
     }
 
     /// `http://ADDR`.

@@ -165,6 +165,9 @@ async fn handle(
         platform.bump(stat::WRITES);
     }
     let options = platform.options().clone();
+    if let Some(to) = redirected(&options, &req) {
+        return Ok(redirect(&to));
+    }
     if platform.roll(options.drop_rate) {
         platform.bump(stat::DROPS_INJECTED);
         platform.bump(stat::FAULTS_INJECTED);
@@ -203,6 +206,33 @@ async fn call(app: &TowerToHyperService<Router>, req: Request<Incoming>) -> Resp
         Ok(response) => response,
         Err(never) => match never {},
     }
+}
+
+/// Where a write is redirected to, when [`super::Options::redirect`] names its path.
+fn redirected(options: &super::Options, req: &Request<Incoming>) -> Option<String> {
+    let r = options.redirect.as_ref()?;
+    let write = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let path = req.uri().path();
+    (write && path.contains(&r.path_contains)).then(|| {
+        let query = req
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        format!("{}{path}{query}", r.to.trim_end_matches('/'))
+    })
+}
+
+/// `307 Temporary Redirect` to `location` (method and body are to be kept).
+fn redirect(location: &str) -> Response {
+    let mut response = plain(StatusCode::TEMPORARY_REDIRECT, "Temporary Redirect");
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
 }
 
 fn too_many_requests(seconds: u64) -> Response {

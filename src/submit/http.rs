@@ -346,6 +346,15 @@ impl Http {
                     format!("connection failed: {}", short(e)),
                 ),
             };
+            if let Some(elsewhere) = reply.as_ref().and_then(not_followed) {
+                // A redirect the client did not follow (another origin, or too many hops):
+                // the platform did not do the work here, and nothing was sent there.
+                return Err(SendError::Exhausted {
+                    detail: elsewhere,
+                    status: reply.map(|r| r.status),
+                    attempts,
+                });
+            }
             let retry_after = reply
                 .as_ref()
                 .and_then(|r| retry::wait_from_headers(&r.headers));
@@ -367,7 +376,7 @@ impl Http {
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                         match req.own_pace {
                             Some(own) if failures < self.retries => {
-                                tokio::time::sleep(after.unwrap_or(own)).await;
+                                self.nap(after.unwrap_or(own)).await;
                             }
                             Some(_) => {}
                             None => {
@@ -384,7 +393,7 @@ impl Http {
                     }
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     if matches!(decision, Decision::Retry) {
-                        tokio::time::sleep(self.backoff.delay(failures)).await;
+                        self.nap(self.backoff.delay(failures)).await;
                     }
                     failures += 1;
                 }
@@ -443,15 +452,51 @@ impl Http {
         }
     }
 
+    /// Sleeps `wait`, but not past the run's deadline (a backoff or a pause never keeps a
+    /// run beyond it; the next check of the halt then stops the request).
+    async fn nap(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let until = match self.halt.deadline {
+            Some(d) if d < until => d,
+            _ => until,
+        };
+        tokio::time::sleep_until(until).await;
+    }
+
     async fn wait_pause(&self) {
         loop {
             let until = *self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
             match until {
-                Some(u) if u > tokio::time::Instant::now() => tokio::time::sleep_until(u).await,
+                Some(u) if u > tokio::time::Instant::now() => {
+                    self.nap(u - tokio::time::Instant::now()).await;
+                    if self.halt.reason().is_some() {
+                        // Halted or past the deadline: the caller stops the request.
+                        return;
+                    }
+                }
                 _ => return,
             }
         }
     }
+}
+
+/// A readable reason for a redirect answer the client did not follow, naming only the
+/// origin it pointed to (its path and query may carry a token); `None` for other answers.
+fn not_followed(reply: &Reply) -> Option<String> {
+    if !(300..400).contains(&reply.status) || reply.status == 304 {
+        return None;
+    }
+    let location = reply.headers.get(reqwest::header::LOCATION)?;
+    let origin = location
+        .to_str()
+        .ok()
+        .and_then(|l| Url::parse(l).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|| "an unreadable location".into());
+    Some(format!(
+        "HTTP {}: redirected to {origin}, not followed: credentials are only sent to the target's own origin",
+        reply.status
+    ))
 }
 
 /// The error's own words and causes, without the URL (which may carry a token).

@@ -150,3 +150,158 @@ pub fn traccar_roster(n: usize) -> String {
     }
     s
 }
+
+/// A roster of `n` users that `vendor`'s simulator accepts without refusal: the rows the
+/// reliability tests (faults, crash, secrets) push through every connector.
+pub fn vendor_roster(vendor: &str, n: usize) -> String {
+    match vendor {
+        "traccar" => traccar_roster(n),
+        "motive" => {
+            let mut s = String::from(
+                "target,first_name,last_name,email,role,groups,eld_mode,time_tracking_mode,phone,motive.user_role_id\n",
+            );
+            for i in 0..n {
+                if i % 3 == 0 {
+                    s.push_str(&format!(
+                        "motive,Fleet,User{i},fleet{i}@motive.test,fleet_user,North|South,,,+1555{i:07},7\n"
+                    ));
+                } else {
+                    s.push_str(&format!(
+                        "motive,Drive,Er{i},driver{i}@motive.test,driver,East,logs,logs,+1666{i:07},\n"
+                    ));
+                }
+            }
+            s
+        }
+        "pegasus" => {
+            const COMPANIES: [&str; 3] = ["Acme Freight", "Bolt Logistics", "Cargo Uno"];
+            let mut s =
+                String::from("target,username,email,first name,last name,password,company\n");
+            for i in 0..n {
+                s.push_str(&format!(
+                    "pegasus,Driver{i:05}@Fleet.test,driver{i:05}@fleet.test,Driver{i},Test,Secret-Pass-1,{}\n",
+                    COMPANIES[i % COMPANIES.len()]
+                ));
+            }
+            s
+        }
+        "drtrack" => {
+            let groups = ["Driver", "dispatcher", "VIEWER", "Admin"];
+            let mut s =
+                String::from("target,username,email,first_name,last_name,user_group,branch_ids\n");
+            for i in 0..n {
+                s.push_str(&format!(
+                    "drtrack,Driver{i:05},driver{i}@fleet.test,Dana,Driver {i},{}\n",
+                    groups[i % 4]
+                ));
+            }
+            s
+        }
+        other => panic!("no roster for {other}"),
+    }
+}
+
+/// Config lines that keep each vendor's own secondary limits out of the way (Pegasus'
+/// `/apps` 20 a minute; it has its own test), appended to every target by [`World::config`].
+pub const FAST_APPS: &str = "apps_rate = \"none\"\napps_per_minute = 0";
+
+/// Sandbox options for Pegasus' `/apps` limits high enough not to matter.
+pub fn fast_pegasus() -> muster::sandbox::pegasus::Settings {
+    muster::sandbox::pegasus::Settings {
+        apps_per_second: 100_000,
+        apps_per_minute: 1_000_000,
+        ..muster::sandbox::pegasus::Settings::default()
+    }
+}
+
+/// Asserts the result workbook's Results sheet holds the journal's newest run row for
+/// row: line, status, user id, error, other ids. Returns the number of rows compared.
+pub fn assert_workbook_matches_journal(out: &Path, journal: &Path) -> usize {
+    use calamine::{Reader, open_workbook_auto};
+    let j = Journal::open(journal).expect("journal opens");
+    let run = j.runs().expect("runs").remove(0);
+    let mut rows = j.rows(&run.info.run_id).expect("rows");
+    rows.sort_by_key(|r| r.index);
+    let mut wb = open_workbook_auto(out).expect("the workbook opens");
+    let results = wb.worksheet_range("Results").expect("a Results sheet");
+    let mut grid = results.rows();
+    let header: Vec<String> = grid
+        .next()
+        .expect("a header")
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let lines: Vec<Vec<String>> = grid
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(lines.len(), rows.len(), "one workbook line per journal row");
+    for (line, stored) in lines.iter().zip(&rows) {
+        let o = stored.outcome.clone().unwrap_or_else(|| {
+            muster::model::Outcome::new(Status::NotAttempted, Default::default())
+        });
+        let at = format!("row {}", stored.line);
+        assert_eq!(line[col("row")], stored.line.to_string(), "{at}");
+        assert_eq!(line[col("status")], o.status.key(), "{at}");
+        assert_eq!(
+            line[col("user_id")],
+            o.user_id.clone().unwrap_or_default(),
+            "{at}"
+        );
+        if stored.outcome.is_some() {
+            assert_eq!(
+                line[col("error")],
+                o.error.clone().unwrap_or_default(),
+                "{at}"
+            );
+        }
+        assert_eq!(line[col("other_ids")], o.other_ids_text(), "{at}");
+    }
+    lines.len()
+}
+
+/// A python3 that has openpyxl, or `None` (a test then says it skipped, and fails under
+/// `CI=true`).
+pub fn python_with_openpyxl() -> Option<&'static str> {
+    let found = ["python3", "/usr/bin/python3"].into_iter().find(|py| {
+        std::process::Command::new(py)
+            .args(["-c", "import openpyxl"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but no python3 with openpyxl"
+        );
+        eprintln!("skipped the openpyxl check: no python3 with openpyxl");
+    }
+    found
+}
+
+/// Reads `workbook` with openpyxl (tests/check_workbook.py): fails the test when any cell
+/// is a formula or holds one of `secrets`.
+pub fn check_workbook(workbook: &Path, secrets: &[String]) {
+    let Some(python) = python_with_openpyxl() else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check_workbook.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(&script).arg(workbook);
+    for s in secrets {
+        cmd.arg(format!("--secret={s}"));
+    }
+    let out = cmd.output().expect("check_workbook.py runs");
+    assert!(
+        out.status.success(),
+        "check_workbook.py {}:\n{}{}",
+        workbook.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -181,9 +181,18 @@ async fn list_users(
         return errors::unauthorized(&headers);
     }
     let t = sim.db.lock();
+    let keyword = values(&params, "keyword").next();
+    let matches = |u: &User| {
+        keyword.is_none_or(|k| {
+            [&u.name, &u.email]
+                .into_iter()
+                .flatten()
+                .any(|field| like_contains(field, k))
+        })
+    };
     let mut users = match number(&params, "userId") {
         Err(r) => return r,
-        Ok(None) | Ok(Some(MANAGER_ID)) => t.managed_users(),
+        Ok(None) | Ok(Some(MANAGER_ID)) => t.managed_users_where(matches),
         // A managed user manages nobody.
         Ok(Some(id)) if t.managed.contains(&id) => Vec::new(),
         Ok(Some(_)) => return user_access_denied(),
@@ -197,14 +206,6 @@ async fn list_users(
                 .any(|l| l.user_id == u.id && l.device_id == device)
         }),
         Ok(Some(_)) => return errors::security("Device access denied", Origin::Access),
-    }
-    if let Some(keyword) = values(&params, "keyword").next() {
-        users.retain(|u| {
-            [&u.name, &u.email]
-                .into_iter()
-                .flatten()
-                .any(|field| like_contains(field, keyword))
-        });
     }
     if flag(&params, "excludeAttributes") {
         users.iter_mut().for_each(|u| u.attributes.clear());
