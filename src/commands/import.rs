@@ -95,7 +95,9 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
     for c in &checked {
         if let Some(t) = &c.target {
             if c.problems.is_empty() && applies(&purpose, t) {
-                targets.entry(t.name.clone()).or_insert_with(|| t.clone());
+                targets
+                    .entry(t.name.clone())
+                    .or_insert_with(|| (**t).clone());
             }
         }
     }
@@ -143,7 +145,7 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
                 &info.run_id,
                 rows.iter()
                     .zip(&checked)
-                    .map(|(row, c)| stored_row(row, c.target.as_ref())),
+                    .map(|(row, c)| stored_row(row, c.target.as_deref())),
             )?;
             info
         }
@@ -306,7 +308,7 @@ fn stored_row<'a>(row: &'a Row, target: Option<&'a Target>) -> StoredRowRef<'a> 
             .cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if Some(i) == pw { "" } else { c.as_str() })
+            .map(|(i, c)| if Some(i) == pw { "" } else { c })
             .collect(),
     }
 }
