@@ -114,7 +114,8 @@ fn result(
                     String::new()
                 },
                 "B-AB 123|B-CD 456".into(),
-            ],
+            ]
+            .into(),
             errors: vec![],
         },
         target: Some(target.into()),
@@ -228,7 +229,7 @@ fn raw(rows: &[RowResult], n: usize, path: &str) {
         if o.status == Status::Failed {
             for (c, v) in r.row.cells.iter().enumerate() {
                 if !v.is_empty() {
-                    errors.write_string(er, c as u16, v.as_str()).expect("cell");
+                    errors.write_string(er, c as u16, v).expect("cell");
                 }
             }
             errors.write_string(er, 10, "failed").expect("cell");

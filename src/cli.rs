@@ -65,6 +65,9 @@ pub struct ValidateArgs {
     /// No progress or summary on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write only Summary and Errors, no Results sheet — for large files.
+    #[arg(long)]
+    pub errors_only: bool,
 }
 
 /// What `import` does with rows that already exist (DESIGN `--mode`).

@@ -104,7 +104,9 @@ pub async fn execute_plan(
     for c in &checked {
         if let Some(t) = &c.target {
             if c.problems.is_empty() && applies(&purpose, t) {
-                targets.entry(t.name.clone()).or_insert_with(|| t.clone());
+                targets
+                    .entry(t.name.clone())
+                    .or_insert_with(|| (**t).clone());
             }
         }
     }
@@ -199,7 +201,7 @@ pub async fn execute_plan(
                 &info.run_id,
                 rows.iter()
                     .zip(&checked)
-                    .map(|(row, c)| stored_row(row, c.target.as_ref())),
+                    .map(|(row, c)| stored_row(row, c.target.as_deref())),
             )?;
             info
         }
@@ -810,7 +812,7 @@ fn stored_row<'a>(row: &'a Row, target: Option<&'a Target>) -> StoredRowRef<'a> 
             .cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if Some(i) == pw { "" } else { c.as_str() })
+            .map(|(i, c)| if Some(i) == pw { "" } else { c })
             .collect(),
     }
 }

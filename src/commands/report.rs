@@ -112,7 +112,7 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
                     index: r.index,
                     layout,
                     line: r.line,
-                    cells: r.cells,
+                    cells: r.cells.into(),
                     errors: vec![],
                 },
                 outcome,

@@ -1,4 +1,6 @@
-//! `muster validate`: read, map and validate; write the validation workbook.
+//! `muster validate`: read, map and validate; write the validation workbook (with
+//! `--errors-only`, Summary and Errors alone: a million-line Results sheet costs far more
+//! than reading and validating the file).
 
 use std::io::Write;
 
@@ -22,7 +24,12 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         None => Config::default(),
     };
     let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
-    let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
+    let own_headers = roster.own_headers.clone();
+    let mut writer = if args.errors_only {
+        ResultsWriter::create_errors_only(&args.out, own_headers)?
+    } else {
+        ResultsWriter::create(&args.out, own_headers)?
+    };
     let ctx = validate::Context {
         config: &config,
         target_override: args.input.target.as_deref(),
@@ -46,7 +53,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
             };
             let result = RowResult {
                 vendor: c.target.as_ref().map(|t| t.vendor),
-                target: c.target.map(|t| t.name),
+                target: c.target.map(|t| t.name.clone()),
                 row,
                 outcome,
             };

@@ -21,7 +21,7 @@ use csv::{ByteRecord, StringRecord};
 use super::cell::trim;
 use super::header::{self, Kind};
 use super::{Error, Opened, RawRow, Table, encoding};
-use crate::model::{CellError, Layout};
+use crate::model::{CellError, Cells, Layout};
 
 /// Delimiters tried by the sniffer, in order of preference on a tie.
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
@@ -74,7 +74,7 @@ pub(crate) fn open(
         .unwrap_or_default();
     let kinds: Vec<Vec<Kind>> = window
         .iter()
-        .map(|r| r.cells.iter().map(|c| Kind::of_text(c)).collect())
+        .map(|r| r.cells.iter().map(Kind::of_text).collect())
         .collect();
     let Some(at) = header::find_header(&kinds, 1) else {
         return Ok(Opened {
@@ -88,19 +88,19 @@ pub(crate) fn open(
         .expect("find_header returns an index into the window");
     let width = window
         .iter()
-        .map(|r| header::used_width(&r.cells))
-        .chain([header::used_width(&header_row.cells)])
+        .map(|r| header::used_width(&r.cells.to_vec()))
+        .chain([header::used_width(&header_row.cells.to_vec())])
         .max()
         .unwrap_or(0);
     for row in &mut window {
-        row.cells.resize(width, String::new());
+        row.cells.resize(width);
     }
     let layout = Layout {
         file: path.display().to_string(),
         sheet: stem,
         is_workbook: false,
         header_row: header_row.line,
-        headers: header::header_names(&header_row.cells, width),
+        headers: header::header_names(&header_row.cells.to_vec(), width),
         ..Layout::default()
     };
     let rows = Streamed {
@@ -244,15 +244,17 @@ impl Records {
             self.reader.get_mut().forget_before(after.saturating_sub(1));
             // One UTF-8 check for the whole record (fast); per field only when it fails.
             let record = std::mem::take(&mut self.record);
+            let size = record.as_slice().len();
             let (row, record) = match StringRecord::from_byte_record(record) {
                 Ok(strings) => {
-                    let row = convert(strings.iter().map(Ok), strings.len(), self.row, width);
+                    let fields = strings.iter().map(Ok);
+                    let row = convert(fields, strings.len(), size, self.row, width);
                     (row, strings.into_byte_record())
                 }
                 Err(e) => {
                     let bytes = e.into_byte_record();
                     let fields = bytes.iter().map(|f| std::str::from_utf8(f).map_err(|_| f));
-                    (convert(fields, bytes.len(), self.row, width), bytes)
+                    (convert(fields, bytes.len(), size, self.row, width), bytes)
                 }
             };
             self.record = record;
@@ -341,26 +343,30 @@ impl Tap {
 }
 
 /// A record's fields (text, or bytes that are not UTF-8) as a row, or `None` when every
-/// cell is blank.
+/// cell is blank. `len` is the number of fields and `size` their bytes, so the row's
+/// buffer is allocated once; a cell is copied only once, trimmed.
 fn convert<'a>(
     fields: impl Iterator<Item = Result<&'a str, &'a [u8]>>,
     len: usize,
+    size: usize,
     line: u32,
     width: usize,
 ) -> Option<RawRow> {
-    let mut cells = Vec::with_capacity(len.min(width));
+    let mut cells = Cells::with_capacity(len.min(width), size);
     let mut errors = Vec::new();
     let mut beyond: Option<(usize, Vec<String>)> = None;
     let mut blank = true;
     for (col, field) in fields.enumerate() {
+        let lossy;
         let text = match field {
-            Ok(s) => trim(s).to_string(),
+            Ok(s) => trim(s),
             Err(bytes) => {
                 errors.push(CellError {
                     col,
                     text: NOT_UTF8.to_string(),
                 });
-                trim(&String::from_utf8_lossy(bytes)).to_string()
+                lossy = String::from_utf8_lossy(bytes);
+                trim(&lossy)
             }
         };
         blank &= text.is_empty();
@@ -377,7 +383,7 @@ fn convert<'a>(
         return None;
     }
     if width != usize::MAX {
-        cells.resize(width, String::new());
+        cells.resize(width);
         errors.retain(|e| e.col < width);
     }
     if let Some((col, values)) = beyond {
@@ -577,7 +583,7 @@ mod tests {
     #[test]
     fn invalid_utf8_is_a_cell_error_not_a_failure() {
         let rows = rows_of(b"name,city\nJ\xfcrgen,Wien\n");
-        assert_eq!(rows[1].cells[0], "J\u{fffd}rgen");
+        assert_eq!(&rows[1].cells[0], "J\u{fffd}rgen");
         assert_eq!(
             rows[1].errors,
             [CellError {
@@ -598,5 +604,33 @@ mod tests {
                 text: "holds data beyond the last column of the header: \"x\", \"y\"".into()
             }]
         );
+    }
+
+    #[test]
+    fn records_become_trimmed_padded_rows() {
+        // (fields, width, the row's cells; None when the row is blank)
+        type Case = (
+            &'static [&'static str],
+            usize,
+            Option<&'static [&'static str]>,
+        );
+        let cases: &[Case] = &[
+            (&["a", "b"], 3, Some(&["a", "b", ""])),
+            (&[" a ", "\u{a0}b\u{a0}", "c"], 3, Some(&["a", "b", "c"])),
+            (&["Müller ", " Jürgen"], 2, Some(&["Müller", "Jürgen"])),
+            (&["", " ", "\u{a0}"], 3, None),
+            (&["a", "b", "c", ""], 3, Some(&["a", "b", "c"])),
+            (&["x"], usize::MAX, Some(&["x"])),
+            (&["", "y"], 1, Some(&[""])),
+        ];
+        for (fields, width, want) in cases {
+            let size = fields.iter().map(|f| f.len()).sum();
+            let row = convert(fields.iter().map(|f| Ok(*f)), fields.len(), size, 9, *width);
+            let got: Option<Vec<&str>> = row.as_ref().map(|r| r.cells.iter().collect());
+            assert_eq!(got.as_deref(), *want, "{fields:?} {width}");
+            if let Some(r) = &row {
+                assert_eq!(r.line, 9);
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ use calamine::{
 use super::cell::{data_text, trim};
 use super::header::{self, Kind};
 use super::{Error, Opened, RawRow, Table};
-use crate::model::{CellError, Layout};
+use crate::model::{CellError, Cells, Layout};
 
 /// The container a workbook's first bytes show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,19 +233,27 @@ impl Iterator for SheetRows {
             if row_at(&self.range, index).all(|d| kind_of(d) == Kind::Empty) {
                 continue;
             }
-            let mut cells = vec![String::new(); self.first_col];
+            let mut cells = Cells::with_capacity(self.width, 16 * self.width);
+            cells.resize(self.first_col);
             let mut errors = Vec::new();
             for (i, data) in row_at(&self.range, index).enumerate() {
-                let (text, problem) = data_text(data);
-                if let Some(text) = problem {
-                    errors.push(CellError {
-                        col: self.first_col + i,
-                        text,
-                    });
+                // Text cells (most of a roster) are copied once, trimmed.
+                match data {
+                    Data::String(s) => cells.push(trim(s)),
+                    Data::Empty => cells.push(""),
+                    _ => {
+                        let (text, problem) = data_text(data);
+                        if let Some(text) = problem {
+                            errors.push(CellError {
+                                col: self.first_col + i,
+                                text,
+                            });
+                        }
+                        cells.push(&text);
+                    }
                 }
-                cells.push(text);
             }
-            cells.resize(self.width, String::new());
+            cells.resize(self.width);
             return Some(Ok(RawRow {
                 line: self.first_row + index as u32 + 1,
                 cells,

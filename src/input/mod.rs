@@ -23,7 +23,7 @@ mod encoding;
 mod excel;
 mod header;
 
-use crate::model::{CellError, Layout};
+use crate::model::{CellError, Cells, Layout};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -47,7 +47,7 @@ pub struct RawRow {
     /// 1-based row number in the sheet or file.
     pub line: u32,
     /// Trimmed cell texts, padded to the header's width.
-    pub cells: Vec<String>,
+    pub cells: Cells,
     /// Cells that hold a spreadsheet error, bytes that are not UTF-8, or data beyond the
     /// header's width; `text` is the phrase printed after the cell's name.
     pub errors: Vec<CellError>,

@@ -19,7 +19,7 @@ pub fn json_row(result: &RowResult) -> Value {
     let secret = safe::secret_columns(layout);
     let mut fields = Map::new();
     for (i, header) in layout.headers.iter().enumerate() {
-        let value = row.cells.get(i).map(String::as_str).unwrap_or("");
+        let value = row.cells.get(i).unwrap_or("");
         let value = if secret[i] && !value.is_empty() {
             MASK
         } else {

@@ -41,7 +41,7 @@
 
 use std::borrow::Cow;
 
-use crate::model::{Field, Layout};
+use crate::model::{Cells, Field, Layout};
 
 /// What a secret cell shows in `Results` and in `--json`.
 pub const MASK: &str = "***";
@@ -109,12 +109,12 @@ pub fn secret_columns(layout: &Layout) -> Vec<bool> {
 }
 
 /// The non-empty values of `row`'s secret columns, for [`redact`].
-pub fn row_secrets<'a>(cells: &'a [String], secret: &[bool]) -> Vec<&'a str> {
+pub fn row_secrets<'a>(cells: &'a Cells, secret: &[bool]) -> Vec<&'a str> {
     cells
         .iter()
         .zip(secret)
         .filter(|(c, s)| **s && !c.is_empty())
-        .map(|(c, _)| c.as_str())
+        .map(|(c, _)| c)
         .collect()
 }
 

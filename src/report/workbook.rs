@@ -53,7 +53,8 @@ pub struct ResultsWriter {
     own_headers: Vec<String>,
     own_index: HashMap<String, usize>,
     maps: Vec<(Arc<Layout>, Arc<ColumnMap>)>,
-    results: Pages,
+    /// `None` when only Summary and Errors are written (`validate --errors-only`).
+    results: Option<Pages>,
     errors: Pages,
     manual: Spool,
     counts: Counts,
@@ -93,6 +94,16 @@ impl ResultsWriter {
         Self::create_paged(path, own_headers, EXCEL_ROWS)
     }
 
+    /// Like [`ResultsWriter::create`], but the workbook has no `Results` sheet: only
+    /// `Summary` (all rows counted) and `Errors` (`muster validate --errors-only`, for files
+    /// too large to echo row by row).
+    pub fn create_errors_only(
+        path: &Path,
+        own_headers: Vec<String>,
+    ) -> Result<ResultsWriter, Error> {
+        Self::build(path, own_headers, EXCEL_ROWS, false)
+    }
+
     /// [`ResultsWriter::create`] with a smaller page size, so tests can see continuation
     /// sheets without a million rows.
     #[doc(hidden)]
@@ -100,6 +111,15 @@ impl ResultsWriter {
         path: &Path,
         own_headers: Vec<String>,
         page_rows: u32,
+    ) -> Result<ResultsWriter, Error> {
+        Self::build(path, own_headers, page_rows, true)
+    }
+
+    fn build(
+        path: &Path,
+        own_headers: Vec<String>,
+        page_rows: u32,
+        with_results: bool,
     ) -> Result<ResultsWriter, Error> {
         let fail = |message: String| Error::Write {
             path: path.to_path_buf(),
@@ -149,15 +169,20 @@ impl ResultsWriter {
         let results_text: Vec<bool> = (0..results_header.len())
             .map(|c| !numeric.contains(&c))
             .collect();
-        let results = Pages::new(
-            &mut workbook,
-            &formats,
-            "Results",
-            results_header,
-            results_text,
-            page_rows,
-        )
-        .map_err(xlsx)?;
+        let results = match with_results {
+            true => Some(
+                Pages::new(
+                    &mut workbook,
+                    &formats,
+                    "Results",
+                    results_header,
+                    results_text,
+                    page_rows,
+                )
+                .map_err(xlsx)?,
+            ),
+            false => None,
+        };
 
         let mut errors_header = own_headers.clone();
         // A roster whose target came from `--target` or a sheet name has no target column;
@@ -239,43 +264,45 @@ impl ResultsWriter {
         let f = &self.formats;
         let status = outcome.status;
 
-        let (sheet, w, r, sample) = self.results.next_row(&mut self.workbook, f)?;
-        put_text(sheet, r, 0, &layout.file, f, w, sample)?;
-        put_text(sheet, r, 1, &layout.sheet, f, w, sample)?;
-        sheet.write_number(r, 2, row.line)?;
-        w.see(2, 7, sample);
-        if let Some(t) = &result.target {
-            put_text(sheet, r, 3, t, f, w, sample)?;
-        }
-        if let Some(v) = result.vendor {
-            put_text(sheet, r, 4, v.key(), f, w, sample)?;
-        }
-        put_text(sheet, r, 5, outcome.action.key(), f, w, sample)?;
-        sheet.write_string_with_format(r, 6, status.key(), f.status(status))?;
-        w.see(6, status.key().len(), sample);
-        if let Some(id) = &outcome.user_id {
-            put_text(sheet, r, 7, id, f, w, sample)?;
-        }
-        if !outcome.other_ids.is_empty() {
-            put_text(sheet, r, 8, &outcome.other_ids_text(), f, w, sample)?;
-        }
-        if let Some(code) = outcome.http_status {
-            sheet.write_number(r, 9, code)?;
-        }
-        if let Some(e) = &error {
-            put_text(sheet, r, 10, e, f, w, sample)?;
-        }
-        sheet.write_number(r, 11, outcome.attempts)?;
-        let first_own = RESULT_COLUMNS.len() as ColNum;
-        for (i, cell) in row.cells.iter().enumerate() {
-            let Some(Some(j)) = map.own.get(i) else {
-                continue;
-            };
-            if cell.is_empty() {
-                continue;
+        if let Some(results) = self.results.as_mut() {
+            let (sheet, w, r, sample) = results.next_row(&mut self.workbook, f)?;
+            put_text(sheet, r, 0, &layout.file, f, w, sample)?;
+            put_text(sheet, r, 1, &layout.sheet, f, w, sample)?;
+            sheet.write_number(r, 2, row.line)?;
+            w.see(2, 7, sample);
+            if let Some(t) = &result.target {
+                put_text(sheet, r, 3, t, f, w, sample)?;
             }
-            let value = if map.secret[i] { MASK } else { cell.as_str() };
-            put_text(sheet, r, first_own + *j as ColNum, value, f, w, sample)?;
+            if let Some(v) = result.vendor {
+                put_text(sheet, r, 4, v.key(), f, w, sample)?;
+            }
+            put_text(sheet, r, 5, outcome.action.key(), f, w, sample)?;
+            sheet.write_string_with_format(r, 6, status.key(), f.status(status))?;
+            w.see(6, status.key().len(), sample);
+            if let Some(id) = &outcome.user_id {
+                put_text(sheet, r, 7, id, f, w, sample)?;
+            }
+            if !outcome.other_ids.is_empty() {
+                put_text(sheet, r, 8, &outcome.other_ids_text(), f, w, sample)?;
+            }
+            if let Some(code) = outcome.http_status {
+                sheet.write_number(r, 9, code)?;
+            }
+            if let Some(e) = &error {
+                put_text(sheet, r, 10, e, f, w, sample)?;
+            }
+            sheet.write_number(r, 11, outcome.attempts)?;
+            let first_own = RESULT_COLUMNS.len() as ColNum;
+            for (i, cell) in row.cells.iter().enumerate() {
+                let Some(Some(j)) = map.own.get(i) else {
+                    continue;
+                };
+                if cell.is_empty() {
+                    continue;
+                }
+                let value = if map.secret[i] { MASK } else { cell };
+                put_text(sheet, r, first_own + *j as ColNum, value, f, w, sample)?;
+            }
         }
 
         if matches!(status, Status::Invalid | Status::Failed | Status::Partial) {
@@ -342,8 +369,10 @@ impl ResultsWriter {
 
         summary.set_active(true);
         self.workbook.push_worksheet(summary);
-        for sheet in self.results.finish().map_err(xlsx)? {
-            self.workbook.push_worksheet(sheet);
+        if let Some(results) = self.results {
+            for sheet in results.finish().map_err(xlsx)? {
+                self.workbook.push_worksheet(sheet);
+            }
         }
         for sheet in self.errors.finish().map_err(xlsx)? {
             self.workbook.push_worksheet(sheet);
@@ -556,5 +585,70 @@ mod tests {
     fn the_writer_can_move_to_another_thread() {
         fn assert_send<T: Send>() {}
         assert_send::<ResultsWriter>();
+    }
+
+    fn result(line: u32, status: Status) -> RowResult {
+        use crate::model::{Action, Field, Outcome, Row};
+        let layout = Arc::new(Layout {
+            file: "roster.csv".into(),
+            sheet: "roster".into(),
+            headers: vec!["target".into(), "email".into()],
+            fields: vec![Some(Field::Target), Some(Field::Email)],
+            ..Layout::default()
+        });
+        let mut outcome = Outcome::new(status, Action::Create);
+        if status == Status::Invalid {
+            outcome.error = Some("email (B3): \"x\" is not an email address".into());
+        }
+        RowResult {
+            row: Row {
+                index: line as usize,
+                layout,
+                line,
+                cells: vec!["traccar".to_string(), format!("u{line}@example.com")].into(),
+                errors: vec![],
+            },
+            target: Some("traccar".into()),
+            vendor: None,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn errors_only_leaves_results_out_and_still_counts_every_row() {
+        use calamine::Reader as _;
+        for (errors_only, sheets) in [
+            (false, vec!["Summary", "Results", "Errors"]),
+            (true, vec!["Summary", "Errors"]),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("v.xlsx");
+            let headers = vec!["target".to_string(), "email".to_string()];
+            let mut w = if errors_only {
+                ResultsWriter::create_errors_only(&path, headers).unwrap()
+            } else {
+                ResultsWriter::create(&path, headers).unwrap()
+            };
+            w.write(&result(2, Status::Valid)).unwrap();
+            w.write(&result(3, Status::Invalid)).unwrap();
+            let run = RunInfo {
+                run_id: "validate-1".into(),
+                command: "validate".into(),
+                command_line: "muster validate".into(),
+                started: chrono::Utc::now(),
+                ended: None,
+                dry_run: true,
+                version: "0".into(),
+                inputs: vec![],
+                skipped_sheets: vec![],
+            };
+            let finished = w.finish(&run, &[]).unwrap();
+            assert_eq!(finished.counts.rows(), 2, "{errors_only}");
+            assert_eq!(finished.counts.total(Status::Invalid), 1);
+            let mut book = calamine::open_workbook_auto(&path).unwrap();
+            assert_eq!(book.sheet_names(), sheets, "{errors_only}");
+            let errors = book.worksheet_range("Errors").unwrap();
+            assert_eq!(errors.height(), 2, "header and the invalid row");
+        }
     }
 }

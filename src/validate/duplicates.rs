@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Target;
-use crate::model::{Field, Layout, Problem, Row, VendorKind};
+use crate::model::{Cells, Field, Layout, Problem, Row, VendorKind};
 
 /// The field and value that identify the row's user on `vendor`, as written.
 ///
@@ -57,7 +57,7 @@ impl Duplicates {
                     index: 0,
                     layout: first.layout.clone(),
                     line: first.line,
-                    cells: Vec::new(),
+                    cells: Cells::new(),
                     errors: Vec::new(),
                 }
                 .locate(first.col);

@@ -10,6 +10,8 @@ mod generic;
 mod target;
 mod vendor;
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::config::{Config, Target};
@@ -30,8 +32,8 @@ pub struct Context<'a> {
 /// The verdict on one row.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    /// The resolved target, when the row names a known one.
-    pub target: Option<Target>,
+    /// The resolved target, when the row names a known one (shared by the rows naming it).
+    pub target: Option<Arc<Target>>,
     pub action: Action,
     /// Every problem found; empty means valid.
     pub problems: Vec<Problem>,
@@ -49,11 +51,11 @@ impl Checked {
 /// Order of the problems: target, action, spreadsheet error cells, then field rules
 /// (generic formats first, then the vendor's rules).
 pub fn check_row(row: &Row, ctx: &Context) -> Checked {
-    check_resolved(row, target::resolve(row, ctx))
+    check_resolved(row, target::resolve(row, ctx).map(Arc::new))
 }
 
 /// `check_row` once the row's target is resolved.
-fn check_resolved(row: &Row, target: Result<Target, Problem>) -> Checked {
+fn check_resolved(row: &Row, target: Result<Arc<Target>, Problem>) -> Checked {
     let mut rules = generic::Rules::new(row);
     // A spreadsheet error cell is reported once, as itself, not also as a bad value.
     let errored = |col: Option<usize>| col.is_some_and(|c| row.errors.iter().any(|e| e.col == c));
@@ -180,7 +182,10 @@ mod tests {
             (Field::Email, "jane@example.com"),
         ]);
         assert_eq!(messages(&c.problems), Vec::<String>::new());
-        assert_eq!(c.target.map(|t| t.name), Some("traccar".to_string()));
+        assert_eq!(
+            c.target.map(|t| t.name.clone()),
+            Some("traccar".to_string())
+        );
         assert_eq!(c.action, Action::Create);
     }
 
@@ -238,7 +243,7 @@ mod tests {
         for col in [0, 1] {
             r.errors.push(CellError {
                 col,
-                text: format!("the cell holds the error {}", r.cells[col]),
+                text: format!("the cell holds the error {}", &r.cells[col]),
             });
         }
         let config = Config::default();
@@ -283,7 +288,7 @@ mod tests {
         a.line = 2;
         let mut b = a.clone();
         b.line = 3;
-        b.cells[2] = "JANE@Example.com".into();
+        b.cells.set(2, "JANE@Example.com");
         let mut dups = Duplicates::default();
         let first = check_rows(std::slice::from_ref(&a), &ctx, &mut dups);
         assert!(first[0].is_valid());

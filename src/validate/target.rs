@@ -2,6 +2,7 @@
 //! sheet named after a target, else the only target of the config (issue 2 "Targets").
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::Target;
 use crate::model::{Field, Problem, Row, VendorKind};
@@ -58,17 +59,17 @@ pub(super) fn resolve(row: &Row, ctx: &Context) -> Result<Target, Problem> {
 /// the sheet), so a million rows naming five targets do not look each up a million times.
 #[derive(Debug, Default)]
 pub(super) struct Cache {
-    by_name: HashMap<String, Option<Target>>,
+    by_name: HashMap<String, Option<Arc<Target>>>,
     /// Rows without a target cell, by sheet (`""` for CSV: only the config decides).
-    by_sheet: HashMap<String, Option<Target>>,
+    by_sheet: HashMap<String, Option<Arc<Target>>>,
 }
 
 impl Cache {
     /// Entries kept at most per map; a roster naming more distinct targets starts over.
     const MAX: usize = 1024;
 
-    /// The same as `resolve`, remembered.
-    pub(super) fn resolve(&mut self, row: &Row, ctx: &Context) -> Result<Target, Problem> {
+    /// The same as `resolve`, remembered; rows share one `Target` (a pointer copy each).
+    pub(super) fn resolve(&mut self, row: &Row, ctx: &Context) -> Result<Arc<Target>, Problem> {
         let (map, key) = if let Some(name) = ctx.target_override {
             (&mut self.by_name, name)
         } else if let Some(value) = row.get(Field::Target) {
@@ -81,9 +82,9 @@ impl Cache {
         match map.get(key) {
             Some(Some(t)) => Ok(t.clone()),
             // A failure is rare and its message names the row's own cell: build it again.
-            Some(None) => resolve(row, ctx),
+            Some(None) => resolve(row, ctx).map(Arc::new),
             None => {
-                let result = resolve(row, ctx);
+                let result = resolve(row, ctx).map(Arc::new);
                 if map.len() >= Self::MAX {
                     map.clear();
                 }
@@ -237,7 +238,7 @@ mod tests {
                 let plain = resolve(r, &ctx).map(|t| t.name).map_err(|p| p.message);
                 let cached = cache
                     .resolve(r, &ctx)
-                    .map(|t| t.name)
+                    .map(|t| t.name.clone())
                     .map_err(|p| p.message);
                 assert_eq!(plain, cached, "{over:?} {:?} {}", r.cells, r.layout.sheet);
             }

@@ -39,7 +39,7 @@ fn only_table(name: &str) -> (Layout, Vec<RawRow>) {
 }
 
 fn cells(row: &RawRow) -> Vec<&str> {
-    row.cells.iter().map(String::as_str).collect()
+    row.cells.iter().collect()
 }
 
 fn lines(rows: &[RawRow]) -> Vec<u32> {
@@ -268,7 +268,7 @@ fn error_cells_are_problems_and_formulas_give_their_cached_value() {
             ],
             "{name}"
         );
-        assert_eq!(rows[0].cells[2], "#N/A", "{name}");
+        assert_eq!(&rows[0].cells[2], "#N/A", "{name}");
         assert_eq!(
             cells(&rows[3]),
             ["Bob Loe", "bob@example.com", "ok"],

@@ -94,7 +94,8 @@ fn jobs(n: usize) -> Vec<Job> {
                     "Test".into(),
                     "Secret-Pass-1".into(),
                     COMPANIES[i % COMPANIES.len()].into(),
-                ],
+                ]
+                .into(),
                 errors: vec![],
             };
             let key = identity_key(VendorKind::Pegasus, &row).unwrap();
@@ -381,7 +382,7 @@ async fn someone_elses_user_exists_and_a_taken_email_is_a_readable_failure() {
     let mut all = jobs(4);
     // Row 3 reuses row 0's e-mail under a new username.
     let mut row = (*all[3].row).clone();
-    row.cells[1] = "driver0000@fleet.test".into();
+    row.cells.set(1, "driver0000@fleet.test");
     all[3].row = Arc::new(row);
     let ran = run(&t, &env(), all, &journal(&dir), None).await;
     for i in 0..3 {

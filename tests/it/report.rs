@@ -111,7 +111,8 @@ fn synthetic() -> Vec<RowResult> {
                 "00987".into(),
                 s.notes.into(),
                 "B-AB 123|B-CD 456".into(),
-            ],
+            ]
+            .into(),
             errors: vec![],
         };
         let mut outcome = Outcome::new(s.status, Action::Create);
@@ -159,7 +160,8 @@ fn synthetic() -> Vec<RowResult> {
                 "csv@example.com".into(),
                 "CC-7".into(),
                 "from csv".into(),
-            ],
+            ]
+            .into(),
             errors: vec![],
         },
         target: Some("motive".into()),
@@ -176,7 +178,8 @@ fn synthetic() -> Vec<RowResult> {
                 "lost@example.com".into(),
                 "".into(),
                 "".into(),
-            ],
+            ]
+            .into(),
             errors: vec![],
         },
         target: None,
@@ -489,7 +492,7 @@ fn errors_sheet_carries_the_target_when_the_input_has_no_target_column() {
             index: 0,
             layout: l.clone(),
             line: 2,
-            cells: vec!["a@b.eu".into(), "Secr3tPass!".into()],
+            cells: vec!["a@b.eu".into(), "Secr3tPass!".into()].into(),
             errors: vec![],
         },
         target: Some("powunity".into()),
@@ -697,7 +700,7 @@ fn odd_text_survives_control_chars_escapes_and_overlong_cells() {
                 index: i,
                 layout: l.clone(),
                 line: i as u32 + 2,
-                cells: vec![v.to_string(), "=1+1".into()],
+                cells: vec![v.to_string(), "=1+1".into()].into(),
                 errors: vec![],
             },
             target: None,
@@ -732,7 +735,7 @@ fn rows_beyond_a_page_continue_on_a_second_sheet() {
                 index: i,
                 layout: l.clone(),
                 line: i as u32 + 2,
-                cells: vec![format!("n{i}")],
+                cells: vec![format!("n{i}")].into(),
                 errors: vec![],
             },
             target: Some("t".into()),
@@ -856,7 +859,8 @@ fn a_200k_row_workbook_is_written() {
                     format!("{i:05}"),
                     String::new(),
                     "12|15".into(),
-                ],
+                ]
+                .into(),
                 errors: vec![],
             },
             target: Some("powunity".into()),
