@@ -81,7 +81,7 @@ pub fn entries<'a>(
         match found {
             Some((t, key)) => per_target
                 .entry(t.name.clone())
-                .or_insert_with(|| (t.clone(), Vec::new()))
+                .or_insert_with(|| (Target::clone(t), Vec::new()))
                 .1
                 .push(Entry { key, row }),
             None => skipped += 1,

@@ -554,7 +554,7 @@ fn synthesize(
                 errors: Vec::new(),
             });
             checked.push(validate::Checked {
-                target: Some(target.clone()),
+                target: Some(std::sync::Arc::new(target.clone())),
                 action: Action::Delete,
                 problems: Vec::new(),
             });

@@ -351,7 +351,7 @@ mod against_the_sandbox {
             index,
             layout,
             line: index as u32 + 2,
-            cells: values,
+            cells: values.into(),
             errors: vec![],
         };
         let key = identity_key(VendorKind::Pegasus, &row).unwrap_or_default();
