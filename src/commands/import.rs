@@ -89,6 +89,9 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
         target_override: args.input.target.as_deref(),
     };
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
+    // Shared from here on: a job holds its row without copying it (a million rows held
+    // twice was the dry run's peak memory), and the workbook takes it back below.
+    let rows: Vec<Arc<Row>> = rows.into_iter().map(Arc::new).collect();
 
     // Credentials and URLs of the targets rows use: exit 2 before anything is sent.
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
@@ -189,7 +192,7 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
         };
         work.entry(target.name.clone()).or_default().push(Job {
             index: row.index,
-            row: Arc::new(row.clone()),
+            row: Arc::clone(row),
             action: c.action,
             key,
         });
@@ -251,6 +254,8 @@ pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::R
             o.error = Some("not attempted: the run ended before this row".into());
             o
         });
+        // The connectors have dropped their jobs: the row is this vector's alone again.
+        let row = Arc::try_unwrap(row).unwrap_or_else(|shared| Row::clone(&shared));
         let target_name = c.target.as_ref().map(|t| t.name.clone());
         *counts
             .entry((target_name.clone().unwrap_or_default(), outcome.status))
