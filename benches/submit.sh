@@ -13,7 +13,7 @@
 # Prints the details on stderr and one goal row per stage on stdout:
 #   | stage | muster median s | baseline median s | ratio | goal | met | peak MiB |
 # `--quick` (or QUICK=1): small sizes, seconds in all (what CI runs). STAGES="rate newman"
-# runs only some stages.
+# runs only some stages; RUNS=1 one run each (the default is 3, for medians).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ "${1:-}" == "--quick" ]] && QUICK=1
@@ -24,11 +24,14 @@ if [[ $quick == 1 ]]; then
 else
   rate=200 rate_rows=3000 free_rows=20000 newman_rows=2000 dry_rows=1000000
 fi
-runs=3
+runs=${RUNS:-3}
 
 log() { echo "$@" >&2; }
-cargo build --release --bin muster >/dev/null 2>&1 || cargo build --release --bin muster
-cargo bench --bench hyper_pair --no-run >/dev/null 2>&1 || cargo bench --bench hyper_pair --no-run
+# SKIP_BUILD=1: use the binaries already built (re-measuring without rebuilding).
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  cargo build --release --bin muster >/dev/null 2>&1 || cargo build --release --bin muster
+  cargo bench --bench hyper_pair --no-run >/dev/null 2>&1 || cargo bench --bench hyper_pair --no-run
+fi
 muster=$PWD/target/release/muster
 pair=$(ls -t target/release/deps/hyper_pair-* | grep -v '\.d$' | head -1)
 work=$(mktemp -d)
