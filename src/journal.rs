@@ -316,13 +316,13 @@ impl Journal {
 
     /// Records that a step's request is about to be sent. Committed before it is sent.
     pub fn intent(&self, run_id: &str, target: &str, key: &str, step: &str) -> Result<(), Error> {
-        self.conn().execute(
+        self.conn().prepare_cached(
             "INSERT INTO steps (target, key, step, state, id, run_id, updated)
              VALUES (?1, ?2, ?3, 'intent', NULL, ?4, ?5)
              ON CONFLICT (target, key, step) DO UPDATE SET state = 'intent', run_id = ?4, updated = ?5
-             WHERE steps.state != 'done'",
-            params![target, key, step, run_id, now()],
-        )?;
+             WHERE steps.state != 'done'"
+        )?
+        .execute(params![target, key, step, run_id, now()])?;
         Ok(())
     }
 
@@ -335,21 +335,21 @@ impl Journal {
         step: &str,
         id: Option<&str>,
     ) -> Result<(), Error> {
-        self.conn().execute(
+        self.conn().prepare_cached(
             "INSERT INTO steps (target, key, step, state, id, run_id, updated)
              VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)
-             ON CONFLICT (target, key, step) DO UPDATE SET state = 'done', id = ?4, run_id = ?5, updated = ?6",
-            params![target, key, step, id, run_id, now()],
-        )?;
+             ON CONFLICT (target, key, step) DO UPDATE SET state = 'done', id = ?4, run_id = ?5, updated = ?6"
+        )?
+        .execute(params![target, key, step, id, run_id, now()])?;
         Ok(())
     }
 
     /// Forgets a step whose request is known to have done nothing (refused, not sent).
     pub fn clear(&self, target: &str, key: &str, step: &str) -> Result<(), Error> {
-        self.conn().execute(
-            "DELETE FROM steps WHERE target = ?1 AND key = ?2 AND step = ?3 AND state = 'intent'",
-            params![target, key, step],
-        )?;
+        self.conn().prepare_cached(
+            "DELETE FROM steps WHERE target = ?1 AND key = ?2 AND step = ?3 AND state = 'intent'"
+        )?
+        .execute(params![target, key, step])?;
         Ok(())
     }
 

@@ -163,6 +163,10 @@ pub async fn execute_plan(
         }
     }
 
+    // Shared from here on: a job holds its row without copying it (a million rows held
+    // twice was the dry run's peak memory), and the workbook takes it back below.
+    let rows: Vec<Arc<Row>> = rows.into_iter().map(Arc::new).collect();
+
     let journal_path = args
         .journal
         .clone()
@@ -252,7 +256,7 @@ pub async fn execute_plan(
         };
         work.entry(target.name.clone()).or_default().push(Job {
             index: row.index,
-            row: Arc::new(row.clone()),
+            row: Arc::clone(row),
             action: planned.actions.get(&row.index).copied().unwrap_or(c.action),
             key,
         });
@@ -314,6 +318,8 @@ pub async fn execute_plan(
             o.error = Some("not attempted: the run ended before this row".into());
             o
         });
+        // The connectors have dropped their jobs: the row is this vector's alone again.
+        let row = Arc::try_unwrap(row).unwrap_or_else(|shared| Row::clone(&shared));
         let target_name = c.target.as_ref().map(|t| t.name.clone());
         *counts
             .entry((target_name.clone().unwrap_or_default(), outcome.status))
