@@ -75,7 +75,7 @@ pub(crate) fn datetime_text(dt: &ExcelDateTime) -> String {
 /// A cell's text, or the problem it holds. An error cell gives its literal text (`#N/A`)
 /// and the phrase the validator prints after the cell's name.
 pub(crate) fn data_text(data: &Data) -> (String, Option<String>) {
-    let text = match data {
+    let mut text = match data {
         Data::Empty => String::new(),
         Data::String(s) => trim(s).to_string(),
         Data::Int(i) => i.to_string(),
@@ -94,7 +94,8 @@ pub(crate) fn data_text(data: &Data) -> (String, Option<String>) {
             return (literal, Some(problem));
         }
     };
-    (text, None)
+    let problem = super::limits::cap_cell(&mut text);
+    (text, problem)
 }
 
 /// Whether a text reads as a value (a number, date, time or phone number) rather than a

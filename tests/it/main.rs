@@ -5,6 +5,7 @@ mod contract;
 mod crash;
 mod drtrack;
 mod engine;
+mod hostile;
 mod import;
 mod input;
 mod motive;
