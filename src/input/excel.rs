@@ -49,15 +49,37 @@ pub(crate) fn open(path: &Path, container: Container) -> Result<Opened, Error> {
             .map_err(|e| format!("cannot read: {e}"))
     };
     let file = path.display().to_string();
-    match catch_unwind(AssertUnwindSafe(|| {
-        read_workbook(&file, &ext, container, reopen)
-    })) {
+    match quiet_catch(|| read_workbook(&file, &ext, container, reopen)) {
         Ok(Ok(opened)) => Ok(opened),
         Ok(Err(reason)) => Err(unreadable(reason)),
         Err(_) => Err(unreadable(
             "the workbook is damaged (the reader failed on it)".into(),
         )),
     }
+}
+
+thread_local! {
+    /// Set while this thread reads a workbook: a panic there is caught and reported as
+    /// one line, so the default hook must not print its message and backtrace.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic in it without printing it (other threads' panics, and this
+/// thread's outside `f`, go to the previous hook as before).
+pub(crate) fn quiet_catch<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result
 }
 
 /// One line of a calamine error.

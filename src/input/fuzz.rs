@@ -90,9 +90,11 @@ pub fn workbook(name: &str, bytes: &[u8]) -> usize {
     match container(bytes) {
         Some(c) => {
             let reopen = || Ok(Cursor::new(bytes));
-            match excel::read_workbook(name, ext, c, reopen) {
-                Ok(opened) => drain(Ok(opened)),
-                Err(_) => 0,
+            // As `input::open`: a panic inside calamine is caught (and reported as a
+            // damaged workbook), so it is not a crash here either.
+            match excel::quiet_catch(|| excel::read_workbook(name, ext, c, reopen)) {
+                Ok(Ok(opened)) => drain(Ok(opened)),
+                _ => 0,
             }
         }
         None => csv_file(name, bytes),

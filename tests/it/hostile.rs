@@ -50,6 +50,8 @@ const CASES: &[(&str, Expect)] = &[
     ),
     ("bom_only.csv", Refused("no data rows")),
     ("truncated.xlsx", Refused("not a readable xlsx workbook")),
+    // Found by the `xlsx` fuzz target: calamine 0.38 panics on it (cfb.rs:320).
+    ("calamine_cfb_panic.xls", Refused("the workbook is damaged")),
     (
         "xlsx_named.csv",
         Rows {
@@ -247,6 +249,8 @@ fn fixture(name: &str) -> Vec<u8> {
         format!("{HEADER}\nAnna,Berger,anna@example.com,fleet\nBen,Cole,ben@example.com,fleet\n");
     match name {
         "empty.csv" => Vec::new(),
+        // A fuzzer's reproducer: kept as found.
+        "calamine_cfb_panic.xls" => std::fs::read(fixtures().join(name)).expect("committed"),
         "header_only.csv" => format!("{HEADER}\n").into_bytes(),
         "binary_garbage.csv" => {
             // Not starting like a zip or OLE file, with zero bytes in it.
@@ -502,6 +506,7 @@ cases! {
     nul_bytes => "nul_bytes.csv",
     bom_only => "bom_only.csv",
     truncated_xlsx => "truncated.xlsx",
+    calamine_cfb_panic => "calamine_cfb_panic.xls",
     xlsx_named_csv => "xlsx_named.csv",
     csv_named_xlsx => "csv_named.xlsx",
     windows1252_named_xlsx => "windows1252_named.xlsx",
@@ -519,7 +524,7 @@ cases! {
     columns_20000_xlsx => "gen_20000_columns.xlsx",
     cell_50mb => "gen_50mb_cell.csv",
     quoted_cell_50mb => "gen_50mb_quoted_cell.csv",
-    many_rows => "gen_many_rows.csv",
+    rows_many => "gen_many_rows.csv",
 }
 
 /// Every case is run by one test above.
