@@ -49,7 +49,7 @@ pub(crate) fn datetime_text(dt: &ExcelDateTime) -> String {
     if dt.is_duration() {
         let total = (value * 86_400.0).round() as i64;
         let sign = if total < 0 { "-" } else { "" };
-        let total = total.abs();
+        let total = total.unsigned_abs();
         return format!(
             "{sign}{:02}:{:02}:{:02}",
             total / 3600,
@@ -75,7 +75,7 @@ pub(crate) fn datetime_text(dt: &ExcelDateTime) -> String {
 /// A cell's text, or the problem it holds. An error cell gives its literal text (`#N/A`)
 /// and the phrase the validator prints after the cell's name.
 pub(crate) fn data_text(data: &Data) -> (String, Option<String>) {
-    let text = match data {
+    let mut text = match data {
         Data::Empty => String::new(),
         Data::String(s) => trim(s).to_string(),
         Data::Int(i) => i.to_string(),
@@ -94,7 +94,8 @@ pub(crate) fn data_text(data: &Data) -> (String, Option<String>) {
             return (literal, Some(problem));
         }
     };
-    (text, None)
+    let problem = super::limits::cap_cell(&mut text);
+    (text, problem)
 }
 
 /// Whether a text reads as a value (a number, date, time or phone number) rather than a
@@ -163,6 +164,16 @@ mod tests {
         assert_eq!(datetime_text(&d1904), "2026-03-01");
         let dur = ExcelDateTime::new(37.5 / 24.0, ExcelDateTimeType::TimeDelta, false);
         assert_eq!(datetime_text(&dur), "37:30:00");
+    }
+
+    /// Found by the `cell` fuzz target: a duration of -1e300 days saturates to i64::MIN
+    /// seconds, whose `abs()` overflowed (a panic in debug builds).
+    #[test]
+    fn extreme_durations_do_not_overflow() {
+        for value in [-1e300, 1e300, f64::NAN, f64::NEG_INFINITY] {
+            let dur = ExcelDateTime::new(value, ExcelDateTimeType::TimeDelta, false);
+            assert!(!datetime_text(&dur).is_empty(), "{value}");
+        }
     }
 
     #[test]

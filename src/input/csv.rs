@@ -11,7 +11,6 @@
 //! quoting them, on the first such column; nothing is dropped silently.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -20,7 +19,7 @@ use csv::{ByteRecord, StringRecord};
 
 use super::cell::trim;
 use super::header::{self, Kind};
-use super::{Error, Opened, RawRow, Table, encoding};
+use super::{Error, Opened, RawRow, Table, encoding, limits};
 use crate::model::{CellError, Cells, Layout};
 
 /// Delimiters tried by the sniffer, in order of preference on a tie.
@@ -29,6 +28,11 @@ const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Rows per chunk sent by the reading thread, and chunks it may run ahead.
 const CHUNK_ROWS: usize = 1024;
 const CHUNKS_AHEAD: usize = 8;
+/// Bytes of cell text after which a chunk is sent before it has [`CHUNK_ROWS`] rows.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// The CSV parser's read buffer.
+const BUFFER: usize = 1 << 16;
 
 /// The problem text for a cell whose bytes are not UTF-8 in a UTF-8 file.
 pub(crate) const NOT_UTF8: &str = "holds bytes that are not valid UTF-8";
@@ -36,7 +40,7 @@ pub(crate) const NOT_UTF8: &str = "holds bytes that are not valid UTF-8";
 /// Opens a text file whose first bytes (`sample`) are already read from `file`.
 pub(crate) fn open(
     path: &Path,
-    file: File,
+    file: impl Read + Send + 'static,
     sample: Vec<u8>,
     complete: bool,
     strict: bool,
@@ -211,11 +215,12 @@ impl Records {
             .has_headers(false)
             .flexible(true)
             .delimiter(delimiter)
-            .buffer_capacity(1 << 16)
+            .buffer_capacity(BUFFER)
             .from_reader(Tap {
                 inner: reader,
                 seen: Vec::new(),
                 base: 0,
+                mark: 0,
             });
         Records {
             path: path.to_path_buf(),
@@ -240,6 +245,12 @@ impl Records {
             let start = self.record.position().map_or(0, |p| p.byte());
             let blank = self.reader.get_ref().empty_lines_at(start);
             self.row = self.row.saturating_add(1).saturating_add(blank);
+            if let Some(reason) = limits::check_columns(self.record.len(), self.row) {
+                return Err(self.unreadable(reason));
+            }
+            if self.record.as_slice().len() > limits::MAX_ROW_BYTES {
+                return Err(self.unreadable(limits::row_too_long(self.row)));
+            }
             let after = self.reader.position().byte();
             self.reader.get_mut().forget_before(after.saturating_sub(1));
             // One UTF-8 check for the whole record (fast); per field only when it fails.
@@ -264,9 +275,21 @@ impl Records {
         }
     }
 
+    fn unreadable(&self, reason: String) -> Error {
+        Error::Unreadable {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
     fn error(&self, e: csv::Error) -> Error {
         let reason = e.to_string();
         match e.into_kind() {
+            csv::ErrorKind::Io(source)
+                if source.get_ref().is_some_and(|e| e.is::<RowTooLong>()) =>
+            {
+                self.unreadable(limits::row_too_long(self.row.saturating_add(1)))
+            }
             csv::ErrorKind::Io(source) => Error::Io {
                 path: self.path.clone(),
                 source,
@@ -287,15 +310,35 @@ struct Tap {
     /// Bytes from offset `base` of the stream on.
     seen: Vec<u8>,
     base: u64,
+    /// Where the last record read ended.
+    mark: u64,
 }
 
 impl Read for Tap {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // Bytes past the end of the last record are the unfinished one (and the parser's
+        // read-ahead): a record longer than the cap stops the reading here.
+        let unfinished = (self.base + self.seen.len() as u64).saturating_sub(self.mark);
+        if unfinished > (limits::MAX_ROW_BYTES + BUFFER) as u64 {
+            return Err(std::io::Error::other(RowTooLong));
+        }
         let n = self.inner.read(buf)?;
         self.seen.extend_from_slice(&buf[..n]);
         Ok(n)
     }
 }
+
+/// A record longer than [`limits::MAX_ROW_BYTES`] (the message is made with the row number).
+#[derive(Debug)]
+struct RowTooLong;
+
+impl std::fmt::Display for RowTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a row is too long")
+    }
+}
+
+impl std::error::Error for RowTooLong {}
 
 impl Tap {
     fn byte_at(&self, offset: u64) -> Option<u8> {
@@ -329,8 +372,10 @@ impl Tap {
         lines
     }
 
-    /// Drops what lies before `offset`, in large steps so that it stays cheap.
+    /// Drops what lies before `offset` (the end of a record), in large steps so that it
+    /// stays cheap.
     fn forget_before(&mut self, offset: u64) {
+        self.mark = offset;
         let drop = offset.saturating_sub(self.base);
         if drop >= 1 << 20 {
             let drop = usize::try_from(drop)
@@ -369,6 +414,10 @@ fn convert<'a>(
                 trim(&lossy)
             }
         };
+        let (text, cut) = limits::cap_str(text);
+        if let Some(text) = cut {
+            errors.push(CellError { col, text });
+        }
         blank &= text.is_empty();
         if col < width {
             cells.push(text);
@@ -476,11 +525,15 @@ impl Iterator for Streamed {
 /// the receiver is gone (the table was dropped).
 fn read_rows(mut records: Records, width: usize, tx: SyncSender<Message>) {
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    // Long rows make a chunk go early, so the chunks in flight stay small in bytes too.
+    let mut bytes = 0usize;
     loop {
         match records.next_row(width) {
             Ok(Some(row)) => {
+                bytes += row.cells.iter().map(str::len).sum::<usize>();
                 chunk.push(row);
-                if chunk.len() == CHUNK_ROWS {
+                if chunk.len() == CHUNK_ROWS || bytes >= CHUNK_BYTES {
+                    bytes = 0;
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
                     if tx.send(Message::Rows(full)).is_err() {
                         return;

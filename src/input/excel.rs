@@ -9,17 +9,18 @@
 //! empty header cell, is named `column F`.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use calamine::{
-    Data, Ods, Range, Reader, SheetType, SheetVisible, Sheets, Xls, Xlsb, Xlsx, open_workbook,
+    Cell, Data, Ods, Range, Reader, SheetType, SheetVisible, Sheets, Xls, Xlsb, Xlsx,
+    open_workbook_from_rs,
 };
 
 use super::cell::{data_text, trim};
 use super::header::{self, Kind};
-use super::{Error, Opened, RawRow, Table};
+use super::{Error, Opened, RawRow, Table, limits};
 use crate::model::{CellError, Cells, Layout};
 
 /// The container a workbook's first bytes show.
@@ -38,7 +39,17 @@ pub(crate) fn open(path: &Path, container: Container) -> Result<Opened, Error> {
         path: path.to_path_buf(),
         reason,
     };
-    match catch_unwind(AssertUnwindSafe(|| read_workbook(path, container))) {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let reopen = || {
+        File::open(path)
+            .map(BufReader::new)
+            .map_err(|e| format!("cannot read: {e}"))
+    };
+    let file = path.display().to_string();
+    match quiet_catch(|| read_workbook(&file, &ext, container, reopen)) {
         Ok(Ok(opened)) => Ok(opened),
         Ok(Err(reason)) => Err(unreadable(reason)),
         Err(_) => Err(unreadable(
@@ -47,7 +58,29 @@ pub(crate) fn open(path: &Path, container: Container) -> Result<Opened, Error> {
     }
 }
 
-type Workbook = Sheets<BufReader<File>>;
+thread_local! {
+    /// Set while this thread reads a workbook: a panic there is caught and reported as
+    /// one line, so the default hook must not print its message and backtrace.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic in it without printing it (other threads' panics, and this
+/// thread's outside `f`, go to the previous hook as before).
+pub(crate) fn quiet_catch<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result
+}
 
 /// One line of a calamine error.
 fn one_line(e: impl std::fmt::Display) -> String {
@@ -57,31 +90,37 @@ fn one_line(e: impl std::fmt::Display) -> String {
         .join(" ")
 }
 
-fn open_as(path: &Path, format: &str) -> Result<Workbook, String> {
+fn open_as<RS: Read + Seek>(reader: RS, format: &str) -> Result<Sheets<RS>, String> {
     let opened = match format {
-        "xlsx" => open_workbook::<Xlsx<_>, _>(path)
+        "xlsx" => open_workbook_from_rs::<Xlsx<_>, _>(reader)
             .map(Sheets::Xlsx)
             .map_err(one_line),
-        "xlsb" => open_workbook::<Xlsb<_>, _>(path)
+        "xlsb" => open_workbook_from_rs::<Xlsb<_>, _>(reader)
             .map(Sheets::Xlsb)
             .map_err(one_line),
-        "ods" => open_workbook::<Ods<_>, _>(path)
+        "ods" => open_workbook_from_rs::<Ods<_>, _>(reader)
             .map(Sheets::Ods)
             .map_err(one_line),
-        _ => open_workbook::<Xls<_>, _>(path)
+        _ => open_workbook_from_rs::<Xls<_>, _>(reader)
             .map(Sheets::Xls)
             .map_err(one_line),
     };
     opened.map_err(|e| format!("not a readable {format} workbook: {e}"))
 }
 
-fn read_workbook(path: &Path, container: Container) -> Result<Opened, String> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+/// Reads a workbook from the readers `reopen` gives (one per format tried); `file` names
+/// it in layouts, `ext` is its lower-case extension.
+pub(crate) fn read_workbook<RS: Read + Seek>(
+    file: &str,
+    ext: &str,
+    container: Container,
+    reopen: impl Fn() -> Result<RS, String>,
+) -> Result<Opened, String> {
+    if container == Container::Zip {
+        limits::check_zip(reopen()?)?;
+    }
     // The content decides; the extension only says which zip format to try first.
-    let formats: &[&str] = match (container, ext.as_str()) {
+    let formats: &[&str] = match (container, ext) {
         (Container::Ole, _) => &["xls"],
         (Container::Zip, "xlsb") => &["xlsb", "xlsx", "ods"],
         (Container::Zip, "ods") => &["ods", "xlsx", "xlsb"],
@@ -90,7 +129,7 @@ fn read_workbook(path: &Path, container: Container) -> Result<Opened, String> {
     let mut first_error = None;
     let mut workbook = None;
     for format in formats {
-        match open_as(path, format) {
+        match open_as(reopen()?, format) {
             Ok(w) => {
                 workbook = Some(w);
                 break;
@@ -102,14 +141,13 @@ fn read_workbook(path: &Path, container: Container) -> Result<Opened, String> {
     }
     let Some(mut workbook) = workbook else {
         // Excel saves a password-protected xlsx inside an OLE file.
-        if container == Container::Ole && matches!(ext.as_str(), "xlsx" | "xlsm" | "xlsb") {
+        if container == Container::Ole && matches!(ext, "xlsx" | "xlsm" | "xlsb") {
             return Err(format!(
                 "not a readable {ext} workbook: it is password-protected or not a workbook"
             ));
         }
         return Err(first_error.unwrap_or_else(|| "not a readable workbook".into()));
     };
-    let file = path.display().to_string();
     let mut opened = Opened {
         tables: Vec::new(),
         skipped: Vec::new(),
@@ -124,15 +162,71 @@ fn read_workbook(path: &Path, container: Container) -> Result<Opened, String> {
             opened.skipped.push(format!("{} ({why})", sheet.name));
             continue;
         }
-        let range = workbook
-            .worksheet_range(&sheet.name)
-            .map_err(|e| format!("sheet {}: {}", sheet.name, one_line(e)))?;
-        match sheet_table(&file, &sheet.name, range) {
+        let range = sheet_range(&mut workbook, &sheet.name)
+            .map_err(|e| format!("sheet {}: {e}", sheet.name))?;
+        match sheet_table(file, &sheet.name, range) {
             Ok(table) => opened.tables.push(table),
             Err(why) => opened.skipped.push(format!("{} ({why})", sheet.name)),
         }
     }
     Ok(opened)
+}
+
+/// A sheet's cells, refused before calamine allocates its used area when that is larger
+/// than the caps (xlsx and xlsb are read cell by cell for that; xls and ods are read whole
+/// by calamine when the workbook opens, so their area is checked after).
+fn sheet_range<RS: Read + Seek>(
+    workbook: &mut Sheets<RS>,
+    name: &str,
+) -> Result<Range<Data>, String> {
+    let mut cells = Vec::new();
+    let mut area = Area::default();
+    macro_rules! collect {
+        ($reader:expr) => {{
+            let mut reader = $reader.map_err(one_line)?;
+            while let Some(cell) = reader.next_cell().map_err(one_line)? {
+                if matches!(cell.get_value(), calamine::DataRef::Empty) {
+                    continue;
+                }
+                area.add(cell.get_position())?;
+                let (pos, value) = (cell.get_position(), cell.get_value().clone());
+                cells.push(Cell::new(pos, Data::from(value)));
+            }
+        }};
+    }
+    match workbook {
+        Sheets::Xlsx(x) => collect!(x.worksheet_cells_reader(name)),
+        Sheets::Xlsb(x) => collect!(x.worksheet_cells_reader(name)),
+        other => {
+            let range = other.worksheet_range(name).map_err(one_line)?;
+            if let (Some(start), Some(end)) = (range.start(), range.end()) {
+                area.add(start)?;
+                area.add(end)?;
+            }
+            return Ok(range);
+        }
+    }
+    Ok(Range::from_sparse(cells))
+}
+
+/// The bounding box of the cells seen so far, kept within the caps. Columns count from
+/// column A, as the table pads the columns left of the first one.
+#[derive(Default)]
+struct Area {
+    bounds: Option<(u32, u32, u32)>,
+}
+
+impl Area {
+    fn add(&mut self, (row, col): (u32, u32)) -> Result<(), String> {
+        let (first, last, right) = self.bounds.unwrap_or((row, row, col));
+        let bounds = (first.min(row), last.max(row), right.max(col));
+        self.bounds = Some(bounds);
+        let (first, last, right) = bounds;
+        match limits::check_area(u64::from(last - first) + 1, u64::from(right) + 1) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
 }
 
 fn kind_of(data: &Data) -> Kind {

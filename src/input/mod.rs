@@ -21,7 +21,10 @@ mod cell;
 mod csv;
 mod encoding;
 mod excel;
+#[doc(hidden)]
+pub mod fuzz;
 mod header;
+mod limits;
 
 use crate::model::{CellError, Cells, Layout};
 use std::fs::File;

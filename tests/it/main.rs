@@ -8,6 +8,7 @@ mod disk;
 mod drtrack;
 mod engine;
 mod faults;
+mod hostile;
 mod import;
 mod input;
 mod motive;

@@ -1,0 +1,16 @@
+//! CSV decoding and sniffing: bytes → encoding, delimiter, header, every record.
+//! The first byte picks the file's extension (`.csv`, `.tsv`, `.txt`, `.xlsx` = strict).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let name = ["f.csv", "f.tsv", "f.txt", "f.xlsx"][usize::from(pick % 4)];
+    muster::input::fuzz::csv_file(name, bytes);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        muster::input::fuzz::sniff_delimiter(text, pick & 4 != 0);
+    }
+});
