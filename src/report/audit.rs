@@ -17,7 +17,6 @@ use rust_xlsxwriter::{
 use serde_json::{Value, json};
 
 use super::Error;
-use super::safe;
 use super::style::Formats;
 use crate::audit::{Class, Difference};
 use crate::model::VendorKind;
@@ -87,7 +86,7 @@ fn summary(
     let mut r: RowNum = 2;
     for (label, value) in facts {
         sheet.write_string_with_format(r, 0, *label, &f.label)?;
-        text(sheet, r, 1, value, f)?;
+        f.write_text(sheet, r, 1, value)?;
         r += 1;
     }
     r += 1;
@@ -101,7 +100,7 @@ fn summary(
     let first = r + 1;
     for (target, by_class) in &counts {
         r += 1;
-        text(sheet, r, 0, target, f)?;
+        f.write_text(sheet, r, 0, target)?;
         for (i, class) in Class::ALL.iter().enumerate() {
             let n = by_class.get(class).copied().unwrap_or(0);
             sheet.write_number_with_format(r, 1 + i as ColNum, n as f64, &f.int)?;
@@ -179,45 +178,28 @@ fn class_sheet(
         };
         for diff in fields {
             r += 1;
-            text(sheet, r, 0, &line.target, f)?;
-            text(sheet, r, 1, line.vendor.key(), f)?;
-            text(sheet, r, 2, &line.key, f)?;
+            f.write_text(sheet, r, 0, &line.target)?;
+            f.write_text(sheet, r, 1, line.vendor.key())?;
+            f.write_text(sheet, r, 2, &line.key)?;
             if let Some(id) = &line.platform_id {
-                text(sheet, r, 3, id, f)?;
+                f.write_text(sheet, r, 3, id)?;
             }
             let mut c: ColNum = 4;
             if let Some(d) = diff {
-                text(sheet, r, 4, d.field.name(), f)?;
-                text(sheet, r, 5, &d.roster, f)?;
-                text(sheet, r, 6, &d.platform, f)?;
+                f.write_text(sheet, r, 4, d.field.name())?;
+                f.write_text(sheet, r, 5, &d.roster)?;
+                f.write_text(sheet, r, 6, &d.platform)?;
                 c = 7;
             }
             if let Some((file, sheet_name, row)) = &line.source {
-                text(sheet, r, c, file, f)?;
-                text(sheet, r, c + 1, sheet_name, f)?;
+                f.write_text(sheet, r, c, file)?;
+                f.write_text(sheet, r, c + 1, sheet_name)?;
                 sheet.write_number(r, c + 2, *row)?;
             }
         }
     }
     if r > 0 {
         sheet.autofilter(0, 0, r, headers.len() as ColNum - 1)?;
-    }
-    Ok(())
-}
-
-/// A text cell: cut to Excel's limit; formula-looking text keeps the quote-prefix style.
-fn text(
-    sheet: &mut Worksheet,
-    r: RowNum,
-    c: ColNum,
-    value: &str,
-    f: &Formats,
-) -> Result<(), XlsxError> {
-    let value = safe::fit_cell(value);
-    if safe::looks_like_formula(&value) {
-        sheet.write_string_with_format(r, c, value, &f.quoted)?;
-    } else {
-        sheet.write_string(r, c, value)?;
     }
     Ok(())
 }

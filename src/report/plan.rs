@@ -17,7 +17,6 @@ use calamine::{Data, Reader, open_workbook_auto};
 use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
 
 use super::Error;
-use super::safe;
 use super::style::Formats;
 use crate::audit::Difference;
 
@@ -106,23 +105,23 @@ fn plan_sheet(sheet: &mut Worksheet, lines: &[PlanLine], f: &Formats) -> Result<
         };
         for d in diffs {
             r += 1;
-            text(sheet, r, 0, &line.target, f)?;
-            text(sheet, r, 1, &line.vendor, f)?;
-            text(sheet, r, 2, &line.key, f)?;
-            text(sheet, r, 3, &line.action, f)?;
+            f.write_text(sheet, r, 0, &line.target)?;
+            f.write_text(sheet, r, 1, &line.vendor)?;
+            f.write_text(sheet, r, 2, &line.key)?;
+            f.write_text(sheet, r, 3, &line.action)?;
             if let Some(id) = &line.platform_id {
-                text(sheet, r, 4, id, f)?;
+                f.write_text(sheet, r, 4, id)?;
             }
             if let Some(d) = d {
-                text(sheet, r, 5, d.field.name(), f)?;
-                text(sheet, r, 6, &d.roster, f)?;
-                text(sheet, r, 7, &d.platform, f)?;
+                f.write_text(sheet, r, 5, d.field.name())?;
+                f.write_text(sheet, r, 6, &d.roster)?;
+                f.write_text(sheet, r, 7, &d.platform)?;
             }
-            text(sheet, r, 8, &line.source.0, f)?;
-            text(sheet, r, 9, &line.source.1, f)?;
+            f.write_text(sheet, r, 8, &line.source.0)?;
+            f.write_text(sheet, r, 9, &line.source.1)?;
             sheet.write_number(r, 10, line.source.2)?;
             if let Some(e) = &line.error {
-                text(sheet, r, 11, e, f)?;
+                f.write_text(sheet, r, 11, e)?;
             }
         }
     }
@@ -143,8 +142,8 @@ fn pairs_sheet(
     header(sheet, headers, f)?;
     sheet.set_column_width(1, 80)?;
     for (i, (k, v)) in pairs.iter().enumerate() {
-        text(sheet, i as RowNum + 1, 0, k, f)?;
-        text(sheet, i as RowNum + 1, 1, v, f)?;
+        f.write_text(sheet, i as RowNum + 1, 0, k)?;
+        f.write_text(sheet, i as RowNum + 1, 1, v)?;
     }
     Ok(())
 }
@@ -156,27 +155,11 @@ fn state_sheet_write(sheet: &mut Worksheet, state: &State, f: &Formats) -> Resul
     for (target, users) in state {
         for (key, (id, digest)) in users {
             r += 1;
-            text(sheet, r, 0, target, f)?;
-            text(sheet, r, 1, key, f)?;
-            text(sheet, r, 2, id, f)?;
-            text(sheet, r, 3, digest, f)?;
+            f.write_text(sheet, r, 0, target)?;
+            f.write_text(sheet, r, 1, key)?;
+            f.write_text(sheet, r, 2, id)?;
+            f.write_text(sheet, r, 3, digest)?;
         }
-    }
-    Ok(())
-}
-
-fn text(
-    sheet: &mut Worksheet,
-    r: RowNum,
-    c: ColNum,
-    value: &str,
-    f: &Formats,
-) -> Result<(), XlsxError> {
-    let value = safe::fit_cell(value);
-    if safe::looks_like_formula(&value) {
-        sheet.write_string_with_format(r, c, value, &f.quoted)?;
-    } else {
-        sheet.write_string(r, c, value)?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! How the workbook looks: header, text, number and status formats, status colours.
 
-use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder};
+use rust_xlsxwriter::{
+    ColNum, Color, Format, FormatAlign, FormatBorder, RowNum, Worksheet, XlsxError,
+};
 
 use crate::model::Status;
 
@@ -69,6 +71,24 @@ pub struct Formats {
 }
 
 impl Formats {
+    /// Writes `value` as a text cell, cut to Excel's limit; text that starts like a
+    /// formula keeps the quote-prefix format, so it is never read as one.
+    pub fn write_text(
+        &self,
+        sheet: &mut Worksheet,
+        r: RowNum,
+        c: ColNum,
+        value: &str,
+    ) -> Result<(), XlsxError> {
+        let value = super::safe::fit_cell(value);
+        if super::safe::looks_like_formula(&value) {
+            sheet.write_string_with_format(r, c, value, &self.quoted)?;
+        } else {
+            sheet.write_string(r, c, value)?;
+        }
+        Ok(())
+    }
+
     /// Builds all formats.
     pub fn new() -> Formats {
         Formats {
