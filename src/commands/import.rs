@@ -201,15 +201,17 @@ pub async fn execute_plan(
                 skipped_sheets: roster.skipped.clone(),
             };
             journal.begin_run(&info, &fingerprint)?;
-            journal.record_rows(
-                &info.run_id,
-                rows.iter()
-                    .zip(&checked)
-                    .map(|(row, c)| stored_row(row, c.target.as_deref())),
-            )?;
             info
         }
     };
+    // On a resume too: a run killed between `begin_run` and this point has no rows yet, and
+    // outcomes are recorded onto its rows (rows already there are kept as they are).
+    journal.record_rows(
+        &run.run_id,
+        rows.iter()
+            .zip(&checked)
+            .map(|(row, c)| stored_row(row, c.target.as_deref())),
+    )?;
     let previous = journal.outcomes(&run.run_id)?;
 
     // Outcomes known without sending: invalid rows, and rows a resumed run finished.
