@@ -402,3 +402,34 @@ async fn the_workbook_agrees_with_the_journal_row_for_row() {
         "header + the three invalid rows"
     );
 }
+
+/// A run killed after it was begun but before its rows were recorded is resumed with every
+/// row accounted for (the journal's state at that moment is made by hand here).
+#[tokio::test]
+async fn a_run_killed_before_its_rows_were_recorded_resumes_with_every_row() {
+    let w = World::start(Options::default()).await;
+    let config = w.config("");
+    let roster = w.write("roster.csv", &traccar_roster(10));
+    let journal = w.path("j.db");
+    let out = w.path("r.xlsx");
+    let exit = w
+        .import(&roster, &config, &journal, &out, &[])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Success);
+    {
+        let db = rusqlite::Connection::open(&journal).unwrap();
+        db.execute_batch("UPDATE runs SET finished = 0; DELETE FROM rows;")
+            .unwrap();
+    }
+    let exit = w
+        .import(&roster, &config, &journal, &out, &[])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Success);
+    let counts = w.last_run_counts(&journal);
+    assert_eq!(counts.values().sum::<usize>(), 10, "{counts:?}");
+    assert_eq!(counts.get(&Status::Exists), Some(&10), "{counts:?}");
+    assert_eq!(w.stat("traccar", "created"), 10);
+    assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
+}
