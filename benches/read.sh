@@ -5,7 +5,8 @@
 # markdown table row per goal (lines starting with `| `).
 #
 #   benches/read.sh                          # 1,000,000-row CSV, 100,000-row xlsx
-#   ROWS=20000 XLSX_ROWS=5000 benches/read.sh # quick mode
+#   benches/read.sh --quick                  # quick mode: 20,000-row CSV, 5,000-row xlsx,
+#                                            # one run a side, no default run (what CI runs)
 #
 # RUNS (default 3) sets the runs per side; FULL=0 skips the informative default
 # `muster validate` run (with its Results sheet). Data is generated once into
@@ -13,6 +14,9 @@
 # here when absent); when that fails the pandas row is skipped, saying why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "--quick" ]]; then
+  : "${ROWS:=20000}" "${XLSX_ROWS:=5000}" "${RUNS:=1}" "${FULL:=0}"
+fi
 rows=${ROWS:-1000000}
 xlsx_rows=${XLSX_ROWS:-100000}
 runs=${RUNS:-3}
