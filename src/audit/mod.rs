@@ -244,6 +244,12 @@ fn is_word(field: Field) -> bool {
     )
 }
 
+/// Whether two texts are the same value of `field`: what the audit and the connectors'
+/// updates both ask, so an update sends exactly what the audit calls different.
+pub fn same(field: Field, a: &str, b: &str) -> bool {
+    normalise(field, a) == normalise(field, b)
+}
+
 /// The comparable form of `text` as a value of `field` (see the module docs).
 pub fn normalise(field: Field, text: &str) -> String {
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");

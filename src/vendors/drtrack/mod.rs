@@ -157,14 +157,11 @@ fn unchanged(job: &Job, user: &Listed, listed_only: bool) -> bool {
     }
     let same = |field: Field, have: Option<&str>| match row.get(field) {
         None => true,
-        Some(want) => have.is_some_and(|h| h.trim() == want.trim()),
+        Some(want) => have.is_some_and(|h| crate::audit::same(field, want, h)),
     };
     same(Field::FirstName, user.first_name.as_deref())
         && same(Field::LastName, user.last_name.as_deref())
-        && match row.get(Field::Email) {
-            None => true,
-            Some(e) => user.email.as_deref() == Some(e.trim().to_lowercase().as_str()),
-        }
+        && same(Field::Email, user.email.as_deref())
 }
 
 /// A random password that meets DRTrack's policy (digit, lower, upper, special; ≤ 40).

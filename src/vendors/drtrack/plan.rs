@@ -248,22 +248,22 @@ impl Drtrack {
             &OpFields {
                 branch_ids: branches.as_deref(),
                 first_name: differing(
-                    row.get(Field::FirstName),
+                    &row,
+                    Field::FirstName,
                     listed.and_then(|u| u.first_name.as_deref()),
                     compare,
-                    false,
                 ),
                 last_name: differing(
-                    row.get(Field::LastName),
+                    &row,
+                    Field::LastName,
                     listed.and_then(|u| u.last_name.as_deref()),
                     compare,
-                    false,
                 ),
                 email: differing(
-                    row.get(Field::Email),
+                    &row,
+                    Field::Email,
                     listed.and_then(|u| u.email.as_deref()),
                     compare,
-                    true,
                 ),
                 password: password.as_deref(),
                 login: &sent_login,
@@ -286,21 +286,16 @@ impl Drtrack {
     }
 }
 
-/// `want` unless `compare` and the platform already `have`s it (trimmed; `fold`: ignoring
-/// case, for e-mails).
+/// The row's `field` (trimmed) unless `compare` and the platform already `have`s the same
+/// value (`audit::same`, the audit's own comparison).
 fn differing<'a>(
-    want: Option<&'a str>,
+    row: &'a crate::model::Row,
+    field: Field,
     have: Option<&str>,
     compare: bool,
-    fold: bool,
 ) -> Option<&'a str> {
-    let have = have.map(str::trim).unwrap_or("");
-    want.map(str::trim).filter(|w| {
-        !compare
-            || if fold {
-                !w.eq_ignore_ascii_case(have)
-            } else {
-                *w != have
-            }
-    })
+    let have = have.unwrap_or("");
+    row.get(field)
+        .map(str::trim)
+        .filter(|w| !compare || !crate::audit::same(field, w, have))
 }

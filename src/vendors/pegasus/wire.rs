@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::audit::same;
 use crate::model::{Field, Problem, Row};
 use crate::secret::Secret;
 use crate::submit::http::Reply;
@@ -170,11 +171,6 @@ pub(super) fn platform_user(
     })
 }
 
-/// Digits only: phones are compared as digits.
-fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
-}
-
 /// The `PUT /users/{id}` body that makes `have` look like the row: only the fields the row
 /// sets and the platform holds differently (names trimmed, e-mail case-insensitive, phone
 /// as digits). `company` changes the groups to `[group_id]` when the user's groups are not
@@ -193,15 +189,15 @@ pub(super) fn changes(
         (Field::FirstName, "first_name", text(&have.first_name)),
         (Field::LastName, "last_name", text(&have.last_name)),
     ] {
-        if let Some(w) = want(field).filter(|w| *w != have) {
+        if let Some(w) = want(field).filter(|w| !same(field, w, &have)) {
             out.insert(key.into(), json!(w));
         }
     }
-    if let Some(w) = want(Field::Email).filter(|w| !w.eq_ignore_ascii_case(&text(&have.email))) {
+    if let Some(w) = want(Field::Email).filter(|w| !same(Field::Email, w, &text(&have.email))) {
         out.insert("email".into(), json!(w));
     }
-    if let Some(w) =
-        want(Field::Phone).filter(|w| digits(w) != digits(&have.phone_text().unwrap_or_default()))
+    if let Some(w) = want(Field::Phone)
+        .filter(|w| !same(Field::Phone, w, &have.phone_text().unwrap_or_default()))
     {
         out.insert("phone".into(), json!(w));
     }
