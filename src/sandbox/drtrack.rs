@@ -385,23 +385,39 @@ async fn users(State(sim): State<Arc<Drtrack>>, headers: HeaderMap) -> Response 
     if !sim.token_valid(&headers) {
         return unauthorized();
     }
-    let list: Vec<Value> = sim
-        .users()
+    // Serialized straight from the users as stored (no copy into `Value`s): this is the
+    // read a client makes after every sync, and it lists every user.
+    let users = sim.users();
+    let list: Vec<ListedUser<'_>> = users
         .users
         .iter()
-        .map(|u| {
-            json!({
-                "key": u.key,
-                "userID": u.login,
-                "firstName": u.first_name,
-                "lastName": u.last_name,
-                "email": u.email,
-                "encrypted": 1,
-                "tokenExpires": 0,
-            })
+        .map(|u| ListedUser {
+            key: u.key,
+            login: &u.login,
+            first_name: u.first_name.as_deref(),
+            last_name: u.last_name.as_deref(),
+            email: u.email.as_deref(),
+            encrypted: 1,
+            token_expires: 0,
         })
         .collect();
-    axum::Json(Value::Array(list)).into_response()
+    axum::Json(list).into_response()
+}
+
+/// A user as `GET /users` lists it.
+#[derive(serde::Serialize)]
+struct ListedUser<'a> {
+    key: i64,
+    #[serde(rename = "userID")]
+    login: &'a str,
+    #[serde(rename = "firstName")]
+    first_name: Option<&'a str>,
+    #[serde(rename = "lastName")]
+    last_name: Option<&'a str>,
+    email: Option<&'a str>,
+    encrypted: u8,
+    #[serde(rename = "tokenExpires")]
+    token_expires: u8,
 }
 
 async fn sync(State(sim): State<Arc<Drtrack>>, headers: HeaderMap, body: String) -> Response {

@@ -14,9 +14,24 @@ use muster::{Cli, Env, Exit};
 pub struct World {
     pub sandbox: Sandbox,
     pub dir: tempfile::TempDir,
+    /// The sandbox's own runtime, when it runs apart from the test's ([`World::start_apart`]).
+    _apart: Apart,
+}
+
+/// A runtime of its own for the sandbox; shut down without blocking when dropped (a
+/// runtime may not be dropped the ordinary way inside the test's async context).
+struct Apart(Option<tokio::runtime::Runtime>);
+
+impl Drop for Apart {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl World {
+    /// A sandbox on the test's own runtime (paused time reaches it).
     pub async fn start(options: Options) -> World {
         let sandbox = Sandbox::start("127.0.0.1:0", options)
             .await
@@ -24,6 +39,30 @@ impl World {
         World {
             sandbox,
             dir: tempfile::tempdir().expect("temp dir"),
+            _apart: Apart(None),
+        }
+    }
+
+    /// A sandbox on a runtime of its own (two threads), as a real platform runs on another
+    /// machine: muster's blocking work (the SQLite journal, the workbook) on the test's
+    /// threads cannot starve the simulated platform into timeouts. Not for paused time.
+    pub async fn start_apart(options: Options) -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sandbox")
+            .enable_all()
+            .build()
+            .expect("a runtime for the sandbox");
+        // Started (and so spawned) on the sandbox's runtime; awaited from the test's.
+        let sandbox = rt
+            .spawn(Sandbox::start("127.0.0.1:0", options))
+            .await
+            .expect("sandbox start does not panic")
+            .expect("sandbox starts");
+        World {
+            sandbox,
+            dir: tempfile::tempdir().expect("temp dir"),
+            _apart: Apart(Some(rt)),
         }
     }
 

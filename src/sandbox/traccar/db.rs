@@ -269,53 +269,89 @@ impl Reset for Db {
 
 /// `expr LIKE '%keyword%'` under a case-insensitive collation: `%` and `_` in the keyword
 /// are wildcards, `\` escapes them (traccar.md "GET /users").
+#[cfg(test)]
 pub(crate) fn like_contains(text: &str, keyword: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Tok {
-        Any,
-        One,
-        Char(char),
-    }
-    let mut pattern = vec![Tok::Any];
-    let mut chars = keyword.chars().flat_map(char::to_lowercase);
-    while let Some(c) = chars.next() {
-        pattern.push(match c {
-            '%' => Tok::Any,
-            '_' => Tok::One,
-            '\\' => Tok::Char(chars.next().unwrap_or('\\')),
-            c => Tok::Char(c),
-        });
-    }
-    pattern.push(Tok::Any);
-    let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
-    // Classic wildcard matching with backtracking to the last `%`.
-    let (mut t, mut p) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(Tok::Any) => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(Tok::One) => {
-                t += 1;
-                p += 1;
-            }
-            Some(Tok::Char(c)) if *c == text[t] => {
-                t += 1;
-                p += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
+    Like::new(keyword).matches(text)
+}
+
+/// A `LIKE '%keyword%'` pattern, parsed once for a whole list (see [`like_contains`]).
+pub(crate) struct Like {
+    pattern: Vec<Tok>,
+    /// The pattern when it is `%literal%` with an ASCII literal: then an ASCII text is
+    /// searched for it directly, without copying the text (the common look-up by e-mail).
+    literal: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tok {
+    Any,
+    One,
+    Char(char),
+}
+
+impl Like {
+    pub(crate) fn new(keyword: &str) -> Like {
+        let mut pattern = vec![Tok::Any];
+        let mut chars = keyword.chars().flat_map(char::to_lowercase);
+        while let Some(c) = chars.next() {
+            pattern.push(match c {
+                '%' => Tok::Any,
+                '_' => Tok::One,
+                '\\' => Tok::Char(chars.next().unwrap_or('\\')),
+                c => Tok::Char(c),
+            });
         }
+        pattern.push(Tok::Any);
+        let inner = &pattern[1..pattern.len() - 1];
+        let literal = inner
+            .iter()
+            .map(|tok| match tok {
+                Tok::Char(c) if c.is_ascii() => Some(*c as u8),
+                _ => None,
+            })
+            .collect::<Option<Vec<u8>>>();
+        Like { pattern, literal }
     }
-    pattern[p..].iter().all(|tok| *tok == Tok::Any)
+
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        if let (Some(literal), true) = (&self.literal, text.is_ascii()) {
+            return literal.is_empty()
+                || text
+                    .as_bytes()
+                    .windows(literal.len())
+                    .any(|w| w.eq_ignore_ascii_case(literal));
+        }
+        let pattern = &self.pattern;
+        let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+        // Classic wildcard matching with backtracking to the last `%`.
+        let (mut t, mut p) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match pattern.get(p) {
+                Some(Tok::Any) => {
+                    star = Some((p, t));
+                    p += 1;
+                }
+                Some(Tok::One) => {
+                    t += 1;
+                    p += 1;
+                }
+                Some(Tok::Char(c)) if *c == text[t] => {
+                    t += 1;
+                    p += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) => {
+                        p = sp + 1;
+                        t = st + 1;
+                        star = Some((sp, st + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        pattern[p..].iter().all(|tok| *tok == Tok::Any)
+    }
 }
 
 #[cfg(test)]
@@ -337,6 +373,13 @@ mod tests {
             ("a@x.io", "a%io", true),
             ("a@x.io", "io%a", false),
             ("Émile", "émi", true),
+            // A plain ASCII keyword searched in ASCII text and in other text alike.
+            ("user19@example.com", "USER19@EXAMPLE.COM", true),
+            ("xuser19@example.com", "user19@example.com", true),
+            ("user1@example.com", "user19@example.com", false),
+            ("Émile user9@x.io", "USER9@x", true),
+            ("Émile", "mile", true),
+            ("ab", "abc", false),
         ];
         for (text, keyword, want) in cases {
             assert_eq!(

@@ -31,8 +31,8 @@ mod wire;
 mod tests;
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -41,8 +41,9 @@ use crate::model::{Field, Outcome, VendorKind};
 use crate::secret::Secret;
 use crate::submit::Ctx;
 
+use super::common::Fresh;
 use super::{Job, PlatformUser, Vendor, VendorError, generate_password};
-use wire::{Listed, Method};
+use wire::{Directory, Listed, Method};
 
 /// The journal step of a user made by `ADD`.
 const STEP: &str = "user";
@@ -59,6 +60,9 @@ pub struct Drtrack {
     sync_calls: AtomicU64,
     /// User groups (lower-cased) DRTrack accepted in this run: a hint for rejected rows.
     accepted_groups: Mutex<HashSet<String>>,
+    /// The `GET /users` after each sync, shared by the batches whose syncs ended before it
+    /// began (one whole-list read per sync would be O(n²) over a large run).
+    confirmations: Fresh<Result<Arc<Directory>, String>>,
 }
 
 /// One row on its way to DRTrack as a sync operation.
@@ -87,6 +91,7 @@ impl Drtrack {
             login_lock: tokio::sync::Mutex::new(()),
             sync_calls: AtomicU64::new(0),
             accepted_groups: Mutex::new(HashSet::new()),
+            confirmations: Fresh::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! unanswered sync re-sent only for what the list does not show.
 
 use serde_json::Value;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::wire::{self, Directory, Method};
@@ -84,12 +85,22 @@ impl Drtrack {
             }
             let sent_alone = ops.len() == 1;
             let verdict = self.sync(ctx, &mut ops).await?;
-            let dir = match self.directory(ctx).await {
+            // A list read that began after this sync ended, shared with other batches.
+            let read = self
+                .confirmations
+                .read(|| async {
+                    self.directory(ctx)
+                        .await
+                        .map(Arc::new)
+                        .map_err(|e| e.halt_reason())
+                })
+                .await;
+            let dir = match read {
                 Ok(d) => d,
-                Err(e) => {
+                Err(reason) => {
                     // Without the list nothing can be confirmed: the intents stay, and a
                     // re-run settles them.
-                    ctx.http.halt.halt(e.halt_reason());
+                    ctx.http.halt.halt(reason);
                     return Err(Stop::Halted);
                 }
             };

@@ -44,7 +44,7 @@ use crate::submit::limiter::Limiter;
 use crate::submit::retry::Kind;
 use crate::submit::{Ctx, SingleFlight};
 
-use super::common::{fail_send, settle};
+use super::common::{Fresh, fail_send, settle};
 use super::{Job, PlatformUser, Vendor, VendorError};
 use client::{Groups, RowError, Session, Users, Window, send};
 use wire::{readable, reply_id};
@@ -64,6 +64,9 @@ pub struct Pegasus {
     session: Session,
     /// One group per company per run, whoever asks first makes it.
     groups: SingleFlight<GroupResult>,
+    /// The checks after lost answers: users by lower-cased username from a whole-list read
+    /// (users have no documented search) shared by every row that asked before it began.
+    checks: Fresh<Result<Arc<HashMap<String, String>>, String>>,
 }
 
 /// A company's group id, or why it could not be had (shared by all its rows).
@@ -128,6 +131,7 @@ impl Pegasus {
         Pegasus {
             session: Session::new(credentials),
             groups: SingleFlight::new(),
+            checks: Fresh::default(),
         }
     }
 
@@ -403,16 +407,26 @@ impl Pegasus {
     }
 
     /// A user by lower-cased username, paging through every user (`search.` is not
-    /// documented for users). `Err`: the list could not be read.
+    /// documented for users) in a read that began after this call, shared with the other
+    /// rows checking at the same time. `Err`: the list could not be read.
     async fn find_user(
         &self,
         ctx: &Ctx,
         key: &str,
     ) -> Result<Result<Option<String>, String>, RowError> {
-        match client::read_users(ctx, &self.session).await {
-            Ok(users) => Ok(Ok(users.by_username.get(key).cloned())),
+        let read = self
+            .checks
+            .read(|| async {
+                client::read_users(ctx, &self.session)
+                    .await
+                    .map(|users| Arc::new(users.by_username))
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        match read {
+            Ok(users) => Ok(Ok(users.get(key).cloned())),
             Err(_) if ctx.halted() => Err(RowError::Halted),
-            Err(e) => Ok(Err(e.to_string())),
+            Err(e) => Ok(Err(e)),
         }
     }
 
