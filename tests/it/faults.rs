@@ -49,6 +49,14 @@ const CASES: [(&str, &str, &str); 4] = [
     ("drtrack", "20/s", "40/s"),
 ];
 
+/// The long variant's rates for `vendor`, where they differ from [`CASES`]: Motive needs
+/// about one request per row, and on a loaded 2-core machine muster did not reach 100 a
+/// second over 20,000 rows (29/s measured), so the platform never answered 429. Half of
+/// that limit is still below muster's configured rate and is met.
+fn long_rates(vendor: &str) -> Option<(&'static str, &'static str)> {
+    (long() && vendor == "motive").then_some(("50/s", "100/s"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_vendor_ends_every_row_final_and_creates_nothing_twice_under_faults() {
     let (n, latency_ms, timeout) = scale();
@@ -59,6 +67,7 @@ async fn every_vendor_ends_every_row_final_and_creates_nothing_twice_under_fault
         if !only.is_empty() && !only.split(',').any(|v| v.trim() == vendor) {
             continue;
         }
+        let (platform_rate, our_rate) = long_rates(vendor).unwrap_or((platform_rate, our_rate));
         let w = World::start_apart(Options {
             latency_ms,
             error_rate: 0.1,
