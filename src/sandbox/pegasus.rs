@@ -1034,6 +1034,107 @@ async fn put_apps(
 mod tests {
     use super::*;
 
+    /// Usernames and e-mails stay unique through updates, which move them in the index:
+    /// a value a user gave up is free again, its new value is taken, its own is no conflict.
+    #[tokio::test]
+    async fn uniqueness_follows_updates() {
+        use crate::sandbox::Sandbox;
+        let person = |name: &str| seed::PlatformSeed {
+            vendor: VendorKind::Pegasus,
+            fields: vec![
+                (Field::Username, format!("{name}@x.test")),
+                (Field::Email, format!("{name}@x.test")),
+                (Field::Company, "Acme".into()),
+            ],
+        };
+        let sandbox = Sandbox::start(
+            "127.0.0.1:0",
+            crate::sandbox::Options {
+                platform_users: vec![person("a"), person("b")],
+                ..crate::sandbox::Options::default()
+            },
+        )
+        .await
+        .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let base = format!("{}/pegasus", sandbox.url());
+        let login: Value = http
+            .post(format!("{base}/login"))
+            .json(&json!({"username": "admin@sandbox.test", "password": "Sandbox-Pass-1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["auth"].as_str().unwrap().to_string();
+        let (a, b) = (FIRST_USER_ID, FIRST_USER_ID + 1);
+        // (method, path, body, expected status)
+        let cases = [
+            (
+                "PUT",
+                format!("/users/{b}"),
+                json!({"email": "A@X.test"}),
+                409,
+            ),
+            (
+                "PUT",
+                format!("/users/{b}"),
+                json!({"username": "a@x.test"}),
+                409,
+            ),
+            (
+                "PUT",
+                format!("/users/{b}"),
+                json!({"email": "b@x.test"}),
+                200,
+            ),
+            (
+                "PUT",
+                format!("/users/{b}"),
+                json!({"email": "b2@x.test"}),
+                200,
+            ),
+            (
+                "PUT",
+                format!("/users/{a}"),
+                json!({"email": "B2@x.test"}),
+                409,
+            ),
+            (
+                "POST",
+                "/users".to_string(),
+                json!({"username": "c@x.test", "email": "b@x.test", "password": "Secret-Pass-1", "groups": [FIRST_GROUP_ID]}),
+                201,
+            ),
+            (
+                "POST",
+                "/users".to_string(),
+                json!({"username": "d@x.test", "email": "b2@x.test", "password": "Secret-Pass-1", "groups": [FIRST_GROUP_ID]}),
+                409,
+            ),
+            (
+                "POST",
+                "/users".to_string(),
+                json!({"username": "C@x.test", "email": "e@x.test", "password": "Secret-Pass-1", "groups": [FIRST_GROUP_ID]}),
+                409,
+            ),
+        ];
+        for (method, path, body, want) in cases {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let r = http
+                .request(method.clone(), format!("{base}{path}"))
+                .header("Authenticate", &token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), want, "{method} {path} {body}");
+        }
+        sandbox.stop().await;
+    }
+
     #[test]
     fn password_policy_table() {
         let cases = [
