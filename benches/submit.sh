@@ -152,9 +152,11 @@ stage_unlimited() {
     # The pair: the same number of requests at the same concurrency.
     "$pair" server > "$work/pair.out" &
     pair_pid=$!
-    for _ in $(seq 100); do grep -q '^listening on ' "$work/pair.out" && break; sleep 0.05; done
+    # Up to 20 s: on a loaded machine the server once took longer than 5 s to print its port.
+    for _ in $(seq 400); do grep -q '^listening on ' "$work/pair.out" && break; sleep 0.05; done
     local purl
     purl=$(sed -n 's/^listening on //p' "$work/pair.out")
+    [[ -n $purl ]] || { log "hyper pair: the server printed no address:"; cat "$work/pair.out" >&2; exit 1; }
     read -r _ _ _ ps _ pr < <("$pair" client "$purl/users" "$requests" "$conc")
     kill "$pair_pid"; wait "$pair_pid" 2>/dev/null || true; pair_pid=
     pair_secs+=("$ps"); pair_rates+=("$pr")

@@ -12,9 +12,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::oneshot;
 
 use crate::model::{Outcome, RunInfo, TargetStats};
 
@@ -75,11 +76,46 @@ pub struct StoredRow {
 }
 
 /// The journal file. Cheap to share: one connection behind a mutex; each call is one
-/// short transaction.
+/// short transaction, except [`Journal::commit`], whose writes are committed together with
+/// every other task's pending writes (group commit).
 pub struct Journal {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
+    group: Arc<Mutex<Group>>,
 }
+
+/// One change of the step ledger, for [`Journal::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepWrite {
+    /// As [`Journal::intent`]: the step's request is about to be sent.
+    Intent { key: String, step: String },
+    /// As [`Journal::done`]: the platform confirmed the step; `id` is what it made.
+    Done {
+        key: String,
+        step: String,
+        id: Option<String>,
+    },
+    /// As [`Journal::clear`]: the step's request is known to have done nothing.
+    Clear { key: String, step: String },
+}
+
+/// Writes waiting for the group commit, and whether a committer is draining them.
+#[derive(Default)]
+struct Group {
+    pending: Vec<Pending>,
+    committing: bool,
+}
+
+/// One caller's writes and where its result goes.
+struct Pending {
+    run_id: String,
+    target: String,
+    writes: Vec<StepWrite>,
+    reply: oneshot::Sender<Result<(), Error>>,
+}
+
+/// Most callers' writes committed in one transaction (bounds the time a waiter waits).
+const GROUP_MAX: usize = 1024;
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,7 +180,8 @@ impl Journal {
             .map_err(|e| open_err(format!("not a muster journal: {e}")))?;
         Ok(Journal {
             path: path.to_path_buf(),
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
+            group: Arc::new(Mutex::new(Group::default())),
         })
     }
 
@@ -154,8 +191,7 @@ impl Journal {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.conn)
     }
 
     /// Records a new run.
@@ -316,14 +352,8 @@ impl Journal {
 
     /// Records that a step's request is about to be sent. Committed before it is sent.
     pub fn intent(&self, run_id: &str, target: &str, key: &str, step: &str) -> Result<(), Error> {
-        self.conn().prepare_cached(
-            "INSERT INTO steps (target, key, step, state, id, run_id, updated)
-             VALUES (?1, ?2, ?3, 'intent', NULL, ?4, ?5)
-             ON CONFLICT (target, key, step) DO UPDATE SET state = 'intent', run_id = ?4, updated = ?5
-             WHERE steps.state != 'done'"
-        )?
-        .execute(params![target, key, step, run_id, now()])?;
-        Ok(())
+        let conn = self.conn();
+        put_intent(&conn, run_id, target, key, step, &now())
     }
 
     /// Records that a step is done, with the id it made.
@@ -335,22 +365,53 @@ impl Journal {
         step: &str,
         id: Option<&str>,
     ) -> Result<(), Error> {
-        self.conn().prepare_cached(
-            "INSERT INTO steps (target, key, step, state, id, run_id, updated)
-             VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)
-             ON CONFLICT (target, key, step) DO UPDATE SET state = 'done', id = ?4, run_id = ?5, updated = ?6"
-        )?
-        .execute(params![target, key, step, id, run_id, now()])?;
-        Ok(())
+        let conn = self.conn();
+        put_done(&conn, run_id, target, key, step, id, &now())
     }
 
     /// Forgets a step whose request is known to have done nothing (refused, not sent).
     pub fn clear(&self, target: &str, key: &str, step: &str) -> Result<(), Error> {
-        self.conn().prepare_cached(
-            "DELETE FROM steps WHERE target = ?1 AND key = ?2 AND step = ?3 AND state = 'intent'"
-        )?
-        .execute(params![target, key, step])?;
-        Ok(())
+        let conn = self.conn();
+        put_clear(&conn, target, key, step)
+    }
+
+    /// Commits `writes` (in order, in one transaction) for `target`, together with every
+    /// other caller's writes pending at the same moment: one commit for many rows instead
+    /// of one per row. Returns once they are committed (an intent is then safe to act on).
+    /// The commit runs on a blocking thread (`spawn_blocking`), never on the async
+    /// runtime's workers; must be called within a tokio runtime.
+    pub async fn commit(
+        &self,
+        run_id: &str,
+        target: &str,
+        writes: Vec<StepWrite>,
+    ) -> Result<(), Error> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut group = lock(&self.group);
+            group.pending.push(Pending {
+                run_id: run_id.to_string(),
+                target: target.to_string(),
+                writes,
+                reply,
+            });
+            !std::mem::replace(&mut group.committing, true)
+        };
+        if start {
+            let (conn, group) = (self.conn.clone(), self.group.clone());
+            // The committer drains the queue until it finds it empty; whoever queues while
+            // it commits is in its next transaction. Its result reaches every waiter through
+            // its channel, so the join handle is not needed.
+            drop(tokio::task::spawn_blocking(move || drain(&conn, &group)));
+        }
+        match answer.await {
+            Ok(result) => result,
+            // The committer ended without answering: only a panic in SQLite does that.
+            Err(_) => Err(Error::Open {
+                path: self.path.clone(),
+                message: "the journal's writer stopped before committing".into(),
+            }),
+        }
     }
 
     /// Past runs, newest first.
@@ -441,6 +502,125 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn put_intent(
+    conn: &Connection,
+    run_id: &str,
+    target: &str,
+    key: &str,
+    step: &str,
+    now: &str,
+) -> Result<(), Error> {
+    conn.prepare_cached(
+        "INSERT INTO steps (target, key, step, state, id, run_id, updated)
+         VALUES (?1, ?2, ?3, 'intent', NULL, ?4, ?5)
+         ON CONFLICT (target, key, step) DO UPDATE SET state = 'intent', run_id = ?4, updated = ?5
+         WHERE steps.state != 'done'",
+    )?
+    .execute(params![target, key, step, run_id, now])?;
+    Ok(())
+}
+
+fn put_done(
+    conn: &Connection,
+    run_id: &str,
+    target: &str,
+    key: &str,
+    step: &str,
+    id: Option<&str>,
+    now: &str,
+) -> Result<(), Error> {
+    conn.prepare_cached(
+        "INSERT INTO steps (target, key, step, state, id, run_id, updated)
+         VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)
+         ON CONFLICT (target, key, step) DO UPDATE SET state = 'done', id = ?4, run_id = ?5, updated = ?6",
+    )?
+    .execute(params![target, key, step, id, run_id, now])?;
+    Ok(())
+}
+
+fn put_clear(conn: &Connection, target: &str, key: &str, step: &str) -> Result<(), Error> {
+    conn.prepare_cached(
+        "DELETE FROM steps WHERE target = ?1 AND key = ?2 AND step = ?3 AND state = 'intent'",
+    )?
+    .execute(params![target, key, step])?;
+    Ok(())
+}
+
+/// Applies one caller's writes inside an open transaction.
+fn apply(tx: &Transaction<'_>, p: &Pending, now: &str) -> Result<(), Error> {
+    for w in &p.writes {
+        match w {
+            StepWrite::Intent { key, step } => {
+                put_intent(tx, &p.run_id, &p.target, key, step, now)?
+            }
+            StepWrite::Done { key, step, id } => {
+                put_done(tx, &p.run_id, &p.target, key, step, id.as_deref(), now)?
+            }
+            StepWrite::Clear { key, step } => put_clear(tx, &p.target, key, step)?,
+        }
+    }
+    Ok(())
+}
+
+/// The group committer (on a blocking thread): commits what is pending, answers its
+/// callers, and repeats until nothing is pending.
+fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>) {
+    // Should the committer unwind (a panic inside SQLite), the next caller starts a new
+    // one, and those whose writes were queued get an error instead of waiting for ever.
+    struct Unwind<'a>(&'a Mutex<Group>);
+    impl Drop for Unwind<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let mut g = lock(self.0);
+                g.committing = false;
+                g.pending.clear();
+            }
+        }
+    }
+    let _unwind = Unwind(group);
+    loop {
+        let batch = {
+            let mut g = lock(group);
+            if g.pending.is_empty() {
+                g.committing = false;
+                return;
+            }
+            let n = g.pending.len().min(GROUP_MAX);
+            g.pending.drain(..n).collect::<Vec<_>>()
+        };
+        let now = now();
+        let mut conn = lock(conn);
+        let together = conn.transaction().map_err(Error::from).and_then(|tx| {
+            batch.iter().try_for_each(|p| apply(&tx, p, &now))?;
+            tx.commit().map_err(Error::from)
+        });
+        match together {
+            Ok(()) => {
+                drop(conn);
+                for p in batch {
+                    let _ = p.reply.send(Ok(()));
+                }
+            }
+            // Something failed (and the transaction was rolled back): commit each caller's
+            // writes on its own, so each gets its own result and no one's failure is another's.
+            Err(_) => {
+                for p in batch {
+                    let alone = conn.transaction().map_err(Error::from).and_then(|tx| {
+                        apply(&tx, &p, &now)?;
+                        tx.commit().map_err(Error::from)
+                    });
+                    let _ = p.reply.send(alone);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +661,97 @@ mod tests {
         assert_eq!(b.state, StepState::Intent);
         j.clear("t", "b@x", "user").unwrap();
         assert_eq!(j.steps("t").unwrap().len(), 1);
+    }
+
+    fn write(kind: &str, key: &str, step: &str, id: Option<&str>) -> StepWrite {
+        let (key, step) = (key.to_string(), step.to_string());
+        match kind {
+            "intent" => StepWrite::Intent { key, step },
+            "done" => StepWrite::Done {
+                key,
+                step,
+                id: id.map(str::to_string),
+            },
+            _ => StepWrite::Clear { key, step },
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commits_keep_each_callers_writes_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let j = Arc::new(Journal::open(&path).unwrap());
+        // Many callers at once share commits; each caller's writes apply in its order.
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let j = j.clone();
+            tasks.push(tokio::spawn(async move {
+                let key = format!("u{i}@x");
+                let id = i.to_string();
+                j.commit("r1", "t", vec![write("intent", &key, "user", None)])
+                    .await
+                    .unwrap();
+                let writes = match i % 4 {
+                    // done, then a stale intent: done stays
+                    0 => vec![
+                        write("done", &key, "user", Some(&id)),
+                        write("intent", &key, "user", None),
+                    ],
+                    // refused: the intent is forgotten
+                    1 => vec![write("clear", &key, "user", None)],
+                    // user and complete in one commit
+                    _ => vec![
+                        write("done", &key, "user", Some(&id)),
+                        write("done", &key, "complete", Some(&id)),
+                    ],
+                };
+                j.commit("r1", "t", writes).await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Read back through another connection: the commits are in the file.
+        let steps = Journal::open(&path).unwrap().steps("t").unwrap();
+        for i in 0..64 {
+            let key = format!("u{i}@x");
+            let user = steps.get(&(key.clone(), "user".to_string()));
+            let complete = steps.get(&(key.clone(), "complete".to_string()));
+            match i % 4 {
+                0 => {
+                    let user = user.unwrap();
+                    assert_eq!(
+                        (user.state, user.id.clone()),
+                        (StepState::Done, Some(i.to_string()))
+                    );
+                    assert!(complete.is_none());
+                }
+                1 => assert!(user.is_none() && complete.is_none(), "{key}"),
+                _ => {
+                    assert_eq!(user.unwrap().state, StepState::Done, "{key}");
+                    assert_eq!(complete.unwrap().id, Some(i.to_string()), "{key}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn group_commit_works_on_a_current_thread_runtime_and_after_a_blocking_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.db")).unwrap();
+        j.intent("r1", "t", "a@x", "user").unwrap();
+        j.commit("r1", "t", vec![write("done", "a@x", "user", Some("7"))])
+            .await
+            .unwrap();
+        j.done("r1", "t", "a@x", "complete", Some("7")).unwrap();
+        let steps = j.steps("t").unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(
+            steps[&("a@x".to_string(), "user".to_string())]
+                .id
+                .as_deref(),
+            Some("7")
+        );
     }
 
     #[test]

@@ -164,8 +164,8 @@ async fn handle(
     ) {
         platform.bump(stat::WRITES);
     }
-    let options = platform.options().clone();
-    if let Some(to) = redirected(&options, &req) {
+    let options = platform.options();
+    if let Some(to) = redirected(options, &req) {
         return Ok(redirect(&to));
     }
     if platform.roll(options.drop_rate) {
@@ -173,7 +173,7 @@ async fn handle(
         platform.bump(stat::FAULTS_INJECTED);
         return Err(Aborted::Dropped);
     }
-    if let Some(latency) = platform::latency(&options) {
+    if let Some(latency) = platform::latency(options) {
         tokio::time::sleep(latency).await;
     }
     if let Err(seconds) = platform.take_token() {

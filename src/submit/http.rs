@@ -238,6 +238,8 @@ const AUTH_FAILURES_TO_HALT: u64 = 3;
 pub struct Http {
     client: reqwest::Client,
     base: String,
+    /// `base` parsed once, when a path can be appended to it without parsing it again.
+    base_url: Option<Url>,
     auth: RwLock<Vec<(HeaderName, HeaderValue)>>,
     limiter: Limiter,
     pause_until: Mutex<Option<tokio::time::Instant>>,
@@ -253,6 +255,9 @@ impl Http {
         Ok(Http {
             client: build_client(target.timeout, target.concurrency)?,
             base: target.url.trim_end_matches('/').to_string(),
+            base_url: Url::parse(target.url.trim_end_matches('/'))
+                .ok()
+                .filter(|u| u.query().is_none() && u.fragment().is_none()),
             auth: RwLock::new(Vec::new()),
             limiter: Limiter::new(target.rate, target.burst),
             pause_until: Mutex::new(None),
@@ -283,12 +288,10 @@ impl Http {
 
     /// Sends `req`, retrying by the policy. Counts every attempt.
     pub async fn send(&self, req: Request) -> Result<Reply, SendError> {
-        let url = Url::parse(&format!("{}{}", self.base, req.path)).map_err(|e| {
-            SendError::Exhausted {
-                detail: format!("bad URL: {e}"),
-                status: None,
-                attempts: 0,
-            }
+        let url = self.url(&req.path).map_err(|e| SendError::Exhausted {
+            detail: format!("bad URL: {e}"),
+            status: None,
+            attempts: 0,
         })?;
         let mut attempts = 0u32;
         let mut failures = 0u32;
@@ -398,6 +401,21 @@ impl Http {
                     failures += 1;
                 }
             }
+        }
+    }
+
+    /// The target's URL with `path` appended: the base parsed once and the path set on a
+    /// copy when the path is plain (letters, digits, `-_~/:@`), else the whole text parsed.
+    fn url(&self, path: &str) -> Result<Url, url::ParseError> {
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_~/:@".contains(&b);
+        match &self.base_url {
+            Some(base) if path.starts_with('/') && path.bytes().all(plain) => {
+                let mut url = base.clone();
+                let joined = format!("{}{path}", base.path().trim_end_matches('/'));
+                url.set_path(&joined);
+                Ok(url)
+            }
+            _ => Url::parse(&format!("{}{}", self.base, path)),
         }
     }
 
@@ -536,4 +554,42 @@ pub fn build_client(
         }))
         .user_agent(concat!("muster/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::VendorKind;
+
+    #[test]
+    fn a_path_is_appended_as_if_the_whole_url_were_parsed() {
+        let bases = [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "https://fleet.example/traccar/api",
+            "https://fleet.example/api/?key=1",
+            "https://FLEET.example:443/a b/",
+        ];
+        let paths = [
+            "/users",
+            "/users/42",
+            "/users/lookup",
+            "/v1/drivers/abc-12_x~y:z@w",
+            "",
+            "users",
+            "/a/../b",
+            "/users?x=1",
+            "/a%20b",
+            "/ä",
+            "//other.example/x",
+        ];
+        for base in bases {
+            let target = Target::with_defaults("t", VendorKind::Traccar, base);
+            let http = Http::new(&target, Arc::new(Halt::new(None))).unwrap();
+            for path in paths {
+                let whole = Url::parse(&format!("{}{path}", base.trim_end_matches('/')));
+                assert_eq!(http.url(path).ok(), whole.ok(), "{base} + {path}");
+            }
+        }
+    }
 }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::audit;
 use crate::cli::Mode;
 use crate::config::Credentials;
-use crate::journal::StepState;
+use crate::journal::{StepState, StepWrite};
 use crate::model::{Action, Field, Outcome, Problem, SideId, Status, VendorKind};
 use crate::secret::Secret;
 use crate::submit::Ctx;
@@ -198,7 +198,7 @@ impl Traccar {
             // (read after the intent) says whether it did.
             (Some(_), Some(id)) => {
                 if !ctx.dry_run {
-                    ctx.done(key, "user", Some(id))?;
+                    ctx.commit_done(key, "user", Some(id)).await?;
                 }
                 (Some(id.clone()), true)
             }
@@ -240,9 +240,11 @@ impl Traccar {
             return Ok(out);
         }
 
+        // A user without devices is complete once made: both steps go in one commit.
+        let complete_with_user = user_id.is_none() && device_ids.is_empty();
         let user_id = match user_id {
             Some(id) => id,
-            None => match self.create(ctx, job, &mut out).await? {
+            None => match self.create(ctx, job, &mut out, complete_with_user).await? {
                 Some(id) => id,
                 None => return Ok(out), // failed, with the reason in `out`
             },
@@ -286,7 +288,9 @@ impl Traccar {
             }
         }
         if link_errors.is_empty() {
-            ctx.done(key, "complete", Some(&user_id))?;
+            if !complete_with_user {
+                ctx.commit_done(key, "complete", Some(&user_id)).await?;
+            }
             out.status = Status::Created;
         } else {
             out.status = Status::Partial;
@@ -346,12 +350,14 @@ impl Traccar {
     }
 
     /// Creates the user, reconciling unknown outcomes by looking the email up first.
-    /// `Ok(None)`: the create failed and `out` says why.
+    /// `Ok(None)`: the create failed and `out` says why. `complete`: the row has nothing
+    /// else to do, so its `complete` step is committed with the user's.
     async fn create(
         &self,
         ctx: &Ctx,
         job: &Job,
         out: &mut Outcome,
+        complete: bool,
     ) -> Result<Option<String>, RowError> {
         let key = job.key.as_str();
         let (body, generated) = create_body(job);
@@ -367,13 +373,13 @@ impl Traccar {
         // Set once an attempt's outcome was unknown: a later "duplicate" may be our own.
         let mut uncertain = false;
         for _ in 0..tries {
-            ctx.intent(key, "user")?;
+            ctx.commit_intent(key, "user").await?;
             let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
             let reply = send(ctx, req, out).await?;
             let found = match reply {
                 Ok(r) if r.ok() => {
                     out.http_status = Some(r.status);
-                    match r.json().and_then(|v| v.get("id").and_then(Value::as_i64)) {
+                    match created_id(&r.body) {
                         Some(id) => Lookup::Found(id.to_string()),
                         // Created, but without an id we can read: find it.
                         None => lookup(ctx, key, out).await?,
@@ -381,7 +387,7 @@ impl Traccar {
                 }
                 Ok(r) if uncertain && is_duplicate(&r) => lookup(ctx, key, out).await?,
                 Ok(r) => {
-                    ctx.clear(key, "user")?;
+                    ctx.commit_clear(key, "user").await?;
                     out.status = Status::Failed;
                     out.http_status = Some(r.status);
                     out.error = Some(readable(&r));
@@ -393,7 +399,7 @@ impl Traccar {
                     lookup(ctx, key, out).await?
                 }
                 Err(e) => {
-                    ctx.clear(key, "user")?;
+                    ctx.commit_clear(key, "user").await?;
                     out.status = Status::Failed;
                     out.http_status = e.status();
                     out.error = Some(e.to_string());
@@ -402,10 +408,22 @@ impl Traccar {
             };
             match found {
                 Lookup::Found(id) => {
-                    ctx.done(key, "user", Some(&id))?;
+                    let mut writes = vec![StepWrite::Done {
+                        key: key.to_string(),
+                        step: "user".into(),
+                        id: Some(id.clone()),
+                    }];
+                    if complete {
+                        writes.push(StepWrite::Done {
+                            key: key.to_string(),
+                            step: "complete".into(),
+                            id: Some(id.clone()),
+                        });
+                    }
+                    ctx.commit(writes).await?;
                     return Ok(Some(id));
                 }
-                Lookup::Absent => ctx.clear(key, "user")?,
+                Lookup::Absent => ctx.commit_clear(key, "user").await?,
                 Lookup::CannotTell(why) => {
                     // Keep the intent: the next run reconciles it before anything is sent.
                     out.status = Status::Failed;
@@ -530,6 +548,21 @@ async fn read_json<T: serde::de::DeserializeOwned>(
             reply.excerpt()
         ))),
     }
+}
+
+/// The id of the user a `POST /users` answer carries (the whole user object). Only `id`
+/// is read: the other fields are skipped, not built into a `Value`.
+fn created_id(body: &str) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct Created {
+        #[serde(default)]
+        id: Option<i64>,
+    }
+    // serde would also read a struct from an array (`[1]`): only an object carries an id.
+    if !body.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Created>(body).ok()?.id
 }
 
 /// The `POST /users` body: only what the roster sets. Returns the generated password, if any.
@@ -722,6 +755,26 @@ mod tests {
             headers: Default::default(),
             body: body.into(),
             attempts: 1,
+        }
+    }
+
+    #[test]
+    fn created_id_reads_only_an_integer_id() {
+        for (body, want) in [
+            (
+                r#"{"id":42,"name":"A","attributes":{"k":[1,{"x":null}]}}"#,
+                Some(42),
+            ),
+            (r#"{"name":"A","id":7}"#, Some(7)),
+            (r#"{"name":"A"}"#, None),
+            (r#"{"id":"42"}"#, None),
+            (r#"{"id":4.5}"#, None),
+            (r#"{"id":null}"#, None),
+            ("[1]", None),
+            ("", None),
+            ("not json", None),
+        ] {
+            assert_eq!(created_id(body), want, "{body}");
         }
     }
 
