@@ -168,7 +168,7 @@ impl Traccar {
             }
             // The platform id is never reused, so a re-run re-sends only against this user.
             let step = format!("delete:{id}");
-            ctx.intent(key, &step)?;
+            ctx.commit_intent(key, &step).await?;
             let reply = send(
                 ctx,
                 Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
@@ -177,12 +177,12 @@ impl Traccar {
             .await?;
             return Ok(match reply {
                 Ok(r) if r.ok() => {
-                    ctx.done(key, &step, Some(&id))?;
+                    ctx.commit_done(key, &step, Some(&id)).await?;
                     out.status = Status::Deleted;
                     out
                 }
                 Ok(r) => {
-                    ctx.clear(key, &step)?;
+                    ctx.commit_clear(key, &step).await?;
                     fail(out, &r)
                 }
                 Err(e) => fail_send(out, e),
@@ -263,7 +263,7 @@ impl Traccar {
                 out.other_ids.push(side("devices", d));
                 continue;
             }
-            ctx.intent(key, &step)?;
+            ctx.commit_intent(key, &step).await?;
             let uid: i64 = user_id.parse().unwrap_or_default();
             // Owner first: {"userId", "deviceId"} — serde_json keeps insertion order.
             let mut body = Map::new();
@@ -273,11 +273,11 @@ impl Traccar {
                 .json(Value::Object(body));
             match send(ctx, req, &mut out).await? {
                 Ok(r) if r.ok() => {
-                    ctx.done(key, &step, Some(&d.to_string()))?;
+                    ctx.commit_done(key, &step, Some(&d.to_string())).await?;
                     out.other_ids.push(side("devices", d));
                 }
                 Ok(r) => {
-                    ctx.clear(key, &step)?;
+                    ctx.commit_clear(key, &step).await?;
                     out.http_status = Some(r.status);
                     link_errors.push(format!("device {d}: {}", readable(&r)));
                 }
@@ -330,18 +330,18 @@ impl Traccar {
             body.insert(k, v);
         }
         let key = job.key.as_str();
-        ctx.intent(key, "update")?;
+        ctx.commit_intent(key, "update").await?;
         let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
             .json(Value::Object(body));
         Ok(match send(ctx, req, &mut out).await? {
             Ok(r) if r.ok() => {
-                ctx.done(key, "update", Some(id))?;
+                ctx.commit_done(key, "update", Some(id)).await?;
                 out.status = Status::Updated;
                 out.http_status = Some(r.status);
                 out
             }
             Ok(r) => {
-                ctx.clear(key, "update")?;
+                ctx.commit_clear(key, "update").await?;
                 fail(out, &r)
             }
             // Unknown outcome: the intent stays; a PUT of the same object is harmless to repeat.

@@ -58,8 +58,8 @@ impl Drtrack {
     async fn settle(&self, ctx: &Ctx, batch: Vec<Pending>) -> Result<(), Stop> {
         for p in &batch {
             match p.method {
-                Method::Add => ctx.intent(&p.job.key, STEP)?,
-                Method::Delete => ctx.intent(&p.job.key, STEP_DELETE)?,
+                Method::Add => ctx.commit_intent(&p.job.key, STEP).await?,
+                Method::Delete => ctx.commit_intent(&p.job.key, STEP_DELETE).await?,
                 Method::Modify => {}
             }
         }
@@ -109,12 +109,13 @@ impl Drtrack {
                 let listed = dir.login(&p.job.key);
                 match (p.method, listed) {
                     (Method::Add, Some(user)) => {
-                        ctx.done(&p.job.key, STEP, Some(&user.key))?;
+                        ctx.commit_done(&p.job.key, STEP, Some(&user.key)).await?;
                         p.out.user_id = Some(user.key.clone());
                         self.succeed(ctx, p, Status::Created);
                     }
                     (Method::Delete, None) => {
-                        ctx.done(&p.job.key, STEP_DELETE, p.out.user_id.as_deref())?;
+                        ctx.commit_done(&p.job.key, STEP_DELETE, p.out.user_id.as_deref())
+                            .await?;
                         self.succeed(ctx, p, Status::Deleted)
                     }
                     (Method::Modify, Some(_)) if matches!(verdict, Verdict::True) => {

@@ -211,8 +211,8 @@ impl Motive {
                 out.user_id = Some(user.id.clone());
                 out.status = Status::Exists;
                 if !ctx.dry_run {
-                    ctx.done(key, "user", Some(&user.id))?;
-                    ctx.done(key, "complete", Some(&user.id))?;
+                    ctx.commit_done(key, "user", Some(&user.id)).await?;
+                    ctx.commit_done(key, "complete", Some(&user.id)).await?;
                     out.status = Status::Created;
                 }
                 Ok(out)
@@ -273,18 +273,18 @@ impl Motive {
         }
         // Journaled like a create; a repeated PUT of the same fields is harmless.
         let key = job.key.as_str();
-        ctx.intent(key, "update")?;
+        ctx.commit_intent(key, "update").await?;
         let req = Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent)
             .json(Value::Object(diff));
         Ok(match send(ctx, req, &mut out).await? {
             Ok(r) if r.ok() => {
-                ctx.done(key, "update", Some(&user.id))?;
+                ctx.commit_done(key, "update", Some(&user.id)).await?;
                 out.status = Status::Updated;
                 out.http_status = Some(r.status);
                 out
             }
             Ok(r) => {
-                ctx.clear(key, "update")?;
+                ctx.commit_clear(key, "update").await?;
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(r.status, &r.body, job.row.get(Field::Password)));
@@ -332,7 +332,7 @@ impl Motive {
         let password = row.get(Field::Password);
         let tries = ctx.target.retries + 1;
         for _ in 0..tries {
-            ctx.intent(key, "user")?;
+            ctx.commit_intent(key, "user").await?;
             let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
             match send(ctx, req, out).await? {
                 Ok(r) if r.status == 200 => {
@@ -343,7 +343,7 @@ impl Motive {
                         Lookup::Ours(u) => self.adopt(ctx, key, &u.id, out),
                         other => {
                             if !matches!(other, Lookup::Failed(_)) {
-                                ctx.clear(key, "user")?;
+                                ctx.commit_clear(key, "user").await?;
                             }
                             out.status = Status::Failed;
                             out.error = Some(format!(
@@ -388,7 +388,7 @@ impl Motive {
                             Lookup::Nobody | Lookup::Failed(_) => {}
                         }
                     }
-                    ctx.clear(key, "user")?;
+                    ctx.commit_clear(key, "user").await?;
                     out.status = Status::Failed;
                     out.error = Some(reason);
                     return Ok(());
@@ -398,13 +398,13 @@ impl Motive {
                     match lookup(ctx, row, external_id, integration, out).await? {
                         Lookup::Ours(u) => return self.adopt(ctx, key, &u.id, out),
                         Lookup::Theirs(u) => {
-                            ctx.clear(key, "user")?;
+                            ctx.commit_clear(key, "user").await?;
                             out.status = Status::Exists;
                             out.user_id = Some(u.id);
                             out.error = None;
                             return Ok(());
                         }
-                        Lookup::Nobody => ctx.clear(key, "user")?,
+                        Lookup::Nobody => ctx.commit_clear(key, "user").await?,
                         Lookup::Failed(why) => {
                             // The intent stays in the journal: a re-run checks first.
                             out.status = Status::Failed;
@@ -416,7 +416,7 @@ impl Motive {
                     }
                 }
                 Err(e) => {
-                    ctx.clear(key, "user")?;
+                    ctx.commit_clear(key, "user").await?;
                     *out = fail_send(out.clone(), e);
                     return Ok(());
                 }
@@ -466,19 +466,19 @@ impl Motive {
         }
         let key = job.key.as_str();
         let step = format!("deactivate:{}", user.id);
-        ctx.intent(key, &step)?;
+        ctx.commit_intent(key, &step).await?;
         let body = serde_json::json!({ "status": "deactivated" });
         let req =
             Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent).json(body);
         Ok(match send(ctx, req, &mut out).await? {
             Ok(r) if r.ok() => {
-                ctx.done(key, &step, Some(&user.id))?;
+                ctx.commit_done(key, &step, Some(&user.id)).await?;
                 out.status = Status::Deleted;
                 out.http_status = Some(r.status);
                 out
             }
             Ok(r) => {
-                ctx.clear(key, &step)?;
+                ctx.commit_clear(key, &step).await?;
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(r.status, &r.body, None));

@@ -209,7 +209,7 @@ impl Pegasus {
             // An intent without outcome: the list, read after it, says whether it happened.
             (Some(_), Some(id)) => {
                 if !ctx.dry_run {
-                    ctx.done(key, STEP_USER, Some(id))?;
+                    ctx.commit_done(key, STEP_USER, Some(id)).await?;
                 }
                 (Some(id.clone()), true)
             }
@@ -307,7 +307,7 @@ impl Pegasus {
         if let Some(app) = app_done {
             // Every step done; only the final mark was missing.
             out.other_ids.push(side("app", &app));
-            ctx.done(key, STEP_COMPLETE, Some(&user_id))?;
+            ctx.commit_done(key, STEP_COMPLETE, Some(&user_id)).await?;
             out.status = Status::Created;
             return Ok(Next::Done(out));
         }
@@ -354,7 +354,7 @@ impl Pegasus {
         let body = wire::group_body(company, contact);
         let tries = ctx.target.retries + 1;
         for _ in 0..tries {
-            ctx.intent(&key, STEP_GROUP)?;
+            ctx.commit_intent(&key, STEP_GROUP).await?;
             let req = Request::new(Method::POST, "/groups", Kind::Create).json(body.clone());
             let found = match send(ctx, &self.session, req, out).await? {
                 Ok(r) if r.ok() => match reply_id(&r) {
@@ -363,7 +363,7 @@ impl Pegasus {
                     None => self.find_group(ctx, company).await?,
                 },
                 Ok(r) => {
-                    ctx.clear(&key, STEP_GROUP)?;
+                    ctx.commit_clear(&key, STEP_GROUP).await?;
                     return Ok(Err(GroupFailure {
                         status: Some(r.status),
                         message: readable(&r),
@@ -372,7 +372,7 @@ impl Pegasus {
                 // Never re-sent blindly: a group of that name may have been made.
                 Err(SendError::Unknown { .. }) => self.find_group(ctx, company).await?,
                 Err(e) => {
-                    ctx.clear(&key, STEP_GROUP)?;
+                    ctx.commit_clear(&key, STEP_GROUP).await?;
                     return Ok(Err(GroupFailure {
                         status: e.status(),
                         message: e.to_string(),
@@ -380,10 +380,10 @@ impl Pegasus {
                 }
             };
             if let Some(id) = found {
-                ctx.done(&key, STEP_GROUP, Some(&id))?;
+                ctx.commit_done(&key, STEP_GROUP, Some(&id)).await?;
                 return Ok(Ok(id));
             }
-            ctx.clear(&key, STEP_GROUP)?;
+            ctx.commit_clear(&key, STEP_GROUP).await?;
         }
         Ok(Err(GroupFailure {
             status: None,
@@ -444,7 +444,7 @@ impl Pegasus {
         let mut maybe_ours = ctx.ledger(key, STEP_USER).is_some();
         let tries = ctx.target.retries + 1;
         for _ in 0..tries {
-            ctx.intent(key, STEP_USER)?;
+            ctx.commit_intent(key, STEP_USER).await?;
             let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
             match send(ctx, &self.session, req, out).await? {
                 Ok(r) if r.ok() => {
@@ -461,22 +461,22 @@ impl Pegasus {
                         );
                         return Ok(Made::Failed);
                     };
-                    ctx.done(key, STEP_USER, Some(&id))?;
+                    ctx.commit_done(key, STEP_USER, Some(&id)).await?;
                     return Ok(Made::Ours(id));
                 }
                 Ok(r) if r.status == 409 => {
                     out.http_status = Some(409);
                     return match self.find_user(ctx, key).await? {
                         Ok(Some(id)) if maybe_ours => {
-                            ctx.done(key, STEP_USER, Some(&id))?;
+                            ctx.commit_done(key, STEP_USER, Some(&id)).await?;
                             Ok(Made::Ours(id))
                         }
                         Ok(Some(id)) => {
-                            ctx.clear(key, STEP_USER)?;
+                            ctx.commit_clear(key, STEP_USER).await?;
                             Ok(Made::Theirs(id))
                         }
                         Ok(None) => {
-                            ctx.clear(key, STEP_USER)?;
+                            ctx.commit_clear(key, STEP_USER).await?;
                             out.status = Status::Failed;
                             out.error = Some(format!(
                                 "{}; no user has this username, so the e-mail is probably another user's",
@@ -495,7 +495,7 @@ impl Pegasus {
                     };
                 }
                 Ok(r) => {
-                    ctx.clear(key, STEP_USER)?;
+                    ctx.commit_clear(key, STEP_USER).await?;
                     out.status = Status::Failed;
                     out.http_status = Some(r.status);
                     out.error = Some(readable(&r));
@@ -505,10 +505,10 @@ impl Pegasus {
                     maybe_ours = true;
                     match self.find_user(ctx, key).await? {
                         Ok(Some(id)) => {
-                            ctx.done(key, STEP_USER, Some(&id))?;
+                            ctx.commit_done(key, STEP_USER, Some(&id)).await?;
                             return Ok(Made::Ours(id));
                         }
-                        Ok(None) => ctx.clear(key, STEP_USER)?,
+                        Ok(None) => ctx.commit_clear(key, STEP_USER).await?,
                         Err(e) => {
                             // Keep the intent: the next run reconciles it from the list.
                             out.status = Status::Failed;
@@ -520,7 +520,7 @@ impl Pegasus {
                     }
                 }
                 Err(e) => {
-                    ctx.clear(key, STEP_USER)?;
+                    ctx.commit_clear(key, STEP_USER).await?;
                     out.status = Status::Failed;
                     out.http_status = e.status();
                     out.error = Some(e.to_string());
@@ -586,24 +586,24 @@ impl Pegasus {
             out.status = Status::Planned;
             return Ok(out);
         }
-        ctx.intent(key, STEP_UPDATE)?;
+        ctx.commit_intent(key, STEP_UPDATE).await?;
         let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
             .json(serde_json::Value::Object(body));
         match send(ctx, &self.session, req, &mut out).await? {
             Ok(r) if r.ok() => {
-                ctx.done(key, STEP_UPDATE, Some(id))?;
+                ctx.commit_done(key, STEP_UPDATE, Some(id)).await?;
                 out.http_status = Some(r.status);
                 out.status = Status::Updated;
             }
             Ok(r) => {
-                ctx.clear(key, STEP_UPDATE)?;
+                ctx.commit_clear(key, STEP_UPDATE).await?;
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(&r));
             }
             Err(e) => {
                 // Unknown or not: the next run compares again and sends only what still differs.
-                ctx.clear(key, STEP_UPDATE)?;
+                ctx.commit_clear(key, STEP_UPDATE).await?;
                 out = fail_send(out, e);
             }
         }
@@ -645,7 +645,7 @@ impl Pegasus {
                 && !ctx.dry_run
             {
                 // An intent without outcome, and the list shows it took effect.
-                ctx.done(key, STEP_DEACTIVATE, Some(&id))?;
+                ctx.commit_done(key, STEP_DEACTIVATE, Some(&id)).await?;
             }
             out.status = Status::Deleted;
             out.error = Some("deleted; already inactive on Pegasus, nothing sent".into());
@@ -655,17 +655,17 @@ impl Pegasus {
             out.status = Status::Planned;
             return Ok(out);
         }
-        ctx.intent(key, STEP_DEACTIVATE)?;
+        ctx.commit_intent(key, STEP_DEACTIVATE).await?;
         let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
             .json(serde_json::json!({"is_active": false}));
         match send(ctx, &self.session, req, &mut out).await? {
             Ok(r) if r.ok() => {
-                ctx.done(key, STEP_DEACTIVATE, Some(&id))?;
+                ctx.commit_done(key, STEP_DEACTIVATE, Some(&id)).await?;
                 out.http_status = Some(r.status);
                 out.status = Status::Deleted;
             }
             Ok(r) => {
-                ctx.clear(key, STEP_DEACTIVATE)?;
+                ctx.commit_clear(key, STEP_DEACTIVATE).await?;
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(&r));
@@ -673,7 +673,7 @@ impl Pegasus {
             // No answer: the intent stays; the next run's list says whether it happened.
             Err(e @ SendError::Unknown { .. }) => out = fail_send(out, e),
             Err(e) => {
-                ctx.clear(key, STEP_DEACTIVATE)?;
+                ctx.commit_clear(key, STEP_DEACTIVATE).await?;
                 out = fail_send(out, e);
             }
         }
@@ -716,7 +716,7 @@ impl Pegasus {
             w.acquire(|| ctx.note("waiting for /apps rate limit (per minute)"))
                 .await;
         }
-        ctx.intent(key, STEP_APP)?;
+        ctx.commit_intent(key, STEP_APP).await?;
         let req = Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
             .query("user", user_id)
             .json(wire::apps_body(&job.row))
@@ -734,13 +734,13 @@ impl Pegasus {
             Ok(r) if r.ok() => {
                 out.http_status = Some(r.status);
                 let id = reply_id(&r).unwrap_or_else(|| user_id.to_string());
-                ctx.done(key, STEP_APP, Some(&id))?;
-                ctx.done(key, STEP_COMPLETE, Some(user_id))?;
+                ctx.commit_done(key, STEP_APP, Some(&id)).await?;
+                ctx.commit_done(key, STEP_COMPLETE, Some(user_id)).await?;
                 out.other_ids.push(side("app", &id));
                 out.status = Status::Created;
             }
             Ok(r) => {
-                ctx.clear(key, STEP_APP)?;
+                ctx.commit_clear(key, STEP_APP).await?;
                 out.status = Status::Partial;
                 out.http_status = Some(r.status);
                 out.error = Some(format!(
@@ -750,7 +750,7 @@ impl Pegasus {
             }
             Err(e) => {
                 // PUT is idempotent: whatever happened, repeating it later is safe.
-                ctx.clear(key, STEP_APP)?;
+                ctx.commit_clear(key, STEP_APP).await?;
                 out.status = Status::Partial;
                 out.http_status = e.status();
                 out.error = Some(format!(
