@@ -116,8 +116,9 @@ pub(crate) fn read_workbook<RS: Read + Seek>(
     container: Container,
     reopen: impl Fn() -> Result<RS, String>,
 ) -> Result<Opened, String> {
-    if container == Container::Zip {
-        limits::check_zip(reopen()?)?;
+    match container {
+        Container::Zip => limits::check_zip(reopen()?)?,
+        Container::Ole => limits::check_cfb(reopen()?)?,
     }
     // The content decides; the extension only says which zip format to try first.
     let formats: &[&str] = match (container, ext) {

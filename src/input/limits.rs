@@ -13,8 +13,16 @@
 //! - A sheet's used area (first to last cell, rows × columns) at most [`MAX_CELLS`], and at
 //!   most [`MAX_COLUMNS`] columns: calamine allocates that whole rectangle.
 //! - Any cell: text longer than [`MAX_CELL_CHARS`] is cut there, with a problem on the cell.
+//! - Old Excel files (xls, an OLE compound file): before calamine reads one, [`check_cfb`]
+//!   walks the file's allocation tables as calamine will. calamine follows each chain of
+//!   sectors until its end mark or the stream's declared length, so a damaged table that
+//!   loops makes it copy the same sectors until the declared length (up to 4 GiB, or
+//!   forever for the directory): a 5 KB file can take gigabytes. A file whose chains loop,
+//!   whose tables list more sectors than it holds, or whose streams declare more bytes
+//!   than its length is refused; what calamine then allocates is bounded by a few times
+//!   the file's length.
 
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, SeekFrom};
 
 /// The most columns a table may have (Excel's own maximum).
 pub const MAX_COLUMNS: usize = 16_384;
@@ -142,6 +150,250 @@ pub(crate) fn check_zip(reader: impl Read + Seek) -> Result<(), String> {
     Ok(())
 }
 
+/// The streams of an xls file that calamine reads (the first directory entry of each
+/// name, compared ignoring ASCII case).
+const CFB_STREAMS: [&str; 4] = [
+    "Workbook",
+    "Book",
+    "\u{5}SummaryInformation",
+    "\u{5}DocumentSummaryInformation",
+];
+/// Slots for FAT sectors in an OLE header; a sloppy writer may leave them 0 instead of
+/// free, so this many are allowed beyond the file's sectors.
+const HEADER_DIFAT: u64 = 109;
+const CFB_MAGIC: &[u8; 8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+const RESERVED_SECTORS: u32 = 0xFFFF_FFFA;
+const DIFSECT: u32 = 0xFFFF_FFFC;
+const ENDOFCHAIN: u32 = 0xFFFF_FFFE;
+
+fn le_u32(bytes: &[u8], at: usize) -> u32 {
+    bytes
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+fn le_u64(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// The sectors of an OLE file as calamine's `cfb::Sectors` sees them. calamine reads the
+/// file forward from the end of the header and keeps what it read; a sector that crosses
+/// the end of the file comes back short the first time it is read, padded with zeros
+/// afterwards, and one starting beyond what was read makes it panic. The FAT is built from
+/// such reads, so the guard reproduces them to see the same table.
+struct Sectors<R> {
+    reader: R,
+    /// Sector size: 512 or 4096 (the header takes one sector).
+    size: u64,
+    /// Bytes of the file after its header.
+    body: u64,
+    /// The file's length.
+    file_len: u64,
+    /// The highest sector id calamine accepts: the file's length / the sector size.
+    maxid: u64,
+    /// How far calamine has read (bytes after the header).
+    loaded: u64,
+}
+
+impl<R: Read + Seek> Sectors<R> {
+    /// Sector `id` as calamine's `get` returns it, or `None` where calamine stops with an
+    /// error or a panic (the file is then left to it: it allocates nothing more).
+    fn get(&mut self, id: u32) -> Option<Vec<u8>> {
+        if u64::from(id) > self.maxid {
+            return None;
+        }
+        let start = u64::from(id) * self.size;
+        let end = start + self.size;
+        let mut len = self.size;
+        if end > self.loaded {
+            let old = self.loaded;
+            self.loaded = end;
+            if self.body < end {
+                // The read stops at the end of the file: calamine returns what it holds.
+                len = old.max(self.body).checked_sub(start)?;
+            }
+        }
+        let mut bytes = vec![0; usize::try_from(len).ok()?];
+        let have = usize::try_from(self.body.saturating_sub(start).min(len)).ok()?;
+        self.reader.seek(SeekFrom::Start(self.size + start)).ok()?;
+        self.reader.read_exact(&mut bytes[..have]).ok()?;
+        Some(bytes)
+    }
+
+    /// Checks the chain from `start` that calamine copies until its end mark or `len`
+    /// bytes. A chain within the file visits each sector once, so one longer than the
+    /// file's sectors loops: calamine would then copy sectors until `len`, so the file is
+    /// refused when `len` is more than the file holds. `what` names the chain.
+    fn check_chain(&self, fats: &[u32], start: u32, len: u64, what: &str) -> Result<(), String> {
+        let holds = (self.maxid + 1) * self.size;
+        if len <= holds {
+            // Whatever the chain, calamine copies at most `len` bytes (and one sector).
+            return Ok(());
+        }
+        let mut id = start;
+        let mut steps = 0u64;
+        while id != ENDOFCHAIN {
+            if u64::from(id) > self.maxid {
+                return Ok(());
+            }
+            steps += 1;
+            if steps > self.maxid + 1 {
+                let declared = if len == u64::MAX {
+                    "no length".to_string()
+                } else {
+                    format!("{len} bytes")
+                };
+                return Err(format!(
+                    "the xls file is damaged: the sector chain of its {what} loops ({declared} declared, the file is {} bytes)",
+                    self.file_len
+                ));
+            }
+            let Some(&next) = fats.get(id as usize) else {
+                return Ok(());
+            };
+            id = next;
+        }
+        Ok(())
+    }
+}
+
+/// Checks an OLE compound file (xls) before calamine reads it: its FAT may list no more
+/// sectors than the file holds, and no chain that calamine follows (the directory, the
+/// mini stream and its table, the workbook and summary streams) may loop past what the
+/// file holds. `Err` is the reason to refuse the file. What calamine would reject on its
+/// own (a bad signature, a sector beyond the end) passes: calamine then says what is wrong.
+pub(crate) fn check_cfb(mut reader: impl Read + Seek) -> Result<(), String> {
+    let Ok(file_len) = reader.seek(SeekFrom::End(0)) else {
+        return Ok(());
+    };
+    let mut header = [0u8; 512];
+    if reader.seek(SeekFrom::Start(0)).is_err() || reader.read_exact(&mut header).is_err() {
+        return Ok(());
+    }
+    if &header[..8] != CFB_MAGIC {
+        return Ok(());
+    }
+    let size: u64 = match u16::from_le_bytes([header[30], header[31]]) {
+        9 => 512,
+        12 => 4096,
+        _ => return Ok(()),
+    };
+    if file_len < size {
+        return Ok(());
+    }
+    let mut sectors = Sectors {
+        reader,
+        size,
+        body: file_len - size,
+        file_len,
+        maxid: file_len / size,
+        loaded: 0,
+    };
+    let dir_start = le_u32(&header, 48);
+    let mini_fat_start = le_u32(&header, 60);
+    let mini_fat_len = u64::from(le_u32(&header, 64));
+
+    // The DIFAT: the header's slots, then its own chain (calamine caps that chain).
+    let mut difat: Vec<u32> = (76..512).step_by(4).map(|at| le_u32(&header, at)).collect();
+    let mut id = le_u32(&header, 68);
+    let mut difat_sectors = 0u64;
+    while id < RESERVED_SECTORS {
+        difat_sectors += 1;
+        if difat_sectors > sectors.maxid + 1 {
+            return Ok(());
+        }
+        let Some(bytes) = sectors.get(id) else {
+            return Ok(());
+        };
+        if bytes.len() % 4 != 0 {
+            return Ok(());
+        }
+        difat.extend(bytes.chunks_exact(4).map(|c| le_u32(c, 0)));
+        let Some(next) = difat.pop() else {
+            return Ok(());
+        };
+        id = next;
+    }
+    // Each FAT sector listed is read and kept: no more than the file holds.
+    let fat_ids: Vec<u32> = difat.into_iter().filter(|id| *id < DIFSECT).collect();
+    let fat_count = fat_ids.len() as u64;
+    if fat_count > sectors.maxid + 1 + HEADER_DIFAT {
+        return Err(format!(
+            "the xls file is damaged: its allocation table lists {fat_count} sectors, more than the {} the file holds",
+            sectors.maxid + 1
+        ));
+    }
+    let mut fats = Vec::new();
+    for id in fat_ids {
+        let Some(bytes) = sectors.get(id) else {
+            return Ok(());
+        };
+        if bytes.len() % 4 != 0 {
+            return Ok(());
+        }
+        fats.extend(bytes.chunks_exact(4).map(|c| le_u32(c, 0)));
+    }
+
+    // The directory: calamine reads its chain to the end mark, with no length.
+    sectors.check_chain(&fats, dir_start, u64::MAX, "directory")?;
+    let mut dirs = Vec::new();
+    let mut id = dir_start;
+    while id != ENDOFCHAIN {
+        let Some(bytes) = sectors.get(id) else {
+            return Ok(());
+        };
+        dirs.extend(bytes);
+        let Some(&next) = fats.get(id as usize) else {
+            return Ok(());
+        };
+        id = next;
+    }
+    // (name, start, length) of each whole 128-byte entry.
+    let entries: Vec<(String, u32, u64)> = dirs
+        .chunks_exact(128)
+        .map(|e| {
+            let (name, _, _) = encoding_rs::UTF_16LE.decode(&e[..64]);
+            let name = name.split('\0').next().unwrap_or_default().to_string();
+            let len = if size == 512 {
+                u64::from(le_u32(e, 120))
+            } else {
+                le_u64(e, 120)
+            };
+            (name, le_u32(e, 116), len)
+        })
+        .collect();
+    let Some(root) = entries.first() else {
+        return Ok(());
+    };
+    if mini_fat_len > 0 {
+        sectors.check_chain(&fats, root.1, root.2, "mini stream")?;
+        sectors.check_chain(
+            &fats,
+            mini_fat_start,
+            mini_fat_len.saturating_mul(size),
+            "mini stream table",
+        )?;
+    }
+    for name in CFB_STREAMS {
+        let Some((_, start, len)) = entries
+            .iter()
+            .find(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+        else {
+            continue;
+        };
+        // Shorter streams are read from the mini stream, at most 4 KiB.
+        if *len >= 4096 {
+            let what = format!("{} stream", name.trim_start_matches('\u{5}'));
+            sectors.check_chain(&fats, *start, *len, &what)?;
+        }
+    }
+    Ok(())
+}
+
 fn check_part(name: &str, size: u64, compressed: u64) -> Result<(), String> {
     if size > MAX_PART_BYTES {
         return Err(format!(
@@ -183,6 +435,146 @@ mod tests {
             out.write_all(bytes).unwrap();
         }
         out.finish().unwrap().into_inner()
+    }
+
+    /// A small OLE file: header, sector 0 the FAT (`fat`, padded free), sector 1 the
+    /// directory (`entries`: name, first sector, length; the first is the root), then
+    /// `data` sectors of filler. `difat` replaces the header's FAT slots when given.
+    fn ole(fat: &[u32], entries: &[(&str, u32, u32)], data: u32, difat: Option<&[u32]>) -> Vec<u8> {
+        let mut out = vec![0u8; 512];
+        out[..8].copy_from_slice(CFB_MAGIC);
+        out[26..28].copy_from_slice(&3u16.to_le_bytes());
+        out[28..30].copy_from_slice(&0xFFFEu16.to_le_bytes());
+        out[30..32].copy_from_slice(&9u16.to_le_bytes());
+        out[32..34].copy_from_slice(&6u16.to_le_bytes());
+        out[44..48].copy_from_slice(&1u32.to_le_bytes());
+        out[48..52].copy_from_slice(&1u32.to_le_bytes()); // directory at sector 1
+        out[60..64].copy_from_slice(&ENDOFCHAIN.to_le_bytes());
+        out[68..72].copy_from_slice(&ENDOFCHAIN.to_le_bytes());
+        let slots = difat.map_or_else(|| vec![0], <[u32]>::to_vec);
+        for i in 0..109 {
+            let id = slots.get(i).copied().unwrap_or(u32::MAX);
+            out[76 + 4 * i..80 + 4 * i].copy_from_slice(&id.to_le_bytes());
+        }
+        let mut table = [u32::MAX; 128];
+        table[..fat.len()].copy_from_slice(fat);
+        out.extend(table.iter().flat_map(|id| id.to_le_bytes()));
+        let mut dir = vec![0u8; 512];
+        for (i, (name, start, len)) in entries.iter().enumerate() {
+            let e = &mut dir[128 * i..128 * (i + 1)];
+            let utf16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            e[..utf16.len()].copy_from_slice(&utf16);
+            e[116..120].copy_from_slice(&start.to_le_bytes());
+            e[120..124].copy_from_slice(&len.to_le_bytes());
+        }
+        out.extend(dir);
+        out.extend(vec![b'x'; 512 * data as usize]);
+        out
+    }
+
+    #[test]
+    fn ole_chains_are_checked() {
+        const FATSECT: u32 = 0xFFFF_FFFD;
+        // Sectors 2..=9 hold the Workbook stream (4 KiB) when the chain is honest.
+        let honest: Vec<u32> = [FATSECT, ENDOFCHAIN]
+            .into_iter()
+            .chain(3..=9)
+            .chain([ENDOFCHAIN])
+            .collect();
+        let mut looping_stream = honest.clone();
+        looping_stream[9] = 2;
+        let mut looping_dir = honest.clone();
+        looping_dir[1] = 1;
+        let root = ("Root Entry", ENDOFCHAIN, 0);
+        let book = |len| [root, ("Workbook", 2, len)];
+        let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+            ("honest", ole(&honest, &book(4096), 8, None), None),
+            (
+                "a looping stream declaring 4 GiB",
+                ole(&looping_stream, &book(u32::MAX), 8, None),
+                Some("sector chain of its Workbook stream loops (4294967295 bytes declared"),
+            ),
+            (
+                "a looping stream declaring what the file holds",
+                ole(&looping_stream, &book(5000), 8, None),
+                None,
+            ),
+            (
+                "the name compared ignoring case",
+                ole(&looping_stream, &[root, ("BOOK", 2, u32::MAX)], 8, None),
+                Some("its Book stream loops"),
+            ),
+            (
+                "a stream calamine does not read",
+                ole(&looping_stream, &[root, ("Other", 2, u32::MAX)], 8, None),
+                None,
+            ),
+            (
+                "a looping directory",
+                ole(&looping_dir, &book(4096), 8, None),
+                Some("sector chain of its directory loops (no length declared"),
+            ),
+            (
+                "109 header slots of 0 (a sloppy writer)",
+                ole(&honest, &book(4096), 8, Some(&[0; 109])),
+                None,
+            ),
+            ("not an OLE file", b"PK\x03\x04".repeat(200), None),
+            ("a short OLE file", CFB_MAGIC.to_vec(), None),
+        ];
+        for (name, bytes, want) in cases {
+            let got = check_cfb(Cursor::new(bytes));
+            match want {
+                None => assert_eq!(got, Ok(()), "{name}"),
+                Some(want) => {
+                    let e = got.expect_err(name);
+                    assert!(e.contains(want), "{name}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ole_fat_is_capped() {
+        // A DIFAT sector (sector 2) listing sector 0 as a FAT sector 127 times more.
+        let mut bytes = ole(
+            &[0xFFFF_FFFD, ENDOFCHAIN, DIFSECT],
+            &[("Root Entry", ENDOFCHAIN, 0)],
+            1,
+            Some(&[0; 109]),
+        );
+        bytes[68..72].copy_from_slice(&2u32.to_le_bytes());
+        let at = 512 + 2 * 512;
+        bytes[at..at + 512].fill(0);
+        bytes[at + 508..at + 512].copy_from_slice(&ENDOFCHAIN.to_le_bytes());
+        let e = check_cfb(Cursor::new(bytes)).expect_err("refused");
+        assert!(e.contains("lists 236 sectors, more than the 5"), "{e}");
+    }
+
+    #[test]
+    fn ole_files_as_found() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let cases = [
+            ("input/numbers_and_dates.xls", None),
+            ("input/error_cells.xls", None),
+            ("input/garbage.xls", None),
+            ("hostile/calamine_cfb_panic.xls", None),
+            (
+                "hostile/xls_looping_chain.xls",
+                Some("sector chain of its directory loops"),
+            ),
+        ];
+        for (name, want) in cases {
+            let bytes = std::fs::read(dir.join(name)).expect(name);
+            let got = check_cfb(Cursor::new(bytes));
+            match want {
+                None => assert_eq!(got, Ok(()), "{name}"),
+                Some(want) => {
+                    let e = got.expect_err(name);
+                    assert!(e.contains(want), "{name}: {e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -356,6 +356,19 @@ impl ResultsWriter {
             manual_users,
         )
         .map_err(xlsx)?;
+        // Row 1 of Summary is free (the title above, the table below): say there which
+        // sheets continue on others, so a reader does not take `Results` for all rows.
+        let notes: Vec<String> = self
+            .results
+            .iter()
+            .chain([&self.errors])
+            .filter_map(Pages::continued)
+            .collect();
+        if !notes.is_empty() {
+            summary
+                .write_string_with_format(1, 0, notes.join("; "), &self.formats.label)
+                .map_err(xlsx)?;
+        }
 
         let manual = if self.manual.is_empty() {
             None
@@ -537,6 +550,20 @@ impl Pages {
         Ok((sheet, &mut self.widths, r, sample))
     }
 
+    /// When the rows took more than one sheet, a line saying so: `Results: 5000000 rows
+    /// on 5 sheets, Results to Results (5) (at most 1048575 rows a sheet, Excel's limit)`.
+    fn continued(&self) -> Option<String> {
+        let count = self.sheets.len();
+        (count > 1).then(|| {
+            format!(
+                "{name}: {rows} rows on {count} sheets, {name} to {name} ({count}) (at most {per} rows a sheet, Excel's limit)",
+                name = self.name,
+                rows = self.rows,
+                per = self.page_rows - 1,
+            )
+        })
+    }
+
     fn finish(self) -> Result<Vec<Worksheet>, XlsxError> {
         let last_col = (self.header.len().max(1) - 1) as ColNum;
         let count = self.sheets.len();
@@ -615,6 +642,124 @@ mod tests {
     }
 
     #[test]
+    fn rows_beyond_a_sheet_continue_on_numbered_sheets() {
+        use calamine::Reader as _;
+        // 3 data rows a sheet (the header takes one); 10 rows, every other one invalid.
+        let cases = [
+            (
+                true,
+                vec![
+                    "Summary",
+                    "Results",
+                    "Results (2)",
+                    "Results (3)",
+                    "Results (4)",
+                    "Errors",
+                    "Errors (2)",
+                ],
+                "Results: 10 rows on 4 sheets, Results to Results (4) (at most 3 rows a sheet, Excel's limit); Errors: 5 rows on 2 sheets, Errors to Errors (2) (at most 3 rows a sheet, Excel's limit)",
+            ),
+            (
+                false,
+                vec!["Summary", "Errors", "Errors (2)"],
+                "Errors: 5 rows on 2 sheets, Errors to Errors (2) (at most 3 rows a sheet, Excel's limit)",
+            ),
+        ];
+        for (with_results, sheets, note) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("v.xlsx");
+            let headers = vec!["target".to_string(), "email".to_string()];
+            let mut w = ResultsWriter::build(&path, headers, 4, with_results).unwrap();
+            for line in 2..12 {
+                let status = if line % 2 == 0 {
+                    Status::Valid
+                } else {
+                    Status::Invalid
+                };
+                w.write(&result(line, status)).unwrap();
+            }
+            let finished = w.finish(&run(), &[]).unwrap();
+            assert_eq!(finished.counts.rows(), 10);
+            let mut book = calamine::open_workbook_auto(&path).unwrap();
+            assert_eq!(book.sheet_names(), sheets, "{with_results}");
+            let summary = book.worksheet_range("Summary").unwrap();
+            assert_eq!(
+                summary.get_value((1, 0)),
+                Some(&calamine::Data::String(note.into()))
+            );
+            // Each page starts with the header; together they hold every row, in order.
+            for (name, column, want) in [
+                ("Results", 2, (2..12).collect::<Vec<u32>>()),
+                ("Errors", 1, (3..12).step_by(2).collect()),
+            ] {
+                if name == "Results" && !with_results {
+                    continue;
+                }
+                let mut got = Vec::new();
+                for sheet in sheets.iter().filter(|s| s.starts_with(name)) {
+                    let range = book.worksheet_range(sheet).unwrap();
+                    let first = if name == "Results" {
+                        RESULT_COLUMNS[0]
+                    } else {
+                        "target"
+                    };
+                    assert_eq!(
+                        range.get_value((0, 0)),
+                        Some(&calamine::Data::String(first.into())),
+                        "{sheet}: header"
+                    );
+                    assert!(range.height() <= 4, "{sheet}: {}", range.height());
+                    for row in range.rows().skip(1) {
+                        got.push(match &row[column] {
+                            calamine::Data::Float(f) => *f as u32,
+                            calamine::Data::String(s) => s
+                                .trim_start_matches('u')
+                                .split('@')
+                                .next()
+                                .unwrap()
+                                .parse()
+                                .unwrap(),
+                            other => panic!("{sheet}: {other:?}"),
+                        });
+                    }
+                }
+                assert_eq!(got, want, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_sheet_each_says_nothing_about_continuing() {
+        use calamine::Reader as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.xlsx");
+        let headers = vec!["target".to_string(), "email".to_string()];
+        let mut w = ResultsWriter::build(&path, headers, 4, true).unwrap();
+        for line in 2..5 {
+            w.write(&result(line, Status::Invalid)).unwrap();
+        }
+        w.finish(&run(), &[]).unwrap();
+        let mut book = calamine::open_workbook_auto(&path).unwrap();
+        assert_eq!(book.sheet_names(), ["Summary", "Results", "Errors"]);
+        let summary = book.worksheet_range("Summary").unwrap();
+        assert_eq!(summary.get_value((1, 0)), Some(&calamine::Data::Empty));
+    }
+
+    fn run() -> RunInfo {
+        RunInfo {
+            run_id: "validate-1".into(),
+            command: "validate".into(),
+            command_line: "muster validate".into(),
+            started: chrono::Utc::now(),
+            ended: None,
+            dry_run: true,
+            version: "0".into(),
+            inputs: vec![],
+            skipped_sheets: vec![],
+        }
+    }
+
+    #[test]
     fn errors_only_leaves_results_out_and_still_counts_every_row() {
         use calamine::Reader as _;
         for (errors_only, sheets) in [
@@ -631,18 +776,7 @@ mod tests {
             };
             w.write(&result(2, Status::Valid)).unwrap();
             w.write(&result(3, Status::Invalid)).unwrap();
-            let run = RunInfo {
-                run_id: "validate-1".into(),
-                command: "validate".into(),
-                command_line: "muster validate".into(),
-                started: chrono::Utc::now(),
-                ended: None,
-                dry_run: true,
-                version: "0".into(),
-                inputs: vec![],
-                skipped_sheets: vec![],
-            };
-            let finished = w.finish(&run, &[]).unwrap();
+            let finished = w.finish(&run(), &[]).unwrap();
             assert_eq!(finished.counts.rows(), 2, "{errors_only}");
             assert_eq!(finished.counts.total(Status::Invalid), 1);
             let mut book = calamine::open_workbook_auto(&path).unwrap();
