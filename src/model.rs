@@ -393,6 +393,11 @@ impl Cells {
         self.ends.is_empty()
     }
 
+    /// The bytes of all cells' text together.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// The byte range of cell `i` in `text`.
     fn span(&self, i: usize) -> Option<std::ops::Range<usize>> {
         let end = *self.ends.get(i)?;

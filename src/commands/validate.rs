@@ -9,13 +9,14 @@ use anyhow::Context as _;
 use crate::cli::ValidateArgs;
 use crate::commands::inputs;
 use crate::config::Config;
-use crate::model::{Outcome, RowResult, RunInfo, Status};
+use crate::model::{Outcome, Row, RowResult, RunInfo, Status};
 use crate::report::{self, ResultsWriter};
 use crate::validate::{self, Duplicates};
 use crate::{Env, Exit};
 
-/// Rows validated per chunk: large enough for rayon, small enough to stream.
-const CHUNK: usize = 32_768;
+/// Rows validated per chunk: large enough for rayon, small enough that the first chunk's
+/// rules and the last one's results (which nothing overlaps) are short.
+const CHUNK: usize = 8_192;
 
 pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
@@ -36,33 +37,34 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     };
     let mut dups = Duplicates::default();
     let mut invalid = 0usize;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    // Stdout itself (not its lock, which must stay on this thread): rows are written
+    // from the rayon pool.
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    // Chunk n's duplicates and results are done while chunk n+1's rules run, so both
+    // cores stay busy; the rows stay in input order.
+    let mut pending: Option<(Vec<Row>, Vec<validate::Checked>)> = None;
     loop {
         let chunk = roster.next_chunk(CHUNK)?;
+        let (checked, written) = rayon::join(
+            || validate::check_rules(&chunk, &ctx),
+            || match pending.take() {
+                Some((rows, checked)) => {
+                    let mut sink = Sink {
+                        writer: &mut writer,
+                        out: &mut out,
+                        json: args.json,
+                        invalid: &mut invalid,
+                    };
+                    sink.finish_chunk(rows, checked, &mut dups)
+                }
+                None => Ok(()),
+            },
+        );
+        written?;
         if chunk.is_empty() {
             break;
         }
-        let checked = validate::check_rows(&chunk, &ctx, &mut dups);
-        for (row, c) in chunk.into_iter().zip(checked) {
-            let outcome = if c.problems.is_empty() {
-                Outcome::new(Status::Valid, c.action)
-            } else {
-                invalid += 1;
-                Outcome::invalid(c.action, &c.problems)
-            };
-            let result = RowResult {
-                vendor: c.target.as_ref().map(|t| t.vendor),
-                target: c.target.map(|t| t.name.clone()),
-                row,
-                outcome,
-            };
-            writer.write(&result)?;
-            if args.json {
-                serde_json::to_writer(&mut out, &report::json_row(&result))?;
-                out.write_all(b"\n")?;
-            }
-        }
+        pending = Some((chunk, checked));
     }
     out.flush()?;
     if roster.rows_read() == 0 {
@@ -109,4 +111,53 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     } else {
         Exit::RowsFailed
     })
+}
+
+/// Where checked rows go: the workbook, `--json` lines, the count of invalid rows.
+struct Sink<'a, W: Write> {
+    writer: &'a mut ResultsWriter,
+    out: &'a mut W,
+    json: bool,
+    invalid: &'a mut usize,
+}
+
+impl<W: Write> Sink<'_, W> {
+    /// Checks a chunk's duplicates (in input order, after every earlier chunk), then
+    /// writes each row's result.
+    fn finish_chunk(
+        &mut self,
+        rows: Vec<Row>,
+        mut checked: Vec<validate::Checked>,
+        dups: &mut Duplicates,
+    ) -> anyhow::Result<()> {
+        validate::check_duplicates(&rows, &mut checked, dups);
+        // Rows come in runs of one target: its name is copied once per run, not per row.
+        let mut name: Option<String> = None;
+        for (row, c) in rows.into_iter().zip(checked) {
+            let outcome = if c.problems.is_empty() {
+                Outcome::new(Status::Valid, c.action)
+            } else {
+                *self.invalid += 1;
+                Outcome::invalid(c.action, &c.problems)
+            };
+            let wanted = c.target.as_ref().map(|t| t.name.as_str());
+            let target = match name.take() {
+                Some(n) if Some(n.as_str()) == wanted => Some(n),
+                _ => wanted.map(str::to_string),
+            };
+            let result = RowResult {
+                vendor: c.target.as_ref().map(|t| t.vendor),
+                target,
+                row,
+                outcome,
+            };
+            self.writer.write(&result)?;
+            if self.json {
+                serde_json::to_writer(&mut *self.out, &report::json_row(&result))?;
+                self.out.write_all(b"\n")?;
+            }
+            name = result.target;
+        }
+        Ok(())
+    }
 }

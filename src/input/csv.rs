@@ -27,7 +27,7 @@ const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 
 /// Rows per chunk sent by the reading thread, and chunks it may run ahead.
 const CHUNK_ROWS: usize = 1024;
-const CHUNKS_AHEAD: usize = 8;
+const CHUNKS_AHEAD: usize = 16;
 /// Bytes of cell text after which a chunk is sent before it has [`CHUNK_ROWS`] rows.
 const CHUNK_BYTES: usize = 4 << 20;
 
@@ -414,7 +414,10 @@ fn convert<'a>(
                 trim(&lossy)
             }
         };
-        let (text, cut) = limits::cap_str(text);
+        let (text, cut) = match text.len() <= limits::MAX_CELL_CHARS {
+            true => (text, None),
+            false => limits::cap_str(text),
+        };
         if let Some(text) = cut {
             errors.push(CellError { col, text });
         }
@@ -530,7 +533,7 @@ fn read_rows(mut records: Records, width: usize, tx: SyncSender<Message>) {
     loop {
         match records.next_row(width) {
             Ok(Some(row)) => {
-                bytes += row.cells.iter().map(str::len).sum::<usize>();
+                bytes += row.cells.text_len();
                 chunk.push(row);
                 if chunk.len() == CHUNK_ROWS || bytes >= CHUNK_BYTES {
                     bytes = 0;

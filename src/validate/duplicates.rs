@@ -3,8 +3,11 @@
 //!
 //! Streams: only the key and where it was first seen are kept, never the rows.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use crate::config::Target;
 use crate::model::{Cells, Field, Layout, Problem, Row, VendorKind};
@@ -25,19 +28,38 @@ pub fn identity(row: &Row, vendor: VendorKind) -> Option<(Field, &str)> {
         .find_map(|f| Some((*f, row.get(*f).map(str::trim).filter(|v| !v.is_empty())?)))
 }
 
-/// Where a key was first seen: enough to name the cell, nothing more.
+/// A key seen first: which target and field, where its lower-cased text lies in
+/// `Duplicates::keys`, and enough to name the cell it was in.
 #[derive(Debug)]
-struct FirstSeen {
-    layout: Arc<Layout>,
+struct Seen {
+    hash: u64,
+    start: usize,
+    len: usize,
+    target: u32,
+    layout: u32,
     line: u32,
     col: usize,
+    field: Field,
 }
 
 /// Remembers identity keys seen so far, per target, to flag later duplicates.
+///
+/// A million rows pass through here one at a time on one thread, so a key costs no
+/// allocation: it is lower-cased into a reused buffer, hashed with foldhash, looked up by
+/// comparing the full text (a hash collision never makes two keys equal), and, when new,
+/// appended to one string of all keys. Targets and layouts are kept once, by index.
 #[derive(Debug, Default)]
 pub struct Duplicates {
-    /// target name → (field, trimmed lower-case value) → first row.
-    seen: HashMap<String, HashMap<(Field, String), FirstSeen>>,
+    state: RandomState,
+    table: HashTable<Seen>,
+    /// Every remembered key's lower-cased text, one after another.
+    keys: String,
+    /// Target names by index (a roster names a few).
+    targets: Vec<String>,
+    /// Layouts of the rows that were first, by index (one per table).
+    layouts: Vec<Arc<Layout>>,
+    /// The key being checked, lower-cased.
+    buf: String,
 }
 
 impl Duplicates {
@@ -46,47 +68,94 @@ impl Duplicates {
     pub fn check(&mut self, row: &Row, target: &Target) -> Option<Problem> {
         let (field, value) = identity(row, target.vendor)?;
         let col = row.layout.column_of(field)?;
-        let key = (field, value.to_lowercase());
-        let per_target = match self.seen.get_mut(&target.name) {
-            Some(m) => m,
-            None => self.seen.entry(target.name.clone()).or_default(),
-        };
-        match per_target.get(&key) {
-            Some(first) => {
-                let place = Row {
-                    index: 0,
-                    layout: first.layout.clone(),
-                    line: first.line,
-                    cells: Cells::new(),
-                    errors: Vec::new(),
-                }
-                .locate(first.col);
-                Some(Problem::cell(
-                    row,
-                    col,
-                    format!(
-                        "is a duplicate of row {} ({place}) for target {}",
-                        first.line, target.name
-                    ),
-                ))
-            }
-            None => {
-                per_target.insert(
-                    key,
-                    FirstSeen {
-                        layout: row.layout.clone(),
-                        line: row.line,
-                        col,
-                    },
-                );
-                None
-            }
+        // The same key as `value.to_lowercase()`, without allocating for ASCII text.
+        self.buf.clear();
+        if value.is_ascii() {
+            self.buf.push_str(value);
+            self.buf.make_ascii_lowercase();
+        } else {
+            self.buf.push_str(&value.to_lowercase());
         }
+        let t = self.target_index(&target.name);
+        let hash = {
+            let mut h = self.state.build_hasher();
+            h.write_u32(t);
+            h.write_u8(field as u8);
+            h.write(self.buf.as_bytes());
+            h.finish()
+        };
+        let (keys, buf) = (&self.keys, &self.buf);
+        let found = self.table.find(hash, |s| {
+            s.hash == hash
+                && s.target == t
+                && s.field == field
+                && keys.get(s.start..s.start + s.len) == Some(buf.as_str())
+        });
+        if let Some(first) = found {
+            let layout = self
+                .layouts
+                .get(first.layout as usize)
+                .cloned()
+                .unwrap_or_else(|| row.layout.clone());
+            let place = Row {
+                index: 0,
+                layout,
+                line: first.line,
+                cells: Cells::new(),
+                errors: Vec::new(),
+            }
+            .locate(first.col);
+            return Some(Problem::cell(
+                row,
+                col,
+                format!(
+                    "is a duplicate of row {} ({place}) for target {}",
+                    first.line, target.name
+                ),
+            ));
+        }
+        let seen = Seen {
+            hash,
+            start: self.keys.len(),
+            len: self.buf.len(),
+            target: t,
+            layout: self.layout_index(&row.layout),
+            line: row.line,
+            col,
+            field,
+        };
+        self.keys.push_str(&self.buf);
+        self.table.insert_unique(hash, seen, |s| s.hash);
+        None
+    }
+
+    /// The index of the target named `name`, added when new.
+    fn target_index(&mut self, name: &str) -> u32 {
+        let i = match self.targets.iter().rposition(|t| t == name) {
+            Some(i) => i,
+            None => {
+                self.targets.push(name.to_string());
+                self.targets.len() - 1
+            }
+        };
+        u32::try_from(i).expect("a roster names fewer than 4 billion targets")
+    }
+
+    /// The index of `layout` (the same table), added when new.
+    fn layout_index(&mut self, layout: &Arc<Layout>) -> u32 {
+        let i = match self.layouts.iter().rposition(|l| Arc::ptr_eq(l, layout)) {
+            Some(i) => i,
+            None => {
+                self.layouts.push(layout.clone());
+                self.layouts.len() - 1
+            }
+        };
+        u32::try_from(i).expect("a roster has fewer than 4 billion tables")
     }
 
     /// How many distinct keys are remembered (all targets).
     pub fn len(&self) -> usize {
-        self.seen.values().map(HashMap::len).sum()
+        self.table.len()
     }
 
     /// Whether no key is remembered yet.
@@ -166,6 +235,52 @@ mod tests {
             .unwrap_or_default();
         assert!(p.contains("duplicate of row 2 "), "{p}");
         assert_eq!(dups.len(), 2);
+    }
+
+    #[test]
+    fn keys_fold_case_like_to_lowercase_and_stay_per_field() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("ÉMILE@example.com", "émile@example.com", true),
+            ("Straße@example.com", "STRASSE@example.com", false),
+            ("ΣΊΣΥΦΟΣ@example.com", "σίσυφος@example.com", true),
+            ("jane@example.com", "jane@example.co", false),
+            ("jane@example.com", "jane@example.comm", false),
+        ];
+        for (a, b, same) in cases {
+            let mut dups = Duplicates::default();
+            let t = target("traccar", VendorKind::Traccar);
+            assert!(dups.check(&row(&[(Field::Email, a)]), &t).is_none());
+            let second = dups.check(&row(&[(Field::Email, b)]), &t);
+            let expected = a.to_lowercase() == b.to_lowercase();
+            assert_eq!(expected, *same, "{a} / {b}: the table itself is wrong");
+            assert_eq!(second.is_some(), *same, "{a} / {b}");
+        }
+        // Motive: an email and a username with the same text are different keys.
+        let mut dups = Duplicates::default();
+        let t = target("motive", VendorKind::Motive);
+        assert!(dups.check(&row(&[(Field::Email, "jroe")]), &t).is_none());
+        assert!(
+            dups.check(&row(&[(Field::Email, ""), (Field::Username, "jroe")]), &t)
+                .is_none()
+        );
+        assert_eq!(dups.len(), 2);
+    }
+
+    #[test]
+    fn many_keys_each_found_again() {
+        let mut dups = Duplicates::default();
+        let t = target("drtrack", VendorKind::Drtrack);
+        for i in 0..5000 {
+            let mut r = row(&[(Field::Username, &format!("User{i}"))]);
+            r.line = i + 2;
+            assert!(dups.check(&r, &t).is_none(), "{i}");
+        }
+        for i in (0..5000).step_by(7) {
+            let r = row(&[(Field::Username, &format!("user{i}"))]);
+            let p = dups.check(&r, &t).map(|p| p.message).unwrap_or_default();
+            assert!(p.contains(&format!("duplicate of row {} ", i + 2)), "{p}");
+        }
+        assert_eq!(dups.len(), 5000);
     }
 
     #[test]

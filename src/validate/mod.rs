@@ -110,13 +110,27 @@ fn check_resolved(row: &Row, target: Result<Arc<Target>, Problem>) -> Checked {
 /// `dups` carries the identity keys seen in earlier chunks, so a file can be checked in
 /// chunks and still have every later duplicate named.
 pub fn check_rows(rows: &[Row], ctx: &Context, dups: &mut Duplicates) -> Vec<Checked> {
+    let mut checked = check_rules(rows, ctx);
+    check_duplicates(rows, &mut checked, dups);
+    checked
+}
+
+/// The first half of [`check_rows`]: every rule but duplicates, each row in parallel.
+/// Pure, so the rules of one chunk can run while the duplicates of the one before are
+/// checked.
+pub fn check_rules(rows: &[Row], ctx: &Context) -> Vec<Checked> {
     // Each worker remembers the targets it resolved: most rows name one of a few.
-    let mut checked: Vec<Checked> = rows
-        .par_iter()
+    rows.par_iter()
         .map_init(target::Cache::default, |cache, r| {
             check_resolved(r, cache.resolve(r, ctx))
         })
-        .collect();
+        .collect()
+}
+
+/// The second half of [`check_rows`]: adds the duplicate problem to each row of `checked`
+/// (the verdicts of `rows`, same order) whose key an earlier row had. Chunks must come in
+/// input order.
+pub fn check_duplicates(rows: &[Row], checked: &mut [Checked], dups: &mut Duplicates) {
     for (row, c) in rows.iter().zip(checked.iter_mut()) {
         if let Some(t) = &c.target {
             if let Some(p) = dups.check(row, t) {
@@ -124,7 +138,6 @@ pub fn check_rows(rows: &[Row], ctx: &Context, dups: &mut Duplicates) -> Vec<Che
             }
         }
     }
-    checked
 }
 
 /// Rows for unit tests: one column per given field, headers equal to the field names,
