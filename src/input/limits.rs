@@ -523,13 +523,17 @@ mod tests {
             ("a short OLE file", CFB_MAGIC.to_vec(), None),
         ];
         for (name, bytes, want) in cases {
-            let got = check_cfb(Cursor::new(bytes));
-            match want {
-                None => assert_eq!(got, Ok(()), "{name}"),
-                Some(want) => {
-                    let e = got.expect_err(name);
-                    assert!(e.contains(want), "{name}: {e}");
-                }
+            expect(check_cfb(Cursor::new(bytes)), want, name);
+        }
+    }
+
+    /// `got` is Ok when `want` is None, else an error containing `want`.
+    fn expect(got: Result<(), String>, want: Option<&str>, name: &str) {
+        match want {
+            None => assert_eq!(got, Ok(()), "{name}"),
+            Some(want) => {
+                let e = got.expect_err(name);
+                assert!(e.contains(want), "{name}: {e}");
             }
         }
     }
@@ -566,14 +570,7 @@ mod tests {
         ];
         for (name, want) in cases {
             let bytes = std::fs::read(dir.join(name)).expect(name);
-            let got = check_cfb(Cursor::new(bytes));
-            match want {
-                None => assert_eq!(got, Ok(()), "{name}"),
-                Some(want) => {
-                    let e = got.expect_err(name);
-                    assert!(e.contains(want), "{name}: {e}");
-                }
-            }
+            expect(check_cfb(Cursor::new(bytes)), want, name);
         }
     }
 
@@ -589,14 +586,7 @@ mod tests {
             ("not a zip", b"PK\x03\x04 nothing".to_vec(), None),
         ];
         for (name, bytes, want) in cases {
-            let got = check_zip(Cursor::new(bytes));
-            match want {
-                None => assert_eq!(got, Ok(()), "{name}"),
-                Some(want) => {
-                    let e = got.expect_err(name);
-                    assert!(e.contains(want), "{name}: {e}");
-                }
-            }
+            expect(check_zip(Cursor::new(bytes)), want, name);
         }
     }
 
