@@ -137,6 +137,8 @@ fn muster_read(path: &Path) -> Result<usize> {
     loop {
         let chunk = roster.next_chunk(32_768)?;
         if chunk.is_empty() {
+            // As muster does, the file's SHA-256 (hashed meanwhile on its own thread).
+            roster.hashes()?;
             return Ok(bytes);
         }
         for row in &chunk {

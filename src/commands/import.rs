@@ -86,6 +86,7 @@ pub async fn execute_plan(
 
     // Read and validate everything before anything is sent.
     let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
+    roster.hashes()?;
     let rows = roster.read_all()?;
     if rows.is_empty() {
         bail!("no data rows in {}", list_paths(&args.input.files));

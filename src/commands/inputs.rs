@@ -17,8 +17,11 @@ pub struct Roster {
     tables: Vec<(Arc<Layout>, input::Rows, usize)>,
     /// The input's own headers: union over all tables, in order of first appearance.
     pub own_headers: Vec<String>,
-    /// Each file with its SHA-256 (row counts are filled as rows are read).
+    /// Each file with its SHA-256 (row counts are filled as rows are read). The hashes are
+    /// computed on their own threads while rows are read: empty until [`Roster::hashes`].
     pub inputs: Vec<InputFile>,
+    /// The hashing threads not yet joined, by file.
+    hashing: Vec<std::thread::JoinHandle<std::io::Result<String>>>,
     /// Sheets that were skipped, with why.
     pub skipped: Vec<String>,
     next_index: usize,
@@ -30,7 +33,7 @@ pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Ro
         Some(p) => Overrides::load(p)?,
         None => Overrides::default(),
     };
-    let hashes: Vec<_> = files
+    let hashing: Vec<_> = files
         .iter()
         .map(|p| {
             let p = p.clone();
@@ -40,7 +43,15 @@ pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Ro
     let mut roster = Roster {
         tables: Vec::new(),
         own_headers: Vec::new(),
-        inputs: Vec::new(),
+        inputs: files
+            .iter()
+            .map(|p| InputFile {
+                path: p.display().to_string(),
+                sha256: String::new(),
+                rows: 0,
+            })
+            .collect(),
+        hashing,
         skipped: Vec::new(),
         next_index: 0,
     };
@@ -76,21 +87,22 @@ pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Ro
                 .push((Arc::new(layout), table.rows, file_index));
         }
     }
-    for (path, hash) in files.iter().zip(hashes) {
-        let sha256 = hash
-            .join()
-            .map_err(|_| anyhow::anyhow!("hashing {} failed", path.display()))?
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        roster.inputs.push(InputFile {
-            path: path.display().to_string(),
-            sha256,
-            rows: 0,
-        });
-    }
     Ok(roster)
 }
 
 impl Roster {
+    /// Waits for the input files' SHA-256 (hashed on their own threads since `open`, so
+    /// reading need not wait for them) and fills them into `inputs`.
+    pub fn hashes(&mut self) -> anyhow::Result<&[InputFile]> {
+        for (input, hash) in self.inputs.iter_mut().zip(self.hashing.drain(..)) {
+            input.sha256 = hash
+                .join()
+                .map_err(|_| anyhow::anyhow!("hashing {} failed", input.path))?
+                .with_context(|| format!("{}: cannot read", input.path))?;
+        }
+        Ok(&self.inputs)
+    }
+
     /// The next up to `size` rows in input order; empty when all are read.
     pub fn next_chunk(&mut self, size: usize) -> anyhow::Result<Vec<Row>> {
         let mut out = Vec::with_capacity(size.min(65_536));

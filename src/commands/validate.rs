@@ -86,7 +86,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         ended: Some(chrono::Utc::now()),
         dry_run: true,
         version: env!("CARGO_PKG_VERSION").into(),
-        inputs: roster.inputs.clone(),
+        inputs: roster.hashes()?.to_vec(),
         skipped_sheets: roster.skipped.clone(),
     };
     let finished = writer
