@@ -3,6 +3,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use muster::{Cli, Env};
 
+// Rows are made on one thread and dropped on another, a million small allocations a run;
+// mimalloc keeps that cheap where the system allocator spends a tenth of validate's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")

@@ -377,6 +377,19 @@ impl Cells {
         }
     }
 
+    /// Cells from their text laid end to end and where each ends, or `None` unless the
+    /// ends rise and fall on character boundaries of `text`, the last at its end.
+    pub fn from_parts(text: String, ends: Vec<usize>) -> Option<Cells> {
+        let mut from = 0;
+        for &end in &ends {
+            if end < from || !text.is_char_boundary(end) {
+                return None;
+            }
+            from = end;
+        }
+        (from == text.len()).then_some(Cells { text, ends })
+    }
+
     /// Appends a cell.
     pub fn push(&mut self, cell: &str) {
         self.text.push_str(cell);
@@ -693,6 +706,30 @@ mod tests {
             missing.to_string(),
             "username: is required (no such column)"
         );
+    }
+
+    #[test]
+    fn cells_from_parts_need_ends_on_character_boundaries() {
+        // (text, ends, the cells, or None when refused)
+        type Case = (
+            &'static str,
+            &'static [usize],
+            Option<&'static [&'static str]>,
+        );
+        let cases: &[Case] = &[
+            ("", &[], Some(&[])),
+            ("abc", &[1, 1, 3], Some(&["a", "", "bc"])),
+            ("Jürgen", &[2, 3], None),
+            ("Jürgen", &[3, 7], Some(&["Jü", "rgen"])),
+            ("abc", &[2, 1, 3], None),
+            ("abc", &[1, 2], None),
+            ("abc", &[1, 4], None),
+        ];
+        for (text, ends, want) in cases {
+            let cells = Cells::from_parts(text.to_string(), ends.to_vec());
+            let got: Option<Vec<&str>> = cells.as_ref().map(|c| c.iter().collect());
+            assert_eq!(got.as_deref(), *want, "{text:?} {ends:?}");
+        }
     }
 
     #[test]

@@ -40,31 +40,39 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     // Stdout itself (not its lock, which must stay on this thread): rows are written
     // from the rayon pool.
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    // Chunk n's duplicates and results are done while chunk n+1's rules run, so both
-    // cores stay busy; the rows stay in input order.
+    // Three stages overlap, so both cores stay busy: chunk n's rules (on the pool), chunk
+    // n-1's duplicates and results (on the pool, in input order), and reading chunk n+1
+    // (on this thread, which is no pool thread: waiting for rows never holds one).
     let mut pending: Option<(Vec<Row>, Vec<validate::Checked>)> = None;
+    let mut chunk = roster.next_chunk(CHUNK)?;
     loop {
-        let chunk = roster.next_chunk(CHUNK)?;
-        let (checked, written) = rayon::join(
-            || validate::check_rules(&chunk, &ctx),
-            || match pending.take() {
-                Some((rows, checked)) => {
+        let mut checked = Vec::new();
+        let mut written = Ok(());
+        let mut next = Ok(Vec::new());
+        rayon::in_place_scope(|s| {
+            if !chunk.is_empty() {
+                s.spawn(|_| checked = validate::check_rules(&chunk, &ctx));
+            }
+            if let Some((rows, checked)) = pending.take() {
+                s.spawn(|_| {
                     let mut sink = Sink {
                         writer: &mut writer,
                         out: &mut out,
                         json: args.json,
                         invalid: &mut invalid,
                     };
-                    sink.finish_chunk(rows, checked, &mut dups)
-                }
-                None => Ok(()),
-            },
-        );
+                    written = sink.finish_chunk(rows, checked, &mut dups);
+                });
+            }
+            if !chunk.is_empty() {
+                next = roster.next_chunk(CHUNK);
+            }
+        });
         written?;
         if chunk.is_empty() {
             break;
         }
-        pending = Some((chunk, checked));
+        pending = Some((std::mem::replace(&mut chunk, next?), checked));
     }
     out.flush()?;
     if roster.rows_read() == 0 {

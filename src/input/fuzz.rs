@@ -44,6 +44,15 @@ pub fn csv_file(name: &str, bytes: &[u8]) -> usize {
     ))
 }
 
+/// Panics unless reading `bytes` (UTF-8 text) in blocks of `size` bytes gives the same rows
+/// as reading it in one block: the parse of each block ahead of need, the sequencer's
+/// check of it, and the rows' numbers across blocks.
+pub fn csv_blocks_agree(bytes: &[u8], size: usize, delimiter: u8) {
+    let whole = csv::rows_in_blocks(bytes, usize::MAX, delimiter);
+    let cut = csv::rows_in_blocks(bytes, size, delimiter);
+    assert_eq!(cut, whole, "blocks of {size} bytes");
+}
+
 /// The delimiter sniffed from a text (as `csv_file` uses it).
 pub fn sniff_delimiter(text: &str, prefer_tab: bool) -> u8 {
     csv::sniff_delimiter(text, prefer_tab)

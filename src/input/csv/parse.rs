@@ -1,0 +1,727 @@
+//! The CSV parser, in blocks: the file is cut into blocks that end at a line break, and
+//! each block is parsed on its own (on the rayon pool, ahead of need) as if a record began
+//! at its first byte. A sequencer takes the blocks in file order and keeps a block's parse
+//! only when that guess was right, which the parse of the block before says: it ended
+//! between two records. Otherwise (a quoted cell with a line break spans the cut, or a line
+//! longer than a block) the unfinished record and the next block are parsed again together.
+//! The first block is parsed from the file's start, so by induction every row is exactly
+//! what one parse of the whole file gives.
+//!
+//! A block's rows are numbered from its start; the sequencer adds the lines before it.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use csv_core::ReadRecordResult;
+
+use super::super::cell::trim;
+use super::super::{Error, RawRow, limits};
+use super::NOT_UTF8;
+use crate::model::{CellError, Cells};
+
+/// The bytes a block holds, before it is cut at its last line break.
+pub(super) const BLOCK: usize = 1 << 20;
+
+/// Blocks read and handed to the pool ahead of the one the sequencer needs.
+pub(super) const AHEAD: usize = 4;
+
+/// Input bytes one record may take beyond [`limits::MAX_ROW_BYTES`] of cell text (its
+/// delimiters and quotes) before it is refused.
+const SLACK: usize = 1 << 16;
+
+/// Bytes of the file that begin where a line begins (or, after a line longer than a block,
+/// anywhere: the sequencer then finds the block before unfinished).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Block {
+    pub bytes: Vec<u8>,
+    /// The byte before `bytes` is `\r`: a `\n` first ends that line, it is not a blank one.
+    pub after_cr: bool,
+    /// `bytes` run to the end of the file.
+    pub last: bool,
+    /// `bytes` begin the file (only there may a byte-order mark be dropped).
+    pub first: bool,
+}
+
+/// How records become rows.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Shape {
+    pub delimiter: u8,
+    /// Cells kept per row (padded to it), or `usize::MAX` for all of them, unpadded.
+    pub width: usize,
+}
+
+/// A limit a record breaks; `line` counts from the block's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Broken {
+    TooLong { line: u32 },
+    TooWide { line: u32, columns: usize },
+}
+
+impl Broken {
+    /// The error, with `base` lines before the block.
+    pub fn error(self, path: &std::path::Path, base: u32) -> Error {
+        let reason = match self {
+            Broken::TooLong { line } => limits::row_too_long(base.saturating_add(line)),
+            Broken::TooWide { line, columns } => {
+                limits::check_columns(columns, base.saturating_add(line)).unwrap_or_default()
+            }
+        };
+        Error::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
+/// What one parse of a block gave.
+#[derive(Debug, Default)]
+pub(super) struct Parsed {
+    /// The rows that are not blank, numbered from the block's start (its first line is 1).
+    pub rows: Vec<RawRow>,
+    /// Lines (rows as a spreadsheet counts them, blank ones too) before `end`.
+    pub lines: u32,
+    /// Where parsing stopped: the block's end, after `max_rows` rows, or where a record
+    /// begins that the block does not finish (its leading blank lines included).
+    pub end: usize,
+    /// The limit that stopped parsing, if one did.
+    pub broken: Option<Broken>,
+}
+
+/// Where a record's fields are in the block's output.
+struct Record {
+    line: u32,
+    /// Offset of its first byte in the output.
+    start: usize,
+    /// Its fields' ends (relative to `start`) are `ends[from..to]`.
+    from: usize,
+    to: usize,
+}
+
+/// Parses `block` as if a record began at its first byte, stopping after `max_rows` rows
+/// that are not blank.
+pub(super) fn parse(block: &Block, shape: Shape, max_rows: usize) -> Parsed {
+    SCRATCH.with_borrow_mut(|scratch| parse_with(block, shape, max_rows, scratch))
+}
+
+/// What a parse writes into, kept by each thread from one block to the next (fresh
+/// buffers for each block cost more than the parse; so does building the parser).
+#[derive(Default)]
+struct Scratch {
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    records: Vec<Record>,
+    /// The parser, with the delimiter it was built for.
+    core: Option<(u8, csv_core::Reader)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+fn parse_with(block: &Block, shape: Shape, max_rows: usize, scratch: &mut Scratch) -> Parsed {
+    let input = block.bytes.as_slice();
+    let Scratch {
+        out,
+        ends,
+        records,
+        core,
+    } = scratch;
+    let core = match core {
+        Some((delimiter, core)) if *delimiter == shape.delimiter => {
+            core.reset();
+            core
+        }
+        _ => {
+            let built = csv_core::ReaderBuilder::new()
+                .delimiter(shape.delimiter)
+                .build();
+            &mut core.insert((shape.delimiter, built)).1
+        }
+    };
+    if !block.first {
+        // csv_core drops a byte-order mark from the first bytes it is given; only the
+        // file's own start may lose one. A call with no room for output reads nothing.
+        let _ = core.read_record(b"x", &mut [], &mut [0]);
+    }
+    // Cell text never takes more bytes than the input it comes from.
+    if out.len() <= input.len() {
+        out.resize(input.len() + 1, 0);
+    }
+    if ends.len() < 64 {
+        ends.resize(64, 0);
+    }
+    records.clear();
+    let (mut nout, mut nend) = (0usize, 0usize);
+    let mut parsed = Parsed::default();
+    let mut pos = 0usize;
+    let mut kept = 0usize;
+    'records: loop {
+        let start = pos;
+        let cr = match start {
+            0 => block.after_cr,
+            _ => input[start - 1] == b'\r',
+        };
+        let (blank, skip) = blank_lines(&input[start..], cr);
+        let (out_start, ends_start) = (nout, nend);
+        loop {
+            let rest = &input[pos..];
+            if rest.is_empty() && !block.last {
+                // The block ends here: between records when only line breaks are left.
+                if input[start..].iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                    parsed.lines = parsed.lines.saturating_add(blank);
+                    parsed.end = input.len();
+                } else {
+                    parsed.end = start;
+                }
+                break 'records;
+            }
+            let (result, i, o, e) = core.read_record(rest, &mut out[nout..], &mut ends[nend..]);
+            pos += i;
+            nout += o;
+            nend += e;
+            if pos - start - skip.min(pos - start) > limits::MAX_ROW_BYTES + SLACK {
+                parsed.broken = Some(Broken::TooLong {
+                    line: parsed.lines.saturating_add(blank).saturating_add(1),
+                });
+                parsed.end = start;
+                break 'records;
+            }
+            match result {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+                ReadRecordResult::End => {
+                    parsed.end = input.len();
+                    break 'records;
+                }
+                ReadRecordResult::Record => break,
+            }
+        }
+        let line = parsed.lines.saturating_add(blank).saturating_add(1);
+        parsed.lines = line;
+        parsed.end = pos;
+        let columns = nend - ends_start;
+        let bytes = nout - out_start;
+        let broken = match limits::check_columns(columns, line) {
+            Some(_) => Some(Broken::TooWide { line, columns }),
+            None if bytes > limits::MAX_ROW_BYTES => Some(Broken::TooLong { line }),
+            None => None,
+        };
+        if broken.is_some() {
+            parsed.broken = broken;
+            parsed.lines = line - 1;
+            parsed.end = start;
+            break;
+        }
+        // Blank when no cell has a visible ASCII character and each trims to nothing.
+        let blank_row = !out[out_start..nout].iter().any(u8::is_ascii_graphic)
+            && ends[ends_start..nend]
+                .iter()
+                .scan(0, |from, &to| {
+                    let cell = &out[out_start + *from..out_start + to];
+                    *from = to;
+                    Some(cell)
+                })
+                .all(|cell| std::str::from_utf8(cell).is_ok_and(|s| trim(s).is_empty()));
+        if !blank_row {
+            records.push(Record {
+                line,
+                start: out_start,
+                from: ends_start,
+                to: nend,
+            });
+            kept += 1;
+            if kept == max_rows {
+                break;
+            }
+        }
+    }
+    parsed.rows = rows(&out[..nout], ends, records, shape.width);
+    parsed
+}
+
+/// The rows of the parsed records: one UTF-8 check for the whole block's text (the usual
+/// case); per cell only when it fails.
+fn rows(out: &[u8], ends: &[usize], records: &[Record], width: usize) -> Vec<RawRow> {
+    let text = std::str::from_utf8(out);
+    let mut rows = Vec::with_capacity(records.len());
+    for r in records {
+        let fields = &ends[r.from..r.to];
+        if let Ok(text) = text
+            && let Some(row) = as_is(text, r, fields, width)
+        {
+            rows.push(row);
+            continue;
+        }
+        let spans = fields.iter().scan(0, |from, &to| {
+            let span = r.start + *from..r.start + to;
+            *from = to;
+            Some(span)
+        });
+        let size = fields.last().copied().unwrap_or(0);
+        let row = match text {
+            Ok(text) => {
+                let fields = spans.map(|s| text.get(s.clone()).ok_or(&text.as_bytes()[s]));
+                convert(fields, r.to - r.from, size, r.line, width)
+            }
+            Err(_) => {
+                let bytes = out;
+                let fields =
+                    spans.map(|s| std::str::from_utf8(&bytes[s.clone()]).map_err(|_| &bytes[s]));
+                convert(fields, r.to - r.from, size, r.line, width)
+            }
+        };
+        rows.push(row);
+    }
+    rows
+}
+
+/// The row of a record whose cells need no change (the usual case): each is text that
+/// starts and ends with a visible ASCII character (nothing to trim) or is empty, none is
+/// too long, and there are no more than `width`. Its text is then copied whole.
+fn as_is(text: &str, r: &Record, fields: &[usize], width: usize) -> Option<RawRow> {
+    if fields.len() > width {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    for &to in fields {
+        let cell = bytes.get(r.start + from..r.start + to)?;
+        let plain = match (cell.first(), cell.last()) {
+            (Some(a), Some(b)) => a.is_ascii_graphic() && b.is_ascii_graphic(),
+            _ => true,
+        };
+        if !plain || cell.len() > limits::MAX_CELL_CHARS {
+            return None;
+        }
+        from = to;
+    }
+    let mut ends = Vec::with_capacity(match width {
+        usize::MAX => fields.len(),
+        w => w,
+    });
+    ends.extend_from_slice(fields);
+    let mut cells = Cells::from_parts(text.get(r.start..r.start + from)?.to_string(), ends)?;
+    if width != usize::MAX {
+        cells.resize(width);
+    }
+    Some(RawRow {
+        line: r.line,
+        cells,
+        errors: Vec::new(),
+    })
+}
+
+/// The number of blank lines at the start of `bytes` (where a record's read begins), and
+/// their bytes: the run of line breaks there, less a `\n` that completes a `\r\n` before
+/// it (`after_cr`).
+pub(super) fn blank_lines(bytes: &[u8], after_cr: bool) -> (u32, usize) {
+    let mut at = usize::from(after_cr && bytes.first() == Some(&b'\n'));
+    let mut lines = 0u32;
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b'\r' => {
+                at += if bytes.get(at + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                }
+            }
+            b'\n' => at += 1,
+            _ => break,
+        }
+        lines = lines.saturating_add(1);
+    }
+    (lines, at)
+}
+
+/// A record's fields (text, or bytes that are not UTF-8) as a row (the caller has found
+/// it not blank). `len` is the number of fields and `size` their bytes, so the row's
+/// buffer is allocated once; a cell is copied only once, trimmed.
+pub(super) fn convert<'a>(
+    fields: impl Iterator<Item = Result<&'a str, &'a [u8]>>,
+    len: usize,
+    size: usize,
+    line: u32,
+    width: usize,
+) -> RawRow {
+    let mut cells = Cells::with_capacity(len.min(width), size);
+    let mut errors = Vec::new();
+    let mut beyond: Option<(usize, Vec<String>)> = None;
+    for (col, field) in fields.enumerate() {
+        let lossy;
+        let text = match field {
+            Ok(s) => trim(s),
+            Err(bytes) => {
+                errors.push(CellError {
+                    col,
+                    text: NOT_UTF8.to_string(),
+                });
+                lossy = String::from_utf8_lossy(bytes);
+                trim(&lossy)
+            }
+        };
+        let (text, cut) = match text.len() <= limits::MAX_CELL_CHARS {
+            true => (text, None),
+            false => limits::cap_str(text),
+        };
+        if let Some(text) = cut {
+            errors.push(CellError { col, text });
+        }
+        if col < width {
+            cells.push(text);
+        } else if !text.is_empty() {
+            beyond
+                .get_or_insert_with(|| (col, Vec::new()))
+                .1
+                .push(format!("\"{text}\""));
+        }
+    }
+    if width != usize::MAX {
+        cells.resize(width);
+        errors.retain(|e| e.col < width);
+    }
+    if let Some((col, values)) = beyond {
+        errors.push(CellError {
+            col,
+            text: format!(
+                "holds data beyond the last column of the header: {}",
+                values.join(", ")
+            ),
+        });
+    }
+    RawRow {
+        line,
+        cells,
+        errors,
+    }
+}
+
+/// A text stream cut into [`Block`]s of about `size` bytes, each ending at a line break
+/// (a `\r\n` is never cut in two).
+pub(super) struct Blocks {
+    reader: Box<dyn Read + Send>,
+    size: usize,
+    tail: Vec<u8>,
+    after_cr: bool,
+    first: bool,
+    done: bool,
+}
+
+impl Blocks {
+    pub fn new(reader: Box<dyn Read + Send>, size: usize) -> Blocks {
+        Blocks {
+            reader,
+            size: size.max(1),
+            tail: Vec::new(),
+            after_cr: false,
+            first: true,
+            done: false,
+        }
+    }
+
+    /// The next block, or `None` after the last one.
+    pub fn next_block(&mut self) -> std::io::Result<Option<Block>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut bytes = std::mem::take(&mut self.tail);
+        let want = self.size.saturating_sub(bytes.len());
+        bytes.reserve(want.min(BLOCK));
+        let got = (&mut self.reader)
+            .take(want as u64)
+            .read_to_end(&mut bytes)?;
+        let last = got < want;
+        if !last {
+            // After the last line break, but never between a `\r` and its `\n`: the last
+            // byte is not looked at, as the byte after it is not known yet.
+            let search = &bytes[..bytes.len().saturating_sub(1)];
+            if let Some(i) = memchr::memrchr2(b'\n', b'\r', search) {
+                let cut = match (bytes[i], bytes.get(i + 1)) {
+                    (b'\r', Some(b'\n')) => i + 2,
+                    _ => i + 1,
+                };
+                self.tail = bytes.split_off(cut);
+            }
+        }
+        let block = Block {
+            after_cr: self.after_cr,
+            last,
+            first: self.first,
+            bytes,
+        };
+        self.after_cr = block.bytes.last() == Some(&b'\r');
+        self.first = false;
+        self.done = last;
+        Ok(Some(block))
+    }
+}
+
+/// Takes parsed blocks in file order and gives their rows, numbered from the file's start.
+pub(super) struct Sequencer {
+    shape: Shape,
+    path: std::path::PathBuf,
+    /// Lines before the next block.
+    base: u32,
+    /// The unfinished record at the end of the block before, to be parsed again with the
+    /// next block.
+    carry: Option<Block>,
+}
+
+impl Sequencer {
+    /// `base` lines come before the first block it is given.
+    pub fn new(path: &std::path::Path, shape: Shape, base: u32) -> Sequencer {
+        Sequencer {
+            shape,
+            path: path.to_path_buf(),
+            base,
+            carry: None,
+        }
+    }
+
+    /// The rows of `block` (which follows the block given before), using `guess` (its
+    /// parse as if a record began at its start) when that is right; then the error that
+    /// ends the file's reading, if any.
+    pub fn next(
+        &mut self,
+        block: &Block,
+        guess: impl FnOnce() -> Parsed,
+    ) -> (Vec<RawRow>, Option<Error>) {
+        let (parsed, joined) = match self.carry.take() {
+            None => (guess(), None),
+            Some(mut carry) => {
+                carry.bytes.extend_from_slice(&block.bytes);
+                carry.last = block.last;
+                (parse(&carry, self.shape, usize::MAX), Some(carry))
+            }
+        };
+        let parsed_block = joined.as_ref().unwrap_or(block);
+        let mut rows = parsed.rows;
+        for row in &mut rows {
+            row.line = row.line.saturating_add(self.base);
+        }
+        if let Some(broken) = parsed.broken {
+            return (rows, Some(broken.error(&self.path, self.base)));
+        }
+        if parsed.end < parsed_block.bytes.len() {
+            let end = parsed.end;
+            self.carry = Some(Block {
+                after_cr: match end {
+                    0 => parsed_block.after_cr,
+                    _ => parsed_block.bytes[end - 1] == b'\r',
+                },
+                bytes: parsed_block.bytes[end..].to_vec(),
+                last: false,
+                first: parsed_block.first && end == 0,
+            });
+        }
+        self.base = self.base.saturating_add(parsed.lines);
+        (rows, None)
+    }
+}
+
+/// A block parsed by whichever thread gets to it first: a pool thread ahead of need, or
+/// the sequencer when it needs the block before the pool has begun it (so the sequencer
+/// never waits on a pool busy with other work).
+struct Job {
+    block: Block,
+    shape: Shape,
+    parsed: OnceLock<Mutex<Option<Parsed>>>,
+}
+
+impl Job {
+    fn parsed(&self) -> &Mutex<Option<Parsed>> {
+        self.parsed
+            .get_or_init(|| Mutex::new(Some(parse(&self.block, self.shape, usize::MAX))))
+    }
+
+    fn take(&self) -> Parsed {
+        self.parsed()
+            .lock()
+            .map(|mut p| p.take())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| parse(&self.block, self.shape, usize::MAX))
+    }
+}
+
+/// Blocks being parsed ahead, in file order, and a read error after them.
+pub(super) struct Ahead {
+    blocks: Blocks,
+    shape: Shape,
+    jobs: VecDeque<Arc<Job>>,
+    failed: Option<std::io::Error>,
+}
+
+impl Ahead {
+    /// Parses `first` and then the blocks `blocks` gives, up to [`AHEAD`] at a time.
+    pub fn new(first: Block, blocks: Blocks, shape: Shape) -> Ahead {
+        let mut ahead = Ahead {
+            blocks,
+            shape,
+            jobs: VecDeque::new(),
+            failed: None,
+        };
+        ahead.push(first);
+        ahead
+    }
+
+    fn push(&mut self, block: Block) {
+        let job = Arc::new(Job {
+            block,
+            shape: self.shape,
+            parsed: OnceLock::new(),
+        });
+        let pool = job.clone();
+        rayon::spawn(move || {
+            pool.parsed();
+        });
+        self.jobs.push_back(job);
+    }
+
+    /// The rows of the next block in file order (the sequencer checks its parse) and the
+    /// error that ends the reading, if any: a limit broken in it, or a read error after
+    /// it. `None` after the last block.
+    pub fn next(&mut self, sequencer: &mut Sequencer) -> Option<(Vec<RawRow>, Option<Error>)> {
+        while self.jobs.len() < AHEAD && self.failed.is_none() {
+            match self.blocks.next_block() {
+                Ok(Some(block)) => self.push(block),
+                Ok(None) => break,
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        match self.jobs.pop_front() {
+            Some(job) => Some(sequencer.next(&job.block, || job.take())),
+            None => self.failed.take().map(|source| {
+                let error = Error::Io {
+                    path: sequencer.path.clone(),
+                    source,
+                };
+                (Vec::new(), Some(error))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHAPE: Shape = Shape {
+        delimiter: b',',
+        width: 3,
+    };
+
+    fn whole(bytes: &[u8]) -> Vec<RawRow> {
+        let block = Block {
+            bytes: bytes.to_vec(),
+            last: true,
+            first: true,
+            after_cr: false,
+        };
+        parse(&block, SHAPE, usize::MAX).rows
+    }
+
+    /// The rows of `bytes` cut into blocks at `cuts`, through the sequencer.
+    fn in_blocks(bytes: &[u8], cuts: &[usize]) -> Vec<RawRow> {
+        let mut sequencer = Sequencer::new(std::path::Path::new("x.csv"), SHAPE, 0);
+        let mut rows = Vec::new();
+        let mut from = 0;
+        let bounds: Vec<usize> = cuts.iter().copied().chain([bytes.len()]).collect();
+        for (k, &to) in bounds.iter().enumerate() {
+            let block = Block {
+                bytes: bytes[from..to].to_vec(),
+                after_cr: from > 0 && bytes[from - 1] == b'\r',
+                last: k + 1 == bounds.len(),
+                first: from == 0,
+            };
+            let (got, error) = sequencer.next(&block, || parse(&block, SHAPE, usize::MAX));
+            assert!(error.is_none());
+            rows.extend(got);
+            from = to;
+        }
+        rows
+    }
+
+    fn summary(rows: &[RawRow]) -> Vec<(u32, Vec<String>, usize)> {
+        rows.iter()
+            .map(|r| (r.line, r.cells.to_vec(), r.errors.len()))
+            .collect()
+    }
+
+    #[test]
+    fn any_cuts_give_the_rows_of_one_parse() {
+        let inputs: [&[u8]; 6] = [
+            b"a,b\n\n\"x\ny\",1\r\nlast,2\rmac,3\n,\nend,4",
+            b"\"q\r\n\r\nq\"\r\n\r\nb\r\n\"a,\"\"b\"\"\n\",c\n",
+            b"\xef\xbb\xbfh,i\n\xef\xbb\xbfj,k\nJ\xfcrgen,x\n",
+            b"a\r\rb\rc\r\n\r\n\n",
+            b"1,2,3,4,5\n\"unclosed\n,\n",
+            "Müller,Jürgen,\u{a0}x\u{a0}\n  ,\u{a0}\nÖ,ä,ß\n".as_bytes(),
+        ];
+        for bytes in inputs {
+            let want = summary(&whole(bytes));
+            for i in 0..=bytes.len() {
+                for j in i..=bytes.len() {
+                    let got = summary(&in_blocks(bytes, &[i, j]));
+                    assert_eq!(
+                        got,
+                        want,
+                        "{:?} cut at {i}, {j}",
+                        String::from_utf8_lossy(bytes)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_end_at_line_breaks() {
+        let text = b"ab\r\ncd\ref\ngh";
+        for size in 1..=text.len() + 1 {
+            let mut blocks = Blocks::new(Box::new(std::io::Cursor::new(text.to_vec())), size);
+            let mut joined = Vec::new();
+            let mut after_cr = false;
+            while let Some(block) = blocks.next_block().unwrap() {
+                assert_eq!(block.after_cr, after_cr, "size {size}");
+                // A block with a line break ends at one, never inside a `\r\n`.
+                let body = &block.bytes[..block.bytes.len().saturating_sub(1)];
+                if !block.last && body.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+                    let end = *block.bytes.last().unwrap();
+                    let next = text.get(joined.len() + block.bytes.len());
+                    assert!(
+                        matches!(end, b'\r' | b'\n'),
+                        "size {size}: {:?}",
+                        block.bytes
+                    );
+                    assert!(!(end == b'\r' && next == Some(&b'\n')), "size {size}");
+                }
+                after_cr = block.bytes.last() == Some(&b'\r');
+                joined.extend_from_slice(&block.bytes);
+            }
+            assert_eq!(joined, text, "size {size}");
+        }
+    }
+
+    #[test]
+    fn a_limit_names_the_row_across_blocks() {
+        let mut bytes = b"a\n\nb\n".to_vec();
+        bytes.extend(std::iter::repeat_n(
+            b'x',
+            limits::MAX_ROW_BYTES + SLACK + 10,
+        ));
+        let mut sequencer = Sequencer::new(std::path::Path::new("x.csv"), SHAPE, 0);
+        let mut blocks = Blocks::new(Box::new(std::io::Cursor::new(bytes)), 1 << 16);
+        let mut error = None;
+        while let Some(block) = blocks.next_block().unwrap() {
+            let (_, e) = sequencer.next(&block, || parse(&block, SHAPE, usize::MAX));
+            if e.is_some() {
+                error = e;
+                break;
+            }
+        }
+        let error = error.expect("the long row is refused").to_string();
+        assert!(error.contains("row 4 is longer than 1 MiB"), "{error}");
+    }
+}
