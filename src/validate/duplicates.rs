@@ -32,7 +32,6 @@ pub fn identity(row: &Row, vendor: VendorKind) -> Option<(Field, &str)> {
 /// `Duplicates::keys`, and enough to name the cell it was in.
 #[derive(Debug)]
 struct Seen {
-    hash: u64,
     start: usize,
     len: usize,
     target: u32,
@@ -48,10 +47,16 @@ struct Seen {
 /// allocation: it is lower-cased into a reused buffer, hashed with foldhash, looked up by
 /// comparing the full text (a hash collision never makes two keys equal), and, when new,
 /// appended to one string of all keys. Targets and layouts are kept once, by index.
+///
+/// The hash table holds 8 bytes a key (32 bits of the hash and the key's index in
+/// `seen`), so a million keys take 8 MiB and most look-ups stay in the processor's cache;
+/// `seen` is only read when those 32 bits match, which for a new key is rare.
 #[derive(Debug, Default)]
 pub struct Duplicates {
     state: RandomState,
-    table: HashTable<Seen>,
+    table: HashTable<(u32, u32)>,
+    /// The keys seen first, in input order.
+    seen: Vec<Seen>,
     /// Every remembered key's lower-cased text, one after another.
     keys: String,
     /// Target names by index (a roster names a few).
@@ -82,16 +87,18 @@ impl Duplicates {
             h.write_u32(t);
             h.write_u8(field as u8);
             h.write(self.buf.as_bytes());
-            h.finish()
+            fold(h.finish())
         };
-        let (keys, buf) = (&self.keys, &self.buf);
-        let found = self.table.find(hash, |s| {
-            s.hash == hash
-                && s.target == t
-                && s.field == field
-                && keys.get(s.start..s.start + s.len) == Some(buf.as_str())
+        let (keys, buf, seen) = (&self.keys, &self.buf, &self.seen);
+        let found = self.table.find(spread(hash), |&(h, i)| {
+            h == hash
+                && seen.get(i as usize).is_some_and(|s| {
+                    s.target == t
+                        && s.field == field
+                        && keys.get(s.start..s.start + s.len) == Some(buf.as_str())
+                })
         });
-        if let Some(first) = found {
+        if let Some(first) = found.and_then(|&(_, i)| self.seen.get(i as usize)) {
             let layout = self
                 .layouts
                 .get(first.layout as usize)
@@ -114,18 +121,23 @@ impl Duplicates {
                 ),
             ));
         }
-        let seen = Seen {
-            hash,
+        let Ok(index) = u32::try_from(self.seen.len()) else {
+            // Past 4 billion keys nothing more is remembered (no roster comes near).
+            return None;
+        };
+        let layout = self.layout_index(&row.layout);
+        self.seen.push(Seen {
             start: self.keys.len(),
             len: self.buf.len(),
             target: t,
-            layout: self.layout_index(&row.layout),
+            layout,
             line: row.line,
             col,
             field,
-        };
+        });
         self.keys.push_str(&self.buf);
-        self.table.insert_unique(hash, seen, |s| s.hash);
+        self.table
+            .insert_unique(spread(hash), (hash, index), |&(h, _)| spread(h));
         None
     }
 
@@ -162,6 +174,17 @@ impl Duplicates {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// 32 bits of a 64-bit hash (all of its bits count).
+fn fold(hash: u64) -> u32 {
+    (hash ^ (hash >> 32)) as u32
+}
+
+/// The table's 64-bit hash of a folded one: the table takes a slot from the low bits and
+/// a tag from the top seven, so both come from the 32.
+fn spread(hash: u32) -> u64 {
+    u64::from(hash) | u64::from(hash) << 32
 }
 
 #[cfg(test)]

@@ -404,6 +404,9 @@ pub(super) struct Blocks {
     reader: Box<dyn Read + Send>,
     size: usize,
     tail: Vec<u8>,
+    /// Buffers of blocks done with, to read the next ones into (fresh memory for every
+    /// block costs page faults).
+    spare: Vec<Vec<u8>>,
     after_cr: bool,
     first: bool,
     done: bool,
@@ -415,6 +418,7 @@ impl Blocks {
             reader,
             size: size.max(1),
             tail: Vec::new(),
+            spare: Vec::new(),
             after_cr: false,
             first: true,
             done: false,
@@ -426,7 +430,9 @@ impl Blocks {
         if self.done {
             return Ok(None);
         }
-        let mut bytes = std::mem::take(&mut self.tail);
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.clear();
+        bytes.append(&mut self.tail);
         let want = self.size.saturating_sub(bytes.len());
         bytes.reserve(want.min(BLOCK));
         let got = (&mut self.reader)
@@ -455,6 +461,13 @@ impl Blocks {
         self.first = false;
         self.done = last;
         Ok(Some(block))
+    }
+
+    /// Takes back the buffer of a block done with.
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        if self.spare.len() <= AHEAD {
+            self.spare.push(bytes);
+        }
     }
 }
 
@@ -592,7 +605,14 @@ impl Ahead {
             }
         }
         match self.jobs.pop_front() {
-            Some(job) => Some(sequencer.next(&job.block, || job.take())),
+            Some(job) => {
+                let rows = sequencer.next(&job.block, || job.take());
+                // Unless a pool thread still holds the job (it was parsed here first).
+                if let Some(job) = Arc::into_inner(job) {
+                    self.blocks.recycle(job.block.bytes);
+                }
+                Some(rows)
+            }
             None => self.failed.take().map(|source| {
                 let error = Error::Io {
                     path: sequencer.path.clone(),
