@@ -139,9 +139,18 @@ impl<W: Write> Sink<'_, W> {
         dups: &mut Duplicates,
     ) -> anyhow::Result<()> {
         validate::check_duplicates(&rows, &mut checked, dups);
+        // With `--errors-only` and no `--json`, a valid row shows nowhere: it is counted,
+        // and no `RowResult` is built for it.
+        let count_only = !self.json && !self.writer.writes_valid_rows();
         // Rows come in runs of one target: its name is copied once per run, not per row.
         let mut name: Option<String> = None;
         for (row, c) in rows.into_iter().zip(checked) {
+            if count_only && c.problems.is_empty() {
+                let target = c.target.as_deref();
+                self.writer
+                    .count_valid(target.map(|t| t.name.as_str()), target.map(|t| t.vendor));
+                continue;
+            }
             let outcome = if c.problems.is_empty() {
                 Outcome::new(Status::Valid, c.action)
             } else {

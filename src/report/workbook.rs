@@ -23,7 +23,7 @@ use super::manual::{self, Spool};
 use super::safe::{self, MASK};
 use super::style::Formats;
 use super::{Error, RESULT_COLUMNS};
-use crate::model::{Layout, RowResult, RunInfo, Status, TargetStats};
+use crate::model::{Layout, RowResult, RunInfo, Status, TargetStats, VendorKind};
 
 /// Rows of a sheet (header included) before the next rows go to a continuation sheet
 /// (`Results (2)`): Excel's limit.
@@ -239,6 +239,20 @@ impl ResultsWriter {
         }
         self.counts.add(result);
         Ok(())
+    }
+
+    /// Whether every row goes to a sheet (`Results`); without it (`--errors-only`) a
+    /// valid row is only counted, and [`ResultsWriter::count_valid`] does that alone.
+    pub fn writes_valid_rows(&self) -> bool {
+        self.results.is_some()
+    }
+
+    /// What [`ResultsWriter::write`] does with a `valid` row when no sheet shows valid
+    /// rows (see [`ResultsWriter::writes_valid_rows`]): counts it for `target`, and
+    /// nothing else, so that a million valid rows cost no `RowResult` each.
+    pub fn count_valid(&mut self, target: Option<&str>, vendor: Option<VendorKind>) {
+        debug_assert!(!self.writes_valid_rows());
+        self.counts.add_status(target, vendor, Status::Valid);
     }
 
     fn column_map(&mut self, layout: &Arc<Layout>) -> Arc<ColumnMap> {
@@ -784,5 +798,34 @@ mod tests {
             let errors = book.worksheet_range("Errors").unwrap();
             assert_eq!(errors.height(), 2, "header and the invalid row");
         }
+    }
+
+    #[test]
+    fn counting_a_valid_row_counts_it_as_writing_it_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let headers = vec!["target".to_string(), "email".to_string()];
+        let mut written =
+            ResultsWriter::create_errors_only(&dir.path().join("a.xlsx"), headers.clone()).unwrap();
+        let mut counted =
+            ResultsWriter::create_errors_only(&dir.path().join("b.xlsx"), headers).unwrap();
+        assert!(!written.writes_valid_rows());
+        let mut results = vec![result(2, Status::Valid), result(3, Status::Valid)];
+        results[1].target = None;
+        results[1].vendor = None;
+        for r in &results {
+            written.write(r).unwrap();
+            counted.count_valid(r.target.as_deref(), r.vendor);
+        }
+        let (a, b) = (
+            written.finish(&run(), &[]).unwrap(),
+            counted.finish(&run(), &[]).unwrap(),
+        );
+        assert_eq!(a.counts, b.counts);
+        assert_eq!(b.counts.total(Status::Valid), 2);
+        assert!(
+            ResultsWriter::create(&dir.path().join("c.xlsx"), vec![])
+                .unwrap()
+                .writes_valid_rows()
+        );
     }
 }

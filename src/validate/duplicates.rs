@@ -12,20 +12,33 @@ use hashbrown::HashTable;
 use crate::config::Target;
 use crate::model::{Cells, Field, Layout, Problem, Row, VendorKind};
 
+use super::generic::{Columns, ColumnsCache};
+
 /// The field and value that identify the row's user on `vendor`, as written.
 ///
 /// Traccar: email. Motive: email, else username, else external id. Pegasus: username,
 /// else the email (used as the username). DRTrack and AROBS: username.
 pub fn identity(row: &Row, vendor: VendorKind) -> Option<(Field, &str)> {
+    identity_in(row, &Columns::of(&row.layout), vendor).map(|(f, _, v)| (f, v))
+}
+
+/// [`identity`] with the column table of the row's layout; also gives the key's column.
+fn identity_in<'r>(
+    row: &'r Row,
+    columns: &Columns,
+    vendor: VendorKind,
+) -> Option<(Field, usize, &'r str)> {
     let order: &[Field] = match vendor {
         VendorKind::Traccar => &[Field::Email],
         VendorKind::Motive => &[Field::Email, Field::Username, Field::ExternalId],
         VendorKind::Pegasus => &[Field::Username, Field::Email],
         VendorKind::Drtrack | VendorKind::Arobs => &[Field::Username],
     };
-    order
-        .iter()
-        .find_map(|f| Some((*f, row.get(*f).map(str::trim).filter(|v| !v.is_empty())?)))
+    order.iter().find_map(|f| {
+        let col = columns.get(*f)?;
+        let value = row.cell(col)?.trim();
+        (!value.is_empty()).then_some((*f, col, value))
+    })
 }
 
 /// A key seen first: which target and field, where its lower-cased text lies in
@@ -65,14 +78,15 @@ pub struct Duplicates {
     layouts: Vec<Arc<Layout>>,
     /// The key being checked, lower-cased.
     buf: String,
+    /// The column table of the layout of the row checked last.
+    columns: ColumnsCache,
 }
 
 impl Duplicates {
     /// Records `row`'s key for `target`; a problem when an earlier row had the same key.
     /// Rows must come in input order.
     pub fn check(&mut self, row: &Row, target: &Target) -> Option<Problem> {
-        let (field, value) = identity(row, target.vendor)?;
-        let col = row.layout.column_of(field)?;
+        let (field, col, value) = identity_in(row, self.columns.get(&row.layout), target.vendor)?;
         // The same key as `value.to_lowercase()`, without allocating for ASCII text.
         self.buf.clear();
         if value.is_ascii() {

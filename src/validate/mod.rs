@@ -51,12 +51,17 @@ impl Checked {
 /// Order of the problems: target, action, spreadsheet error cells, then field rules
 /// (generic formats first, then the vendor's rules).
 pub fn check_row(row: &Row, ctx: &Context) -> Checked {
-    check_resolved(row, target::resolve(row, ctx).map(Arc::new))
+    let columns = generic::Columns::of(&row.layout);
+    check_resolved(row, &columns, target::resolve(row, ctx).map(Arc::new))
 }
 
-/// `check_row` once the row's target is resolved.
-fn check_resolved(row: &Row, target: Result<Arc<Target>, Problem>) -> Checked {
-    let mut rules = generic::Rules::new(row);
+/// `check_row` once the row's target is resolved; `columns` is the table of its layout.
+fn check_resolved(
+    row: &Row,
+    columns: &generic::Columns,
+    target: Result<Arc<Target>, Problem>,
+) -> Checked {
+    let mut rules = generic::Rules::new(row, columns);
     // A spreadsheet error cell is reported once, as itself, not also as a bad value.
     let errored = |col: Option<usize>| col.is_some_and(|c| row.errors.iter().any(|e| e.col == c));
     let target = match target {
@@ -68,7 +73,7 @@ fn check_resolved(row: &Row, target: Result<Arc<Target>, Problem>) -> Checked {
             None
         }
     };
-    let action = match row.layout.column_of(Field::Action) {
+    let action = match columns.get(Field::Action) {
         Some(col) if errored(Some(col)) => Action::Create,
         Some(col) => match row.cell(col) {
             None => Action::Create,
@@ -119,11 +124,17 @@ pub fn check_rows(rows: &[Row], ctx: &Context, dups: &mut Duplicates) -> Vec<Che
 /// Pure, so the rules of one chunk can run while the duplicates of the one before are
 /// checked.
 pub fn check_rules(rows: &[Row], ctx: &Context) -> Vec<Checked> {
-    // Each worker remembers the targets it resolved: most rows name one of a few.
+    // Each worker remembers the targets it resolved (most rows name one of a few) and the
+    // column table of the layout it saw last (rows come table by table).
     rows.par_iter()
-        .map_init(target::Cache::default, |cache, r| {
-            check_resolved(r, cache.resolve(r, ctx))
-        })
+        .map_init(
+            || (target::Cache::default(), generic::ColumnsCache::default()),
+            |(targets, columns), r| {
+                let columns = columns.get(&r.layout);
+                let target = targets.resolve(r, columns.get(Field::Target), ctx);
+                check_resolved(r, columns, target)
+            },
+        )
         .collect()
 }
 

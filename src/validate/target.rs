@@ -59,6 +59,9 @@ pub(super) fn resolve(row: &Row, ctx: &Context) -> Result<Target, Problem> {
 /// the sheet), so a million rows naming five targets do not look each up a million times.
 #[derive(Debug, Default)]
 pub(super) struct Cache {
+    /// The last key that resolved, which map it is in, and its target: rows come in runs
+    /// of one target, so most rows are decided by comparing their key with this one.
+    last: Option<(bool, String, Arc<Target>)>,
     by_name: HashMap<String, Option<Arc<Target>>>,
     /// Rows without a target cell, by sheet (`""` for CSV: only the config decides).
     by_sheet: HashMap<String, Option<Arc<Target>>>,
@@ -69,20 +72,36 @@ impl Cache {
     const MAX: usize = 1024;
 
     /// The same as `resolve`, remembered; rows share one `Target` (a pointer copy each).
-    pub(super) fn resolve(&mut self, row: &Row, ctx: &Context) -> Result<Arc<Target>, Problem> {
-        let (map, key) = if let Some(name) = ctx.target_override {
-            (&mut self.by_name, name)
-        } else if let Some(value) = row.get(Field::Target) {
-            (&mut self.by_name, value)
+    /// `target_col` is the column of the target field in the row's layout.
+    pub(super) fn resolve(
+        &mut self,
+        row: &Row,
+        target_col: Option<usize>,
+        ctx: &Context,
+    ) -> Result<Arc<Target>, Problem> {
+        let (by_name, key) = if let Some(name) = ctx.target_override {
+            (true, name)
+        } else if let Some(value) = target_col.and_then(|c| row.cell(c)) {
+            (true, value)
         } else if row.layout.is_workbook {
-            (&mut self.by_sheet, row.layout.sheet.as_str())
+            (false, row.layout.sheet.as_str())
         } else {
-            (&mut self.by_sheet, "")
+            (false, "")
         };
-        match map.get(key) {
+        if let Some((b, k, t)) = &self.last {
+            if *b == by_name && k == key {
+                return Ok(t.clone());
+            }
+        }
+        let map = if by_name {
+            &mut self.by_name
+        } else {
+            &mut self.by_sheet
+        };
+        let result = match map.get(key) {
             Some(Some(t)) => Ok(t.clone()),
             // A failure is rare and its message names the row's own cell: build it again.
-            Some(None) => resolve(row, ctx).map(Arc::new),
+            Some(None) => return resolve(row, ctx).map(Arc::new),
             None => {
                 let result = resolve(row, ctx).map(Arc::new);
                 if map.len() >= Self::MAX {
@@ -91,7 +110,11 @@ impl Cache {
                 map.insert(key.to_string(), result.as_ref().ok().cloned());
                 result
             }
+        };
+        if let Ok(t) = &result {
+            self.last = Some((by_name, key.to_string(), t.clone()));
         }
+        result
     }
 }
 
@@ -237,7 +260,7 @@ mod tests {
             for r in &rows {
                 let plain = resolve(r, &ctx).map(|t| t.name).map_err(|p| p.message);
                 let cached = cache
-                    .resolve(r, &ctx)
+                    .resolve(r, r.layout.column_of(Field::Target), &ctx)
                     .map(|t| t.name.clone())
                     .map_err(|p| p.message);
                 assert_eq!(plain, cached, "{over:?} {:?} {}", r.cells, r.layout.sheet);

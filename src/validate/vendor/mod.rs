@@ -46,7 +46,8 @@ fn messages_for(
     cells: &[(crate::model::Field, &str)],
 ) -> Vec<String> {
     let row = crate::validate::testing::row(cells);
-    let mut rules = Rules::new(&row);
+    let columns = super::generic::Columns::of(&row.layout);
+    let mut rules = Rules::new(&row, &columns);
     check(vendor, &mut rules, action);
     crate::validate::testing::messages(&rules.problems)
 }
