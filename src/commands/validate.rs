@@ -17,6 +17,8 @@ use crate::{Env, Exit};
 /// Rows validated per chunk: large enough for rayon, small enough that the first chunk's
 /// rules and the last one's results (which nothing overlaps) are short.
 const CHUNK: usize = 8_192;
+/// Checked chunks that may wait for their duplicates and results.
+const CHUNKS_BEHIND: usize = 4;
 
 pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
@@ -37,43 +39,32 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     };
     let mut dups = Duplicates::default();
     let mut invalid = 0usize;
-    // Stdout itself (not its lock, which must stay on this thread): rows are written
-    // from the rayon pool.
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    // Three stages overlap, so both cores stay busy: chunk n's rules (on the pool), chunk
-    // n-1's duplicates and results (on the pool, in input order), and reading chunk n+1
-    // (on this thread, which is no pool thread: waiting for rows never holds one).
-    let mut pending: Option<(Vec<Row>, Vec<validate::Checked>)> = None;
-    let mut chunk = roster.next_chunk(CHUNK)?;
-    loop {
-        let mut checked = Vec::new();
-        let mut written = Ok(());
-        let mut next = Ok(Vec::new());
-        rayon::in_place_scope(|s| {
-            if !chunk.is_empty() {
-                s.spawn(|_| checked = validate::check_rules(&chunk, &ctx));
+    // The work overlaps, so both cores stay busy: this thread reads chunks and has each
+    // one's rules checked on the pool, while a thread of its own takes the checked chunks
+    // in input order for the duplicates and the results, up to a few chunks behind.
+    let (tx, rx) = std::sync::mpsc::sync_channel(CHUNKS_BEHIND);
+    let sink = Sink {
+        writer: &mut writer,
+        out: &mut out,
+        json: args.json,
+        invalid: &mut invalid,
+    };
+    let dups = &mut dups;
+    std::thread::scope(|scope| {
+        let finishing = scope.spawn(move || {
+            let mut sink = sink;
+            for (rows, checked) in rx {
+                sink.finish_chunk(rows, checked, dups)?;
             }
-            if let Some((rows, checked)) = pending.take() {
-                s.spawn(|_| {
-                    let mut sink = Sink {
-                        writer: &mut writer,
-                        out: &mut out,
-                        json: args.json,
-                        invalid: &mut invalid,
-                    };
-                    written = sink.finish_chunk(rows, checked, &mut dups);
-                });
-            }
-            if !chunk.is_empty() {
-                next = roster.next_chunk(CHUNK);
-            }
+            anyhow::Ok(())
         });
-        written?;
-        if chunk.is_empty() {
-            break;
-        }
-        pending = Some((std::mem::replace(&mut chunk, next?), checked));
-    }
+        let read = feed(&mut roster, &ctx, tx);
+        let written = finishing
+            .join()
+            .map_err(|_| anyhow::anyhow!("writing the results stopped unexpectedly"))?;
+        written.and(read)
+    })?;
     out.flush()?;
     if roster.rows_read() == 0 {
         anyhow::bail!(
@@ -121,6 +112,25 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     })
 }
 
+/// Reads every chunk, checks its rules on the pool and sends it on, until the end, an
+/// error, or the receiver stops (its own error then says why).
+fn feed(
+    roster: &mut inputs::Roster,
+    ctx: &validate::Context,
+    tx: std::sync::mpsc::SyncSender<(Vec<Row>, Vec<validate::Checked>)>,
+) -> anyhow::Result<()> {
+    loop {
+        let chunk = roster.next_chunk(CHUNK)?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let checked = validate::check_rules(&chunk, ctx);
+        if tx.send((chunk, checked)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
 /// Where checked rows go: the workbook, `--json` lines, the count of invalid rows.
 struct Sink<'a, W: Write> {
     writer: &'a mut ResultsWriter,
@@ -144,11 +154,14 @@ impl<W: Write> Sink<'_, W> {
         let count_only = !self.json && !self.writer.writes_valid_rows();
         // Rows come in runs of one target: its name is copied once per run, not per row.
         let mut name: Option<String> = None;
+        // Freeing a million rows is work this thread, the one in input order, need not do.
+        let mut counted = Vec::with_capacity(rows.len());
         for (row, c) in rows.into_iter().zip(checked) {
             if count_only && c.problems.is_empty() {
                 let target = c.target.as_deref();
                 self.writer
                     .count_valid(target.map(|t| t.name.as_str()), target.map(|t| t.vendor));
+                counted.push((row, c));
                 continue;
             }
             let outcome = if c.problems.is_empty() {
@@ -175,6 +188,7 @@ impl<W: Write> Sink<'_, W> {
             }
             name = result.target;
         }
+        rayon::spawn(move || drop(counted));
         Ok(())
     }
 }
