@@ -389,12 +389,7 @@ mod tests {
     }
 
     fn rows_of(bytes: &[u8]) -> Vec<RawRow> {
-        let block = Block {
-            bytes: bytes.to_vec(),
-            last: true,
-            first: true,
-            after_cr: false,
-        };
+        let block = Block::whole(bytes);
         let shape = Shape {
             delimiter: b',',
             width: 3,
@@ -470,13 +465,7 @@ mod tests {
             (&["", "y"], 1, Some(&[""])),
         ];
         for (fields, width, want) in cases {
-            let line = fields.join(",") + "\n";
-            let block = Block {
-                bytes: line.into_bytes(),
-                last: true,
-                first: true,
-                after_cr: false,
-            };
+            let block = Block::whole((fields.join(",") + "\n").as_bytes());
             let shape = Shape {
                 delimiter: b',',
                 width: *width,

@@ -43,6 +43,19 @@ pub(super) struct Block {
     pub first: bool,
 }
 
+impl Block {
+    /// A whole file's text as one block.
+    #[cfg(test)]
+    pub fn whole(bytes: &[u8]) -> Block {
+        Block {
+            bytes: bytes.to_vec(),
+            after_cr: false,
+            last: true,
+            first: true,
+        }
+    }
+}
+
 /// How records become rows.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Shape {
@@ -634,13 +647,7 @@ mod tests {
     };
 
     fn whole(bytes: &[u8]) -> Vec<RawRow> {
-        let block = Block {
-            bytes: bytes.to_vec(),
-            last: true,
-            first: true,
-            after_cr: false,
-        };
-        parse(&block, SHAPE, usize::MAX).rows
+        parse(&Block::whole(bytes), SHAPE, usize::MAX).rows
     }
 
     /// The rows of `bytes` cut into blocks at `cuts`, through the sequencer.
