@@ -91,7 +91,8 @@ fn open_blocks(path: &Path, mut blocks: Blocks, delimiter: u8) -> Result<Opened,
         path: path.to_path_buf(),
         source,
     };
-    // The first rows, for the header search: blocks are added until they hold enough.
+    // The first rows, for the header search: blocks are added until they hold enough,
+    // doubling the text each time, so long rows are parsed a few times, not once a block.
     let mut head = blocks.next_block().map_err(io)?.unwrap_or_default();
     let shape = Shape {
         delimiter,
@@ -105,12 +106,15 @@ fn open_blocks(path: &Path, mut blocks: Blocks, delimiter: u8) -> Result<Opened,
         if parsed.rows.len() == header::WINDOW || head.last {
             break parsed;
         }
-        match blocks.next_block().map_err(io)? {
-            Some(more) => {
-                head.bytes.extend_from_slice(&more.bytes);
-                head.last = more.last;
+        let twice = head.bytes.len().saturating_mul(2).max(1);
+        while head.bytes.len() < twice && !head.last {
+            match blocks.next_block().map_err(io)? {
+                Some(more) => {
+                    head.bytes.extend_from_slice(&more.bytes);
+                    head.last = more.last;
+                }
+                None => head.last = true,
             }
-            None => head.last = true,
         }
     };
     let window = first.rows;
@@ -397,6 +401,30 @@ mod tests {
         let parsed = parse::parse(&block, shape, usize::MAX);
         assert_eq!(parsed.broken, None);
         parsed.rows
+    }
+
+    #[test]
+    fn any_block_size_gives_the_rows_of_one_block() {
+        let mut long = String::from("Fleet roster\n\nfirst,last,email\n");
+        for i in 0..40 {
+            long.push_str(&format!("A{i},\"B\n{i}\",a{i}@x.at\r\n\n"));
+        }
+        let inputs = [
+            long.as_str(),
+            "h,i\n\"unclosed\n,\n",
+            "\u{feff}a,b\n1,2\r3,4",
+        ];
+        for text in inputs {
+            let whole = rows_in_blocks(text.as_bytes(), usize::MAX, b',');
+            assert!(
+                whole.as_ref().is_ok_and(|rows| !rows.is_empty()),
+                "{text:?}"
+            );
+            for size in 1..=24 {
+                let cut = rows_in_blocks(text.as_bytes(), size, b',');
+                assert_eq!(cut, whole, "{text:?} in blocks of {size}");
+            }
+        }
     }
 
     #[test]
