@@ -229,14 +229,8 @@ fn parse_with(block: &Block, shape: Shape, max_rows: usize, scratch: &mut Scratc
         }
         // Blank when no cell has a visible ASCII character and each trims to nothing.
         let blank_row = !out[out_start..nout].iter().any(u8::is_ascii_graphic)
-            && ends[ends_start..nend]
-                .iter()
-                .scan(0, |from, &to| {
-                    let cell = &out[out_start + *from..out_start + to];
-                    *from = to;
-                    Some(cell)
-                })
-                .all(|cell| std::str::from_utf8(cell).is_ok_and(|s| trim(s).is_empty()));
+            && spans(out_start, &ends[ends_start..nend])
+                .all(|s| std::str::from_utf8(&out[s]).is_ok_and(|s| trim(s).is_empty()));
         if !blank_row {
             records.push(Record {
                 line,
@@ -267,11 +261,7 @@ fn rows(out: &[u8], ends: &[usize], records: &[Record], width: usize) -> Vec<Raw
             rows.push(row);
             continue;
         }
-        let spans = fields.iter().scan(0, |from, &to| {
-            let span = r.start + *from..r.start + to;
-            *from = to;
-            Some(span)
-        });
+        let spans = spans(r.start, fields);
         let size = fields.last().copied().unwrap_or(0);
         let row = match text {
             Ok(text) => {
@@ -290,6 +280,16 @@ fn rows(out: &[u8], ends: &[usize], records: &[Record], width: usize) -> Vec<Raw
     rows
 }
 
+/// Each cell's byte range in the output, from the record's `start` and its cells' ends
+/// (relative to `start`).
+fn spans(start: usize, ends: &[usize]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    ends.iter().scan(0, move |from, &to| {
+        let span = start + *from..start + to;
+        *from = to;
+        Some(span)
+    })
+}
+
 /// The row of a record whose cells need no change (the usual case): each is text that
 /// starts and ends with a visible ASCII character (nothing to trim) or is empty, none is
 /// too long, and there are no more than `width`. Its text is then copied whole.
@@ -298,9 +298,8 @@ fn as_is(text: &str, r: &Record, fields: &[usize], width: usize) -> Option<RawRo
         return None;
     }
     let bytes = text.as_bytes();
-    let mut from = 0;
-    for &to in fields {
-        let cell = bytes.get(r.start + from..r.start + to)?;
+    for span in spans(r.start, fields) {
+        let cell = bytes.get(span)?;
         let plain = match (cell.first(), cell.last()) {
             (Some(a), Some(b)) => a.is_ascii_graphic() && b.is_ascii_graphic(),
             _ => true,
@@ -308,14 +307,14 @@ fn as_is(text: &str, r: &Record, fields: &[usize], width: usize) -> Option<RawRo
         if !plain || cell.len() > limits::MAX_CELL_CHARS {
             return None;
         }
-        from = to;
     }
+    let size = fields.last().copied().unwrap_or(0);
     let mut ends = Vec::with_capacity(match width {
         usize::MAX => fields.len(),
         w => w,
     });
     ends.extend_from_slice(fields);
-    let mut cells = Cells::from_parts(text.get(r.start..r.start + from)?.to_string(), ends)?;
+    let mut cells = Cells::from_parts(text.get(r.start..r.start + size)?.to_string(), ends)?;
     if width != usize::MAX {
         cells.resize(width);
     }
