@@ -255,7 +255,12 @@ impl fmt::Display for Status {
 /// One table of one input file: a CSV file, or one sheet of a workbook.
 ///
 /// Shared by all rows of the table; `fields` is filled by `mapping`.
+///
+/// Aligned to 128 bytes so that, behind an `Arc`, the reference count has a cache line of
+/// its own: the reader clones the `Arc` once a row while the rules on other cores read the
+/// layout, and on one line the two would stall each other.
 #[derive(Debug, Clone, Default)]
+#[repr(align(128))]
 pub struct Layout {
     /// The file as the user named it (used in messages and the `source_file` column).
     pub file: String,
@@ -351,16 +356,62 @@ impl Row {
     }
 }
 
-/// The texts of a row's cells, kept in one buffer with the end of each cell: two
-/// allocations per row instead of one per cell (a million-row file has twelve million
-/// cells). Built with [`Cells::push`] or collected from strings; read with [`Cells::get`],
-/// indexing (`cells[3]` is a `str`) and [`Cells::iter`].
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+/// The texts of a row's cells, without an allocation per cell (a million-row file has
+/// twelve million cells). A row's own cells are kept in one buffer with the end of each;
+/// the rows of a CSV block instead share the block's text ([`SharedText`]), so reading
+/// such a row allocates nothing. Built with [`Cells::push`] or collected from strings;
+/// read with [`Cells::get`], indexing (`cells[3]` is a `str`) and [`Cells::iter`].
+#[derive(Clone, Default)]
 pub struct Cells {
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Own {
+        text: String,
+        /// The byte offset in `text` where each cell ends; a cell starts where the one
+        /// before it ends.
+        ends: Vec<usize>,
+    },
+    /// Cells `0..count` are a record of `shared`, the rest (up to `len`) are blank.
+    Shared {
+        shared: Arc<SharedText>,
+        /// Where the record's text starts in `shared.text`.
+        start: usize,
+        /// Its cells' ends (relative to `start`) are `shared.ends[from..from + count]`.
+        from: usize,
+        count: usize,
+        len: usize,
+    },
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Own {
+            text: String::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+/// The text of many records laid end to end and where their cells end (each record's
+/// ends relative to its own start), shared by the rows made from them
+/// ([`Cells::shared`]).
+///
+/// Aligned like [`Layout`], so that the `Arc`'s count, which changes as rows are made
+/// and dropped, is not on the cache line every cell read goes through.
+#[derive(Debug)]
+#[repr(align(128))]
+pub struct SharedText {
     text: String,
-    /// The byte offset in `text` where each cell ends; a cell starts where the one before
-    /// it ends.
     ends: Vec<usize>,
+}
+
+impl SharedText {
+    pub fn new(text: String, ends: Vec<usize>) -> Arc<SharedText> {
+        Arc::new(SharedText { text, ends })
+    }
 }
 
 impl Cells {
@@ -372,85 +423,161 @@ impl Cells {
     /// No cells, with room for `cells` cells of `bytes` bytes in all.
     pub fn with_capacity(cells: usize, bytes: usize) -> Cells {
         Cells {
-            text: String::with_capacity(bytes),
-            ends: Vec::with_capacity(cells),
+            repr: Repr::Own {
+                text: String::with_capacity(bytes),
+                ends: Vec::with_capacity(cells),
+            },
         }
     }
 
-    /// Cells from their text laid end to end and where each ends, or `None` unless the
-    /// ends rise and fall on character boundaries of `text`, the last at its end.
-    pub fn from_parts(text: String, ends: Vec<usize>) -> Option<Cells> {
-        let mut from = 0;
-        for &end in &ends {
-            if end < from || !text.is_char_boundary(end) {
-                return None;
+    /// The cells of the record of `shared` that starts at byte `start` of its text and
+    /// whose `count` cells end at `shared.ends[from..]`, then blank ones up to `len`; `None`
+    /// unless those ends lie in the text. A range that does not fall on character
+    /// boundaries or runs backwards reads as an empty cell (the CSV reader only shares
+    /// records whose cells begin and end with ASCII characters, so none does).
+    pub fn shared(
+        shared: &Arc<SharedText>,
+        start: usize,
+        from: usize,
+        count: usize,
+        len: usize,
+    ) -> Option<Cells> {
+        let ends = shared.ends.get(from..from.checked_add(count)?)?;
+        let end = start.checked_add(ends.last().copied().unwrap_or(0))?;
+        (end <= shared.text.len()).then(|| Cells {
+            repr: Repr::Shared {
+                shared: shared.clone(),
+                start,
+                from,
+                count,
+                len: len.max(count),
+            },
+        })
+    }
+
+    /// The cells as a buffer of their own, to change them.
+    fn own(&mut self) -> (&mut String, &mut Vec<usize>) {
+        if let Repr::Shared { .. } = self.repr {
+            let mut own = Cells::with_capacity(self.len(), self.text_len());
+            for cell in self.iter() {
+                own.push(cell);
             }
-            from = end;
+            self.repr = own.repr;
         }
-        (from == text.len()).then_some(Cells { text, ends })
+        match &mut self.repr {
+            Repr::Own { text, ends } => (text, ends),
+            Repr::Shared { .. } => unreachable!("made its own just above"),
+        }
     }
 
     /// Appends a cell.
     pub fn push(&mut self, cell: &str) {
-        self.text.push_str(cell);
-        self.ends.push(self.text.len());
+        let (text, ends) = self.own();
+        text.push_str(cell);
+        ends.push(text.len());
     }
 
     /// The number of cells.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        match &self.repr {
+            Repr::Own { ends, .. } => ends.len(),
+            Repr::Shared { len, .. } => *len,
+        }
     }
 
     /// Whether there are no cells.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
     /// The bytes of all cells' text together.
     pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// The byte range of cell `i` in `text`.
-    fn span(&self, i: usize) -> Option<std::ops::Range<usize>> {
-        let end = *self.ends.get(i)?;
-        let start = match i {
-            0 => 0,
-            _ => self.ends[i - 1],
-        };
-        Some(start..end)
+        match &self.repr {
+            Repr::Own { text, .. } => text.len(),
+            Repr::Shared {
+                shared,
+                from,
+                count,
+                ..
+            } => match count {
+                0 => 0,
+                _ => shared.ends.get(from + count - 1).copied().unwrap_or(0),
+            },
+        }
     }
 
     /// The text of cell `i` (empty for a blank cell), or `None` beyond the last cell.
     pub fn get(&self, i: usize) -> Option<&str> {
-        self.span(i).map(|r| &self.text[r])
+        match &self.repr {
+            Repr::Own { text, ends } => {
+                let end = *ends.get(i)?;
+                let start = match i {
+                    0 => 0,
+                    _ => ends[i - 1],
+                };
+                Some(&text[start..end])
+            }
+            Repr::Shared {
+                shared,
+                start,
+                from,
+                count,
+                len,
+            } => {
+                if i >= *count {
+                    return (i < *len).then_some("");
+                }
+                let end = shared.ends.get(from + i).copied().unwrap_or(0);
+                let begin = match i {
+                    0 => 0,
+                    _ => shared.ends.get(from + i - 1).copied().unwrap_or(0),
+                };
+                Some(shared.text.get(start + begin..start + end).unwrap_or(""))
+            }
+        }
     }
 
     /// Every cell's text, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + '_ {
-        (0..self.ends.len()).map(|i| &self[i])
+        (0..self.len()).map(|i| &self[i])
     }
 
     /// Replaces the text of cell `i`; does nothing beyond the last cell.
     pub fn set(&mut self, i: usize, cell: &str) {
-        let Some(span) = self.span(i) else {
+        if i >= self.len() {
             return;
+        }
+        let (text, ends) = self.own();
+        let start = match i {
+            0 => 0,
+            _ => ends[i - 1],
         };
+        let span = start..ends[i];
         let grow = cell.len() as isize - span.len() as isize;
-        self.text.replace_range(span, cell);
-        for end in &mut self.ends[i..] {
+        text.replace_range(span, cell);
+        for end in &mut ends[i..] {
             *end = end.saturating_add_signed(grow);
         }
     }
 
     /// Keeps the first `len` cells, adding blank ones when there are fewer.
     pub fn resize(&mut self, len: usize) {
-        if len < self.ends.len() {
-            self.ends.truncate(len);
-            self.text.truncate(self.ends.last().copied().unwrap_or(0));
-        } else {
-            let end = self.text.len();
-            self.ends.resize(len, end);
+        match &mut self.repr {
+            Repr::Own { text, ends } => {
+                if len < ends.len() {
+                    ends.truncate(len);
+                    text.truncate(ends.last().copied().unwrap_or(0));
+                } else {
+                    let end = text.len();
+                    ends.resize(len, end);
+                }
+            }
+            Repr::Shared {
+                count, len: have, ..
+            } => {
+                *count = (*count).min(len);
+                *have = len;
+            }
         }
     }
 
@@ -465,9 +592,26 @@ impl std::ops::Index<usize> for Cells {
 
     /// The text of cell `i`; panics beyond the last cell, as a slice does.
     fn index(&self, i: usize) -> &str {
-        match self.span(i) {
-            Some(r) => &self.text[r],
+        match self.get(i) {
+            Some(text) => text,
             None => panic!("cell {i} of a row with {} cells", self.len()),
+        }
+    }
+}
+
+impl PartialEq for Cells {
+    fn eq(&self, other: &Cells) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Cells {}
+
+impl std::hash::Hash for Cells {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for cell in self.iter() {
+            cell.hash(state);
         }
     }
 }
@@ -709,27 +853,44 @@ mod tests {
     }
 
     #[test]
-    fn cells_from_parts_need_ends_on_character_boundaries() {
-        // (text, ends, the cells, or None when refused)
-        type Case = (
-            &'static str,
-            &'static [usize],
-            Option<&'static [&'static str]>,
-        );
+    fn shared_cells_read_their_record_and_become_their_own_when_changed() {
+        // "a", "", "bc" from 0; "Jü", "rgen" from 3; then ends off character boundaries
+        // and running backwards.
+        let shared = SharedText::new("abcJürgen".into(), vec![1, 1, 3, 3, 7, 2, 7, 5, 4]);
+        // (start, from, count, len, the cells, or None when refused)
+        type Case = (usize, usize, usize, usize, Option<&'static [&'static str]>);
         let cases: &[Case] = &[
-            ("", &[], Some(&[])),
-            ("abc", &[1, 1, 3], Some(&["a", "", "bc"])),
-            ("Jürgen", &[2, 3], None),
-            ("Jürgen", &[3, 7], Some(&["Jü", "rgen"])),
-            ("abc", &[2, 1, 3], None),
-            ("abc", &[1, 2], None),
-            ("abc", &[1, 4], None),
+            (0, 0, 3, 3, Some(&["a", "", "bc"])),
+            (0, 0, 3, 5, Some(&["a", "", "bc", "", ""])),
+            (0, 0, 0, 2, Some(&["", ""])),
+            (3, 3, 2, 2, Some(&["Jü", "rgen"])),
+            (3, 5, 2, 2, Some(&["", ""])),
+            (3, 7, 2, 2, Some(&["Jürg", ""])),
+            (4, 3, 2, 2, None),
+            (3, 8, 2, 2, None),
         ];
-        for (text, ends, want) in cases {
-            let cells = Cells::from_parts(text.to_string(), ends.to_vec());
+        for &(start, from, count, len, want) in cases {
+            let cells = Cells::shared(&shared, start, from, count, len);
             let got: Option<Vec<&str>> = cells.as_ref().map(|c| c.iter().collect());
-            assert_eq!(got.as_deref(), *want, "{text:?} {ends:?}");
+            assert_eq!(got.as_deref(), want, "{start} {from} {count} {len}");
         }
+        let row = Cells::shared(&shared, 0, 0, 3, 4).expect("in range");
+        assert_eq!(row, ["a", "", "bc", ""]);
+        assert_eq!(row, ["a", "", "bc", ""].into_iter().collect::<Cells>());
+        assert_eq!((row.len(), row.text_len(), row.get(4)), (4, 3, None));
+        let mut set = row.clone();
+        set.set(1, "x");
+        assert_eq!(set, ["a", "x", "bc", ""]);
+        let mut pushed = row.clone();
+        pushed.push("d");
+        assert_eq!(pushed, ["a", "", "bc", "", "d"]);
+        let mut shorter = row.clone();
+        shorter.resize(2);
+        assert_eq!((shorter.len(), shorter.text_len()), (2, 1));
+        assert_eq!(shorter, ["a", ""]);
+        shorter.resize(3);
+        assert_eq!(shorter, ["a", "", ""]);
+        assert_eq!(row, ["a", "", "bc", ""], "the shared text is unchanged");
     }
 
     #[test]
