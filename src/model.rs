@@ -405,12 +405,27 @@ impl Default for Repr {
 #[repr(align(128))]
 pub struct SharedText {
     text: String,
-    ends: Vec<usize>,
+    /// Offsets in 32 bits: half the memory of `usize`, which every row's first cell read
+    /// goes through.
+    ends: Vec<u32>,
 }
 
 impl SharedText {
-    pub fn new(text: String, ends: Vec<usize>) -> Arc<SharedText> {
-        Arc::new(SharedText { text, ends })
+    /// `None` when `text` is too long for 32-bit offsets (a block never is).
+    pub fn new(text: String, ends: &[usize]) -> Option<Arc<SharedText>> {
+        u32::try_from(text.len()).ok()?;
+        // Each end is at most the text's length when the rows are read from it; one that
+        // is not reads as an empty cell, as any range off the text does.
+        let ends = ends
+            .iter()
+            .map(|&e| u32::try_from(e).unwrap_or(u32::MAX))
+            .collect();
+        Some(Arc::new(SharedText { text, ends }))
+    }
+
+    /// Where cell `i` of the text's records ends, relative to its record's start.
+    fn end(&self, i: usize) -> usize {
+        self.ends.get(i).map_or(0, |&e| e as usize)
     }
 }
 
@@ -443,7 +458,7 @@ impl Cells {
         len: usize,
     ) -> Option<Cells> {
         let ends = shared.ends.get(from..from.checked_add(count)?)?;
-        let end = start.checked_add(ends.last().copied().unwrap_or(0))?;
+        let end = start.checked_add(ends.last().map_or(0, |&e| e as usize))?;
         (end <= shared.text.len()).then(|| Cells {
             repr: Repr::Shared {
                 shared: shared.clone(),
@@ -501,7 +516,7 @@ impl Cells {
                 ..
             } => match count {
                 0 => 0,
-                _ => shared.ends.get(from + count - 1).copied().unwrap_or(0),
+                _ => shared.end(from + count - 1),
             },
         }
     }
@@ -527,10 +542,10 @@ impl Cells {
                 if i >= *count {
                     return (i < *len).then_some("");
                 }
-                let end = shared.ends.get(from + i).copied().unwrap_or(0);
+                let end = shared.end(from + i);
                 let begin = match i {
                     0 => 0,
-                    _ => shared.ends.get(from + i - 1).copied().unwrap_or(0),
+                    _ => shared.end(from + i - 1),
                 };
                 Some(shared.text.get(start + begin..start + end).unwrap_or(""))
             }
@@ -856,7 +871,8 @@ mod tests {
     fn shared_cells_read_their_record_and_become_their_own_when_changed() {
         // "a", "", "bc" from 0; "Jü", "rgen" from 3; then ends off character boundaries
         // and running backwards.
-        let shared = SharedText::new("abcJürgen".into(), vec![1, 1, 3, 3, 7, 2, 7, 5, 4]);
+        let shared =
+            SharedText::new("abcJürgen".into(), &[1, 1, 3, 3, 7, 2, 7, 5, 4]).expect("short");
         // (start, from, count, len, the cells, or None when refused)
         type Case = (usize, usize, usize, usize, Option<&'static [&'static str]>);
         let cases: &[Case] = &[

@@ -566,6 +566,7 @@ fn synthesize(
                 target: Some(std::sync::Arc::new(target.clone())),
                 action: Action::Delete,
                 problems: Vec::new(),
+                key: None,
             });
             next += 1;
         }

@@ -4,7 +4,7 @@
 //! Streams: only the key and where it was first seen are kept, never the rows.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
@@ -41,12 +41,58 @@ fn identity_in<'r>(
     })
 }
 
+/// A row's identity key as the rules stage finds it (in parallel): which field and
+/// column, and the hash of its target, field and lower-cased text. The in-order check
+/// ([`Duplicates::check_key`]) then does little more than one table look-up a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    hash: u64,
+    field: Field,
+    col: usize,
+}
+
+/// The seed of every key's hash in this process: keys are hashed on several threads and
+/// compared on one, so they all use the same.
+static SEED: LazyLock<RandomState> = LazyLock::new(RandomState::default);
+
+/// Key bytes hashed per call: the lower-cased text goes through a small buffer, so
+/// hashing it never allocates (for ASCII text).
+const PIECE: usize = 64;
+
+/// `row`'s identity key for `target`, if it has one (see [`identity`]).
+pub(crate) fn key(row: &Row, columns: &Columns, target: &Target) -> Option<Key> {
+    let (field, col, value) = identity_in(row, columns, target.vendor)?;
+    let mut h = SEED.build_hasher();
+    h.write(target.name.as_bytes());
+    h.write_u8(field as u8);
+    let mut buf = [0u8; PIECE];
+    if value.is_ascii() {
+        for piece in value.as_bytes().chunks(PIECE) {
+            let lower = &mut buf[..piece.len()];
+            lower.copy_from_slice(piece);
+            lower.make_ascii_lowercase();
+            h.write(lower);
+        }
+    } else {
+        for piece in value.to_lowercase().as_bytes().chunks(PIECE) {
+            h.write(piece);
+        }
+    }
+    Some(Key {
+        hash: h.finish(),
+        field,
+        col,
+    })
+}
+
 /// A key seen first: which target and field, where its lower-cased text lies in
 /// `Duplicates::keys`, and enough to name the cell it was in.
 #[derive(Debug)]
 struct Seen {
-    start: usize,
-    len: usize,
+    /// The page of `keys` its text is on, and where.
+    page: u32,
+    start: u32,
+    len: u32,
     target: u32,
     layout: u32,
     line: u32,
@@ -54,65 +100,76 @@ struct Seen {
     field: Field,
 }
 
+/// Keys' text is kept on pages of this many bytes, so that remembering more keys never
+/// copies those remembered (as one growing string would, twenty times for a million).
+const KEY_PAGE: usize = 1 << 20;
+/// Keys per page of `Duplicates::seen`, for the same reason.
+const SEEN_PAGE: usize = 1 << 16;
+
 /// Remembers identity keys seen so far, per target, to flag later duplicates.
 ///
-/// A million rows pass through here one at a time on one thread, so a key costs no
-/// allocation: it is lower-cased into a reused buffer, hashed with foldhash, looked up by
-/// comparing the full text (a hash collision never makes two keys equal), and, when new,
-/// appended to one string of all keys. Targets and layouts are kept once, by index.
+/// A million rows pass through here one at a time on one thread, so the work a row is
+/// small: its key was hashed beside the other rules ([`key`]), and here it is looked up
+/// by that hash. Only when 32 bits of the hash match a key seen before are the two
+/// compared, in full (a hash collision never makes two keys equal), and only a new key's
+/// text is copied (lower-cased, onto a page of key text). Targets and layouts are kept
+/// once, by index.
 ///
 /// The hash table holds 8 bytes a key (32 bits of the hash and the key's index in
-/// `seen`), so a million keys take 8 MiB and most look-ups stay in the processor's cache;
-/// `seen` is only read when those 32 bits match, which for a new key is rare.
+/// `seen`), so a million keys take 8 MiB and most look-ups stay in the processor's cache.
 #[derive(Debug, Default)]
 pub struct Duplicates {
-    state: RandomState,
     table: HashTable<(u32, u32)>,
-    /// The keys seen first, in input order.
-    seen: Vec<Seen>,
-    /// Every remembered key's lower-cased text, one after another.
-    keys: String,
-    /// Target names by index (a roster names a few).
+    /// The keys seen first, in input order, on pages of [`SEEN_PAGE`].
+    seen: Vec<Vec<Seen>>,
+    /// Every remembered key's lower-cased text, one after another on pages of
+    /// [`KEY_PAGE`] bytes (a longer key has a page of its own).
+    keys: Vec<String>,
+    /// Target names by index (a roster names a few), and the last one looked up.
     targets: Vec<String>,
+    last_target: Option<(Arc<Target>, u32)>,
     /// Layouts of the rows that were first, by index (one per table).
     layouts: Vec<Arc<Layout>>,
     /// The key being checked, lower-cased.
     buf: String,
     /// The column table of the layout of the row checked last.
     columns: ColumnsCache,
+    /// Keys remembered.
+    count: usize,
 }
 
 impl Duplicates {
     /// Records `row`'s key for `target`; a problem when an earlier row had the same key.
     /// Rows must come in input order.
-    pub fn check(&mut self, row: &Row, target: &Target) -> Option<Problem> {
-        let (field, col, value) = identity_in(row, self.columns.get(&row.layout), target.vendor)?;
-        // The same key as `value.to_lowercase()`, without allocating for ASCII text.
-        self.buf.clear();
-        if value.is_ascii() {
-            self.buf.push_str(value);
-            self.buf.make_ascii_lowercase();
-        } else {
-            self.buf.push_str(&value.to_lowercase());
-        }
-        let t = self.target_index(&target.name);
-        let hash = {
-            let mut h = self.state.build_hasher();
-            h.write_u32(t);
-            h.write_u8(field as u8);
-            h.write(self.buf.as_bytes());
-            fold(h.finish())
-        };
-        let (keys, buf, seen) = (&self.keys, &self.buf, &self.seen);
+    pub fn check(&mut self, row: &Row, target: &Arc<Target>) -> Option<Problem> {
+        let key = key(row, self.columns.get(&row.layout), target)?;
+        self.check_key(row, target, key)
+    }
+
+    /// [`Duplicates::check`] with the key already found ([`key`] with `target`).
+    pub fn check_key(&mut self, row: &Row, target: &Arc<Target>, key: Key) -> Option<Problem> {
+        let t = self.target_index(target);
+        let hash = fold(key.hash);
+        let value = row.cell(key.col).map(str::trim).unwrap_or("");
+        let mut lowered = false;
+        let (keys, seen, buf) = (&self.keys, &self.seen, &mut self.buf);
         let found = self.table.find(spread(hash), |&(h, i)| {
-            h == hash
-                && seen.get(i as usize).is_some_and(|s| {
-                    s.target == t
-                        && s.field == field
-                        && keys.get(s.start..s.start + s.len) == Some(buf.as_str())
-                })
+            if h != hash {
+                return false;
+            }
+            let Some(s) = seen_at(seen, i) else {
+                return false;
+            };
+            if s.target != t || s.field != key.field {
+                return false;
+            }
+            if !lowered {
+                lower_into(value, buf);
+                lowered = true;
+            }
+            key_text(keys, s) == Some(buf.as_str())
         });
-        if let Some(first) = found.and_then(|&(_, i)| self.seen.get(i as usize)) {
+        if let Some(first) = found.and_then(|&(_, i)| seen_at(&self.seen, i)) {
             let layout = self
                 .layouts
                 .get(first.layout as usize)
@@ -128,43 +185,72 @@ impl Duplicates {
             .locate(first.col);
             return Some(Problem::cell(
                 row,
-                col,
+                key.col,
                 format!(
                     "is a duplicate of row {} ({place}) for target {}",
                     first.line, target.name
                 ),
             ));
         }
-        let Ok(index) = u32::try_from(self.seen.len()) else {
+        let Ok(index) = u32::try_from(self.count) else {
             // Past 4 billion keys nothing more is remembered (no roster comes near).
             return None;
         };
-        let layout = self.layout_index(&row.layout);
-        self.seen.push(Seen {
-            start: self.keys.len(),
-            len: self.buf.len(),
+        if !lowered {
+            lower_into(value, &mut self.buf);
+        }
+        let text = self.buf.as_str();
+        let page = match self.keys.last_mut() {
+            Some(page) if page.capacity() - page.len() >= text.len() => page,
+            _ => {
+                self.keys
+                    .push(String::with_capacity(KEY_PAGE.max(text.len())));
+                self.keys.last_mut()?
+            }
+        };
+        let start = u32::try_from(page.len()).ok()?;
+        page.push_str(text);
+        let seen = Seen {
+            page: u32::try_from(self.keys.len() - 1).ok()?,
+            start,
+            len: u32::try_from(text.len()).ok()?,
             target: t,
-            layout,
+            layout: self.layout_index(&row.layout),
             line: row.line,
-            col,
-            field,
-        });
-        self.keys.push_str(&self.buf);
+            col: key.col,
+            field: key.field,
+        };
+        match self.seen.last_mut() {
+            Some(page) if page.len() < SEEN_PAGE => page.push(seen),
+            _ => {
+                let mut page = Vec::with_capacity(SEEN_PAGE);
+                page.push(seen);
+                self.seen.push(page);
+            }
+        }
+        self.count += 1;
         self.table
             .insert_unique(spread(hash), (hash, index), |&(h, _)| spread(h));
         None
     }
 
-    /// The index of the target named `name`, added when new.
-    fn target_index(&mut self, name: &str) -> u32 {
-        let i = match self.targets.iter().rposition(|t| t == name) {
+    /// The index of `target` (by name), added when new.
+    fn target_index(&mut self, target: &Arc<Target>) -> u32 {
+        if let Some((last, i)) = &self.last_target
+            && (Arc::ptr_eq(last, target) || last.name == target.name)
+        {
+            return *i;
+        }
+        let i = match self.targets.iter().rposition(|t| *t == target.name) {
             Some(i) => i,
             None => {
-                self.targets.push(name.to_string());
+                self.targets.push(target.name.clone());
                 self.targets.len() - 1
             }
         };
-        u32::try_from(i).expect("a roster names fewer than 4 billion targets")
+        let i = u32::try_from(i).expect("a roster names fewer than 4 billion targets");
+        self.last_target = Some((target.clone(), i));
+        i
     }
 
     /// The index of `layout` (the same table), added when new.
@@ -190,6 +276,31 @@ impl Duplicates {
     }
 }
 
+/// The key seen first with index `i`.
+fn seen_at(seen: &[Vec<Seen>], i: u32) -> Option<&Seen> {
+    let i = i as usize;
+    seen.get(i / SEEN_PAGE)?.get(i % SEEN_PAGE)
+}
+
+/// The lower-cased text of a key seen first.
+fn key_text<'k>(keys: &'k [String], s: &Seen) -> Option<&'k str> {
+    let start = s.start as usize;
+    keys.get(s.page as usize)?
+        .get(start..start + s.len as usize)
+}
+
+/// `value` lower-cased into `buf` (as `value.to_lowercase()`, without allocating for
+/// ASCII text).
+fn lower_into(value: &str, buf: &mut String) {
+    buf.clear();
+    if value.is_ascii() {
+        buf.push_str(value);
+        buf.make_ascii_lowercase();
+    } else {
+        buf.push_str(&value.to_lowercase());
+    }
+}
+
 /// 32 bits of a 64-bit hash (all of its bits count).
 fn fold(hash: u64) -> u32 {
     (hash ^ (hash >> 32)) as u32
@@ -206,8 +317,8 @@ mod tests {
     use super::*;
     use crate::validate::testing::{messages, row};
 
-    fn target(name: &str, vendor: VendorKind) -> Target {
-        Target::with_defaults(name, vendor, "")
+    fn target(name: &str, vendor: VendorKind) -> Arc<Target> {
+        Arc::new(Target::with_defaults(name, vendor, ""))
     }
 
     #[test]

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::config::{Config, Target};
 use crate::model::{Action, Field, Problem, Row};
 
-pub use duplicates::{Duplicates, identity};
+pub use duplicates::{Duplicates, Key, identity};
 pub use generic::{is_email, is_phone, parse_bool, split_list};
 pub use vendor::{DUTY_STATUSES, ELD_MODES, MOTIVE_ROLES, PEGASUS_APPS, TIME_TRACKING_MODES};
 
@@ -37,6 +37,9 @@ pub struct Checked {
     pub action: Action,
     /// Every problem found; empty means valid.
     pub problems: Vec<Problem>,
+    /// The row's identity key for its target, found beside the other rules so that the
+    /// in-order duplicates check reads little ([`check_duplicates`]).
+    pub key: Option<Key>,
 }
 
 impl Checked {
@@ -103,10 +106,14 @@ fn check_resolved(
     if let Some(t) = &target {
         vendor::check(t.vendor, &mut rules, action);
     }
+    let key = target
+        .as_ref()
+        .and_then(|t| duplicates::key(row, columns, t));
     Checked {
         target,
         action,
         problems: rules.problems,
+        key,
     }
 }
 
@@ -143,10 +150,10 @@ pub fn check_rules(rows: &[Row], ctx: &Context) -> Vec<Checked> {
 /// input order.
 pub fn check_duplicates(rows: &[Row], checked: &mut [Checked], dups: &mut Duplicates) {
     for (row, c) in rows.iter().zip(checked.iter_mut()) {
-        if let Some(t) = &c.target {
-            if let Some(p) = dups.check(row, t) {
-                c.problems.push(p);
-            }
+        if let (Some(t), Some(key)) = (&c.target, c.key)
+            && let Some(p) = dups.check_key(row, t, key)
+        {
+            c.problems.push(p);
         }
     }
 }

@@ -261,13 +261,15 @@ fn rows(out: &[u8], ends: &[usize], records: &[Record], width: usize) -> Vec<Raw
             && is_plain(text, r, fields, width)
         {
             let used = records.last().map_or(0, |last| last.to);
-            let shared = shared
-                .get_or_insert_with(|| SharedText::new(text.to_string(), ends[..used].to_vec()));
+            let shared =
+                shared.get_or_insert_with(|| SharedText::new(text.to_string(), &ends[..used]));
             let len = match width {
                 usize::MAX => fields.len(),
                 w => w,
             };
-            if let Some(cells) = Cells::shared(shared, r.start, r.from, fields.len(), len) {
+            if let Some(shared) = shared
+                && let Some(cells) = Cells::shared(shared, r.start, r.from, fields.len(), len)
+            {
                 rows.push(RawRow {
                     line: r.line,
                     cells,
