@@ -94,8 +94,9 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let config = import::load_config(args.input.config.as_deref(), "audit")?;
     import::check_writable(&args.out)?;
     let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
-    roster.hashes()?;
     let rows = roster.read_all()?;
+    // After the rows: a text file is hashed as it is read.
+    roster.hashes()?;
     if rows.is_empty() {
         bail!("no data rows in {}", import::list_paths(&args.input.files));
     }

@@ -86,8 +86,9 @@ pub async fn execute_plan(
 
     // Read and validate everything before anything is sent.
     let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
-    roster.hashes()?;
     let rows = roster.read_all()?;
+    // After the rows: a text file is hashed as it is read.
+    roster.hashes()?;
     if rows.is_empty() {
         bail!("no data rows in {}", list_paths(&args.input.files));
     }

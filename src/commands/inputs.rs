@@ -1,15 +1,22 @@
 //! Glue shared by every command that reads rosters: open each file, map each table, and
 //! hand out rows in input order, in chunks, with the input's own headers and file hashes.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::input;
+use crate::input::{self, digest};
 use crate::mapping::{self, Overrides};
 use crate::model::{InputFile, Layout, Row};
+
+/// How an input file's SHA-256 is computed.
+enum Hashing {
+    /// By the reader, as it reads the file.
+    AsRead(digest::Digest, PathBuf),
+    /// On a thread of its own.
+    Thread(std::thread::JoinHandle<std::io::Result<String>>),
+}
 
 /// All tables of all input files, mapped, ready to stream.
 pub struct Roster {
@@ -18,10 +25,10 @@ pub struct Roster {
     /// The input's own headers: union over all tables, in order of first appearance.
     pub own_headers: Vec<String>,
     /// Each file with its SHA-256 (row counts are filled as rows are read). The hashes are
-    /// computed on their own threads while rows are read: empty until [`Roster::hashes`].
+    /// computed while rows are read: empty until [`Roster::hashes`].
     pub inputs: Vec<InputFile>,
-    /// The hashing threads not yet joined, by file.
-    hashing: Vec<std::thread::JoinHandle<std::io::Result<String>>>,
+    /// How each file's hash is being computed, by file.
+    hashing: Vec<Hashing>,
     /// Sheets that were skipped, with why.
     pub skipped: Vec<String>,
     next_index: usize,
@@ -33,13 +40,6 @@ pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Ro
         Some(p) => Overrides::load(p)?,
         None => Overrides::default(),
     };
-    let hashing: Vec<_> = files
-        .iter()
-        .map(|p| {
-            let p = p.clone();
-            std::thread::spawn(move || sha256_file(&p))
-        })
-        .collect();
     let mut roster = Roster {
         tables: Vec::new(),
         own_headers: Vec::new(),
@@ -51,12 +51,19 @@ pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Ro
                 rows: 0,
             })
             .collect(),
-        hashing,
+        hashing: Vec::new(),
         skipped: Vec::new(),
         next_index: 0,
     };
     for (file_index, path) in files.iter().enumerate() {
-        let mut opened = input::open(path)?;
+        let (mut opened, digest) = input::open_hashed(path)?;
+        roster.hashing.push(match digest {
+            Some(digest) => Hashing::AsRead(digest, path.clone()),
+            None => {
+                let p = path.clone();
+                Hashing::Thread(std::thread::spawn(move || digest::sha256_file(&p)))
+            }
+        });
         for s in opened.skipped.drain(..) {
             roster.skipped.push(format!("{}: {s}", path.display()));
         }
@@ -91,14 +98,21 @@ pub fn open(files: &[PathBuf], mapping_file: Option<&Path>) -> anyhow::Result<Ro
 }
 
 impl Roster {
-    /// Waits for the input files' SHA-256 (hashed on their own threads since `open`, so
-    /// reading need not wait for them) and fills them into `inputs`.
+    /// The input files' SHA-256, filled into `inputs`. A text file is hashed as its rows
+    /// are read, and a workbook on a thread of its own since `open`, so reading never
+    /// waits for a hash; a file whose rows were not all read yet is hashed here.
     pub fn hashes(&mut self) -> anyhow::Result<&[InputFile]> {
-        for (input, hash) in self.inputs.iter_mut().zip(self.hashing.drain(..)) {
-            input.sha256 = hash
-                .join()
-                .map_err(|_| anyhow::anyhow!("hashing {} failed", input.path))?
-                .with_context(|| format!("{}: cannot read", input.path))?;
+        for (input, hashing) in self.inputs.iter_mut().zip(self.hashing.drain(..)) {
+            let hash = match hashing {
+                Hashing::AsRead(digest, path) => match digest.get() {
+                    Some(hash) => Ok(hash.clone()),
+                    None => digest::sha256_file(&path),
+                },
+                Hashing::Thread(thread) => thread
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("hashing {} failed", input.path))?,
+            };
+            input.sha256 = hash.with_context(|| format!("{}: cannot read", input.path))?;
         }
         Ok(&self.inputs)
     }
@@ -164,21 +178,4 @@ fn is_result_workbook(tables: &[input::Table]) -> bool {
                 .eq(crate::report::RESULT_COLUMNS[..3].iter().copied())
     });
     results && tables.iter().any(|t| t.layout.sheet == "Errors")
-}
-
-/// The file's SHA-256, in hex. ring's assembly (the one rustls already uses) hashes about
-/// twice as fast as a portable implementation on CPUs without SHA instructions, which
-/// matters when the hash runs beside the reader on a 1M-row file.
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finish()))
 }

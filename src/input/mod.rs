@@ -19,6 +19,7 @@
 
 mod cell;
 mod csv;
+pub mod digest;
 mod encoding;
 mod excel;
 #[doc(hidden)]
@@ -80,11 +81,17 @@ const WORKBOOK_EXTENSIONS: [&str; 6] = ["xlsx", "xlsm", "xlsb", "xls", "ods", "x
 
 /// Opens `path` (format chosen by content, then by extension) and finds its tables.
 pub fn open(path: &Path) -> Result<Opened, Error> {
+    open_hashed(path).map(|(opened, _)| opened)
+}
+
+/// [`open`], and for a text file, where its SHA-256 appears once its rows are all read
+/// (it is hashed as it is read: see [`digest`]).
+pub fn open_hashed(path: &Path) -> Result<(Opened, Option<digest::Digest>), Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(io)?;
+    let mut file = digest::Hashing::new(File::open(path).map_err(io)?);
     let mut sample = Vec::with_capacity(encoding::SAMPLE);
     (&mut file)
         .take(encoding::SAMPLE as u64)
@@ -100,7 +107,7 @@ pub fn open(path: &Path) -> Result<Opened, Error> {
     match container(&sample) {
         Some(container) => {
             drop(file);
-            excel::open(path, container)
+            Ok((excel::open(path, container)?, None))
         }
         None => {
             let ext = path
@@ -108,7 +115,11 @@ pub fn open(path: &Path) -> Result<Opened, Error> {
                 .map(|e| e.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default();
             let strict = WORKBOOK_EXTENSIONS.contains(&ext.as_str());
-            csv::open(path, file, sample, complete, strict)
+            let digest = file.digest();
+            Ok((
+                csv::open(path, file, sample, complete, strict)?,
+                Some(digest),
+            ))
         }
     }
 }

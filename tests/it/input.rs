@@ -457,3 +457,61 @@ fn an_ole_file_named_xlsx_says_it_may_be_password_protected() {
         )
     );
 }
+
+#[test]
+fn each_file_s_sha256_is_that_of_its_bytes_however_it_is_read() {
+    use muster::commands::inputs;
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    // Text files are hashed as they are read: across blocks (1 MiB), a file that ends
+    // exactly at a block's end, one shorter than the encoding sample (64 KiB); a
+    // workbook and re-encoded text are hashed as files.
+    let row = "1,Name,user@example.com\n";
+    let mut files = vec![fixture("numbers_and_dates.xlsx")];
+    for name in [
+        "utf16le_tab.txt",
+        "windows1252_semicolon.csv",
+        "utf8_bom.csv",
+    ] {
+        let copy = dir.path().join(name);
+        std::fs::copy(fixture(name), &copy).unwrap();
+        files.push(copy);
+    }
+    for (name, size) in [
+        ("small.csv", 100),
+        ("blocks.csv", 3 << 20),
+        ("exact.csv", 2 << 20),
+    ] {
+        let mut text = String::from("id,name,email\n");
+        while text.len() + row.len() <= size {
+            text.push_str(row);
+        }
+        if name == "exact.csv" {
+            text.push_str(&"x".repeat(size - text.len() - 1));
+            text.push('\n');
+            assert_eq!(text.len(), size);
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        files.push(path);
+    }
+    let want: Vec<String> = files
+        .iter()
+        .map(|p| hex::encode(Sha256::digest(std::fs::read(p).unwrap())))
+        .collect();
+    // Hashes asked for before the rows are read (each file is then read again), and after
+    // (the text files are gone by then: their hashes come from reading their rows).
+    let hashes = |roster: &mut inputs::Roster| -> Vec<String> {
+        let inputs = roster.hashes().unwrap();
+        inputs.iter().map(|f| f.sha256.clone()).collect()
+    };
+    let before = hashes(&mut inputs::open(&files, None).unwrap());
+    let mut roster = inputs::open(&files, None).unwrap();
+    roster.read_all().unwrap();
+    for text in &files[1..] {
+        std::fs::remove_file(text).unwrap();
+    }
+    let after = hashes(&mut roster);
+    assert_eq!(after, want);
+    assert_eq!(before, want);
+}
