@@ -44,11 +44,15 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     // one's rules checked on the pool, while a thread of its own takes the checked chunks
     // in input order for the duplicates and the results, up to a few chunks behind.
     let (tx, rx) = std::sync::mpsc::sync_channel(CHUNKS_BEHIND);
+    // Rows done with go back to this thread to be freed: it made them, so each row's
+    // reference to its table's layout is counted up and down on one core.
+    let (done_tx, done) = std::sync::mpsc::channel();
     let sink = Sink {
         writer: &mut writer,
         out: &mut out,
         json: args.json,
         invalid: &mut invalid,
+        done: done_tx,
     };
     let dups = &mut dups;
     std::thread::scope(|scope| {
@@ -59,12 +63,13 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
             }
             anyhow::Ok(())
         });
-        let read = feed(&mut roster, &ctx, tx);
+        let read = feed(&mut roster, &ctx, tx, &done);
         let written = finishing
             .join()
             .map_err(|_| anyhow::anyhow!("writing the results stopped unexpectedly"))?;
         written.and(read)
     })?;
+    drop(done);
     out.flush()?;
     if roster.rows_read() == 0 {
         anyhow::bail!(
@@ -118,8 +123,10 @@ fn feed(
     roster: &mut inputs::Roster,
     ctx: &validate::Context,
     tx: std::sync::mpsc::SyncSender<(Vec<Row>, Vec<validate::Checked>)>,
+    done: &std::sync::mpsc::Receiver<Done>,
 ) -> anyhow::Result<()> {
     loop {
+        done.try_iter().for_each(drop);
         let chunk = roster.next_chunk(CHUNK)?;
         if chunk.is_empty() {
             return Ok(());
@@ -131,12 +138,16 @@ fn feed(
     }
 }
 
+/// Rows the sink is done with, to be freed by the thread that read them.
+type Done = Vec<(Row, validate::Checked)>;
+
 /// Where checked rows go: the workbook, `--json` lines, the count of invalid rows.
 struct Sink<'a, W: Write> {
     writer: &'a mut ResultsWriter,
     out: &'a mut W,
     json: bool,
     invalid: &'a mut usize,
+    done: std::sync::mpsc::Sender<Done>,
 }
 
 impl<W: Write> Sink<'_, W> {
@@ -155,7 +166,7 @@ impl<W: Write> Sink<'_, W> {
         // Rows come in runs of one target: its name is copied once per run, not per row.
         let mut name: Option<String> = None;
         // Freeing a million rows is work this thread, the one in input order, need not do.
-        let mut counted = Vec::with_capacity(rows.len());
+        let mut counted: Done = Vec::with_capacity(rows.len());
         for (row, c) in rows.into_iter().zip(checked) {
             if count_only && c.problems.is_empty() {
                 let target = c.target.as_deref();
@@ -188,7 +199,8 @@ impl<W: Write> Sink<'_, W> {
             }
             name = result.target;
         }
-        rayon::spawn(move || drop(counted));
+        // When the reading thread is gone (it has read everything), they are freed here.
+        let _ = self.done.send(counted);
         Ok(())
     }
 }

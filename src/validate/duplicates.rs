@@ -196,10 +196,15 @@ impl Duplicates {
             // Past 4 billion keys nothing more is remembered (no roster comes near).
             return None;
         };
-        if !lowered {
-            lower_into(value, &mut self.buf);
-        }
-        let text = self.buf.as_str();
+        let text = match (lowered, value.is_ascii()) {
+            (true, _) => self.buf.as_str(),
+            // Lower-cased on its page, below.
+            (false, true) => value,
+            (false, false) => {
+                lower_into(value, &mut self.buf);
+                self.buf.as_str()
+            }
+        };
         let page = match self.keys.last_mut() {
             Some(page) if page.capacity() - page.len() >= text.len() => page,
             _ => {
@@ -208,11 +213,12 @@ impl Duplicates {
                 self.keys.last_mut()?
             }
         };
-        let start = u32::try_from(page.len()).ok()?;
+        let start = page.len();
         page.push_str(text);
+        page[start..].make_ascii_lowercase();
         let seen = Seen {
             page: u32::try_from(self.keys.len() - 1).ok()?,
-            start,
+            start: u32::try_from(start).ok()?,
             len: u32::try_from(text.len()).ok()?,
             target: t,
             layout: self.layout_index(&row.layout),
