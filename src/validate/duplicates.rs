@@ -42,47 +42,63 @@ fn identity_in<'r>(
 }
 
 /// A row's identity key as the rules stage finds it (in parallel): which field and
-/// column, and the hash of its target, field and lower-cased text. The in-order check
-/// ([`Duplicates::check_key`]) then does little more than one table look-up a row.
+/// column, the hash of its target, field and lower-cased text, and that text itself when
+/// it is short (as keys are). The in-order check ([`Duplicates::check_key`]) then does
+/// little more than one table look-up a row, and need not read the row, which another
+/// core read last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
     hash: u64,
-    field: Field,
     col: usize,
+    field: Field,
+    /// The lower-cased text's length when it is in `text`, else [`NOT_INLINE`].
+    len: u8,
+    text: [u8; INLINE],
+}
+
+/// Bytes of key text a [`Key`] holds (a `Key` is then 64 bytes).
+const INLINE: usize = 46;
+const NOT_INLINE: u8 = u8::MAX;
+
+impl Key {
+    /// The lower-cased text, when it is held here.
+    fn inline(&self) -> Option<&str> {
+        let text = self.text.get(..usize::from(self.len))?;
+        std::str::from_utf8(text).ok()
+    }
 }
 
 /// The seed of every key's hash in this process: keys are hashed on several threads and
 /// compared on one, so they all use the same.
 static SEED: LazyLock<RandomState> = LazyLock::new(RandomState::default);
 
-/// Key bytes hashed per call: the lower-cased text goes through a small buffer, so
-/// hashing it never allocates (for ASCII text).
-const PIECE: usize = 64;
-
 /// `row`'s identity key for `target`, if it has one (see [`identity`]).
 pub(crate) fn key(row: &Row, columns: &Columns, target: &Target) -> Option<Key> {
     let (field, col, value) = identity_in(row, columns, target.vendor)?;
+    let mut key = Key {
+        hash: 0,
+        col,
+        field,
+        len: NOT_INLINE,
+        text: [0; INLINE],
+    };
     let mut h = SEED.build_hasher();
     h.write(target.name.as_bytes());
     h.write_u8(field as u8);
-    let mut buf = [0u8; PIECE];
-    if value.is_ascii() {
-        for piece in value.as_bytes().chunks(PIECE) {
-            let lower = &mut buf[..piece.len()];
-            lower.copy_from_slice(piece);
-            lower.make_ascii_lowercase();
-            h.write(lower);
-        }
+    if value.is_ascii() && value.len() <= INLINE {
+        let lower = &mut key.text[..value.len()];
+        lower.copy_from_slice(value.as_bytes());
+        lower.make_ascii_lowercase();
+        h.write(lower);
+        key.len = value.len() as u8;
     } else {
-        for piece in value.to_lowercase().as_bytes().chunks(PIECE) {
-            h.write(piece);
-        }
+        // Longer or not ASCII (rare): hashed the same way, the text left in the row.
+        let mut lower = String::new();
+        lower_into(value, &mut lower);
+        h.write(lower.as_bytes());
     }
-    Some(Key {
-        hash: h.finish(),
-        field,
-        col,
-    })
+    key.hash = h.finish();
+    Some(key)
 }
 
 /// A key seen first: which target and field, where its lower-cased text lies in
@@ -143,31 +159,30 @@ impl Duplicates {
     /// Rows must come in input order.
     pub fn check(&mut self, row: &Row, target: &Arc<Target>) -> Option<Problem> {
         let key = key(row, self.columns.get(&row.layout), target)?;
-        self.check_key(row, target, key)
+        self.check_key(row, target, &key)
     }
 
     /// [`Duplicates::check`] with the key already found ([`key`] with `target`).
-    pub fn check_key(&mut self, row: &Row, target: &Arc<Target>, key: Key) -> Option<Problem> {
+    pub fn check_key(&mut self, row: &Row, target: &Arc<Target>, key: &Key) -> Option<Problem> {
         let t = self.target_index(target);
+        let layout = self.layout_index(&row.layout);
         let hash = fold(key.hash);
-        let value = row.cell(key.col).map(str::trim).unwrap_or("");
-        let mut lowered = false;
-        let (keys, seen, buf) = (&self.keys, &self.seen, &mut self.buf);
+        let text = match key.inline() {
+            Some(text) => text,
+            None => {
+                lower_into(
+                    row.cell(key.col).map(str::trim).unwrap_or(""),
+                    &mut self.buf,
+                );
+                self.buf.as_str()
+            }
+        };
+        let (keys, seen) = (&self.keys, &self.seen);
         let found = self.table.find(spread(hash), |&(h, i)| {
-            if h != hash {
-                return false;
-            }
-            let Some(s) = seen_at(seen, i) else {
-                return false;
-            };
-            if s.target != t || s.field != key.field {
-                return false;
-            }
-            if !lowered {
-                lower_into(value, buf);
-                lowered = true;
-            }
-            key_text(keys, s) == Some(buf.as_str())
+            h == hash
+                && seen_at(seen, i).is_some_and(|s| {
+                    s.target == t && s.field == key.field && key_text(keys, s) == Some(text)
+                })
         });
         if let Some(first) = found.and_then(|&(_, i)| seen_at(&self.seen, i)) {
             let layout = self
@@ -196,15 +211,6 @@ impl Duplicates {
             // Past 4 billion keys nothing more is remembered (no roster comes near).
             return None;
         };
-        let text = match (lowered, value.is_ascii()) {
-            (true, _) => self.buf.as_str(),
-            // Lower-cased on its page, below.
-            (false, true) => value,
-            (false, false) => {
-                lower_into(value, &mut self.buf);
-                self.buf.as_str()
-            }
-        };
         let page = match self.keys.last_mut() {
             Some(page) if page.capacity() - page.len() >= text.len() => page,
             _ => {
@@ -215,13 +221,12 @@ impl Duplicates {
         };
         let start = page.len();
         page.push_str(text);
-        page[start..].make_ascii_lowercase();
         let seen = Seen {
             page: u32::try_from(self.keys.len() - 1).ok()?,
             start: u32::try_from(start).ok()?,
             len: u32::try_from(text.len()).ok()?,
             target: t,
-            layout: self.layout_index(&row.layout),
+            layout,
             line: row.line,
             col: key.col,
             field: key.field,
@@ -399,8 +404,29 @@ mod tests {
             ("ΣΊΣΥΦΟΣ@example.com", "σίσυφος@example.com", true),
             ("jane@example.com", "jane@example.co", false),
             ("jane@example.com", "jane@example.comm", false),
+            // The Kelvin sign lower-cases to an ASCII `k`: one key is held in its `Key`,
+            // the other read from its row.
+            ("\u{212A}ATE@example.com", "kate@example.com", true),
         ];
-        for (a, b, same) in cases {
+        // Keys held in the `Key` (up to 46 bytes) and keys read from the row again.
+        let long: Vec<(String, String, bool)> = [45, 46, 47, 80]
+            .into_iter()
+            .flat_map(|n| {
+                let key = format!("{}@x.at", "J".repeat(n - 5));
+                let other = format!("{}@x.au", "j".repeat(n - 5));
+                [
+                    (key.clone(), key.to_lowercase(), true),
+                    (key.clone(), other, false),
+                    (format!("É{key}"), format!("é{}", key.to_lowercase()), true),
+                ]
+            })
+            .collect();
+        let long: Vec<(&str, &str, bool)> = long
+            .iter()
+            .map(|(a, b, same)| (a.as_str(), b.as_str(), *same))
+            .collect();
+        let cases = [cases, long.as_slice()].concat();
+        for (a, b, same) in &cases {
             let mut dups = Duplicates::default();
             let t = target("traccar", VendorKind::Traccar);
             assert!(dups.check(&row(&[(Field::Email, a)]), &t).is_none());

@@ -150,7 +150,7 @@ pub fn check_rules(rows: &[Row], ctx: &Context) -> Vec<Checked> {
 /// input order.
 pub fn check_duplicates(rows: &[Row], checked: &mut [Checked], dups: &mut Duplicates) {
     for (row, c) in rows.iter().zip(checked.iter_mut()) {
-        if let (Some(t), Some(key)) = (&c.target, c.key)
+        if let (Some(t), Some(key)) = (&c.target, &c.key)
             && let Some(p) = dups.check_key(row, t, key)
         {
             c.problems.push(p);
