@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use crate::cli::ValidateArgs;
 use crate::commands::inputs;
 use crate::config::Config;
-use crate::model::{Outcome, Row, RowResult, RunInfo, Status};
+use crate::model::{Cells, Outcome, Row, RowResult, RunInfo, Status};
 use crate::report::{self, ResultsWriter};
 use crate::validate::{self, Duplicates};
 use crate::{Env, Exit};
@@ -139,7 +139,7 @@ fn feed(
 }
 
 /// Rows the sink is done with, to be freed by the thread that read them.
-type Done = Vec<(Row, validate::Checked)>;
+type Done = (Vec<Row>, Vec<validate::Checked>);
 
 /// Where checked rows go: the workbook, `--json` lines, the count of invalid rows.
 struct Sink<'a, W: Write> {
@@ -160,47 +160,70 @@ impl<W: Write> Sink<'_, W> {
         dups: &mut Duplicates,
     ) -> anyhow::Result<()> {
         validate::check_duplicates(&rows, &mut checked, dups);
-        // With `--errors-only` and no `--json`, a valid row shows nowhere: it is counted,
-        // and no `RowResult` is built for it.
-        let count_only = !self.json && !self.writer.writes_valid_rows();
         // Rows come in runs of one target: its name is copied once per run, not per row.
         let mut name: Option<String> = None;
-        // Freeing a million rows is work this thread, the one in input order, need not do.
-        let mut counted: Done = Vec::with_capacity(rows.len());
-        for (row, c) in rows.into_iter().zip(checked) {
-            if count_only && c.problems.is_empty() {
+        if self.json || self.writer.writes_valid_rows() {
+            for (row, c) in rows.into_iter().zip(&checked) {
+                self.write(row, c, &mut name)?;
+            }
+            return Ok(());
+        }
+        // With `--errors-only` and no `--json`, a valid row shows nowhere: it is counted,
+        // and no `RowResult` is built for it. Rows stay where they are (a million rows
+        // moved twice more is work of its own); an invalid one is taken out to be written.
+        let mut rows = rows;
+        for (row, c) in rows.iter_mut().zip(&checked) {
+            if c.problems.is_empty() {
                 let target = c.target.as_deref();
                 self.writer
                     .count_valid(target.map(|t| t.name.as_str()), target.map(|t| t.vendor));
-                counted.push((row, c));
                 continue;
             }
-            let outcome = if c.problems.is_empty() {
-                Outcome::new(Status::Valid, c.action)
-            } else {
-                *self.invalid += 1;
-                Outcome::invalid(c.action, &c.problems)
+            let left = Row {
+                index: row.index,
+                layout: row.layout.clone(),
+                line: row.line,
+                cells: Cells::new(),
+                errors: Vec::new(),
             };
-            let wanted = c.target.as_ref().map(|t| t.name.as_str());
-            let target = match name.take() {
-                Some(n) if Some(n.as_str()) == wanted => Some(n),
-                _ => wanted.map(str::to_string),
-            };
-            let result = RowResult {
-                vendor: c.target.as_ref().map(|t| t.vendor),
-                target,
-                row,
-                outcome,
-            };
-            self.writer.write(&result)?;
-            if self.json {
-                serde_json::to_writer(&mut *self.out, &report::json_row(&result))?;
-                self.out.write_all(b"\n")?;
-            }
-            name = result.target;
+            self.write(std::mem::replace(row, left), c, &mut name)?;
         }
+        // Freeing a million rows is work this thread, the one in input order, need not do.
         // When the reading thread is gone (it has read everything), they are freed here.
-        let _ = self.done.send(counted);
+        let _ = self.done.send((rows, checked));
+        Ok(())
+    }
+
+    /// Writes one row's result; `name` is the target name of the row before.
+    fn write(
+        &mut self,
+        row: Row,
+        c: &validate::Checked,
+        name: &mut Option<String>,
+    ) -> anyhow::Result<()> {
+        let outcome = if c.problems.is_empty() {
+            Outcome::new(Status::Valid, c.action)
+        } else {
+            *self.invalid += 1;
+            Outcome::invalid(c.action, &c.problems)
+        };
+        let wanted = c.target.as_ref().map(|t| t.name.as_str());
+        let target = match name.take() {
+            Some(n) if Some(n.as_str()) == wanted => Some(n),
+            _ => wanted.map(str::to_string),
+        };
+        let result = RowResult {
+            vendor: c.target.as_ref().map(|t| t.vendor),
+            target,
+            row,
+            outcome,
+        };
+        self.writer.write(&result)?;
+        if self.json {
+            serde_json::to_writer(&mut *self.out, &report::json_row(&result))?;
+            self.out.write_all(b"\n")?;
+        }
+        *name = result.target;
         Ok(())
     }
 }
