@@ -62,9 +62,8 @@ const NOT_INLINE: u8 = u8::MAX;
 
 impl Key {
     /// The lower-cased text, when it is held here.
-    fn inline(&self) -> Option<&str> {
-        let text = self.text.get(..usize::from(self.len))?;
-        std::str::from_utf8(text).ok()
+    fn inline(&self) -> Option<&[u8]> {
+        self.text.get(..usize::from(self.len))
     }
 }
 
@@ -138,9 +137,9 @@ pub struct Duplicates {
     table: HashTable<(u32, u32)>,
     /// The keys seen first, in input order, on pages of [`SEEN_PAGE`].
     seen: Vec<Vec<Seen>>,
-    /// Every remembered key's lower-cased text, one after another on pages of
-    /// [`KEY_PAGE`] bytes (a longer key has a page of its own).
-    keys: Vec<String>,
+    /// Every remembered key's lower-cased text (UTF-8, compared as bytes), one after
+    /// another on pages of [`KEY_PAGE`] bytes (a longer key has a page of its own).
+    keys: Vec<Vec<u8>>,
     /// Target names by index (a roster names a few), and the last one looked up.
     targets: Vec<String>,
     last_target: Option<(Arc<Target>, u32)>,
@@ -174,7 +173,7 @@ impl Duplicates {
                     row.cell(key.col).map(str::trim).unwrap_or(""),
                     &mut self.buf,
                 );
-                self.buf.as_str()
+                self.buf.as_bytes()
             }
         };
         let (keys, seen) = (&self.keys, &self.seen);
@@ -214,13 +213,12 @@ impl Duplicates {
         let page = match self.keys.last_mut() {
             Some(page) if page.capacity() - page.len() >= text.len() => page,
             _ => {
-                self.keys
-                    .push(String::with_capacity(KEY_PAGE.max(text.len())));
+                self.keys.push(Vec::with_capacity(KEY_PAGE.max(text.len())));
                 self.keys.last_mut()?
             }
         };
         let start = page.len();
-        page.push_str(text);
+        page.extend_from_slice(text);
         let seen = Seen {
             page: u32::try_from(self.keys.len() - 1).ok()?,
             start: u32::try_from(start).ok()?,
@@ -294,7 +292,7 @@ fn seen_at(seen: &[Vec<Seen>], i: u32) -> Option<&Seen> {
 }
 
 /// The lower-cased text of a key seen first.
-fn key_text<'k>(keys: &'k [String], s: &Seen) -> Option<&'k str> {
+fn key_text<'k>(keys: &'k [Vec<u8>], s: &Seen) -> Option<&'k [u8]> {
     let start = s.start as usize;
     keys.get(s.page as usize)?
         .get(start..start + s.len as usize)
