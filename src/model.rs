@@ -524,14 +524,7 @@ impl Cells {
     /// The text of cell `i` (empty for a blank cell), or `None` beyond the last cell.
     pub fn get(&self, i: usize) -> Option<&str> {
         match &self.repr {
-            Repr::Own { text, ends } => {
-                let end = *ends.get(i)?;
-                let start = match i {
-                    0 => 0,
-                    _ => ends[i - 1],
-                };
-                Some(&text[start..end])
-            }
+            Repr::Own { text, ends } => (i < ends.len()).then(|| &text[span(i, |j| ends[j])]),
             Repr::Shared {
                 shared,
                 start,
@@ -542,12 +535,13 @@ impl Cells {
                 if i >= *count {
                     return (i < *len).then_some("");
                 }
-                let end = shared.end(from + i);
-                let begin = match i {
-                    0 => 0,
-                    _ => shared.end(from + i - 1),
-                };
-                Some(shared.text.get(start + begin..start + end).unwrap_or(""))
+                let cell = span(i, |j| shared.end(from + j));
+                Some(
+                    shared
+                        .text
+                        .get(start + cell.start..start + cell.end)
+                        .unwrap_or(""),
+                )
             }
         }
     }
@@ -563,11 +557,7 @@ impl Cells {
             return;
         }
         let (text, ends) = self.own();
-        let start = match i {
-            0 => 0,
-            _ => ends[i - 1],
-        };
-        let span = start..ends[i];
+        let span = span(i, |j| ends[j]);
         let grow = cell.len() as isize - span.len() as isize;
         text.replace_range(span, cell);
         for end in &mut ends[i..] {
@@ -600,6 +590,16 @@ impl Cells {
     pub fn to_vec(&self) -> Vec<String> {
         self.iter().map(str::to_string).collect()
     }
+}
+
+/// The byte range of cell `i` from where each cell ends (`end(j)` for cell `j`): a cell
+/// starts where the one before it ends.
+fn span(i: usize, end: impl Fn(usize) -> usize) -> std::ops::Range<usize> {
+    let start = match i {
+        0 => 0,
+        _ => end(i - 1),
+    };
+    start..end(i)
 }
 
 impl std::ops::Index<usize> for Cells {

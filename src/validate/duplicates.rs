@@ -149,8 +149,6 @@ pub struct Duplicates {
     buf: String,
     /// The column table of the layout of the row checked last.
     columns: ColumnsCache,
-    /// Keys remembered.
-    count: usize,
 }
 
 impl Duplicates {
@@ -206,7 +204,7 @@ impl Duplicates {
                 ),
             ));
         }
-        let Ok(index) = u32::try_from(self.count) else {
+        let Ok(index) = u32::try_from(self.table.len()) else {
             // Past 4 billion keys nothing more is remembered (no roster comes near).
             return None;
         };
@@ -237,7 +235,6 @@ impl Duplicates {
                 self.seen.push(page);
             }
         }
-        self.count += 1;
         self.table
             .insert_unique(spread(hash), (hash, index), |&(h, _)| spread(h));
         None

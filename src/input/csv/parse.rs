@@ -260,9 +260,10 @@ fn rows(out: &[u8], ends: &[usize], records: &[Record], width: usize) -> Vec<Raw
         if let Ok(text) = text
             && is_plain(text, r, fields, width)
         {
-            let used = records.last().map_or(0, |last| last.to);
-            let shared =
-                shared.get_or_insert_with(|| SharedText::new(text.to_string(), &ends[..used]));
+            let shared = shared.get_or_insert_with(|| {
+                let used = records.last().map_or(0, |last| last.to);
+                SharedText::new(text.to_string(), &ends[..used])
+            });
             let len = match width {
                 usize::MAX => fields.len(),
                 w => w,
