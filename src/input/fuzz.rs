@@ -53,6 +53,24 @@ pub fn csv_blocks_agree(bytes: &[u8], size: usize, delimiter: u8) {
     assert_eq!(cut, whole, "blocks of {size} bytes");
 }
 
+/// Panics unless a block of text with no quote character (each `"` in `bytes` becomes
+/// `q`) gives the same rows, lines, end and broken limit read the fast way and by csv_core.
+/// `pick`'s bits choose the block's place in the file, its width and a row limit.
+pub fn csv_plain_agrees(bytes: &[u8], delimiter: u8, pick: u8) {
+    let width = match pick & 3 {
+        0 => usize::MAX,
+        w => usize::from(w),
+    };
+    let max_rows = match pick >> 2 & 3 {
+        0 => usize::MAX,
+        n => usize::from(n),
+    };
+    let place = (pick & 16 != 0, pick & 32 != 0, pick & 64 != 0);
+    if let Err(e) = csv::plain_agrees(bytes, delimiter, width, max_rows, place) {
+        panic!("{e}");
+    }
+}
+
 /// The delimiter sniffed from a text (as `csv_file` uses it).
 pub fn sniff_delimiter(text: &str, prefer_tab: bool) -> u8 {
     csv::sniff_delimiter(text, prefer_tab)

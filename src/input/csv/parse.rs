@@ -114,7 +114,33 @@ struct Record {
 /// Parses `block` as if a record began at its first byte, stopping after `max_rows` rows
 /// that are not blank.
 pub(super) fn parse(block: &Block, shape: Shape, max_rows: usize) -> Parsed {
-    SCRATCH.with_borrow_mut(|scratch| parse_with(block, shape, max_rows, scratch))
+    SCRATCH.with_borrow_mut(|scratch| parse_with(block, shape, max_rows, true, scratch))
+}
+
+/// Whether a block with no quote character gives the same parse read by [`read_plain`]
+/// and by csv_core (for the fuzz target and tests): its rows as (line, cells, problems),
+/// its lines, where it stopped, and the limit it broke. A block with quotes is always
+/// read by csv_core, so it agrees.
+pub(super) fn plain_agrees(block: &Block, shape: Shape, max_rows: usize) -> Result<(), String> {
+    let summary = |plain| {
+        // Bytes an earlier parse left in the scratch must not hide a byte left out.
+        let parsed = SCRATCH.with_borrow_mut(|scratch| {
+            let used = scratch.out.len().min(block.bytes.len() + 17);
+            scratch.out[..used].fill(0);
+            parse_with(block, shape, max_rows, plain, scratch)
+        });
+        let rows: Vec<_> = parsed
+            .rows
+            .iter()
+            .map(|r| (r.line, r.cells.to_vec(), r.errors.clone()))
+            .collect();
+        (rows, parsed.lines, parsed.end, parsed.broken)
+    };
+    let (plain, core) = (summary(true), summary(false));
+    match plain == core {
+        true => Ok(()),
+        false => Err(format!("read_plain gave {plain:?}, csv_core {core:?}")),
+    }
 }
 
 /// What a parse writes into, kept by each thread from one block to the next (fresh
@@ -132,7 +158,15 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
-fn parse_with(block: &Block, shape: Shape, max_rows: usize, scratch: &mut Scratch) -> Parsed {
+/// `plain_allowed`: a block with no quote character may be read by [`read_plain`]
+/// (false only to compare it with csv_core).
+fn parse_with(
+    block: &Block,
+    shape: Shape,
+    max_rows: usize,
+    plain_allowed: bool,
+    scratch: &mut Scratch,
+) -> Parsed {
     let input = block.bytes.as_slice();
     let Scratch {
         out,
@@ -157,9 +191,11 @@ fn parse_with(block: &Block, shape: Shape, max_rows: usize, scratch: &mut Scratc
         // file's own start may lose one. A call with no room for output reads nothing.
         let _ = core.read_record(b"x", &mut [], &mut [0]);
     }
+    let plain = plain_allowed && quote_free(block, shape.delimiter);
     // Cell text never takes more bytes than the input it comes from.
-    if out.len() <= input.len() {
-        out.resize(input.len() + 1, 0);
+    // (and [`read_plain`] may write 16 bytes past a record's last cell).
+    if out.len() <= input.len() + 16 {
+        out.resize(input.len() + 17, 0);
     }
     if ends.len() < 64 {
         ends.resize(64, 0);
@@ -189,7 +225,16 @@ fn parse_with(block: &Block, shape: Shape, max_rows: usize, scratch: &mut Scratc
                 }
                 break 'records;
             }
-            let (result, i, o, e) = core.read_record(rest, &mut out[nout..], &mut ends[nend..]);
+            let (result, i, o, e) = match plain {
+                true => read_plain(
+                    rest,
+                    shape.delimiter,
+                    block.last,
+                    &mut out[nout..],
+                    &mut ends[nend..],
+                ),
+                false => core.read_record(rest, &mut out[nout..], &mut ends[nend..]),
+            };
             pos += i;
             nout += o;
             nend += e;
@@ -246,6 +291,129 @@ fn parse_with(block: &Block, shape: Shape, max_rows: usize, scratch: &mut Scratc
     }
     parsed.rows = rows(&out[..nout], ends, records, shape.width);
     parsed
+}
+
+/// Whether `block` can be read by [`read_plain`]: it has no quote character (so no cell
+/// is quoted, and each line break ends a record), and does not begin the file with what
+/// could be a byte-order mark, which csv_core drops.
+fn quote_free(block: &Block, delimiter: u8) -> bool {
+    let bom = block.first && block.bytes.first() == Some(&0xEF);
+    let special = matches!(delimiter, b'"' | b'\r' | b'\n');
+    !bom && !special && memchr::memchr(b'"', &block.bytes).is_none()
+}
+
+/// What csv_core's `read_record` gives from the start of a record when `rest` holds no
+/// quote character (see [`quote_free`]), found in one step: line breaks before the record
+/// are skipped (they are blank lines), its cells are the runs between delimiters up to the
+/// next line break, which is taken (a `\r` alone: the `\n` after it is skipped by the
+/// next call), and its cell texts and their ends are written as csv_core writes them.
+/// Without a line break the record runs to the end of `rest` when `last`; otherwise all
+/// of `rest` is taken and `InputEmpty` returned, as csv_core does. When `ends` has no room
+/// for every cell nothing is taken (`OutputEndsFull`), so the call can simply be repeated.
+/// `out` must have room for all of `rest`.
+fn read_plain(
+    rest: &[u8],
+    delimiter: u8,
+    last: bool,
+    out: &mut [u8],
+    ends: &mut [usize],
+) -> (ReadRecordResult, usize, usize, usize) {
+    let Some(body) = rest.iter().position(|&b| b != b'\r' && b != b'\n') else {
+        return match rest.is_empty() {
+            true => (ReadRecordResult::End, 0, 0, 0),
+            false => (ReadRecordResult::InputEmpty, rest.len(), 0, 0),
+        };
+    };
+    let (mut o, mut e, mut from) = (0, 0, body);
+    let mut cell = |from: usize, to: usize, o: &mut usize, e: &mut usize| {
+        let end = ends.get_mut(*e)?;
+        let len = to - from;
+        // A short cell is copied as 16 bytes (one move, not a call); the bytes past its
+        // end are overwritten by the next cell or are past the record's text.
+        match (rest.get(from..from + 16), out.get_mut(*o..*o + 16)) {
+            (Some(src), Some(dst)) if len <= 16 => dst.copy_from_slice(src),
+            _ => out[*o..*o + len].copy_from_slice(&rest[from..to]),
+        }
+        *o += len;
+        *end = *o;
+        *e += 1;
+        Some(())
+    };
+    let mut base = body;
+    while base < rest.len() {
+        let (mut marks, len) = Marks::new(delimiter).find(&rest[base..]);
+        while marks != 0 {
+            let at = base + marks.trailing_zeros() as usize;
+            marks &= marks - 1;
+            if cell(from, at, &mut o, &mut e).is_none() {
+                return (ReadRecordResult::OutputEndsFull, 0, 0, 0);
+            }
+            if rest[at] != delimiter {
+                return (ReadRecordResult::Record, at + 1, o, e);
+            }
+            from = at + 1;
+        }
+        base += len;
+    }
+    if !last {
+        return (ReadRecordResult::InputEmpty, rest.len(), 0, 0);
+    }
+    match cell(from, rest.len(), &mut o, &mut e) {
+        Some(()) => (ReadRecordResult::Record, rest.len(), o, e),
+        None => (ReadRecordResult::OutputEndsFull, 0, 0, 0),
+    }
+}
+
+/// Finds a delimiter and the line breaks 64 bytes at a time, 8 bytes to a word
+/// (a portable SIMD-within-a-register search; the memchr crate finds one place at a time,
+/// which costs more when a cell is a few bytes long).
+#[derive(Clone, Copy)]
+struct Marks {
+    delimiter: u64,
+}
+
+impl Marks {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+    fn new(delimiter: u8) -> Marks {
+        Marks {
+            delimiter: Marks::ONES * u64::from(delimiter),
+        }
+    }
+
+    /// Bit `i` is set when `bytes[i]` is the delimiter, `\r` or `\n`, for the first
+    /// 64 bytes (or fewer, their number given too).
+    fn find(self, bytes: &[u8]) -> (u64, usize) {
+        let len = bytes.len().min(64);
+        let mut chunk = [0u8; 64];
+        let chunk = match bytes.first_chunk::<64>() {
+            Some(whole) => whole,
+            None => {
+                chunk[..len].copy_from_slice(&bytes[..len]);
+                &chunk
+            }
+        };
+        let mut marks = 0u64;
+        for (k, word) in chunk.chunks_exact(8).enumerate() {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            let hits = Marks::zero_bytes(word ^ self.delimiter)
+                | Marks::zero_bytes(word ^ (Marks::ONES * u64::from(b'\n')))
+                | Marks::zero_bytes(word ^ (Marks::ONES * u64::from(b'\r')));
+            // The top bit of each byte, gathered into 8 bits in byte order.
+            let bits = ((hits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+            marks |= bits << (8 * k);
+        }
+        match len {
+            64 => (marks, 64),
+            _ => (marks & ((1 << len) - 1), len),
+        }
+    }
+
+    /// The top bit of each byte of `x` that is zero, exactly (no borrow between bytes).
+    fn zero_bytes(x: u64) -> u64 {
+        !(((x & Marks::LOW7) + Marks::LOW7) | x | Marks::LOW7)
+    }
 }
 
 /// The rows of the parsed records: one UTF-8 check for the whole block's text (the usual
@@ -700,6 +868,64 @@ mod tests {
                         want,
                         "{:?} cut at {i}, {j}",
                         String::from_utf8_lossy(bytes)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn text_without_quotes_parses_the_same_the_fast_way_and_by_csv_core() {
+        // Every short text over an alphabet of the bytes that matter, with cells past 16
+        // bytes and past a 64-byte search window, rows of 64+ cells, and the limits.
+        let alphabet: &[u8] = b"a,;\r\n \xc3\xa9\xef\xff";
+        let mut texts: Vec<Vec<u8>> = vec![
+            b"x".repeat(70),
+            [
+                b"a".repeat(20),
+                b",".to_vec(),
+                b"b".repeat(100),
+                b"\r\n".to_vec(),
+            ]
+            .concat(),
+            b",".repeat(200),
+            [b"a,".repeat(100), b"\n".to_vec()].concat().repeat(3),
+            b"y".repeat(limits::MAX_ROW_BYTES + SLACK + 1),
+            [b"x\n".to_vec(), b",".repeat(limits::MAX_COLUMNS + 1)].concat(),
+            b"\xef\xbb\xbfh,i\n".to_vec(),
+        ];
+        // Cells of each length from 0 to 40 bytes, in one row and one a row.
+        let cells: Vec<Vec<u8>> = (0..=40u8).map(|n| vec![b'a' + n % 26; n.into()]).collect();
+        texts.push(cells.join(&b","[..]));
+        texts.push(cells.join(&b"\n"[..]));
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..3_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = (seed >> 58) as usize;
+            texts.push(
+                (0..len)
+                    .map(|k| alphabet[(seed >> (k % 50)) as usize % alphabet.len()])
+                    .collect(),
+            );
+        }
+        for text in &texts {
+            for flags in 0..8u8 {
+                let block = Block {
+                    bytes: text.clone(),
+                    first: flags & 1 != 0,
+                    last: flags & 2 != 0,
+                    after_cr: flags & 4 != 0,
+                };
+                for (width, max_rows) in [(usize::MAX, usize::MAX), (2, 1), (3, 2)] {
+                    let shape = Shape {
+                        delimiter: b',',
+                        width,
+                    };
+                    let agreed = plain_agrees(&block, shape, max_rows);
+                    assert!(
+                        agreed.is_ok(),
+                        "{:?}: {agreed:?}",
+                        &text[..text.len().min(80)]
                     );
                 }
             }
