@@ -3,6 +3,7 @@
 //! than reading and validating the file).
 
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -22,10 +23,10 @@ const CHUNKS_BEHIND: usize = 4;
 
 pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
-    let config = match &args.input.config {
+    let config = Arc::new(match &args.input.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
-    };
+    });
     let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
     let own_headers = roster.own_headers.clone();
     let mut writer = if args.errors_only {
@@ -33,17 +34,14 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     } else {
         ResultsWriter::create(&args.out, own_headers)?
     };
-    let ctx = validate::Context {
-        config: &config,
-        target_override: args.input.target.as_deref(),
-    };
     let mut dups = Duplicates::default();
     let mut invalid = 0usize;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     // The work overlaps, so both cores stay busy: this thread reads chunks and has each
-    // one's rules checked on the pool, while a thread of its own takes the checked chunks
-    // in input order for the duplicates and the results, up to a few chunks behind.
-    let (tx, rx) = std::sync::mpsc::sync_channel(CHUNKS_BEHIND);
+    // one's rules checked on the pool without waiting for them, while a thread of its own
+    // takes the checked chunks in input order for the duplicates and the results, up to a
+    // few chunks behind.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Checking>(CHUNKS_BEHIND);
     // Rows done with go back to this thread to be freed: it made them, so each row's
     // reference to its table's layout is counted up and down on one core.
     let (done_tx, done) = std::sync::mpsc::channel();
@@ -58,12 +56,21 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     std::thread::scope(|scope| {
         let finishing = scope.spawn(move || {
             let mut sink = sink;
-            for (rows, checked) in rx {
+            for checking in rx {
+                let (rows, checked) = checking
+                    .recv()
+                    .map_err(|_| anyhow::anyhow!("checking the rules stopped unexpectedly"))?;
                 sink.finish_chunk(rows, checked, dups)?;
             }
             anyhow::Ok(())
         });
-        let read = feed(&mut roster, &ctx, tx, &done);
+        let read = feed(
+            &mut roster,
+            &config,
+            args.input.target.as_deref(),
+            tx,
+            &done,
+        );
         let written = finishing
             .join()
             .map_err(|_| anyhow::anyhow!("writing the results stopped unexpectedly"))?;
@@ -117,24 +124,41 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     })
 }
 
-/// Reads every chunk, checks its rules on the pool and sends it on, until the end, an
-/// error, or the receiver stops (its own error then says why).
+/// A chunk whose rules are being checked on the pool: it comes back, with its verdicts,
+/// from here.
+type Checking = std::sync::mpsc::Receiver<(Vec<Row>, Vec<validate::Checked>)>;
+
+/// Reads every chunk and sends it on while the pool checks its rules, until the end, an
+/// error, or the receiver stops (its own error then says why). Reading the next chunk
+/// (and hashing the file under it) does not wait for the rules of the one before.
 fn feed(
     roster: &mut inputs::Roster,
-    ctx: &validate::Context,
-    tx: std::sync::mpsc::SyncSender<(Vec<Row>, Vec<validate::Checked>)>,
+    config: &Arc<Config>,
+    target_override: Option<&str>,
+    tx: std::sync::mpsc::SyncSender<Checking>,
     done: &std::sync::mpsc::Receiver<Done>,
 ) -> anyhow::Result<()> {
+    let target_override: Option<Arc<str>> = target_override.map(Arc::from);
     loop {
         done.try_iter().for_each(drop);
         let chunk = roster.next_chunk(CHUNK)?;
         if chunk.is_empty() {
             return Ok(());
         }
-        let checked = validate::check_rules(&chunk, ctx);
-        if tx.send((chunk, checked)).is_err() {
+        let (checked, checking) = std::sync::mpsc::sync_channel(1);
+        if tx.send(checking).is_err() {
             return Ok(());
         }
+        let (config, target_override) = (config.clone(), target_override.clone());
+        rayon::spawn(move || {
+            let ctx = validate::Context {
+                config: &config,
+                target_override: target_override.as_deref(),
+            };
+            let verdicts = validate::check_rules(&chunk, &ctx);
+            // The receiver is gone only when finishing stopped; its error says why.
+            let _ = checked.send((chunk, verdicts));
+        });
     }
 }
 
