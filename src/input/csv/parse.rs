@@ -125,7 +125,7 @@ pub(super) fn plain_agrees(block: &Block, shape: Shape, max_rows: usize) -> Resu
     let summary = |plain| {
         // Bytes an earlier parse left in the scratch must not hide a byte left out.
         let parsed = SCRATCH.with_borrow_mut(|scratch| {
-            let used = scratch.out.len().min(block.bytes.len() + 17);
+            let used = scratch.out.len().min(block.bytes.len() + 33);
             scratch.out[..used].fill(0);
             parse_with(block, shape, max_rows, plain, scratch)
         });
@@ -193,9 +193,9 @@ fn parse_with(
     }
     let plain = plain_allowed && quote_free(block, shape.delimiter);
     // Cell text never takes more bytes than the input it comes from.
-    // (and [`read_plain`] may write 16 bytes past a record's last cell).
-    if out.len() <= input.len() + 16 {
-        out.resize(input.len() + 17, 0);
+    // (and [`read_plain`] may write 32 bytes past a record's last cell).
+    if out.len() <= input.len() + 32 {
+        out.resize(input.len() + 33, 0);
     }
     if ends.len() < 64 {
         ends.resize(64, 0);
@@ -328,10 +328,11 @@ fn read_plain(
     let mut cell = |from: usize, to: usize, o: &mut usize, e: &mut usize| {
         let end = ends.get_mut(*e)?;
         let len = to - from;
-        // A short cell is copied as 16 bytes (one move, not a call); the bytes past its
-        // end are overwritten by the next cell or are past the record's text.
-        match (rest.get(from..from + 16), out.get_mut(*o..*o + 16)) {
-            (Some(src), Some(dst)) if len <= 16 => dst.copy_from_slice(src),
+        // A short cell is copied as 16 or 32 bytes (a move or two, not a call); the bytes
+        // past its end are overwritten by the next cell or are past the record's text.
+        match (rest.get(from..from + 32), out.get_mut(*o..*o + 32)) {
+            (Some(src), Some(dst)) if len <= 16 => dst[..16].copy_from_slice(&src[..16]),
+            (Some(src), Some(dst)) if len <= 32 => dst.copy_from_slice(src),
             _ => out[*o..*o + len].copy_from_slice(&rest[from..to]),
         }
         *o += len;
@@ -614,15 +615,30 @@ impl Blocks {
         if self.done {
             return Ok(None);
         }
+        // A spare buffer's old bytes are read over, not zeroed first: a read needs
+        // initialised memory, and only what the buffer never held is zeroed.
         let mut bytes = self.spare.pop().unwrap_or_default();
-        bytes.clear();
-        bytes.append(&mut self.tail);
-        let want = self.size.saturating_sub(bytes.len());
-        bytes.reserve(want.min(BLOCK));
-        let got = (&mut self.reader)
-            .take(want as u64)
-            .read_to_end(&mut bytes)?;
-        let last = got < want;
+        let tail = std::mem::take(&mut self.tail);
+        let want = self.size.saturating_sub(tail.len());
+        let end = tail.len().saturating_add(want);
+        bytes.resize(bytes.len().max(tail.len() + want.min(BLOCK)), 0);
+        bytes[..tail.len()].copy_from_slice(&tail);
+        let mut filled = tail.len();
+        while filled < end {
+            if filled == bytes.len() {
+                let more = bytes.len().max(BLOCK).min(end - filled);
+                bytes.resize(bytes.len() + more, 0);
+            }
+            let stop = bytes.len().min(end);
+            match self.reader.read(&mut bytes[filled..stop]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        bytes.truncate(filled);
+        let last = filled - tail.len() < want;
         if !last {
             // After the last line break, but never between a `\r` and its `\n`: the last
             // byte is not looked at, as the byte after it is not known yet.
