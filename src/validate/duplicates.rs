@@ -7,7 +7,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, LazyLock};
 
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
 
 use crate::config::Target;
 use crate::model::{Cells, Field, Layout, Problem, Row, VendorKind};
@@ -130,11 +129,12 @@ const SEEN_PAGE: usize = 1 << 16;
 /// text is copied (lower-cased, onto a page of key text). Targets and layouts are kept
 /// once, by index.
 ///
-/// The hash table holds 8 bytes a key (32 bits of the hash and the key's index in
-/// `seen`), so a million keys take 8 MiB and most look-ups stay in the processor's cache.
+/// The table ([`Slots`]) holds 8 bytes a slot, so a million keys take 16 MiB, more than
+/// the processor's cache: a look-up would wait for memory every time, so the places of a
+/// few keys ahead are read first ([`Duplicates::warm`]), all at once.
 #[derive(Debug, Default)]
 pub struct Duplicates {
-    table: HashTable<(u32, u32)>,
+    table: Slots,
     /// The keys seen first, in input order, on pages of [`SEEN_PAGE`].
     seen: Vec<Vec<Seen>>,
     /// Every remembered key's lower-cased text (UTF-8, compared as bytes), one after
@@ -175,13 +175,12 @@ impl Duplicates {
             }
         };
         let (keys, seen) = (&self.keys, &self.seen);
-        let found = self.table.find(spread(hash), |&(h, i)| {
-            h == hash
-                && seen_at(seen, i).is_some_and(|s| {
-                    s.target == t && s.field == key.field && key_text(keys, s) == Some(text)
-                })
+        let found = self.table.find(hash, |i| {
+            seen_at(seen, i).is_some_and(|s| {
+                s.target == t && s.field == key.field && key_text(keys, s) == Some(text)
+            })
         });
-        if let Some(first) = found.and_then(|&(_, i)| seen_at(&self.seen, i)) {
+        if let Some(first) = found.and_then(|i| seen_at(&self.seen, i)) {
             let layout = self
                 .layouts
                 .get(first.layout as usize)
@@ -204,7 +203,10 @@ impl Duplicates {
                 ),
             ));
         }
-        let Ok(index) = u32::try_from(self.table.len()) else {
+        let Some(index) = u32::try_from(self.table.len())
+            .ok()
+            .filter(|&i| i < u32::MAX)
+        else {
             // Past 4 billion keys nothing more is remembered (no roster comes near).
             return None;
         };
@@ -235,9 +237,16 @@ impl Duplicates {
                 self.seen.push(page);
             }
         }
-        self.table
-            .insert_unique(spread(hash), (hash, index), |&(h, _)| spread(h));
+        self.table.insert(hash, index);
         None
+    }
+
+    /// Reads the table where `keys` will be looked up, so that the memory they need is
+    /// fetched all at once (the reads do not wait for each other) and is in the cache when
+    /// [`Duplicates::check_key`] looks them up in turn.
+    pub fn warm<'k>(&self, keys: impl Iterator<Item = &'k Key>) {
+        let seen = keys.fold(0, |acc, key| acc ^ self.table.peek(fold(key.hash)));
+        std::hint::black_box(seen);
     }
 
     /// The index of `target` (by name), added when new.
@@ -312,16 +321,118 @@ fn fold(hash: u64) -> u32 {
     (hash ^ (hash >> 32)) as u32
 }
 
-/// The table's 64-bit hash of a folded one: the table takes a slot from the low bits and
-/// a tag from the top seven, so both come from the 32.
-fn spread(hash: u32) -> u64 {
-    u64::from(hash) | u64::from(hash) << 32
+/// The keys seen first, by 32 bits of their hash: an open-addressing table (linear
+/// probing, at most half full) whose slot holds the hash and the key's index in
+/// `Duplicates::seen` in one word, so a look-up reads one cache line. hashbrown keeps
+/// them in two (control bytes and buckets) and offers no way to read ahead
+/// ([`Duplicates::warm`]).
+#[derive(Debug, Default)]
+struct Slots {
+    /// 0 when empty, else the hash in the high 32 bits and the index plus one below.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl Slots {
+    /// Slots in a new table.
+    const FIRST: usize = 1 << 10;
+
+    /// Where `hash` starts probing: the top bits of its Fibonacci product.
+    fn home(&self, hash: u32) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// The word in `hash`'s first slot (0 in an empty table), only to fetch its memory.
+    fn peek(&self, hash: u32) -> u64 {
+        match self.slots.is_empty() {
+            true => 0,
+            false => self.slots[self.home(hash)],
+        }
+    }
+
+    /// The index of the first key with `hash` for which `same` holds.
+    fn find(&self, hash: u32, mut same: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(hash);
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                return None;
+            }
+            if (slot >> 32) as u32 == hash && same((slot as u32).wrapping_sub(1)) {
+                return Some((slot as u32).wrapping_sub(1));
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Adds a key not in the table (`index` below `u32::MAX`).
+    fn insert(&mut self, hash: u32, index: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        self.place(u64::from(hash) << 32 | u64::from(index + 1));
+        self.len += 1;
+    }
+
+    /// Puts `slot` in the first empty slot from its home.
+    fn place(&mut self, slot: u64) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home((slot >> 32) as u32);
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    /// Doubles the slots (or makes the first ones) and places every key again.
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(Slots::FIRST);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            self.place(slot);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::validate::testing::{messages, row};
+
+    #[test]
+    fn the_table_finds_each_key_it_was_given_and_no_other() {
+        // Hashes that collide a lot (the same 32 bits for many keys) across several
+        // growths; a key is told apart by its index.
+        for spread in [1u32, 7, 1 << 20, u32::MAX] {
+            let mut table = Slots::default();
+            let hash = |i: u32| i.wrapping_mul(spread) % 5_003;
+            for i in 0..20_000u32 {
+                assert_eq!(
+                    table.find(hash(i), |k| k == i),
+                    None,
+                    "{i} before it is added"
+                );
+                table.insert(hash(i), i);
+            }
+            assert_eq!(table.len(), 20_000);
+            assert!(table.slots.len() >= 40_000, "at most half full");
+            for i in 0..20_000u32 {
+                assert_eq!(table.find(hash(i), |k| k == i), Some(i));
+                assert_eq!(table.find(hash(i) ^ 1 << 31, |k| k == i), None);
+            }
+        }
+        assert_eq!(Slots::default().find(3, |_| true), None);
+        assert_eq!(Slots::default().peek(3), 0);
+    }
 
     fn target(name: &str, vendor: VendorKind) -> Arc<Target> {
         Arc::new(Target::with_defaults(name, vendor, ""))

@@ -148,12 +148,19 @@ pub fn check_rules(rows: &[Row], ctx: &Context) -> Vec<Checked> {
 /// The second half of [`check_rows`]: adds the duplicate problem to each row of `checked`
 /// (the verdicts of `rows`, same order) whose key an earlier row had. Chunks must come in
 /// input order.
+/// Rows whose keys' places in the duplicates table are fetched together.
+const WARM: usize = 16;
+
 pub fn check_duplicates(rows: &[Row], checked: &mut [Checked], dups: &mut Duplicates) {
-    for (row, c) in rows.iter().zip(checked.iter_mut()) {
-        if let (Some(t), Some(key)) = (&c.target, &c.key)
-            && let Some(p) = dups.check_key(row, t, key)
-        {
-            c.problems.push(p);
+    // A few rows at a time: their keys' places in the table are fetched together first.
+    for (rows, checked) in rows.chunks(WARM).zip(checked.chunks_mut(WARM)) {
+        dups.warm(checked.iter().filter_map(|c| c.key.as_ref()));
+        for (row, c) in rows.iter().zip(checked.iter_mut()) {
+            if let (Some(t), Some(key)) = (&c.target, &c.key)
+                && let Some(p) = dups.check_key(row, t, key)
+            {
+                c.problems.push(p);
+            }
         }
     }
 }
