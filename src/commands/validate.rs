@@ -155,9 +155,13 @@ fn feed(
                 config: &config,
                 target_override: target_override.as_deref(),
             };
-            let verdicts = validate::check_rules(&chunk, &ctx);
-            // The receiver is gone only when finishing stopped; its error says why.
-            let _ = checked.send((chunk, verdicts));
+            // A panic here (a bug) must not abort the process, as a panic in a pool task
+            // does: the chunk is then not sent, and finishing says the rules stopped.
+            let rules = std::panic::AssertUnwindSafe(|| validate::check_rules(&chunk, &ctx));
+            if let Ok(verdicts) = std::panic::catch_unwind(rules) {
+                // The receiver is gone only when finishing stopped; its error says why.
+                let _ = checked.send((chunk, verdicts));
+            }
         });
     }
 }

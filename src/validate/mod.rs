@@ -145,12 +145,12 @@ pub fn check_rules(rows: &[Row], ctx: &Context) -> Vec<Checked> {
         .collect()
 }
 
-/// The second half of [`check_rows`]: adds the duplicate problem to each row of `checked`
-/// (the verdicts of `rows`, same order) whose key an earlier row had. Chunks must come in
-/// input order.
 /// Rows whose keys' places in the duplicates table are fetched together.
 const WARM: usize = 16;
 
+/// The second half of [`check_rows`]: adds the duplicate problem to each row of `checked`
+/// (the verdicts of `rows`, same order) whose key an earlier row had. Chunks must come in
+/// input order.
 pub fn check_duplicates(rows: &[Row], checked: &mut [Checked], dups: &mut Duplicates) {
     // A few rows at a time: their keys' places in the table are fetched together first.
     for (rows, checked) in rows.chunks(WARM).zip(checked.chunks_mut(WARM)) {
