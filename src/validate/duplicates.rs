@@ -351,23 +351,27 @@ impl Slots {
         }
     }
 
+    /// The slots `hash` probes, in order, with their words, from its home on (none in an
+    /// empty table; the table is never full, so an empty slot ends every probe).
+    fn probe(&self, hash: u32) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let (mask, home) = match self.slots.len() {
+            0 => (0, 0),
+            n => (n - 1, self.home(hash)),
+        };
+        (0..self.slots.len()).map(move |k| {
+            let at = (home + k) & mask;
+            (at, self.slots[at])
+        })
+    }
+
     /// The index of the first key with `hash` for which `same` holds.
     fn find(&self, hash: u32, mut same: impl FnMut(u32) -> bool) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(hash);
-        loop {
-            let slot = self.slots[at];
-            if slot == 0 {
-                return None;
-            }
-            if (slot >> 32) as u32 == hash && same((slot as u32).wrapping_sub(1)) {
-                return Some((slot as u32).wrapping_sub(1));
-            }
-            at = (at + 1) & mask;
-        }
+        self.probe(hash)
+            .map(|(_, slot)| slot)
+            .take_while(|&slot| slot != 0)
+            .filter(|&slot| (slot >> 32) as u32 == hash)
+            .map(|slot| (slot as u32).wrapping_sub(1))
+            .find(|&index| same(index))
     }
 
     /// Adds a key not in the table (`index` below `u32::MAX`).
@@ -381,12 +385,10 @@ impl Slots {
 
     /// Puts `slot` in the first empty slot from its home.
     fn place(&mut self, slot: u64) {
-        let mask = self.slots.len() - 1;
-        let mut at = self.home((slot >> 32) as u32);
-        while self.slots[at] != 0 {
-            at = (at + 1) & mask;
+        let empty = self.probe((slot >> 32) as u32).find(|&(_, s)| s == 0);
+        if let Some((at, _)) = empty {
+            self.slots[at] = slot;
         }
-        self.slots[at] = slot;
     }
 
     /// Doubles the slots (or makes the first ones) and places every key again.

@@ -26,6 +26,10 @@ pub(super) const BLOCK: usize = 1 << 20;
 /// Blocks read and handed to the pool ahead of the one the sequencer needs.
 pub(super) const AHEAD: usize = 4;
 
+/// Bytes [`read_plain`] may write past a record's last cell (it copies a short cell as
+/// a whole 16 or 32 bytes), so the output has this much room beyond the input's length.
+const OVERRUN: usize = 32;
+
 /// Input bytes one record may take beyond [`limits::MAX_ROW_BYTES`] of cell text (its
 /// delimiters and quotes) before it is refused.
 const SLACK: usize = 1 << 16;
@@ -125,7 +129,7 @@ pub(super) fn plain_agrees(block: &Block, shape: Shape, max_rows: usize) -> Resu
     let summary = |plain| {
         // Bytes an earlier parse left in the scratch must not hide a byte left out.
         let parsed = SCRATCH.with_borrow_mut(|scratch| {
-            let used = scratch.out.len().min(block.bytes.len() + 33);
+            let used = scratch.out.len().min(block.bytes.len() + OVERRUN + 1);
             scratch.out[..used].fill(0);
             parse_with(block, shape, max_rows, plain, scratch)
         });
@@ -192,10 +196,9 @@ fn parse_with(
         let _ = core.read_record(b"x", &mut [], &mut [0]);
     }
     let plain = plain_allowed && quote_free(block, shape.delimiter);
-    // Cell text never takes more bytes than the input it comes from.
-    // (and [`read_plain`] may write 32 bytes past a record's last cell).
-    if out.len() <= input.len() + 32 {
-        out.resize(input.len() + 33, 0);
+    // Cell text never takes more bytes than the input it comes from, plus `OVERRUN`.
+    if out.len() <= input.len() + OVERRUN {
+        out.resize(input.len() + OVERRUN + 1, 0);
     }
     if ends.len() < 64 {
         ends.resize(64, 0);
@@ -330,7 +333,10 @@ fn read_plain(
         let len = to - from;
         // A short cell is copied as 16 or 32 bytes (a move or two, not a call); the bytes
         // past its end are overwritten by the next cell or are past the record's text.
-        match (rest.get(from..from + 32), out.get_mut(*o..*o + 32)) {
+        match (
+            rest.get(from..from + OVERRUN),
+            out.get_mut(*o..*o + OVERRUN),
+        ) {
             (Some(src), Some(dst)) if len <= 16 => dst[..16].copy_from_slice(&src[..16]),
             (Some(src), Some(dst)) if len <= 32 => dst.copy_from_slice(src),
             _ => out[*o..*o + len].copy_from_slice(&rest[from..to]),
