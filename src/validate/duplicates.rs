@@ -100,7 +100,8 @@ pub(crate) fn key(row: &Row, columns: &Columns, target: &Target) -> Option<Key> 
 }
 
 /// A key seen first: which target and field, where its lower-cased text lies in
-/// `Duplicates::keys`, and enough to name the cell it was in.
+/// `Duplicates::keys`, and enough to name the cell it was in. 32 bytes: a million of them
+/// are memory first touched as the keys come.
 #[derive(Debug)]
 struct Seen {
     /// The page of `keys` its text is on, and where.
@@ -110,9 +111,11 @@ struct Seen {
     target: u32,
     layout: u32,
     line: u32,
-    col: usize,
+    col: u32,
     field: Field,
 }
+
+const _: () = assert!(std::mem::size_of::<Seen>() == 32);
 
 /// Keys' text is kept on pages of this many bytes, so that remembering more keys never
 /// copies those remembered (as one growing string would, twenty times for a million).
@@ -193,7 +196,7 @@ impl Duplicates {
                 cells: Cells::new(),
                 errors: Vec::new(),
             }
-            .locate(first.col);
+            .locate(first.col as usize);
             return Some(Problem::cell(
                 row,
                 key.col,
@@ -226,7 +229,7 @@ impl Duplicates {
             target: t,
             layout,
             line: row.line,
-            col: key.col,
+            col: u32::try_from(key.col).ok()?,
             field: key.field,
         };
         match self.seen.last_mut() {
@@ -392,9 +395,17 @@ impl Slots {
     }
 
     /// Doubles the slots (or makes the first ones) and places every key again.
+    ///
+    /// The new slots are written, not only allocated zeroed: memory the system hands out
+    /// zeroed is first mapped to a shared page of zeros, so a look-up's read followed by an
+    /// insert's write would fault twice on each page, the second time stopping the other
+    /// cores to flush their address caches. Writing the zeros faults each page once.
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(Slots::FIRST);
-        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mut slots = Vec::with_capacity(size);
+        // `black_box`: a known zero would let the allocation become a zeroed one again.
+        slots.resize(size, std::hint::black_box(0));
+        let old = std::mem::replace(&mut self.slots, slots);
         for slot in old.into_iter().filter(|&s| s != 0) {
             self.place(slot);
         }
