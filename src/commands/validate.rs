@@ -18,8 +18,11 @@ use crate::{Env, Exit};
 /// Rows validated per chunk: large enough for rayon, small enough that the first chunk's
 /// rules and the last one's results (which nothing overlaps) are short.
 const CHUNK: usize = 8_192;
-/// Checked chunks that may wait for their duplicates and results.
-const CHUNKS_BEHIND: usize = 4;
+/// Checked chunks that may wait for their duplicates and results. This and the reading
+/// side's buffers (`input::csv`'s `AHEAD` and `BLOCKS_AHEAD`) are 8 deep: on a shared
+/// two-core machine, where one thread now and then waits for a core, depth 8 took a
+/// tenth less time than depth 4 (medians of 11 runs each), for about 40 MiB more.
+const CHUNKS_BEHIND: usize = 8;
 
 pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();

@@ -26,8 +26,9 @@ use parse::{Ahead, Block, Blocks, Sequencer, Shape};
 /// Delimiters tried by the sniffer, in order of preference on a tie.
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 
-/// Blocks' rows the reading thread may send ahead of the reader.
-const BLOCKS_AHEAD: usize = 4;
+/// Blocks' rows the reading thread may send ahead of the reader (see `CHUNKS_BEHIND` in
+/// `commands::validate` for the depth).
+const BLOCKS_AHEAD: usize = 8;
 
 /// The problem text for a cell whose bytes are not UTF-8 in a UTF-8 file.
 pub(crate) const NOT_UTF8: &str = "holds bytes that are not valid UTF-8";

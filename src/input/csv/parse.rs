@@ -23,8 +23,9 @@ use crate::model::{CellError, Cells, SharedText};
 /// The bytes a block holds, before it is cut at its last line break.
 pub(super) const BLOCK: usize = 1 << 20;
 
-/// Blocks read and handed to the pool ahead of the one the sequencer needs.
-pub(super) const AHEAD: usize = 4;
+/// Blocks read and handed to the pool ahead of the one the sequencer needs (see
+/// `CHUNKS_BEHIND` in `commands::validate` for the depth).
+pub(super) const AHEAD: usize = 8;
 
 /// Bytes [`read_plain`] may write past a record's last cell (it copies a short cell as
 /// a whole 16 or 32 bytes), so the output has this much room beyond the input's length.
