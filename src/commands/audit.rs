@@ -152,8 +152,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         .with_context(|| format!("writing {}", args.out.display()))?;
 
     if args.json {
-        let stdout = std::io::stdout();
-        let mut w = std::io::BufWriter::new(stdout.lock());
+        let mut w = super::stdout::Stdout::new();
         for l in &lines {
             serde_json::to_writer(&mut w, &audit_report::json_line(l))?;
             w.write_all(b"\n")?;

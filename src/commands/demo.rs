@@ -1,10 +1,12 @@
 //! `muster demo`: the sandbox in-process on a free loopback port, `samples/fleet.xlsx`
 //! imported into all five simulated platforms, `results.xlsx` written here.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use crate::cli::{DemoArgs, ImportArgs, InputArgs};
 use crate::commands::import;
+use crate::commands::stdout::Stdout;
 use crate::sandbox::{self, Sandbox};
 use crate::{Env, Exit};
 use anyhow::Context as _;
@@ -51,14 +53,17 @@ pub async fn run(args: DemoArgs, _env: &Env) -> anyhow::Result<Exit> {
     let env = Env::with(Sandbox::credentials());
     let summary = import::import(import_args, &env).await?;
     if !args.quiet {
-        println!(
+        let mut out = Stdout::new();
+        writeln!(
+            out,
             "run {}: the result workbook is {}",
             summary.run.run_id,
             std::fs::canonicalize(&summary.out)
                 .unwrap_or(summary.out.clone())
                 .display()
-        );
-        println!("sandbox counters: {}", sandbox.stats());
+        )?;
+        writeln!(out, "sandbox counters: {}", sandbox.stats())?;
+        out.flush()?;
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(import::exit_of(&summary))

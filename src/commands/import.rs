@@ -314,8 +314,7 @@ pub async fn execute_plan(
     // Report in input order.
     let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
     let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
-    let stdout = std::io::stdout();
-    let mut json_out = std::io::BufWriter::new(stdout.lock());
+    let mut json_out = super::stdout::Stdout::new();
     for (row, c) in rows.into_iter().zip(checked) {
         let outcome = outcomes.remove(&row.index).unwrap_or_else(|| {
             let mut o = Outcome::new(Status::NotAttempted, c.action);

@@ -7,6 +7,7 @@ pub mod import;
 pub mod inputs;
 pub mod report;
 pub mod sandbox;
+pub mod stdout;
 pub mod template;
 pub mod validate;
 pub mod verify;

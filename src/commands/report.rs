@@ -1,5 +1,6 @@
 //! `muster report`: the history of past runs from the journal; rebuilds a run's workbook.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::ReportArgs;
 use crate::commands::import::DEFAULT_JOURNAL;
+use crate::commands::stdout::Stdout;
 use crate::journal::Journal;
 use crate::model::{Layout, Outcome, Row, RowResult, Status, VendorKind};
 use crate::report::{self, Counts, ResultsWriter};
@@ -25,14 +27,16 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
     }
     let journal = Journal::open(&path)?;
     let runs = journal.runs()?;
+    let mut out = Stdout::new();
     if args.list || (args.run.is_none() && !args.last) {
         if runs.is_empty() {
-            println!("no runs in {}", path.display());
+            writeln!(out, "no runs in {}", path.display())?;
         }
         for r in &runs {
             let files: Vec<&str> = r.info.inputs.iter().map(|i| i.path.as_str()).collect();
             let counts: Vec<String> = r.counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-            println!(
+            writeln!(
+                out,
                 "{}  {}  {}{}  {}  [{}]",
                 r.info.run_id,
                 r.info.started.format("%Y-%m-%d %H:%M:%S"),
@@ -44,8 +48,9 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
                 } else {
                     format!("unfinished: {}", counts.join(", "))
                 }
-            );
+            )?;
         }
+        out.flush()?;
         return Ok(Exit::Success);
     }
     let run = match (&args.run, args.last) {
@@ -119,7 +124,8 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
             })?;
         }
     }
-    println!(
+    writeln!(
+        out,
         "run {} ({}{}), started {}, {}",
         run.info.run_id,
         run.info.command,
@@ -130,14 +136,16 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
         } else {
             "did not finish"
         }
-    );
+    )?;
     if let Some(w) = writer {
         w.finish(&run.info, &run.stats)?;
     }
-    print!(
+    write!(
+        out,
         "{}",
         report::summary_table(&counts, &run.stats, args.out.as_deref())
-    );
+    )?;
+    out.flush()?;
     Ok(Exit::Success)
 }
 

@@ -39,7 +39,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     };
     let mut dups = Duplicates::default();
     let mut invalid = 0usize;
-    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut out = super::stdout::Stdout::new();
     // The work overlaps, so both cores stay busy: this thread reads chunks and has each
     // one's rules checked on the pool without waiting for them, while a thread of its own
     // takes the checked chunks in input order for the duplicates and the results, up to a

@@ -344,3 +344,46 @@ fn templates_have_a_frozen_header_a_note_per_header_and_drop_downs() {
         );
     }
 }
+
+/// A reader that stops early (`muster validate --json roster.csv | head -1`) loses only
+/// the lines it did not read: muster still writes the workbook, exits with the rows'
+/// status (1: one row is invalid), and says nothing about the closed pipe.
+#[test]
+fn a_reader_that_stops_early_loses_only_the_lines_it_did_not_read() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("roster.csv");
+    let out = dir.path().join("validation.xlsx");
+    // Enough JSON lines (over a megabyte) that no pipe buffer takes them all.
+    let mut text = String::from("target,first_name,last_name,email\n");
+    for i in 0..5_000 {
+        text.push_str(&format!("traccar,Ann,Lee,ann{i}@example.com\n"));
+    }
+    text.push_str("traccar,Bad,Row,not-an-email\n");
+    std::fs::write(&csv, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["validate", "--json", "--out"])
+        .arg(&out)
+        .arg(&csv)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).unwrap();
+    assert!(
+        first.starts_with(b"{"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    drop(stdout);
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.is_empty(), "stderr: {stderr}");
+    let mut book = open_workbook_auto(&out).unwrap();
+    let results = book.worksheet_range("Results").unwrap();
+    assert_eq!(results.height(), 5_002, "header and every row");
+}
