@@ -795,7 +795,10 @@ impl Ahead {
         });
         let pool = job.clone();
         rayon::spawn(move || {
-            pool.parsed();
+            // A panic here (a bug) must not abort the process, as a panic in a pool task
+            // does: the sequencer then parses the block on the reading thread, where a
+            // panic ends the reading and the table says so ("reading stopped unexpectedly").
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.parsed()));
         });
         self.jobs.push_back(job);
     }
