@@ -206,11 +206,14 @@ impl Duplicates {
                 ),
             ));
         }
-        let Some(index) = u32::try_from(self.table.len())
-            .ok()
-            .filter(|&i| i < u32::MAX)
-        else {
-            // Past 4 billion keys nothing more is remembered (no roster comes near).
+        let (Some(index), Ok(col)) = (
+            u32::try_from(self.table.len())
+                .ok()
+                .filter(|&i| i < u32::MAX),
+            u32::try_from(key.col),
+        ) else {
+            // Past 4 billion keys (or columns) nothing more is remembered, and no key text
+            // is kept for it (no roster comes near).
             return None;
         };
         let page = match self.keys.last_mut() {
@@ -229,7 +232,7 @@ impl Duplicates {
             target: t,
             layout,
             line: row.line,
-            col: u32::try_from(key.col).ok()?,
+            col,
             field: key.field,
         };
         match self.seen.last_mut() {
