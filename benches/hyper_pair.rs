@@ -7,6 +7,10 @@
 //! REQUESTS POSTs of a small JSON body (CONCURRENCY connections, one request in flight on
 //! each) and prints `requests N seconds S per_second R`. Client and server run as separate
 //! processes, as muster and the sandbox do; `benches/submit.sh` runs both.
+
+// Tools of our own, run by hand or by CI: std's print macros are fine here.
+#![allow(clippy::disallowed_macros)]
+
 use std::convert::Infallible;
 use std::io::Write;
 use std::sync::Arc;

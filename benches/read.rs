@@ -16,6 +16,10 @@
 //! - `muster-bin`: the path of the `muster` binary cargo built beside this bench.
 //!
 //! Each prints a count so that nothing is optimised away.
+
+// Tools of our own, run by hand or by CI: std's print macros are fine here.
+#![allow(clippy::disallowed_macros)]
+
 use std::error::Error;
 use std::io::{BufWriter, Write};
 use std::path::Path;

@@ -4,6 +4,10 @@
 //! `cargo bench --bench workbook -- muster|raw ROWS PATH` writes one workbook and prints the
 //! seconds it took; `benches/workbook.sh` runs each side three times under `/usr/bin/time`
 //! and prints medians, the ratio and peak memory.
+
+// Tools of our own, run by hand or by CI: std's print macros are fine here.
+#![allow(clippy::disallowed_macros)]
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -21,6 +21,26 @@ pub mod submit;
 pub mod validate;
 pub mod vendors;
 
+/// `eprintln!` that never panics. When standard error's reader has gone (`muster import
+/// roster.csv 2>&1 | head`), the message is dropped and the run goes on to its own end and
+/// exit code; `eprintln!` would panic there. clippy.toml bans `eprintln!` and its kin.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the line break (`eprint!`).
+#[macro_export]
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub use cli::Cli;
 pub use env::Env;
 

@@ -22,16 +22,16 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("muster: cannot start the async runtime: {e}");
+            muster::say!("muster: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
     match runtime.block_on(muster::run(cli, &Env::process())) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(err) => {
-            eprintln!("muster: {err}");
+            muster::say!("muster: {err}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                muster::say!("  caused by: {cause}");
             }
             ExitCode::from(2)
         }

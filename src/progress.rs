@@ -123,7 +123,7 @@ impl Reporter for Progress {
             t.bar.inc(1);
             if !terminal && t.last_log.elapsed() >= LOG_EVERY {
                 t.last_log = Instant::now();
-                eprintln!("{}", Progress::log_line(target, t));
+                crate::say!("{}", Progress::log_line(target, t));
             }
         });
     }
@@ -141,7 +141,7 @@ impl Reporter for Progress {
             t.note.clear();
             t.bar.finish_and_clear();
             if !terminal && t.total > 0 {
-                eprintln!("{}", Progress::log_line(target, t));
+                crate::say!("{}", Progress::log_line(target, t));
             }
         });
     }

@@ -161,7 +161,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         w.write_all(b"\n")?;
         w.flush()?;
     } else if !args.quiet {
-        eprint!("{}", table(&lines, skipped, &args.out));
+        crate::say_part!("{}", table(&lines, skipped, &args.out));
     }
     let drift = lines.iter().any(|l| l.class.is_drift());
     Ok(if args.fail_on_drift && drift {

@@ -34,8 +34,8 @@ pub async fn run(args: DemoArgs, _env: &Env) -> anyhow::Result<Exit> {
     std::fs::write(&config, sandbox.config_toml())
         .with_context(|| format!("cannot write {}", config.display()))?;
     if !args.quiet {
-        eprintln!("sandbox listening on {}", sandbox.url());
-        eprintln!(
+        crate::say!("sandbox listening on {}", sandbox.url());
+        crate::say!(
             "importing {} into the five simulated platforms…",
             roster.display()
         );

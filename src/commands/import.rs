@@ -140,7 +140,7 @@ pub async fn execute_plan(
                     .filter(|f| f.class == Class::Extra)
                     .count();
                 if extra > 0 {
-                    eprintln!(
+                    crate::say!(
                         "target {name}: {extra} users are not on the roster; left alone (--prune removes them)"
                     );
                 }
@@ -185,7 +185,7 @@ pub async fn execute_plan(
     let mut run = match resumed {
         Some(mut info) => {
             if !args.quiet {
-                eprintln!("resuming run {} (started {})", info.run_id, info.started);
+                crate::say!("resuming run {} (started {})", info.run_id, info.started);
             }
             info.ended = None;
             info
@@ -351,7 +351,7 @@ pub async fn execute_plan(
         json_out.write_all(b"\n")?;
         json_out.flush()?;
     } else if !args.quiet {
-        eprint!(
+        crate::say_part!(
             "{}",
             report::summary_table(&finished.counts, &stats, Some(&finished.path))
         );
@@ -413,7 +413,7 @@ async fn plan_targets(
         }
         if !args.quiet && !args.json {
             for line in &failed {
-                eprintln!("{line}");
+                crate::say!("{line}");
             }
         }
     }
@@ -501,7 +501,7 @@ fn check_prunes(
             "refusing to prune without --yes: there is no terminal to ask ({counts}); nothing was sent"
         );
     }
-    eprint!("--prune removes (or deactivates) {counts}. Go ahead? [y/N] ");
+    crate::say_part!("--prune removes (or deactivates) {counts}. Go ahead? [y/N] ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
@@ -775,7 +775,7 @@ fn write_plan(
     report::plan::write(&args.out, &lines, &info, &planned.state.targets)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if !args.quiet {
-        eprintln!(
+        crate::say!(
             "plan: {} rows; nothing was sent. Review {}, then `muster apply {}`",
             lines.len(),
             args.out.display(),

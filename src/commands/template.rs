@@ -226,7 +226,7 @@ pub fn run(args: TemplateArgs) -> anyhow::Result<Exit> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     for v in vendors {
         let path = write_template(v, &args.out)?;
-        eprintln!("wrote {}", path.display());
+        crate::say!("wrote {}", path.display());
     }
     Ok(Exit::Success)
 }

@@ -113,9 +113,9 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         out.flush()?;
     } else if !args.quiet {
         for s in &roster.skipped {
-            eprintln!("skipped {s}");
+            crate::say!("skipped {s}");
         }
-        eprint!(
+        crate::say_part!(
             "{}",
             report::summary_table(&finished.counts, &[], Some(&finished.path))
         );

@@ -387,3 +387,34 @@ fn a_reader_that_stops_early_loses_only_the_lines_it_did_not_read() {
     let results = book.worksheet_range("Results").unwrap();
     assert_eq!(results.height(), 5_002, "header and every row");
 }
+
+/// The same for standard error (`muster validate roster.csv 2>&1 >/dev/null | true`): the
+/// summary table is dropped, not a panic (exit 101 with std's `eprint!`).
+#[test]
+fn a_closed_stderr_costs_only_the_messages() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("roster.csv");
+    let out = dir.path().join("validation.xlsx");
+    std::fs::write(
+        &csv,
+        "target,first_name,last_name,email\ntraccar,Ann,Lee,ann@example.com\ntraccar,Bad,Row,not-an-email\n",
+    )
+    .unwrap();
+    // A pipe whose reader is gone before muster starts: every write to it fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["validate", "--out"])
+        .arg(&out)
+        .arg(&csv)
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "one row is invalid");
+    let mut book = open_workbook_auto(&out).unwrap();
+    let results = book.worksheet_range("Results").unwrap();
+    assert_eq!(results.height(), 3, "header and both rows");
+}
