@@ -85,8 +85,10 @@ fi
 
 med() { echo "${secs[$1]}" | median; }
 peak_mib() { echo $(($(echo "${mem[$1]}" | max) / 1024)); }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-met() { awk -v r="$1" -v g="$2" 'BEGIN { print (r <= g ? "yes" : "no") }'; }
+# A baseline that took under 0.01 s (quick mode's small files) gives no ratio: "n/a", and
+# its goal is "not timed" rather than a pass.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'; }
+met() { awk -v r="$1" -v g="$2" 'BEGIN { print (r == "n/a" ? "not timed" : (r + 0 <= g ? "yes" : "no")) }'; }
 
 printf 'CSV: %s rows x 12 columns (%s MiB); xlsx: %s rows; medians of %s runs\n' \
   "$rows" $(($(stat -c %s "$csv") / 1048576)) "$xlsx_rows" "$runs"
@@ -115,12 +117,12 @@ fi
 
 r=$(ratio "$(med validate)" "$(med csv)")
 peak=$(peak_mib validate)
-echo "| validate ${rows}-row CSV (--errors-only) | $(med validate) | csv crate $(med csv) | ${r}× | ≤ 2.0× | $(met "$r" 2.0) | $peak |"
+echo "| validate ${rows}-row CSV (--errors-only) | $(med validate) | csv crate $(med csv) | ${r} | ≤ 2.0× | $(met "$r" 2.0) | $peak |"
 if [ -n "$python" ]; then
   r=$(ratio "$(med validate)" "$(med pandas)")
-  echo "| validate ${rows}-row CSV vs pandas | $(med validate) | pandas.read_csv $(med pandas) | ${r}× | ≤ 0.5× | $(met "$r" 0.5) | $peak |"
+  echo "| validate ${rows}-row CSV vs pandas | $(med validate) | pandas.read_csv $(med pandas) | ${r} | ≤ 0.5× | $(met "$r" 0.5) | $peak |"
 fi
 mem_ok=$(awk -v p="$peak" 'BEGIN { print (p < 1024 ? "yes" : "no") }')
 echo "| validate ${rows}-row CSV, peak memory | $(med validate) | — | — | < 1024 MiB | $mem_ok | $peak |"
 r=$(ratio "$(med muster_xlsx)" "$(med calamine)")
-echo "| read ${xlsx_rows}-row xlsx | $(med muster_xlsx) | calamine $(med calamine) | ${r}× | ≤ 1.3× | $(met "$r" 1.3) | $(peak_mib muster_xlsx) |"
+echo "| read ${xlsx_rows}-row xlsx | $(med muster_xlsx) | calamine $(med calamine) | ${r} | ≤ 1.3× | $(met "$r" 1.3) | $(peak_mib muster_xlsx) |"
