@@ -29,10 +29,16 @@ fn main() -> ExitCode {
     match runtime.block_on(muster::run(cli, &Env::process())) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(err) => {
-            muster::say!("muster: {err}");
+            // One line: the message, then each cause it does not already say
+            // ("cannot read config muster.toml: No such file or directory").
+            let mut line = err.to_string();
             for cause in err.chain().skip(1) {
-                muster::say!("  caused by: {cause}");
+                let cause = cause.to_string();
+                if !line.contains(&cause) {
+                    line = format!("{line}: {cause}");
+                }
             }
+            muster::say!("muster: {line}");
             ExitCode::from(2)
         }
     }

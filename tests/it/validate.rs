@@ -418,3 +418,41 @@ fn a_closed_stderr_costs_only_the_messages() {
     let results = book.worksheet_range("Results").unwrap();
     assert_eq!(results.height(), 3, "header and both rows");
 }
+
+#[test]
+fn what_cannot_be_read_is_one_line_naming_the_file_and_the_reason() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("roster.csv");
+    std::fs::write(&csv, "target,first_name,last_name,email\n").unwrap();
+    let csv = csv.display().to_string();
+    let here = dir.path().display().to_string();
+    for (args, want) in [
+        (
+            vec!["missing.csv"],
+            "muster: missing.csv: cannot read: ".to_string(),
+        ),
+        (vec![&here], format!("muster: {here}: cannot read: ")),
+        (
+            vec![&csv, "--config", "nope.toml"],
+            "muster: cannot read config nope.toml: ".to_string(),
+        ),
+        (
+            vec![&csv, "--mapping", "nope.toml"],
+            "muster: cannot read mapping file nope.toml: ".to_string(),
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_muster"))
+            .current_dir(dir.path())
+            .arg("validate")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        // The reason once, on the same line: no "caused by" line repeating it.
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with(&want), "{args:?}: {stderr}");
+    }
+}
