@@ -11,7 +11,7 @@ use foldhash::fast::RandomState;
 use crate::config::Target;
 use crate::model::{Cells, Field, Layout, Problem, Row, VendorKind};
 
-use super::generic::{Columns, ColumnsCache};
+use super::generic::Columns;
 
 /// The field and value that identify the row's user on `vendor`, as written.
 ///
@@ -150,19 +150,11 @@ pub struct Duplicates {
     layouts: Vec<Arc<Layout>>,
     /// The key being checked, lower-cased.
     buf: String,
-    /// The column table of the layout of the row checked last.
-    columns: ColumnsCache,
 }
 
 impl Duplicates {
-    /// Records `row`'s key for `target`; a problem when an earlier row had the same key.
-    /// Rows must come in input order.
-    pub fn check(&mut self, row: &Row, target: &Arc<Target>) -> Option<Problem> {
-        let key = key(row, self.columns.get(&row.layout), target)?;
-        self.check_key(row, target, &key)
-    }
-
-    /// [`Duplicates::check`] with the key already found ([`key`] with `target`).
+    /// Records `row`'s key for `target` (found by [`key`], beside the other rules); a
+    /// problem when an earlier row had the same key. Rows must come in input order.
     pub fn check_key(&mut self, row: &Row, target: &Arc<Target>, key: &Key) -> Option<Problem> {
         let t = self.target_index(target);
         let layout = self.layout_index(&row.layout);
@@ -485,6 +477,14 @@ mod tests {
             Some((Field::Email, "p@example.com"))
         );
         assert_eq!(identity(&only_email, VendorKind::Drtrack), None);
+    }
+
+    impl Duplicates {
+        /// [`Duplicates::check_key`] with the key found here.
+        fn check(&mut self, row: &Row, target: &Arc<Target>) -> Option<Problem> {
+            let key = key(row, &Columns::of(&row.layout), target)?;
+            self.check_key(row, target, &key)
+        }
     }
 
     #[test]
