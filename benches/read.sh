@@ -14,6 +14,7 @@
 # here when absent); when that fails the pandas row is skipped, saying why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 if [[ "${1:-}" == "--quick" ]]; then
   : "${ROWS:=20000}" "${XLSX_ROWS:=5000}" "${RUNS:=1}" "${FULL:=0}"
 fi
@@ -67,7 +68,6 @@ time_one() {
   mem[$name]+="$m "
 }
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 max() { tr ' ' '\n' | grep . | sort -n | tail -1; }
 
 for _ in $(seq "$runs"); do
@@ -85,10 +85,6 @@ fi
 
 med() { echo "${secs[$1]}" | median; }
 peak_mib() { echo $(($(echo "${mem[$1]}" | max) / 1024)); }
-# A baseline that took under 0.01 s (quick mode's small files) gives no ratio: "n/a", and
-# its goal is "not timed" rather than a pass.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'; }
-met() { awk -v r="$1" -v g="$2" 'BEGIN { print (r == "n/a" ? "not timed" : (r + 0 <= g ? "yes" : "no")) }'; }
 
 printf 'CSV: %s rows x 12 columns (%s MiB); xlsx: %s rows; medians of %s runs\n' \
   "$rows" $(($(stat -c %s "$csv") / 1048576)) "$xlsx_rows" "$runs"

@@ -16,6 +16,7 @@
 # runs only some stages; RUNS=1 one run each (the default is 3, for medians).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 quick=${QUICK:-0}
 stages=${STAGES:-rate unlimited newman dryrun}
@@ -101,7 +102,6 @@ import() {
     --journal "$work/journal.db" --out "$work/results.xlsx" --json "${@:2}" > "$work/import.json"
 }
 summary() { tail -1 "$work/import.json" | jq -r "$1"; }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 mib() { echo $(($1 / 1024)); }
 expect_status() { # expect_status STATUS COUNT

@@ -6,6 +6,7 @@
 #   | stage | muster median s | baseline median s | ratio | goal | met | peak MiB |
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 if [[ ${QUICK:-0} == 1 ]]; then rows=${ROWS:-20000}; else rows=${ROWS:-1000000}; fi
 cargo bench --bench workbook --no-run >/dev/null 2>&1 || cargo bench --bench workbook --no-run
@@ -21,15 +22,13 @@ for i in 1 2 3; do
     mem[$mode]+="$m "
   done
 done
-median() { tr ' ' '\n' | grep . | sort -n | sed -n 2p; }
 raw_s=$(echo "${secs[raw]}" | median); mus_s=$(echo "${secs[muster]}" | median)
 raw_m=$(echo "${mem[raw]}" | median); mus_m=$(echo "${mem[muster]}" | median)
 printf 'rows: %s (median of 3)\n' "$rows"
 printf '%-30s %8s s  peak %6d MiB\n' "rust_xlsxwriter alone" "$raw_s" $((raw_m / 1024))
 printf '%-30s %8s s  peak %6d MiB\n' "muster ResultsWriter" "$mus_s" $((mus_m / 1024))
-# A baseline under 0.01 s (too small to time) gives "n/a" and "not timed", never "0.00× yes".
-ratio=$(awk -v a="$mus_s" -v b="$raw_s" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }')
-met=$(awk -v r="$ratio" -v m="$mus_m" \
-  'BEGIN { print (r == "n/a" ? "not timed" : (r + 0 <= 1.3 && m < 100 * 1024 ? "yes" : "no")) }')
+ratio=$(ratio "$mus_s" "$raw_s")
+met=$(met "$ratio" 1.3)
+if [[ $met == yes ]] && (( mus_m >= 100 * 1024 )); then met=no; fi
 printf 'ratio: %s (goal <= 1.3x)\n' "$ratio"
 echo "| write the result workbook, $rows rows | $mus_s | rust_xlsxwriter $raw_s | ${ratio} | ≤ 1.3×, peak < 100 MiB | $met | $((mus_m / 1024)) |"
