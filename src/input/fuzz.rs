@@ -10,7 +10,9 @@ use std::path::Path;
 
 use calamine::{CellErrorType, Data, ExcelDateTime, ExcelDateTimeType};
 
-use super::{Opened, cell as cells, container, csv as text, encoding, excel, header as headers};
+use super::{
+    Opened, cell as cells, container, csv as csv_text, encoding, excel, header as headers,
+};
 use crate::mapping::{self, Overrides};
 use crate::model::Layout;
 
@@ -27,8 +29,8 @@ pub fn csv(data: &[u8]) {
     let delimiter = [b',', b';', b'\t', b'|'][usize::from(pick >> 6)];
     csv_blocks_agree(bytes, usize::from(pick >> 2 & 15) + 1, delimiter);
     csv_plain_agrees(bytes, delimiter, pick);
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        text::sniff_delimiter(text, pick & 4 != 0);
+    if let Ok(utf8) = std::str::from_utf8(bytes) {
+        csv_text::sniff_delimiter(utf8, pick & 4 != 0);
     }
 }
 
@@ -144,7 +146,7 @@ fn csv_file(name: &str, bytes: &[u8]) -> usize {
     let complete = rest.is_empty();
     let strict = name.ends_with(".xlsx");
     let rest = Cursor::new(rest.to_vec());
-    drain(text::open(
+    drain(csv_text::open(
         Path::new(name),
         rest,
         sample.to_vec(),
@@ -157,8 +159,8 @@ fn csv_file(name: &str, bytes: &[u8]) -> usize {
 /// as reading it in one block: the parse of each block ahead of need, the sequencer's
 /// check of it, and the rows' numbers across blocks.
 fn csv_blocks_agree(bytes: &[u8], size: usize, delimiter: u8) {
-    let whole = text::rows_in_blocks(bytes, usize::MAX, delimiter);
-    let cut = text::rows_in_blocks(bytes, size, delimiter);
+    let whole = csv_text::rows_in_blocks(bytes, usize::MAX, delimiter);
+    let cut = csv_text::rows_in_blocks(bytes, size, delimiter);
     assert_eq!(cut, whole, "blocks of {size} bytes");
 }
 
@@ -175,7 +177,7 @@ fn csv_plain_agrees(bytes: &[u8], delimiter: u8, pick: u8) {
         n => usize::from(n),
     };
     let place = (pick & 16 != 0, pick & 32 != 0, pick & 64 != 0);
-    if let Err(e) = text::plain_agrees(bytes, delimiter, width, max_rows, place) {
+    if let Err(e) = csv_text::plain_agrees(bytes, delimiter, width, max_rows, place) {
         panic!("{e}");
     }
 }
