@@ -57,9 +57,16 @@ pub struct Drtrack {
     /// Users held besides [`SEEDED_USERS`] (`Options::platform_users` of vendor `drtrack`).
     seeds: Vec<seed::PlatformSeed>,
     state: Mutex<Users>,
-    tokens: Mutex<HashMap<String, tokio::time::Instant>>,
+    tokens: Mutex<Tokens>,
     /// Every `PUT /users/sync` body received, in order (for tests).
     received: Mutex<Vec<Value>>,
+}
+
+/// The tokens handed out: when each expires, and all of them in order (for tests).
+#[derive(Default)]
+struct Tokens {
+    expiry: HashMap<String, tokio::time::Instant>,
+    issued: Vec<String>,
 }
 
 /// One user as the platform keeps it.
@@ -159,7 +166,7 @@ pub fn router(platform: Platform) -> Router {
         platform: platform.clone(),
         seeds,
         state: Mutex::new(state),
-        tokens: Mutex::new(HashMap::new()),
+        tokens: Mutex::new(Tokens::default()),
         received: Mutex::new(Vec::new()),
     });
     platform.attach(sim.clone());
@@ -185,10 +192,7 @@ impl Reset for Drtrack {
         let users = Users::seeded(&self.seeds);
         let held = users.users.len() as u64;
         *self.users() = users;
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        *self.tokens() = Tokens::default();
         self.received
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -207,6 +211,12 @@ impl Sandbox {
 }
 
 impl Drtrack {
+    /// Every token handed out since the start or the last reset, in order (to prove none
+    /// leaks).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.tokens().issued.clone()
+    }
+
     /// The branch ids a user holds (what the platform kept), for tests.
     pub fn branches_of(&self, login: &str) -> Option<Vec<i64>> {
         self.users()
@@ -245,10 +255,17 @@ impl Drtrack {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn tokens(&self) -> std::sync::MutexGuard<'_, Tokens> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn issue_token(&self) -> String {
         let token = jwt_like();
-        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        tokens.insert(token.clone(), tokio::time::Instant::now() + self.token_ttl);
+        let mut tokens = self.tokens();
+        tokens
+            .expiry
+            .insert(token.clone(), tokio::time::Instant::now() + self.token_ttl);
+        tokens.issued.push(token.clone());
         token
     }
 
@@ -256,8 +273,8 @@ impl Drtrack {
         let Some(token) = headers.get("authtoken").and_then(|v| v.to_str().ok()) else {
             return false;
         };
-        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        tokens
+        self.tokens()
+            .expiry
             .get(token.trim())
             .is_some_and(|exp| tokio::time::Instant::now() < *exp)
     }

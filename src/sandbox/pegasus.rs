@@ -105,6 +105,8 @@ struct Token {
 #[derive(Default)]
 struct Db {
     tokens: HashMap<String, Token>,
+    /// Every token handed out since the start or the last reset, in order.
+    issued: Vec<String>,
     groups: Vec<Value>,
     users: Vec<Value>,
     /// App access by user id: the stored record.
@@ -324,6 +326,12 @@ impl PegasusSim {
     pub fn expire_tokens(&self) {
         lock(&self.db).tokens.clear();
     }
+
+    /// Every token handed out since the start or the last reset, in order (to prove none
+    /// leaks).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.db).issued.clone()
+    }
 }
 
 impl Reset for PegasusSim {
@@ -419,13 +427,16 @@ async fn login(State(sim): State<Sim>, body: Bytes) -> Response {
         rand::rng().fill_bytes(&mut bytes);
         hex::encode(bytes)
     };
-    lock(&sim.db).tokens.insert(
+    let mut db = lock(&sim.db);
+    db.tokens.insert(
         token.clone(),
         Token {
             account,
             last_used: Instant::now(),
         },
     );
+    db.issued.push(token.clone());
+    drop(db);
     sim.platform.bump(LOGINS);
     answer(
         StatusCode::OK,

@@ -4,12 +4,14 @@
 //! vendor with a connector, once with progress lines and the summary table, once with
 //! `--json`; stdout, stderr, every part of the workbook (unzipped XML), the journal's
 //! bytes (with its WAL) and openpyxl's reading of the workbook are searched for each
-//! secret.
+//! secret, and for each session token the Pegasus and DRTrack simulators handed out
+//! (AROBS's are checked in `arobs.rs`).
 
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
+use muster::sandbox::pegasus::PegasusSim;
 use muster::sandbox::{Options, Sandbox};
 
 use crate::faults::VENDORS;
@@ -102,6 +104,22 @@ fn no_secret_appears_in_any_output_with_trace_logging() {
             generated.len()
         );
         secrets.extend(generated);
+        let pegasus = w
+            .sandbox
+            .platform("pegasus")
+            .and_then(|p| p.state::<PegasusSim>())
+            .expect("the pegasus simulator is mounted")
+            .issued_tokens();
+        let drtrack = w.sandbox.drtrack().issued_tokens();
+        assert!(
+            !pegasus.is_empty() && !drtrack.is_empty(),
+            "{mode}: muster logged in to Pegasus ({}) and DRTrack ({})",
+            pegasus.len(),
+            drtrack.len()
+        );
+        let tokens = pegasus.len() + drtrack.len();
+        secrets.extend(pegasus);
+        secrets.extend(drtrack);
 
         let mut places: Vec<(String, Vec<u8>)> = vec![
             ("stdout".into(), run.stdout.clone()),
@@ -127,10 +145,11 @@ fn no_secret_appears_in_any_output_with_trace_logging() {
         }
         check_workbook(&out, &secrets);
         eprintln!(
-            "secrets {mode}: {} rows, {} secrets ({} generated passwords) searched in {} bytes of output; none found",
+            "secrets {mode}: {} rows, {} secrets ({} session tokens, {} generated passwords) searched in {} bytes of output; none found",
             ROWS * VENDORS.len(),
             secrets.len(),
-            secrets.len() - 5,
+            tokens,
+            secrets.len() - 5 - tokens,
             bytes_searched
         );
     }
