@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
-use crate::model::{Outcome, RunInfo, TargetStats};
+use crate::model::{Field, Layout, Outcome, Row, RunInfo, TargetStats};
 
 /// The journal cannot be used: exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,43 @@ pub struct StoredRow {
     pub cells: Vec<String>,
     /// `None` when the run stopped before this row had an outcome.
     pub outcome: Option<Outcome>,
+}
+
+impl StoredRow {
+    /// The layout the row was read with, as far as the journal keeps it: file, sheet and
+    /// headers, and the field of each header that is a field's own name (as the columns of
+    /// rows made from a platform's users are).
+    pub fn layout(&self) -> Layout {
+        let stem = Path::new(&self.source_file)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Layout {
+            file: self.source_file.clone(),
+            sheet: self.sheet.clone(),
+            is_workbook: self.sheet != stem,
+            fields: self
+                .headers
+                .iter()
+                .map(|h| Field::ALL.iter().copied().find(|f| f.name() == h))
+                .collect(),
+            headers: self.headers.clone(),
+            ..Layout::default()
+        }
+    }
+
+    /// The row with `layout` (this row's [`StoredRow::layout`], perhaps shared with rows
+    /// of the same layout), and its outcome.
+    pub fn into_row(self, layout: Arc<Layout>) -> (Row, Option<Outcome>) {
+        let row = Row {
+            index: self.index,
+            layout,
+            line: self.line,
+            cells: self.cells.into(),
+            errors: Vec::new(),
+        };
+        (row, self.outcome)
+    }
 }
 
 /// The journal file. Cheap to share: one connection behind a mutex; each call is one

@@ -10,7 +10,7 @@ use crate::cli::ReportArgs;
 use crate::commands::import::DEFAULT_JOURNAL;
 use crate::commands::stdout::Stdout;
 use crate::journal::Journal;
-use crate::model::{Layout, Outcome, Row, RowResult, Status, VendorKind};
+use crate::model::{Layout, Outcome, RowResult, Status, VendorKind};
 use crate::report::{self, Counts, ResultsWriter};
 use crate::{Env, Exit};
 
@@ -98,28 +98,17 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
             {
                 Some(l) => l.clone(),
                 None => {
-                    let l = Arc::new(Layout {
-                        file: r.source_file.clone(),
-                        sheet: r.sheet.clone(),
-                        is_workbook: r.sheet != file_stem(&r.source_file),
-                        fields: vec![None; r.headers.len()],
-                        headers: r.headers.clone(),
-                        ..Layout::default()
-                    });
+                    let l = Arc::new(r.layout());
                     layouts.push(l.clone());
                     l
                 }
             };
+            let target = r.target.clone();
+            let (row, _) = r.into_row(layout);
             w.write(&RowResult {
                 vendor,
-                target: r.target.clone(),
-                row: Row {
-                    index: r.index,
-                    layout,
-                    line: r.line,
-                    cells: r.cells.into(),
-                    errors: vec![],
-                },
+                target,
+                row,
                 outcome,
             })?;
         }
@@ -147,11 +136,4 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
     )?;
     out.flush()?;
     Ok(Exit::Success)
-}
-
-fn file_stem(path: &str) -> String {
-    std::path::Path::new(path)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
