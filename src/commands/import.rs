@@ -3,7 +3,7 @@
 //! Everything that can stop the run (config, credentials, unreadable files, unwritable
 //! output, journal) is checked before the first request is sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::cli::{ImportArgs, Mode};
 use crate::commands::audit::{self as audit_cmd, Survey};
 use crate::commands::inputs;
 use crate::config::{Config, Target};
-use crate::journal::{Journal, StoredRowRef};
+use crate::journal::{Journal, StoredRow, StoredRowRef};
 use crate::model::{Action, Field, Outcome, Problem, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::progress::Progress;
 use crate::report::{self, ResultsWriter};
@@ -165,10 +165,6 @@ pub async fn execute_plan(
         }
     }
 
-    // Shared from here on: a job holds its row without copying it (a million rows held
-    // twice was the dry run's peak memory), and the workbook takes it back below.
-    let rows: Vec<Arc<Row>> = rows.into_iter().map(Arc::new).collect();
-
     let journal_path = args
         .journal
         .clone()
@@ -182,6 +178,7 @@ pub async fn execute_plan(
             journal_path.display()
         );
     }
+    let resuming = resumed.is_some();
     let mut run = match resumed {
         Some(mut info) => {
             if !args.quiet {
@@ -206,6 +203,29 @@ pub async fn execute_plan(
             info
         }
     };
+    // A resumed sync with --prune listed the platforms afresh: its users to prune are
+    // matched to the rows the interrupted attempt recorded.
+    let mut settled = HashMap::new();
+    if resuming && args.prune {
+        let recorded = journal
+            .rows(&run.run_id)?
+            .into_iter()
+            .filter(|r| r.index >= roster_len)
+            .collect();
+        let headers;
+        (settled, headers) =
+            match_prune_rows(recorded, roster_len, &mut rows, &mut checked, &config);
+        for h in headers {
+            if !roster.own_headers.contains(&h) {
+                roster.own_headers.push(h);
+            }
+        }
+    }
+
+    // Shared from here on: a job holds its row without copying it (a million rows held
+    // twice was the dry run's peak memory), and the workbook takes it back below.
+    let rows: Vec<Arc<Row>> = rows.into_iter().map(Arc::new).collect();
+
     // On a resume too: a run killed between `begin_run` and this point has no rows yet, and
     // outcomes are recorded onto its rows (rows already there are kept as they are).
     journal.record_rows(
@@ -215,11 +235,20 @@ pub async fn execute_plan(
             .map(|(row, c)| stored_row(row, c.target.as_deref())),
     )?;
     let previous = journal.outcomes(&run.run_id)?;
+    let begun = if resuming {
+        begun_in(&journal, &run.run_id, &planned)?
+    } else {
+        HashSet::new()
+    };
 
     // Outcomes known without sending: invalid rows, and rows a resumed run finished.
     let mut outcomes: HashMap<usize, Outcome> = HashMap::new();
     let mut work: BTreeMap<String, Vec<Job>> = BTreeMap::new();
     for (row, c) in rows.iter().zip(&checked) {
+        if let Some(o) = settled.remove(&row.index) {
+            outcomes.insert(row.index, o);
+            continue;
+        }
         // Rows made from a platform's users (prune) are always planned afresh.
         if let Some(o) = previous
             .get(&row.index)
@@ -232,7 +261,16 @@ pub async fn execute_plan(
             outcomes.insert(row.index, Outcome::invalid(c.action, &c.problems));
             continue;
         }
-        if let Some(o) = planned.decided.get(&row.index) {
+        // A row the interrupted attempt began is its connector's to finish, even when the
+        // listing shows the user as the roster has it: a later step (Pegasus' app access,
+        // Traccar's device links) may be missing, and no listing shows it.
+        let began = || {
+            c.target.as_ref().is_some_and(|t| {
+                vendors::identity_key(t.vendor, row)
+                    .is_some_and(|key| begun.contains(&(t.name.clone(), key)))
+            })
+        };
+        if let Some(o) = planned.decided.get(&row.index).filter(|_| !began()) {
             outcomes.insert(row.index, o.clone());
             continue;
         }
@@ -265,12 +303,12 @@ pub async fn execute_plan(
             key,
         });
     }
-    let newly_invalid: Vec<(usize, &Outcome)> = outcomes
+    let newly_decided: Vec<(usize, &Outcome)> = outcomes
         .iter()
-        .filter(|(i, _)| !previous.contains_key(i))
+        .filter(|(i, o)| previous.get(i) != Some(o))
         .map(|(i, o)| (*i, o))
         .collect();
-    journal.record_outcomes(&run.run_id, newly_invalid.into_iter())?;
+    journal.record_outcomes(&run.run_id, newly_decided.into_iter())?;
 
     let secrets = match &args.secrets_out {
         Some(p) => Some(Arc::new(
@@ -572,6 +610,117 @@ fn synthesize(
         }
     }
     all_headers
+}
+
+/// The users (target, key) whose steps the ledger last recorded in run `run_id`, on the
+/// targets of the rows the plan settled without a request.
+fn begun_in(
+    journal: &Journal,
+    run_id: &str,
+    planned: &Planned,
+) -> anyhow::Result<HashSet<(String, String)>> {
+    let mut begun = HashSet::new();
+    if planned.decided.is_empty() {
+        return Ok(begun);
+    }
+    for target in planned.surveys.keys() {
+        for ((key, _), step) in journal.steps(target)? {
+            if step.run_id == run_id {
+                begun.insert((target.clone(), key));
+            }
+        }
+    }
+    Ok(begun)
+}
+
+/// What a resumed prune says of a user the interrupted attempt was to remove and that the
+/// platform no longer holds (or no longer holds active).
+const GONE_ON_RESUME: &str =
+    "no longer on the platform when the run resumed: removed before the run was interrupted";
+
+/// Matches the rows of users to prune, made afresh from a new listing when a sync with
+/// `--prune` resumes, to the rows the interrupted attempt recorded (`recorded`), by target
+/// and identity key, so that each user keeps one row in the run:
+/// - a user still to prune takes its recorded row's index;
+/// - a user new to prune gets an index past every recorded row;
+/// - a recorded user the listing no longer shows was removed before the interruption: its
+///   row comes back with its recorded outcome, or `deleted` when none was recorded (the
+///   request was sent, the answer never recorded).
+///
+/// Returns those rows' outcomes and the headers they use. The rows after `roster_len` end
+/// in index order.
+fn match_prune_rows(
+    recorded: Vec<StoredRow>,
+    roster_len: usize,
+    rows: &mut Vec<Row>,
+    checked: &mut Vec<validate::Checked>,
+    config: &Config,
+) -> (HashMap<usize, Outcome>, Vec<String>) {
+    let mut next = roster_len;
+    let mut by_key: HashMap<(String, String), (Row, Option<Outcome>)> = HashMap::new();
+    for r in recorded {
+        next = next.max(r.index + 1);
+        let Some(target) = r.target.as_ref().and_then(|t| config.targets.get(t)) else {
+            continue;
+        };
+        let name = target.name.clone();
+        let vendor = target.vendor;
+        let layout = Arc::new(r.layout());
+        let (row, outcome) = r.into_row(layout);
+        if let Some(key) = vendors::identity_key(vendor, &row) {
+            by_key.insert((name, key), (row, outcome));
+        }
+    }
+    for (row, c) in rows[roster_len..].iter_mut().zip(&checked[roster_len..]) {
+        let key = c.target.as_ref().and_then(|t| {
+            let key = vendors::identity_key(t.vendor, row)?;
+            Some((t.name.clone(), key))
+        });
+        match key.and_then(|k| by_key.remove(&k)) {
+            Some((recorded, _)) => row.index = recorded.index,
+            None => {
+                row.index = next;
+                next += 1;
+            }
+        }
+    }
+    let mut settled = HashMap::new();
+    let mut headers = Vec::new();
+    for ((name, _), (row, outcome)) in by_key {
+        let Some(target) = config.targets.get(&name) else {
+            continue;
+        };
+        let outcome = outcome
+            .filter(|o| o.status != Status::NotAttempted)
+            .unwrap_or_else(|| {
+                let mut o = Outcome::new(Status::Deleted, Action::Delete);
+                o.error = Some(GONE_ON_RESUME.into());
+                o
+            });
+        for h in &row.layout.headers {
+            if !headers.contains(h) {
+                headers.push(h.clone());
+            }
+        }
+        settled.insert(row.index, outcome);
+        rows.push(row);
+        checked.push(validate::Checked {
+            target: Some(Arc::new(target.clone())),
+            action: Action::Delete,
+            problems: Vec::new(),
+            key: None,
+        });
+    }
+    let mut prunes: Vec<(Row, validate::Checked)> = rows
+        .drain(roster_len..)
+        .zip(checked.drain(roster_len..))
+        .collect();
+    prunes.sort_by_key(|(r, _)| r.index);
+    for (row, c) in prunes {
+        rows.push(row);
+        checked.push(c);
+    }
+    (settled, headers)
 }
 
 /// The `source_file` of rows made from a platform's users (prune).
@@ -1046,5 +1195,66 @@ mod tests {
         assert_eq!(rows[1].get(Field::Email), Some("u1@x.test"));
         assert_eq!(rows[1].index, 1);
         assert_eq!(checked[0].action, Action::Delete);
+    }
+
+    #[test]
+    fn a_resumed_prune_keeps_one_row_per_user_across_the_attempts() {
+        let t = Target::with_defaults(
+            "fleet",
+            crate::model::VendorKind::Traccar,
+            "http://127.0.0.1/api",
+        );
+        let config = Config {
+            path: None,
+            targets: [("fleet".to_string(), t.clone())].into(),
+        };
+        let user = |i: usize| PlatformUser {
+            key: format!("u{i}@x.test"),
+            id: i.to_string(),
+            fields: vec![(Field::Email, format!("u{i}@x.test"))],
+            active: true,
+        };
+        // The interrupted attempt recorded u0 deleted, and u1 and u2 without an outcome.
+        let recorded: Vec<StoredRow> = (0..3)
+            .map(|i| StoredRow {
+                index: 10 + i,
+                source_file: PLATFORM_SOURCE.into(),
+                sheet: "fleet".into(),
+                line: i as u32 + 1,
+                target: Some("fleet".into()),
+                vendor: Some("traccar".into()),
+                headers: vec!["email".into()],
+                cells: vec![format!("U{i}@x.test")],
+                outcome: (i == 0).then(|| Outcome::new(Status::Deleted, Action::Delete)),
+            })
+            .collect();
+        // The listing on resume: u2 is still there, u5 is new to prune.
+        let mut rows = Vec::new();
+        let mut checked = Vec::new();
+        synthesize(&mut rows, &mut checked, &[(t, vec![user(2), user(5)], 10)]);
+        let roster_len = 0;
+        let (settled, headers) =
+            match_prune_rows(recorded, roster_len, &mut rows, &mut checked, &config);
+        assert_eq!(headers, ["email"]);
+        let seen: Vec<(usize, &str)> = rows
+            .iter()
+            .map(|r| (r.index, r.get(Field::Email).unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (10, "U0@x.test"),
+                (11, "U1@x.test"),
+                (12, "u2@x.test"),
+                (13, "u5@x.test")
+            ]
+        );
+        assert!(checked.iter().all(|c| c.action == Action::Delete));
+        // u0 keeps its outcome; u1, gone since, was removed by the interrupted attempt;
+        // u2 and u5 are left to be removed now.
+        assert_eq!(settled.len(), 2);
+        assert_eq!(settled[&10], Outcome::new(Status::Deleted, Action::Delete));
+        assert_eq!(settled[&11].status, Status::Deleted);
+        assert_eq!(settled[&11].error.as_deref(), Some(GONE_ON_RESUME));
     }
 }

@@ -85,7 +85,7 @@ fn key(vendor: VendorKind, n: usize) -> String {
 }
 
 /// A roster CSV for `vendor` of the users `ns`; those in `changed` get the other phone.
-fn roster(
+pub fn roster(
     world: &World,
     name: &str,
     vendor: VendorKind,
@@ -111,7 +111,7 @@ fn roster(
 }
 
 /// The keys of each class sheet of an audit workbook, for one target.
-fn classes(path: &Path, target: &str) -> BTreeMap<String, BTreeSet<String>> {
+pub fn classes(path: &Path, target: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut wb: Xlsx<_> = open_workbook(path).expect("audit workbook opens");
     let mut out = BTreeMap::new();
     for sheet in ["Same", "Different", "Missing", "Extra", "Manual"] {
@@ -127,13 +127,13 @@ fn classes(path: &Path, target: &str) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-fn keys(vendor: VendorKind, ns: impl IntoIterator<Item = usize>) -> BTreeSet<String> {
+pub fn keys(vendor: VendorKind, ns: impl IntoIterator<Item = usize>) -> BTreeSet<String> {
     ns.into_iter().map(|n| key(vendor, n)).collect()
 }
 
 /// Requests that change the platform: writes but logins (Pegasus logs in with
 /// `POST /login`, a writing method the sandbox counts as a write).
-fn changes(world: &World, vendor: &str) -> u64 {
+pub fn changes(world: &World, vendor: &str) -> u64 {
     world.stat(vendor, "writes") - world.stat(vendor, "logins")
 }
 
