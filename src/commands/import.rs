@@ -17,7 +17,7 @@ use crate::cli::{ImportArgs, Mode};
 use crate::commands::audit::{self as audit_cmd, Survey};
 use crate::commands::inputs;
 use crate::config::{Config, Target};
-use crate::journal::{Journal, StoredRow, StoredRowRef};
+use crate::journal::{self, Journal, StoredRow, StoredRowRef};
 use crate::model::{Action, Field, Outcome, Problem, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::progress::Progress;
 use crate::report::{self, ResultsWriter};
@@ -235,11 +235,7 @@ pub async fn execute_plan(
             .map(|(row, c)| stored_row(row, c.target.as_deref())),
     )?;
     let previous = journal.outcomes(&run.run_id)?;
-    let begun = if resuming {
-        begun_in(&journal, &run.run_id, &planned)?
-    } else {
-        HashSet::new()
-    };
+    let unfinished = unfinished_users(&journal, resuming.then_some(run.run_id.as_str()), &planned)?;
 
     // Outcomes known without sending: invalid rows, and rows a resumed run finished.
     let mut outcomes: HashMap<usize, Outcome> = HashMap::new();
@@ -261,16 +257,16 @@ pub async fn execute_plan(
             outcomes.insert(row.index, Outcome::invalid(c.action, &c.problems));
             continue;
         }
-        // A row the interrupted attempt began is its connector's to finish, even when the
-        // listing shows the user as the roster has it: a later step (Pegasus' app access,
-        // Traccar's device links) may be missing, and no listing shows it.
-        let began = || {
+        // A user muster left unfinished is its connector's to finish, even when the listing
+        // shows it as the roster has it: a later step (Pegasus' app access, Traccar's device
+        // links) may be missing, and no listing shows it.
+        let unfinished = || {
             c.target.as_ref().is_some_and(|t| {
                 vendors::identity_key(t.vendor, row)
-                    .is_some_and(|key| begun.contains(&(t.name.clone(), key)))
+                    .is_some_and(|key| unfinished.contains(&(t.name.clone(), key)))
             })
         };
-        if let Some(o) = planned.decided.get(&row.index).filter(|_| !began()) {
+        if let Some(o) = planned.decided.get(&row.index).filter(|_| !unfinished()) {
             outcomes.insert(row.index, o.clone());
             continue;
         }
@@ -612,25 +608,33 @@ fn synthesize(
     all_headers
 }
 
-/// The users (target, key) whose steps the ledger last recorded in run `run_id`, on the
-/// targets of the rows the plan settled without a request.
-fn begun_in(
+/// The users (target, key) of the planned targets whose work the ledger shows unfinished
+/// ([`vendors::unfinished`]) or, when the run resumes (`resumed`: its id), touched by this
+/// run's interrupted attempt, which may have been killed between two steps.
+fn unfinished_users(
     journal: &Journal,
-    run_id: &str,
+    resumed: Option<&str>,
     planned: &Planned,
 ) -> anyhow::Result<HashSet<(String, String)>> {
-    let mut begun = HashSet::new();
+    let mut users = HashSet::new();
     if planned.decided.is_empty() {
-        return Ok(begun);
+        return Ok(users);
     }
     for target in planned.surveys.keys() {
-        for ((key, _), step) in journal.steps(target)? {
-            if step.run_id == run_id {
-                begun.insert((target.clone(), key));
+        let mut by_key: HashMap<String, Vec<(String, journal::Step)>> = HashMap::new();
+        for ((key, step), s) in journal.steps(target)? {
+            by_key.entry(key).or_default().push((step, s));
+        }
+        for (key, steps) in by_key {
+            let this_run = steps
+                .iter()
+                .any(|(_, s)| Some(s.run_id.as_str()) == resumed);
+            if this_run || vendors::unfinished(steps.iter().map(|(n, s)| (n.as_str(), s))) {
+                users.insert((target.clone(), key));
             }
         }
     }
-    Ok(begun)
+    Ok(users)
 }
 
 /// What a resumed prune says of a user the interrupted attempt was to remove and that the

@@ -167,6 +167,26 @@ impl Connector {
     }
 }
 
+/// The ledger step a connector marks done once it has made the row's user (with the id),
+/// for Traccar, Motive and Pegasus, which make a user in more than one step.
+pub const STEP_USER: &str = "user";
+/// The ledger step marked done once every step of the row is (user, device links, app
+/// access). A user muster made whose row has no `complete` is unfinished: the next run
+/// hands it to its connector, whatever a listing shows (see `commands::import`).
+pub const STEP_COMPLETE: &str = "complete";
+
+/// Whether a user's ledger steps (by step name) say muster's work on it is unfinished: a
+/// request sent and never settled (an intent), or the user made and its row not complete.
+pub fn unfinished<'a>(mut steps: impl Iterator<Item = (&'a str, &'a journal::Step)>) -> bool {
+    let (mut made, mut complete) = (false, false);
+    let intent = steps.any(|(step, s)| {
+        made |= step == STEP_USER;
+        complete |= step == STEP_COMPLETE;
+        s.state == journal::StepState::Intent
+    });
+    intent || (made && !complete)
+}
+
 /// The row's identity on `vendor`, trimmed and lower-cased: email for Traccar and Motive
 /// (else username for Motive), username for the others (else email for Pegasus).
 pub fn identity_key(vendor: VendorKind, row: &Row) -> Option<String> {
@@ -198,4 +218,34 @@ pub fn generate_password() -> crate::secret::Secret {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     crate::secret::Secret::new(hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Step, StepState};
+
+    #[test]
+    fn a_user_is_unfinished_while_a_request_is_open_or_its_row_incomplete() {
+        let step = |state| Step {
+            state,
+            id: None,
+            run_id: "r".into(),
+        };
+        let (done, intent) = (step(StepState::Done), step(StepState::Intent));
+        let cases: [(&[(&str, &Step)], bool); 6] = [
+            (&[], false),
+            (&[(STEP_USER, &done), (STEP_COMPLETE, &done)], false),
+            (&[("update", &done)], false),
+            (&[(STEP_USER, &done)], true),
+            (
+                &[(STEP_USER, &done), ("app", &intent), (STEP_COMPLETE, &done)],
+                true,
+            ),
+            (&[("delete", &intent)], true),
+        ];
+        for (steps, want) in cases {
+            assert_eq!(unfinished(steps.iter().copied()), want, "{steps:?}");
+        }
+    }
 }

@@ -27,7 +27,9 @@ use crate::submit::http::{Reply, Request, SendError};
 use crate::submit::retry::Kind;
 
 use super::common::{RowError, fail_send, send, settle};
-use super::{Job, PlatformUser, Vendor, VendorError, generate_password, split_list};
+use super::{
+    Job, PlatformUser, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password, split_list,
+};
 
 /// A user as Traccar lists it (only what muster reads).
 #[derive(Debug, Clone, Deserialize)]
@@ -147,11 +149,11 @@ impl Traccar {
         // The ledger speaks of a user muster made; if the platform no longer has it (deleted
         // since, or a fresh platform), it is history, not state.
         let ours = ctx
-            .ledger(key, "user")
+            .ledger(key, STEP_USER)
             .filter(|s| s.state != StepState::Done || on_platform.is_some())
             .cloned();
-        let complete = ours.is_some() && ctx.ledger(key, "complete").is_some();
-        let forgotten = on_platform.is_none() && ctx.ledger(key, "user").is_some();
+        let complete = ours.is_some() && ctx.ledger(key, STEP_COMPLETE).is_some();
+        let forgotten = on_platform.is_none() && ctx.ledger(key, STEP_USER).is_some();
 
         if job.action == Action::Delete {
             let Some(id) = on_platform else {
@@ -198,7 +200,7 @@ impl Traccar {
             // (read after the intent) says whether it did.
             (Some(_), Some(id)) => {
                 if !ctx.dry_run {
-                    ctx.commit_done(key, "user", Some(id)).await?;
+                    ctx.commit_done(key, STEP_USER, Some(id)).await?;
                 }
                 (Some(id.clone()), true)
             }
@@ -289,7 +291,7 @@ impl Traccar {
         }
         if link_errors.is_empty() {
             if !complete_with_user {
-                ctx.commit_done(key, "complete", Some(&user_id)).await?;
+                ctx.commit_done(key, STEP_COMPLETE, Some(&user_id)).await?;
             }
             out.status = Status::Created;
         } else {
@@ -373,7 +375,7 @@ impl Traccar {
         // Set once an attempt's outcome was unknown: a later "duplicate" may be our own.
         let mut uncertain = false;
         for _ in 0..tries {
-            ctx.commit_intent(key, "user").await?;
+            ctx.commit_intent(key, STEP_USER).await?;
             let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
             let reply = send(ctx, req, out).await?;
             let found = match reply {
@@ -387,7 +389,7 @@ impl Traccar {
                 }
                 Ok(r) if uncertain && is_duplicate(&r) => lookup(ctx, key, out).await?,
                 Ok(r) => {
-                    ctx.commit_clear(key, "user").await?;
+                    ctx.commit_clear(key, STEP_USER).await?;
                     out.status = Status::Failed;
                     out.http_status = Some(r.status);
                     out.error = Some(readable(&r));
@@ -399,7 +401,7 @@ impl Traccar {
                     lookup(ctx, key, out).await?
                 }
                 Err(e) => {
-                    ctx.commit_clear(key, "user").await?;
+                    ctx.commit_clear(key, STEP_USER).await?;
                     out.status = Status::Failed;
                     out.http_status = e.status();
                     out.error = Some(e.to_string());
@@ -423,7 +425,7 @@ impl Traccar {
                     ctx.commit(writes).await?;
                     return Ok(Some(id));
                 }
-                Lookup::Absent => ctx.commit_clear(key, "user").await?,
+                Lookup::Absent => ctx.commit_clear(key, STEP_USER).await?,
                 Lookup::CannotTell(why) => {
                     // Keep the intent: the next run reconciles it before anything is sent.
                     out.status = Status::Failed;

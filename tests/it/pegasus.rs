@@ -570,3 +570,64 @@ async fn import_stopped_by_its_deadline_is_finished_by_the_next_run() {
     assert_eq!(w.stat("pegasus", "created"), 140);
     assert_end_state(&w.sandbox, 140);
 }
+
+/// A listing does not show app access: a row left partial (its user made, app access
+/// refused) is finished by a later `--mode upsert` run, not settled `exists` from the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_row_is_finished_by_a_later_upsert() {
+    let w = crate::support::World::start(Options {
+        pegasus: fast(),
+        ..Options::default()
+    })
+    .await;
+    let config =
+        w.config("rate = \"none\"\nconcurrency = 5\napps_rate = \"none\"\napps_per_minute = 0");
+    let csv = w.write("roster.csv", &roster(10));
+    let journal = w.path("j.db");
+    state(&w.sandbox).refuse_apps(true);
+    let first = w
+        .import(&csv, &config, &journal, &w.path("a.xlsx"), &[])
+        .await;
+    assert_eq!(first.unwrap(), muster::Exit::RowsFailed);
+    assert_eq!(
+        w.last_run_counts(&journal),
+        BTreeMap::from([(Status::Partial, 10)])
+    );
+    state(&w.sandbox).refuse_apps(false);
+    let upsert = w
+        .import(
+            &csv,
+            &config,
+            &journal,
+            &w.path("b.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await;
+    assert_eq!(upsert.unwrap(), muster::Exit::Success);
+    assert_eq!(
+        w.last_run_counts(&journal),
+        BTreeMap::from([(Status::Created, 10)])
+    );
+    assert_eq!(w.stat("pegasus", "created"), 10, "a user was made twice");
+    assert_eq!(w.stat("pegasus", sim::APPS_GRANTED), 10);
+    assert_eq!(w.stat("pegasus", sim::USERS_WITH_APPS), 10);
+    // Now complete: another upsert settles every row from the listing, sending nothing.
+    let writes = w.stat("pegasus", "writes") - w.stat("pegasus", sim::LOGINS);
+    w.import(
+        &csv,
+        &config,
+        &journal,
+        &w.path("c.xlsx"),
+        &["--mode", "upsert"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        w.last_run_counts(&journal),
+        BTreeMap::from([(Status::Exists, 10)])
+    );
+    assert_eq!(
+        w.stat("pegasus", "writes") - w.stat("pegasus", sim::LOGINS),
+        writes
+    );
+}

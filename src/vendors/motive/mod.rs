@@ -40,7 +40,7 @@ use crate::submit::http::{Request, SendError};
 use crate::submit::retry::Kind;
 
 use super::common::{RowError, fail_send, send, settle};
-use super::{Job, PlatformUser, Vendor, VendorError, split_list};
+use super::{Job, PlatformUser, STEP_COMPLETE, STEP_USER, Vendor, VendorError, split_list};
 
 pub use rules::check;
 use wire::{Group, Page, User, readable, says_taken};
@@ -196,8 +196,8 @@ impl Motive {
             return Ok(Outcome::invalid(job.action, &problems));
         }
         let integration = ctx.target.integration_name.as_str();
-        let ledger = ctx.ledger(key, "user").cloned();
-        let complete = ctx.ledger(key, "complete").is_some();
+        let ledger = ctx.ledger(key, STEP_USER).cloned();
+        let complete = ctx.ledger(key, STEP_COMPLETE).is_some();
 
         match existing.find(row, &external_id, &ctx.target.name) {
             Found::Conflict(message) => {
@@ -211,8 +211,8 @@ impl Motive {
                 out.user_id = Some(user.id.clone());
                 out.status = Status::Exists;
                 if !ctx.dry_run {
-                    ctx.commit_done(key, "user", Some(&user.id)).await?;
-                    ctx.commit_done(key, "complete", Some(&user.id)).await?;
+                    ctx.commit_done(key, STEP_USER, Some(&user.id)).await?;
+                    ctx.commit_done(key, STEP_COMPLETE, Some(&user.id)).await?;
                     out.status = Status::Created;
                 }
                 Ok(out)
@@ -332,7 +332,7 @@ impl Motive {
         let password = row.get(Field::Password);
         let tries = ctx.target.retries + 1;
         for _ in 0..tries {
-            ctx.commit_intent(key, "user").await?;
+            ctx.commit_intent(key, STEP_USER).await?;
             let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
             match send(ctx, req, out).await? {
                 Ok(r) if r.status == 200 => {
@@ -343,7 +343,7 @@ impl Motive {
                         Lookup::Ours(u) => self.adopt(ctx, key, &u.id, out),
                         other => {
                             if !matches!(other, Lookup::Failed(_)) {
-                                ctx.commit_clear(key, "user").await?;
+                                ctx.commit_clear(key, STEP_USER).await?;
                             }
                             out.status = Status::Failed;
                             out.error = Some(format!(
@@ -388,7 +388,7 @@ impl Motive {
                             Lookup::Nobody | Lookup::Failed(_) => {}
                         }
                     }
-                    ctx.commit_clear(key, "user").await?;
+                    ctx.commit_clear(key, STEP_USER).await?;
                     out.status = Status::Failed;
                     out.error = Some(reason);
                     return Ok(());
@@ -398,13 +398,13 @@ impl Motive {
                     match lookup(ctx, row, external_id, integration, out).await? {
                         Lookup::Ours(u) => return self.adopt(ctx, key, &u.id, out),
                         Lookup::Theirs(u) => {
-                            ctx.commit_clear(key, "user").await?;
+                            ctx.commit_clear(key, STEP_USER).await?;
                             out.status = Status::Exists;
                             out.user_id = Some(u.id);
                             out.error = None;
                             return Ok(());
                         }
-                        Lookup::Nobody => ctx.commit_clear(key, "user").await?,
+                        Lookup::Nobody => ctx.commit_clear(key, STEP_USER).await?,
                         Lookup::Failed(why) => {
                             // The intent stays in the journal: a re-run checks first.
                             out.status = Status::Failed;
@@ -416,7 +416,7 @@ impl Motive {
                     }
                 }
                 Err(e) => {
-                    ctx.commit_clear(key, "user").await?;
+                    ctx.commit_clear(key, STEP_USER).await?;
                     *out = fail_send(out.clone(), e);
                     return Ok(());
                 }
@@ -491,8 +491,8 @@ impl Motive {
 
     /// Records the user as made by muster: journal, outcome, and the first-create gate.
     fn adopt(&self, ctx: &Ctx, key: &str, id: &str, out: &mut Outcome) -> Result<(), RowError> {
-        ctx.done(key, "user", Some(id))?;
-        ctx.done(key, "complete", Some(id))?;
+        ctx.done(key, STEP_USER, Some(id))?;
+        ctx.done(key, STEP_COMPLETE, Some(id))?;
         self.confirmed.store(true, Ordering::SeqCst);
         out.status = Status::Created;
         out.user_id = Some(id.to_string());

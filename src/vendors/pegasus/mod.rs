@@ -45,15 +45,13 @@ use crate::submit::retry::Kind;
 use crate::submit::{Ctx, SingleFlight};
 
 use super::common::{Fresh, fail_send, settle};
-use super::{Job, PlatformUser, Vendor, VendorError};
+use super::{Job, PlatformUser, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use client::{Groups, RowError, Session, Users, Window, send};
 use wire::{readable, reply_id};
 
 /// The journal step names of a row; the group's is `group` under key `group:<company>`.
-const STEP_USER: &str = "user";
 const STEP_APP: &str = "app";
 const STEP_GROUP: &str = "group";
-const STEP_COMPLETE: &str = "complete";
 /// The journal step of an update (`PUT /users/{id}` of what differs).
 const STEP_UPDATE: &str = "update";
 /// The journal step of a deactivation (`PUT /users/{id}` `is_active: false`).
