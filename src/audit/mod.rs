@@ -172,8 +172,14 @@ pub fn compare(
 }
 
 /// The fields of `row` that `user` holds differently (only fields both sides have).
+///
+/// A user the platform holds inactive (Motive `deactivated`, Pegasus `is_active: false`)
+/// that the roster lists, and does not mark `disabled`, differs in `disabled` (platform
+/// `yes`, roster `no`): the roster wants the person to have access, so an upsert or sync
+/// reactivates the user. Traccar lists `disabled` as a field of its own, compared as such.
 pub fn differences(vendor: VendorKind, row: &Row, user: &PlatformUser) -> Vec<Difference> {
-    user.fields
+    let mut found: Vec<Difference> = user
+        .fields
         .iter()
         .filter(|(field, _)| comparable(*field))
         .filter_map(|(field, platform)| {
@@ -184,7 +190,22 @@ pub fn differences(vendor: VendorKind, row: &Row, user: &PlatformUser) -> Vec<Di
                 platform: platform.clone(),
             })
         })
-        .collect()
+        .collect();
+    let listed_disabled = user.fields.iter().any(|(f, _)| *f == Field::Disabled);
+    if !user.active && !listed_disabled && !roster_disabled(row) {
+        found.push(Difference {
+            field: Field::Disabled,
+            roster: "no".into(),
+            platform: "yes".into(),
+        });
+    }
+    found
+}
+
+/// Whether the row asks for its user to be disabled (`disabled` yes/true/1).
+pub fn roster_disabled(row: &Row) -> bool {
+    row.get(Field::Disabled)
+        .is_some_and(|v| normalise(Field::Disabled, v) == "true")
 }
 
 /// Fields an audit never compares: routing columns and secrets.
@@ -419,6 +440,33 @@ mod tests {
         );
         assert_eq!(found[3].platform_id.as_deref(), Some("3"));
         assert_eq!(found[0].row, Some(0));
+    }
+
+    #[test]
+    fn an_inactive_user_the_roster_lists_differs_in_disabled() {
+        let listed = row(0, &[(Field::Email, "a@x.test")]);
+        let off = row(1, &[(Field::Email, "a@x.test"), (Field::Disabled, "yes")]);
+        let inactive = user("a@x.test", "1", &[(Field::Email, "a@x.test")], false);
+        let want = vec![Difference {
+            field: Field::Disabled,
+            roster: "no".into(),
+            platform: "yes".into(),
+        }];
+        assert_eq!(differences(VendorKind::Motive, &listed, &inactive), want);
+        // The roster asks for it disabled: nothing differs.
+        assert!(differences(VendorKind::Motive, &off, &inactive).is_empty());
+        // Active: nothing differs.
+        let active = user("a@x.test", "1", &[(Field::Email, "a@x.test")], true);
+        assert!(differences(VendorKind::Pegasus, &listed, &active).is_empty());
+        // Traccar lists `disabled` itself; it is compared as the field it is, once.
+        let traccar = user(
+            "a@x.test",
+            "1",
+            &[(Field::Email, "a@x.test"), (Field::Disabled, "true")],
+            false,
+        );
+        assert!(differences(VendorKind::Traccar, &listed, &traccar).is_empty());
+        assert_eq!(differences(VendorKind::Traccar, &off, &traccar), vec![]);
     }
 
     #[test]

@@ -110,6 +110,27 @@ pub fn roster(
     world.write(name, &text)
 }
 
+/// `muster audit ROSTER --config CONFIG --out OUT --quiet` (OUT named `out` in the world's
+/// folder): the workbook's path and the arguments.
+pub fn audit_args(
+    world: &World,
+    roster: &Path,
+    config: &Path,
+    out: &str,
+) -> (PathBuf, Vec<String>) {
+    let out = world.path(out);
+    let args = vec![
+        "audit".to_string(),
+        roster.display().to_string(),
+        "--config".into(),
+        config.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--quiet".into(),
+    ];
+    (out, args)
+}
+
 /// The keys of each class sheet of an audit workbook, for one target.
 pub fn classes(path: &Path, target: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut wb: Xlsx<_> = open_workbook(path).expect("audit workbook opens");
@@ -163,19 +184,7 @@ pub async fn acceptance(vendor: VendorKind) {
     let listed: Vec<usize> = SAME.chain(DIFFERENT).chain(MISSING).collect();
     let changed: Vec<usize> = DIFFERENT.collect();
     let file = roster(&world, "roster.csv", vendor, &listed, &changed);
-    let audit = |out: &str| {
-        let out = world.path(out);
-        let args = vec![
-            "audit".to_string(),
-            file.display().to_string(),
-            "--config".into(),
-            config.display().to_string(),
-            "--out".into(),
-            out.display().to_string(),
-            "--quiet".into(),
-        ];
-        (out, args)
-    };
+    let audit = |out: &str| audit_args(&world, &file, &config, out);
 
     // 1. The audit finds exactly the classes, and writes nothing.
     let (out, args) = audit("audit1.xlsx");
@@ -466,4 +475,70 @@ async fn an_unlistable_target_stops_the_audit_and_halts_the_upsert() {
         Some(&2)
     );
     assert_eq!(world.stat("traccar", "writes"), 0);
+}
+
+/// A user the platform holds deactivated (Motive) or inactive (Pegasus) and the roster
+/// lists again, as for a person who comes back: the audit shows it `different` in
+/// `disabled`, and an upsert gives it back its access, once.
+async fn a_listed_inactive_user_is_reactivated(vendor: VendorKind) {
+    let v = vendor.key();
+    let seeds = (0..4)
+        .map(|n| {
+            let mut fields = person(vendor, n, false);
+            if n == 1 {
+                fields.push((Field::Disabled, "true".into()));
+            }
+            PlatformSeed { vendor, fields }
+        })
+        .collect();
+    let world = World::start(Options {
+        platform_users: seeds,
+        ..Options::default()
+    })
+    .await;
+    let config = world.config("rate = \"none\"");
+    let journal = world.path("journal.db");
+    let file = roster(&world, "roster.csv", vendor, &[0, 1, 2, 3], &[]);
+    let audit = |out: &str| audit_args(&world, &file, &config, out);
+    let (out, args) = audit("before.xlsx");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    world.muster(&args).await.expect("audit runs");
+    let found = classes(&out, v);
+    assert_eq!(found["Different"], keys(vendor, [1]), "{v}");
+    assert_eq!(found["Same"], keys(vendor, [0, 2, 3]), "{v}");
+
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("upsert.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+    let c = counts(&world, &journal);
+    assert_eq!(
+        (c.get(&Status::Updated), c.get(&Status::Exists)),
+        (Some(&1), Some(&3)),
+        "{v}: {c:?} {:?}",
+        world.last_run_errors(&journal, 5)
+    );
+    assert_eq!(world.stat(v, "created"), 0, "{v}");
+    let (out, args) = audit("after.xlsx");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    world.muster(&args).await.expect("audit runs");
+    let found = classes(&out, v);
+    assert_eq!(found["Same"], keys(vendor, 0..4), "{v}: reactivated");
+    assert!(found["Different"].is_empty(), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn motive_reactivates_a_listed_deactivated_user() {
+    a_listed_inactive_user_is_reactivated(VendorKind::Motive).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pegasus_reactivates_a_listed_inactive_user() {
+    a_listed_inactive_user_is_reactivated(VendorKind::Pegasus).await;
 }

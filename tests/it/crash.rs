@@ -248,7 +248,7 @@ fn sigkill_during_a_sync_with_prune_then_rerun_leaves_the_platform_as_the_roster
     use muster::model::VendorKind;
     use muster::sandbox::seed::PlatformSeed;
 
-    use crate::audit::{classes, keys, person, roster};
+    use crate::audit::{audit_args, classes, keys, person, roster};
 
     let (scale, kills_wanted) = if long() { (5, 20) } else { (1, 5) };
     let same = 0..20 * scale;
@@ -372,17 +372,7 @@ fn sigkill_during_a_sync_with_prune_then_rerun_leaves_the_platform_as_the_roster
         check_workbook(&importer.out, &[]);
 
         // What the platform holds now, as an audit sees it.
-        let audit = w.path("audit.xlsx");
-        let p = |x: &Path| x.display().to_string();
-        let args = [
-            "audit".to_string(),
-            p(&importer.roster),
-            "--config".into(),
-            p(&config),
-            "--out".into(),
-            p(&audit),
-            "--quiet".into(),
-        ];
+        let (audit, args) = audit_args(&w, &importer.roster, &config, "audit.xlsx");
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         rt.block_on(w.muster(&args)).expect("the audit runs");
         let found = classes(&audit, v);

@@ -15,7 +15,9 @@
 //!   that explanation and the target halts; the first create of a target goes alone so one
 //!   row, not a whole wave, learns it.
 //! - Update (`action = update|upsert`, `--mode upsert|sync`): `PUT /users/{id}` with the
-//!   fields that differ from the listed user (never the password); nothing differs → `exists`.
+//!   fields that differ from the listed user (never the password), and `status: active`
+//!   for a deactivated user the roster lists (not marked `disabled`); nothing differs →
+//!   `exists`.
 //! - Motive documents no delete; `action = delete` (and `--mode sync --prune`) deactivates:
 //!   `PUT /users/{id}` `{"status": "deactivated"}`.
 //! - `list_users` (audit, upsert, sync): every page of `GET /users` in roster terms.
@@ -263,7 +265,12 @@ impl Motive {
             return Ok(out);
         }
         let wanted = rules::fields_body(&job.row, group_ids);
-        let diff = rules::changes(&wanted, &user.fields);
+        let mut diff = rules::changes(&wanted, &user.fields);
+        // Listed on the roster: a deactivated user is given its access back (see
+        // `audit::differences`).
+        if !is_active(&user.fields) && !crate::audit::roster_disabled(&job.row) {
+            diff.insert("status".into(), Value::from("active"));
+        }
         if diff.is_empty() {
             return Ok(out);
         }

@@ -17,7 +17,8 @@
 //! - Audit, upsert, sync (issue 9): `list_users` pages through every user (names, e-mail,
 //!   phone, groups as `company`, `is_active`). An existing user is updated when the row
 //!   or the mode asks (`update`/`upsert`, `--mode upsert|sync`): `PUT /users/{id}` with only
-//!   the fields that differ, nothing at all when none does. Removal is deactivation,
+//!   the fields that differ (and `is_active: true` for an inactive user the roster lists,
+//!   not marked `disabled`), nothing at all when none does. Removal is deactivation,
 //!   `PUT /users/{id}` `{"is_active": false}`: the contract documents neither a user
 //!   update nor a delete, so both are assumptions (see `update`, `deactivate`).
 

@@ -201,6 +201,11 @@ pub(super) fn changes(
     {
         out.insert("phone".into(), json!(w));
     }
+    // Listed on the roster: an inactive user is given its access back (see
+    // `audit::differences`).
+    if !have.active() && !crate::audit::roster_disabled(row) {
+        out.insert("is_active".into(), json!(true));
+    }
     if let Some(c) = company(row) {
         if have.company(group_names).as_deref() != Some(c) {
             if let Some(g) = company_group {
