@@ -620,7 +620,8 @@ fn unfinished_users(
     if planned.decided.is_empty() {
         return Ok(users);
     }
-    for target in planned.surveys.keys() {
+    for (target, survey) in &planned.surveys {
+        let vendor = survey.target.vendor;
         let mut by_key: HashMap<String, Vec<(String, journal::Step)>> = HashMap::new();
         for ((key, step), s) in journal.steps(target)? {
             by_key.entry(key).or_default().push((step, s));
@@ -629,7 +630,8 @@ fn unfinished_users(
             let this_run = steps
                 .iter()
                 .any(|(_, s)| Some(s.run_id.as_str()) == resumed);
-            if this_run || vendors::unfinished(steps.iter().map(|(n, s)| (n.as_str(), s))) {
+            let named = steps.iter().map(|(n, s)| (n.as_str(), s));
+            if this_run || vendors::unfinished(vendor, named) {
                 users.insert((target.clone(), key));
             }
         }

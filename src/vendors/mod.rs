@@ -167,24 +167,33 @@ impl Connector {
     }
 }
 
-/// The ledger step a connector marks done once it has made the row's user (with the id),
-/// for Traccar, Motive and Pegasus, which make a user in more than one step.
+/// The ledger step a connector marks done once it has made the row's user (with the id).
+/// DRTrack's one request makes the whole row; Traccar, Motive and Pegasus make a user in
+/// more than one step and mark the row [`STEP_COMPLETE`] after the last.
 pub const STEP_USER: &str = "user";
 /// The ledger step marked done once every step of the row is (user, device links, app
 /// access). A user muster made whose row has no `complete` is unfinished: the next run
 /// hands it to its connector, whatever a listing shows (see `commands::import`).
 pub const STEP_COMPLETE: &str = "complete";
 
-/// Whether a user's ledger steps (by step name) say muster's work on it is unfinished: a
-/// request sent and never settled (an intent), or the user made and its row not complete.
-pub fn unfinished<'a>(mut steps: impl Iterator<Item = (&'a str, &'a journal::Step)>) -> bool {
+/// Whether a user's ledger steps (by step name) on `vendor` say muster's work on it is
+/// unfinished: a request sent and never settled (an intent), or, where a user is made in
+/// several steps, the user made and its row not complete.
+pub fn unfinished<'a>(
+    vendor: VendorKind,
+    mut steps: impl Iterator<Item = (&'a str, &'a journal::Step)>,
+) -> bool {
+    let several_steps = matches!(
+        vendor,
+        VendorKind::Traccar | VendorKind::Motive | VendorKind::Pegasus
+    );
     let (mut made, mut complete) = (false, false);
     let intent = steps.any(|(step, s)| {
         made |= step == STEP_USER;
         complete |= step == STEP_COMPLETE;
         s.state == journal::StepState::Intent
     });
-    intent || (made && !complete)
+    intent || (several_steps && made && !complete)
 }
 
 /// The row's identity on `vendor`, trimmed and lower-cased: email for Traccar and Motive
@@ -245,7 +254,16 @@ mod tests {
             (&[("delete", &intent)], true),
         ];
         for (steps, want) in cases {
-            assert_eq!(unfinished(steps.iter().copied()), want, "{steps:?}");
+            assert_eq!(
+                unfinished(VendorKind::Pegasus, steps.iter().copied()),
+                want,
+                "{steps:?}"
+            );
         }
+        // DRTrack makes a user in one request: its `user` step is the whole row.
+        let made: &[(&str, &Step)] = &[(STEP_USER, &done)];
+        assert!(!unfinished(VendorKind::Drtrack, made.iter().copied()));
+        let open: &[(&str, &Step)] = &[(STEP_USER, &intent)];
+        assert!(unfinished(VendorKind::Drtrack, open.iter().copied()));
     }
 }

@@ -46,7 +46,7 @@ use super::{Job, PlatformUser, Vendor, VendorError, generate_password};
 use wire::{Directory, Listed, Method};
 
 /// The journal step of a user made by `ADD`.
-const STEP: &str = "user";
+const STEP: &str = super::STEP_USER;
 /// The journal step of a user removed by `DELETE` (its id: the user's `key`).
 const STEP_DELETE: &str = "delete";
 
