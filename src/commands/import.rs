@@ -261,10 +261,11 @@ pub async fn execute_plan(
         // shows it as the roster has it: a later step (Pegasus' app access, Traccar's device
         // links) may be missing, and no listing shows it.
         let unfinished = || {
-            c.target.as_ref().is_some_and(|t| {
-                vendors::identity_key(t.vendor, row)
-                    .is_some_and(|key| unfinished.contains(&(t.name.clone(), key)))
-            })
+            !unfinished.is_empty()
+                && c.target.as_ref().is_some_and(|t| {
+                    vendors::identity_key(t.vendor, row)
+                        .is_some_and(|key| unfinished.contains(&(t.name.clone(), key)))
+                })
         };
         if let Some(o) = planned.decided.get(&row.index).filter(|_| !unfinished()) {
             outcomes.insert(row.index, o.clone());
@@ -663,18 +664,16 @@ fn match_prune_rows(
     config: &Config,
 ) -> (HashMap<usize, Outcome>, Vec<String>) {
     let mut next = roster_len;
-    let mut by_key: HashMap<(String, String), (Row, Option<Outcome>)> = HashMap::new();
+    let mut by_key: HashMap<(String, String), (Row, Option<Outcome>, &Target)> = HashMap::new();
     for r in recorded {
         next = next.max(r.index + 1);
         let Some(target) = r.target.as_ref().and_then(|t| config.targets.get(t)) else {
             continue;
         };
-        let name = target.name.clone();
-        let vendor = target.vendor;
         let layout = Arc::new(r.layout());
         let (row, outcome) = r.into_row(layout);
-        if let Some(key) = vendors::identity_key(vendor, &row) {
-            by_key.insert((name, key), (row, outcome));
+        if let Some(key) = vendors::identity_key(target.vendor, &row) {
+            by_key.insert((target.name.clone(), key), (row, outcome, target));
         }
     }
     for (row, c) in rows[roster_len..].iter_mut().zip(&checked[roster_len..]) {
@@ -683,7 +682,7 @@ fn match_prune_rows(
             Some((t.name.clone(), key))
         });
         match key.and_then(|k| by_key.remove(&k)) {
-            Some((recorded, _)) => row.index = recorded.index,
+            Some((recorded, _, _)) => row.index = recorded.index,
             None => {
                 row.index = next;
                 next += 1;
@@ -692,10 +691,7 @@ fn match_prune_rows(
     }
     let mut settled = HashMap::new();
     let mut headers = Vec::new();
-    for ((name, _), (row, outcome)) in by_key {
-        let Some(target) = config.targets.get(&name) else {
-            continue;
-        };
+    for (row, outcome, target) in by_key.into_values() {
         let outcome = outcome
             .filter(|o| o.status != Status::NotAttempted)
             .unwrap_or_else(|| {
