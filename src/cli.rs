@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::model::Mode;
 
 /// Provision users on fleet-telematics platforms from spreadsheets, exactly once.
 #[derive(Debug, Parser)]
@@ -68,18 +71,6 @@ pub struct ValidateArgs {
     /// Write only Summary and Errors, no Results sheet — for large files.
     #[arg(long)]
     pub errors_only: bool,
-}
-
-/// What `import` does with rows that already exist (DESIGN `--mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Mode {
-    /// Create missing users; existing ones are left alone (`exists`).
-    #[default]
-    Create,
-    /// Create missing users and update those that differ.
-    Upsert,
-    /// Upsert, and (with --prune) remove users the roster does not list.
-    Sync,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -283,4 +274,16 @@ pub struct ReportArgs {
     /// The journal to read; default .muster/journal.db.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+}
+
+/// `--mode`'s words are `Mode`'s own: the stages take `model::Mode`, and only this file
+/// knows clap.
+impl ValueEnum for Mode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Mode::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.key()).help(self.about()))
+    }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod env;
+pub mod http;
 pub mod input;
 pub mod journal;
 pub mod mapping;

@@ -181,6 +181,57 @@ impl fmt::Display for Action {
     }
 }
 
+/// What an import does with rows whose user already exists (DESIGN `--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Mode {
+    /// Create missing users; existing ones are left alone (`exists`).
+    #[default]
+    Create,
+    /// Create missing users and update those that differ.
+    Upsert,
+    /// Upsert, and (with prune) remove users the roster does not list.
+    Sync,
+}
+
+impl Mode {
+    /// Every mode, in the order the help lists them.
+    pub const ALL: [Mode; 3] = [Mode::Create, Mode::Upsert, Mode::Sync];
+
+    /// The word on the command line and in a plan's info.
+    pub fn key(self) -> &'static str {
+        match self {
+            Mode::Create => "create",
+            Mode::Upsert => "upsert",
+            Mode::Sync => "sync",
+        }
+    }
+
+    /// What the mode does, for the help.
+    pub fn about(self) -> &'static str {
+        match self {
+            Mode::Create => "Create missing users; existing ones are left alone (`exists`)",
+            Mode::Upsert => "Create missing users and update those that differ",
+            Mode::Sync => "Upsert, and (with --prune) remove users the roster does not list",
+        }
+    }
+
+    /// Parses a mode's word; `None` for an unknown one.
+    pub fn parse(text: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.key() == text.trim())
+    }
+
+    /// Whether users that differ from their row are updated (upsert and sync).
+    pub fn updates(self) -> bool {
+        matches!(self, Mode::Upsert | Mode::Sync)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// A row's final status (DESIGN "Result workbook").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

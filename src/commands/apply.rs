@@ -42,11 +42,12 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
         bail!("{shown} names no input file");
     }
     let get = |k: &str| read.get(k).filter(|v| !v.is_empty()).map(str::to_string);
-    let mode = match get("mode").as_deref() {
-        Some("create") | None => Mode::Create,
-        Some("upsert") => Mode::Upsert,
-        Some("sync") => Mode::Sync,
-        Some(other) => bail!("{shown}: unknown mode {other:?}"),
+    let mode = match get("mode") {
+        None => Mode::Create,
+        Some(word) => match Mode::parse(&word) {
+            Some(mode) => mode,
+            None => bail!("{shown}: unknown mode {word:?}"),
+        },
     };
     let max_prune = match get("max_prune") {
         Some(n) => Some(

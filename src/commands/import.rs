@@ -892,7 +892,7 @@ fn write_plan(
                 .map(|p| absolute(p))
                 .unwrap_or_else(|| absolute(Path::new("muster.toml"))),
         ),
-        ("mode".into(), format!("{:?}", args.mode).to_lowercase()),
+        ("mode".into(), args.mode.key().into()),
         ("prune".into(), args.prune.to_string()),
         (
             "max_prune".into(),

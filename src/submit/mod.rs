@@ -4,9 +4,6 @@
 //! The engine knows the `Vendor` trait and the journal; connectors know the wire. A row
 //! that a connector never finished (target halted, deadline) ends `not_attempted`.
 
-pub mod http;
-pub mod limiter;
-pub mod retry;
 pub mod secrets;
 
 use std::collections::HashMap;
@@ -17,12 +14,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::cli::Mode;
 use crate::config::{Credentials, Target};
+use crate::http::{Halt, Http};
 use crate::journal::{self, Journal, Step, StepWrite};
+use crate::model::Mode;
 use crate::model::{Action, Outcome, Status, TargetStats};
 use crate::vendors::{self, Job, Purpose, VendorError};
-use http::{Halt, Http};
 use secrets::SecretsFile;
 
 /// Progress of the run, as the engine reports it (implemented by `progress`).

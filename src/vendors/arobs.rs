@@ -15,11 +15,11 @@ use reqwest::Method;
 use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 
+use crate::http::retry::Kind;
+use crate::http::{Request, SendError};
 use crate::model::{Field, Outcome, Status};
 use crate::secret::Secret;
 use crate::submit::Ctx;
-use crate::submit::http::{Request, SendError};
-use crate::submit::retry::Kind;
 
 use super::{Job, PlatformUser, Vendor, VendorError, split_list};
 

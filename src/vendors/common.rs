@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
 
+use crate::http::{Reply, Request, SendError};
 use crate::model::{Outcome, Status};
 use crate::submit::Ctx;
-use crate::submit::http::{Reply, Request, SendError};
 
 use super::VendorError;
 

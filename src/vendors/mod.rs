@@ -13,10 +13,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::config::{Credentials, Target};
+use crate::http::SendError;
 use crate::journal;
 use crate::model::{Action, Field, Row, VendorKind};
 use crate::submit::Ctx;
-use crate::submit::http::SendError;
 
 /// One row to provision on a target.
 #[derive(Debug, Clone)]

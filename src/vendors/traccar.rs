@@ -17,14 +17,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit;
-use crate::cli::Mode;
 use crate::config::Credentials;
+use crate::http::retry::Kind;
+use crate::http::{Reply, Request, SendError};
 use crate::journal::{StepState, StepWrite};
+use crate::model::Mode;
 use crate::model::{Action, Field, Outcome, Problem, SideId, Status, VendorKind};
 use crate::secret::Secret;
 use crate::submit::Ctx;
-use crate::submit::http::{Reply, Request, SendError};
-use crate::submit::retry::Kind;
 
 use super::common::{RowError, fail_send, send, settle};
 use super::{

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use muster::config::{Rate, Target};
+use muster::http::{Halt, Http, Request};
 use muster::model::VendorKind;
-use muster::submit::http::{Halt, Http, Request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_pauses_the_whole_target() {

@@ -10,11 +10,11 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use muster::config::{Rate, Target};
+use muster::http::retry::Kind;
+use muster::http::{Halt, Http, Request, SendError};
 use muster::model::{Status, VendorKind};
 use muster::sandbox::{Options, Redirect};
 use muster::secret::Secret;
-use muster::submit::http::{Halt, Http, Request, SendError};
-use muster::submit::retry::Kind;
 use reqwest::Method;
 use reqwest::header::HeaderName;
 

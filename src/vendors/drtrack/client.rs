@@ -7,9 +7,9 @@ use reqwest::header::HeaderName;
 
 use super::Drtrack;
 use super::wire::{AuthReply, Directory, User};
+use crate::http::{Reply, Request, SendError};
 use crate::secret::Secret;
 use crate::submit::Ctx;
-use crate::submit::http::{Reply, Request, SendError};
 use crate::vendors::VendorError;
 
 impl Drtrack {

@@ -8,10 +8,10 @@ use std::sync::atomic::Ordering;
 
 use super::wire::{self, Directory, Method};
 use super::{Drtrack, Pending, STEP, STEP_DELETE};
+use crate::http::retry::Kind;
+use crate::http::{Request, SendError};
 use crate::model::Status;
 use crate::submit::Ctx;
-use crate::submit::http::{Request, SendError};
-use crate::submit::retry::Kind;
 use crate::vendors::VendorError;
 
 /// What `PUT /users/sync` said.

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use super::wire::{self, Method, OpFields};
 use super::*;
-use crate::cli::Mode;
 use crate::config::{Rate, Target};
 use crate::journal::Journal;
 use crate::journal::StepState;
+use crate::model::Mode;
 use crate::model::{Action, Status};
 use crate::model::{Layout, Row, TargetStats};
 use crate::sandbox::{Options, Sandbox};

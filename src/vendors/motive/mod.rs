@@ -32,14 +32,14 @@ use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderName};
 use serde_json::Value;
 
-use crate::cli::Mode;
 use crate::config::Credentials;
+use crate::http::retry::Kind;
+use crate::http::{Request, SendError};
 use crate::journal::StepState;
+use crate::model::Mode;
 use crate::model::{Action, Field, Outcome, Problem, Row, Status};
 use crate::secret::Secret;
 use crate::submit::Ctx;
-use crate::submit::http::{Request, SendError};
-use crate::submit::retry::Kind;
 
 use super::common::{RowError, fail_send, send, settle};
 use super::{Job, PlatformUser, STEP_COMPLETE, STEP_USER, Vendor, VendorError, split_list};

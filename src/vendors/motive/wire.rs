@@ -147,7 +147,7 @@ pub fn readable(status: u16, body: &str, secret: Option<&str>) -> String {
     let message = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| error_text(&v))
-        .unwrap_or_else(|| crate::submit::http::excerpt(body));
+        .unwrap_or_else(|| crate::http::excerpt(body));
     let mut message = message.trim().to_string();
     if let Some(s) = secret.filter(|s| s.len() >= 3) {
         message = message.replace(s, "***");

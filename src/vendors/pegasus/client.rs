@@ -12,10 +12,10 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::config::Credentials;
+use crate::http::{Reply, Request, SendError};
 use crate::model::Outcome;
 use crate::secret::Secret;
 use crate::submit::Ctx;
-use crate::submit::http::{Reply, Request, SendError};
 use crate::vendors::VendorError;
 pub(super) use crate::vendors::common::RowError;
 use crate::vendors::common::counted;
@@ -72,7 +72,7 @@ impl Session {
         let (Some(user), Some(password)) = (&self.username, &self.password) else {
             return Err(VendorError::Auth("no username/password configured".into()));
         };
-        let req = Request::new(Method::POST, "/login", crate::submit::retry::Kind::Read)
+        let req = Request::new(Method::POST, "/login", crate::http::retry::Kind::Read)
             .anonymous()
             .json(json!({"username": user.expose(), "password": password.expose()}));
         let reply = ctx

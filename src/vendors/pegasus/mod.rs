@@ -36,13 +36,13 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use tokio::sync::mpsc;
 
-use crate::cli::Mode;
 use crate::config::Credentials;
+use crate::http::limiter::Limiter;
+use crate::http::retry::Kind;
+use crate::http::{Request, SendError};
 use crate::journal::StepState;
+use crate::model::Mode;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
-use crate::submit::http::{Request, SendError};
-use crate::submit::limiter::Limiter;
-use crate::submit::retry::Kind;
 use crate::submit::{Ctx, SingleFlight};
 
 use super::common::{Fresh, fail_send, settle};

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::client::Window;
 use super::wire::{self, Me};
+use crate::http::Reply;
 use crate::model::{Action, Field, Layout, Row};
-use crate::submit::http::Reply;
 use crate::vendors::Job;
 
 fn job(cells: &[(Field, &str)]) -> Job {
@@ -300,9 +300,9 @@ mod against_the_sandbox {
 
     use serde_json::{Value, json};
 
-    use crate::cli::Mode;
     use crate::config::{Credentials, Rate, Target};
     use crate::journal::{Journal, StepState};
+    use crate::model::Mode;
     use crate::model::{Action, Field, Layout, Outcome, Row, Status, VendorKind};
     use crate::sandbox::pegasus::PegasusSim;
     use crate::sandbox::seed::PlatformSeed;

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::same;
+use crate::http::Reply;
 use crate::model::{Field, Problem, Row};
 use crate::secret::Secret;
-use crate::submit::http::Reply;
 use crate::vendors::{Job, PlatformUser, split_list};
 
 /// `POST /login` → `{"message", "app", "auth": "<token>"}`.

@@ -1,7 +1,13 @@
-//! One target's HTTP client: every request passes the target's pause gate (Retry-After)
-//! and limiter, is retried by `retry`'s policy, and is counted. Credentials are sent as
-//! sensitive header values and never leave the target's origin: redirects to another host
-//! are not followed.
+//! The transport, below both the connectors and the engine: one target's HTTP client, its
+//! limiter (`limiter`) and the retry policy (`retry`, pure). Connectors use it for their
+//! reads (probe, listing, look-ups); the engine (`submit`) for every write.
+//!
+//! Every request passes the target's pause gate (Retry-After) and limiter, is retried by
+//! `retry`'s policy, and is counted. Credentials are sent as sensitive header values and
+//! never leave the target's origin: redirects to another host are not followed.
+
+pub mod limiter;
+pub mod retry;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -10,10 +16,10 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
-use super::limiter::Limiter;
-use super::retry::{self, Attempt, Backoff, Decision, Kind};
 use crate::config::Target;
 use crate::secret::Secret;
+use limiter::Limiter;
+use retry::{Attempt, Backoff, Decision, Kind};
 
 /// A request body.
 #[derive(Debug, Clone, Default)]
