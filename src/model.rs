@@ -61,9 +61,18 @@ impl VendorKind {
 
     /// The field that identifies a user on this platform (DESIGN "identity key").
     pub fn identity_field(self) -> Field {
+        self.identity_fields()[0]
+    }
+
+    /// The fields that may identify a user on this platform, the first filled one winning:
+    /// Traccar email; Motive email, else username, else external id; Pegasus username,
+    /// else the email (used as the username); DRTrack and AROBS username.
+    pub fn identity_fields(self) -> &'static [Field] {
         match self {
-            VendorKind::Traccar | VendorKind::Motive => Field::Email,
-            VendorKind::Pegasus | VendorKind::Drtrack | VendorKind::Arobs => Field::Username,
+            VendorKind::Traccar => &[Field::Email],
+            VendorKind::Motive => &[Field::Email, Field::Username, Field::ExternalId],
+            VendorKind::Pegasus => &[Field::Username, Field::Email],
+            VendorKind::Drtrack | VendorKind::Arobs => &[Field::Username],
         }
     }
 }
@@ -140,6 +149,60 @@ impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The row's identity on `vendor` ([`VendorKind::identity_fields`]: the first one filled),
+/// trimmed and lower-cased: the key the journal, the duplicate check and the comparison
+/// with a platform's users all use.
+pub fn identity_key(vendor: VendorKind, row: &Row) -> Option<String> {
+    vendor.identity_fields().iter().find_map(|f| {
+        let value = row.get(*f)?.trim();
+        (!value.is_empty()).then(|| value.to_lowercase())
+    })
+}
+
+/// Splits a list cell on `|`, or on `;` when the cell has no `|` (DESIGN "Roster fields").
+/// Items are trimmed; empty items are kept so a rule can refuse `a||b` ([`list_items`]
+/// drops them).
+pub fn split_list(text: &str) -> Vec<&str> {
+    let sep = if text.contains('|') || !text.contains(';') {
+        '|'
+    } else {
+        ';'
+    };
+    text.split(sep).map(str::trim).collect()
+}
+
+/// The items of a list cell ([`split_list`]) without empty ones: what a platform is sent.
+pub fn list_items(text: &str) -> Vec<&str> {
+    let mut items = split_list(text);
+    items.retain(|s| !s.is_empty());
+    items
+}
+
+/// Parses a yes/no cell: true/false, yes/no, y/n, 1/0, x (ticked), on/off, any case.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "x" | "on" | "wahr" | "ja" => Some(true),
+        "false" | "no" | "n" | "0" | "off" | "falsch" | "nein" => Some(false),
+        _ => None,
+    }
+}
+
+/// A user as a platform holds it, in roster terms: what `muster audit` compares with a
+/// roster row and what upsert and sync act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformUser {
+    /// The identity the roster row would have on this platform (`identity_key`'s
+    /// normalisation: trimmed, lower-case).
+    pub key: String,
+    /// The platform's own id for the user (what updates and removals address).
+    pub id: String,
+    /// The roster fields the platform holds, as roster text (a list field such as
+    /// `devices` or `groups` joined with `|`). Only fields the platform reports appear.
+    pub fields: Vec<(Field, String)>,
+    /// False when the platform keeps the user but has it disabled or deactivated.
+    pub active: bool,
 }
 
 /// What the roster asks muster to do with a row.

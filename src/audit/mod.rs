@@ -14,8 +14,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::model::{Field, Row, VendorKind};
-use crate::validate::parse_bool;
-use crate::vendors::{PlatformUser, split_list};
+use crate::model::{PlatformUser, parse_bool, split_list};
 
 /// Where a roster row and a platform user stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -15,11 +15,11 @@ use crate::cli::AuditArgs;
 use crate::commands::{import, inputs};
 use crate::config::{Credentials, Target};
 use crate::journal::Journal;
+use crate::model::PlatformUser;
 use crate::model::Row;
 use crate::report::audit::{self as audit_report, Line};
 use crate::submit;
 use crate::validate::{self, Duplicates};
-use crate::vendors::{self, PlatformUser};
 use crate::{Env, Exit};
 
 /// What one target holds and how the roster's rows stand against it.
@@ -77,7 +77,7 @@ pub fn entries<'a>(
             .target
             .as_ref()
             .filter(|_| c.problems.is_empty())
-            .and_then(|t| Some((t, vendors::identity_key(t.vendor, row)?)));
+            .and_then(|t| Some((t, crate::model::identity_key(t.vendor, row)?)));
         match found {
             Some((t, key)) => per_target
                 .entry(t.name.clone())

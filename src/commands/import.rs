@@ -18,13 +18,14 @@ use crate::commands::audit::{self as audit_cmd, Survey};
 use crate::commands::inputs;
 use crate::config::{Config, Target};
 use crate::journal::{self, Journal, StoredRow, StoredRowRef};
+use crate::model::PlatformUser;
 use crate::model::{Action, Field, Outcome, Problem, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::progress::Progress;
 use crate::report::{self, ResultsWriter};
 use crate::submit::secrets::SecretsFile;
 use crate::submit::{self, Reporter, Silent, TargetWork};
 use crate::validate::{self, Duplicates};
-use crate::vendors::{self, Job, PlatformUser, Purpose};
+use crate::vendors::{self, Job, Purpose};
 use crate::{Env, Exit};
 
 /// The default journal, relative to the working directory.
@@ -263,7 +264,7 @@ pub async fn execute_plan(
         let unfinished = || {
             !unfinished.is_empty()
                 && c.target.as_ref().is_some_and(|t| {
-                    vendors::identity_key(t.vendor, row)
+                    crate::model::identity_key(t.vendor, row)
                         .is_some_and(|key| unfinished.contains(&(t.name.clone(), key)))
                 })
         };
@@ -278,7 +279,7 @@ pub async fn execute_plan(
             );
             continue;
         };
-        let Some(key) = vendors::identity_key(target.vendor, row) else {
+        let Some(key) = crate::model::identity_key(target.vendor, row) else {
             let field = target.vendor.identity_field();
             outcomes.insert(
                 row.index,
@@ -672,13 +673,13 @@ fn match_prune_rows(
         };
         let layout = Arc::new(r.layout());
         let (row, outcome) = r.into_row(layout);
-        if let Some(key) = vendors::identity_key(target.vendor, &row) {
+        if let Some(key) = crate::model::identity_key(target.vendor, &row) {
             by_key.insert((target.name.clone(), key), (row, outcome, target));
         }
     }
     for (row, c) in rows[roster_len..].iter_mut().zip(&checked[roster_len..]) {
         let key = c.target.as_ref().and_then(|t| {
-            let key = vendors::identity_key(t.vendor, row)?;
+            let key = crate::model::identity_key(t.vendor, row)?;
             Some((t.name.clone(), key))
         });
         match key.and_then(|k| by_key.remove(&k)) {
@@ -872,7 +873,7 @@ fn write_plan(
                 .to_string(),
             key: finding
                 .map(|f| f.key.clone())
-                .or_else(|| target.and_then(|t| vendors::identity_key(t.vendor, row)))
+                .or_else(|| target.and_then(|t| crate::model::identity_key(t.vendor, row)))
                 .unwrap_or_default(),
             action,
             platform_id: finding.and_then(|f| f.platform_id.clone()),

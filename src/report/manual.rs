@@ -13,8 +13,8 @@ use rust_xlsxwriter::{ColNum, Workbook, Worksheet, XlsxError};
 
 use crate::model::{Field, RowResult};
 use crate::report::counts::NO_TARGET;
+use crate::report::sheet::{EXCEL_ROWS, WIDTH_SAMPLE, Widths, put_text};
 use crate::report::style::Formats;
-use crate::report::workbook::{EXCEL_ROWS, WIDTH_SAMPLE, Widths, put_text};
 
 /// The columns of the user table, in the order the AROBS form asks for them.
 pub const MANUAL_COLUMNS: [&str; 8] = [

@@ -8,7 +8,8 @@
 //! - [`safe`]: no formula, no secret, no over-long cell (the reasoning is documented there);
 //! - [`counts`]: rows per target and status, kept while writing;
 //! - [`summary`]: the terminal table; [`json`]: `--json` rows and summary;
-//! - [`style`]: formats and status colours.
+//! - [`style`]: formats and status colours; [`sheet`]: what every sheet shares (Excel's
+//!   row limit, column widths, writing a text cell).
 
 pub mod audit;
 pub mod counts;
@@ -16,6 +17,7 @@ pub mod json;
 pub mod manual;
 pub mod plan;
 pub mod safe;
+pub mod sheet;
 pub mod style;
 pub mod summary;
 mod summary_sheet;

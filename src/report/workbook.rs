@@ -21,17 +21,10 @@ use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
 use super::counts::Counts;
 use super::manual::{self, Spool};
 use super::safe::{self, MASK};
+use super::sheet::{EXCEL_ROWS, WIDTH_SAMPLE, Widths, put_text};
 use super::style::Formats;
 use super::{Error, RESULT_COLUMNS};
 use crate::model::{Layout, RowResult, RunInfo, Status, TargetStats, VendorKind};
-
-/// Rows of a sheet (header included) before the next rows go to a continuation sheet
-/// (`Results (2)`): Excel's limit.
-pub(super) const EXCEL_ROWS: u32 = 1_048_576;
-/// Rows sampled for column widths (no full-data autofit in constant memory).
-pub(super) const WIDTH_SAMPLE: u32 = 500;
-/// Widest column, in characters.
-const MAX_WIDTH: usize = 60;
 
 /// Where the workbook was written and what it holds; returned by `finish`.
 #[derive(Debug, Clone)]
@@ -456,29 +449,6 @@ fn readable_by_others(_: &tempfile::NamedTempFile, _: &Path) -> std::io::Result<
     Ok(())
 }
 
-/// Column widths measured on the first rows of a sheet.
-pub(super) struct Widths {
-    pub(super) chars: Vec<usize>,
-}
-
-impl Widths {
-    pub(super) fn see(&mut self, col: usize, len: usize, sample: bool) {
-        if sample {
-            if let Some(w) = self.chars.get_mut(col) {
-                *w = (*w).max(len);
-            }
-        }
-    }
-
-    pub(super) fn apply(&self, sheet: &mut Worksheet) -> Result<(), XlsxError> {
-        for (c, w) in self.chars.iter().enumerate() {
-            let width = (*w).clamp(6, MAX_WIDTH) + 2;
-            sheet.set_column_width(c as ColNum, width as f64)?;
-        }
-        Ok(())
-    }
-}
-
 /// A streamed sheet and its continuation sheets when it outgrows Excel's row limit.
 struct Pages {
     name: &'static str,
@@ -597,28 +567,6 @@ impl Pages {
         }
         Ok(out)
     }
-}
-
-/// Writes one text cell: cut to Excel's limit, quote-prefixed when it looks like a formula.
-pub(super) fn put_text(
-    sheet: &mut Worksheet,
-    row: RowNum,
-    col: ColNum,
-    text: &str,
-    formats: &Formats,
-    widths: &mut Widths,
-    sample: bool,
-) -> Result<(), XlsxError> {
-    let text = safe::fit_cell(text);
-    if sample {
-        widths.see(col as usize, text.chars().take(MAX_WIDTH).count(), true);
-    }
-    if safe::looks_like_formula(&text) {
-        sheet.write_string_with_format(row, col, text, &formats.quoted)?;
-    } else {
-        sheet.write_string(row, col, text)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -407,7 +407,7 @@ async fn run_target(
 #[derive(Debug, Clone)]
 pub struct Listing {
     /// The platform's users; `None` when the platform cannot be listed (AROBS: `manual`).
-    pub users: Option<Vec<vendors::PlatformUser>>,
+    pub users: Option<Vec<crate::model::PlatformUser>>,
     /// Requests sent (probe and list).
     pub requests: u64,
 }

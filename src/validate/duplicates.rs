@@ -13,10 +13,8 @@ use crate::model::{Cells, Field, Layout, Problem, Row, VendorKind};
 
 use super::generic::Columns;
 
-/// The field and value that identify the row's user on `vendor`, as written.
-///
-/// Traccar: email. Motive: email, else username, else external id. Pegasus: username,
-/// else the email (used as the username). DRTrack and AROBS: username.
+/// The field and value that identify the row's user on `vendor`, as written (the fields
+/// are [`VendorKind::identity_fields`], as for [`crate::model::identity_key`]).
 pub fn identity(row: &Row, vendor: VendorKind) -> Option<(Field, &str)> {
     identity_in(row, &Columns::of(&row.layout), vendor).map(|(f, _, v)| (f, v))
 }
@@ -27,13 +25,7 @@ fn identity_in<'r>(
     columns: &Columns,
     vendor: VendorKind,
 ) -> Option<(Field, usize, &'r str)> {
-    let order: &[Field] = match vendor {
-        VendorKind::Traccar => &[Field::Email],
-        VendorKind::Motive => &[Field::Email, Field::Username, Field::ExternalId],
-        VendorKind::Pegasus => &[Field::Username, Field::Email],
-        VendorKind::Drtrack | VendorKind::Arobs => &[Field::Username],
-    };
-    order.iter().find_map(|f| {
+    vendor.identity_fields().iter().find_map(|f| {
         let col = columns.get(*f)?;
         let value = row.cell(col)?.trim();
         (!value.is_empty()).then_some((*f, col, value))

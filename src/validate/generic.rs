@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use email_address::{EmailAddress, Options};
 
-use crate::model::{Field, Layout, Problem, Row};
+use crate::model::{Field, Layout, Problem, Row, parse_bool, split_list};
 
 /// Whether `text` is a plain email address (`name@example.com`: no display name, no
 /// domain literal, a dot in the domain).
@@ -135,26 +135,6 @@ fn trim(s: &str) -> &str {
         (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
         _ => s.trim(),
     }
-}
-
-/// Parses a yes/no cell: true/false, yes/no, y/n, 1/0, x (ticked), on/off, any case.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "1" | "x" | "on" | "wahr" | "ja" => Some(true),
-        "false" | "no" | "n" | "0" | "off" | "falsch" | "nein" => Some(false),
-        _ => None,
-    }
-}
-
-/// Splits a list cell on `|`, or on `;` when the cell has no `|` (DESIGN "Roster fields").
-/// Items are trimmed; empty items are kept so callers can refuse `a||b`.
-pub fn split_list(text: &str) -> Vec<&str> {
-    let sep = if text.contains('|') || !text.contains(';') {
-        '|'
-    } else {
-        ';'
-    };
-    text.split(sep).map(str::trim).collect()
 }
 
 /// Whether `text` is a phone number: digits with an optional leading `+`, spaces, dashes,

@@ -18,7 +18,7 @@ use crate::config::{Config, Target};
 use crate::model::{Action, Field, Problem, Row};
 
 pub use duplicates::{Duplicates, Key, identity};
-pub use generic::{is_email, is_phone, parse_bool, split_list};
+pub use generic::{is_email, is_phone};
 pub use vendor::{DUTY_STATUSES, ELD_MODES, MOTIVE_ROLES, PEGASUS_APPS, TIME_TRACKING_MODES};
 
 /// What validation needs besides the row.

@@ -21,7 +21,8 @@ use crate::model::{Field, Outcome, Status};
 use crate::secret::Secret;
 use crate::submit::Ctx;
 
-use super::{Job, PlatformUser, Vendor, VendorError, split_list};
+use super::{Job, Vendor, VendorError};
+use crate::model::{PlatformUser, list_items};
 
 /// The platform's limit on data requests, per user.
 pub const DATA_INTERVAL: Duration = Duration::from_secs(30);
@@ -230,7 +231,7 @@ impl Arobs {
             return ctx.finish(job.index, out);
         }
         let platform = envelope.payload.unwrap_or_default();
-        let wanted: Vec<&str> = row.get(Field::Devices).map(split_list).unwrap_or_default();
+        let wanted: Vec<&str> = row.get(Field::Devices).map(list_items).unwrap_or_default();
         let diff = compare_vehicles(&wanted, &platform);
         if diff.missing.is_empty() && diff.unexpected.is_empty() {
             out.status = Status::Verified;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::config::{Credentials, Target};
 use crate::http::SendError;
 use crate::journal;
-use crate::model::{Action, Field, Row, VendorKind};
+use crate::model::{Action, PlatformUser, Row, VendorKind};
 use crate::submit::Ctx;
 
 /// One row to provision on a target.
@@ -62,22 +62,6 @@ impl VendorError {
             other => VendorError::Unavailable(format!("{what}: {other}")),
         }
     }
-}
-
-/// A user as a platform holds it, in roster terms: what `muster audit` compares with a
-/// roster row and what upsert and sync act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformUser {
-    /// The identity the roster row would have on this platform (`identity_key`'s
-    /// normalisation: trimmed, lower-case).
-    pub key: String,
-    /// The platform's own id for the user (what updates and removals address).
-    pub id: String,
-    /// The roster fields the platform holds, as roster text (a list field such as
-    /// `devices` or `groups` joined with `|`). Only fields the platform reports appear.
-    pub fields: Vec<(Field, String)>,
-    /// False when the platform keeps the user but has it disabled or deactivated.
-    pub active: bool,
 }
 
 /// One platform's connector.
@@ -194,31 +178,6 @@ pub fn unfinished<'a>(
         s.state == journal::StepState::Intent
     });
     intent || (several_steps && made && !complete)
-}
-
-/// The row's identity on `vendor`, trimmed and lower-cased: email for Traccar and Motive
-/// (else username for Motive), username for the others (else email for Pegasus).
-pub fn identity_key(vendor: VendorKind, row: &Row) -> Option<String> {
-    use crate::model::Field;
-    let value = match vendor {
-        VendorKind::Traccar => row.get(Field::Email),
-        VendorKind::Motive => row
-            .get(Field::Email)
-            .or_else(|| row.get(Field::Username))
-            .or_else(|| row.get(Field::ExternalId)),
-        VendorKind::Pegasus => row.get(Field::Username).or_else(|| row.get(Field::Email)),
-        VendorKind::Drtrack | VendorKind::Arobs => row.get(Field::Username),
-    }?;
-    Some(value.trim().to_lowercase())
-}
-
-/// Splits a list cell on `|` (or `;`), trimming and dropping empty items.
-pub fn split_list(text: &str) -> Vec<&str> {
-    let sep = if text.contains('|') { '|' } else { ';' };
-    text.split(sep)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 /// A random password of 16 bytes, hex.

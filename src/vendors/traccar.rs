@@ -22,14 +22,15 @@ use crate::http::retry::Kind;
 use crate::http::{Reply, Request, SendError};
 use crate::journal::{StepState, StepWrite};
 use crate::model::Mode;
-use crate::model::{Action, Field, Outcome, Problem, SideId, Status, VendorKind};
+use crate::model::{
+    Action, Field, Outcome, PlatformUser, Problem, SideId, Status, VendorKind, list_items,
+    parse_bool,
+};
 use crate::secret::Secret;
 use crate::submit::Ctx;
 
 use super::common::{RowError, fail_send, send, settle};
-use super::{
-    Job, PlatformUser, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password, split_list,
-};
+use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password};
 
 /// A user as Traccar lists it (only what muster reads).
 #[derive(Debug, Clone, Deserialize)]
@@ -117,7 +118,7 @@ impl Traccar {
         let mut problems = Vec::new();
         if let Some(col) = row.layout.column_of(Field::Devices) {
             if let Some(text) = row.cell(col) {
-                for item in split_list(text) {
+                for item in list_items(text) {
                     let key = normalise(item);
                     match existing
                         .devices_by_unique_id
@@ -689,14 +690,6 @@ fn fields_body(job: &Job) -> Map<String, Value> {
         body.insert(name.to_string(), v);
     }
     body
-}
-
-fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "1" | "x" => Some(true),
-        "false" | "no" | "n" | "0" => Some(false),
-        _ => None,
-    }
 }
 
 /// Whether a refusal says the email is taken (the text depends on the server's database).

@@ -12,12 +12,13 @@ use clap::Parser as _;
 use muster::cli::Mode;
 use muster::config::{Credentials, Rate, Target};
 use muster::journal::Journal;
+use muster::model::identity_key;
 use muster::model::{Action, Field, Layout, Outcome, Row, Status, VendorKind};
 use muster::sandbox::motive::Motive as Sim;
 use muster::sandbox::{Options, Sandbox, seed};
 use muster::secret::Secret;
 use muster::submit::{self, Silent, TargetWork};
-use muster::vendors::{Job, identity_key};
+use muster::vendors::Job;
 use muster::{Cli, Env};
 
 const KEY: &str = "sandbox-motive-key";

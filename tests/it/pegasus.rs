@@ -11,11 +11,12 @@ use muster::Env;
 use muster::cli::Mode;
 use muster::config::{Config, Target};
 use muster::journal::Journal;
+use muster::model::identity_key;
 use muster::model::{Action, Field, Layout, Outcome, Row, Status, TargetStats, VendorKind};
 use muster::sandbox::pegasus::{self as sim, PegasusSim, Settings};
 use muster::sandbox::{Options, Sandbox};
 use muster::submit::{self, Silent, TargetWork};
-use muster::vendors::{Job, identity_key};
+use muster::vendors::Job;
 
 const COMPANIES: [&str; 7] = [
     "Acme Freight",

@@ -7,7 +7,8 @@
 use crate::model::Field;
 
 use super::Rules;
-use crate::validate::generic::{PasswordPolicy, split_list};
+use crate::model::split_list;
+use crate::validate::generic::PasswordPolicy;
 
 /// Password policy (release 6.11.1).
 const POLICY: PasswordPolicy = PasswordPolicy {

@@ -42,7 +42,8 @@ use crate::secret::Secret;
 use crate::submit::Ctx;
 
 use super::common::Fresh;
-use super::{Job, PlatformUser, Vendor, VendorError, generate_password};
+use super::{Job, Vendor, VendorError, generate_password};
+use crate::model::PlatformUser;
 use wire::{Directory, Listed, Method};
 
 /// The journal step of a user made by `ADD`.

@@ -57,7 +57,7 @@ fn job(index: usize, cells: [&str; 5], action: Action) -> Job {
             .collect(),
         errors: Vec::new(),
     };
-    let key = crate::vendors::identity_key(VendorKind::Drtrack, &row).unwrap_or_default();
+    let key = crate::model::identity_key(VendorKind::Drtrack, &row).unwrap_or_default();
     Job {
         index,
         row: Arc::new(row),
@@ -665,7 +665,7 @@ fn named(index: usize, cells: [&str; 5], action: Action) -> Job {
             .collect(),
         errors: Vec::new(),
     };
-    let key = crate::vendors::identity_key(VendorKind::Drtrack, &row).unwrap_or_default();
+    let key = crate::model::identity_key(VendorKind::Drtrack, &row).unwrap_or_default();
     Job {
         index,
         row: Arc::new(row),

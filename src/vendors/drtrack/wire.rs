@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::model::Field;
-use crate::vendors::PlatformUser;
+use crate::model::PlatformUser;
 
 /// `GET /auth`: `{"AuthenticationToken": "<jwt>", "Status": "200"}`.
 #[derive(Debug, Deserialize, Default)]

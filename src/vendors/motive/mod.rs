@@ -42,7 +42,8 @@ use crate::secret::Secret;
 use crate::submit::Ctx;
 
 use super::common::{RowError, fail_send, send, settle};
-use super::{Job, PlatformUser, STEP_COMPLETE, STEP_USER, Vendor, VendorError, split_list};
+use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
+use crate::model::{PlatformUser, list_items};
 
 pub use rules::check;
 use wire::{Group, Page, User, readable, says_taken};
@@ -570,7 +571,7 @@ impl Vendor for Motive {
         let needs_groups = jobs.iter().any(|j| {
             j.row
                 .get(Field::Groups)
-                .is_some_and(|g| !split_list(g).is_empty())
+                .is_some_and(|g| !list_items(g).is_empty())
         });
         let mut groups = Groups::default();
         if needs_groups {
@@ -677,7 +678,7 @@ fn resolve_groups(
         return Vec::new();
     };
     let mut ids = Vec::new();
-    for item in split_list(text) {
+    for item in list_items(text) {
         let by_name = groups.by_name.get(&item.to_lowercase()).copied();
         let by_id = item
             .parse::<i64>()

@@ -10,8 +10,8 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::model::list_items;
 use crate::model::{Field, Problem, Row, VendorKind};
-use crate::vendors::split_list;
 
 /// Motive's user roles.
 pub const ROLES: [&str; 3] = ["driver", "fleet_user", "admin"];
@@ -166,7 +166,7 @@ pub fn check(row: &Row) -> Vec<Problem> {
     }
     let has_groups = row
         .get(Field::Groups)
-        .is_some_and(|g| !split_list(g).is_empty());
+        .is_some_and(|g| !list_items(g).is_empty());
     if has_groups && matches!(role, Some("fleet_user" | "admin")) && user_role_id(row).is_none() {
         problems.push(Problem::field(
             row,

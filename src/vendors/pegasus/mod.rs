@@ -46,7 +46,8 @@ use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
 use crate::submit::{Ctx, SingleFlight};
 
 use super::common::{Fresh, fail_send, settle};
-use super::{Job, PlatformUser, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
+use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
+use crate::model::PlatformUser;
 use client::{Groups, RowError, Session, Users, Window, send};
 use wire::{readable, reply_id};
 

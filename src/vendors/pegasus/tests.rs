@@ -29,7 +29,7 @@ fn job(cells: &[(Field, &str)]) -> Job {
         errors: vec![],
     };
     let key =
-        crate::vendors::identity_key(crate::model::VendorKind::Pegasus, &row).unwrap_or_default();
+        crate::model::identity_key(crate::model::VendorKind::Pegasus, &row).unwrap_or_default();
     Job {
         index: 0,
         row: Arc::new(row),
@@ -303,13 +303,14 @@ mod against_the_sandbox {
     use crate::config::{Credentials, Rate, Target};
     use crate::journal::{Journal, StepState};
     use crate::model::Mode;
+    use crate::model::identity_key;
     use crate::model::{Action, Field, Layout, Outcome, Row, Status, VendorKind};
     use crate::sandbox::pegasus::PegasusSim;
     use crate::sandbox::seed::PlatformSeed;
     use crate::sandbox::{Options, Sandbox};
     use crate::secret::Secret;
     use crate::submit::{self, Silent, TargetWork};
-    use crate::vendors::{Job, identity_key};
+    use crate::vendors::Job;
 
     const COLUMNS: [Field; 6] = [
         Field::Username,

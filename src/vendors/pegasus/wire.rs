@@ -10,8 +10,9 @@ use serde_json::{Map, Value, json};
 use crate::audit::same;
 use crate::http::Reply;
 use crate::model::{Field, Problem, Row};
+use crate::model::{PlatformUser, list_items, parse_bool};
 use crate::secret::Secret;
-use crate::vendors::{Job, PlatformUser, split_list};
+use crate::vendors::Job;
 
 /// `POST /login` → `{"message", "app", "auth": "<token>"}`.
 #[derive(Debug, Deserialize)]
@@ -429,7 +430,7 @@ fn scopes(row: &Row) -> Result<Map<String, Value>, Vec<Problem>> {
         return Ok(out);
     };
     let mut problems = Vec::new();
-    for item in split_list(text) {
+    for item in list_items(text) {
         match item.split_once('=') {
             Some((k, v))
                 if !k.trim().is_empty()
@@ -453,7 +454,7 @@ fn scopes(row: &Row) -> Result<Map<String, Value>, Vec<Problem>> {
 
 /// `PUT /apps/pegasus2.0?user=ID`: the apps the roster names (`|` list), else the nine.
 pub(super) fn apps_body(row: &Row) -> Value {
-    let named: Vec<&str> = row.get(Field::Apps).map(split_list).unwrap_or_default();
+    let named: Vec<&str> = row.get(Field::Apps).map(list_items).unwrap_or_default();
     let list: Vec<&str> = if named.is_empty() {
         DEFAULT_APPS.to_vec()
     } else {
@@ -470,12 +471,4 @@ pub(super) fn apps_body(row: &Row) -> Value {
 fn policy_password() -> Secret {
     let random = crate::vendors::generate_password();
     Secret::new(format!("Mu7{}", random.expose()))
-}
-
-pub(super) fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "1" | "x" => Some(true),
-        "false" | "no" | "n" | "0" | "" => Some(false),
-        _ => None,
-    }
 }
