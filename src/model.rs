@@ -421,6 +421,36 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of `roster.csv` line 2 from (header, cell) pairs, for tests: a header that is a
+    /// field's name maps to it, `VENDOR.x` is a pass-through column.
+    #[cfg(test)]
+    pub(crate) fn of_pairs(cells: &[(&str, &str)]) -> Row {
+        let mut layout = Layout {
+            file: "roster.csv".into(),
+            sheet: "roster".into(),
+            header_row: 1,
+            ..Layout::default()
+        };
+        for (i, (h, _)) in cells.iter().enumerate() {
+            layout.headers.push(h.to_string());
+            layout
+                .fields
+                .push(Field::ALL.iter().copied().find(|f| f.name() == *h));
+            if let Some((vendor, name)) = h.split_once('.') {
+                if let Some(vendor) = VendorKind::from_key(vendor) {
+                    layout.passthrough.push((i, vendor, name.to_string()));
+                }
+            }
+        }
+        Row {
+            index: 0,
+            layout: Arc::new(layout),
+            line: 2,
+            cells: cells.iter().map(|(_, c)| c.to_string()).collect(),
+            errors: vec![],
+        }
+    }
+
     /// The trimmed text of `field`, or `None` when the column is absent or the cell blank.
     pub fn get(&self, field: Field) -> Option<&str> {
         let col = self.layout.column_of(field)?;

@@ -743,6 +743,7 @@ fn normalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Row;
 
     fn reply(status: u16, body: &str) -> Reply {
         Reply {
@@ -829,6 +830,25 @@ mod tests {
             ]
         );
         assert!(platform_user(json!({"id": 1}).as_object().unwrap()).is_none());
+    }
+
+    #[test]
+    fn every_yes_or_no_validation_accepts_is_sent() {
+        // A readonly cell of `ja` or `on` validates; it was once dropped from the body.
+        for (cell, want) in [("ja", true), ("on", true), ("x", true), ("nein", false)] {
+            let row = Row::of_pairs(&[("email", "a@x.test"), ("readonly", cell)]);
+            let job = Job {
+                index: 0,
+                row: std::sync::Arc::new(row),
+                action: Action::Create,
+                key: "a@x.test".into(),
+            };
+            assert_eq!(
+                fields_body(&job).get("readonly"),
+                Some(&json!(want)),
+                "{cell}"
+            );
+        }
     }
 
     #[test]

@@ -325,34 +325,10 @@ fn scalar(v: &Value) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::model::Layout;
-    use std::sync::Arc;
 
-    /// A row from (header, cell) pairs; `motive.x` headers become pass-through columns.
+    /// A row from (header, cell) pairs ([`Row::of_pairs`]).
     pub(crate) fn row(cells: &[(&str, &str)]) -> Row {
-        let mut layout = Layout {
-            file: "roster.csv".into(),
-            sheet: "roster".into(),
-            header_row: 1,
-            ..Layout::default()
-        };
-        for (i, (h, _)) in cells.iter().enumerate() {
-            layout.headers.push(h.to_string());
-            let field = Field::ALL.iter().copied().find(|f| f.name() == *h);
-            layout.fields.push(field);
-            if let Some(name) = h.strip_prefix("motive.") {
-                layout
-                    .passthrough
-                    .push((i, VendorKind::Motive, name.to_string()));
-            }
-        }
-        Row {
-            index: 0,
-            layout: Arc::new(layout),
-            line: 2,
-            cells: cells.iter().map(|(_, c)| c.to_string()).collect(),
-            errors: vec![],
-        }
+        Row::of_pairs(cells)
     }
 
     fn driver() -> Vec<(&'static str, &'static str)> {
