@@ -8,7 +8,7 @@
 //! - `csv PATH`: the baseline, an idiomatic `csv::Reader` loop over `records()` into
 //!   `StringRecord`.
 //! - `calamine PATH`: the baseline, `open_workbook_auto` + `worksheet_range` + every cell.
-//! - `muster-read PATH`: muster's reader and mapping (`commands::inputs`), every row.
+//! - `muster-read PATH`: muster's reader and mapping (`roster`), every row.
 //! - `csv-xlsx PATH OUT`: the csv read plus rust_xlsxwriter writing every row to one sheet
 //!   in constant-memory mode (what the default `muster validate`, with Results, is up
 //!   against).
@@ -136,7 +136,7 @@ fn calamine_cells(path: &Path) -> Result<usize> {
 }
 
 fn muster_read(path: &Path) -> Result<usize> {
-    let mut roster = muster::commands::inputs::open(&[path.to_path_buf()], None)?;
+    let mut roster = muster::roster::open(&[path.to_path_buf()], None)?;
     let mut bytes = 0;
     loop {
         let chunk = roster.next_chunk(32_768)?;

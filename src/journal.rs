@@ -112,6 +112,9 @@ impl StoredRow {
     }
 }
 
+/// A target's step ledger: every step recorded, by (identity key, step name).
+pub type Ledger = HashMap<(String, String), Step>;
+
 /// The journal file. Cheap to share: one connection behind a mutex; each call is one
 /// short transaction, except [`Journal::commit`], whose writes are committed together with
 /// every other task's pending writes (group commit).
@@ -360,7 +363,7 @@ impl Journal {
     }
 
     /// Every step recorded for `target`, by (key, step).
-    pub fn steps(&self, target: &str) -> Result<HashMap<(String, String), Step>, Error> {
+    pub fn steps(&self, target: &str) -> Result<Ledger, Error> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT key, step, state, id, run_id FROM steps WHERE target = ?1")?;

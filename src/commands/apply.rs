@@ -13,7 +13,8 @@ use anyhow::{anyhow, bail};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{ApplyArgs, ImportArgs, InputArgs, Mode};
-use crate::commands::import::{self, PlatformState};
+use crate::pipeline;
+use crate::plan::PlatformState;
 use crate::report::plan;
 use crate::vendors::Purpose;
 use crate::{Env, Exit};
@@ -79,6 +80,6 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
     let expect = PlatformState {
         targets: read.state,
     };
-    let summary = import::execute_plan(import_args, env, Purpose::Import, Some(&expect)).await?;
-    Ok(import::exit_of(&summary))
+    let summary = pipeline::execute_plan(import_args, env, Purpose::Import, Some(&expect)).await?;
+    Ok(pipeline::exit_of(&summary))
 }

@@ -1,105 +1,29 @@
 //! `muster audit`: read → map → validate → list each target's users (read-only: a probe
-//! and the list, nothing else) → compare (`audit`) → the audit workbook, `--json` lines and
-//! a terminal table. Also the survey the import's `--mode upsert|sync` and plans start
-//! from ([`survey`]).
+//! and the list, nothing else) → compare (`plan::survey`) → the audit workbook, `--json`
+//! lines and a terminal table.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 
-use crate::audit::{self, Class, Entry, Finding};
+use crate::audit::Class;
 use crate::cli::AuditArgs;
-use crate::commands::{import, inputs};
-use crate::config::{Credentials, Target};
-use crate::journal::Journal;
-use crate::model::PlatformUser;
 use crate::model::Row;
+use crate::pipeline;
+use crate::plan::survey;
 use crate::report::audit::{self as audit_report, Line};
+use crate::roster;
+use crate::settings;
 use crate::submit;
 use crate::validate::{self, Duplicates};
 use crate::{Env, Exit};
 
-/// What one target holds and how the roster's rows stand against it.
-#[derive(Debug, Clone)]
-pub struct Survey {
-    pub target: Target,
-    /// `None`: the platform cannot be listed (every row `manual`).
-    pub users: Option<Vec<PlatformUser>>,
-    pub findings: Vec<Finding>,
-}
-
-/// Lists every target of `per_target` (each with its roster rows and their identity keys)
-/// and compares. Read-only. Returns the surveys, and one line per target that could not
-/// be listed (naming it and why).
-pub async fn survey(
-    per_target: &[(Target, Vec<Entry<'_>>)],
-    credentials: &HashMap<String, Credentials>,
-    journal: Arc<Journal>,
-) -> (BTreeMap<String, Survey>, Vec<String>) {
-    let mut out = BTreeMap::new();
-    let mut failed = Vec::new();
-    for (target, entries) in per_target {
-        let name = &target.name;
-        let creds = credentials.get(name).cloned().unwrap_or_default();
-        let listing = match submit::list_users(target, creds, journal.clone()).await {
-            Ok(l) => l,
-            Err(e) => {
-                failed.push(format!("target {name}: cannot list its users: {e}"));
-                continue;
-            }
-        };
-        let findings = audit::compare(target.vendor, entries, listing.users.as_deref());
-        out.insert(
-            name.clone(),
-            Survey {
-                target: target.clone(),
-                users: listing.users,
-                findings,
-            },
-        );
-    }
-    (out, failed)
-}
-
-/// Valid rows grouped by target, with their identity keys; and how many rows were left out
-/// (invalid, or without a target or key).
-pub fn entries<'a>(
-    rows: &'a [Row],
-    checked: &[validate::Checked],
-) -> (Vec<(Target, Vec<Entry<'a>>)>, usize) {
-    let mut per_target: BTreeMap<String, (Target, Vec<Entry<'a>>)> = BTreeMap::new();
-    let mut skipped = 0usize;
-    for (row, c) in rows.iter().zip(checked) {
-        let found = c
-            .target
-            .as_ref()
-            .filter(|_| c.problems.is_empty())
-            .and_then(|t| Some((t, crate::model::identity_key(t.vendor, row)?)));
-        match found {
-            Some((t, key)) => per_target
-                .entry(t.name.clone())
-                .or_insert_with(|| (Target::clone(t), Vec::new()))
-                .1
-                .push(Entry { key, row }),
-            None => skipped += 1,
-        }
-    }
-    (per_target.into_values().collect(), skipped)
-}
-
 pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
-    let config = import::load_config(args.input.config.as_deref(), "audit")?;
-    import::check_writable(&args.out)?;
-    let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
-    let rows = roster.read_all()?;
-    // After the rows: a text file is hashed as it is read.
-    roster.hashes()?;
-    if rows.is_empty() {
-        bail!("no data rows in {}", import::list_paths(&args.input.files));
-    }
+    let config = settings::config(args.input.config.as_deref(), "audit")?;
+    pipeline::check_writable(&args.out)?;
+    let (_, rows) = roster::read_whole(&args.input.files, args.input.mapping.as_deref())?;
     let ctx = validate::Context {
         config: &config,
         target_override: args.input.target.as_deref(),
@@ -107,15 +31,14 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
 
     // Valid rows by target, with their identity keys; the rest are counted, not audited.
-    let (per_target, skipped) = entries(&rows, &checked);
-    let mut credentials = HashMap::new();
-    for (target, _) in &per_target {
-        import::check_url(target, args.allow_insecure_http)?;
-        credentials.insert(target.name.clone(), target.credentials(env)?);
-    }
-    // Nothing is journaled by a read: an in-memory journal serves as the connectors' context.
-    let journal = Arc::new(Journal::open(Path::new(":memory:"))?);
-    let (surveys, failed) = survey(&per_target, &credentials, journal).await;
+    let (per_target, skipped) = survey::entries(&rows, &checked);
+    let (_, credentials) = settings::connect(
+        per_target.iter().map(|(t, _)| t),
+        env,
+        args.allow_insecure_http,
+    )?;
+    let listings = submit::list_targets(per_target.iter().map(|(t, _)| t), &credentials).await?;
+    let (surveys, failed) = survey::survey(&per_target, listings);
     if !failed.is_empty() {
         return Err(anyhow!("{}", failed.join("\n")));
     }
@@ -141,7 +64,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     }
     let facts = [
         ("audited", chrono::Utc::now().to_rfc3339()),
-        ("inputs", import::list_paths(&args.input.files)),
+        ("inputs", settings::display_paths(&args.input.files)),
         (
             "rows not audited (invalid or without target)",
             skipped.to_string(),
@@ -152,7 +75,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         .with_context(|| format!("writing {}", args.out.display()))?;
 
     if args.json {
-        let mut w = super::stdout::Stdout::new();
+        let mut w = crate::report::stdout::Stdout::new();
         for l in &lines {
             serde_json::to_writer(&mut w, &audit_report::json_line(l))?;
             w.write_all(b"\n")?;

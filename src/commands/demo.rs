@@ -5,8 +5,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use crate::cli::{DemoArgs, ImportArgs, InputArgs};
-use crate::commands::import;
-use crate::commands::stdout::Stdout;
+use crate::pipeline;
+use crate::report::stdout::Stdout;
 use crate::sandbox::{self, Sandbox};
 use crate::{Env, Exit};
 use anyhow::Context as _;
@@ -51,7 +51,7 @@ pub async fn run(args: DemoArgs, _env: &Env) -> anyhow::Result<Exit> {
         ..ImportArgs::default()
     };
     let env = Env::with(Sandbox::credentials());
-    let summary = import::import(import_args, &env).await?;
+    let summary = pipeline::import(import_args, &env).await?;
     if !args.quiet {
         let mut out = Stdout::new();
         writeln!(
@@ -66,5 +66,5 @@ pub async fn run(args: DemoArgs, _env: &Env) -> anyhow::Result<Exit> {
         out.flush()?;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(import::exit_of(&summary))
+    Ok(pipeline::exit_of(&summary))
 }

@@ -1,24 +1,20 @@
 //! `muster report`: the history of past runs from the journal; rebuilds a run's workbook.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
 use crate::cli::ReportArgs;
-use crate::commands::import::DEFAULT_JOURNAL;
-use crate::commands::stdout::Stdout;
 use crate::journal::Journal;
 use crate::model::{Layout, Outcome, RowResult, Status, VendorKind};
+use crate::report::stdout::Stdout;
 use crate::report::{self, Counts, ResultsWriter};
+use crate::settings;
 use crate::{Env, Exit};
 
 pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
-    let path = args
-        .journal
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_JOURNAL));
+    let path = settings::journal_path(args.journal.as_deref());
     if !path.exists() {
         bail!(
             "no journal at {}: nothing has been imported here yet",

@@ -84,7 +84,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<Exit> {
     text.push_str(&format!(
         "Counters: {url}/_sandbox/stats\nPress Ctrl-C to stop.\n"
     ));
-    let mut out = super::stdout::Stdout::new();
+    let mut out = crate::report::stdout::Stdout::new();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("cannot write to stdout")?;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::cli::ValidateArgs;
-use crate::commands::inputs;
 use crate::config::Config;
 use crate::model::{Cells, Outcome, Row, RowResult, RunInfo, Status};
 use crate::report::{self, ResultsWriter};
+use crate::roster;
+use crate::settings;
 use crate::validate::{self, Duplicates};
 use crate::{Env, Exit};
 
@@ -26,11 +27,9 @@ const CHUNKS_BEHIND: usize = 8;
 
 pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
-    let config = Arc::new(match &args.input.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    });
-    let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
+    // `./muster.toml` is found as every command finds it (`settings`).
+    let config = Arc::new(settings::config_or_default(args.input.config.as_deref())?);
+    let mut roster = roster::open(&args.input.files, args.input.mapping.as_deref())?;
     let own_headers = roster.own_headers.clone();
     let mut writer = if args.errors_only {
         ResultsWriter::create_errors_only(&args.out, own_headers)?
@@ -39,7 +38,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     };
     let mut dups = Duplicates::default();
     let mut invalid = 0usize;
-    let mut out = super::stdout::Stdout::new();
+    let mut out = crate::report::stdout::Stdout::new();
     // The work overlaps, so both cores stay busy: this thread reads chunks and has each
     // one's rules checked on the pool without waiting for them, while a thread of its own
     // takes the checked chunks in input order for the duplicates and the results, up to a
@@ -135,7 +134,7 @@ type Checking = std::sync::mpsc::Receiver<(Vec<Row>, Vec<validate::Checked>)>;
 /// error, or the receiver stops (its own error then says why). Reading the next chunk
 /// (and hashing the file under it) does not wait for the rules of the one before.
 fn feed(
-    roster: &mut inputs::Roster,
+    roster: &mut roster::Roster,
     config: &Arc<Config>,
     target_override: Option<&str>,
     tx: std::sync::mpsc::SyncSender<Checking>,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::cli::{ImportArgs, VerifyArgs};
-use crate::commands::import;
+use crate::pipeline;
 use crate::vendors::Purpose;
 use crate::vendors::arobs::Passwords;
 use crate::{Env, Exit};
@@ -25,6 +25,6 @@ pub async fn run(args: VerifyArgs, env: &Env) -> anyhow::Result<Exit> {
         allow_insecure_http: args.allow_insecure_http,
         ..ImportArgs::default()
     };
-    let summary = import::execute(import_args, env, Purpose::Verify(Arc::new(passwords))).await?;
-    Ok(import::exit_of(&summary))
+    let summary = pipeline::execute(import_args, env, Purpose::Verify(Arc::new(passwords))).await?;
+    Ok(pipeline::exit_of(&summary))
 }

@@ -7,7 +7,8 @@
 //! - [`manual`]: the AROBS worksheet (steps and users to type);
 //! - [`safe`]: no formula, no secret, no over-long cell (the reasoning is documented there);
 //! - [`counts`]: rows per target and status, kept while writing;
-//! - [`summary`]: the terminal table; [`json`]: `--json` rows and summary;
+//! - [`summary`]: the terminal table; [`json`]: `--json` rows and summary; [`stdout`]:
+//!   standard output that survives a reader that stops early;
 //! - [`style`]: formats and status colours; [`sheet`]: what every sheet shares (Excel's
 //!   row limit, column widths, writing a text cell).
 
@@ -18,6 +19,7 @@ pub mod manual;
 pub mod plan;
 pub mod safe;
 pub mod sheet;
+pub mod stdout;
 pub mod style;
 pub mod summary;
 mod summary_sheet;

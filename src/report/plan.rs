@@ -23,20 +23,7 @@ use crate::audit::Difference;
 /// The `format` value of `Plan info`; `apply` refuses other plans.
 pub const FORMAT: &str = "muster plan 1";
 
-/// One row of the plan.
-#[derive(Debug, Clone)]
-pub struct PlanLine {
-    pub target: String,
-    pub vendor: String,
-    pub key: String,
-    /// `create`, `update`, `none (same)`, `delete (prune)`, `manual`, `invalid`, ...
-    pub action: String,
-    pub platform_id: Option<String>,
-    pub differences: Vec<Difference>,
-    /// (file, sheet, row).
-    pub source: (String, String, u32),
-    pub error: Option<String>,
-}
+pub use crate::plan::PlanLine;
 
 /// Per target, per key: (platform id, digest).
 pub type State = BTreeMap<String, BTreeMap<String, (String, String)>>;

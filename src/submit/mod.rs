@@ -6,7 +6,7 @@
 
 pub mod secrets;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use crate::config::{Credentials, Target};
 use crate::http::{Halt, Http};
 use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::Mode;
-use crate::model::{Action, Outcome, Status, TargetStats};
+use crate::model::{Action, Outcome, PlatformUser, Status, TargetStats};
 use crate::vendors::{self, Job, Purpose, VendorError};
 use secrets::SecretsFile;
 
@@ -407,7 +407,7 @@ async fn run_target(
 #[derive(Debug, Clone)]
 pub struct Listing {
     /// The platform's users; `None` when the platform cannot be listed (AROBS: `manual`).
-    pub users: Option<Vec<crate::model::PlatformUser>>,
+    pub users: Option<Vec<PlatformUser>>,
     /// Requests sent (probe and list).
     pub requests: u64,
 }
@@ -449,6 +449,23 @@ pub async fn list_users(
         users,
         requests: ctx.http.counters.requests.load(Ordering::Relaxed),
     })
+}
+
+/// Lists every target (read-only, one after another): each target's users (`None` where
+/// the platform cannot be listed: AROBS), or why it could not be listed.
+pub async fn list_targets<'a>(
+    targets: impl IntoIterator<Item = &'a Target>,
+    credentials: &HashMap<String, Credentials>,
+) -> Result<BTreeMap<String, Result<Option<Vec<PlatformUser>>, VendorError>>, journal::Error> {
+    // Nothing is journaled by a read: an in-memory journal serves as the connectors' context.
+    let journal = Arc::new(Journal::open(std::path::Path::new(":memory:"))?);
+    let mut out = BTreeMap::new();
+    for target in targets {
+        let creds = credentials.get(&target.name).cloned().unwrap_or_default();
+        let listing = list_users(target, creds, journal.clone()).await;
+        out.insert(target.name.clone(), listing.map(|l| l.users));
+    }
+    Ok(out)
 }
 
 fn not_attempted(action: Action, reason: &str) -> Outcome {

@@ -160,69 +160,10 @@ pub const STEP_USER: &str = "user";
 /// hands it to its connector, whatever a listing shows (see `commands::import`).
 pub const STEP_COMPLETE: &str = "complete";
 
-/// Whether a user's ledger steps (by step name) on `vendor` say muster's work on it is
-/// unfinished: a request sent and never settled (an intent), or, where a user is made in
-/// several steps, the user made and its row not complete.
-pub fn unfinished<'a>(
-    vendor: VendorKind,
-    mut steps: impl Iterator<Item = (&'a str, &'a journal::Step)>,
-) -> bool {
-    let several_steps = matches!(
-        vendor,
-        VendorKind::Traccar | VendorKind::Motive | VendorKind::Pegasus
-    );
-    let (mut made, mut complete) = (false, false);
-    let intent = steps.any(|(step, s)| {
-        made |= step == STEP_USER;
-        complete |= step == STEP_COMPLETE;
-        s.state == journal::StepState::Intent
-    });
-    intent || (several_steps && made && !complete)
-}
-
 /// A random password of 16 bytes, hex.
 pub fn generate_password() -> crate::secret::Secret {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     crate::secret::Secret::new(hex::encode(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::journal::{Step, StepState};
-
-    #[test]
-    fn a_user_is_unfinished_while_a_request_is_open_or_its_row_incomplete() {
-        let step = |state| Step {
-            state,
-            id: None,
-            run_id: "r".into(),
-        };
-        let (done, intent) = (step(StepState::Done), step(StepState::Intent));
-        let cases: [(&[(&str, &Step)], bool); 6] = [
-            (&[], false),
-            (&[(STEP_USER, &done), (STEP_COMPLETE, &done)], false),
-            (&[("update", &done)], false),
-            (&[(STEP_USER, &done)], true),
-            (
-                &[(STEP_USER, &done), ("app", &intent), (STEP_COMPLETE, &done)],
-                true,
-            ),
-            (&[("delete", &intent)], true),
-        ];
-        for (steps, want) in cases {
-            assert_eq!(
-                unfinished(VendorKind::Pegasus, steps.iter().copied()),
-                want,
-                "{steps:?}"
-            );
-        }
-        // DRTrack makes a user in one request: its `user` step is the whole row.
-        let made: &[(&str, &Step)] = &[(STEP_USER, &done)];
-        assert!(!unfinished(VendorKind::Drtrack, made.iter().copied()));
-        let open: &[(&str, &Step)] = &[(STEP_USER, &intent)];
-        assert!(unfinished(VendorKind::Drtrack, open.iter().copied()));
-    }
 }

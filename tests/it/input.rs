@@ -460,7 +460,7 @@ fn an_ole_file_named_xlsx_says_it_may_be_password_protected() {
 
 #[test]
 fn each_file_s_sha256_is_that_of_its_bytes_however_it_is_read() {
-    use muster::commands::inputs;
+    use muster::roster;
     use sha2::{Digest, Sha256};
     let dir = tempfile::tempdir().unwrap();
     // Text files are hashed as they are read: across blocks (1 MiB), a file that ends
@@ -501,12 +501,12 @@ fn each_file_s_sha256_is_that_of_its_bytes_however_it_is_read() {
         .collect();
     // Hashes asked for before the rows are read (each file is then read again), and after
     // (the text files are gone by then: their hashes come from reading their rows).
-    let hashes = |roster: &mut inputs::Roster| -> Vec<String> {
+    let hashes = |roster: &mut roster::Roster| -> Vec<String> {
         let inputs = roster.hashes().unwrap();
         inputs.iter().map(|f| f.sha256.clone()).collect()
     };
-    let before = hashes(&mut inputs::open(&files, None).unwrap());
-    let mut roster = inputs::open(&files, None).unwrap();
+    let before = hashes(&mut roster::open(&files, None).unwrap());
+    let mut roster = roster::open(&files, None).unwrap();
     roster.read_all().unwrap();
     for text in &files[1..] {
         std::fs::remove_file(text).unwrap();

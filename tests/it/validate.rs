@@ -456,3 +456,32 @@ fn what_cannot_be_read_is_one_line_naming_the_file_and_the_reason() {
         assert!(stderr.starts_with(&want), "{args:?}: {stderr}");
     }
 }
+
+/// Every command finds `./muster.toml` the same way: `validate` once ignored it, so a
+/// target named in the config was "unknown" to validate and known to import.
+#[test]
+fn validate_reads_the_config_in_the_working_directory_as_import_does() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("roster.csv"),
+        "target,first_name,last_name,email\nfleet,Ana,Berg,ana@fleet.test\n",
+    )
+    .unwrap();
+    let validate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+            .current_dir(dir.path())
+            .args(["validate", "roster.csv", "--quiet"])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    // Without a config, `fleet` is no target muster knows.
+    assert_eq!(validate(), Some(1));
+    std::fs::write(
+        dir.path().join("muster.toml"),
+        "[target.fleet]\nvendor = \"traccar\"\nurl = \"http://127.0.0.1:9/api\"\ntoken_env = \"FLEET_TOKEN\"\n",
+    )
+    .unwrap();
+    assert_eq!(validate(), Some(0));
+}

@@ -1,5 +1,6 @@
-//! Glue shared by every command that reads rosters: open each file, map each table, and
+//! The roster of a run, read and mapped (read → map): open each file, map each table, and
 //! hand out rows in input order, in chunks, with the input's own headers and file hashes.
+//! Every command that reads rosters starts here.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +33,22 @@ pub struct Roster {
     /// Sheets that were skipped, with why.
     pub skipped: Vec<String>,
     next_index: usize,
+}
+
+/// Opens and maps every file and reads all their rows, then their hashes (a text file
+/// is hashed as it is read). Rows are needed whole by the commands that plan (import,
+/// audit); a roster without a data row cannot run.
+pub fn read_whole(
+    files: &[PathBuf],
+    mapping_file: Option<&Path>,
+) -> anyhow::Result<(Roster, Vec<Row>)> {
+    let mut roster = open(files, mapping_file)?;
+    let rows = roster.read_all()?;
+    roster.hashes()?;
+    if rows.is_empty() {
+        anyhow::bail!("no data rows in {}", crate::settings::display_paths(files));
+    }
+    Ok((roster, rows))
 }
 
 /// Opens and maps every file. A file that cannot be read is an error naming it.

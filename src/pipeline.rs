@@ -1,0 +1,581 @@
+//! The provisioning pipeline that `import`, `verify`, `apply` and `demo` run, in one
+//! direction: read and map (`roster`) → validate → plan (list each target, decide each
+//! row) → submit (the engine, which journals) → report. Only sequencing lives here: what
+//! to do with a row is the plan's, how it is sent and journaled the engine's.
+//!
+//! Everything that can stop the run (config, credentials, unreadable files, unwritable
+//! output, journal) is checked before the first request is sent.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+
+use crate::audit::Class;
+use crate::cli::ImportArgs;
+use crate::config::{Credentials, Target};
+use crate::journal::{Journal, StoredRowRef};
+use crate::model::{Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
+use crate::plan::prune::Recorded;
+use crate::plan::resume::{self, RunIdentity};
+use crate::plan::{self, Known, Planned, PlatformState, Survey};
+use crate::progress::Progress;
+use crate::report::stdout::Stdout;
+use crate::report::{self, ResultsWriter};
+use crate::roster;
+use crate::settings::{self, PlanSettings};
+use crate::submit::secrets::SecretsFile;
+use crate::submit::{self, Reporter, Silent, TargetWork};
+use crate::validate::{self, Duplicates};
+use crate::vendors::Purpose;
+use crate::{Env, Exit};
+
+/// What an import produced, for callers that want more than the exit code (demo, tests).
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub run: RunInfo,
+    pub stats: Vec<TargetStats>,
+    /// (target, status) → rows
+    pub counts: BTreeMap<(String, Status), usize>,
+    pub out: PathBuf,
+}
+
+/// Exit 0 when every row succeeded, 1 otherwise.
+pub fn exit_of(summary: &Summary) -> Exit {
+    let failed = summary
+        .counts
+        .iter()
+        .any(|((_, status), n)| *n > 0 && !status.is_success());
+    if failed {
+        Exit::RowsFailed
+    } else {
+        Exit::Success
+    }
+}
+
+/// Runs an import and returns its summary.
+pub async fn import(args: ImportArgs, env: &Env) -> anyhow::Result<Summary> {
+    execute(args, env, Purpose::Import).await
+}
+
+/// The pipeline of `import` and `verify`.
+pub async fn execute(args: ImportArgs, env: &Env, purpose: Purpose) -> anyhow::Result<Summary> {
+    execute_plan(args, env, purpose, None).await
+}
+
+/// The pipeline, refusing to send anything when `expect` (a plan's platform state) no
+/// longer matches what the targets hold (`muster apply`).
+pub async fn execute_plan(
+    args: ImportArgs,
+    env: &Env,
+    purpose: Purpose,
+    expect: Option<&PlatformState>,
+) -> anyhow::Result<Summary> {
+    let command = match purpose {
+        Purpose::Import => "import",
+        Purpose::Verify(_) => "verify",
+    };
+    let started = chrono::Utc::now();
+    let config = settings::config(args.input.config.as_deref(), command)?;
+    let deadline = settings::deadline(args.deadline)?;
+    check_writable(&args.out)?;
+
+    // Read and validate everything before anything is sent.
+    let (mut roster, rows) = roster::read_whole(&args.input.files, args.input.mapping.as_deref())?;
+    check_space(&args.out, rows.len())?;
+    let ctx = validate::Context {
+        config: &config,
+        target_override: args.input.target.as_deref(),
+    };
+    let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
+    let mut rows = rows;
+    let mut checked = checked;
+
+    // Credentials and URLs of the targets rows use: exit 2 before anything is sent.
+    let used = checked
+        .iter()
+        .filter(|c| c.problems.is_empty())
+        .filter_map(|c| c.target.as_deref())
+        .filter(|t| applies(&purpose, t));
+    let (targets, mut credentials) = settings::connect(used, env, args.allow_insecure_http)?;
+
+    // The plan step of `--mode upsert|sync` and `--plan-only`: list each target, compare.
+    let plan_settings = PlanSettings::of(&args);
+    let planning =
+        matches!(purpose, Purpose::Import) && plan_settings.lists_targets(expect.is_some());
+    let roster_len = rows.len();
+    let mut planned = Planned::default();
+    if planning {
+        let surveys = survey(&args, &rows, &checked, &credentials, expect.is_some()).await?;
+        planned = plan::plan_targets(&plan_settings, &mut rows, &mut checked, surveys)?;
+        if let Some(counts) = plan::prune::consent_needed(&plan_settings, &planned.prunes) {
+            confirm_prune(&counts)?;
+        }
+        if args.mode == Mode::Sync && !args.prune && !args.quiet && !args.json {
+            for (name, s) in &planned.surveys {
+                let extra = s
+                    .findings
+                    .iter()
+                    .filter(|f| f.class == Class::Extra)
+                    .count();
+                if extra > 0 {
+                    crate::say!(
+                        "target {name}: {extra} users are not on the roster; left alone (--prune removes them)"
+                    );
+                }
+            }
+        }
+        for synthesized in &planned.headers {
+            if !roster.own_headers.contains(synthesized) {
+                roster.own_headers.push(synthesized.clone());
+            }
+        }
+        if let Some(expect) = expect {
+            let diff = expect.changes(&planned.state);
+            if !diff.is_empty() {
+                bail!(
+                    "the platform changed since the plan was made; nothing was sent. Make a new plan.\n{}",
+                    diff.join("\n")
+                );
+            }
+        }
+        if args.plan_only {
+            return write_plan(&args, &roster, &rows, &checked, &planned, started);
+        }
+    }
+
+    let journal_path = settings::journal_path(args.journal.as_deref());
+    let journal = Arc::new(Journal::open(&journal_path)?);
+    let fingerprint = resume::fingerprint(&RunIdentity {
+        command,
+        inputs: &roster.inputs,
+        target: args.input.target.as_deref(),
+        mode: args.mode,
+        dry_run: args.dry_run,
+        config: args.input.config.as_deref(),
+    });
+    let resumed = journal.unfinished_run(&fingerprint)?;
+    if args.resume && resumed.is_none() {
+        bail!(
+            "--resume: no unfinished run of these files in {}",
+            journal_path.display()
+        );
+    }
+    let resuming = resumed.is_some();
+    let mut run = match resumed {
+        Some(mut info) => {
+            if !args.quiet {
+                crate::say!("resuming run {} (started {})", info.run_id, info.started);
+            }
+            info.ended = None;
+            info
+        }
+        None => {
+            let info = RunInfo {
+                run_id: new_run_id(started),
+                command: command.into(),
+                command_line: command_line(),
+                started,
+                ended: None,
+                dry_run: args.dry_run,
+                version: env!("CARGO_PKG_VERSION").into(),
+                inputs: roster.inputs.clone(),
+                skipped_sheets: roster.skipped.clone(),
+            };
+            journal.begin_run(&info, &fingerprint)?;
+            info
+        }
+    };
+    // A resumed sync with --prune listed the platforms afresh: its users to prune are
+    // matched to the rows the interrupted attempt recorded.
+    let mut settled = HashMap::new();
+    if resuming && args.prune {
+        let recorded = journal
+            .rows(&run.run_id)?
+            .into_iter()
+            .filter(|r| r.index >= roster_len)
+            .map(|r| {
+                let layout = Arc::new(r.layout());
+                let target = r.target.clone();
+                let (row, outcome) = r.into_row(layout);
+                Recorded {
+                    row,
+                    outcome,
+                    target,
+                }
+            })
+            .collect();
+        let headers;
+        (settled, headers) =
+            plan::prune::match_prune_rows(recorded, roster_len, &mut rows, &mut checked, &config);
+        for h in headers {
+            if !roster.own_headers.contains(&h) {
+                roster.own_headers.push(h);
+            }
+        }
+    }
+
+    // Shared from here on: a job holds its row without copying it (a million rows held
+    // twice was the dry run's peak memory), and the workbook takes it back below.
+    let rows: Vec<Arc<Row>> = rows.into_iter().map(Arc::new).collect();
+
+    // On a resume too: a run killed between `begin_run` and this point has no rows yet, and
+    // outcomes are recorded onto its rows (rows already there are kept as they are).
+    journal.record_rows(
+        &run.run_id,
+        rows.iter()
+            .zip(&checked)
+            .map(|(row, c)| stored_row(row, c.target.as_deref())),
+    )?;
+    let previous = journal.outcomes(&run.run_id)?;
+    let unfinished = if planned.decided.is_empty() {
+        HashSet::new()
+    } else {
+        let mut ledgers = Vec::new();
+        for (name, s) in &planned.surveys {
+            ledgers.push((name.clone(), s.target.vendor, journal.steps(name)?));
+        }
+        resume::unfinished_users(ledgers, resuming.then_some(run.run_id.as_str()))
+    };
+
+    // Outcomes known without sending (invalid rows, rows a resumed run finished, users
+    // already the same), and each target's jobs.
+    let plan::Work {
+        mut outcomes,
+        jobs: work,
+    } = plan::work(
+        &rows,
+        &checked,
+        Known {
+            roster_len,
+            settled,
+            previous: &previous,
+            unfinished: &unfinished,
+        },
+        &planned,
+    );
+    let newly_decided: Vec<(usize, &Outcome)> = outcomes
+        .iter()
+        .filter(|(i, o)| previous.get(i) != Some(o))
+        .map(|(i, o)| (*i, o))
+        .collect();
+    journal.record_outcomes(&run.run_id, newly_decided.into_iter())?;
+
+    let secrets = match &args.secrets_out {
+        Some(p) => Some(Arc::new(
+            SecretsFile::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let reporter: Arc<dyn Reporter> = if args.quiet || args.json {
+        Arc::new(Silent)
+    } else {
+        Arc::new(Progress::new())
+    };
+    let target_work: Vec<TargetWork> = work
+        .into_iter()
+        .filter_map(|(name, jobs)| {
+            let target = targets.get(&name)?.clone();
+            let credentials = credentials.remove(&name)?;
+            Some(TargetWork {
+                target,
+                credentials,
+                jobs,
+            })
+        })
+        .collect();
+    let (sent, stats) = submit::submit(
+        target_work,
+        submit::Options {
+            run_id: run.run_id.clone(),
+            dry_run: args.dry_run,
+            mode: args.mode,
+            deadline,
+            journal: journal.clone(),
+            reporter,
+            secrets,
+            purpose,
+        },
+    )
+    .await?;
+    outcomes.extend(sent);
+
+    // Report in input order.
+    let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
+    let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
+    let mut json_out = Stdout::new();
+    for (row, c) in rows.into_iter().zip(checked) {
+        let outcome = outcomes.remove(&row.index).unwrap_or_else(|| {
+            let mut o = Outcome::new(Status::NotAttempted, c.action);
+            o.error = Some("not attempted: the run ended before this row".into());
+            o
+        });
+        // The connectors have dropped their jobs: the row is this vector's alone again.
+        let row = Arc::try_unwrap(row).unwrap_or_else(|shared| Row::clone(&shared));
+        let target_name = c.target.as_ref().map(|t| t.name.clone());
+        *counts
+            .entry((target_name.clone().unwrap_or_default(), outcome.status))
+            .or_default() += 1;
+        let result = RowResult {
+            vendor: c.target.as_ref().map(|t| t.vendor),
+            target: target_name,
+            row,
+            outcome,
+        };
+        writer.write(&result)?;
+        if args.json {
+            serde_json::to_writer(&mut json_out, &report::json_row(&result))?;
+            json_out.write_all(b"\n")?;
+        }
+    }
+    run.ended = Some(chrono::Utc::now());
+    let finished = writer
+        .finish(&run, &stats)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
+    journal.finish_run(&run, &stats, complete)?;
+    if args.json {
+        let summary = report::summary_json(&run, &finished.counts, &stats, Some(&finished.path));
+        serde_json::to_writer(&mut json_out, &summary)?;
+        json_out.write_all(b"\n")?;
+        json_out.flush()?;
+    } else if !args.quiet {
+        crate::say_part!(
+            "{}",
+            report::summary_table(&finished.counts, &stats, Some(&finished.path))
+        );
+    }
+    Ok(Summary {
+        run,
+        stats,
+        counts,
+        out: args.out.clone(),
+    })
+}
+
+/// Lists each target the rows use (read-only) and compares it with the rows. A plan must
+/// see every target: a target that cannot be listed stops `--plan-only` and `apply`
+/// (`strict`); an import goes on, its rows not steered, and the engine's probe halts that
+/// target (`not_attempted`, with why).
+async fn survey(
+    args: &ImportArgs,
+    rows: &[Row],
+    checked: &[validate::Checked],
+    credentials: &HashMap<String, Credentials>,
+    strict: bool,
+) -> anyhow::Result<BTreeMap<String, Survey>> {
+    let (per_target, _) = plan::survey::entries(rows, checked);
+    let listings = submit::list_targets(per_target.iter().map(|(t, _)| t), credentials).await?;
+    let (surveys, failed) = plan::survey::survey(&per_target, listings);
+    if !failed.is_empty() {
+        if args.plan_only || strict {
+            bail!("{}", failed.join("\n"));
+        }
+        if !args.quiet && !args.json {
+            for line in &failed {
+                crate::say!("{line}");
+            }
+        }
+    }
+    Ok(surveys)
+}
+
+/// The operator's consent to prune: a `y` on a terminal (`--yes` skips the question).
+fn confirm_prune(counts: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to prune without --yes: there is no terminal to ask ({counts}); nothing was sent"
+        );
+    }
+    crate::say_part!("--prune removes (or deactivates) {counts}. Go ahead? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        bail!("prune not confirmed; nothing was sent");
+    }
+    Ok(())
+}
+
+/// `--plan-only`: writes the plan workbook (`Plan`, `Plan info`, `Plan state`) and sends
+/// nothing.
+fn write_plan(
+    args: &ImportArgs,
+    roster: &roster::Roster,
+    rows: &[Row],
+    checked: &[validate::Checked],
+    planned: &Planned,
+    started: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Summary> {
+    let (lines, counts) = plan::preview(rows, checked, planned);
+    let mut info: Vec<(String, String)> = vec![
+        ("format".into(), report::plan::FORMAT.into()),
+        ("made".into(), started.to_rfc3339()),
+        (
+            "config".into(),
+            args.input
+                .config
+                .as_ref()
+                .map(|p| absolute(p))
+                .unwrap_or_else(|| absolute(Path::new("muster.toml"))),
+        ),
+        ("mode".into(), args.mode.key().into()),
+        ("prune".into(), args.prune.to_string()),
+        (
+            "max_prune".into(),
+            args.max_prune.map(|n| n.to_string()).unwrap_or_default(),
+        ),
+        (
+            "target".into(),
+            args.input.target.clone().unwrap_or_default(),
+        ),
+        (
+            "mapping".into(),
+            args.input
+                .mapping
+                .as_deref()
+                .map(absolute)
+                .unwrap_or_default(),
+        ),
+    ];
+    for (file, input) in args.input.files.iter().zip(&roster.inputs) {
+        info.push((
+            "input".into(),
+            format!("{}\t{}", input.sha256, absolute(file)),
+        ));
+    }
+    for name in planned.state.targets.keys() {
+        info.push((
+            format!("fingerprint {name}"),
+            planned.state.fingerprint(name),
+        ));
+    }
+    report::plan::write(&args.out, &lines, &info, &planned.state.targets)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if !args.quiet {
+        crate::say!(
+            "plan: {} rows; nothing was sent. Review {}, then `muster apply {}`",
+            lines.len(),
+            args.out.display(),
+            args.out.display()
+        );
+    }
+    Ok(Summary {
+        run: RunInfo {
+            run_id: new_run_id(started),
+            command: "plan".into(),
+            command_line: command_line(),
+            started,
+            ended: Some(chrono::Utc::now()),
+            dry_run: true,
+            version: env!("CARGO_PKG_VERSION").into(),
+            inputs: roster.inputs.clone(),
+            skipped_sheets: roster.skipped.clone(),
+        },
+        stats: Vec::new(),
+        counts,
+        out: args.out.clone(),
+    })
+}
+
+/// The path made absolute (as given when that fails).
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn stored_row<'a>(row: &'a Row, target: Option<&'a Target>) -> StoredRowRef<'a> {
+    let pw = row.layout.column_of(Field::Password);
+    StoredRowRef {
+        index: row.index,
+        source_file: &row.layout.file,
+        sheet: &row.layout.sheet,
+        line: row.line,
+        target: target.map(|t| t.name.as_str()),
+        vendor: target.map(|t| t.vendor.key()),
+        headers: &row.layout.headers,
+        cells: row
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if Some(i) == pw { "" } else { c })
+            .collect(),
+    }
+}
+
+/// Fails early when the workbook could not be written (missing folder, no permission).
+pub fn check_writable(out: &Path) -> anyhow::Result<()> {
+    let existed = out.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(out)
+        .with_context(|| format!("cannot write the results to {}", out.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(out);
+    }
+    Ok(())
+}
+
+/// Bytes the results workbook of `rows` rows may take, about: a generous 256 per row.
+fn workbook_estimate(rows: usize) -> u64 {
+    (64 * 1024 + 256 * rows as u64).min(64 * 1024 * 1024)
+}
+
+/// Fails early when the workbook's folder has no room for it: writes a scratch file of
+/// [`workbook_estimate`] bytes beside it (where the workbook is staged) and removes it, so
+/// a full disk stops the run before anything is sent, not after.
+fn check_space(out: &Path, rows: usize) -> anyhow::Result<()> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot write the results to {}: no room for a workbook of {} rows in {}: {e}",
+            out.display(),
+            rows,
+            dir.display()
+        )
+    };
+    let mut probe = tempfile::Builder::new()
+        .prefix(".muster-space-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    let chunk = vec![0u8; 64 * 1024];
+    let mut left = workbook_estimate(rows);
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        probe.write_all(&chunk[..n]).map_err(fail)?;
+        left -= n as u64;
+    }
+    probe.flush().map_err(fail)?;
+    Ok(())
+}
+
+/// Whether rows of `target` take part in a run for `purpose`.
+fn applies(purpose: &Purpose, target: &Target) -> bool {
+    match purpose {
+        Purpose::Import => true,
+        Purpose::Verify(_) => target.vendor == crate::model::VendorKind::Arobs,
+    }
+}
+
+fn new_run_id(started: chrono::DateTime<chrono::Utc>) -> String {
+    use rand::Rng;
+    format!(
+        "{}-{:04x}",
+        started.format("%Y%m%d-%H%M%S"),
+        rand::rng().random::<u16>()
+    )
+}
+
+/// The command line as typed; it holds no secret (credentials come from the environment).
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,273 @@
+//! The plan stage: what exists on each target (listed before, compared in [`survey`]) +
+//! the rows + the mode → what each row does: settled without a request (`exists`, an
+//! outcome recorded by an earlier attempt, invalid), updated, created, or removed
+//! ([`prune`]). Also what a resumed run finishes ([`resume`]) and the platform state a plan
+//! is checked against ([`state`]). Pure once the targets are listed: nothing here sends,
+//! prints or writes the journal.
+
+pub mod prune;
+pub mod resume;
+pub mod state;
+pub mod survey;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::audit::Class;
+use crate::model::{Action, Mode, Outcome, Problem, Row, Status, identity_key, join_problems};
+use crate::settings::PlanSettings;
+use crate::validate;
+use crate::vendors::Job;
+
+pub use prune::{PLATFORM_SOURCE, Prune};
+pub use state::PlatformState;
+pub use survey::Survey;
+
+/// What the plan decided before anything is sent.
+#[derive(Debug, Default)]
+pub struct Planned {
+    /// Rows whose user is already the same on the platform: `exists`, no request.
+    pub decided: HashMap<usize, Outcome>,
+    /// Rows whose user differs: updated.
+    pub actions: HashMap<usize, Action>,
+    /// Headers of the rows made from platform users to prune.
+    pub headers: Vec<String>,
+    pub surveys: BTreeMap<String, Survey>,
+    pub state: PlatformState,
+    /// The users to prune, per target (already made `delete` rows).
+    pub prunes: Vec<Prune>,
+}
+
+/// Classifies every row against its target's survey and, for a sync with prune, adds a
+/// `delete` row per extra user, within each target's limit (a refusal is an `Err`: nothing
+/// is sent). Only rows that ask for the default (create) or upsert are steered by the
+/// plan; an explicit `update` or `delete` keeps its own way.
+pub fn plan_targets(
+    settings: &PlanSettings,
+    rows: &mut Vec<Row>,
+    checked: &mut Vec<validate::Checked>,
+    surveys: BTreeMap<String, Survey>,
+) -> Result<Planned, prune::TooMany> {
+    let action_of: HashMap<usize, Action> = rows
+        .iter()
+        .zip(checked.iter())
+        .map(|(r, c)| (r.index, c.action))
+        .collect();
+    let steered = |i: usize| matches!(action_of.get(&i), Some(Action::Create | Action::Upsert));
+    let mut planned = Planned::default();
+    let mut prunes: Vec<Prune> = Vec::new();
+    for s in surveys.values() {
+        let mut extras = Vec::new();
+        for f in &s.findings {
+            match (f.class, f.row) {
+                (Class::Same, Some(i)) if steered(i) => {
+                    let action = action_of.get(&i).copied().unwrap_or_default();
+                    let mut o = Outcome::new(Status::Exists, action);
+                    o.user_id = f.platform_id.clone();
+                    planned.decided.insert(i, o);
+                }
+                (Class::Different, Some(i)) if steered(i) && settings.mode != Mode::Create => {
+                    planned.actions.insert(i, Action::Update);
+                }
+                (Class::Extra, None) => {
+                    let user = s
+                        .users
+                        .iter()
+                        .flatten()
+                        .find(|u| Some(&u.id) == f.platform_id.as_ref() && u.key == f.key);
+                    extras.extend(user.cloned());
+                }
+                _ => {}
+            }
+        }
+        if settings.mode == Mode::Sync && settings.prune && !extras.is_empty() {
+            prunes.push(Prune {
+                target: s.target.clone(),
+                extras,
+                total: s.users.as_ref().map_or(0, Vec::len),
+            });
+        }
+    }
+    planned.state = PlatformState::of(&surveys);
+    prune::check_limits(settings, &prunes)?;
+    planned.headers = prune::synthesize(rows, checked, &prunes);
+    planned.surveys = surveys;
+    planned.prunes = prunes;
+    Ok(planned)
+}
+
+/// What a run does with each row: the outcomes known without sending, and each target's
+/// jobs for the engine.
+#[derive(Debug, Default)]
+pub struct Work {
+    /// Rows settled without a request: invalid, finished by an earlier attempt of the run,
+    /// already the same on the platform.
+    pub outcomes: HashMap<usize, Outcome>,
+    /// Per target, the rows to send, in input order.
+    pub jobs: BTreeMap<String, Vec<Job>>,
+}
+
+/// What is known of a run before the engine starts.
+#[derive(Debug)]
+pub struct Known<'a> {
+    /// Rows the roster has (rows past it are made from a platform's users to prune).
+    pub roster_len: usize,
+    /// Outcomes of rows a resumed prune matched to what the interrupted attempt did.
+    pub settled: HashMap<usize, Outcome>,
+    /// Outcomes an earlier attempt of this run recorded.
+    pub previous: &'a HashMap<usize, Outcome>,
+    /// Users `(target, key)` muster left unfinished ([`resume::unfinished_users`]).
+    pub unfinished: &'a HashSet<(String, String)>,
+}
+
+/// Decides each row: an outcome without a request, or a job for its target.
+pub fn work(
+    rows: &[Arc<Row>],
+    checked: &[validate::Checked],
+    mut known: Known<'_>,
+    planned: &Planned,
+) -> Work {
+    let mut work = Work::default();
+    let outcomes = &mut work.outcomes;
+    for (row, c) in rows.iter().zip(checked) {
+        if let Some(o) = known.settled.remove(&row.index) {
+            outcomes.insert(row.index, o);
+            continue;
+        }
+        // Rows made from a platform's users (prune) are always planned afresh.
+        if let Some(o) = known
+            .previous
+            .get(&row.index)
+            .filter(|o| o.status != Status::NotAttempted && row.index < known.roster_len)
+        {
+            outcomes.insert(row.index, o.clone());
+            continue;
+        }
+        if !c.problems.is_empty() {
+            outcomes.insert(row.index, Outcome::invalid(c.action, &c.problems));
+            continue;
+        }
+        // A user muster left unfinished is its connector's to finish, even when the listing
+        // shows it as the roster has it: a later step (Pegasus' app access, Traccar's device
+        // links) may be missing, and no listing shows it.
+        let unfinished = || {
+            !known.unfinished.is_empty()
+                && c.target.as_ref().is_some_and(|t| {
+                    identity_key(t.vendor, row)
+                        .is_some_and(|key| known.unfinished.contains(&(t.name.clone(), key)))
+                })
+        };
+        if let Some(o) = planned.decided.get(&row.index).filter(|_| !unfinished()) {
+            outcomes.insert(row.index, o.clone());
+            continue;
+        }
+        let Some(target) = &c.target else {
+            outcomes.insert(
+                row.index,
+                Outcome::invalid(c.action, &[Problem::row("no target")]),
+            );
+            continue;
+        };
+        let Some(key) = identity_key(target.vendor, row) else {
+            let field = target.vendor.identity_field();
+            outcomes.insert(
+                row.index,
+                Outcome::invalid(
+                    c.action,
+                    &[Problem::field(
+                        row,
+                        field,
+                        "is required to identify the user",
+                    )],
+                ),
+            );
+            continue;
+        };
+        work.jobs.entry(target.name.clone()).or_default().push(Job {
+            index: row.index,
+            row: Arc::clone(row),
+            action: planned.actions.get(&row.index).copied().unwrap_or(c.action),
+            key,
+        });
+    }
+    work
+}
+
+/// One row of the plan.
+#[derive(Debug, Clone)]
+pub struct PlanLine {
+    pub target: String,
+    pub vendor: String,
+    pub key: String,
+    /// `create`, `update`, `none (same)`, `delete (prune)`, `manual`, `invalid`, ...
+    pub action: String,
+    pub platform_id: Option<String>,
+    pub differences: Vec<crate::audit::Difference>,
+    /// (file, sheet, row).
+    pub source: (String, String, u32),
+    pub error: Option<String>,
+}
+
+/// What each row would do, as the plan workbook shows it, and the rows per target and
+/// status (`planned`, or `invalid`).
+#[allow(clippy::type_complexity)]
+pub fn preview(
+    rows: &[Row],
+    checked: &[validate::Checked],
+    planned: &Planned,
+) -> (Vec<PlanLine>, BTreeMap<(String, Status), usize>) {
+    let findings: HashMap<usize, &crate::audit::Finding> = planned
+        .surveys
+        .values()
+        .flat_map(|s| s.findings.iter())
+        .filter_map(|f| Some((f.row?, f)))
+        .collect();
+    let mut lines = Vec::new();
+    let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
+    for (row, c) in rows.iter().zip(checked) {
+        let finding = findings.get(&row.index);
+        let target = c.target.as_ref();
+        let action = if !c.problems.is_empty() || target.is_none() {
+            "invalid".to_string()
+        } else if planned.decided.contains_key(&row.index) {
+            "none (same)".to_string()
+        } else if let Some(a) = planned.actions.get(&row.index) {
+            a.key().to_string()
+        } else if finding.is_some_and(|f| f.class == Class::Manual) {
+            "manual".to_string()
+        } else if c.action == Action::Delete && row.layout.file == PLATFORM_SOURCE {
+            "delete (prune)".to_string()
+        } else if finding.is_some_and(|f| f.class == Class::Missing) {
+            "create".to_string()
+        } else if finding.is_some_and(|f| f.class == Class::Different) {
+            "none (differs; --mode upsert updates)".to_string()
+        } else {
+            c.action.key().to_string()
+        };
+        let status = if action == "invalid" {
+            Status::Invalid
+        } else {
+            Status::Planned
+        };
+        *counts
+            .entry((target.map(|t| t.name.clone()).unwrap_or_default(), status))
+            .or_default() += 1;
+        lines.push(PlanLine {
+            target: target.map(|t| t.name.clone()).unwrap_or_default(),
+            vendor: target
+                .map(|t| t.vendor.key())
+                .unwrap_or_default()
+                .to_string(),
+            key: finding
+                .map(|f| f.key.clone())
+                .or_else(|| target.and_then(|t| identity_key(t.vendor, row)))
+                .unwrap_or_default(),
+            action,
+            platform_id: finding.and_then(|f| f.platform_id.clone()),
+            differences: finding.map(|f| f.differences.clone()).unwrap_or_default(),
+            source: (row.layout.file.clone(), row.layout.sheet.clone(), row.line),
+            error: (!c.problems.is_empty()).then(|| join_problems(&c.problems)),
+        });
+    }
+    (lines, counts)
+}

@@ -1,0 +1,205 @@
+//! Settings resolved in one place: the command line's arguments, `muster.toml` (found the
+//! same way by every command), the environment and the defaults, turned into the types the
+//! stages take. Every default is decided here; no stage imports clap.
+//!
+//! Precedence: the command line, then the environment, then the config file, then the
+//! default.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::ImportArgs;
+use crate::config::{Config, Credentials, Target};
+use crate::env::Env;
+use crate::model::Mode;
+
+/// The default journal, relative to the working directory.
+pub const DEFAULT_JOURNAL: &str = ".muster/journal.db";
+
+/// The configuration file every command looks for in the working directory.
+pub const DEFAULT_CONFIG: &str = "muster.toml";
+
+/// The configuration file: `--config`, else `./muster.toml` when there is one.
+pub fn config_path(arg: Option<&Path>) -> Option<PathBuf> {
+    match arg {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+    }
+}
+
+/// The configuration a command that reaches platforms needs: without one it cannot run.
+pub fn config(arg: Option<&Path>, command: &str) -> anyhow::Result<Config> {
+    match config_path(arg) {
+        Some(path) => Ok(Config::load(&path)?),
+        None => bail!(
+            "{command} needs a configuration: --config {DEFAULT_CONFIG} (see README, or `muster sandbox --write-config {DEFAULT_CONFIG}`)"
+        ),
+    }
+}
+
+/// The configuration if there is one (found as by [`config`]), else none: `muster
+/// validate` then takes a `target` value that is a vendor key as that vendor.
+pub fn config_or_default(arg: Option<&Path>) -> anyhow::Result<Config> {
+    match config_path(arg) {
+        Some(path) => Ok(Config::load(&path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The journal: `--journal`, else [`DEFAULT_JOURNAL`].
+pub fn journal_path(arg: Option<&Path>) -> PathBuf {
+    arg.map_or_else(|| PathBuf::from(DEFAULT_JOURNAL), Path::to_path_buf)
+}
+
+/// The targets rows use, each with its credentials from the environment and its URL
+/// checked. Every problem is found before the first is reported, and all are reported
+/// at once: a run that cannot start says everything it needs.
+pub fn connect<'a>(
+    targets: impl IntoIterator<Item = &'a Target>,
+    env: &Env,
+    allow_insecure_http: bool,
+) -> anyhow::Result<(BTreeMap<String, Target>, HashMap<String, Credentials>)> {
+    let mut chosen = BTreeMap::new();
+    let mut credentials = HashMap::new();
+    let mut problems = Vec::new();
+    for t in targets {
+        if chosen.contains_key(&t.name) {
+            continue;
+        }
+        if let Err(e) = check_url(t, allow_insecure_http) {
+            problems.push(format!("{e:#}"));
+        }
+        match t.credentials(env) {
+            Ok(c) => {
+                credentials.insert(t.name.clone(), c);
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+        chosen.insert(t.name.clone(), t.clone());
+    }
+    match problems.len() {
+        0 => Ok((chosen, credentials)),
+        _ => bail!("{}", problems.join("\n")),
+    }
+}
+
+/// Refuses plain http:// to anything but loopback, unless allowed.
+pub fn check_url(target: &Target, allow_insecure: bool) -> anyhow::Result<()> {
+    let url = reqwest::Url::parse(&target.url).with_context(|| {
+        format!(
+            "target {}: url \"{}\" is not a URL",
+            target.name, target.url
+        )
+    })?;
+    if url.scheme() == "http" && !allow_insecure {
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if !loopback {
+            bail!(
+                "target {}: {} uses plain http:// to a host that is not loopback; credentials would travel unencrypted (use https://, or --allow-insecure-http)",
+                target.name,
+                target.url
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The files, as one line for a message.
+pub fn display_paths(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the plan stage takes from an import's command line.
+#[derive(Debug, Clone, Default)]
+pub struct PlanSettings {
+    pub mode: Mode,
+    /// `--prune` (with `--mode sync`).
+    pub prune: bool,
+    /// `--max-prune`; `None`: 10% of the target's users.
+    pub max_prune: Option<usize>,
+    /// `--yes`: no question before pruning.
+    pub yes: bool,
+    /// `--plan-only`: write the plan, send nothing.
+    pub plan_only: bool,
+    /// `--dry-run`: plan and look up, send no write.
+    pub dry_run: bool,
+}
+
+impl PlanSettings {
+    /// The plan settings of an import's command line.
+    pub fn of(args: &ImportArgs) -> PlanSettings {
+        PlanSettings {
+            mode: args.mode,
+            prune: args.prune,
+            max_prune: args.max_prune,
+            yes: args.yes,
+            plan_only: args.plan_only,
+            dry_run: args.dry_run,
+        }
+    }
+
+    /// Whether the plan lists each target first: `--mode upsert|sync`, `--plan-only`, or
+    /// carrying out an approved plan (`strict`).
+    pub fn lists_targets(&self, strict: bool) -> bool {
+        self.mode != Mode::Create || self.plan_only || strict
+    }
+}
+
+/// `--deadline` as a duration; a negative or endless one cannot be a deadline.
+pub fn deadline(seconds: Option<f64>) -> anyhow::Result<Option<Duration>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) => match Duration::try_from_secs_f64(s) {
+            Ok(d) => Ok(Some(d)),
+            Err(_) => bail!("--deadline {s}: not a number of seconds from 0 up"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::VendorKind;
+
+    #[test]
+    fn every_target_problem_is_reported_at_once() {
+        let mut a = Target::with_defaults("a", VendorKind::Traccar, "http://fleet.example/api");
+        a.token_env = Some("A_TOKEN".into());
+        let mut b = Target::with_defaults("b", VendorKind::Motive, "https://m.example/v1");
+        b.api_key_env = Some("B_KEY".into());
+        let env = Env::with([]);
+        let err = connect([&a, &b], &env, false).unwrap_err().to_string();
+        assert!(
+            err.contains("target a: http://fleet.example/api uses plain http://"),
+            "{err}"
+        );
+        assert!(err.contains("A_TOKEN"), "{err}");
+        assert!(err.contains("B_KEY"), "{err}");
+        assert_eq!(err.lines().count(), 3, "{err}");
+    }
+
+    #[test]
+    fn a_negative_or_endless_deadline_cannot_run() {
+        assert_eq!(
+            deadline(Some(1.5)).unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(deadline(None).unwrap(), None);
+        for bad in [-1.0, f64::INFINITY, f64::NAN] {
+            let err = deadline(Some(bad)).unwrap_err().to_string();
+            assert!(err.starts_with("--deadline "), "{err}");
+        }
+    }
+}
