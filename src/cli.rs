@@ -92,9 +92,14 @@ pub struct ImportArgs {
     /// The journal (SQLite) recording every step; default .muster/journal.db.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Write passwords muster generated to this file (mode 0600).
+    /// Write passwords muster generated to this new file (mode 0600; an existing path is
+    /// refused).
     #[arg(long, value_name = "FILE")]
     pub secrets_out: Option<PathBuf>,
+    /// With --secrets-out: add to that file when it exists (it must be a regular file of
+    /// yours with mode 0600), e.g. when a run resumes.
+    #[arg(long, requires = "secrets_out")]
+    pub secrets_append: bool,
     /// No progress or summary on the terminal.
     #[arg(long, short)]
     pub quiet: bool,

@@ -81,6 +81,9 @@ pub async fn execute_plan(
     let config = settings::config(args.input.config.as_deref(), command)?;
     let deadline = settings::deadline(args.deadline)?;
     check_writable(&args.out)?;
+    if let Some(p) = &args.secrets_out {
+        SecretsFile::check(p, args.secrets_append)?;
+    }
 
     // Read and validate everything before anything is sent.
     let (mut roster, rows) = roster::read_whole(&args.input.files, args.input.mapping.as_deref())?;
@@ -264,9 +267,7 @@ pub async fn execute_plan(
     journal.record_outcomes(&run.run_id, newly_decided.into_iter())?;
 
     let secrets = match &args.secrets_out {
-        Some(p) => Some(Arc::new(
-            SecretsFile::open(p).with_context(|| format!("cannot open {}", p.display()))?,
-        )),
+        Some(p) => Some(Arc::new(SecretsFile::open(p, args.secrets_append)?)),
         None => None,
     };
     let reporter: Arc<dyn Reporter> = if args.quiet || args.json {

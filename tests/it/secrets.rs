@@ -154,3 +154,54 @@ fn no_secret_appears_in_any_output_with_trace_logging() {
         );
     }
 }
+
+/// `--secrets-out` never writes into a file that exists, nor through a link (issue 25,
+/// item 6): the run stops (exit 2) before anything is sent, and the file is as it was.
+#[tokio::test]
+async fn secrets_out_refuses_an_existing_file_or_a_link_before_anything_is_sent() {
+    let w = World::start(Options::default()).await;
+    let config = w.config("rate = \"none\"");
+    let roster = w.write("traccar.csv", &vendor_roster("traccar", 3));
+    let (journal, out) = (w.path("j.db"), w.path("r.xlsx"));
+    let victim = w.write("victim.txt", "someone else's\n");
+    let link = w.path("link.csv");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    for target in [&victim, &link] {
+        for append in [false, true] {
+            let path = target.display().to_string();
+            let mut extra = vec!["--secrets-out", path.as_str()];
+            if append {
+                extra.push("--secrets-append");
+            }
+            let err = w
+                .import(&roster, &config, &journal, &out, &extra)
+                .await
+                .expect_err("an unsafe --secrets-out cannot run");
+            assert!(err.to_string().starts_with("--secrets-"), "{err}");
+        }
+    }
+    assert_eq!(w.stat("traccar", "requests"), 0, "nothing was sent");
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "someone else's\n"
+    );
+    // A new file works, and --secrets-append adds to it on the next run.
+    let fresh = w.path("fresh.csv").display().to_string();
+    let run = w
+        .import(&roster, &config, &journal, &out, &["--secrets-out", &fresh])
+        .await;
+    assert!(run.is_ok(), "{run:?}");
+    let more = w.write("more.csv", &vendor_roster("traccar", 5));
+    let run = w
+        .import(
+            &more,
+            &config,
+            &journal,
+            &out,
+            &["--secrets-out", &fresh, "--secrets-append"],
+        )
+        .await;
+    assert!(run.is_ok(), "{run:?}");
+    let lines = std::fs::read_to_string(&fresh).unwrap().lines().count();
+    assert_eq!(lines, 5, "three passwords, then two more");
+}
