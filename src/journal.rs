@@ -195,7 +195,30 @@ CREATE TABLE IF NOT EXISTS steps (
     updated TEXT NOT NULL,
     PRIMARY KEY (target, key, step)
 );
+CREATE TABLE IF NOT EXISTS plans (
+    digest TEXT PRIMARY KEY,
+    made TEXT NOT NULL,
+    path TEXT NOT NULL
+);
 ";
+
+/// The tables a muster journal holds; a database with any other table is not one.
+const TABLES: [&str; 4] = ["runs", "rows", "steps", "plans"];
+
+/// The tables of `conn` that are not a muster journal's (empty for a new file). A file
+/// that is not a database at all fails here, before anything is written.
+fn foreign_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut foreign = Vec::new();
+    for name in names {
+        let name = name?;
+        if !TABLES.contains(&name.as_str()) && !name.starts_with("sqlite_") {
+            foreign.push(name);
+        }
+    }
+    Ok(foreign)
+}
 
 impl Journal {
     /// Opens (creating if needed) the journal at `path`, and its folder.
@@ -209,6 +232,16 @@ impl Journal {
                 .map_err(|e| open_err(format!("cannot create folder: {e}")))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        // Before anything is written (even the WAL switch changes the file): a database
+        // that holds tables of its own is someone else's.
+        let foreign =
+            foreign_tables(&conn).map_err(|e| open_err(format!("not a muster journal: {e}")))?;
+        if !foreign.is_empty() {
+            return Err(open_err(format!(
+                "not a muster journal: it holds other tables ({}); nothing was written to it",
+                foreign.join(", ")
+            )));
+        }
         // WAL + NORMAL: a committed transaction survives the process being killed.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| open_err(e.to_string()))?;
@@ -223,6 +256,27 @@ impl Journal {
             conn: Arc::new(Mutex::new(conn)),
             group: Arc::new(Mutex::new(Group::default())),
         })
+    }
+
+    /// Records a plan written by `--plan-only` by the digest of what `apply` acts on.
+    pub fn record_plan(&self, digest: &str, made: &str, path: &str) -> Result<(), Error> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO plans (digest, made, path) VALUES (?1, ?2, ?3)",
+            params![digest, made, path],
+        )?;
+        Ok(())
+    }
+
+    /// When the plan with `digest` was recorded, if it was.
+    pub fn plan_made(&self, digest: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT made FROM plans WHERE digest = ?1",
+                params![digest],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Where the file is.
@@ -701,6 +755,49 @@ mod tests {
         assert_eq!(b.state, StepState::Intent);
         j.clear("t", "b@x", "user").unwrap();
         assert_eq!(j.steps("t").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_foreign_database_is_refused_before_anything_is_written_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("theirs.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE invoices (id INTEGER); INSERT INTO invoices VALUES (1);")
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Journal::open(&path).unwrap_err().to_string();
+        assert!(err.contains("not a muster journal"), "{err}");
+        assert!(err.contains("invoices"), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file is as it was"
+        );
+        assert!(!dir.path().join("theirs.db-wal").exists());
+        // A file that is no database at all.
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello, this is not sqlite at all, not even close\n").unwrap();
+        assert!(Journal::open(&text).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&text).unwrap(),
+            "hello, this is not sqlite at all, not even close\n"
+        );
+        // A journal of its own reopens.
+        let ours = dir.path().join("j.db");
+        Journal::open(&ours)
+            .unwrap()
+            .record_plan("d", "now", "p.xlsx")
+            .unwrap();
+        assert_eq!(
+            Journal::open(&ours)
+                .unwrap()
+                .plan_made("d")
+                .unwrap()
+                .as_deref(),
+            Some("now")
+        );
     }
 
     fn write(kind: &str, key: &str, step: &str, id: Option<&str>) -> StepWrite {

@@ -453,8 +453,12 @@ fn write_plan(
             planned.state.fingerprint(name),
         ));
     }
-    report::plan::write(&args.out, &lines, &info, &planned.state.targets)
+    // The journal keeps the plan's digest: `apply` carries out only a plan recorded here,
+    // unchanged (an edited copy with fresh digests is not one the journal knows).
+    let journal = Journal::open(&settings::journal_path(args.journal.as_deref()))?;
+    let digest = report::plan::write(&args.out, &lines, &info, &planned.state.targets)
         .with_context(|| format!("writing {}", args.out.display()))?;
+    journal.record_plan(&digest, &started.to_rfc3339(), &absolute(&args.out))?;
     if !args.quiet {
         crate::say!(
             "plan: {} rows; nothing was sent. Review {}, then `muster apply {}`",

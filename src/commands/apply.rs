@@ -13,15 +13,29 @@ use anyhow::{anyhow, bail};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{ApplyArgs, ImportArgs, InputArgs, Mode};
+use crate::journal::Journal;
 use crate::pipeline;
 use crate::plan::PlatformState;
 use crate::report::plan;
+use crate::settings;
 use crate::vendors::Purpose;
 use crate::{Env, Exit};
 
 pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
     let read = plan::read(&args.plan).map_err(|e| anyhow!(e))?;
     let shown = args.plan.display();
+    // Only a plan this journal recorded when it was made, unchanged since.
+    let journal_path = settings::journal_path(args.journal.as_deref());
+    if !journal_path.exists()
+        || Journal::open(&journal_path)?
+            .plan_made(&read.digest)?
+            .is_none()
+    {
+        bail!(
+            "{shown} is not a plan the journal {} recorded: a plan is carried out only where it was made (same --journal), as it was made; nothing was sent. Make a new plan",
+            journal_path.display()
+        );
+    }
     let mut files = Vec::new();
     for (k, v) in &read.info {
         if k != "input" {

@@ -9,6 +9,11 @@
 //!   what `apply` compares with a fresh listing to name what changed.
 //!
 //! Every cell is text or a number, never a formula; passwords are never compared or shown.
+//!
+//! `Plan info` ends with a SHA-256 digest of each sheet as `apply` reads it (`digest Plan`,
+//! `digest Plan state`, `digest Plan info`); [`write`] returns the digest of the three,
+//! which the journal records. [`read`] refuses a plan whose sheets no longer match their
+//! digests, naming the sheets that changed (issue 25: an approved plan edited to prune).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,7 +26,42 @@ use super::style::Formats;
 use crate::audit::Difference;
 
 /// The `format` value of `Plan info`; `apply` refuses other plans.
-pub const FORMAT: &str = "muster plan 1";
+pub const FORMAT: &str = "muster plan 2";
+
+/// The `Plan info` keys of the sheets' digests start with this.
+const DIGEST: &str = "digest ";
+
+/// A sheet's content as `apply` reads it: rows of cell texts.
+type Grid = Vec<Vec<String>>;
+
+/// The SHA-256 of a sheet's content: every cell length-prefixed, trailing empty cells and
+/// empty rows left out (a spreadsheet reads them back as nothing).
+fn digest(grid: &Grid) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for row in grid {
+        let used = row.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1);
+        if used == 0 {
+            continue;
+        }
+        for cell in &row[..used] {
+            h.update(format!("{}:", cell.len()));
+            h.update(cell.as_bytes());
+        }
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// The digest of a whole plan: of its sheets' digests, in a fixed order.
+fn whole(sheets: &[(&str, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (name, d) in sheets {
+        h.update(format!("{name}\0{d}\n"));
+    }
+    hex::encode(h.finalize())
+}
 
 pub use crate::plan::PlanLine;
 
@@ -43,47 +83,103 @@ const PLAN_COLUMNS: [&str; 12] = [
     "error",
 ];
 
-/// Writes the plan workbook.
+/// Writes the plan workbook; returns the digest the journal records (see [`read`]).
 pub fn write(
     path: &Path,
     lines: &[PlanLine],
     info: &[(String, String)],
     state: &State,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let xlsx = |source| Error::Xlsx {
         path: path.to_path_buf(),
         source,
     };
+    let plan = plan_grid(lines);
+    let state = state_grid(state);
+    let mut info_grid: Grid = vec![vec!["key".into(), "value".into()]];
+    info_grid.extend(
+        info.iter()
+            .filter(|(k, _)| !k.starts_with(DIGEST))
+            .map(|(k, v)| vec![fit(k), fit(v)]),
+    );
+    let sheets = [
+        ("Plan", digest(&plan)),
+        ("Plan state", digest(&state)),
+        ("Plan info", digest(&info_grid)),
+    ];
+    for (name, d) in &sheets {
+        info_grid.push(vec![format!("{DIGEST}{name}"), d.clone()]);
+    }
     let f = Formats::new();
     let mut workbook = Workbook::new();
-    plan_sheet(workbook.add_worksheet(), lines, &f).map_err(xlsx)?;
-    pairs_sheet(
+    put_grid(workbook.add_worksheet(), "Plan", &plan, &[10], 18.0, &f).map_err(xlsx)?;
+    put_grid(
         workbook.add_worksheet(),
         "Plan info",
-        &["key", "value"],
-        info,
+        &info_grid,
+        &[],
+        80.0,
         &f,
     )
     .map_err(xlsx)?;
-    let state_sheet = workbook.add_worksheet();
-    state_sheet_write(state_sheet, state, &f).map_err(xlsx)?;
-    workbook.save(path).map_err(xlsx)
+    put_grid(
+        workbook.add_worksheet(),
+        "Plan state",
+        &state,
+        &[],
+        18.0,
+        &f,
+    )
+    .map_err(xlsx)?;
+    workbook.save(path).map_err(xlsx)?;
+    Ok(whole(&sheets))
 }
 
-fn header(sheet: &mut Worksheet, headers: &[&str], f: &Formats) -> Result<(), XlsxError> {
-    for (c, h) in headers.iter().enumerate() {
-        sheet.write_string_with_format(0, c as ColNum, *h, &f.header)?;
+/// A cell's text as the workbook holds it (cut to Excel's limit).
+fn fit(text: &str) -> String {
+    super::safe::fit_cell(text).into_owned()
+}
+
+/// Writes `grid` (its first row the header) as text, but for the `numbers` columns.
+fn put_grid(
+    sheet: &mut Worksheet,
+    name: &str,
+    grid: &Grid,
+    numbers: &[usize],
+    width: f64,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    sheet.set_name(name)?;
+    let Some((head, rows)) = grid.split_first() else {
+        return Ok(());
+    };
+    for (c, h) in head.iter().enumerate() {
+        sheet.write_string_with_format(0, c as ColNum, h, &f.header)?;
         sheet.set_column_format(c as ColNum, &f.text)?;
-        sheet.set_column_width(c as ColNum, 18)?;
+        sheet.set_column_width(c as ColNum, if c == 1 { width } else { 18.0 })?;
     }
     sheet.set_freeze_panes(1, 0)?;
+    for (r, row) in rows.iter().enumerate() {
+        let r = r as RowNum + 1;
+        for (c, cell) in row.iter().enumerate() {
+            match cell.parse::<f64>() {
+                Ok(n) if numbers.contains(&c) => {
+                    sheet.write_number(r, c as ColNum, n)?;
+                }
+                _ if cell.is_empty() => {}
+                _ => f.write_text(sheet, r, c as ColNum, cell)?,
+            }
+        }
+    }
+    if !rows.is_empty() && name == "Plan" {
+        sheet.autofilter(0, 0, rows.len() as RowNum, head.len() as ColNum - 1)?;
+    }
     Ok(())
 }
 
-fn plan_sheet(sheet: &mut Worksheet, lines: &[PlanLine], f: &Formats) -> Result<(), XlsxError> {
-    sheet.set_name("Plan")?;
-    header(sheet, &PLAN_COLUMNS, f)?;
-    let mut r: RowNum = 0;
+/// The `Plan` sheet: a header, then a line per row and per differing field.
+fn plan_grid(lines: &[PlanLine]) -> Grid {
+    let mut grid: Grid = vec![PLAN_COLUMNS.iter().map(|h| h.to_string()).collect()];
     for line in lines {
         let diffs: Vec<Option<&Difference>> = if line.differences.is_empty() {
             vec![None]
@@ -91,71 +187,51 @@ fn plan_sheet(sheet: &mut Worksheet, lines: &[PlanLine], f: &Formats) -> Result<
             line.differences.iter().map(Some).collect()
         };
         for d in diffs {
-            r += 1;
-            f.write_text(sheet, r, 0, &line.target)?;
-            f.write_text(sheet, r, 1, &line.vendor)?;
-            f.write_text(sheet, r, 2, &line.key)?;
-            f.write_text(sheet, r, 3, &line.action)?;
-            if let Some(id) = &line.platform_id {
-                f.write_text(sheet, r, 4, id)?;
-            }
-            if let Some(d) = d {
-                f.write_text(sheet, r, 5, d.field.name())?;
-                f.write_text(sheet, r, 6, &d.roster)?;
-                f.write_text(sheet, r, 7, &d.platform)?;
-            }
-            f.write_text(sheet, r, 8, &line.source.0)?;
-            f.write_text(sheet, r, 9, &line.source.1)?;
-            sheet.write_number(r, 10, line.source.2)?;
-            if let Some(e) = &line.error {
-                f.write_text(sheet, r, 11, e)?;
-            }
+            grid.push(
+                [
+                    line.target.as_str(),
+                    &line.vendor,
+                    &line.key,
+                    &line.action,
+                    line.platform_id.as_deref().unwrap_or(""),
+                    d.map_or("", |d| d.field.name()),
+                    d.map_or("", |d| d.roster.as_str()),
+                    d.map_or("", |d| d.platform.as_str()),
+                    &line.source.0,
+                    &line.source.1,
+                    &line.source.2.to_string(),
+                    line.error.as_deref().unwrap_or(""),
+                ]
+                .map(fit)
+                .to_vec(),
+            );
         }
     }
-    if r > 0 {
-        sheet.autofilter(0, 0, r, PLAN_COLUMNS.len() as ColNum - 1)?;
-    }
-    Ok(())
+    grid
 }
 
-fn pairs_sheet(
-    sheet: &mut Worksheet,
-    name: &str,
-    headers: &[&str],
-    pairs: &[(String, String)],
-    f: &Formats,
-) -> Result<(), XlsxError> {
-    sheet.set_name(name)?;
-    header(sheet, headers, f)?;
-    sheet.set_column_width(1, 80)?;
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        f.write_text(sheet, i as RowNum + 1, 0, k)?;
-        f.write_text(sheet, i as RowNum + 1, 1, v)?;
-    }
-    Ok(())
-}
-
-fn state_sheet_write(sheet: &mut Worksheet, state: &State, f: &Formats) -> Result<(), XlsxError> {
-    sheet.set_name("Plan state")?;
-    header(sheet, &["target", "key", "platform_id", "digest"], f)?;
-    let mut r: RowNum = 0;
+/// The `Plan state` sheet: a header, then a line per target and user.
+fn state_grid(state: &State) -> Grid {
+    let mut grid: Grid = vec![
+        ["target", "key", "platform_id", "digest"]
+            .map(str::to_string)
+            .to_vec(),
+    ];
     for (target, users) in state {
         for (key, (id, digest)) in users {
-            r += 1;
-            f.write_text(sheet, r, 0, target)?;
-            f.write_text(sheet, r, 1, key)?;
-            f.write_text(sheet, r, 2, id)?;
-            f.write_text(sheet, r, 3, digest)?;
+            grid.push([target, key, id, digest].map(|s| fit(s)).to_vec());
         }
     }
-    Ok(())
+    grid
 }
 
-/// A plan read back: its `Plan info` pairs (in order) and its `Plan state`.
+/// A plan read back: its `Plan info` pairs (in order), its `Plan state`, and the digest
+/// the journal recorded when it was made (checked: see [`read`]).
 #[derive(Debug, Clone, Default)]
 pub struct ReadPlan {
     pub info: Vec<(String, String)>,
     pub state: State,
+    pub digest: String,
 }
 
 impl ReadPlan {
@@ -168,45 +244,88 @@ impl ReadPlan {
     }
 }
 
-/// Reads a plan workbook; the error names the file and what is wrong with it.
+/// Reads a plan workbook; the error names the file and what is wrong with it. A plan
+/// whose sheets no longer match the digests it was written with is refused, naming the
+/// sheets that changed.
 pub fn read(path: &Path) -> Result<ReadPlan, String> {
     let shown = path.display();
     let mut wb = open_workbook_auto(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let cell = |d: Option<&Data>| d.map(|d| d.to_string()).unwrap_or_default();
-    let info_range = wb
-        .worksheet_range("Plan info")
-        .map_err(|_| format!("{shown} is not a muster plan (no `Plan info` sheet)"))?;
-    let info: Vec<(String, String)> = info_range
-        .rows()
+    let mut grid = |name: &str| -> Result<Grid, String> {
+        let range = wb
+            .worksheet_range(name)
+            .map_err(|_| format!("{shown} is not a muster plan (no `{name}` sheet)"))?;
+        Ok(range
+            .rows()
+            .map(|r| r.iter().map(Data::to_string).collect())
+            .collect())
+    };
+    let info_grid = grid("Plan info")?;
+    let info: Vec<(String, String)> = info_grid
+        .iter()
         .skip(1)
-        .map(|r| (cell(r.first()), cell(r.get(1))))
+        .map(|r| {
+            let cell = |i: usize| r.get(i).cloned().unwrap_or_default();
+            (cell(0), cell(1))
+        })
         .filter(|(k, _)| !k.is_empty())
         .collect();
-    let plan = ReadPlan {
+    let mut plan = ReadPlan {
         info,
-        state: State::new(),
+        ..ReadPlan::default()
     };
     if plan.get("format") != Some(FORMAT) {
         return Err(format!(
-            "{shown} is not a plan this muster reads (format {:?}, expected {FORMAT:?})",
+            "{shown} is not a plan this muster reads (format {:?}, expected {FORMAT:?}): make a new plan",
             plan.get("format").unwrap_or("")
         ));
     }
-    let state_range = wb
-        .worksheet_range("Plan state")
-        .map_err(|_| format!("{shown}: no `Plan state` sheet"))?;
-    let mut state = State::new();
-    for r in state_range.rows().skip(1) {
-        let (target, key) = (cell(r.first()), cell(r.get(1)));
-        if target.is_empty() {
+    let sheets = [
+        ("Plan", digest(&grid("Plan")?)),
+        ("Plan state", digest(&grid("Plan state")?)),
+        (
+            "Plan info",
+            digest(
+                &info_grid
+                    .iter()
+                    .filter(|r| !r.first().is_some_and(|k| k.starts_with(DIGEST)))
+                    .cloned()
+                    .collect(),
+            ),
+        ),
+    ];
+    let changed: Vec<&str> = sheets
+        .iter()
+        .filter(|(name, d)| plan.get(&format!("{DIGEST}{name}")) != Some(d.as_str()))
+        .map(|(name, _)| *name)
+        .collect();
+    if !changed.is_empty() {
+        return Err(format!(
+            "{shown} was changed after it was made: {} no longer {} its digest; nothing was sent. Make a new plan",
+            changed
+                .iter()
+                .map(|n| format!("the `{n}` sheet"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            if changed.len() == 1 {
+                "matches"
+            } else {
+                "match"
+            }
+        ));
+    }
+    plan.digest = whole(&sheets);
+    let state_grid = grid("Plan state")?;
+    for r in state_grid.iter().skip(1) {
+        let cell = |i: usize| r.get(i).cloned().unwrap_or_default();
+        if cell(0).is_empty() {
             continue;
         }
-        state
-            .entry(target)
+        plan.state
+            .entry(cell(0))
             .or_default()
-            .insert(key, (cell(r.get(2)), cell(r.get(3))));
+            .insert(cell(1), (cell(2), cell(3)));
     }
-    Ok(ReadPlan { state, ..plan })
+    Ok(plan)
 }
 
 #[cfg(test)]
@@ -241,8 +360,9 @@ mod tests {
             .entry("t".into())
             .or_default()
             .insert("a@x.test".into(), ("7".into(), "abc".into()));
-        write(&path, &lines, &info, &state).unwrap();
+        let made = write(&path, &lines, &info, &state).unwrap();
         let back = read(&path).unwrap();
+        assert_eq!(back.digest, made);
         assert_eq!(back.get("mode"), Some("upsert"));
         assert_eq!(back.state, state);
         let mut wb = open_workbook_auto(&path).unwrap();

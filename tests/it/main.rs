@@ -17,6 +17,7 @@ mod input;
 mod motive;
 mod outage;
 mod pegasus;
+mod plan;
 mod redirect;
 mod report;
 mod sandbox;
