@@ -283,6 +283,15 @@ impl Config {
                     format!("\"{url}\" must start with http:// or https://"),
                 ));
             }
+            if let Ok(parsed) = url::Url::parse(&url) {
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    // Never echoed: the userinfo may hold a password.
+                    return Err(invalid(
+                        key("url"),
+                        "holds credentials (user:password@); put them in environment variables named by token_env, api_key_env or username_env/password_env".into(),
+                    ));
+                }
+            }
             let mut target = Target::with_defaults(&name, vendor, url.trim_end_matches('/'));
             target.token_env = t.token_env;
             target.api_key_env = t.api_key_env;
@@ -292,33 +301,35 @@ impl Config {
             if let Some(rate) = &t.rate {
                 target.rate = Rate::parse(rate).map_err(|m| invalid(key("rate"), m))?;
             }
+            let count = |k: &str, n: u64, min: u64, max: u64| {
+                if (min..=max).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(invalid(key(k), format!("{n} is not from {min} to {max}")))
+                }
+            };
             if let Some(burst) = t.burst {
-                target.burst = NonZeroU32::new(burst)
-                    .ok_or_else(|| invalid(key("burst"), "must be at least 1".into()))?;
+                let b = count("burst", burst.into(), 1, MAX_COUNT)?;
+                target.burst = NonZeroU32::new(b as u32).expect("checked to be at least 1");
             }
             if let Some(c) = t.concurrency {
-                if c == 0 {
-                    return Err(invalid(key("concurrency"), "must be at least 1".into()));
-                }
-                target.concurrency = c;
+                target.concurrency = count("concurrency", c as u64, 1, MAX_CONCURRENCY)? as usize;
             }
             if let Some(timeout) = &t.timeout {
                 target.timeout = parse_duration(timeout).map_err(|m| invalid(key("timeout"), m))?;
             }
             if let Some(r) = t.retries {
-                target.retries = r;
+                target.retries = count("retries", r.into(), 0, MAX_RETRIES)? as u32;
             }
             if let Some(b) = t.batch_size {
-                if b == 0 {
-                    return Err(invalid(key("batch_size"), "must be at least 1".into()));
-                }
-                target.batch_size = b;
+                target.batch_size = count("batch_size", b as u64, 1, MAX_COUNT)? as usize;
             }
             if let Some(rate) = &t.apps_rate {
                 target.apps_rate = Rate::parse(rate).map_err(|m| invalid(key("apps_rate"), m))?;
             }
             if let Some(n) = t.apps_per_minute {
-                target.apps_per_minute = n;
+                // 0: no per-minute limit.
+                target.apps_per_minute = count("apps_per_minute", n.into(), 0, MAX_COUNT)? as u32;
             }
             if let Some(n) = t.integration_name {
                 target.integration_name = n;
@@ -364,11 +375,29 @@ impl Config {
     }
 }
 
-/// `30`, `"30s"`, `"500ms"`, `"2m"`.
+/// The most a count may be (`burst`, `batch_size`, `apps_per_minute`).
+const MAX_COUNT: u64 = 100_000;
+/// The most requests a target may have in flight.
+const MAX_CONCURRENCY: u64 = 1_024;
+/// The most retries of one request.
+const MAX_RETRIES: u64 = 100;
+/// The longest a timeout may be: an hour.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3_600);
+
+/// `30`, `"30s"`, `"500ms"`, `"2m"`: positive, finite and at most [`MAX_TIMEOUT`].
 fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
+    let bounded = |secs: f64, shown: &dyn std::fmt::Display| {
+        if !(secs > 0.0 && secs <= MAX_TIMEOUT.as_secs_f64()) {
+            return Err(format!(
+                "{shown} is not a duration from 1ms to {} s",
+                MAX_TIMEOUT.as_secs()
+            ));
+        }
+        Ok(Duration::from_secs_f64(secs).max(Duration::from_millis(1)))
+    };
     match value {
-        toml::Value::Integer(n) if *n > 0 => Ok(Duration::from_secs(*n as u64)),
-        toml::Value::Float(f) if *f > 0.0 => Ok(Duration::from_secs_f64(*f)),
+        toml::Value::Integer(n) => bounded(*n as f64, n),
+        toml::Value::Float(f) => bounded(*f, f),
         toml::Value::String(s) => {
             let s = s.trim();
             let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
@@ -386,10 +415,7 @@ fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
                 .trim()
                 .parse()
                 .map_err(|_| format!("\"{s}\" is not a duration like \"30s\" or \"500ms\""))?;
-            if n <= 0.0 {
-                return Err(format!("\"{s}\" must be positive"));
-            }
-            Ok(Duration::from_secs_f64(n * mult))
+            bounded(n * mult, &format_args!("\"{s}\""))
         }
         other => Err(format!("{other} is not a duration like \"30s\"")),
     }
@@ -467,6 +493,49 @@ timeout = "5s"
             err.to_string(),
             "target p: environment variable MUSTER_TEST_SURELY_UNSET (from token_env) is not set"
         );
+    }
+
+    #[test]
+    fn durations_and_counts_are_finite_positive_and_bounded() {
+        let target = |extra: &str| {
+            parse(&format!(
+                "[target.x]\nvendor = \"traccar\"\nurl = \"http://h\"\n{extra}\n"
+            ))
+        };
+        for (extra, key) in [
+            ("timeout = inf", "target.x.timeout"),
+            ("timeout = nan", "target.x.timeout"),
+            ("timeout = \"nan\"", "target.x.timeout"),
+            ("timeout = \"1e30s\"", "target.x.timeout"),
+            ("timeout = -3", "target.x.timeout"),
+            ("timeout = 0", "target.x.timeout"),
+            ("timeout = \"2h\"", "target.x.timeout"),
+            ("concurrency = 0", "target.x.concurrency"),
+            ("concurrency = 100000000", "target.x.concurrency"),
+            ("retries = 4000000000", "target.x.retries"),
+            ("batch_size = 0", "target.x.batch_size"),
+            ("burst = 0", "target.x.burst"),
+            ("apps_per_minute = 200000", "target.x.apps_per_minute"),
+        ] {
+            let err = target(extra).expect_err(extra).to_string();
+            assert!(err.contains(key), "{extra}: {err}");
+        }
+        let t = &target("timeout = \"500ms\"\nconcurrency = 32\nretries = 0")
+            .unwrap()
+            .targets["x"];
+        assert_eq!(t.timeout, Duration::from_millis(500));
+        assert_eq!((t.concurrency, t.retries), (32, 0));
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_without_being_shown() {
+        let err = parse(
+            "[target.x]\nvendor = \"traccar\"\nurl = \"https://admin:hunter2@fleet.example/api\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("target.x.url: holds credentials"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("admin"), "{err}");
     }
 
     #[test]

@@ -80,14 +80,17 @@ pub async fn execute_plan(
     let started = chrono::Utc::now();
     let config = settings::config(args.input.config.as_deref(), command)?;
     let deadline = settings::deadline(args.deadline)?;
-    check_writable(&args.out)?;
+    let journal_path = settings::journal_path(args.journal.as_deref());
+    let mut keep: Vec<&Path> = args.input.files.iter().map(PathBuf::as_path).collect();
+    keep.push(&journal_path);
+    report::output::check_writable(&args.out, &keep)?;
     if let Some(p) = &args.secrets_out {
         SecretsFile::check(p, args.secrets_append)?;
     }
 
     // Read and validate everything before anything is sent.
     let (mut roster, rows) = roster::read_whole(&args.input.files, args.input.mapping.as_deref())?;
-    check_space(&args.out, rows.len())?;
+    report::output::check_space(&args.out, rows.len())?;
     let ctx = validate::Context {
         config: &config,
         target_override: args.input.target.as_deref(),
@@ -149,7 +152,6 @@ pub async fn execute_plan(
         }
     }
 
-    let journal_path = settings::journal_path(args.journal.as_deref());
     let journal = Arc::new(Journal::open(&journal_path)?);
     let fingerprint = resume::fingerprint(&RunIdentity {
         command,
@@ -510,57 +512,6 @@ fn stored_row<'a>(row: &'a Row, target: Option<&'a Target>) -> StoredRowRef<'a> 
             .map(|(i, c)| if Some(i) == pw { "" } else { c })
             .collect(),
     }
-}
-
-/// Fails early when the workbook could not be written (missing folder, no permission).
-pub fn check_writable(out: &Path) -> anyhow::Result<()> {
-    let existed = out.exists();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(out)
-        .with_context(|| format!("cannot write the results to {}", out.display()))?;
-    if !existed {
-        let _ = std::fs::remove_file(out);
-    }
-    Ok(())
-}
-
-/// Bytes the results workbook of `rows` rows may take, about: a generous 256 per row.
-fn workbook_estimate(rows: usize) -> u64 {
-    (64 * 1024 + 256 * rows as u64).min(64 * 1024 * 1024)
-}
-
-/// Fails early when the workbook's folder has no room for it: writes a scratch file of
-/// [`workbook_estimate`] bytes beside it (where the workbook is staged) and removes it, so
-/// a full disk stops the run before anything is sent, not after.
-fn check_space(out: &Path, rows: usize) -> anyhow::Result<()> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let fail = |e: std::io::Error| {
-        anyhow::anyhow!(
-            "cannot write the results to {}: no room for a workbook of {} rows in {}: {e}",
-            out.display(),
-            rows,
-            dir.display()
-        )
-    };
-    let mut probe = tempfile::Builder::new()
-        .prefix(".muster-space-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    let chunk = vec![0u8; 64 * 1024];
-    let mut left = workbook_estimate(rows);
-    while left > 0 {
-        let n = left.min(chunk.len() as u64) as usize;
-        probe.write_all(&chunk[..n]).map_err(fail)?;
-        left -= n as u64;
-    }
-    probe.flush().map_err(fail)?;
-    Ok(())
 }
 
 /// Whether rows of `target` take part in a run for `purpose`.

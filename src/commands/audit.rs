@@ -11,7 +11,6 @@ use anyhow::{Context as _, anyhow};
 use crate::audit::Class;
 use crate::cli::AuditArgs;
 use crate::model::Row;
-use crate::pipeline;
 use crate::plan::survey;
 use crate::report::audit::{self as audit_report, Line};
 use crate::roster;
@@ -22,7 +21,8 @@ use crate::{Env, Exit};
 
 pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let config = settings::config(args.input.config.as_deref(), "audit")?;
-    pipeline::check_writable(&args.out)?;
+    let keep: Vec<&std::path::Path> = args.input.files.iter().map(|p| p.as_path()).collect();
+    crate::report::output::check_writable(&args.out, &keep)?;
     let (_, rows) = roster::read_whole(&args.input.files, args.input.mapping.as_deref())?;
     let ctx = validate::Context {
         config: &config,

@@ -86,12 +86,32 @@ pub fn open(path: &Path) -> Result<Opened, Error> {
 
 /// [`open`], and for a text file, where its SHA-256 appears once its rows are all read
 /// (it is hashed as it is read: see [`digest`]).
+/// Opens `path` for reading only when it is a regular file: a FIFO would block the run
+/// (opened without waiting for a writer, then refused), a device or a folder is no roster.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // No effect on a regular file; a FIFO opens at once instead of waiting.
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a FIFO, a device or a folder is not read as a roster)",
+        ));
+    }
+    Ok(file)
+}
+
 pub fn open_hashed(path: &Path) -> Result<(Opened, Option<digest::Digest>), Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = digest::Hashing::new(File::open(path).map_err(io)?);
+    let mut file = digest::Hashing::new(open_regular(path).map_err(io)?);
     let mut sample = Vec::with_capacity(encoding::SAMPLE);
     (&mut file)
         .take(encoding::SAMPLE as u64)

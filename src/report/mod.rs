@@ -16,6 +16,7 @@ pub mod audit;
 pub mod counts;
 pub mod json;
 pub mod manual;
+pub mod output;
 pub mod plan;
 pub mod safe;
 pub mod sheet;
@@ -35,6 +36,9 @@ pub use workbook::{Finished, ResultsWriter};
 /// The workbook cannot be written: exit 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Found before anything is sent (`output`).
+    #[error("cannot write the results to {path}: {why}")]
+    Output { path: PathBuf, why: String },
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
     #[error("cannot write {path}")]

@@ -48,6 +48,8 @@ pub fn status_chart_color(status: Status) -> u32 {
 pub struct Formats {
     /// Header row: bold, filled, bottom border.
     pub header: Format,
+    /// A header cell (the roster's own) that starts like a formula: quote-prefixed.
+    pub header_quoted: Format,
     /// Column format of every text column: `@`, so edits stay text.
     pub text: Format,
     /// A text cell whose value starts like a formula: `@` plus the quote-prefix flag.
@@ -96,6 +98,12 @@ impl Formats {
                 .set_bold()
                 .set_background_color(Color::RGB(0xD9E1F2))
                 .set_border_bottom(FormatBorder::Thin),
+            header_quoted: Format::new()
+                .set_bold()
+                .set_background_color(Color::RGB(0xD9E1F2))
+                .set_border_bottom(FormatBorder::Thin)
+                .set_num_format("@")
+                .set_quote_prefix(),
             text: Format::new().set_num_format("@"),
             quoted: Format::new().set_num_format("@").set_quote_prefix(),
             status: Status::ALL

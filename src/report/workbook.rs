@@ -506,8 +506,15 @@ impl Pages {
             sheet.set_column_format(c as ColNum, format)?;
         }
         for (c, h) in self.header.iter().enumerate() {
+            // The roster's own headers are its text: a header that starts like a formula
+            // stays text, as a value does, even once edited in a spreadsheet.
             let h = safe::fit_cell(h);
-            sheet.write_string_with_format(0, c as ColNum, h.as_ref(), &formats.header)?;
+            let format = if safe::looks_like_formula(&h) {
+                &formats.header_quoted
+            } else {
+                &formats.header
+            };
+            sheet.write_string_with_format(0, c as ColNum, h.as_ref(), format)?;
         }
         sheet.set_freeze_panes(1, 0)?;
         sheet.set_landscape();
@@ -778,5 +785,56 @@ mod tests {
                 .unwrap()
                 .writes_valid_rows()
         );
+    }
+
+    #[test]
+    fn a_header_that_starts_like_a_formula_stays_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.xlsx");
+        let headers = vec!["=cmd|' /C calc'!A0".to_string(), "email".to_string()];
+        let mut w = ResultsWriter::create(&path, headers).unwrap();
+        w.write(&result(2, Status::Valid)).unwrap();
+        w.finish(&run(), &[]).unwrap();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let read = |zip: &mut zip::ZipArchive<std::fs::File>, name: &str| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
+            text
+        };
+        let styles = read(&mut zip, "xl/styles.xml");
+        // The cell formats, in order: a cell's `s` is an index into them.
+        let xfs = styles.split("<cellXfs").nth(1).unwrap();
+        let xfs: Vec<&str> = xfs.split("<xf ").skip(1).collect();
+        let names: Vec<String> = (0..zip.len())
+            .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+            .collect();
+        let mut seen = false;
+        for name in names
+            .iter()
+            .filter(|n| n.starts_with("xl/worksheets/sheet"))
+        {
+            let sheet = read(&mut zip, name);
+            for cell in sheet.split("<c ").skip(1) {
+                let cell = cell.split("</c>").next().unwrap();
+                if cell.contains("=cmd|") {
+                    let s: usize = cell
+                        .split("s=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    assert!(
+                        xfs[s].contains("quotePrefix=\"1\""),
+                        "{name}: {cell} uses {}",
+                        xfs[s]
+                    );
+                    seen = true;
+                }
+            }
+        }
+        assert!(seen, "the header was written");
     }
 }

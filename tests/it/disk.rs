@@ -107,3 +107,72 @@ async fn a_full_disk_stops_the_run_before_anything_is_sent() {
         .collect();
     assert_eq!(left, ["filler"], "the scratch file is removed");
 }
+
+/// `--out` never replaces what the run reads or keeps, nor writes into a FIFO or device;
+/// a symbolic link at `--out` is replaced by the workbook, not written through (issue 25,
+/// item 11).
+#[tokio::test]
+async fn the_output_never_replaces_an_input_the_journal_or_a_special_file() {
+    let w = World::start(Options::default()).await;
+    let roster = w.write("roster.csv", &traccar_roster(200));
+    let journal = w.path("j.db");
+    muster::journal::Journal::open(&journal).unwrap();
+    let fifo = w.path("out.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for (what, out, why) in [
+        ("the roster", roster.clone(), "which this run reads"),
+        ("the journal", journal.clone(), "which this run reads"),
+        ("a FIFO", fifo.clone(), "not a regular file"),
+        ("a device", PathBuf::from("/dev/null"), "not a regular file"),
+    ] {
+        let text = refused(&w, &out).await;
+        assert!(
+            text.starts_with(&format!("cannot write the results to {}", out.display())),
+            "{what}: {text}"
+        );
+        assert!(text.contains(why), "{what}: {text}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&roster).unwrap(),
+        traccar_roster(200)
+    );
+    // A link at --out: the workbook takes the link's place; what it pointed at is kept.
+    let kept = w.write("kept.txt", "not a workbook\n");
+    let link = w.path("link.xlsx");
+    std::os::unix::fs::symlink(&kept, &link).unwrap();
+    let config = w.config("rate = \"none\"");
+    let small = w.write("small.csv", &traccar_roster(2));
+    w.import(&small, &config, &journal, &link, &[])
+        .await
+        .unwrap();
+    assert!(
+        !std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "not a workbook\n");
+}
+
+/// A FIFO given as the roster is refused at once instead of hanging for a writer.
+#[tokio::test]
+async fn a_fifo_roster_is_refused_without_waiting() {
+    let w = World::start(Options::default()).await;
+    let fifo = w.path("roster.csv");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let f = fifo.display().to_string();
+    let err = w
+        .muster(&[
+            "validate",
+            &f,
+            "--quiet",
+            "--out",
+            &w.path("v.xlsx").display().to_string(),
+        ])
+        .await
+        .expect_err("a FIFO is no roster");
+    let text = format!("{err:#}");
+    assert!(text.contains("not a regular file"), "{text}");
+}
