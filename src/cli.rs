@@ -33,6 +33,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Carry out a plan written by `import --plan-only`, if no platform changed since.
     Apply(ApplyArgs),
+    /// List every roster field with its aliases, and how headers are matched.
+    Fields,
 }
 
 /// Options shared by commands that read rosters.
