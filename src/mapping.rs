@@ -19,7 +19,7 @@ use crate::model::{Field, Layout, VendorKind, column_letters};
 
 mod columns;
 
-pub use columns::{ColumnReport, Evidence, fields_markdown, needs};
+pub use columns::{ColumnReport, Evidence, fields_markdown, needs, unmapped};
 
 /// A mapping that cannot be used: exit 2.
 #[derive(Debug, thiserror::Error)]

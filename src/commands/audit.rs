@@ -93,8 +93,9 @@ pub fn entries<'a>(
 pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let config = import::load_config(args.input.config.as_deref(), "audit")?;
     import::check_writable(&args.out)?;
-    let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
-    let rows = roster.read_all()?;
+    let mut roster = inputs::open(&args.input, &config)?;
+    roster.show_columns(args.quiet || args.json, true);
+    let mut rows = roster.read_all()?;
     // After the rows: a text file is hashed as it is read.
     roster.hashes()?;
     if rows.is_empty() {
@@ -104,6 +105,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         config: &config,
         target_override: args.input.target.as_deref(),
     };
+    validate::Defaults::default().apply(&mut rows, &ctx);
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
 
     // Valid rows by target, with their identity keys; the rest are counted, not audited.

@@ -85,8 +85,10 @@ pub async fn execute_plan(
     check_writable(&args.out)?;
 
     // Read and validate everything before anything is sent.
-    let mut roster = inputs::open(&args.input.files, args.input.mapping.as_deref())?;
-    let rows = roster.read_all()?;
+    let mut roster = inputs::open(&args.input, &config)?;
+    roster.show_columns(args.quiet || args.json, false);
+    roster.refuse_unmapped(args.input.allow_unmapped)?;
+    let mut rows = roster.read_all()?;
     // After the rows: a text file is hashed as it is read.
     roster.hashes()?;
     if rows.is_empty() {
@@ -97,9 +99,9 @@ pub async fn execute_plan(
         config: &config,
         target_override: args.input.target.as_deref(),
     };
-    let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
-    let mut rows = rows;
-    let mut checked = checked;
+    let defaults = validate::Defaults::default();
+    defaults.apply(&mut rows, &ctx);
+    let mut checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
 
     // Credentials and URLs of the targets rows use: exit 2 before anything is sent.
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
@@ -348,6 +350,7 @@ pub async fn execute_plan(
 
     // Report in input order.
     let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
+    writer.set_columns(&roster.columns, &defaults.notes());
     let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
     let mut json_out = super::stdout::Stdout::new();
     for (row, c) in rows.into_iter().zip(checked) {
@@ -381,7 +384,9 @@ pub async fn execute_plan(
     let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
     journal.finish_run(&run, &stats, complete)?;
     if args.json {
-        let summary = report::summary_json(&run, &finished.counts, &stats, Some(&finished.path));
+        let mut summary =
+            report::summary_json(&run, &finished.counts, &stats, Some(&finished.path));
+        report::add_columns(&mut summary, &roster.columns, &defaults.notes());
         serde_json::to_writer(&mut json_out, &summary)?;
         json_out.write_all(b"\n")?;
         json_out.flush()?;
@@ -910,6 +915,11 @@ fn write_plan(
                 .map(absolute)
                 .unwrap_or_default(),
         ),
+        ("sheet".into(), args.input.sheet.join("\t")),
+        (
+            "allow_unmapped".into(),
+            args.input.allow_unmapped.to_string(),
+        ),
     ];
     for (file, input) in args.input.files.iter().zip(&roster.inputs) {
         info.push((
@@ -1209,6 +1219,7 @@ mod tests {
         let config = Config {
             path: None,
             targets: [("fleet".to_string(), t.clone())].into(),
+            ..Config::default()
         };
         let user = |i: usize| PlatformUser {
             key: format!("u{i}@x.test"),

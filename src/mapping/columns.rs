@@ -113,6 +113,19 @@ impl ColumnReport {
     }
 }
 
+/// Why an import must not start: one line per ignored column that looks like a field, or
+/// `None` when there is none.
+pub fn unmapped(columns: &[ColumnReport]) -> Option<String> {
+    let lines: Vec<String> = columns.iter().filter_map(ColumnReport::finding).collect();
+    (!lines.is_empty()).then(|| {
+        format!(
+            "{} column(s) look like fields but are ignored; nothing was sent (--allow-unmapped runs anyway):\n{}",
+            lines.len(),
+            lines.join("\n")
+        )
+    })
+}
+
 /// What the values of a column look like, when most of them look alike. A column of
 /// dates looks like `expiration_time` only when the table has none (a start date beside
 /// `Valid until` is no field of muster's).

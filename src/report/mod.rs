@@ -8,9 +8,11 @@
 //! - [`safe`]: no formula, no secret, no over-long cell (the reasoning is documented there);
 //! - [`counts`]: rows per target and status, kept while writing;
 //! - [`summary`]: the terminal table; [`json`]: `--json` rows and summary;
+//! - `columns`: the column report (terminal, `--json`, the `Columns` sheet);
 //! - [`style`]: formats and status colours.
 
 pub mod audit;
+mod columns;
 pub mod counts;
 pub mod json;
 pub mod manual;
@@ -23,6 +25,7 @@ pub mod workbook;
 
 use std::path::PathBuf;
 
+pub use columns::{add_columns, columns_table};
 pub use counts::{Counts, TargetCounts};
 pub use json::{json_row, summary_json};
 pub use summary::summary_table;

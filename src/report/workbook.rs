@@ -60,6 +60,9 @@ pub struct ResultsWriter {
     counts: Counts,
     /// Whether `Errors` has its own `target` column (the input has none).
     errors_target: bool,
+    /// The column report and the defaults applied, for the `Columns` sheet.
+    columns: Vec<crate::mapping::ColumnReport>,
+    defaults: Vec<String>,
 }
 
 /// How one input table's columns land in the workbook.
@@ -214,6 +217,8 @@ impl ResultsWriter {
             formats,
             own_headers,
             own_index,
+            columns: Vec::new(),
+            defaults: Vec::new(),
             maps: Vec::new(),
             results,
             errors,
@@ -349,6 +354,13 @@ impl ResultsWriter {
         Ok(())
     }
 
+    /// Gives the workbook its `Columns` sheet: every source column and the values muster
+    /// gave rows itself (issue 27).
+    pub fn set_columns(&mut self, columns: &[crate::mapping::ColumnReport], defaults: &[String]) {
+        self.columns = columns.to_vec();
+        self.defaults = defaults.to_vec();
+    }
+
     /// Writes `Summary` and `Manual`, and saves the workbook under its name.
     pub fn finish(mut self, run: &RunInfo, stats: &[TargetStats]) -> Result<Finished, Error> {
         let path = self.path.clone();
@@ -409,6 +421,19 @@ impl ResultsWriter {
         }
         if let Some(sheet) = manual {
             self.workbook.push_worksheet(sheet);
+        }
+        // Last, so the sheets readers and scripts know keep their places.
+        if !self.columns.is_empty() {
+            let mut columns = Worksheet::new();
+            columns.set_name("Columns").map_err(xlsx)?;
+            super::columns::write_columns(
+                &mut columns,
+                &self.formats,
+                &self.columns,
+                &self.defaults,
+            )
+            .map_err(xlsx)?;
+            self.workbook.push_worksheet(columns);
         }
 
         self.workbook

@@ -5,6 +5,7 @@
 //! Knows rows, fields, targets and the vendors' documented rules; knows nothing of files,
 //! HTTP or what already exists on a platform (that is `plan`'s job).
 
+mod defaults;
 mod duplicates;
 mod generic;
 mod target;
@@ -17,6 +18,7 @@ use rayon::prelude::*;
 use crate::config::{Config, Target};
 use crate::model::{Action, Field, Problem, Row};
 
+pub use defaults::Defaults;
 pub use duplicates::{Duplicates, Key, identity};
 pub use generic::{is_email, is_phone, parse_bool, split_list};
 pub use vendor::{DUTY_STATUSES, ELD_MODES, MOTIVE_ROLES, PEGASUS_APPS, TIME_TRACKING_MODES};
