@@ -95,3 +95,71 @@ pub(super) fn write_columns(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::Evidence;
+    use crate::model::Field;
+
+    fn report() -> Vec<ColumnReport> {
+        let col =
+            |header: &str, field: Option<&str>, suggestion: Option<&str>, likely| ColumnReport {
+                file: "roster.xlsx".into(),
+                sheet: "Roster".into(),
+                header: header.into(),
+                field: field.map(str::to_string),
+                suggestion: suggestion.map(str::to_string),
+                likely,
+            };
+        vec![
+            col("Platform", Some("target"), None, None),
+            col("Assigned vehicles", Some("devices"), None, None),
+            col(
+                "Start date",
+                None,
+                Some("closest: time_zone, duty_status; none is close"),
+                None,
+            ),
+            col("Notes", None, Some("ignored by the mapping"), None),
+            col(
+                "Kit",
+                None,
+                Some(
+                    "looks like devices: its values are IMEIs (2 of 2); map it, or set \"Kit\" = \"ignore\"",
+                ),
+                Some(Evidence {
+                    field: Field::Devices,
+                    why: "its values are IMEIs (2 of 2)".into(),
+                }),
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_terminal_table_snapshot() {
+        assert_eq!(
+            columns_table(&report()),
+            "columns of roster.xlsx, Roster:\n\
+             \x20 Platform           → target\n\
+             \x20 Assigned vehicles  → devices\n\
+             \x20 Start date         ignored (closest: time_zone, duty_status; none is close)\n\
+             \x20 Notes              ignored (ignored by the mapping)\n\
+             \x20 Kit                IGNORED, looks like devices: its values are IMEIs (2 of 2); map it, or set \"Kit\" = \"ignore\"\n"
+        );
+    }
+
+    #[test]
+    fn the_json_snapshot() {
+        let mut summary = serde_json::json!({"summary": {"rows": 1}});
+        add_columns(
+            &mut summary,
+            &report()[2..4],
+            &["target pegasus: send_email = yes".into()],
+        );
+        assert_eq!(
+            summary.to_string(),
+            r#"{"summary":{"rows":1,"columns":[{"file":"roster.xlsx","sheet":"Roster","header":"Start date","field":null,"suggestion":"closest: time_zone, duty_status; none is close"},{"file":"roster.xlsx","sheet":"Roster","header":"Notes","field":null,"suggestion":"ignored by the mapping"}],"defaults":["target pegasus: send_email = yes"]}}"#
+        );
+    }
+}

@@ -38,6 +38,9 @@ struct Plan {
     added: Vec<Source>,
     /// (column, default) for blank cells of columns the roster has.
     blanks: Vec<(usize, String)>,
+    /// (column, from column) for blank cells filled from another of the row's cells
+    /// (DRTrack's user_group from role).
+    copies: Vec<(usize, usize)>,
     /// (column, value) for blank cells of rows without a password (Pegasus' send_email).
     blanks_without_password: Vec<(usize, String)>,
     /// (column, value table) of the target's fields.
@@ -48,6 +51,7 @@ impl Plan {
     fn is_empty(&self) -> bool {
         self.added.is_empty()
             && self.blanks.is_empty()
+            && self.copies.is_empty()
             && self.blanks_without_password.is_empty()
             && self.tables.is_empty()
     }
@@ -115,20 +119,31 @@ fn make_plan(layout: &Layout, target: &Target) -> (Plan, Vec<String>) {
     let where_ = format!("{}, {}", layout.file, layout.sheet);
     let default = |f: Field| target.defaults.get(&f).cloned();
 
-    // DRTrack's user_group comes from role when the roster has no user_group column.
+    // DRTrack's user_group comes from role when the roster has no user_group, or where
+    // its user_group cell is blank.
     if target.vendor == VendorKind::Drtrack
-        && layout.column_of(Field::UserGroup).is_none()
         && let Some(role) = layout.column_of(Field::Role)
     {
         let header = &layout.headers[role];
-        added.push((
-            Field::UserGroup,
-            format!("user_group (from {header})"),
-            Source::Copy(role, default(Field::UserGroup)),
-        ));
-        notes.push(format!(
-            "target {name}: user_group is taken from the column \"{header}\" ({where_} has no user_group column)"
-        ));
+        match layout.column_of(Field::UserGroup) {
+            None => {
+                added.push((
+                    Field::UserGroup,
+                    format!("user_group (from {header})"),
+                    Source::Copy(role, default(Field::UserGroup)),
+                ));
+                notes.push(format!(
+                    "target {name}: user_group is taken from the column \"{header}\" ({where_} has no user_group column)"
+                ));
+            }
+            Some(col) => {
+                plan.copies.push((col, role));
+                notes.push(format!(
+                    "target {name}: where \"{}\" is blank, user_group is taken from the column \"{header}\" ({where_})",
+                    layout.headers[col]
+                ));
+            }
+        }
     }
     // A Pegasus user without a password gets the platform's login e-mail.
     if target.vendor == VendorKind::Pegasus {
@@ -215,6 +230,13 @@ fn apply_plan(row: &mut Row, plan: &Plan) {
             row.cells.push(v);
         }
         row.layout = layout.clone();
+    }
+    for (col, from) in &plan.copies {
+        if row.cell(*col).is_none()
+            && let Some(value) = row.cell(*from).map(str::to_string)
+        {
+            row.cells.set(*col, &value);
+        }
     }
     for (col, value) in &plan.blanks {
         if row.cell(*col).is_none() {

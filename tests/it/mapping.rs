@@ -1,0 +1,289 @@
+//! Issue 27, "Mapping you can see and trust": a roster in the team's own words (German and
+//! English headers, a title row, a `Lists` helper sheet, bikes stored as numbers) imports
+//! into the sandbox with no mapping file; columns that hold a field's data under a header
+//! muster does not know stop the import, naming the column.
+
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader, Xlsx, open_workbook};
+use muster::Exit;
+use muster::model::Status;
+use muster::sandbox::Options;
+use rust_xlsxwriter::Workbook;
+
+use crate::support::{FAST_APPS, World, fast_pegasus};
+
+/// The roster's headers, as the team wrote them.
+const HEADERS: [&str; 17] = [
+    "Platform",
+    "Vorname",
+    "Nachname",
+    "E-mail address",
+    "Mobile",
+    "Employee #",
+    "Login",
+    "Role",
+    "Company",
+    "Groups",
+    "Branch",
+    "DRTrack group",
+    "Assigned vehicles",
+    "Start date",
+    "Valid until",
+    "Welcome mail",
+    "Notes",
+];
+
+/// One cell: text, or a number as Excel stores a bike's IMEI typed in.
+enum Cell {
+    T(&'static str),
+    N(f64),
+}
+use Cell::{N, T};
+
+/// Rows for the five platforms; every column of HEADERS, in order.
+#[rustfmt::skip]
+fn rows() -> Vec<Vec<Cell>> {
+    let blank = || T("");
+    vec![
+        vec![
+            T("traccar"), T("Anna"), T("Berg"), T("anna.berg@fleet.test"), T("+49 170 1234567"),
+            blank(), blank(), blank(), blank(), blank(), blank(), blank(),
+            N(352_099_000_000_001.0), T("2026-01-05"), T("2027-12-31"), blank(), T("new hire"),
+        ],
+        vec![
+            T("traccar"), T("Ben"), T("Cole"), T("ben.cole@fleet.test"), blank(),
+            blank(), blank(), blank(), blank(), blank(), blank(), blank(),
+            N(352_099_000_000_002.0), T("2026-01-06"), blank(), blank(), blank(),
+        ],
+        vec![
+            T("motive"), T("Carl"), T("Dorn"), T("carl.dorn@fleet.test"), T("+1 555 0100100"),
+            T("E-1001"), T("carl.dorn"), T("driver"), blank(), T("North"), blank(), blank(),
+            blank(), T("2026-02-01"), blank(), blank(), blank(),
+        ],
+        vec![
+            T("pegasus"), T("Dana"), T("Eck"), T("dana.eck@fleet.test"), blank(),
+            blank(), T("dana.eck@fleet.test"), blank(), T("Acme Freight"), blank(), blank(),
+            blank(), blank(), T("2026-02-02"), blank(), blank(), blank(),
+        ],
+        vec![
+            T("drtrack"), T("Emil"), T("Fink"), T("emil.fink@fleet.test"), blank(),
+            blank(), T("emil.fink"), T("Driver"), blank(), blank(), T("101"), T("Driver"),
+            blank(), T("2026-02-03"), blank(), blank(), blank(),
+        ],
+        vec![
+            T("drtrack"), T("Fritz"), T("Gans"), T("fritz.gans@fleet.test"), blank(),
+            blank(), T("fritz.gans"), T("dispatcher"), blank(), blank(), T("102"), blank(),
+            blank(), T("2026-02-04"), blank(), blank(), blank(),
+        ],
+        vec![
+            T("arobs"), T("Gina"), T("Hahn"), T("gina.hahn@fleet.test"), blank(),
+            blank(), T("gina.hahn"), blank(), blank(), blank(), blank(), blank(),
+            T("CJ-01-ARB|CJ-02-ARB"), T("2026-02-05"), blank(), blank(), blank(),
+        ],
+    ]
+}
+
+/// Writes the roster: a title row, the headers, the rows, `extra` columns after them
+/// (header and one value a row), and a `Lists` helper sheet.
+fn write_roster(path: &Path, extra: &[(&str, &[&str])]) {
+    let mut wb = Workbook::new();
+    let sheet = wb.add_worksheet().set_name("Roster").unwrap();
+    sheet
+        .write_string(0, 0, "Fleet roster, spring 2026")
+        .unwrap();
+    let first_extra = HEADERS.len() as u16;
+    for (c, h) in HEADERS.iter().enumerate() {
+        sheet.write_string(2, c as u16, *h).unwrap();
+    }
+    for (i, (h, _)) in extra.iter().enumerate() {
+        sheet.write_string(2, first_extra + i as u16, *h).unwrap();
+    }
+    for (r, row) in rows().iter().enumerate() {
+        let r = 3 + r as u32;
+        for (c, cell) in row.iter().enumerate() {
+            match cell {
+                T("") => {}
+                T(t) => {
+                    sheet.write_string(r, c as u16, *t).unwrap();
+                }
+                N(n) => {
+                    sheet.write_number(r, c as u16, *n).unwrap();
+                }
+            }
+        }
+        for (i, (_, values)) in extra.iter().enumerate() {
+            let v = values[(r - 3) as usize % values.len()];
+            sheet.write_string(r, first_extra + i as u16, v).unwrap();
+        }
+    }
+    let lists = wb.add_worksheet().set_name("Lists").unwrap();
+    for (c, (h, values)) in [
+        ("Roles", ["driver", "fleet_user", "admin"]),
+        ("Companies", ["Acme Freight", "Bolt Logistics", "Cargo Uno"]),
+        ("Branches", ["101", "102", "103"]),
+    ]
+    .iter()
+    .enumerate()
+    {
+        lists.write_string(0, c as u16, *h).unwrap();
+        for (r, v) in values.iter().enumerate() {
+            lists.write_string(1 + r as u32, c as u16, *v).unwrap();
+        }
+    }
+    wb.save(path).unwrap();
+}
+
+fn sheets(path: &Path) -> std::collections::BTreeMap<String, Vec<Vec<String>>> {
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    wb.sheet_names()
+        .into_iter()
+        .map(|name| {
+            let range = wb.worksheet_range(&name).unwrap();
+            let rows = range
+                .rows()
+                .map(|r| {
+                    r.iter()
+                        .map(|c| match c {
+                            Data::Empty => String::new(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+async fn world() -> (World, PathBuf) {
+    let w = World::start(Options {
+        pegasus: fast_pegasus(),
+        ..Options::default()
+    })
+    .await;
+    let config = w.config(&format!("rate = \"none\"\n{FAST_APPS}"));
+    (w, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_in_the_teams_own_words_imports_with_no_mapping_file() {
+    let (w, config) = world().await;
+    let roster = w.path("roster.xlsx");
+    write_roster(&roster, &[]);
+    let journal = w.path("j.db");
+    let out = w.path("results.xlsx");
+    let exit = w
+        .import(&roster, &config, &journal, &out, &[])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Success, "{:?}", w.last_run_errors(&journal, 10));
+    let counts = w.last_run_counts(&journal);
+    assert_eq!(counts.get(&Status::Created), Some(&6), "{counts:?}");
+    assert_eq!(counts.get(&Status::Manual), Some(&1), "{counts:?}");
+    // Every bike is linked.
+    assert_eq!(
+        w.stat("traccar", muster::sandbox::traccar::LINKS_CREATED),
+        2
+    );
+    let book = sheets(&out);
+    // The helper sheet was not read as roster, and the Summary says so.
+    assert!(
+        book["Summary"]
+            .iter()
+            .flatten()
+            .any(|c| c.contains("Lists (no column maps to an identity")),
+        "{:?}",
+        book["Summary"]
+    );
+    // AROBS' vehicle rights are filled.
+    let manual = &book["Manual"];
+    assert!(
+        manual.iter().flatten().any(|c| c.contains("CJ-01-ARB")),
+        "{manual:?}"
+    );
+    // The Columns sheet lists every column: the start date and notes are ignored.
+    let columns = &book["Columns"];
+    let field_of = |h: &str| {
+        columns
+            .iter()
+            .find(|r| r[2] == h)
+            .map(|r| r[3].clone())
+            .unwrap_or_else(|| panic!("{h} is listed"))
+    };
+    assert_eq!(field_of("Assigned vehicles"), "devices");
+    assert_eq!(field_of("Employee #"), "external_id");
+    assert_eq!(field_of("Valid until"), "expiration_time");
+    assert_eq!(field_of("DRTrack group"), "user_group");
+    assert_eq!(field_of("Welcome mail"), "send_email");
+    assert_eq!(field_of("Start date"), "ignored");
+    assert_eq!(field_of("Notes"), "ignored");
+    // Motive's external id was sent: the platform holds it.
+    let listing = reqwest::Client::new()
+        .get(format!("{}/motive/v1/users?per_page=100", w.sandbox.url()))
+        .header("X-Api-Key", "sandbox-motive-key")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listing.contains("E-1001"), "{listing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_holding_a_fields_data_under_an_unknown_header_stops_the_import() {
+    let (w, config) = world().await;
+    let journal = w.path("j.db");
+    let out = w.path("results.xlsx");
+    for (header, values, field) in [
+        (
+            "Kit",
+            &["356938035643809", "356938035643810"][..],
+            "devices",
+        ),
+        (
+            "Private contact",
+            &["a@home.test", "b@home.test"][..],
+            "email",
+        ),
+    ] {
+        let roster = w.path(&format!("{header}.xlsx"));
+        write_roster(&roster, &[(header, values)]);
+        let requests = w.stat("traccar", "requests");
+        let err = w
+            .import(&roster, &config, &journal, &out, &[])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "column \"{header}\" is ignored but looks like {field}"
+            )),
+            "{err}"
+        );
+        assert_eq!(w.stat("traccar", "requests"), requests, "nothing was sent");
+        // --allow-unmapped runs anyway; so does a mapping that ignores the column.
+        let exit = w
+            .import(
+                &roster,
+                &config,
+                &journal,
+                &out,
+                &["--allow-unmapped", "--dry-run"],
+            )
+            .await
+            .unwrap();
+        assert_eq!(exit, Exit::Success, "{:?}", w.last_run_errors(&journal, 5));
+    }
+    let roster = w.path("kit.xlsx");
+    write_roster(&roster, &[("Kit", &["356938035643809"])]);
+    let mapped = w.path("muster-mapped.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&mapped, format!("[mapping]\n\"Kit\" = \"ignore\"\n{text}")).unwrap();
+    let exit = w
+        .import(&roster, &mapped, &journal, &out, &["--dry-run"])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Success);
+}
