@@ -81,7 +81,8 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
             roster.skipped.push(format!("{}: {s}", path.display()));
         }
         // A muster result workbook fed back: only its Errors sheet is a roster.
-        if is_result_workbook(&opened.tables) {
+        let fed_back = is_result_workbook(&opened.tables);
+        if fed_back {
             opened.tables.retain(|t| {
                 let keep = t.layout.sheet == "Errors";
                 if !keep {
@@ -98,7 +99,7 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
             let mut layout = table.layout;
             mapping::map_layout(&mut layout, &overrides)?;
             let (rows, samples) = sample(table.rows, layout.headers.len());
-            read.push((layout, rows, file_index, samples));
+            read.push((layout, rows, file_index, samples, fed_back));
         }
     }
     // Which sheets are rosters: those `--sheet` names, else those that map what a row
@@ -124,7 +125,7 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
     let any_roster = read
         .iter()
         .any(|(l, ..)| mapping::needs(l, has_target(l)).is_none());
-    for (layout, rows, file_index, samples) in read {
+    for (layout, rows, file_index, samples, fed_back) in read {
         let why = if !args.sheet.is_empty() {
             (!picked(&layout)).then(|| "not picked by --sheet".to_string())
         } else if layout.is_workbook && any_roster {
@@ -138,10 +139,15 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
                 .push(format!("{}: {} ({why})", layout.file, layout.sheet));
             continue;
         }
-        roster
-            .columns
-            .extend(ColumnReport::of_table(&layout, &overrides, &samples));
-        for h in &layout.headers {
+        let mut columns = ColumnReport::of_table(&layout, &overrides, &samples);
+        // An Errors sheet fed back: muster's own columns from the earlier run (status,
+        // error, where the row came from) are not the roster's, and are not echoed again.
+        let earlier = |h: &str| fed_back && crate::report::RESULT_COLUMNS.contains(&h);
+        for c in columns.iter_mut().filter(|c| earlier(&c.header)) {
+            c.earlier_run();
+        }
+        roster.columns.extend(columns);
+        for h in layout.headers.iter().filter(|h| !earlier(h)) {
             if !roster.own_headers.iter().any(|o| o == h) {
                 roster.own_headers.push(h.clone());
             }

@@ -97,6 +97,17 @@ impl ColumnReport {
         out
     }
 
+    /// Marks a column muster wrote in an earlier run's Errors sheet (`status`, `error`,
+    /// `source_file`, ...): not the roster's own, so not echoed; `target` and `action`
+    /// are still read.
+    pub fn earlier_run(&mut self) {
+        self.likely = None;
+        self.suggestion = Some(match self.field {
+            Some(_) => "muster's column from an earlier run (read, not echoed)".into(),
+            None => "muster's column from an earlier run (not read)".into(),
+        });
+    }
+
     /// Whether this column stops an import until it is mapped or ignored on purpose.
     pub fn blocks(&self) -> bool {
         self.likely.is_some()
