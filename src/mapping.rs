@@ -161,6 +161,10 @@ pub fn map_layout(layout: &mut Layout, overrides: &Overrides) -> Result<(), Erro
     let aliases = alias_table();
     layout.fields = Vec::with_capacity(layout.headers.len());
     layout.passthrough.clear();
+    // Columns whose header names a platform and a field: they take the field unless a
+    // column names it for every platform (then they count for their platform's rows only,
+    // see `platform_columns`).
+    let mut deferred = Vec::new();
     for (col, header) in layout.headers.iter().enumerate() {
         let key = normalise(header);
         let field = if let Some(choice) = overrides.by_header.get(&key) {
@@ -173,11 +177,13 @@ pub fn map_layout(layout: &mut Layout, overrides: &Overrides) -> Result<(), Erro
         {
             layout.passthrough.push((col, vendor, name));
             None
+        } else if let Some(field) = aliases.get(key.as_str()) {
+            Some(*field)
         } else {
-            aliases
-                .get(key.as_str())
-                .copied()
-                .or_else(|| qualified(&key).map(|(_, f)| f))
+            if let Some((_, field)) = qualified(&key) {
+                deferred.push((col, field));
+            }
+            None
         };
         if let Some(field) = field {
             if let Some(first) = layout.column_of(field) {
@@ -197,7 +203,35 @@ pub fn map_layout(layout: &mut Layout, overrides: &Overrides) -> Result<(), Erro
         }
         layout.fields.push(field);
     }
+    for (col, field) in deferred {
+        if layout.column_of(field).is_none() {
+            layout.fields[col] = Some(field);
+        }
+    }
     Ok(())
+}
+
+/// The columns of `layout` whose header names a platform and a field (`Motive role`):
+/// (column, platform, field). A row of that platform reads the field there, whatever
+/// column holds it for the others; a row of another platform does not read it.
+pub fn platform_columns(layout: &Layout) -> Vec<(usize, VendorKind, Field)> {
+    let aliases = alias_table();
+    layout
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(col, _)| !layout.passthrough.iter().any(|(c, _, _)| c == col))
+        .filter_map(|(col, header)| {
+            let key = normalise(header);
+            if aliases.contains_key(key.as_str()) {
+                return None;
+            }
+            let (vendor, field) = qualified(&key)?;
+            // A column the mapping ignores or maps elsewhere is not the platform's.
+            let mapped = layout.fields.get(col).copied().flatten();
+            (mapped.is_none() || mapped == Some(field)).then_some((col, vendor, field))
+        })
+        .collect()
 }
 
 /// Words that name a platform at the start of a header (`DRTrack group`, `Motive role`),

@@ -53,13 +53,14 @@ impl ColumnReport {
         samples: &[Vec<String>],
     ) -> Vec<ColumnReport> {
         let mut out = Vec::with_capacity(layout.headers.len());
+        let platform = super::platform_columns(layout);
         for (col, header) in layout.headers.iter().enumerate() {
             let through = layout
                 .passthrough
                 .iter()
                 .find(|(c, _, _)| *c == col)
                 .map(|(_, v, name)| format!("{v}.{name}"));
-            let field = layout
+            let mut field = layout
                 .fields
                 .get(col)
                 .copied()
@@ -67,7 +68,19 @@ impl ColumnReport {
                 .map(|f| f.name().to_string())
                 .or(through);
             let mut likely = None;
-            let suggestion = if field.is_some() {
+            let own = platform
+                .iter()
+                .find(|(c, _, _)| *c == col)
+                .filter(|_| !overrides.ignores(header));
+            let suggestion = if let Some((_, vendor, f)) = own {
+                let shared = layout
+                    .column_of(*f)
+                    .filter(|c| *c != col)
+                    .map(|c| format!("; \"{}\" for the others", layout.headers[c]))
+                    .unwrap_or_default();
+                field = Some(f.name().to_string());
+                Some(format!("for {vendor} rows only{shared}"))
+            } else if field.is_some() {
                 None
             } else if overrides.ignores(header) {
                 Some("ignored by the mapping".to_string())

@@ -49,7 +49,8 @@ struct Plan {
 
 impl Plan {
     fn is_empty(&self) -> bool {
-        self.added.is_empty()
+        self.layout.is_none()
+            && self.added.is_empty()
             && self.blanks.is_empty()
             && self.copies.is_empty()
             && self.blanks_without_password.is_empty()
@@ -114,6 +115,21 @@ impl Defaults {
 fn make_plan(layout: &Layout, target: &Target) -> (Plan, Vec<String>) {
     let mut plan = Plan::default();
     let mut notes = Vec::new();
+    // Columns that name a platform: this target's take their field from the shared
+    // column; other platforms' are not read.
+    let mut derived = layout.clone();
+    for (col, vendor, field) in crate::mapping::platform_columns(layout) {
+        if vendor == target.vendor {
+            for f in derived.fields.iter_mut().filter(|f| **f == Some(field)) {
+                *f = None;
+            }
+            derived.fields[col] = Some(field);
+        } else if derived.fields[col] == Some(field) {
+            derived.fields[col] = None;
+        }
+    }
+    let remapped = derived.fields != layout.fields;
+    let layout = &derived;
     let mut added: Vec<(Field, String, Source)> = Vec::new();
     let name = &target.name;
     let where_ = format!("{}, {}", layout.file, layout.sheet);
@@ -185,8 +201,8 @@ fn make_plan(layout: &Layout, target: &Target) -> (Plan, Vec<String>) {
             }
         }
     }
-    if !added.is_empty() {
-        let mut derived = layout.clone();
+    let mut derived = layout.clone();
+    if remapped || !added.is_empty() {
         // Cells are padded to the headers' width, so added columns follow them.
         for (field, header, source) in added {
             derived.headers.push(header);
@@ -294,6 +310,35 @@ mod tests {
         assert!(
             notes[0].starts_with("target drtrack: user_group is taken from the column \"role\"")
         );
+    }
+
+    #[test]
+    fn a_column_naming_a_platform_counts_for_its_rows_only() {
+        let config = Config::default();
+        let mut layout = Layout {
+            file: "roster.csv".into(),
+            sheet: "roster".into(),
+            headers: ["Platform", "Role", "Motive role", "Email"]
+                .map(String::from)
+                .to_vec(),
+            ..Layout::default()
+        };
+        crate::mapping::map_layout(&mut layout, &crate::mapping::Overrides::default()).unwrap();
+        let layout = Arc::new(layout);
+        let make = |target: &str| Row {
+            index: 0,
+            layout: layout.clone(),
+            line: 2,
+            cells: [target, "viewer", "fleet_user", "a@x.test"]
+                .map(String::from)
+                .to_vec()
+                .into(),
+            errors: vec![],
+        };
+        let mut rows = vec![make("motive"), make("pegasus")];
+        Defaults::default().apply(&mut rows, &ctx(&config));
+        assert_eq!(rows[0].get(Field::Role), Some("fleet_user"));
+        assert_eq!(rows[1].get(Field::Role), Some("viewer"));
     }
 
     #[test]
