@@ -445,6 +445,57 @@ mod tests {
     }
 
     #[test]
+    fn the_mapping_defaults_and_value_tables_live_in_the_config() {
+        let c = parse(
+            r#"
+            [mapping]
+            "Kit" = "devices"
+            "Notes" = "ignore"
+
+            [target.dr]
+            vendor = "drtrack"
+            url = "https://dr.example"
+            [target.dr.defaults]
+            "user group" = "Driver"
+            [target.dr.values.user_group]
+            "Dispatch" = "Dispatcher"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.mapping.by_header.get("kit"), Some(&Some(Field::Devices)));
+        assert!(c.mapping.ignores("Notes"));
+        let t = &c.targets["dr"];
+        assert_eq!(
+            t.defaults.get(&Field::UserGroup).map(String::as_str),
+            Some("Driver")
+        );
+        assert_eq!(
+            t.values[&Field::UserGroup],
+            [("Dispatch".to_string(), "Dispatcher".to_string())]
+        );
+        // --mapping FILE wins over the config.
+        let file = Overrides::from_table(&toml::from_str(r#""Kit" = "ignore""#).unwrap()).unwrap();
+        assert!(c.mapping.clone().merged(file).ignores("Kit"));
+    }
+
+    #[test]
+    fn a_bad_mapping_or_default_names_its_key() {
+        for (text, want) in [
+            (
+                "[mapping]\n\"Kit\" = \"gadgets\"",
+                "config muster.toml: mapping: \"Kit\" = \"gadgets\": gadgets is not a field",
+            ),
+            (
+                "[target.dr]\nvendor = \"drtrack\"\nurl = \"https://x\"\n[target.dr.defaults]\ngadgets = \"1\"",
+                "config muster.toml: target.dr.defaults.gadgets: is not a field (see muster fields)",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+    }
+
+    #[test]
     fn rates_parse_per_second_and_per_minute() {
         assert_eq!(Rate::parse("10/s").unwrap().per_second(), Some(10.0));
         assert_eq!(Rate::parse("600/min").unwrap().per_second(), Some(10.0));

@@ -218,6 +218,19 @@ async fn a_roster_in_the_teams_own_words_imports_with_no_mapping_file() {
     assert_eq!(field_of("Welcome mail"), "send_email");
     assert_eq!(field_of("Start date"), "ignored");
     assert_eq!(field_of("Notes"), "ignored");
+    // The values muster gave rows itself are said.
+    let said: Vec<&String> = columns.iter().flatten().collect();
+    assert!(
+        said.iter()
+            .any(|c| c.starts_with("target pegasus: send_email = yes for rows without a password")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|c| c.starts_with(
+            "target drtrack: where \"DRTrack group\" is blank, user_group is taken from the column \"Role\""
+        )),
+        "{said:?}"
+    );
     // Motive's external id was sent: the platform holds it.
     let listing = reqwest::Client::new()
         .get(format!("{}/motive/v1/users?per_page=100", w.sandbox.url()))
@@ -286,4 +299,106 @@ async fn a_column_holding_a_fields_data_under_an_unknown_header_stops_the_import
         .await
         .unwrap();
     assert_eq!(exit, Exit::Success);
+}
+
+/// `muster ARGS…` as a process: (exit code, stdout, stderr).
+fn run(args: &[&str], dir: &Path) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn validate_prints_the_column_report_and_warns_of_a_column_that_looks_like_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("roster.csv"),
+        "Platform,Vorname,Nachname,E-Mail,Kit,Notes\n\
+         traccar,Ann,Lee,ann@example.com,356938035643809,new\n\
+         traccar,Bo,Ng,bo@example.com,356938035643810,\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&["validate", "roster.csv"], dir.path());
+    assert_eq!(code, Some(0), "{stderr}");
+    let table = stderr.split("warning:").next().unwrap();
+    assert_eq!(
+        table,
+        "columns of roster.csv, roster:\n\
+         \x20 Platform  → target\n\
+         \x20 Vorname   → first_name\n\
+         \x20 Nachname  → last_name\n\
+         \x20 E-Mail    → email\n\
+         \x20 Kit       IGNORED, looks like devices: its values are IMEIs (2 of 2); map it, or set \"Kit\" = \"ignore\"\n\
+         \x20 Notes     ignored (closest: scopes, last_name; none is close)\n"
+    );
+    assert!(
+        stderr.contains(
+            "warning: roster.csv, roster: column \"Kit\" is ignored but looks like devices"
+        ),
+        "{stderr}"
+    );
+    // --json: the summary object lists every column, `field` null when ignored.
+    let (_, stdout, _) = run(&["validate", "roster.csv", "--json"], dir.path());
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let columns = &summary["summary"]["columns"];
+    assert_eq!(columns.as_array().unwrap().len(), 6);
+    assert_eq!(
+        columns[4],
+        serde_json::json!({
+            "file": "roster.csv",
+            "sheet": "roster",
+            "header": "Kit",
+            "field": null,
+            "suggestion": "looks like devices: its values are IMEIs (2 of 2); map it, or set \"Kit\" = \"ignore\""
+        })
+    );
+    assert_eq!(columns[0]["field"], "target");
+}
+
+#[test]
+fn sheet_picks_the_sheets_read_as_roster() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.xlsx");
+    let mut wb = Workbook::new();
+    for name in ["First", "Second"] {
+        let s = wb.add_worksheet().set_name(name).unwrap();
+        for (c, h) in ["target", "name", "email"].iter().enumerate() {
+            s.write_string(0, c as u16, *h).unwrap();
+        }
+        for (c, v) in ["traccar", name, &format!("{name}@example.com")]
+            .iter()
+            .enumerate()
+        {
+            s.write_string(1, c as u16, *v).unwrap();
+        }
+    }
+    wb.save(&path).unwrap();
+    let (code, stdout, stderr) = run(
+        &["validate", "two.xlsx", "--sheet", "second", "--json"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "one row and the summary");
+    assert_eq!(lines[0]["sheet"], "Second");
+    assert_eq!(
+        lines[1]["summary"]["skipped_sheets"][0],
+        "two.xlsx: First (not picked by --sheet)"
+    );
+    let (code, _, stderr) = run(&["validate", "two.xlsx", "--sheet", "Third"], dir.path());
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("--sheet Third: no such sheet (sheets: First, Second)"),
+        "{stderr}"
+    );
 }
