@@ -94,7 +94,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let config = import::load_config(args.input.config.as_deref(), "audit")?;
     import::check_writable(&args.out)?;
     let mut roster = inputs::open(&args.input, &config)?;
-    roster.show_columns(args.quiet || args.json, true);
+    roster.show_columns(!args.quiet && !args.json, !args.quiet);
     let mut rows = roster.read_all()?;
     // After the rows: a text file is hashed as it is read.
     roster.hashes()?;
@@ -105,7 +105,8 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         config: &config,
         target_override: args.input.target.as_deref(),
     };
-    validate::Defaults::default().apply(&mut rows, &ctx);
+    let defaults = validate::Defaults::default();
+    defaults.apply(&mut rows, &ctx);
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
 
     // Valid rows by target, with their identity keys; the rest are counted, not audited.
@@ -150,7 +151,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         ),
         ("muster", env!("CARGO_PKG_VERSION").to_string()),
     ];
-    audit_report::write(&args.out, &lines, &facts)
+    audit_report::write(&args.out, &lines, &facts, &roster.columns)
         .with_context(|| format!("writing {}", args.out.display()))?;
 
     if args.json {
@@ -159,7 +160,9 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
             serde_json::to_writer(&mut w, &audit_report::json_line(l))?;
             w.write_all(b"\n")?;
         }
-        serde_json::to_writer(&mut w, &audit_report::json_summary(&lines, Some(&args.out)))?;
+        let mut summary = audit_report::json_summary(&lines, Some(&args.out));
+        crate::report::add_columns(&mut summary, &roster.columns, &defaults.notes());
+        serde_json::to_writer(&mut w, &summary)?;
         w.write_all(b"\n")?;
         w.flush()?;
     } else if !args.quiet {

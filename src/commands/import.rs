@@ -86,7 +86,7 @@ pub async fn execute_plan(
 
     // Read and validate everything before anything is sent.
     let mut roster = inputs::open(&args.input, &config)?;
-    roster.show_columns(args.quiet || args.json, false);
+    roster.show_columns(!args.quiet && !args.json, false);
     roster.refuse_unmapped(args.input.allow_unmapped)?;
     let mut rows = roster.read_all()?;
     // After the rows: a text file is hashed as it is read.

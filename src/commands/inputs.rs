@@ -173,13 +173,12 @@ fn sample(mut rows: input::Rows, width: usize) -> (input::Rows, Vec<Vec<String>>
 }
 
 impl Roster {
-    /// Prints the column report before the work starts (unless `quiet`); with `warn`, each
-    /// ignored column that looks like a field as a warning too (`validate`, `audit`).
-    pub fn show_columns(&self, quiet: bool, warn: bool) {
-        if quiet {
-            return;
+    /// Prints the column report before the work starts (with `table`), and each ignored
+    /// column that looks like a field as a warning (with `warn`: `validate`, `audit`).
+    pub fn show_columns(&self, table: bool, warn: bool) {
+        if table {
+            crate::say_part!("{}", crate::report::columns_table(&self.columns));
         }
-        crate::say_part!("{}", crate::report::columns_table(&self.columns));
         if warn {
             for finding in self.columns.iter().filter_map(ColumnReport::finding) {
                 crate::say!("warning: {finding}");

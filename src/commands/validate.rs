@@ -31,7 +31,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         None => Config::default(),
     });
     let mut roster = inputs::open(&args.input, &config)?;
-    roster.show_columns(args.quiet || args.json, true);
+    roster.show_columns(!args.quiet && !args.json, !args.quiet);
     let defaults = Arc::new(validate::Defaults::default());
     let own_headers = roster.own_headers.clone();
     let mut writer = if args.errors_only {

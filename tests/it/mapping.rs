@@ -402,3 +402,45 @@ fn sheet_picks_the_sheets_read_as_roster() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_reports_the_columns_too() {
+    let (w, config) = world().await;
+    let roster = w.write(
+        "roster.csv",
+        "Platform,Name,E-Mail,Kit\ntraccar,Ann Lee,ann@example.com,356938035643809\n",
+    );
+    let out = w.path("audit.xlsx");
+    let args = [
+        "audit".to_string(),
+        roster.display().to_string(),
+        "--config".into(),
+        config.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--json".into(),
+    ];
+    // The sandbox answers on this process's runtime while the binary runs.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+            .args(&args)
+            .envs(muster::sandbox::Sandbox::credentials())
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let headers: Vec<&str> = summary["summary"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["header"].as_str().unwrap())
+        .collect();
+    assert_eq!(headers, ["Platform", "Name", "E-Mail", "Kit"]);
+    assert!(stderr.contains("warning: "), "{stderr}");
+    assert!(sheets(&out).contains_key("Columns"));
+}
