@@ -410,16 +410,10 @@ async fn audit_reports_the_columns_too() {
         "roster.csv",
         "Platform,Name,E-Mail,Kit\ntraccar,Ann Lee,ann@example.com,356938035643809\n",
     );
-    let out = w.path("audit.xlsx");
-    let args = [
-        "audit".to_string(),
-        roster.display().to_string(),
-        "--config".into(),
-        config.display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
-        "--json".into(),
-    ];
+    let (out, mut args) = crate::audit::audit_args(&w, &roster, &config, "audit.xlsx");
+    // Not quiet: the warnings go to stderr, the JSON to stdout.
+    args.retain(|a| a != "--quiet");
+    args.push("--json".into());
     // The sandbox answers on this process's runtime while the binary runs.
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
