@@ -111,11 +111,9 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
     };
     let picked = |l: &Layout| args.sheet.iter().any(|s| s.eq_ignore_ascii_case(&l.sheet));
     for name in &args.sheet {
-        if !read
-            .iter()
-            .any(|(l, ..)| l.sheet.eq_ignore_ascii_case(name))
-        {
-            let names: Vec<String> = read.iter().map(|(l, ..)| l.sheet.clone()).collect();
+        let sheets = || read.iter().map(|(l, ..)| l).filter(|l| l.is_workbook);
+        if !sheets().any(|l| l.sheet.eq_ignore_ascii_case(name)) {
+            let names: Vec<String> = sheets().map(|l| l.sheet.clone()).collect();
             anyhow::bail!(
                 "--sheet {name}: no such sheet (sheets: {})",
                 names.join(", ")
@@ -126,7 +124,7 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
         .iter()
         .any(|(l, ..)| mapping::needs(l, has_target(l)).is_none());
     for (layout, rows, file_index, samples, fed_back) in read {
-        let why = if !args.sheet.is_empty() {
+        let why = if !args.sheet.is_empty() && layout.is_workbook {
             (!picked(&layout)).then(|| "not picked by --sheet".to_string())
         } else if layout.is_workbook && any_roster {
             mapping::needs(&layout, has_target(&layout))

@@ -73,12 +73,23 @@ impl Defaults {
     /// target cannot be resolved are left as they are (their rules say why).
     pub fn apply(&self, rows: &mut [Row], ctx: &Context) {
         let mut targets = Cache::default();
+        // Rows come in runs of one table and target: their plan is looked up once a run.
+        let mut last: Option<(Arc<Layout>, Arc<Target>, Arc<Plan>)> = None;
         for row in rows {
             let target_col = row.layout.column_of(Field::Target);
             let Ok(target) = targets.resolve(row, target_col, ctx) else {
                 continue;
             };
-            let plan = self.plan(&row.layout, &target);
+            let plan = match &last {
+                Some((l, t, p)) if Arc::ptr_eq(l, &row.layout) && Arc::ptr_eq(t, &target) => {
+                    p.clone()
+                }
+                _ => {
+                    let p = self.plan(&row.layout, &target);
+                    last = Some((row.layout.clone(), target.clone(), p.clone()));
+                    p
+                }
+            };
             if plan.is_empty() {
                 continue;
             }
