@@ -125,9 +125,11 @@ impl Overrides {
 }
 
 /// A header's matching key: accents stripped (`Prénom` → `prenom`, `ß` → `ss`), lower
-/// case, only letters and digits kept.
+/// case, `#` read as `no` (`Employee #` = `employee no`, not `Employee`), only letters and
+/// digits kept.
 pub fn normalise(header: &str) -> String {
     header
+        .replace('#', "no")
         .nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
@@ -301,7 +303,8 @@ mod tests {
             ("first_name", "firstname"),
             ("Prénom", "prenom"),
             ("Straße", "strasse"),
-            ("Driver's License #", "driverslicense"),
+            ("Driver's License #", "driverslicenseno"),
+            ("Employee #", "employeeno"),
             ("Phone (mobile)", "phonemobile"),
             ("\u{a0}Login ID\u{a0}", "loginid"),
             ("", ""),
@@ -438,6 +441,20 @@ mod tests {
                 assert_eq!(l.fields, [Some(field)], "{header:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_number_sign_reads_as_no() {
+        let mut l = layout(&["Employee #", "Employee", "Driver's License #"]);
+        map_layout(&mut l, &Overrides::default()).unwrap();
+        assert_eq!(
+            l.fields,
+            [
+                Some(Field::ExternalId),
+                None,
+                Some(Field::DriversLicenseNumber)
+            ]
+        );
     }
 
     #[test]

@@ -123,7 +123,7 @@ fields! {
     Cycle = "cycle" [],
     DotId = "dot_id" ["dot id", "dot number", "usdot"],
     DriverCompanyId = "driver_company_id" ["driver company id"],
-    DriversLicenseNumber = "drivers_license_number" ["drivers license number", "driver's license number", "license number", "licence number", "führerscheinnummer"],
+    DriversLicenseNumber = "drivers_license_number" ["drivers license number", "driver's license number", "license number", "licence number", "license no", "drivers license no", "führerscheinnummer"],
     DriversLicenseState = "drivers_license_state" ["drivers license state", "driver's license state", "license state", "licence state"],
     Readonly = "readonly" ["read only"],
     DeviceReadonly = "device_readonly" ["device read only"],

@@ -305,8 +305,9 @@ pub fn needs(layout: &Layout, has_target: bool) -> Option<String> {
 pub fn fields_markdown() -> String {
     let mut out = String::new();
     out.push_str(
-        "Headers are matched after normalising: accents stripped, case folded, everything but \
-         letters and digits dropped (`E-Mail ` = `email`, `Employee #` = `employee`).\n\n\
+        "Headers are matched after normalising: accents stripped, case folded, `#` read as \
+         `no`, everything but letters and digits dropped (`E-Mail ` = `email`, `Employee #` = \
+         `employee no`).\n\n\
          | field | aliases |\n|---|---|\n",
     );
     for f in Field::ALL {

@@ -438,3 +438,17 @@ async fn audit_reports_the_columns_too() {
     assert!(stderr.contains("warning: "), "{stderr}");
     assert!(sheets(&out).contains_key("Columns"));
 }
+
+#[test]
+fn muster_fields_prints_what_the_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(&["fields"], dir.path());
+    assert_eq!(code, Some(0));
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(&stdout),
+        "README's field list differs from `muster fields`"
+    );
+    assert!(stdout.contains("| `devices` | device, vehicles,"));
+}
