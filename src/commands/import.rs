@@ -933,8 +933,14 @@ fn write_plan(
             planned.state.fingerprint(name),
         ));
     }
-    report::plan::write(&args.out, &lines, &info, &planned.state.targets)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    report::plan::write(
+        &args.out,
+        &lines,
+        &info,
+        &planned.state.targets,
+        &roster.columns,
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
     if !args.quiet {
         crate::say!(
             "plan: {} rows; nothing was sent. Review {}, then `muster apply {}`",

@@ -78,11 +78,7 @@ pub fn write(
         let sheet = workbook.add_worksheet();
         class_sheet(sheet, class, lines, &f).map_err(xlsx)?;
     }
-    if !columns.is_empty() {
-        let sheet = workbook.add_worksheet();
-        sheet.set_name("Columns").map_err(xlsx)?;
-        super::columns::write_columns(sheet, &f, columns, &[]).map_err(xlsx)?;
-    }
+    super::columns::add_columns_sheet(&mut workbook, &f, columns, &[]).map_err(xlsx)?;
     workbook.save(path).map_err(xlsx)
 }
 

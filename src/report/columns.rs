@@ -2,7 +2,7 @@
 //! the workbook's `Columns` sheet: every source column, the field it maps to or `ignored`
 //! with the closest fields, and the notes on values muster gave rows itself (defaults).
 
-use rust_xlsxwriter::{ColNum, RowNum, Worksheet, XlsxError};
+use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
 use serde_json::Value;
 
 use super::safe;
@@ -51,8 +51,23 @@ pub fn add_columns(summary: &mut Value, columns: &[ColumnReport], defaults: &[St
     }
 }
 
+/// Adds the `Columns` sheet after the others, when there are columns to list.
+pub(super) fn add_columns_sheet(
+    workbook: &mut Workbook,
+    f: &Formats,
+    columns: &[ColumnReport],
+    defaults: &[String],
+) -> Result<(), XlsxError> {
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Columns")?;
+    write_columns(sheet, f, columns, defaults)
+}
+
 /// The `Columns` sheet: the report as a table, then the defaults muster applied.
-pub(super) fn write_columns(
+fn write_columns(
     sheet: &mut Worksheet,
     f: &Formats,
     columns: &[ColumnReport],

@@ -56,12 +56,13 @@ const PLAN_COLUMNS: [&str; 12] = [
     "error",
 ];
 
-/// Writes the plan workbook.
+/// Writes the plan workbook; `columns`, the roster's column report, is its last sheet.
 pub fn write(
     path: &Path,
     lines: &[PlanLine],
     info: &[(String, String)],
     state: &State,
+    columns: &[crate::mapping::ColumnReport],
 ) -> Result<(), Error> {
     let xlsx = |source| Error::Xlsx {
         path: path.to_path_buf(),
@@ -80,6 +81,7 @@ pub fn write(
     .map_err(xlsx)?;
     let state_sheet = workbook.add_worksheet();
     state_sheet_write(state_sheet, state, &f).map_err(xlsx)?;
+    super::columns::add_columns_sheet(&mut workbook, &f, columns, &[]).map_err(xlsx)?;
     workbook.save(path).map_err(xlsx)
 }
 
@@ -254,7 +256,7 @@ mod tests {
             .entry("t".into())
             .or_default()
             .insert("a@x.test".into(), ("7".into(), "abc".into()));
-        write(&path, &lines, &info, &state).unwrap();
+        write(&path, &lines, &info, &state, &[]).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back.get("mode"), Some("upsert"));
         assert_eq!(back.state, state);

@@ -467,18 +467,13 @@ impl ResultsWriter {
             self.workbook.push_worksheet(sheet);
         }
         // Last, so the sheets readers and scripts know keep their places.
-        if !self.columns.is_empty() {
-            let mut columns = Worksheet::new();
-            columns.set_name("Columns").map_err(xlsx)?;
-            super::columns::write_columns(
-                &mut columns,
-                &self.formats,
-                &self.columns,
-                &self.defaults,
-            )
-            .map_err(xlsx)?;
-            self.workbook.push_worksheet(columns);
-        }
+        super::columns::add_columns_sheet(
+            &mut self.workbook,
+            &self.formats,
+            &self.columns,
+            &self.defaults,
+        )
+        .map_err(xlsx)?;
 
         self.workbook
             .save_to_writer(self.staging.as_file_mut())

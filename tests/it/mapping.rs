@@ -452,3 +452,37 @@ fn muster_fields_prints_what_the_readme_says() {
     );
     assert!(stdout.contains("| `devices` | device, vehicles,"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_lists_the_columns_and_is_refused_like_an_import() {
+    let (w, config) = world().await;
+    let journal = w.path("j.db");
+    let out = w.path("plan.xlsx");
+    let roster = w.path("kit.xlsx");
+    write_roster(&roster, &[("Kit", &["356938035643809"])]);
+    let err = w
+        .import(
+            &roster,
+            &config,
+            &journal,
+            &out,
+            &["--mode", "upsert", "--plan-only"],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("column \"Kit\""), "{err}");
+    w.import(
+        &roster,
+        &config,
+        &journal,
+        &out,
+        &["--mode", "upsert", "--plan-only", "--allow-unmapped"],
+    )
+    .await
+    .unwrap();
+    let columns = &sheets(&out)["Columns"];
+    assert!(
+        columns.iter().any(|r| r[2] == "Kit" && r[3] == "ignored"),
+        "{columns:?}"
+    );
+}
