@@ -353,6 +353,23 @@ mod tests {
     }
 
     #[test]
+    fn a_config_default_changes_pegasus_send_email() {
+        let config = Config::parse(
+            "[target.peg]\nvendor = \"pegasus\"\nurl = \"https://p.example\"\n\
+             [target.peg.defaults]\nsend_email = \"no\"\n",
+            std::path::Path::new("muster.toml"),
+        )
+        .unwrap();
+        let mut rows = vec![row(&[(Field::Target, "peg"), (Field::SendEmail, "")])];
+        let d = Defaults::default();
+        d.apply(&mut rows, &ctx(&config));
+        assert_eq!(rows[0].get(Field::SendEmail), Some("no"));
+        assert!(
+            d.notes()[0].starts_with("target peg: send_email = no for rows without a password")
+        );
+    }
+
+    #[test]
     fn config_defaults_and_value_tables() {
         let config = Config::parse(
             r#"
