@@ -136,7 +136,11 @@ fn calamine_cells(path: &Path) -> Result<usize> {
 }
 
 fn muster_read(path: &Path) -> Result<usize> {
-    let mut roster = muster::roster::open(&[path.to_path_buf()], None)?;
+    let args = muster::cli::InputArgs {
+        files: vec![path.to_path_buf()],
+        ..Default::default()
+    };
+    let mut roster = muster::roster::open(&args, &muster::config::Config::default())?;
     let mut bytes = 0;
     loop {
         let chunk = roster.next_chunk(32_768)?;

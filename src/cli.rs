@@ -36,6 +36,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Carry out a plan written by `import --plan-only`, if no platform changed since.
     Apply(ApplyArgs),
+    /// List every roster field with its aliases, and how headers are matched.
+    Fields,
 }
 
 /// Options shared by commands that read rosters.
@@ -50,9 +52,17 @@ pub struct InputArgs {
     /// Send every row to this target (overrides the `target` column).
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
-    /// Header mapping overrides: TOML lines `"Header" = "field"`.
+    /// Header mapping overrides: TOML lines `"Header" = "field"` or `"Header" = "ignore"`;
+    /// laid over the config's `[mapping]`.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// Read only this sheet as roster (repeatable); the others are skipped.
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Vec<String>,
+    /// Run even while a column that looks like a field is ignored (import refuses by
+    /// default; validate and audit only warn).
+    #[arg(long)]
+    pub allow_unmapped: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::env::Env;
-use crate::model::VendorKind;
+use crate::mapping::{Overrides, field_named};
+use crate::model::{Field, VendorKind};
 use crate::secret::Secret;
 
 /// A config that cannot be used: exit 2, naming the key.
@@ -45,6 +46,9 @@ pub enum ConfigError {
 struct RawConfig {
     #[serde(default)]
     target: BTreeMap<String, RawTarget>,
+    /// `"Header" = "field"` or `"ignore"` (DESIGN "Columns, defaults and the config's mapping").
+    #[serde(default)]
+    mapping: toml::Table,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -71,6 +75,12 @@ struct RawTarget {
     integration_name: Option<String>,
     /// Motive: whether the key is sent as `X-Api-Key` (default) or `Authorization: Bearer`.
     auth: Option<String>,
+    /// Field → the value a row of this target gets when its cell is empty or it has none.
+    #[serde(default)]
+    defaults: BTreeMap<String, String>,
+    /// Field → (roster value → the value the platform takes).
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A request rate: `10/s`, `600/min`, or unlimited.
@@ -143,6 +153,12 @@ pub struct Target {
     pub apps_per_minute: u32,
     pub integration_name: String,
     pub bearer: bool,
+    /// `[target.NAME.defaults]`: the value of a field for rows whose cell is empty or
+    /// that have no such column.
+    pub defaults: BTreeMap<Field, String>,
+    /// `[target.NAME.values.FIELD]`: a roster value (matched ignoring case and spaces
+    /// around it) → the value sent.
+    pub values: BTreeMap<Field, Vec<(String, String)>>,
 }
 
 /// Credential values read from the environment for one target.
@@ -175,6 +191,8 @@ impl Target {
             apps_per_minute: 20,
             integration_name: "muster".into(),
             bearer: false,
+            defaults: BTreeMap::new(),
+            values: BTreeMap::new(),
         }
     }
 
@@ -238,6 +256,8 @@ impl Target {
 pub struct Config {
     pub path: Option<PathBuf>,
     pub targets: BTreeMap<String, Target>,
+    /// `[mapping]`: header → field overrides (a `--mapping FILE` is laid on top).
+    pub mapping: Overrides,
 }
 
 impl Config {
@@ -346,11 +366,32 @@ impl Config {
                     }
                 };
             }
+            for (field, value) in t.defaults {
+                let f = field_named(&field).ok_or_else(|| {
+                    invalid(
+                        key(&format!("defaults.{field}")),
+                        "is not a field (see muster fields)".into(),
+                    )
+                })?;
+                target.defaults.insert(f, value);
+            }
+            for (field, table) in t.values {
+                let f = field_named(&field).ok_or_else(|| {
+                    invalid(
+                        key(&format!("values.{field}")),
+                        "is not a field (see muster fields)".into(),
+                    )
+                })?;
+                target.values.insert(f, table.into_iter().collect());
+            }
             targets.insert(name, target);
         }
+        let mapping =
+            Overrides::from_table(&raw.mapping).map_err(|m| invalid("mapping".into(), m))?;
         Ok(Config {
             path: Some(path.to_path_buf()),
             targets,
+            mapping,
         })
     }
 
@@ -427,6 +468,57 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("muster.toml"))
+    }
+
+    #[test]
+    fn the_mapping_defaults_and_value_tables_live_in_the_config() {
+        let c = parse(
+            r#"
+            [mapping]
+            "Kit" = "devices"
+            "Notes" = "ignore"
+
+            [target.dr]
+            vendor = "drtrack"
+            url = "https://dr.example"
+            [target.dr.defaults]
+            "user group" = "Driver"
+            [target.dr.values.user_group]
+            "Dispatch" = "Dispatcher"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.mapping.by_header.get("kit"), Some(&Some(Field::Devices)));
+        assert!(c.mapping.ignores("Notes"));
+        let t = &c.targets["dr"];
+        assert_eq!(
+            t.defaults.get(&Field::UserGroup).map(String::as_str),
+            Some("Driver")
+        );
+        assert_eq!(
+            t.values[&Field::UserGroup],
+            [("Dispatch".to_string(), "Dispatcher".to_string())]
+        );
+        // --mapping FILE wins over the config.
+        let file = Overrides::from_table(&toml::from_str(r#""Kit" = "ignore""#).unwrap()).unwrap();
+        assert!(c.mapping.clone().merged(file).ignores("Kit"));
+    }
+
+    #[test]
+    fn a_bad_mapping_or_default_names_its_key() {
+        for (text, want) in [
+            (
+                "[mapping]\n\"Kit\" = \"gadgets\"",
+                "config muster.toml: mapping: \"Kit\" = \"gadgets\": gadgets is not a field",
+            ),
+            (
+                "[target.dr]\nvendor = \"drtrack\"\nurl = \"https://x\"\n[target.dr.defaults]\ngadgets = \"1\"",
+                "config muster.toml: target.dr.defaults.gadgets: is not a field (see muster fields)",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
     }
 
     #[test]

@@ -17,6 +17,10 @@ use unicode_normalization::char::is_combining_mark;
 
 use crate::model::{Field, Layout, VendorKind, column_letters};
 
+mod columns;
+
+pub use columns::{ColumnReport, Evidence, fields_markdown, needs, unmapped};
+
 /// A mapping that cannot be used: exit 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -67,6 +71,12 @@ impl Overrides {
     fn parse(text: &str) -> Result<Overrides, String> {
         let table: toml::Table =
             toml::from_str(text).map_err(|e| format!("not valid TOML: {}", e.message().trim()))?;
+        Overrides::from_table(&table)
+    }
+
+    /// The overrides of a TOML table of `"Header" = "field"` lines: a mapping file, or
+    /// the `[mapping]` table of muster.toml. The error names the key.
+    pub fn from_table(table: &toml::Table) -> Result<Overrides, String> {
         let mut overrides = Overrides::default();
         for (header, value) in table {
             let Some(value) = value.as_str() else {
@@ -74,7 +84,7 @@ impl Overrides {
                     "\"{header}\" must be set to a field name in quotes, \"\" or \"ignore\""
                 ));
             };
-            let key = normalise(&header);
+            let key = normalise(header);
             let value = value.trim();
             if value.is_empty() || value.eq_ignore_ascii_case("ignore") {
                 overrides.by_header.insert(key, None);
@@ -93,12 +103,33 @@ impl Overrides {
         }
         Ok(overrides)
     }
+
+    /// These overrides with `over`'s laid on top: a header `over` names takes its choice
+    /// (`--mapping FILE` wins over the config's `[mapping]`).
+    pub fn merged(mut self, over: Overrides) -> Overrides {
+        for (key, field) in over.by_header {
+            self.passthrough.remove(&key);
+            self.by_header.insert(key, field);
+        }
+        for (key, through) in over.passthrough {
+            self.by_header.remove(&key);
+            self.passthrough.insert(key, through);
+        }
+        self
+    }
+
+    /// Whether the mapping says to ignore the column under `header`.
+    pub fn ignores(&self, header: &str) -> bool {
+        matches!(self.by_header.get(&normalise(header)), Some(None))
+    }
 }
 
 /// A header's matching key: accents stripped (`Prénom` → `prenom`, `ß` → `ss`), lower
-/// case, only letters and digits kept.
+/// case, `#` read as `no` (`Employee #` = `employee no`, not `Employee`), only letters and
+/// digits kept.
 pub fn normalise(header: &str) -> String {
     header
+        .replace('#', "no")
         .nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
@@ -111,7 +142,7 @@ pub fn normalise(header: &str) -> String {
 }
 
 /// The field whose name or alias normalises like `text`.
-fn field_named(text: &str) -> Option<Field> {
+pub fn field_named(text: &str) -> Option<Field> {
     let key = normalise(text);
     Field::ALL
         .iter()
@@ -132,6 +163,10 @@ pub fn map_layout(layout: &mut Layout, overrides: &Overrides) -> Result<(), Erro
     let aliases = alias_table();
     layout.fields = Vec::with_capacity(layout.headers.len());
     layout.passthrough.clear();
+    // Columns whose header names a platform and a field: they take the field unless a
+    // column names it for every platform (then they count for their platform's rows only,
+    // see `platform_columns`).
+    let mut deferred = Vec::new();
     for (col, header) in layout.headers.iter().enumerate() {
         let key = normalise(header);
         let field = if let Some(choice) = overrides.by_header.get(&key) {
@@ -144,8 +179,13 @@ pub fn map_layout(layout: &mut Layout, overrides: &Overrides) -> Result<(), Erro
         {
             layout.passthrough.push((col, vendor, name));
             None
+        } else if let Some(field) = aliases.get(key.as_str()) {
+            Some(*field)
         } else {
-            aliases.get(key.as_str()).copied()
+            if let Some((_, field)) = qualified(&key) {
+                deferred.push((col, field));
+            }
+            None
         };
         if let Some(field) = field {
             if let Some(first) = layout.column_of(field) {
@@ -165,7 +205,77 @@ pub fn map_layout(layout: &mut Layout, overrides: &Overrides) -> Result<(), Erro
         }
         layout.fields.push(field);
     }
+    for (col, field) in deferred {
+        if layout.column_of(field).is_none() {
+            layout.fields[col] = Some(field);
+        }
+    }
     Ok(())
+}
+
+/// The columns of `layout` whose header names a platform and a field (`Motive role`):
+/// (column, platform, field). A row of that platform reads the field there, whatever
+/// column holds it for the others; a row of another platform does not read it.
+pub fn platform_columns(layout: &Layout) -> Vec<(usize, VendorKind, Field)> {
+    let aliases = alias_table();
+    layout
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(col, _)| !layout.passthrough.iter().any(|(c, _, _)| c == col))
+        .filter_map(|(col, header)| {
+            let key = normalise(header);
+            if aliases.contains_key(key.as_str()) {
+                return None;
+            }
+            let (vendor, field) = qualified(&key)?;
+            // A column the mapping ignores or maps elsewhere is not the platform's.
+            let mapped = layout.fields.get(col).copied().flatten();
+            (mapped.is_none() || mapped == Some(field)).then_some((col, vendor, field))
+        })
+        .collect()
+}
+
+/// Words that name a platform at the start of a header (`DRTrack group`, `Motive role`),
+/// normalised, with the vendor they name.
+const PLATFORM_WORDS: &[(&str, VendorKind)] = &[
+    ("traccar", VendorKind::Traccar),
+    ("powunity", VendorKind::Traccar),
+    ("biketrax", VendorKind::Traccar),
+    ("motive", VendorKind::Motive),
+    ("keeptruckin", VendorKind::Motive),
+    ("pegasus", VendorKind::Pegasus),
+    ("drtrack", VendorKind::Drtrack),
+    ("arobs", VendorKind::Arobs),
+    ("trackgps", VendorKind::Arobs),
+];
+
+/// What words after a platform's name mean on that platform, where they differ from the
+/// shared aliases: DRTrack's "group" is its permission group (`user_group`), Pegasus'
+/// "group" is made from the company.
+pub const PLATFORM_MEANINGS: &[(VendorKind, &str, Field)] = &[
+    (VendorKind::Drtrack, "group", Field::UserGroup),
+    (VendorKind::Drtrack, "groups", Field::UserGroup),
+    (VendorKind::Drtrack, "role", Field::UserGroup),
+    (VendorKind::Drtrack, "group id", Field::GroupId),
+    (VendorKind::Pegasus, "group", Field::Company),
+    (VendorKind::Pegasus, "groups", Field::Company),
+    (VendorKind::Pegasus, "access", Field::Role),
+    (VendorKind::Motive, "id", Field::ExternalId),
+];
+
+/// A normalised header that names a platform, then a field: `drtrackgroup` → (DRTrack,
+/// `user_group`), `motiverole` → (Motive, `role`).
+pub fn qualified(key: &str) -> Option<(VendorKind, Field)> {
+    PLATFORM_WORDS.iter().find_map(|(word, vendor)| {
+        let rest = key.strip_prefix(word)?;
+        let field = PLATFORM_MEANINGS
+            .iter()
+            .find(|(v, word, _)| v == vendor && normalise(word) == rest)
+            .map(|(_, _, f)| *f)
+            .or_else(|| field_named(rest))?;
+        Some((*vendor, field))
+    })
 }
 
 /// Normalised field names and aliases → field.
@@ -193,7 +303,8 @@ mod tests {
             ("first_name", "firstname"),
             ("Prénom", "prenom"),
             ("Straße", "strasse"),
-            ("Driver's License #", "driverslicense"),
+            ("Driver's License #", "driverslicenseno"),
+            ("Employee #", "employeeno"),
             ("Phone (mobile)", "phonemobile"),
             ("\u{a0}Login ID\u{a0}", "loginid"),
             ("", ""),
@@ -300,7 +411,7 @@ mod tests {
         ("language", &[]),
     ];
 
-    fn layout(headers: &[&str]) -> Layout {
+    pub(super) fn layout(headers: &[&str]) -> Layout {
         Layout {
             file: "roster.xlsx".into(),
             sheet: "Roster".into(),
@@ -330,6 +441,20 @@ mod tests {
                 assert_eq!(l.fields, [Some(field)], "{header:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_number_sign_reads_as_no() {
+        let mut l = layout(&["Employee #", "Employee", "Driver's License #"]);
+        map_layout(&mut l, &Overrides::default()).unwrap();
+        assert_eq!(
+            l.fields,
+            [
+                Some(Field::ExternalId),
+                None,
+                Some(Field::DriversLicenseNumber)
+            ]
+        );
     }
 
     #[test]

@@ -89,15 +89,26 @@ pub async fn execute_plan(
     }
 
     // Read and validate everything before anything is sent.
-    let (mut roster, rows) = roster::read_whole(&args.input.files, args.input.mapping.as_deref())?;
+    let mut roster = roster::open(&args.input, &config)?;
+    roster.show_columns(!args.quiet && !args.json, false);
+    roster.refuse_unmapped(args.input.allow_unmapped)?;
+    let mut rows = roster.read_all()?;
+    // After the rows: a text file is hashed as it is read.
+    roster.hashes()?;
+    if rows.is_empty() {
+        bail!(
+            "no data rows in {}",
+            settings::display_paths(&args.input.files)
+        );
+    }
     report::output::check_space(&args.out, rows.len())?;
     let ctx = validate::Context {
         config: &config,
         target_override: args.input.target.as_deref(),
     };
-    let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
-    let mut rows = rows;
-    let mut checked = checked;
+    let defaults = validate::Defaults::default();
+    defaults.apply(&mut rows, &ctx);
+    let mut checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
 
     // Credentials and URLs of the targets rows use: exit 2 before anything is sent.
     let used = checked
@@ -307,6 +318,7 @@ pub async fn execute_plan(
 
     // Report in input order.
     let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
+    writer.set_columns(&roster.columns, &defaults.notes());
     let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
     let mut json_out = Stdout::new();
     for (row, c) in rows.into_iter().zip(checked) {
@@ -340,7 +352,9 @@ pub async fn execute_plan(
     let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
     journal.finish_run(&run, &stats, complete)?;
     if args.json {
-        let summary = report::summary_json(&run, &finished.counts, &stats, Some(&finished.path));
+        let mut summary =
+            report::summary_json(&run, &finished.counts, &stats, Some(&finished.path));
+        report::add_columns(&mut summary, &roster.columns, &defaults.notes());
         serde_json::to_writer(&mut json_out, &summary)?;
         json_out.write_all(b"\n")?;
         json_out.flush()?;
@@ -442,6 +456,11 @@ fn write_plan(
                 .map(absolute)
                 .unwrap_or_default(),
         ),
+        ("sheet".into(), args.input.sheet.join("\t")),
+        (
+            "allow_unmapped".into(),
+            args.input.allow_unmapped.to_string(),
+        ),
     ];
     for (file, input) in args.input.files.iter().zip(&roster.inputs) {
         info.push((
@@ -458,8 +477,14 @@ fn write_plan(
     // The journal keeps the plan's digest: `apply` carries out only a plan recorded here,
     // unchanged (an edited copy with fresh digests is not one the journal knows).
     let journal = Journal::open(&settings::journal_path(args.journal.as_deref()))?;
-    let digest = report::plan::write(&args.out, &lines, &info, &planned.state.targets)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let digest = report::plan::write(
+        &args.out,
+        &lines,
+        &info,
+        &planned.state.targets,
+        &roster.columns,
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
     journal.record_plan(&digest, &started.to_rfc3339(), &absolute(&args.out))?;
     if !args.quiet {
         crate::say!(

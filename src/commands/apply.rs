@@ -80,6 +80,10 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
                 .or_else(|| get("config").map(PathBuf::from)),
             target: get("target"),
             mapping: get("mapping").map(PathBuf::from),
+            sheet: get("sheet")
+                .map(|s| s.split('\t').map(str::to_string).collect())
+                .unwrap_or_default(),
+            allow_unmapped: get("allow_unmapped").as_deref() == Some("true"),
         },
         out: args.out,
         journal: args.journal,

@@ -23,11 +23,21 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let config = settings::config(args.input.config.as_deref(), "audit")?;
     let keep: Vec<&std::path::Path> = args.input.files.iter().map(|p| p.as_path()).collect();
     crate::report::output::check_writable(&args.out, &keep)?;
-    let (_, rows) = roster::read_whole(&args.input.files, args.input.mapping.as_deref())?;
+    let mut roster = roster::open(&args.input, &config)?;
+    roster.show_columns(!args.quiet && !args.json, !args.quiet);
+    let mut rows = roster.read_all()?;
+    if rows.is_empty() {
+        anyhow::bail!(
+            "no data rows in {}",
+            settings::display_paths(&args.input.files)
+        );
+    }
     let ctx = validate::Context {
         config: &config,
         target_override: args.input.target.as_deref(),
     };
+    let defaults = validate::Defaults::default();
+    defaults.apply(&mut rows, &ctx);
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
 
     // Valid rows by target, with their identity keys; the rest are counted, not audited.
@@ -71,7 +81,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         ),
         ("muster", env!("CARGO_PKG_VERSION").to_string()),
     ];
-    audit_report::write(&args.out, &lines, &facts)
+    audit_report::write(&args.out, &lines, &facts, &roster.columns)
         .with_context(|| format!("writing {}", args.out.display()))?;
 
     if args.json {
@@ -80,7 +90,9 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
             serde_json::to_writer(&mut w, &audit_report::json_line(l))?;
             w.write_all(b"\n")?;
         }
-        serde_json::to_writer(&mut w, &audit_report::json_summary(&lines, Some(&args.out)))?;
+        let mut summary = audit_report::json_summary(&lines, Some(&args.out));
+        crate::report::add_columns(&mut summary, &roster.columns, &defaults.notes());
+        serde_json::to_writer(&mut w, &summary)?;
         w.write_all(b"\n")?;
         w.flush()?;
     } else if !args.quiet {

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod audit;
 pub mod demo;
+pub mod fields;
 pub mod import;
 pub mod report;
 pub mod sandbox;
@@ -25,5 +26,6 @@ pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
         Command::Report(args) => report::run(args, env),
         Command::Audit(args) => audit::run(args, env).await,
         Command::Apply(args) => apply::run(args, env).await,
+        Command::Fields => fields::run(),
     }
 }

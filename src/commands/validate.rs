@@ -31,7 +31,9 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     let config = Arc::new(settings::config_or_default(args.input.config.as_deref())?);
     let keep: Vec<&std::path::Path> = args.input.files.iter().map(|p| p.as_path()).collect();
     crate::report::output::check_writable(&args.out, &keep)?;
-    let mut roster = roster::open(&args.input.files, args.input.mapping.as_deref())?;
+    let mut roster = roster::open(&args.input, &config)?;
+    roster.show_columns(!args.quiet && !args.json, !args.quiet);
+    let defaults = Arc::new(validate::Defaults::default());
     let own_headers = roster.own_headers.clone();
     let mut writer = if args.errors_only {
         ResultsWriter::create_errors_only(&args.out, own_headers)?
@@ -71,6 +73,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         let read = feed(
             &mut roster,
             &config,
+            &defaults,
             args.input.target.as_deref(),
             tx,
             &done,
@@ -104,11 +107,13 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
         inputs: roster.hashes()?.to_vec(),
         skipped_sheets: roster.skipped.clone(),
     };
+    writer.set_columns(&roster.columns, &defaults.notes());
     let finished = writer
         .finish(&run, &[])
         .with_context(|| format!("writing {}", args.out.display()))?;
     if args.json {
-        let summary = report::summary_json(&run, &finished.counts, &[], Some(&finished.path));
+        let mut summary = report::summary_json(&run, &finished.counts, &[], Some(&finished.path));
+        report::add_columns(&mut summary, &roster.columns, &defaults.notes());
         serde_json::to_writer(&mut out, &summary)?;
         out.write_all(b"\n")?;
         out.flush()?;
@@ -138,6 +143,7 @@ type Checking = std::sync::mpsc::Receiver<(Vec<Row>, Vec<validate::Checked>)>;
 fn feed(
     roster: &mut roster::Roster,
     config: &Arc<Config>,
+    defaults: &Arc<validate::Defaults>,
     target_override: Option<&str>,
     tx: std::sync::mpsc::SyncSender<Checking>,
     done: &std::sync::mpsc::Receiver<Done>,
@@ -154,6 +160,8 @@ fn feed(
             return Ok(());
         }
         let (config, target_override) = (config.clone(), target_override.clone());
+        let defaults = defaults.clone();
+        let mut chunk = chunk;
         rayon::spawn(move || {
             let ctx = validate::Context {
                 config: &config,
@@ -161,7 +169,10 @@ fn feed(
             };
             // A panic here (a bug) must not abort the process, as a panic in a pool task
             // does: the chunk is then not sent, and finishing says the rules stopped.
-            let rules = std::panic::AssertUnwindSafe(|| validate::check_rules(&chunk, &ctx));
+            let rules = std::panic::AssertUnwindSafe(|| {
+                defaults.apply(&mut chunk, &ctx);
+                validate::check_rules(&chunk, &ctx)
+            });
             if let Ok(verdicts) = std::panic::catch_unwind(rules) {
                 // The receiver is gone only when finishing stopped; its error says why.
                 let _ = checked.send((chunk, verdicts));

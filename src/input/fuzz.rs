@@ -71,6 +71,22 @@ pub fn header(data: &[u8]) {
                     "pass-through column out of the table"
                 );
             }
+            // The column report, with the rows below the header as each column's sample.
+            let samples: Vec<Vec<String>> = (0..layout.headers.len())
+                .map(|c| {
+                    rows[at + 1..]
+                        .iter()
+                        .filter_map(|r| r.get(c).cloned())
+                        .collect()
+                })
+                .collect();
+            let report = mapping::ColumnReport::of_table(&layout, &Overrides::default(), &samples);
+            assert_eq!(
+                report.len(),
+                layout.headers.len(),
+                "a report line per column"
+            );
+            let _ = mapping::needs(&layout, false);
         }
     }
 }

@@ -324,6 +324,7 @@ mod tests {
         let config = Config {
             path: None,
             targets: [("fleet".to_string(), t.clone())].into(),
+            ..Config::default()
         };
         let user = |i: usize| PlatformUser {
             key: format!("u{i}@x.test"),

@@ -59,8 +59,14 @@ fn class_color(class: Class) -> u32 {
     }
 }
 
-/// Writes the audit workbook to `path`.
-pub fn write(path: &Path, lines: &[Line], facts: &[(&str, String)]) -> Result<(), Error> {
+/// Writes the audit workbook to `path`; `columns`, the roster's column report, becomes
+/// its last sheet, `Columns`.
+pub fn write(
+    path: &Path,
+    lines: &[Line],
+    facts: &[(&str, String)],
+    columns: &[crate::mapping::ColumnReport],
+) -> Result<(), Error> {
     let xlsx = |source| Error::Xlsx {
         path: path.to_path_buf(),
         source,
@@ -72,6 +78,7 @@ pub fn write(path: &Path, lines: &[Line], facts: &[(&str, String)]) -> Result<()
         let sheet = workbook.add_worksheet();
         class_sheet(sheet, class, lines, &f).map_err(xlsx)?;
     }
+    super::columns::add_columns_sheet(&mut workbook, &f, columns, &[]).map_err(xlsx)?;
     workbook.save(path).map_err(xlsx)
 }
 
@@ -297,7 +304,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.xlsx");
         let lines = [line(Class::Different, "a"), line(Class::Extra, "a")];
-        write(&path, &lines, &[("run", "x".into())]).unwrap();
+        write(&path, &lines, &[("run", "x".into())], &[]).unwrap();
         let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
         let diff = wb.worksheet_range("Different").unwrap();
         assert_eq!(

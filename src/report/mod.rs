@@ -11,8 +11,10 @@
 //!   standard output that survives a reader that stops early;
 //! - [`style`]: formats and status colours; [`sheet`]: what every sheet shares (Excel's
 //!   row limit, column widths, writing a text cell).
+//! - `columns`: the column report (terminal, `--json`, the `Columns` sheet);
 
 pub mod audit;
+mod columns;
 pub mod counts;
 pub mod json;
 pub mod manual;
@@ -28,6 +30,7 @@ pub mod workbook;
 
 use std::path::PathBuf;
 
+pub use columns::{add_columns, columns_table};
 pub use counts::{Counts, TargetCounts};
 pub use json::{json_row, summary_json};
 pub use summary::summary_table;

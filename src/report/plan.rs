@@ -84,11 +84,14 @@ const PLAN_COLUMNS: [&str; 12] = [
 ];
 
 /// Writes the plan workbook; returns the digest the journal records (see [`read`]).
+/// `columns`, the roster's column report, is its last sheet (not digested: apply does not
+/// act on it).
 pub fn write(
     path: &Path,
     lines: &[PlanLine],
     info: &[(String, String)],
     state: &State,
+    columns: &[crate::mapping::ColumnReport],
 ) -> Result<String, Error> {
     let xlsx = |source| Error::Xlsx {
         path: path.to_path_buf(),
@@ -131,6 +134,7 @@ pub fn write(
         &f,
     )
     .map_err(xlsx)?;
+    super::columns::add_columns_sheet(&mut workbook, &f, columns, &[]).map_err(xlsx)?;
     workbook.save(path).map_err(xlsx)?;
     Ok(whole(&sheets))
 }
@@ -360,7 +364,7 @@ mod tests {
             .entry("t".into())
             .or_default()
             .insert("a@x.test".into(), ("7".into(), "abc".into()));
-        let made = write(&path, &lines, &info, &state).unwrap();
+        let made = write(&path, &lines, &info, &state, &[]).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back.digest, made);
         assert_eq!(back.get("mode"), Some("upsert"));

@@ -5,9 +5,11 @@
 //! over it, so a crash never leaves half a workbook under the real name.
 //!
 //! `Errors` holds the `invalid`, `failed` and `partial` rows with the input's own columns
-//! (password cells left empty), then `status` and `error`; when the input has no target
-//! column (target from `--target` or a sheet name) a `target` column comes before `status`,
-//! so the sheet can be fed back to `muster import` as it is.
+//! (password cells left empty), then `source_file`, `sheet` and `row` (the roster row it
+//! came from), `status` and `error`; when the input has no target column (target from
+//! `--target` or a sheet name) a `target` column comes before them, so the sheet can be
+//! fed back to `muster import` as it is. Fed back, those columns of muster's are not
+//! echoed again, and `Results` and `Errors` name the roster row they point at.
 //!
 //! Which cell is text and which a number, and why no cell can become a formula or show a
 //! password: see [`super::safe`].
@@ -53,6 +55,9 @@ pub struct ResultsWriter {
     counts: Counts,
     /// Whether `Errors` has its own `target` column (the input has none).
     errors_target: bool,
+    /// The column report and the defaults applied, for the `Columns` sheet.
+    columns: Vec<crate::mapping::ColumnReport>,
+    defaults: Vec<String>,
 }
 
 /// How one input table's columns land in the workbook.
@@ -61,11 +66,25 @@ struct ColumnMap {
     own: Vec<Option<usize>>,
     /// Per input column: whether it holds secrets.
     secret: Vec<bool>,
+    /// The columns `source_file`, `sheet` and `row` of an Errors sheet fed back, which
+    /// name the roster row it came from (not among the input's own columns).
+    origin: Option<[usize; 3]>,
 }
 
 impl ColumnMap {
     fn new(layout: &Layout, own_index: &HashMap<String, usize>) -> ColumnMap {
         let secret = safe::secret_columns(layout);
+        let find = |name: &str| {
+            layout
+                .headers
+                .iter()
+                .position(|h| h == name)
+                .filter(|_| !own_index.contains_key(name))
+        };
+        let origin = match ORIGIN.map(find) {
+            [Some(f), Some(s), Some(r)] => Some([f, s, r]),
+            _ => None,
+        };
         ColumnMap {
             own: layout
                 .headers
@@ -73,9 +92,31 @@ impl ColumnMap {
                 .map(|h| own_index.get(h).copied())
                 .collect(),
             secret,
+            origin,
+        }
+    }
+
+    /// Where `row` came from: the roster row an Errors sheet fed back names, else the
+    /// row itself.
+    fn origin<'r>(&self, row: &'r crate::model::Row) -> (&'r str, &'r str, u32) {
+        let layout = &row.layout;
+        let own = (layout.file.as_str(), layout.sheet.as_str(), row.line);
+        let Some([f, s, r]) = self.origin else {
+            return own;
+        };
+        match (
+            row.cell(f),
+            row.cell(s),
+            row.cell(r).and_then(|r| r.parse().ok()),
+        ) {
+            (Some(f), Some(s), Some(r)) => (f, s, r),
+            _ => own,
         }
     }
 }
+
+/// The columns of `Errors` that name the roster row a line came from (issue 27).
+const ORIGIN: [&str; 3] = ["source_file", "sheet", "row"];
 
 impl ResultsWriter {
     /// Starts a workbook at `path`; `own_headers` are the input's own columns (union of all
@@ -187,6 +228,7 @@ impl ResultsWriter {
         if errors_target {
             errors_header.push("target".into());
         }
+        errors_header.extend(ORIGIN.map(String::from));
         errors_header.push("status".into());
         errors_header.push("error".into());
         let errors_text = vec![true; errors_header.len()];
@@ -207,6 +249,8 @@ impl ResultsWriter {
             formats,
             own_headers,
             own_index,
+            columns: Vec::new(),
+            defaults: Vec::new(),
             maps: Vec::new(),
             results,
             errors,
@@ -273,12 +317,13 @@ impl ResultsWriter {
             .map(|e| safe::redact(e, &safe::row_secrets(&row.cells, &map.secret)));
         let f = &self.formats;
         let status = outcome.status;
+        let (file, sheet_name, line) = map.origin(row);
 
         if let Some(results) = self.results.as_mut() {
             let (sheet, w, r, sample) = results.next_row(&mut self.workbook, f)?;
-            put_text(sheet, r, 0, &layout.file, f, w, sample)?;
-            put_text(sheet, r, 1, &layout.sheet, f, w, sample)?;
-            sheet.write_number(r, 2, row.line)?;
+            put_text(sheet, r, 0, file, f, w, sample)?;
+            put_text(sheet, r, 1, sheet_name, f, w, sample)?;
+            sheet.write_number(r, 2, line)?;
             w.see(2, 7, sample);
             if let Some(t) = &result.target {
                 put_text(sheet, r, 3, t, f, w, sample)?;
@@ -334,12 +379,23 @@ impl ResultsWriter {
                 }
                 n += 1;
             }
+            put_text(sheet, r, n, file, f, w, sample)?;
+            put_text(sheet, r, n + 1, sheet_name, f, w, sample)?;
+            sheet.write_number(r, n + 2, line)?;
+            n += 3;
             sheet.write_string_with_format(r, n, status.key(), f.status(status))?;
             if let Some(e) = &error {
                 put_text(sheet, r, n + 1, e, f, w, sample)?;
             }
         }
         Ok(())
+    }
+
+    /// Gives the workbook its `Columns` sheet: every source column and the values muster
+    /// gave rows itself (issue 27).
+    pub fn set_columns(&mut self, columns: &[crate::mapping::ColumnReport], defaults: &[String]) {
+        self.columns = columns.to_vec();
+        self.defaults = defaults.to_vec();
     }
 
     /// Writes `Summary` and `Manual`, and saves the workbook under its name.
@@ -403,6 +459,14 @@ impl ResultsWriter {
         if let Some(sheet) = manual {
             self.workbook.push_worksheet(sheet);
         }
+        // Last, so the sheets readers and scripts know keep their places.
+        super::columns::add_columns_sheet(
+            &mut self.workbook,
+            &self.formats,
+            &self.columns,
+            &self.defaults,
+        )
+        .map_err(xlsx)?;
 
         self.workbook
             .save_to_writer(self.staging.as_file_mut())

@@ -65,6 +65,36 @@ static SEED: LazyLock<RandomState> = LazyLock::new(RandomState::default);
 /// `row`'s identity key for `target`, if it has one (see [`identity`]).
 pub(crate) fn key(row: &Row, columns: &Columns, target: &Target) -> Option<Key> {
     let (field, col, value) = identity_in(row, columns, target.vendor)?;
+    Some(key_of(field, col, value, target))
+}
+
+/// The fields each platform holds unique besides the identity key (issue 27): a second
+/// row with the same login and another e-mail is refused by Motive ("Username has already
+/// been taken"), so it is a duplicate here too.
+fn unique_fields(vendor: VendorKind) -> &'static [Field] {
+    match vendor {
+        VendorKind::Traccar => &[Field::Email],
+        VendorKind::Motive => &[Field::Email, Field::Username, Field::ExternalId],
+        VendorKind::Pegasus | VendorKind::Drtrack => &[Field::Username, Field::Email],
+        VendorKind::Arobs => &[Field::Username],
+    }
+}
+
+/// `row`'s keys for the fields `target`'s platform holds unique other than `primary`'s.
+pub(crate) fn other_keys(row: &Row, target: &Target, primary: Option<&Key>) -> Vec<Key> {
+    unique_fields(target.vendor)
+        .iter()
+        .filter(|f| primary.is_none_or(|k| k.field != **f))
+        .filter_map(|f| {
+            let col = row.layout.column_of(*f)?;
+            let value = row.cell(col)?.trim();
+            (!value.is_empty()).then(|| key_of(*f, col, value, target))
+        })
+        .collect()
+}
+
+/// The key of `value`, in `field`'s column `col`, for `target`.
+fn key_of(field: Field, col: usize, value: &str, target: &Target) -> Key {
     let mut key = Key {
         hash: 0,
         col,
@@ -88,7 +118,7 @@ pub(crate) fn key(row: &Row, columns: &Columns, target: &Target) -> Option<Key> 
         h.write(lower.as_bytes());
     }
     key.hash = h.finish();
-    Some(key)
+    key
 }
 
 /// A key seen first: which target and field, where its lower-cased text lies in

@@ -5,6 +5,7 @@
 //! Knows rows, fields, targets and the vendors' documented rules; knows nothing of files,
 //! HTTP or what already exists on a platform (that is `plan`'s job).
 
+mod defaults;
 mod duplicates;
 mod generic;
 mod target;
@@ -17,6 +18,7 @@ use rayon::prelude::*;
 use crate::config::{Config, Target};
 use crate::model::{Action, Field, Problem, Row};
 
+pub use defaults::Defaults;
 pub use duplicates::{Duplicates, Key, identity};
 pub use generic::{is_email, is_phone};
 pub use vendor::{DUTY_STATUSES, ELD_MODES, MOTIVE_ROLES, PEGASUS_APPS, TIME_TRACKING_MODES};
@@ -161,6 +163,15 @@ pub fn check_duplicates(rows: &[Row], checked: &mut [Checked], dups: &mut Duplic
             {
                 c.problems.push(p);
             }
+            // The other fields the platform holds unique (e-mail and login): only rows
+            // that have them (never a Traccar row) pay for these keys.
+            if let Some(t) = &c.target {
+                for key in duplicates::other_keys(row, t, c.key.as_ref()) {
+                    if let Some(p) = dups.check_key(row, t, &key) {
+                        c.problems.push(p);
+                    }
+                }
+            }
         }
     }
 }
@@ -210,6 +221,44 @@ mod tests {
             target_override: None,
         };
         check_row(&row(cells), &ctx)
+    }
+
+    /// Issue 27: two Motive drivers with one login and two e-mails; the platform refuses
+    /// the second ("Username has already been taken"), so validation names both rows.
+    #[test]
+    fn a_login_twice_for_one_target_is_a_duplicate_whatever_the_emails() {
+        let config = Config::default();
+        let ctx = Context {
+            config: &config,
+            target_override: None,
+        };
+        let cells = |email| {
+            [
+                (Field::Target, "motive"),
+                (Field::Email, email),
+                (Field::Username, "jroe"),
+            ]
+        };
+        let mut second = row(&cells("j2@example.com"));
+        second.line = 9;
+        let rows = [row(&cells("j1@example.com")), second];
+        let checked = check_rows(&rows, &ctx, &mut Duplicates::default());
+        let problems: Vec<String> = checked[1]
+            .problems
+            .iter()
+            .map(|p| p.message.clone())
+            .filter(|m| m.contains("duplicate"))
+            .collect();
+        assert_eq!(
+            problems,
+            ["username (C9): \"jroe\" is a duplicate of row 7 (roster.csv, C7) for target motive"]
+        );
+        assert!(
+            checked[0]
+                .problems
+                .iter()
+                .all(|p| !p.message.contains("duplicate"))
+        );
     }
 
     #[test]

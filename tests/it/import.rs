@@ -344,6 +344,22 @@ async fn the_errors_sheet_fixed_and_fed_back_sends_only_that_row() {
         writes_before + 1,
         "one create, nothing else written"
     );
+    // Issue 27: the new Results has one `status` and one `error` (the earlier run's are
+    // not echoed again), and names the roster row the fix came from.
+    use calamine::{Reader, open_workbook_auto};
+    let mut wb = open_workbook_auto(w.path("out.xlsx")).unwrap();
+    let results = wb.worksheet_range("Results").unwrap();
+    let grid: Vec<Vec<String>> = results
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(grid[0][..12], muster::report::RESULT_COLUMNS);
+    // `target` is muster's column in Results already (the Errors sheet carries it).
+    assert_eq!(grid[0][12..], ["name", "email"]);
+    assert_eq!(
+        grid[1][..3],
+        [roster.display().to_string(), "roster".into(), "3".into()]
+    );
 }
 
 #[tokio::test]

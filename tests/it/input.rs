@@ -505,8 +505,13 @@ fn each_file_s_sha256_is_that_of_its_bytes_however_it_is_read() {
         let inputs = roster.hashes().unwrap();
         inputs.iter().map(|f| f.sha256.clone()).collect()
     };
-    let before = hashes(&mut roster::open(&files, None).unwrap());
-    let mut roster = roster::open(&files, None).unwrap();
+    let args = muster::cli::InputArgs {
+        files: files.clone(),
+        ..Default::default()
+    };
+    let config = muster::config::Config::default();
+    let before = hashes(&mut roster::open(&args, &config).unwrap());
+    let mut roster = roster::open(&args, &config).unwrap();
     roster.read_all().unwrap();
     for text in &files[1..] {
         std::fs::remove_file(text).unwrap();

@@ -14,6 +14,7 @@ mod faults;
 mod hostile;
 mod import;
 mod input;
+mod mapping;
 mod motive;
 mod outage;
 mod pegasus;

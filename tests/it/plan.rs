@@ -137,7 +137,7 @@ async fn apply_carries_out_only_the_plan_as_it_was_approved() {
         }
     }
     let forged = w.path("forged.xlsx");
-    muster::report::plan::write(&forged, &[], &info, &read.state).unwrap();
+    muster::report::plan::write(&forged, &[], &info, &read.state, &[]).unwrap();
     let err = apply(&forged).await.expect_err("a forged plan").to_string();
     assert!(err.contains("is not a plan the journal"), "{err}");
     assert_eq!(w.stat("traccar", "requests"), before, "nothing was sent");

@@ -426,6 +426,7 @@ fn errors_sheet_has_only_failures_with_input_columns_then_status_and_error() {
     let rows = grid(&path, "Errors");
     let h = header(&rows, 0);
     let mut want = own_headers();
+    want.extend(["source_file", "sheet", "row"].map(String::from));
     want.push("status".into());
     want.push("error".into());
     assert_eq!(h, want);
@@ -504,10 +505,31 @@ fn errors_sheet_carries_the_target_when_the_input_has_no_target_column() {
     let rows = grid(&path, "Errors");
     assert_eq!(
         header(&rows, 0),
-        ["Email", "Pass", "target", "status", "error"]
+        [
+            "Email",
+            "Pass",
+            "target",
+            "source_file",
+            "sheet",
+            "row",
+            "status",
+            "error"
+        ]
     );
     let line: Vec<String> = rows[1].iter().map(text).collect();
-    assert_eq!(line, ["a@b.eu", "", "powunity", "failed", "refused"]);
+    assert_eq!(
+        line,
+        [
+            "a@b.eu",
+            "",
+            "powunity",
+            "by-sheet.xlsx",
+            "powunity",
+            "2",
+            "failed",
+            "refused"
+        ]
+    );
 }
 
 #[test]
