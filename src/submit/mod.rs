@@ -5,6 +5,7 @@
 //! that a connector never finished (target halted, deadline) ends `not_attempted`.
 
 pub mod secrets;
+mod step;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

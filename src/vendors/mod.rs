@@ -7,6 +7,7 @@ pub mod common;
 pub mod drtrack;
 pub mod motive;
 pub mod pegasus;
+pub mod protocol;
 pub mod traccar;
 
 use std::future::Future;

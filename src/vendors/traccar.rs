@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 use crate::audit;
 use crate::config::Credentials;
 use crate::http::retry::Kind;
-use crate::http::{Reply, Request, SendError};
-use crate::journal::{StepState, StepWrite};
+use crate::http::{Reply, Request};
+use crate::journal::StepState;
 use crate::model::Mode;
 use crate::model::{
     Action, Field, Outcome, PlatformUser, Problem, SideId, Status, VendorKind, list_items,
@@ -30,6 +30,7 @@ use crate::secret::Secret;
 use crate::submit::Ctx;
 
 use super::common::{RowError, fail_send, send, settle};
+use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password};
 
 /// A user as Traccar lists it (only what muster reads).
@@ -170,25 +171,24 @@ impl Traccar {
                 return Ok(out);
             }
             // The platform id is never reused, so a re-run re-sends only against this user.
-            let step = format!("delete:{id}");
-            ctx.commit_intent(key, &step).await?;
-            let reply = send(
-                ctx,
-                Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
-                &mut out,
-            )
-            .await?;
-            return Ok(match reply {
-                Ok(r) if r.ok() => {
-                    ctx.commit_done(key, &step, Some(&id)).await?;
+            let name = format!("delete:{id}");
+            let wrote = ctx
+                .write(
+                    step(key, &name),
+                    Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
+                    KeepIntent::Always,
+                    |req| ctx.http.send(req),
+                    |_| id.clone(),
+                    &mut out,
+                )
+                .await?;
+            return Ok(match wrote {
+                Wrote::Done(_) => {
                     out.status = Status::Deleted;
                     out
                 }
-                Ok(r) => {
-                    ctx.commit_clear(key, &step).await?;
-                    fail(out, &r)
-                }
-                Err(e) => fail_send(out, e),
+                Wrote::Refused(r) => fail(out, &r),
+                Wrote::Failed(e) => fail_send(out, e),
             });
         }
 
@@ -266,7 +266,6 @@ impl Traccar {
                 out.other_ids.push(side("devices", d));
                 continue;
             }
-            ctx.commit_intent(key, &step).await?;
             let uid: i64 = user_id.parse().unwrap_or_default();
             // Owner first: {"userId", "deviceId"} — serde_json keeps insertion order.
             let mut body = Map::new();
@@ -274,17 +273,23 @@ impl Traccar {
             body.insert("deviceId".into(), json!(d));
             let req = Request::new(Method::POST, "/permissions", Kind::Idempotent)
                 .json(Value::Object(body));
-            match send(ctx, req, &mut out).await? {
-                Ok(r) if r.ok() => {
-                    ctx.commit_done(key, &step, Some(&d.to_string())).await?;
-                    out.other_ids.push(side("devices", d));
-                }
-                Ok(r) => {
-                    ctx.commit_clear(key, &step).await?;
+            let wrote = ctx
+                .write(
+                    self::step(key, &step),
+                    req,
+                    KeepIntent::Always,
+                    |req| ctx.http.send(req),
+                    |_| d.to_string(),
+                    &mut out,
+                )
+                .await?;
+            match wrote {
+                Wrote::Done(_) => out.other_ids.push(side("devices", d)),
+                Wrote::Refused(r) => {
                     out.http_status = Some(r.status);
                     link_errors.push(format!("device {d}: {}", readable(&r)));
                 }
-                Err(e) => {
+                Wrote::Failed(e) => {
                     out.http_status = e.status().or(out.http_status);
                     link_errors.push(format!("device {d}: {e}"));
                 }
@@ -332,29 +337,34 @@ impl Traccar {
         for (k, v) in fields_body(job) {
             body.insert(k, v);
         }
-        let key = job.key.as_str();
-        ctx.commit_intent(key, "update").await?;
         let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
             .json(Value::Object(body));
-        Ok(match send(ctx, req, &mut out).await? {
-            Ok(r) if r.ok() => {
-                ctx.commit_done(key, "update", Some(id)).await?;
+        // Without an answer the intent stays; a PUT of the same object is harmless to repeat.
+        let wrote = ctx
+            .write(
+                step(&job.key, "update"),
+                req,
+                KeepIntent::Always,
+                |req| ctx.http.send(req),
+                |_| id.to_string(),
+                &mut out,
+            )
+            .await?;
+        Ok(match wrote {
+            Wrote::Done(r) => {
                 out.status = Status::Updated;
                 out.http_status = Some(r.status);
                 out
             }
-            Ok(r) => {
-                ctx.commit_clear(key, "update").await?;
-                fail(out, &r)
-            }
-            // Unknown outcome: the intent stays; a PUT of the same object is harmless to repeat.
-            Err(e) => fail_send(out, e),
+            Wrote::Refused(r) => fail(out, &r),
+            Wrote::Failed(e) => fail_send(out, e),
         })
     }
 
-    /// Creates the user, reconciling unknown outcomes by looking the email up first.
-    /// `Ok(None)`: the create failed and `out` says why. `complete`: the row has nothing
-    /// else to do, so its `complete` step is committed with the user's.
+    /// Creates the user through the engine's create (an unknown outcome is looked up by
+    /// email before anything is sent again). `Ok(None)`: the create failed and `out` says
+    /// why. `complete`: the row has nothing else to do, so its `complete` step is
+    /// committed with the user's.
     async fn create(
         &self,
         ctx: &Ctx,
@@ -372,77 +382,65 @@ impl Traccar {
                 );
             }
         }
-        let tries = ctx.target.retries + 1;
-        // Set once an attempt's outcome was unknown: a later "duplicate" may be our own.
-        let mut uncertain = false;
-        for _ in 0..tries {
-            ctx.commit_intent(key, STEP_USER).await?;
-            let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
-            let reply = send(ctx, req, out).await?;
-            let found = match reply {
-                Ok(r) if r.ok() => {
-                    out.http_status = Some(r.status);
-                    match created_id(&r.body) {
-                        Some(id) => Lookup::Found(id.to_string()),
-                        // Created, but without an id we can read: find it.
-                        None => lookup(ctx, key, out).await?,
-                    }
-                }
-                Ok(r) if uncertain && is_duplicate(&r) => lookup(ctx, key, out).await?,
-                Ok(r) => {
-                    ctx.commit_clear(key, STEP_USER).await?;
-                    out.status = Status::Failed;
-                    out.http_status = Some(r.status);
-                    out.error = Some(readable(&r));
-                    return Ok(None);
-                }
-                Err(SendError::Unknown { .. }) => {
-                    // Never re-send blindly: look the user up first.
-                    uncertain = true;
-                    lookup(ctx, key, out).await?
-                }
-                Err(e) => {
-                    ctx.commit_clear(key, STEP_USER).await?;
-                    out.status = Status::Failed;
-                    out.http_status = e.status();
-                    out.error = Some(e.to_string());
-                    return Ok(None);
-                }
-            };
-            match found {
-                Lookup::Found(id) => {
-                    let mut writes = vec![StepWrite::Done {
-                        key: key.to_string(),
-                        step: "user".into(),
-                        id: Some(id.clone()),
-                    }];
-                    if complete {
-                        writes.push(StepWrite::Done {
-                            key: key.to_string(),
-                            step: "complete".into(),
-                            id: Some(id.clone()),
-                        });
-                    }
-                    ctx.commit(writes).await?;
-                    return Ok(Some(id));
-                }
-                Lookup::Absent => ctx.commit_clear(key, STEP_USER).await?,
-                Lookup::CannotTell(why) => {
-                    // Keep the intent: the next run reconciles it before anything is sent.
-                    out.status = Status::Failed;
-                    out.error = Some(format!(
-                        "outcome unknown: the create got no answer and the check failed ({why}); a re-run checks again before sending"
-                    ));
-                    return Ok(None);
-                }
+        let also: &[(&str, Option<&str>)] = if complete {
+            &[(STEP_COMPLETE, None)]
+        } else {
+            &[]
+        };
+        let made = ctx
+            .create(
+                Create {
+                    step: Step {
+                        also_done: also,
+                        ..step(key, STEP_USER)
+                    },
+                    request: Request::new(Method::POST, "/users", Kind::Create).json(body),
+                    maybe_ours: false,
+                },
+                |req| ctx.http.send(req),
+                classify_create,
+                || lookup(ctx, key),
+                out,
+            )
+            .await?;
+        Ok(match made {
+            Made::Ours { id, status } => {
+                out.http_status = status.or(out.http_status);
+                Some(id)
             }
-        }
-        out.status = Status::Failed;
-        out.error = Some(format!(
-            "no answer to {tries} creates, and the user is not on the platform; giving up"
-        ));
-        Ok(None)
+            Made::Theirs { status, reason, .. } | Made::Failed { status, reason } => {
+                out.status = Status::Failed;
+                out.http_status = status.or(out.http_status);
+                out.error = Some(reason);
+                None
+            }
+        })
     }
+}
+
+/// A step of a Traccar row, journaled under the row's key.
+fn step<'a>(key: &'a str, name: &'a str) -> Step<'a> {
+    Step {
+        key,
+        name,
+        also_done: &[],
+        noun: "user",
+    }
+}
+
+/// How a `POST /users` reply reads: the user object (its id), a taken email, a refusal.
+fn classify_create(reply: &Reply) -> Verdict {
+    if reply.ok() {
+        return Verdict::Made(created_id(&reply.body).map(|id| id.to_string()));
+    }
+    let reason = readable(reply);
+    if is_duplicate(reply) {
+        return Verdict::Taken {
+            if_absent: reason.clone(),
+            reason,
+        };
+    }
+    Verdict::Refused { reason }
 }
 
 impl Vendor for Traccar {
@@ -503,30 +501,35 @@ impl Vendor for Traccar {
 }
 
 /// Finds a user by email: `GET /users?keyword=`, matched exactly (keyword is a LIKE).
-async fn lookup(ctx: &Ctx, key: &str, out: &mut Outcome) -> Result<Lookup, RowError> {
+/// Returns what it found and the attempts the look-up took.
+async fn lookup(ctx: &Ctx, key: &str) -> Result<(Lookup, u32), RowError> {
     let req = Request::get("/users").query("keyword", key);
-    Ok(match send(ctx, req, out).await? {
-        Ok(r) if r.ok() => match serde_json::from_str::<Vec<User>>(&r.body) {
-            Ok(users) => match users
-                .into_iter()
-                .find(|u| u.email.as_deref().map(normalise).as_deref() == Some(key))
-            {
-                Some(u) => Lookup::Found(u.id.to_string()),
-                None => Lookup::Absent,
-            },
-            Err(e) => Lookup::CannotTell(format!("GET /users: {e}")),
-        },
-        Ok(r) => Lookup::CannotTell(format!("GET /users answered HTTP {}", r.status)),
+    let mut counted = Outcome::new(Status::Planned, Action::Create);
+    let found = match send(ctx, req, &mut counted).await? {
+        Ok(r) => found_user(&r, key),
         Err(e) => Lookup::CannotTell(format!("GET /users: {e}")),
-    })
+    };
+    Ok((found, counted.attempts))
 }
 
-/// What a look-up by email found.
-enum Lookup {
-    Found(String),
-    Absent,
-    /// The look-up itself failed: whether the user exists is unknown.
-    CannotTell(String),
+/// What a `GET /users?keyword=` reply says of the user with email `key`.
+fn found_user(reply: &Reply, key: &str) -> Lookup {
+    if !reply.ok() {
+        return Lookup::CannotTell(format!("GET /users answered HTTP {}", reply.status));
+    }
+    match serde_json::from_str::<Vec<User>>(&reply.body) {
+        Ok(users) => match users
+            .into_iter()
+            .find(|u| u.email.as_deref().map(normalise).as_deref() == Some(key))
+        {
+            Some(u) => Lookup::Found {
+                id: u.id.to_string(),
+                ours: None,
+            },
+            None => Lookup::Absent,
+        },
+        Err(e) => Lookup::CannotTell(format!("GET /users: {e}")),
+    }
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(
@@ -751,6 +754,71 @@ mod tests {
             headers: Default::default(),
             body: body.into(),
             attempts: 1,
+        }
+    }
+
+    #[test]
+    fn create_replies_read_as_made_taken_or_refused() {
+        let dup = "org.traccar.storage.StorageException: Duplicate entry 'a@x' for key 'email'";
+        let cases = [
+            (200, r#"{"id":42,"email":"a@x"}"#, Verdict::Made(Some("42".into()))),
+            (200, "{}", Verdict::Made(None)),
+            (201, "not json", Verdict::Made(None)),
+            (
+                400,
+                dup,
+                Verdict::Taken {
+                    reason: "HTTP 400: the email is already taken on the server (possibly by a user this account cannot see)".into(),
+                    if_absent: "HTTP 400: the email is already taken on the server (possibly by a user this account cannot see)".into(),
+                },
+            ),
+            (
+                400,
+                "java.lang.SecurityException: Manager user limit reached",
+                Verdict::Refused {
+                    reason: "HTTP 400: Manager user limit reached".into(),
+                },
+            ),
+            (500, "", Verdict::Refused { reason: "HTTP 500".into() }),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(
+                classify_create(&reply(status, body)),
+                want,
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_look_up_matches_the_email_exactly() {
+        let cases = [
+            (
+                200,
+                r#"[{"id":7,"email":" A@X.test "}]"#,
+                Lookup::Found {
+                    id: "7".into(),
+                    ours: None,
+                },
+            ),
+            // keyword is a LIKE: a longer address is someone else.
+            (200, r#"[{"id":8,"email":"ba@x.test"}]"#, Lookup::Absent),
+            (200, "[]", Lookup::Absent),
+            (
+                200,
+                "{",
+                Lookup::CannotTell(
+                    "GET /users: invalid type: map, expected a sequence at line 1 column 0".into(),
+                ),
+            ),
+            (
+                503,
+                "",
+                Lookup::CannotTell("GET /users answered HTTP 503".into()),
+            ),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(found_user(&reply(status, body), "a@x.test"), want, "{body}");
         }
     }
 

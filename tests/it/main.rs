@@ -14,6 +14,7 @@ mod faults;
 mod hostile;
 mod import;
 mod input;
+mod lagging;
 mod mapping;
 mod motive;
 mod outage;

@@ -1,0 +1,93 @@
+//! A create answered 2xx is never sent again (issue 25, item 3), against a loopback
+//! Traccar that answers `POST /api/users` with 200 and no id, and whose user list lags
+//! behind (the created users are not listed yet). Each row's create is sent once; the row
+//! fails saying the user cannot be found yet, and the journal keeps the intent, so the
+//! next run looks before it sends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::support::World;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_answered_2xx_without_an_id_is_never_sent_again() {
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    let app = Router::new()
+        .route("/api/devices", get(|| async { "[]" }))
+        .route(
+            "/api/users",
+            get(|| async { "[]" }).post(move || {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    // 2xx, but nothing muster can read an id from.
+                    "{}"
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let w = World::start(muster::sandbox::Options::default()).await;
+    let config = w.write(
+        "lagging.toml",
+        &format!(
+            "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"LAG_TOKEN\"\nrate = \"none\"\nretries = 3\n"
+        ),
+    );
+    let roster = w.write(
+        "roster.csv",
+        "target,name,email,password\ntraccar,A,a@x.test,Pass-word-1\ntraccar,B,b@x.test,Pass-word-1\ntraccar,C,c@x.test,Pass-word-1\n",
+    );
+    let (journal, out) = (w.path("j.db"), w.path("r.xlsx"));
+    let p = |x: &std::path::Path| x.display().to_string();
+    let args = [
+        "import".to_string(),
+        p(&roster),
+        "--config".into(),
+        p(&config),
+        "--journal".into(),
+        p(&journal),
+        "--out".into(),
+        p(&out),
+        "--quiet".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut argv = vec!["muster"];
+    argv.extend(args);
+    let env = muster::Env::with([("LAG_TOKEN".to_string(), "dG9rZW46cHc=".to_string())]);
+    let exit = muster::run(
+        <muster::Cli as clap::Parser>::parse_from(argv.clone()),
+        &env,
+    )
+    .await
+    .expect("the run ends");
+    assert_eq!(exit, muster::Exit::RowsFailed);
+    assert_eq!(
+        posts.load(Ordering::SeqCst),
+        3,
+        "one create per row, never again"
+    );
+    let errors = w.last_run_errors(&journal, 5);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("cannot be found yet; not sent again")),
+        "{errors:?}"
+    );
+    // The next run looks first: the list still lags, and still nothing is sent again.
+    muster::run(<muster::Cli as clap::Parser>::parse_from(argv), &env)
+        .await
+        .expect("the second run ends");
+    assert_eq!(
+        posts.load(Ordering::SeqCst),
+        3,
+        "a re-run sends no create either"
+    );
+}
