@@ -26,6 +26,7 @@ mod excel;
 pub mod fuzz;
 mod header;
 mod limits;
+mod stream;
 
 use crate::model::{CellError, Cells, Layout};
 use std::fs::File;
@@ -132,5 +133,33 @@ fn container(sample: &[u8]) -> Option<excel::Container> {
         Some(excel::Container::Ole)
     } else {
         None
+    }
+}
+
+/// The non-empty values of a row beyond its table's width, reported as one problem on the
+/// first such column, quoting them: nothing is dropped silently.
+#[derive(Default)]
+pub(crate) struct Beyond(Option<(usize, Vec<String>)>);
+
+impl Beyond {
+    /// Notes the text of column `col` (at or beyond the width); an empty text is nothing.
+    pub(crate) fn add(&mut self, col: usize, text: &str) {
+        if !text.is_empty() {
+            self.0
+                .get_or_insert_with(|| (col, Vec::new()))
+                .1
+                .push(format!("\"{text}\""));
+        }
+    }
+
+    /// The problem, when some value was beyond the width.
+    pub(crate) fn error(self) -> Option<CellError> {
+        self.0.map(|(col, values)| CellError {
+            col,
+            text: format!(
+                "holds data beyond the last column of the header: {}",
+                values.join(", ")
+            ),
+        })
     }
 }
