@@ -8,6 +8,8 @@
 //! - `csv PATH`: the baseline, an idiomatic `csv::Reader` loop over `records()` into
 //!   `StringRecord`.
 //! - `calamine PATH`: the baseline, `open_workbook_auto` + `worksheet_range` + every cell.
+//! - `calamine-stream PATH`: the baseline for a large xlsx, `Xlsx::worksheet_cells_reader`
+//!   + every cell (calamine's streaming read, which muster's reader uses).
 //! - `muster-read PATH`: muster's reader and mapping (`commands::inputs`), every row.
 //! - `csv-xlsx PATH OUT`: the csv read plus rust_xlsxwriter writing every row to one sheet
 //!   in constant-memory mode (what the default `muster validate`, with Results, is up
@@ -24,7 +26,7 @@ use std::error::Error;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use calamine::{Data, Reader, open_workbook_auto};
+use calamine::{Data, DataRef, Reader, Xlsx, open_workbook, open_workbook_auto};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -135,6 +137,23 @@ fn calamine_cells(path: &Path) -> Result<usize> {
     Ok(count)
 }
 
+fn calamine_stream(path: &Path) -> Result<usize> {
+    let mut book: Xlsx<_> = open_workbook(path)?;
+    let mut count = 0;
+    for name in book.sheet_names() {
+        let mut cells = book.worksheet_cells_reader(&name)?;
+        while let Some(cell) = cells.next_cell()? {
+            count += match cell.get_value() {
+                DataRef::String(s) => s.len(),
+                DataRef::SharedString(s) => s.len(),
+                DataRef::Empty => 0,
+                _ => 1,
+            };
+        }
+    }
+    Ok(count)
+}
+
 fn muster_read(path: &Path) -> Result<usize> {
     let mut roster = muster::commands::inputs::open(&[path.to_path_buf()], None)?;
     let mut bytes = 0;
@@ -188,11 +207,12 @@ fn main() -> Result<()> {
         ["gen-xlsx", rows, path] => gen_xlsx(rows.parse()?, Path::new(path)).map(|_| 0)?,
         ["csv", path] => csv_records(Path::new(path))?,
         ["calamine", path] => calamine_cells(Path::new(path))?,
+        ["calamine-stream", path] => calamine_stream(Path::new(path))?,
         ["muster-read", path] => muster_read(Path::new(path))?,
         ["csv-xlsx", path, out] => csv_then_xlsx(Path::new(path), Path::new(out))?,
         _ => {
             eprintln!(
-                "usage: read gen-csv|gen-xlsx ROWS PATH | csv|calamine|muster-read PATH | csv-xlsx PATH OUT"
+                "usage: read gen-csv|gen-xlsx ROWS PATH | csv|calamine|calamine-stream|muster-read PATH | csv-xlsx PATH OUT"
             );
             std::process::exit(2);
         }
