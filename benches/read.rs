@@ -4,7 +4,8 @@
 //!
 //! - `gen-csv ROWS PATH` / `gen-xlsx ROWS PATH`: a Motive roster (12 columns, headers that
 //!   map through the usual aliases, every 100th row with a bad email so Errors is not
-//!   empty); the xlsx is written with rust_xlsxwriter.
+//!   empty); the xlsx is written with rust_xlsxwriter. `gen-xlsx-shared ROWS PATH`: the
+//!   same xlsx with its text in a shared-strings table, as Excel writes it.
 //! - `csv PATH`: the baseline, an idiomatic `csv::Reader` loop over `records()` into
 //!   `StringRecord`.
 //! - `calamine PATH`: the baseline, `open_workbook_auto` + `worksheet_range` + every cell.
@@ -93,9 +94,12 @@ fn gen_csv(rows: usize, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn gen_xlsx(rows: usize, path: &Path) -> Result<()> {
+fn gen_xlsx(rows: usize, path: &Path, shared: bool) -> Result<()> {
     let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet_with_constant_memory()?;
+    let sheet = match shared {
+        true => book.add_worksheet_with_low_memory(),
+        false => book.add_worksheet_with_constant_memory(),
+    }?;
     sheet.set_name("Roster")?;
     for (c, h) in HEADERS.iter().enumerate() {
         sheet.write_string(0, c as u16, *h)?;
@@ -204,7 +208,10 @@ fn main() -> Result<()> {
     }
     let count = match args.as_slice() {
         ["gen-csv", rows, path] => gen_csv(rows.parse()?, Path::new(path)).map(|_| 0)?,
-        ["gen-xlsx", rows, path] => gen_xlsx(rows.parse()?, Path::new(path)).map(|_| 0)?,
+        ["gen-xlsx", rows, path] => gen_xlsx(rows.parse()?, Path::new(path), false).map(|_| 0)?,
+        ["gen-xlsx-shared", rows, path] => {
+            gen_xlsx(rows.parse()?, Path::new(path), true).map(|_| 0)?
+        }
         ["csv", path] => csv_records(Path::new(path))?,
         ["calamine", path] => calamine_cells(Path::new(path))?,
         ["calamine-stream", path] => calamine_stream(Path::new(path))?,
@@ -212,7 +219,7 @@ fn main() -> Result<()> {
         ["csv-xlsx", path, out] => csv_then_xlsx(Path::new(path), Path::new(out))?,
         _ => {
             eprintln!(
-                "usage: read gen-csv|gen-xlsx ROWS PATH | csv|calamine|calamine-stream|muster-read PATH | csv-xlsx PATH OUT"
+                "usage: read gen-csv|gen-xlsx|gen-xlsx-shared ROWS PATH | csv|calamine|calamine-stream|muster-read PATH | csv-xlsx PATH OUT"
             );
             std::process::exit(2);
         }

@@ -77,7 +77,7 @@ const CASES: &[(&str, Expect)] = &[
         Refused("is neither a workbook nor a text file"),
     ),
     ("zip_without_workbook.xlsx", Refused("not a readable")),
-    ("zip_bomb.xlsx", Refused("inflates to more than 128 MiB")),
+    ("zip_bomb.xlsx", Refused("inflates to more than 512 MiB")),
     // Streamed, so the far cell costs nothing; it lies beyond the rows the header search
     // reads, so it is a problem on its row, not a 16,384-column table.
     (
