@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use calamine::{
     Data, DataRef, Ods, Range, Reader, SheetType, SheetVisible, Sheets, Xls, Xlsb, Xlsx,
@@ -128,6 +128,10 @@ fn open_as<RS: Read + Seek>(reader: RS, format: &str) -> Result<Sheets<RS>, Stri
 /// Opens a workbook again, for a sheet's reading thread.
 type Reopen<RS> = Arc<dyn Fn() -> Result<RS, String> + Send + Sync>;
 
+/// The workbook opened for the header search, kept for the first sheet read after it
+/// instead of opening the file again (opening an xlsx reads its shared strings).
+type Kept<RS> = Arc<Mutex<Option<Sheets<RS>>>>;
+
 /// Reads a workbook from the readers `reopen` gives (one per format tried, and one per
 /// streamed sheet); `file` names it in layouts, `ext` is its lower-case extension.
 pub(crate) fn read_workbook<RS: Read + Seek + Send + 'static>(
@@ -174,6 +178,7 @@ pub(crate) fn read_workbook<RS: Read + Seek + Send + 'static>(
         tables: Vec::new(),
         skipped: Vec::new(),
     };
+    let kept: Kept<RS> = Arc::default();
     for sheet in workbook.sheets_metadata().to_vec() {
         let why = match (sheet.visible, sheet.typ) {
             (SheetVisible::Hidden | SheetVisible::VeryHidden, _) => Some("hidden sheet"),
@@ -193,6 +198,7 @@ pub(crate) fn read_workbook<RS: Read + Seek + Send + 'static>(
                 Source::Streamed {
                     reopen: reopen.clone(),
                     format,
+                    kept: kept.clone(),
                 }
             }
             other => {
@@ -213,6 +219,11 @@ pub(crate) fn read_workbook<RS: Read + Seek + Send + 'static>(
                 });
             }
             Err(why) => opened.skipped.push(format!("{name} ({why})")),
+        }
+    }
+    if Arc::strong_count(&kept) > 1 {
+        if let Ok(mut kept) = kept.lock() {
+            *kept = Some(workbook);
         }
     }
     Ok(opened)
@@ -267,10 +278,12 @@ fn range_cells(
 
 /// Where a sheet's rows come from on its reading thread.
 enum Source<RS> {
-    /// Streamed again from the file (xlsx, xlsb), opened as `format`.
+    /// Streamed again from the file (xlsx, xlsb): the workbook kept from the header
+    /// search, or the file opened again as `format`.
     Streamed {
         reopen: Reopen<RS>,
         format: &'static str,
+        kept: Kept<RS>,
     },
     /// The copy calamine read when the workbook opened (xls, ods).
     Whole(Range<Data>),
@@ -394,8 +407,16 @@ fn sheet_rows<RS: Read + Seek + Send + 'static>(
         let read = quiet_catch(|| {
             let mut rows = SheetRows::new(spec, &feed);
             match source {
-                Source::Streamed { reopen, format } => {
-                    let mut workbook = open_as(reopen()?, format)?;
+                Source::Streamed {
+                    reopen,
+                    format,
+                    kept,
+                } => {
+                    let kept = kept.lock().ok().and_then(|mut kept| kept.take());
+                    let mut workbook = match kept {
+                        Some(workbook) => workbook,
+                        None => open_as(reopen()?, format)?,
+                    };
                     each_cell(&mut workbook, &sheet, |r, c, v| rows.add(r, c, v))?;
                 }
                 Source::Whole(range) => range_cells(&range, |r, c, v| rows.add(r, c, v))?,
