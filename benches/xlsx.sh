@@ -6,7 +6,7 @@
 # one run on one machine, under /usr/bin/time (elapsed seconds, max RSS). Goal: validate
 # ≤ 1.2× calamine's streaming read, peak ≤ 256 MiB. Prints medians and one goal row.
 #
-#   benches/xlsx.sh            # 1,048,575 rows (the file takes a minute to write, once)
+#   benches/xlsx.sh            # 1,048,575 rows (written once into target/bench-data)
 #   benches/xlsx.sh --quick    # 20,000 rows, one run a side (what CI runs)
 #   SHARED=1 benches/xlsx.sh   # the same rows with their text in shared strings, as Excel
 #                              # saves it (calamine holds those whole: not in the goal)
