@@ -10,10 +10,13 @@
 //!   (so `input` needs no hook from `mapping`): title rows above it are skipped, blank
 //!   rows are skipped everywhere but keep their row numbers.
 //! - Every header and value is trimmed, non-breaking spaces included (`input::cell`).
-//! - Data beyond the header's width is never dropped: workbooks name such columns
-//!   `column F`; a CSV does too for the first rows, and a later row with values beyond the
-//!   width gets a [`CellError`] quoting them (see `input::csv`), whose `col` is then at or
-//!   beyond `headers.len()`.
+//! - Data beyond the header's width is never dropped: such columns in the first rows (those
+//!   the header search reads) are named `column F`, and a later row with values beyond the
+//!   width gets a [`CellError`] quoting them ([`Beyond`]), whose `col` is then at or beyond
+//!   `headers.len()`; CSV files and workbook sheets alike.
+//! - Rows stream: a table's rows are read on a thread of its own and handed over a chunk at
+//!   a time (`input::stream`), so memory does not grow with the file (xls and ods sheets
+//!   excepted: calamine reads those whole).
 //! - A workbook sheet needs at least two labels in its header row to be a table; a CSV
 //!   file may have one column.
 
