@@ -12,7 +12,7 @@
 //! - Every header and value is trimmed, non-breaking spaces included (`input::cell`).
 //! - Data beyond the header's width is never dropped: such columns in the first rows (those
 //!   the header search reads) are named `column F`, and a later row with values beyond the
-//!   width gets a [`CellError`] quoting them ([`Beyond`]), whose `col` is then at or beyond
+//!   width gets a [`CellError`] quoting them (`Beyond`), whose `col` is then at or beyond
 //!   `headers.len()`; CSV files and workbook sheets alike.
 //! - Rows stream: a table's rows are read on a thread of its own and handed over a chunk at
 //!   a time (`input::stream`), so memory does not grow with the file (xls and ods sheets
