@@ -4,10 +4,13 @@
 //!
 //! - `gen-csv ROWS PATH` / `gen-xlsx ROWS PATH`: a Motive roster (12 columns, headers that
 //!   map through the usual aliases, every 100th row with a bad email so Errors is not
-//!   empty); the xlsx is written with rust_xlsxwriter.
+//!   empty); the xlsx is written with rust_xlsxwriter. `gen-xlsx-shared ROWS PATH`: the
+//!   same xlsx with its text in a shared-strings table, as Excel writes it.
 //! - `csv PATH`: the baseline, an idiomatic `csv::Reader` loop over `records()` into
 //!   `StringRecord`.
 //! - `calamine PATH`: the baseline, `open_workbook_auto` + `worksheet_range` + every cell.
+//! - `calamine-stream PATH`: the baseline for a large xlsx, `Xlsx::worksheet_cells_reader`
+//!   + every cell (calamine's streaming read, which muster's reader uses).
 //! - `muster-read PATH`: muster's reader and mapping (`roster`), every row.
 //! - `csv-xlsx PATH OUT`: the csv read plus rust_xlsxwriter writing every row to one sheet
 //!   in constant-memory mode (what the default `muster validate`, with Results, is up
@@ -24,7 +27,7 @@ use std::error::Error;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use calamine::{Data, Reader, open_workbook_auto};
+use calamine::{Data, DataRef, Reader, Xlsx, open_workbook, open_workbook_auto};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -91,9 +94,12 @@ fn gen_csv(rows: usize, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn gen_xlsx(rows: usize, path: &Path) -> Result<()> {
+fn gen_xlsx(rows: usize, path: &Path, shared: bool) -> Result<()> {
     let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet_with_constant_memory()?;
+    let sheet = match shared {
+        true => book.add_worksheet_with_low_memory(),
+        false => book.add_worksheet_with_constant_memory(),
+    }?;
     sheet.set_name("Roster")?;
     for (c, h) in HEADERS.iter().enumerate() {
         sheet.write_string(0, c as u16, *h)?;
@@ -130,6 +136,23 @@ fn calamine_cells(path: &Path) -> Result<usize> {
                     _ => 1,
                 };
             }
+        }
+    }
+    Ok(count)
+}
+
+fn calamine_stream(path: &Path) -> Result<usize> {
+    let mut book: Xlsx<_> = open_workbook(path)?;
+    let mut count = 0;
+    for name in book.sheet_names() {
+        let mut cells = book.worksheet_cells_reader(&name)?;
+        while let Some(cell) = cells.next_cell()? {
+            count += match cell.get_value() {
+                DataRef::String(s) => s.len(),
+                DataRef::SharedString(s) => s.len(),
+                DataRef::Empty => 0,
+                _ => 1,
+            };
         }
     }
     Ok(count)
@@ -189,14 +212,18 @@ fn main() -> Result<()> {
     }
     let count = match args.as_slice() {
         ["gen-csv", rows, path] => gen_csv(rows.parse()?, Path::new(path)).map(|_| 0)?,
-        ["gen-xlsx", rows, path] => gen_xlsx(rows.parse()?, Path::new(path)).map(|_| 0)?,
+        ["gen-xlsx", rows, path] => gen_xlsx(rows.parse()?, Path::new(path), false).map(|_| 0)?,
+        ["gen-xlsx-shared", rows, path] => {
+            gen_xlsx(rows.parse()?, Path::new(path), true).map(|_| 0)?
+        }
         ["csv", path] => csv_records(Path::new(path))?,
         ["calamine", path] => calamine_cells(Path::new(path))?,
+        ["calamine-stream", path] => calamine_stream(Path::new(path))?,
         ["muster-read", path] => muster_read(Path::new(path))?,
         ["csv-xlsx", path, out] => csv_then_xlsx(Path::new(path), Path::new(out))?,
         _ => {
             eprintln!(
-                "usage: read gen-csv|gen-xlsx ROWS PATH | csv|calamine|muster-read PATH | csv-xlsx PATH OUT"
+                "usage: read gen-csv|gen-xlsx|gen-xlsx-shared ROWS PATH | csv|calamine|calamine-stream|muster-read PATH | csv-xlsx PATH OUT"
             );
             std::process::exit(2);
         }

@@ -23,13 +23,7 @@ xlsx_rows=${XLSX_ROWS:-100000}
 runs=${RUNS:-3}
 full=${FULL:-1}
 
-cargo bench --bench read --no-run >/dev/null 2>&1 || cargo bench --bench read --no-run
-bench=$(ls -t target/release/deps/read-* | grep -v '\.d$' | head -1)
-muster=$("$bench" muster-bin)
-[ -x "$muster" ] || { echo "muster binary not found at $muster" >&2; exit 2; }
-
-data=target/bench-data
-mkdir -p "$data"
+read_bench
 csv=$data/roster-$rows.csv
 xlsx=$data/roster-$xlsx_rows.xlsx
 [ -s "$csv" ] || "$bench" gen-csv "$rows" "$csv" >/dev/null
@@ -50,26 +44,6 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 declare -A secs mem
 
-# time NAME COMMAND...: one run, elapsed seconds and max RSS (KiB) appended to NAME.
-time_one() {
-  local name=$1
-  shift
-  local status=0
-  /usr/bin/time -f "%e %M" -o "$out/t" "$@" >"$out/stdout" 2>"$out/stderr" || status=$?
-  # `muster validate` exits 1 when some rows are invalid, as they are here.
-  if [ "$status" -gt 1 ]; then
-    echo "$name failed (exit $status):" >&2
-    cat "$out/stderr" >&2
-    exit 2
-  fi
-  local s m
-  read -r s m < <(tail -1 "$out/t")
-  secs[$name]+="$s "
-  mem[$name]+="$m "
-}
-
-max() { tr ' ' '\n' | grep . | sort -n | tail -1; }
-
 for _ in $(seq "$runs"); do
   time_one csv "$bench" csv "$csv"
   time_one validate "$muster" validate "$csv" --errors-only --quiet --out "$out/v.xlsx"
@@ -84,7 +58,6 @@ if [ "$full" = 1 ]; then
 fi
 
 med() { echo "${secs[$1]}" | median; }
-peak_mib() { echo $(($(echo "${mem[$1]}" | max) / 1024)); }
 
 printf 'CSV: %s rows x 12 columns (%s MiB); xlsx: %s rows; medians of %s runs\n' \
   "$rows" $(($(stat -c %s "$csv") / 1048576)) "$xlsx_rows" "$runs"

@@ -13,7 +13,7 @@ quick=
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 failed=()
-for stage in workbook read submit; do
+for stage in workbook read xlsx submit; do
   script=benches/$stage.sh
   if [[ ! -f $script ]]; then
     echo "== $stage: $script is missing; stage not run" >&2

@@ -231,6 +231,10 @@ pub struct SandboxArgs {
     /// registrations such as `CJ-01-ARB`; active and api_user true/false).
     #[arg(long, value_name = "FILE")]
     pub arobs_users: Option<PathBuf>,
+    /// Traccar users the sandbox holds from the start, as a large tenant would: user N is
+    /// `Rider N` <riderN@fleet.example>, N with seven digits (`rider0000001@...`).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed_users: usize,
     #[command(flatten)]
     pub faults: FaultArgs,
 }

@@ -51,6 +51,9 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<Exit> {
         options.arobs_users = crate::sandbox::arobs::read_users(path)
             .map_err(|m| anyhow::anyhow!("--arobs-users {m}"))?;
     }
+    options
+        .platform_users
+        .extend(crate::sandbox::seed::traccar_users(args.seed_users));
     let arobs_users = options.arobs_users.len();
     let sandbox = Sandbox::start(&args.listen, options)
         .await
@@ -79,6 +82,12 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<Exit> {
         text.push_str(&format!(
             "AROBS: {arobs_users} API users from {} (try `muster verify ROSTER --config ...`).\n",
             path.display()
+        ));
+    }
+    if args.seed_users > 0 {
+        text.push_str(&format!(
+            "Traccar: {} users held from the start (--seed-users).\n",
+            args.seed_users
         ));
     }
     text.push_str(&format!(

@@ -1,7 +1,9 @@
 //! One cell → its text: trimming, numbers without `.0` or exponent, ISO dates, booleans,
 //! spreadsheet errors. Knows calamine's `Data`, nothing of tables or fields.
 
-use calamine::{Data, ExcelDateTime};
+use std::borrow::Cow;
+
+use calamine::{Data, DataRef, ExcelDateTime};
 
 /// Characters trimmed from both ends of every header and value: Unicode white space
 /// (which includes the non-breaking space U+00A0), plus the zero-width space and a stray
@@ -96,6 +98,37 @@ pub(crate) fn data_text(data: &Data) -> (String, Option<String>) {
     };
     let problem = super::limits::cap_cell(&mut text);
     (text, problem)
+}
+
+/// [`data_text`] of a cell as calamine's streaming readers give it: a text cell (most of
+/// a roster) is borrowed, trimmed, not copied. `is_text` says whether it was a text cell.
+pub(crate) fn value_text<'a>(value: &'a DataRef<'_>) -> (Cow<'a, str>, Option<String>, bool) {
+    let text = match value {
+        DataRef::String(s) => s.as_str(),
+        DataRef::SharedString(s) => s,
+        DataRef::Empty => return (Cow::Borrowed(""), None, false),
+        other => {
+            let (text, problem) = data_text(&Data::from(other.clone()));
+            return (Cow::Owned(text), problem, false);
+        }
+    };
+    let (text, problem) = super::limits::cap_str(trim(text));
+    (Cow::Borrowed(text), problem, true)
+}
+
+/// A cell of a sheet calamine read whole, as its streaming readers give one.
+pub(crate) fn as_data_ref(data: &Data) -> DataRef<'_> {
+    match data {
+        Data::String(s) => DataRef::SharedString(s),
+        Data::Int(i) => DataRef::Int(*i),
+        Data::Float(f) => DataRef::Float(*f),
+        Data::Bool(b) => DataRef::Bool(*b),
+        Data::DateTime(dt) => DataRef::DateTime(*dt),
+        Data::DateTimeIso(s) => DataRef::DateTimeIso(s.clone()),
+        Data::DurationIso(s) => DataRef::DurationIso(s.clone()),
+        Data::Error(e) => DataRef::Error(e.clone()),
+        Data::Empty => DataRef::Empty,
+    }
 }
 
 /// Whether a text reads as a value (a number, date, time or phone number) rather than a

@@ -2,26 +2,44 @@
 //! header is a table; hidden sheets, chart sheets and sheets without a header are listed
 //! as skipped. Formula cells give calamine's cached value.
 //!
-//! calamine reads a whole sheet into memory; the rows are turned into text one at a time
-//! as the table is iterated. Column indexes are the sheet's own (column A is 0) so cell
-//! names in messages match what the user sees, even when the table starts further right.
-//! Every column that holds data is kept: one beyond the header's last label, or under an
-//! empty header cell, is named `column F`.
+//! xlsx, xlsm and xlsb sheets are streamed: calamine's cell reader goes through the
+//! sheet once for its first rows (the header search, when the file is opened) and again,
+//! on a thread of the table's own, for its rows, handed over in chunks (`input::stream`),
+//! so memory is bounded by a chunk, not by the sheet. calamine has no streaming reader for
+//! xls and ods: it reads those whole when the workbook opens, and their rows are then
+//! sent from that copy the same way.
+//!
+//! Column indexes are the sheet's own (column A is 0) so cell names in messages match
+//! what the user sees, even when the table starts further right. Data beyond the header's
+//! last label is never dropped: the table is as wide as the header or the widest of the
+//! first rows read for the header search (extra columns, and empty header cells, are named
+//! `column F`); a later row with values beyond that width gets a [`CellError`] quoting
+//! them, as a CSV row does.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use calamine::{
-    Cell, Data, Ods, Range, Reader, SheetType, SheetVisible, Sheets, Xls, Xlsb, Xlsx,
+    Data, DataRef, Ods, Range, Reader, SheetType, SheetVisible, Sheets, Xls, Xlsb, Xlsx,
     open_workbook_from_rs,
 };
 
-use super::cell::{data_text, trim};
+use super::cell::{as_data_ref, value_text};
 use super::header::{self, Kind};
-use super::{Error, Opened, RawRow, Table, limits};
+use super::stream::{Feed, Streamed};
+use super::{Beyond, Error, Opened, RawRow, Table, limits};
 use crate::model::{CellError, Cells, Layout};
+
+/// The most rows, and cells, in one chunk a sheet's reading thread hands over.
+const CHUNK_ROWS: usize = 1024;
+const CHUNK_CELLS: usize = 1 << 16;
+
+/// What a panic inside calamine is reported as.
+const DAMAGED: &str = "the workbook is damaged (the reader failed on it)";
 
 /// The container a workbook's first bytes show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +61,9 @@ pub(crate) fn open(path: &Path, container: Container) -> Result<Opened, Error> {
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let reopen = || {
-        File::open(path)
+    let owned = path.to_path_buf();
+    let reopen = move || {
+        File::open(&owned)
             .map(BufReader::new)
             .map_err(|e| format!("cannot read: {e}"))
     };
@@ -52,9 +71,7 @@ pub(crate) fn open(path: &Path, container: Container) -> Result<Opened, Error> {
     match quiet_catch(|| read_workbook(&file, &ext, container, reopen)) {
         Ok(Ok(opened)) => Ok(opened),
         Ok(Err(reason)) => Err(unreadable(reason)),
-        Err(_) => Err(unreadable(
-            "the workbook is damaged (the reader failed on it)".into(),
-        )),
+        Err(_) => Err(unreadable(DAMAGED.into())),
     }
 }
 
@@ -108,20 +125,28 @@ fn open_as<RS: Read + Seek>(reader: RS, format: &str) -> Result<Sheets<RS>, Stri
     opened.map_err(|e| format!("not a readable {format} workbook: {e}"))
 }
 
-/// Reads a workbook from the readers `reopen` gives (one per format tried); `file` names
-/// it in layouts, `ext` is its lower-case extension.
-pub(crate) fn read_workbook<RS: Read + Seek>(
+/// Opens a workbook again, for a sheet's reading thread.
+type Reopen<RS> = Arc<dyn Fn() -> Result<RS, String> + Send + Sync>;
+
+/// The workbook opened for the header search, kept for the first sheet read after it
+/// instead of opening the file again (opening an xlsx reads its shared strings).
+type Kept<RS> = Arc<Mutex<Option<Sheets<RS>>>>;
+
+/// Reads a workbook from the readers `reopen` gives (one per format tried, and one per
+/// streamed sheet); `file` names it in layouts, `ext` is its lower-case extension.
+pub(crate) fn read_workbook<RS: Read + Seek + Send + 'static>(
     file: &str,
     ext: &str,
     container: Container,
-    reopen: impl Fn() -> Result<RS, String>,
+    reopen: impl Fn() -> Result<RS, String> + Send + Sync + 'static,
 ) -> Result<Opened, String> {
+    let reopen: Reopen<RS> = Arc::new(reopen);
     match container {
         Container::Zip => limits::check_zip(reopen()?)?,
         Container::Ole => limits::check_cfb(reopen()?)?,
     }
     // The content decides; the extension only says which zip format to try first.
-    let formats: &[&str] = match (container, ext) {
+    let formats: &[&'static str] = match (container, ext) {
         (Container::Ole, _) => &["xls"],
         (Container::Zip, "xlsb") => &["xlsb", "xlsx", "ods"],
         (Container::Zip, "ods") => &["ods", "xlsx", "xlsb"],
@@ -132,7 +157,7 @@ pub(crate) fn read_workbook<RS: Read + Seek>(
     for format in formats {
         match open_as(reopen()?, format) {
             Ok(w) => {
-                workbook = Some(w);
+                workbook = Some((w, *format));
                 break;
             }
             Err(e) => {
@@ -140,7 +165,7 @@ pub(crate) fn read_workbook<RS: Read + Seek>(
             }
         }
     }
-    let Some(mut workbook) = workbook else {
+    let Some((mut workbook, format)) = workbook else {
         // Excel saves a password-protected xlsx inside an OLE file.
         if container == Container::Ole && matches!(ext, "xlsx" | "xlsm" | "xlsb") {
             return Err(format!(
@@ -153,6 +178,7 @@ pub(crate) fn read_workbook<RS: Read + Seek>(
         tables: Vec::new(),
         skipped: Vec::new(),
     };
+    let kept: Kept<RS> = Arc::default();
     for sheet in workbook.sheets_metadata().to_vec() {
         let why = match (sheet.visible, sheet.typ) {
             (SheetVisible::Hidden | SheetVisible::VeryHidden, _) => Some("hidden sheet"),
@@ -163,198 +189,346 @@ pub(crate) fn read_workbook<RS: Read + Seek>(
             opened.skipped.push(format!("{} ({why})", sheet.name));
             continue;
         }
-        let range = sheet_range(&mut workbook, &sheet.name)
-            .map_err(|e| format!("sheet {}: {e}", sheet.name))?;
-        match sheet_table(file, &sheet.name, range) {
-            Ok(table) => opened.tables.push(table),
-            Err(why) => opened.skipped.push(format!("{} ({why})", sheet.name)),
+        let name = sheet.name;
+        let in_sheet = |e: String| format!("sheet {name}: {e}");
+        let mut window = Window::default();
+        let source = match &mut workbook {
+            Sheets::Xlsx(_) | Sheets::Xlsb(_) => {
+                each_cell(&mut workbook, &name, |r, c, v| window.add(r, c, v)).map_err(in_sheet)?;
+                Source::Streamed {
+                    reopen: reopen.clone(),
+                    format,
+                    kept: kept.clone(),
+                }
+            }
+            other => {
+                let range = other
+                    .worksheet_range(&name)
+                    .map_err(one_line)
+                    .map_err(in_sheet)?;
+                range_cells(&range, |r, c, v| window.add(r, c, v)).map_err(in_sheet)?;
+                Source::Whole(range)
+            }
+        };
+        match window.layout(file, &name) {
+            Ok((layout, spec)) => {
+                let rows = sheet_rows(PathBuf::from(file), name, source, spec);
+                opened.tables.push(Table {
+                    layout,
+                    rows: Box::new(rows),
+                });
+            }
+            Err(why) => opened.skipped.push(format!("{name} ({why})")),
+        }
+    }
+    if Arc::strong_count(&kept) > 1 {
+        if let Ok(mut kept) = kept.lock() {
+            *kept = Some(workbook);
         }
     }
     Ok(opened)
 }
 
-/// A sheet's cells, refused before calamine allocates its used area when that is larger
-/// than the caps (xlsx and xlsb are read cell by cell for that; xls and ods are read whole
-/// by calamine when the workbook opens, so their area is checked after).
-fn sheet_range<RS: Read + Seek>(
+/// Calls `f` with each cell (row, column, value) of a sheet calamine streams (xlsx, xlsb),
+/// in the sheet's order, until `f` says `false`. Empty cells are skipped.
+fn each_cell<RS: Read + Seek>(
     workbook: &mut Sheets<RS>,
     name: &str,
-) -> Result<Range<Data>, String> {
-    let mut cells = Vec::new();
-    let mut area = Area::default();
-    macro_rules! collect {
+    mut f: impl FnMut(u32, u32, &DataRef<'_>) -> Result<bool, String>,
+) -> Result<(), String> {
+    macro_rules! each {
         ($reader:expr) => {{
             let mut reader = $reader.map_err(one_line)?;
             while let Some(cell) = reader.next_cell().map_err(one_line)? {
-                if matches!(cell.get_value(), calamine::DataRef::Empty) {
+                let value = cell.get_value();
+                if matches!(value, DataRef::Empty) {
                     continue;
                 }
-                area.add(cell.get_position())?;
-                let (pos, value) = (cell.get_position(), cell.get_value().clone());
-                cells.push(Cell::new(pos, Data::from(value)));
+                let (row, col) = cell.get_position();
+                if !f(row, col, value)? {
+                    break;
+                }
             }
+            Ok(())
         }};
     }
     match workbook {
-        Sheets::Xlsx(x) => collect!(x.worksheet_cells_reader(name)),
-        Sheets::Xlsb(x) => collect!(x.worksheet_cells_reader(name)),
-        other => {
-            let range = other.worksheet_range(name).map_err(one_line)?;
-            if let (Some(start), Some(end)) = (range.start(), range.end()) {
-                area.add(start)?;
-                area.add(end)?;
-            }
-            return Ok(range);
+        Sheets::Xlsx(x) => each!(x.worksheet_cells_reader(name)),
+        Sheets::Xlsb(x) => each!(x.worksheet_cells_reader(name)),
+        _ => Err("calamine streams only xlsx and xlsb sheets".into()),
+    }
+}
+
+/// [`each_cell`] for a sheet calamine read whole (xls, ods).
+fn range_cells(
+    range: &Range<Data>,
+    mut f: impl FnMut(u32, u32, &DataRef<'_>) -> Result<bool, String>,
+) -> Result<(), String> {
+    let Some((top, left)) = range.start() else {
+        return Ok(());
+    };
+    for (row, col, data) in range.used_cells() {
+        let (row, col) = (top + row as u32, left + col as u32);
+        if !f(row, col, &as_data_ref(data))? {
+            break;
         }
     }
-    Ok(Range::from_sparse(cells))
+    Ok(())
 }
 
-/// The bounding box of the cells seen so far, kept within the caps. Columns count from
-/// column A, as the table pads the columns left of the first one.
-#[derive(Default)]
-struct Area {
-    bounds: Option<(u32, u32, u32)>,
+/// Where a sheet's rows come from on its reading thread.
+enum Source<RS> {
+    /// Streamed again from the file (xlsx, xlsb): the workbook kept from the header
+    /// search, or the file opened again as `format`.
+    Streamed {
+        reopen: Reopen<RS>,
+        format: &'static str,
+        kept: Kept<RS>,
+    },
+    /// The copy calamine read when the workbook opened (xls, ods).
+    Whole(Range<Data>),
 }
 
-impl Area {
-    fn add(&mut self, (row, col): (u32, u32)) -> Result<(), String> {
-        let (first, last, right) = self.bounds.unwrap_or((row, row, col));
-        let bounds = (first.min(row), last.max(row), right.max(col));
-        self.bounds = Some(bounds);
-        let (first, last, right) = bounds;
-        match limits::check_area(u64::from(last - first) + 1, u64::from(right) + 1) {
-            Some(why) => Err(why),
-            None => Ok(()),
-        }
-    }
-}
-
-fn kind_of(data: &Data) -> Kind {
-    match data {
-        Data::Empty => Kind::Empty,
-        Data::String(s) => Kind::of_text(trim(s)),
-        _ => Kind::Value,
-    }
-}
-
-/// The table of one sheet, or why it has none.
-fn sheet_table(file: &str, sheet: &str, range: Range<Data>) -> Result<Table, &'static str> {
-    let Some((first_row, first_col)) = range.start() else {
-        return Err("empty");
-    };
-    let first_col = first_col as usize;
-    // Kinds of the first non-blank rows, as absolute columns.
-    let mut window: Vec<(usize, Vec<Kind>)> = Vec::new();
-    for (i, row) in range.rows().enumerate() {
-        let mut kinds = vec![Kind::Empty; first_col];
-        kinds.extend(row.iter().map(kind_of));
-        if kinds.iter().any(|k| *k != Kind::Empty) {
-            window.push((i, kinds));
-            if window.len() == header::WINDOW {
-                break;
-            }
-        }
-    }
-    if window.is_empty() {
-        return Err("empty");
-    }
-    let kinds: Vec<Vec<Kind>> = window.iter().map(|(_, k)| k.clone()).collect();
-    let at = header::find_header(&kinds, 2).ok_or("no header found")?;
-    let header_index = window[at].0;
-    let header_cells: Vec<String> = header_texts(&range, header_index, first_col);
-    // Every column holding data below the header is kept.
-    let width = range
-        .rows()
-        .skip(header_index)
-        .map(|row| {
-            row.iter()
-                .rposition(|d| kind_of(d) != Kind::Empty)
-                .map_or(0, |i| first_col + i + 1)
-        })
-        .max()
-        .unwrap_or(0);
-    let layout = Layout {
-        file: file.to_string(),
-        sheet: sheet.to_string(),
-        is_workbook: true,
-        header_row: first_row + header_index as u32 + 1,
-        headers: header::header_names(&header_cells, width),
-        ..Layout::default()
-    };
-    let rows = SheetRows {
-        range,
-        next: header_index + 1,
-        first_row,
-        first_col,
-        width,
-    };
-    Ok(Table {
-        layout,
-        rows: Box::new(rows),
-    })
-}
-
-fn header_texts(range: &Range<Data>, index: usize, first_col: usize) -> Vec<String> {
-    let mut cells = vec![String::new(); first_col];
-    cells.extend(row_at(range, index).map(|d| data_text(d).0));
-    cells
-}
-
-/// The cells of row `index` of the range (`Range::rows().nth` would walk from the top).
-fn row_at(range: &Range<Data>, index: usize) -> impl Iterator<Item = &Data> {
-    let (_, width) = range.get_size();
-    (0..width).filter_map(move |col| range.get((index, col)))
-}
-
-/// The data rows of a sheet below its header, converted as they are asked for.
-struct SheetRows {
-    range: Range<Data>,
-    /// Index (within the range) of the next row to look at.
-    next: usize,
-    first_row: u32,
-    first_col: usize,
+/// What the header search found that the rows need: the header's row (0-based) and the
+/// table's width in columns from column A.
+#[derive(Debug, Clone, Copy)]
+struct Spec {
+    header: u32,
     width: usize,
 }
 
-impl Iterator for SheetRows {
-    type Item = Result<RawRow, Error>;
+/// A non-empty cell of the first rows: its column, its text, and whether it was a text
+/// cell (a number is a value whatever its text).
+struct Seen {
+    col: usize,
+    text: String,
+    is_text: bool,
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let (height, _) = self.range.get_size();
-        while self.next < height {
-            let index = self.next;
-            self.next += 1;
-            if row_at(&self.range, index).all(|d| kind_of(d) == Kind::Empty) {
-                continue;
-            }
-            let mut cells = Cells::with_capacity(self.width, 16 * self.width);
-            cells.resize(self.first_col);
-            let mut errors = Vec::new();
-            for (i, data) in row_at(&self.range, index).enumerate() {
-                // Text cells (most of a roster) are copied once, trimmed.
-                match data {
-                    Data::String(s) => cells.push(trim(s)),
-                    Data::Empty => cells.push(""),
-                    _ => {
-                        let (text, problem) = data_text(data);
-                        if let Some(text) = problem {
-                            errors.push(CellError {
-                                col: self.first_col + i,
-                                text,
-                            });
-                        }
-                        cells.push(&text);
-                    }
-                }
-            }
-            cells.resize(self.width);
-            return Some(Ok(RawRow {
-                line: self.first_row + index as u32 + 1,
-                cells,
-                errors,
-            }));
+/// The first [`header::WINDOW`] non-blank rows of a sheet, for the header search.
+#[derive(Default)]
+struct Window {
+    rows: Vec<(u32, Vec<Seen>)>,
+    current: Option<(u32, Vec<Seen>)>,
+}
+
+impl Window {
+    /// Takes a cell; `false` once the window is full.
+    fn add(&mut self, row: u32, col: u32, value: &DataRef<'_>) -> Result<bool, String> {
+        if let Some(why) = limits::check_cell(row, col) {
+            return Err(why);
         }
-        None
+        let (text, _, is_text) = value_text(value);
+        if text.is_empty() {
+            return Ok(true);
+        }
+        if self.current.as_ref().is_none_or(|(r, _)| *r != row) {
+            self.rows.extend(self.current.take());
+            if self.rows.len() == header::WINDOW {
+                return Ok(false);
+            }
+            self.current = Some((row, Vec::new()));
+        }
+        if let Some((_, cells)) = &mut self.current {
+            cells.push(Seen {
+                col: col as usize,
+                text: text.into_owned(),
+                is_text,
+            });
+        }
+        Ok(true)
+    }
+
+    /// The table's layout and what its rows need, or why the sheet has none.
+    fn layout(mut self, file: &str, sheet: &str) -> Result<(Layout, Spec), &'static str> {
+        self.rows.extend(self.current.take());
+        if self.rows.is_empty() {
+            return Err("empty");
+        }
+        let width_of = |cells: &[Seen]| cells.iter().map(|c| c.col + 1).max().unwrap_or(0);
+        // Kinds of the first non-blank rows, as absolute columns.
+        let kinds: Vec<Vec<Kind>> = self
+            .rows
+            .iter()
+            .map(|(_, cells)| {
+                let mut kinds = vec![Kind::Empty; width_of(cells)];
+                for c in cells {
+                    kinds[c.col] = match c.is_text {
+                        true => Kind::of_text(&c.text),
+                        false => Kind::Value,
+                    };
+                }
+                kinds
+            })
+            .collect();
+        let at = header::find_header(&kinds, 2).ok_or("no header found")?;
+        // Every column holding data in the rows read, from the header on, is kept.
+        let width = self.rows[at..]
+            .iter()
+            .map(|(_, cells)| width_of(cells))
+            .max()
+            .unwrap_or(0);
+        let (header_row, cells) = &self.rows[at];
+        let mut texts = vec![String::new(); width_of(cells)];
+        for c in cells {
+            texts[c.col].clone_from(&c.text);
+        }
+        let layout = Layout {
+            file: file.to_string(),
+            sheet: sheet.to_string(),
+            is_workbook: true,
+            header_row: header_row + 1,
+            headers: header::header_names(&texts, width),
+            ..Layout::default()
+        };
+        Ok((
+            layout,
+            Spec {
+                header: *header_row,
+                width,
+            },
+        ))
+    }
+}
+
+/// The data rows of a sheet below its header, read on a thread of their own.
+fn sheet_rows<RS: Read + Seek + Send + 'static>(
+    path: PathBuf,
+    sheet: String,
+    source: Source<RS>,
+    spec: Spec,
+) -> Streamed {
+    let at = path.clone();
+    let reading = move |feed: Feed| {
+        let unreadable = |reason: String| Error::Unreadable {
+            path: at.clone(),
+            reason,
+        };
+        let read = quiet_catch(|| {
+            let mut rows = SheetRows::new(spec, &feed);
+            match source {
+                Source::Streamed {
+                    reopen,
+                    format,
+                    kept,
+                } => {
+                    let kept = kept.lock().ok().and_then(|mut kept| kept.take());
+                    let mut workbook = match kept {
+                        Some(workbook) => workbook,
+                        None => open_as(reopen()?, format)?,
+                    };
+                    each_cell(&mut workbook, &sheet, |r, c, v| rows.add(r, c, v))?;
+                }
+                Source::Whole(range) => range_cells(&range, |r, c, v| rows.add(r, c, v))?,
+            }
+            rows.finish();
+            Ok::<(), String>(())
+        });
+        match read {
+            Ok(Ok(())) => feed.end(),
+            Ok(Err(e)) => feed.failed(unreadable(format!("sheet {sheet}: {e}"))),
+            Err(_) => feed.failed(unreadable(DAMAGED.into())),
+        }
+    };
+    Streamed::new(path, "muster-sheet", VecDeque::new(), Box::new(reading))
+}
+
+/// Cells of a sheet → its data rows, sent in chunks.
+struct SheetRows<'f> {
+    spec: Spec,
+    feed: &'f Feed,
+    /// The row being built (0-based), whether it holds anything, its cells and problems.
+    row: Option<u32>,
+    filled: bool,
+    cells: Cells,
+    errors: Vec<CellError>,
+    beyond: Beyond,
+    chunk: Vec<RawRow>,
+    /// `false` once the table was dropped: reading stops.
+    wanted: bool,
+}
+
+impl<'f> SheetRows<'f> {
+    fn new(spec: Spec, feed: &'f Feed) -> SheetRows<'f> {
+        SheetRows {
+            spec,
+            feed,
+            row: None,
+            filled: false,
+            cells: Cells::with_capacity(spec.width, 16 * spec.width),
+            errors: Vec::new(),
+            beyond: Beyond::default(),
+            chunk: Vec::new(),
+            wanted: true,
+        }
+    }
+
+    /// Takes a cell; `false` when reading should stop.
+    fn add(&mut self, row: u32, col: u32, value: &DataRef<'_>) -> Result<bool, String> {
+        if let Some(why) = limits::check_cell(row, col) {
+            return Err(why);
+        }
+        if row <= self.spec.header {
+            return Ok(true);
+        }
+        if self.row != Some(row) {
+            self.end_row();
+            self.row = Some(row);
+        }
+        let (text, problem, _) = value_text(value);
+        let col = col as usize;
+        if text.is_empty() {
+            return Ok(self.wanted);
+        }
+        self.filled = true;
+        if col >= self.spec.width {
+            self.beyond.add(col, &text);
+            return Ok(self.wanted);
+        }
+        if let Some(text) = problem {
+            self.errors.push(CellError { col, text });
+        }
+        if col >= self.cells.len() {
+            self.cells.resize(col);
+            self.cells.push(&text);
+        } else {
+            // Cells out of order (a hand-made file): the later one is kept.
+            self.cells.set(col, &text);
+        }
+        Ok(self.wanted)
+    }
+
+    /// Ends the row being built: a row holding anything goes into the chunk, a full
+    /// chunk is sent.
+    fn end_row(&mut self) {
+        let Some(row) = self.row.take() else {
+            return;
+        };
+        let width = self.spec.width;
+        let next = Cells::with_capacity(width, self.cells.text_len() + 16);
+        let mut cells = std::mem::replace(&mut self.cells, next);
+        let mut errors = std::mem::take(&mut self.errors);
+        let beyond = std::mem::take(&mut self.beyond);
+        if !std::mem::take(&mut self.filled) {
+            return;
+        }
+        cells.resize(width);
+        errors.extend(beyond.error());
+        self.chunk.push(RawRow {
+            line: row + 1,
+            cells,
+            errors,
+        });
+        if self.chunk.len() >= CHUNK_ROWS || self.chunk.len() * width >= CHUNK_CELLS {
+            self.wanted = self.feed.rows(std::mem::take(&mut self.chunk));
+        }
+    }
+
+    /// Sends what is left.
+    fn finish(mut self) {
+        self.end_row();
+        if self.wanted {
+            self.feed.rows(self.chunk);
+        }
     }
 }

@@ -233,7 +233,8 @@ fn workbook(name: &str, bytes: &[u8]) -> usize {
     let ext = name.rsplit('.').next().unwrap_or_default();
     match container(bytes) {
         Some(c) => {
-            let reopen = || Ok(Cursor::new(bytes));
+            let bytes: std::sync::Arc<[u8]> = bytes.into();
+            let reopen = move || Ok(Cursor::new(bytes.clone()));
             // As `input::open`: a panic inside calamine is caught (and reported as a
             // damaged workbook), so it is not a crash here either.
             match excel::quiet_catch(|| excel::read_workbook(name, ext, c, reopen)) {

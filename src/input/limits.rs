@@ -5,13 +5,18 @@
 //!
 //! - CSV: one row (one record, quoted line breaks included) at most [`MAX_ROW_BYTES`];
 //!   at most [`MAX_COLUMNS`] columns.
-//! - Workbooks (zip: xlsx, xlsm, xlsb, ods): before calamine reads the archive, each part
-//!   is inflated into a counter (nothing kept): at most [`MAX_PART_BYTES`] each,
-//!   [`MAX_TOTAL_BYTES`] together, and a part over 8 MiB may not inflate more than
-//!   [`MAX_RATIO`] times its compressed size (a zip bomb). The central directory's declared
-//!   sizes are checked first, then the real ones, so a lying directory does not help.
-//! - A sheet's used area (first to last cell, rows × columns) at most [`MAX_CELLS`], and at
-//!   most [`MAX_COLUMNS`] columns: calamine allocates that whole rectangle.
+//! - Workbooks (zip: xlsx, xlsm, xlsb, ods): before calamine reads the archive, each
+//!   part's size is checked as its central directory declares it (the zip reader then
+//!   stops a part that inflates beyond its declared size, so a lying directory does not
+//!   help). Limits come from Excel's own: a sheet may hold Excel's whole grid
+//!   ([`EXCEL_ROWS`] × [`MAX_COLUMNS`] cells of up to [`CELL_BYTES`] bytes of XML each,
+//!   [`MAX_SHEET_BYTES`]), as calamine streams it (xlsx, xlsb); any other part, which
+//!   calamine holds whole (shared strings, styles, an ods file's content), at most
+//!   [`MAX_PART_BYTES`], [`MAX_TOTAL_BYTES`] together. Any part over 8 MiB may not
+//!   inflate more than [`MAX_RATIO`] times its compressed size (a zip bomb), so the time
+//!   a workbook takes is bounded by its size on disk.
+//! - A cell beyond Excel's last row or column is refused; a table may have at most
+//!   [`MAX_COLUMNS`] columns.
 //! - Any cell: text longer than [`MAX_CELL_CHARS`] is cut there, with a problem on the cell.
 //! - Old Excel files (xls, an OLE compound file): before calamine reads one, [`check_cfb`]
 //!   walks the file's allocation tables as calamine will. calamine follows each chain of
@@ -26,22 +31,32 @@ use std::io::{Read, Seek, SeekFrom};
 
 /// The most columns a table may have (Excel's own maximum).
 pub const MAX_COLUMNS: usize = 16_384;
+/// The most rows a sheet may have (Excel's own maximum).
+pub const EXCEL_ROWS: u64 = 1_048_576;
+/// Bytes of sheet XML allowed for each cell of Excel's grid: a cell's markup
+/// (`<c r="XFD1048576" s="64000" t="s"><v>1048576</v></c>` is 49 bytes) with room for a
+/// value several times as long; a long cell's text is shared among all the short ones.
+pub const CELL_BYTES: u64 = 256;
+/// The most bytes one worksheet part may inflate to: Excel's whole grid (4 TiB; the
+/// compression ratio is what bounds a real file).
+pub const MAX_SHEET_BYTES: u64 = EXCEL_ROWS * MAX_COLUMNS as u64 * CELL_BYTES;
 /// The most bytes one CSV row may take.
 pub const MAX_ROW_BYTES: usize = 1 << 20;
 /// The most characters kept of one cell (Excel's own maximum).
 pub const MAX_CELL_CHARS: usize = 32_767;
-/// The most bytes one part of a zip workbook may inflate to.
-pub const MAX_PART_BYTES: u64 = 128 << 20;
-/// The most bytes all parts of a zip workbook may inflate to together.
-pub const MAX_TOTAL_BYTES: u64 = 512 << 20;
+/// The most bytes one part calamine holds whole (not a worksheet: shared strings, styles,
+/// an ods file's content) may inflate to: Excel's rows × 8 columns of distinct text of 64
+/// bytes each (512 MiB). A roster filling Excel's rows, 12 columns with 6 of distinct
+/// text, saved with shared strings as Excel saves it, has 149 MiB of them.
+pub const MAX_PART_BYTES: u64 = EXCEL_ROWS * 8 * 64;
+/// The most bytes the parts calamine holds whole may inflate to together.
+pub const MAX_TOTAL_BYTES: u64 = 2 * MAX_PART_BYTES;
 /// The highest compression ratio allowed for a part larger than [`RATIO_FROM`].
 pub const MAX_RATIO: u64 = 250;
 /// Parts smaller than this may have any compression ratio.
 const RATIO_FROM: u64 = 8 << 20;
 /// The most parts a zip workbook may hold.
 pub const MAX_PARTS: usize = 10_000;
-/// The most cells in a sheet's used area (rows × columns from its first to its last cell).
-pub const MAX_CELLS: u64 = 10_000_000;
 
 /// Human size: `128 MiB`.
 fn mib(bytes: u64) -> String {
@@ -92,23 +107,26 @@ pub(crate) fn cap_str(text: &str) -> (&str, Option<String>) {
     )
 }
 
-/// The message for a sheet whose used area is too large, or `None`.
-pub(crate) fn check_area(rows: u64, cols: u64) -> Option<String> {
-    if cols > MAX_COLUMNS as u64 {
+/// The message for a cell beyond Excel's last row or column (0-based `row`, `col`), or
+/// `None`.
+pub(crate) fn check_cell(row: u32, col: u32) -> Option<String> {
+    if u64::from(col) >= MAX_COLUMNS as u64 {
         return Some(format!(
-            "its used area is {cols} columns wide, more than {MAX_COLUMNS} (muster's limit, as Excel's)"
+            "its used area is {} columns wide, more than {MAX_COLUMNS} (muster's limit, as Excel's)",
+            u64::from(col) + 1
         ));
     }
-    (rows.saturating_mul(cols) > MAX_CELLS).then(|| {
+    (u64::from(row) >= EXCEL_ROWS).then(|| {
         format!(
-            "its used area is {rows} rows × {cols} columns, more than {MAX_CELLS} cells (muster's limit)"
+            "it has a cell on row {}, beyond {EXCEL_ROWS} rows (muster's limit, as Excel's)",
+            u64::from(row) + 1
         )
     })
 }
 
-/// Checks every part of a zip workbook against the size and ratio caps, inflating each
-/// into a counter. `Err` is the reason to refuse the file. A file the zip reader cannot
-/// read at all passes: calamine then says what is wrong with it.
+/// Checks every part of a zip workbook, as its central directory declares it, against the
+/// size and ratio caps. `Err` is the reason to refuse the file. A file the zip reader
+/// cannot read at all passes: calamine then says what is wrong with it.
 pub(crate) fn check_zip(reader: impl Read + Seek) -> Result<(), String> {
     let Ok(mut archive) = zip::ZipArchive::new(reader) else {
         return Ok(());
@@ -119,35 +137,26 @@ pub(crate) fn check_zip(reader: impl Read + Seek) -> Result<(), String> {
             archive.len()
         ));
     }
-    // Declared sizes first: cheap, and what an honest bomb shows.
-    let mut declared_total = 0u64;
+    // The zip reader stops a part at its declared size (zip ≥ 9.4), so the declared
+    // sizes bound what calamine inflates.
+    let mut held = 0u64;
     for i in 0..archive.len() {
         let Ok(part) = archive.by_index_raw(i) else {
             continue;
         };
         let name = part.name().map(|n| n.into_owned()).unwrap_or_default();
         check_part(&name, part.size(), part.compressed_size())?;
-        declared_total = declared_total.saturating_add(part.size());
-    }
-    check_total(declared_total)?;
-    // Then the real sizes, as calamine would inflate them.
-    let mut total = 0u64;
-    for i in 0..archive.len() {
-        let Ok(mut part) = archive.by_index(i) else {
-            continue;
-        };
-        let name = part.name().map(|n| n.into_owned()).unwrap_or_default();
-        let compressed = part.compressed_size();
-        let mut capped = (&mut part).take(MAX_PART_BYTES + 1);
-        // A part that fails to inflate is left for calamine to report.
-        let Ok(size) = std::io::copy(&mut capped, &mut std::io::sink()) else {
-            continue;
-        };
-        check_part(&name, size, compressed)?;
-        total = total.saturating_add(size);
-        check_total(total)?;
+        if !is_sheet(&name) {
+            held = held.saturating_add(part.size());
+            check_total(held)?;
+        }
     }
     Ok(())
+}
+
+/// Whether a part is a worksheet, which calamine streams (xlsx, xlsb) rather than holds.
+fn is_sheet(name: &str) -> bool {
+    name.starts_with("xl/worksheets/") && !name[14..].contains('/')
 }
 
 /// The streams of an xls file that calamine reads (the first directory entry of each
@@ -395,10 +404,14 @@ pub(crate) fn check_cfb(mut reader: impl Read + Seek) -> Result<(), String> {
 }
 
 fn check_part(name: &str, size: u64, compressed: u64) -> Result<(), String> {
-    if size > MAX_PART_BYTES {
+    let (cap, what) = match is_sheet(name) {
+        true => (MAX_SHEET_BYTES, "one sheet, as Excel's grid"),
+        false => (MAX_PART_BYTES, "one part held in memory"),
+    };
+    if size > cap {
         return Err(format!(
-            "part {name} inflates to more than {} (muster's limit for one part; a zip bomb?)",
-            mib(MAX_PART_BYTES)
+            "part {name} inflates to more than {} (muster's limit for {what}; a zip bomb?)",
+            mib(cap)
         ));
     }
     if size > RATIO_FROM && size / compressed.max(1) > MAX_RATIO {
@@ -593,7 +606,7 @@ mod tests {
     #[test]
     fn part_sizes_are_capped() {
         let cases = [
-            (MAX_PART_BYTES, 1 << 20, true),
+            (MAX_PART_BYTES, 4 << 20, true),
             (MAX_PART_BYTES + 1, MAX_PART_BYTES, false),
             (RATIO_FROM, 1, true),
             (RATIO_FROM + 1, 1, false),
@@ -637,11 +650,75 @@ mod tests {
     }
 
     #[test]
-    fn areas_are_capped() {
-        assert_eq!(check_area(1_000_000, 10), None);
-        assert!(check_area(1_048_576, 16_384).is_some());
-        assert!(check_area(1, 20_000).is_some());
+    fn cells_within_excels_grid_pass() {
+        assert_eq!(check_cell(1_048_575, 16_383), None);
+        let e = check_cell(0, 20_000).expect("beyond XFD");
+        assert!(e.contains("20001 columns wide, more than 16384"), "{e}");
+        let e = check_cell(1_048_576, 0).expect("beyond row 1048576");
+        assert!(e.contains("row 1048577, beyond 1048576 rows"), "{e}");
         assert_eq!(check_columns(16_384, 1), None);
         assert!(check_columns(16_385, 1).is_some());
+    }
+
+    /// The caps on a sheet come from Excel's grid: what Excel can write passes.
+    #[test]
+    fn sheets_excel_can_write_pass() {
+        let sheet = "xl/worksheets/sheet1.xml";
+        let cases = [
+            // The 1,048,575-row, 12-column roster of benches/xlsx.sh as rust_xlsxwriter
+            // writes it (inline strings): 749 MB of XML in 61 MB (12 times smaller).
+            (sheet, 748_975_755, 60_633_892, true),
+            // Excel's whole grid, at 50 bytes a cell, compressed 100 times.
+            (
+                sheet,
+                EXCEL_ROWS * 16_384 * 50,
+                EXCEL_ROWS * 16_384 / 2,
+                true,
+            ),
+            (sheet, MAX_SHEET_BYTES, MAX_SHEET_BYTES / MAX_RATIO, true),
+            (sheet, MAX_SHEET_BYTES + 1, MAX_SHEET_BYTES, false),
+            // A bomb: 1 GiB in 1 MiB.
+            (sheet, 1 << 30, 1 << 20, false),
+            // Other parts are held whole by calamine: 512 MiB each. The shared strings of
+            // benches/read.rs gen-xlsx-shared 1048575 (as Excel saves text) pass.
+            ("xl/sharedStrings.xml", 156_207_620, 14_985_588, true),
+            ("xl/sharedStrings.xml", MAX_PART_BYTES, 1 << 22, true),
+            ("xl/sharedStrings.xml", MAX_PART_BYTES + 1, 1 << 26, false),
+            (
+                "xl/worksheets/_rels/sheet1.xml.rels",
+                600 << 20,
+                300 << 20,
+                false,
+            ),
+        ];
+        for (name, size, compressed, ok) in cases {
+            assert_eq!(
+                check_part(name, size, compressed).is_ok(),
+                ok,
+                "{name} {size} {compressed}"
+            );
+        }
+        assert_eq!(MAX_SHEET_BYTES, 4 << 40);
+    }
+
+    /// The guard reads only declared sizes: the zip reader must stop a part that inflates
+    /// beyond its declared size, or a lying directory would get a bomb through.
+    #[test]
+    fn a_part_inflating_beyond_its_declared_size_is_stopped() {
+        let mut bytes = zip_of(&[("xl/worksheets/sheet1.xml", vec![b'x'; 100_000])]);
+        // Declare 1,000 bytes in the local header (offset 22) and the central directory
+        // entry (offset 24).
+        let patch = |bytes: &mut Vec<u8>, magic: &[u8], at: usize| {
+            let start = bytes.windows(4).position(|w| w == magic).expect("header");
+            bytes[start + at..start + at + 4].copy_from_slice(&1000u32.to_le_bytes());
+        };
+        patch(&mut bytes, b"PK\x03\x04", 22);
+        patch(&mut bytes, b"PK\x01\x02", 24);
+        assert_eq!(check_zip(Cursor::new(bytes.clone())), Ok(()));
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("a zip");
+        let mut part = archive.by_index(0).expect("the part");
+        let mut out = Vec::new();
+        assert!(part.read_to_end(&mut out).is_err());
+        assert!(out.len() <= 1001, "{}", out.len());
     }
 }

@@ -10,10 +10,13 @@
 //!   (so `input` needs no hook from `mapping`): title rows above it are skipped, blank
 //!   rows are skipped everywhere but keep their row numbers.
 //! - Every header and value is trimmed, non-breaking spaces included (`input::cell`).
-//! - Data beyond the header's width is never dropped: workbooks name such columns
-//!   `column F`; a CSV does too for the first rows, and a later row with values beyond the
-//!   width gets a [`CellError`] quoting them (see `input::csv`), whose `col` is then at or
-//!   beyond `headers.len()`.
+//! - Data beyond the header's width is never dropped: such columns in the first rows (those
+//!   the header search reads) are named `column F`, and a later row with values beyond the
+//!   width gets a [`CellError`] quoting them (`Beyond`), whose `col` is then at or beyond
+//!   `headers.len()`; CSV files and workbook sheets alike.
+//! - Rows stream: a table's rows are read on a thread of its own and handed over a chunk at
+//!   a time (`input::stream`), so memory does not grow with the file (xls and ods sheets
+//!   excepted: calamine reads those whole).
 //! - A workbook sheet needs at least two labels in its header row to be a table; a CSV
 //!   file may have one column.
 
@@ -26,6 +29,7 @@ mod excel;
 pub mod fuzz;
 mod header;
 mod limits;
+mod stream;
 
 use crate::model::{CellError, Cells, Layout};
 use std::fs::File;
@@ -152,5 +156,33 @@ fn container(sample: &[u8]) -> Option<excel::Container> {
         Some(excel::Container::Ole)
     } else {
         None
+    }
+}
+
+/// The non-empty values of a row beyond its table's width, reported as one problem on the
+/// first such column, quoting them: nothing is dropped silently.
+#[derive(Default)]
+pub(crate) struct Beyond(Option<(usize, Vec<String>)>);
+
+impl Beyond {
+    /// Notes the text of column `col` (at or beyond the width); an empty text is nothing.
+    pub(crate) fn add(&mut self, col: usize, text: &str) {
+        if !text.is_empty() {
+            self.0
+                .get_or_insert_with(|| (col, Vec::new()))
+                .1
+                .push(format!("\"{text}\""));
+        }
+    }
+
+    /// The problem, when some value was beyond the width.
+    pub(crate) fn error(self) -> Option<CellError> {
+        self.0.map(|(col, values)| CellError {
+            col,
+            text: format!(
+                "holds data beyond the last column of the header: {}",
+                values.join(", ")
+            ),
+        })
     }
 }

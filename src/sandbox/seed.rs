@@ -56,3 +56,62 @@ pub struct PlatformSeed {
     pub vendor: crate::model::VendorKind,
     pub fields: Vec<(crate::model::Field, String)>,
 }
+
+/// `count` Traccar users for a large tenant (`muster sandbox --seed-users N`, the
+/// benchmarks): user `n` (from 1) is `Rider {n:07}` <`rider{n:07}@fleet.example`>, so
+/// [`traccar_roster_row`] gives the roster row that finds it `same`.
+pub fn traccar_users(count: usize) -> Vec<PlatformSeed> {
+    (1..=count)
+        .map(|n| {
+            let [first, last, email] = traccar_roster_row(n);
+            PlatformSeed {
+                vendor: crate::model::VendorKind::Traccar,
+                fields: vec![
+                    (crate::model::Field::FirstName, first),
+                    (crate::model::Field::LastName, last),
+                    (crate::model::Field::Email, email),
+                ],
+            }
+        })
+        .collect()
+}
+
+/// Roster cells (`First name`, `Last name`, `E-mail`) of the `n`th user of
+/// [`traccar_users`] (benches/submit.sh writes the same rows with awk).
+pub fn traccar_roster_row(n: usize) -> [String; 3] {
+    [
+        "Rider".to_string(),
+        format!("{n:07}"),
+        format!("rider{n:07}@fleet.example"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Field;
+
+    #[test]
+    fn seeded_traccar_users_are_distinct_and_match_their_roster_rows() {
+        let users = traccar_users(3);
+        let emails: Vec<&str> = users
+            .iter()
+            .flat_map(|u| u.fields.iter())
+            .filter(|(f, _)| *f == Field::Email)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            emails,
+            [
+                "rider0000001@fleet.example",
+                "rider0000002@fleet.example",
+                "rider0000003@fleet.example"
+            ]
+        );
+        assert_eq!(
+            traccar_roster_row(2),
+            ["Rider", "0000002", "rider0000002@fleet.example"]
+        );
+        assert!(traccar_users(0).is_empty());
+    }
+}

@@ -77,8 +77,16 @@ const CASES: &[(&str, Expect)] = &[
         Refused("is neither a workbook nor a text file"),
     ),
     ("zip_without_workbook.xlsx", Refused("not a readable")),
-    ("zip_bomb.xlsx", Refused("inflates to more than 128 MiB")),
-    ("far_apart_cells.xlsx", Refused("more than 10000000 cells")),
+    ("zip_bomb.xlsx", Refused("inflates to more than 512 MiB")),
+    // Streamed, so the far cell costs nothing; it lies beyond the rows the header search
+    // reads, so it is a problem on its row, not a 16,384-column table.
+    (
+        "far_apart_cells.xlsx",
+        Rows {
+            rows: 31,
+            invalid: Some((1, "beyond the last column of the header")),
+        },
+    ),
     (
         "odd_sheet_name.xlsx",
         Rows {
@@ -87,6 +95,11 @@ const CASES: &[(&str, Expect)] = &[
         },
     ),
     ("entity_expansion.xlsx", Refused("unrecognized entity")),
+    // Found while the rows stream, below the rows the header search reads.
+    (
+        "cell_beyond_last_row.xlsx",
+        Refused("sheet Roster: it has a cell on row 1048577, beyond 1048576 rows"),
+    ),
     (
         "invalid_utf8_in_the_middle.csv",
         Rows {
@@ -308,10 +321,24 @@ fn fixture(name: &str) -> Vec<u8> {
             xlsx("Roster", &roster_xml(), Some(&shared))
         }
         "far_apart_cells.xlsx" => {
+            let rows: String = (2..=31)
+                .map(|n| xml_row(n, &["Anna", "Berger", &format!("a{n}@example.com"), "fleet"]))
+                .collect();
             let data = format!(
-                "{}{}",
+                "{}{rows}{}",
                 xml_row(1, &["First name", "Last name", "Email", "Target"]),
                 r#"<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>far</t></is></c></row>"#
+            );
+            xlsx("Roster", &data, None)
+        }
+        "cell_beyond_last_row.xlsx" => {
+            let rows: String = (2..=40)
+                .map(|n| xml_row(n, &["Anna", "Berger", &format!("a{n}@example.com"), "fleet"]))
+                .collect();
+            let data = format!(
+                "{}{rows}{}",
+                xml_row(1, &["First name", "Last name", "Email", "Target"]),
+                r#"<row r="1048577"><c r="A1048577" t="inlineStr"><is><t>beyond</t></is></c></row>"#
             );
             xlsx("Roster", &data, None)
         }
@@ -569,6 +596,7 @@ cases! {
     far_apart_cells => "far_apart_cells.xlsx",
     odd_sheet_name => "odd_sheet_name.xlsx",
     entity_expansion => "entity_expansion.xlsx",
+    cell_beyond_last_row => "cell_beyond_last_row.xlsx",
     invalid_utf8_in_the_middle => "invalid_utf8_in_the_middle.csv",
     mixed_line_endings => "mixed_line_endings.csv",
     lone_quote => "lone_quote.csv",

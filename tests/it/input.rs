@@ -520,3 +520,63 @@ fn each_file_s_sha256_is_that_of_its_bytes_however_it_is_read() {
     assert_eq!(after, want);
     assert_eq!(before, want);
 }
+
+/// An xlsx sheet is streamed (issue 30): every row comes, in order, across many chunks; a
+/// blank row is skipped; a value beyond the header's width below the rows read for the
+/// header search is a problem on its row, as in a CSV; dropping the rows early stops the
+/// sheet's reading thread.
+#[test]
+fn a_large_xlsx_streams_every_row_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Roster").unwrap();
+    sheet.write_string(0, 0, "Fleet roster").unwrap();
+    sheet.write_string(2, 0, "Name").unwrap();
+    sheet.write_string(2, 1, "Email").unwrap();
+    for row in 3..5003u32 {
+        if row == 2000 {
+            continue;
+        }
+        sheet.write_string(row, 0, format!(" n{row} ")).unwrap();
+        sheet.write_number(row, 1, f64::from(row)).unwrap();
+    }
+    sheet.write_string(4500, 3, "stray").unwrap();
+    book.save(&path).unwrap();
+
+    let opened = input::open(&path).unwrap();
+    let table = opened.tables.into_iter().next().unwrap();
+    assert_eq!(
+        (table.layout.header_row, table.layout.sheet.as_str()),
+        (3, "Roster")
+    );
+    assert_eq!(table.layout.headers, ["Name", "Email"]);
+    let rows: Vec<RawRow> = table.rows.map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4999);
+    let want: Vec<u32> = (4..=5003).filter(|l| *l != 2001).collect();
+    assert_eq!(lines(&rows), want);
+    assert_eq!(cells(&rows[0]), ["n3", "3"]);
+    let stray = rows.iter().find(|r| r.line == 4501).unwrap();
+    assert_eq!(cells(stray), ["n4500", "4500"]);
+    assert_eq!(
+        stray.errors,
+        [CellError {
+            col: 3,
+            text: "holds data beyond the last column of the header: \"stray\"".into()
+        }]
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.line != 4501)
+            .all(|r| r.errors.is_empty())
+    );
+
+    let opened = input::open(&path).unwrap();
+    let mut rows = opened.tables.into_iter().next().unwrap().rows;
+    for _ in 0..100 {
+        rows.next().unwrap().unwrap();
+    }
+    // Dropping the rows must not hang or panic the sheet's reading thread.
+    drop(rows);
+}

@@ -15,20 +15,16 @@ mod parse;
 
 use std::collections::VecDeque;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::path::Path;
 
 use super::header::{self, Kind};
+use super::stream::{Feed, Streamed};
 use super::{Error, Opened, RawRow, Table, encoding};
 use crate::model::Layout;
 use parse::{Ahead, Block, Blocks, Sequencer, Shape};
 
 /// Delimiters tried by the sniffer, in order of preference on a tie.
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
-
-/// Blocks' rows the reading thread may send ahead of the reader (see `CHUNKS_BEHIND` in
-/// `commands::validate` for the depth).
-const BLOCKS_AHEAD: usize = 8;
 
 /// The problem text for a cell whose bytes are not UTF-8 in a UTF-8 file.
 pub(crate) const NOT_UTF8: &str = "holds bytes that are not valid UTF-8";
@@ -185,17 +181,16 @@ fn open_blocks(path: &Path, mut blocks: Blocks, delimiter: u8) -> Result<Opened,
         bytes: head.bytes.split_off(end),
     };
     let shape = Shape { delimiter, width };
-    let rows = Streamed {
-        path: path.to_path_buf(),
-        window,
-        pending: Some(Reading {
-            ahead: Ahead::new(rest, blocks, shape),
-            sequencer: Sequencer::new(path, shape, first.lines),
-        }),
-        rx: None,
-        chunk: Vec::new().into_iter(),
-        done: false,
+    let reading = Reading {
+        ahead: Ahead::new(rest, blocks, shape),
+        sequencer: Sequencer::new(path, shape, first.lines),
     };
+    let rows = Streamed::new(
+        path.to_path_buf(),
+        "muster-csv",
+        window,
+        Box::new(move |feed| read_rows(reading, feed)),
+    );
     Ok(Opened {
         tables: vec![Table {
             layout,
@@ -281,95 +276,24 @@ pub(crate) fn sniff_delimiter(text: &str, prefer_tab: bool) -> u8 {
     best.map_or(if prefer_tab { b'\t' } else { b',' }, |(_, d)| d)
 }
 
-/// What the reading thread sends.
-enum Message {
-    Rows(Vec<RawRow>),
-    Failed(Error),
-    End,
-}
-
 /// What the reading thread works with: the blocks parsed ahead and the sequencer.
 struct Reading {
     ahead: Ahead,
     sequencer: Sequencer,
 }
 
-/// The rows of a CSV table: first those read for the header search, then those the
-/// reading thread sends. The thread starts on the first call to `next`.
-struct Streamed {
-    path: PathBuf,
-    window: VecDeque<RawRow>,
-    pending: Option<Reading>,
-    rx: Option<Receiver<Message>>,
-    chunk: std::vec::IntoIter<RawRow>,
-    done: bool,
-}
-
-impl Iterator for Streamed {
-    type Item = Result<RawRow, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(row) = self.window.pop_front() {
-            return Some(Ok(row));
-        }
-        loop {
-            if let Some(row) = self.chunk.next() {
-                return Some(Ok(row));
-            }
-            if self.done {
-                return None;
-            }
-            if let Some(reading) = self.pending.take() {
-                let (tx, rx) = sync_channel(BLOCKS_AHEAD);
-                let spawned = std::thread::Builder::new()
-                    .name("muster-csv".into())
-                    .spawn(move || read_rows(reading, tx));
-                if let Err(source) = spawned {
-                    self.done = true;
-                    return Some(Err(Error::Io {
-                        path: self.path.clone(),
-                        source,
-                    }));
-                }
-                self.rx = Some(rx);
-            }
-            let message = self.rx.as_ref().map(|rx| rx.recv());
-            match message {
-                Some(Ok(Message::Rows(rows))) => self.chunk = rows.into_iter(),
-                Some(Ok(Message::Failed(e))) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                Some(Ok(Message::End)) | None => {
-                    self.done = true;
-                    return None;
-                }
-                Some(Err(_)) => {
-                    // The thread ended without saying so: never pass that off as the end.
-                    self.done = true;
-                    return Some(Err(Error::Unreadable {
-                        path: self.path.clone(),
-                        reason: "reading stopped unexpectedly".into(),
-                    }));
-                }
-            }
-        }
-    }
-}
-
 /// The reading thread: reads blocks, has them parsed ahead, and sends each block's rows
-/// in file order until the end, an error, or the receiver is gone (the table was dropped).
-fn read_rows(mut reading: Reading, tx: SyncSender<Message>) {
+/// in file order until the end, an error, or the table is dropped.
+fn read_rows(mut reading: Reading, feed: Feed) {
     while let Some((rows, failed)) = reading.ahead.next(&mut reading.sequencer) {
-        if !rows.is_empty() && tx.send(Message::Rows(rows)).is_err() {
+        if !feed.rows(rows) {
             return;
         }
         if let Some(e) = failed {
-            let _ = tx.send(Message::Failed(e));
-            return;
+            return feed.failed(e);
         }
     }
-    let _ = tx.send(Message::End);
+    feed.end();
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use csv_core::ReadRecordResult;
 
 use super::super::cell::trim;
-use super::super::{Error, RawRow, limits};
+use super::super::{Beyond, Error, RawRow, limits};
 use super::NOT_UTF8;
 use crate::model::{CellError, Cells, SharedText};
 
@@ -540,7 +540,7 @@ pub(super) fn convert<'a>(
 ) -> RawRow {
     let mut cells = Cells::with_capacity(len.min(width), size);
     let mut errors = Vec::new();
-    let mut beyond: Option<(usize, Vec<String>)> = None;
+    let mut beyond = Beyond::default();
     for (col, field) in fields.enumerate() {
         let lossy;
         let text = match field {
@@ -563,26 +563,15 @@ pub(super) fn convert<'a>(
         }
         if col < width {
             cells.push(text);
-        } else if !text.is_empty() {
-            beyond
-                .get_or_insert_with(|| (col, Vec::new()))
-                .1
-                .push(format!("\"{text}\""));
+        } else {
+            beyond.add(col, text);
         }
     }
     if width != usize::MAX {
         cells.resize(width);
         errors.retain(|e| e.col < width);
     }
-    if let Some((col, values)) = beyond {
-        errors.push(CellError {
-            col,
-            text: format!(
-                "holds data beyond the last column of the header: {}",
-                values.join(", ")
-            ),
-        });
-    }
+    errors.extend(beyond.error());
     RawRow {
         line,
         cells,
