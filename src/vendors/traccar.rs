@@ -201,7 +201,7 @@ impl Traccar {
             // (read after the intent) says whether it did.
             (Some(_), Some(id)) => {
                 if !ctx.dry_run {
-                    ctx.commit_done(key, STEP_USER, Some(id)).await?;
+                    ctx.done_with(step(key, STEP_USER), id).await?;
                 }
                 (Some(id.clone()), true)
             }
@@ -297,7 +297,7 @@ impl Traccar {
         }
         if link_errors.is_empty() {
             if !complete_with_user {
-                ctx.commit_done(key, STEP_COMPLETE, Some(&user_id)).await?;
+                ctx.done_with(step(key, STEP_COMPLETE), &user_id).await?;
             }
             out.status = Status::Created;
         } else {

@@ -34,7 +34,7 @@ use serde_json::Value;
 
 use crate::config::Credentials;
 use crate::http::retry::Kind;
-use crate::http::{Request, SendError};
+use crate::http::{Reply, Request};
 use crate::journal::StepState;
 use crate::model::Mode;
 use crate::model::{Action, Field, Outcome, Problem, Row, Status};
@@ -42,6 +42,7 @@ use crate::secret::Secret;
 use crate::submit::Ctx;
 
 use super::common::{RowError, fail_send, send, settle};
+use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict, Wrote};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::{PlatformUser, list_items};
 
@@ -214,8 +215,11 @@ impl Motive {
                 out.user_id = Some(user.id.clone());
                 out.status = Status::Exists;
                 if !ctx.dry_run {
-                    ctx.commit_done(key, STEP_USER, Some(&user.id)).await?;
-                    ctx.commit_done(key, STEP_COMPLETE, Some(&user.id)).await?;
+                    let made = Step {
+                        also_done: &[(STEP_COMPLETE, None)],
+                        ..step(key, STEP_USER)
+                    };
+                    ctx.done_with(made, &user.id).await?;
                     out.status = Status::Created;
                 }
                 Ok(out)
@@ -280,25 +284,31 @@ impl Motive {
             return Ok(out);
         }
         // Journaled like a create; a repeated PUT of the same fields is harmless.
-        let key = job.key.as_str();
-        ctx.commit_intent(key, "update").await?;
         let req = Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent)
             .json(Value::Object(diff));
-        Ok(match send(ctx, req, &mut out).await? {
-            Ok(r) if r.ok() => {
-                ctx.commit_done(key, "update", Some(&user.id)).await?;
+        let wrote = ctx
+            .write(
+                step(&job.key, "update"),
+                req,
+                KeepIntent::Always,
+                |req| ctx.http.send(req),
+                |_| user.id.clone(),
+                &mut out,
+            )
+            .await?;
+        Ok(match wrote {
+            Wrote::Done(r) => {
                 out.status = Status::Updated;
                 out.http_status = Some(r.status);
                 out
             }
-            Ok(r) => {
-                ctx.commit_clear(key, "update").await?;
+            Wrote::Refused(r) => {
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(r.status, &r.body, job.row.get(Field::Password)));
                 out
             }
-            Err(e) => fail_send(out, e),
+            Wrote::Failed(e) => fail_send(out, e),
         })
     }
 
@@ -338,102 +348,61 @@ impl Motive {
         let row = &job.row;
         let integration = ctx.target.integration_name.as_str();
         let password = row.get(Field::Password);
-        let tries = ctx.target.retries + 1;
-        for _ in 0..tries {
-            ctx.commit_intent(key, STEP_USER).await?;
-            let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
-            match send(ctx, req, out).await? {
-                Ok(r) if r.status == 200 => {
-                    // 200, not 201: a test-mode key answers writes this way and saves
-                    // nothing. Confirm by lookup rather than trusting the echo.
-                    out.http_status = Some(r.status);
-                    return match lookup(ctx, row, external_id, integration, out).await? {
-                        Lookup::Ours(u) => self.adopt(ctx, key, &u.id, out),
-                        other => {
-                            if !matches!(other, Lookup::Failed(_)) {
-                                ctx.commit_clear(key, STEP_USER).await?;
-                            }
-                            out.status = Status::Failed;
-                            out.error = Some(format!(
-                                "HTTP 200 to the create, but no user was saved: the API key of target {} is in test mode (Motive answers writes with 200 and keeps nothing); the target stops, since every further write would be lost too",
-                                ctx.target.name
-                            ));
-                            ctx.http.halt.halt(
-                                "the API key is in test mode: Motive answered a create with HTTP 200 and saved nothing",
-                            );
-                            Ok(())
-                        }
-                    };
-                }
-                Ok(r) if r.ok() => {
-                    out.http_status = Some(r.status);
-                    if let Some(u) = r.json().as_ref().and_then(User::from_value) {
-                        return self.adopt(ctx, key, &u.id, out);
-                    }
-                    // Created, but no id we can read: find it.
-                    return match lookup(ctx, row, external_id, integration, out).await? {
-                        Lookup::Ours(u) => self.adopt(ctx, key, &u.id, out),
-                        _ => {
-                            out.status = Status::Failed;
-                            out.error = Some(format!(
-                                "HTTP {} to the create, but the reply has no user id and no user with external id {external_id} is found; a re-run checks again before creating",
-                                r.status
-                            ));
-                            Ok(())
-                        }
-                    };
-                }
-                Ok(r) => {
-                    out.http_status = Some(r.status);
-                    let reason = readable(r.status, &r.body, password);
-                    if says_taken(&r.body) {
-                        // Maybe ours, from a create whose answer was lost: ask first.
-                        match lookup(ctx, row, external_id, integration, out).await? {
-                            Lookup::Ours(u) => return self.adopt(ctx, key, &u.id, out),
-                            Lookup::Theirs(u) => {
-                                out.user_id = Some(u.id);
-                            }
-                            Lookup::Nobody | Lookup::Failed(_) => {}
-                        }
-                    }
-                    ctx.commit_clear(key, STEP_USER).await?;
-                    out.status = Status::Failed;
-                    out.error = Some(reason);
-                    return Ok(());
-                }
-                Err(SendError::Unknown { detail, .. }) => {
-                    // Never re-sent blindly: look the user up first.
-                    match lookup(ctx, row, external_id, integration, out).await? {
-                        Lookup::Ours(u) => return self.adopt(ctx, key, &u.id, out),
-                        Lookup::Theirs(u) => {
-                            ctx.commit_clear(key, STEP_USER).await?;
-                            out.status = Status::Exists;
-                            out.user_id = Some(u.id);
-                            out.error = None;
-                            return Ok(());
-                        }
-                        Lookup::Nobody => ctx.commit_clear(key, STEP_USER).await?,
-                        Lookup::Failed(why) => {
-                            // The intent stays in the journal: a re-run checks first.
-                            out.status = Status::Failed;
-                            out.error = Some(format!(
-                                "no answer to the create ({detail}), and the lookup that would tell whether it happened failed ({why}); not re-sent: a re-run checks before creating"
-                            ));
-                            return Ok(());
-                        }
-                    }
-                }
-                Err(e) => {
-                    ctx.commit_clear(key, STEP_USER).await?;
-                    *out = fail_send(out.clone(), e);
-                    return Ok(());
-                }
+        let classify = |r: &Reply| classify_create(r, password, &ctx.target.name);
+        let find = || async {
+            let mut counted = Outcome::new(Status::Planned, job.action);
+            let found = lookup(ctx, row, external_id, integration, &mut counted).await?;
+            Ok((found.into_protocol(), counted.attempts))
+        };
+        let made = ctx
+            .create(
+                Create {
+                    step: Step {
+                        key,
+                        name: STEP_USER,
+                        also_done: &[(STEP_COMPLETE, None)],
+                        noun: "user",
+                    },
+                    request: Request::new(Method::POST, "/users", Kind::Create).json(body),
+                    maybe_ours: false,
+                },
+                |req| ctx.http.send(req),
+                classify,
+                find,
+                out,
+            )
+            .await?;
+        match made {
+            Made::Ours { id, status } => {
+                self.confirmed.store(true, Ordering::SeqCst);
+                out.status = Status::Created;
+                out.http_status = status.or(out.http_status);
+                out.user_id = Some(id);
+                out.error = None;
+            }
+            // A lost create's look-up found the user made by someone else: it exists.
+            Made::Theirs {
+                id, status: None, ..
+            } => {
+                out.status = Status::Exists;
+                out.user_id = Some(id);
+                out.error = None;
+            }
+            // Refused as taken, by a user muster did not make.
+            Made::Theirs {
+                id, status, reason, ..
+            } => {
+                out.status = Status::Failed;
+                out.http_status = status;
+                out.user_id = Some(id);
+                out.error = Some(reason);
+            }
+            Made::Failed { status, reason } => {
+                out.status = Status::Failed;
+                out.http_status = status.or(out.http_status);
+                out.error = Some(reason);
             }
         }
-        out.status = Status::Failed;
-        out.error = Some(format!(
-            "no answer to {tries} creates, and the user is not on the platform; giving up"
-        ));
         Ok(())
     }
 
@@ -472,40 +441,35 @@ impl Motive {
         if ctx.dry_run {
             return Ok(out);
         }
-        let key = job.key.as_str();
-        let step = format!("deactivate:{}", user.id);
-        ctx.commit_intent(key, &step).await?;
+        let name = format!("deactivate:{}", user.id);
         let body = serde_json::json!({ "status": "deactivated" });
         let req =
             Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent).json(body);
-        Ok(match send(ctx, req, &mut out).await? {
-            Ok(r) if r.ok() => {
-                ctx.commit_done(key, &step, Some(&user.id)).await?;
+        // Without an answer the intent stays; deactivating twice is harmless.
+        let wrote = ctx
+            .write(
+                step(&job.key, &name),
+                req,
+                KeepIntent::Always,
+                |req| ctx.http.send(req),
+                |_| user.id.clone(),
+                &mut out,
+            )
+            .await?;
+        Ok(match wrote {
+            Wrote::Done(r) => {
                 out.status = Status::Deleted;
                 out.http_status = Some(r.status);
                 out
             }
-            Ok(r) => {
-                ctx.commit_clear(key, &step).await?;
+            Wrote::Refused(r) => {
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(r.status, &r.body, None));
                 out
             }
-            // Unknown outcome: the intent stays; deactivating twice is harmless.
-            Err(e) => fail_send(out, e),
+            Wrote::Failed(e) => fail_send(out, e),
         })
-    }
-
-    /// Records the user as made by muster: journal, outcome, and the first-create gate.
-    fn adopt(&self, ctx: &Ctx, key: &str, id: &str, out: &mut Outcome) -> Result<(), RowError> {
-        ctx.done(key, STEP_USER, Some(id))?;
-        ctx.done(key, STEP_COMPLETE, Some(id))?;
-        self.confirmed.store(true, Ordering::SeqCst);
-        out.status = Status::Created;
-        out.user_id = Some(id.to_string());
-        out.error = None;
-        Ok(())
     }
 }
 
@@ -606,6 +570,67 @@ impl Vendor for Motive {
         ctx.for_each(todo, |job| self.run_job(ctx, &existing, &groups, job))
             .await;
         Ok(())
+    }
+}
+
+/// A step of a Motive row, journaled under the row's key.
+fn step<'a>(key: &'a str, name: &'a str) -> Step<'a> {
+    Step {
+        key,
+        name,
+        also_done: &[],
+        noun: "user",
+    }
+}
+
+/// How a `POST /users` reply reads. 201 with the user is made; a 200 is a test-mode key,
+/// which saves nothing (confirmed by a look-up before the target stops); a refusal that
+/// says the user is taken may be muster's own, from a create whose answer was lost.
+/// `password` is kept out of the reason.
+fn classify_create(reply: &Reply, password: Option<&str>, target: &str) -> Verdict {
+    if reply.status == 200 {
+        return Verdict::Unconfirmed {
+            reason: format!(
+                "HTTP 200 to the create, but no user was saved: the API key of target {target} is in test mode (Motive answers writes with 200 and keeps nothing); the target stops, since every further write would be lost too"
+            ),
+            halt: "the API key is in test mode: Motive answered a create with HTTP 200 and saved nothing"
+                .into(),
+        };
+    }
+    if reply.ok() {
+        return Verdict::Made(
+            reply
+                .json()
+                .as_ref()
+                .and_then(User::from_value)
+                .map(|u| u.id),
+        );
+    }
+    let reason = readable(reply.status, &reply.body, password);
+    if says_taken(&reply.body) {
+        return Verdict::Taken {
+            if_absent: reason.clone(),
+            reason,
+        };
+    }
+    Verdict::Refused { reason }
+}
+
+impl Lookup {
+    /// In the engine's terms: ours when it carries the row's external id.
+    fn into_protocol(self) -> protocol::Lookup {
+        match self {
+            Lookup::Ours(u) => protocol::Lookup::Found {
+                id: u.id,
+                ours: Some(true),
+            },
+            Lookup::Theirs(u) => protocol::Lookup::Found {
+                id: u.id,
+                ours: Some(false),
+            },
+            Lookup::Nobody => protocol::Lookup::Absent,
+            Lookup::Failed(why) => protocol::Lookup::CannotTell(why),
+        }
     }
 }
 
@@ -830,6 +855,51 @@ mod tests {
                 want,
                 "{value}"
             );
+        }
+    }
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: Default::default(),
+            body: body.into(),
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn create_replies_read_as_made_taken_refused_or_test_mode() {
+        let taken = r#"{"error_message":"Email has already been taken"}"#;
+        type Check = fn(&Verdict) -> bool;
+        let cases: [(u16, &str, Check); 6] = [
+            (201, r#"{"user":{"id":77,"first_name":"A"}}"#, |v| {
+                *v == Verdict::Made(Some("77".into()))
+            }),
+            (201, "{}", |v| *v == Verdict::Made(None)),
+            (200, r#"{"user":{"id":77}}"#, |v| {
+                matches!(v, Verdict::Unconfirmed { reason, halt }
+                    if reason.contains("test mode") && halt.contains("test mode"))
+            }),
+            (
+                400,
+                taken,
+                |v| matches!(v, Verdict::Taken { reason, .. } if reason.contains("already been taken")),
+            ),
+            (
+                400,
+                r#"{"error_message":"First name can't be blank"}"#,
+                |v| matches!(v, Verdict::Refused { reason } if reason.contains("First name")),
+            ),
+            // The row's password never reaches a reason, even when the platform echoes it.
+            (
+                422,
+                r#"{"error_message":"password s3cret-Pw is weak"}"#,
+                |v| matches!(v, Verdict::Refused { reason } if !reason.contains("s3cret-Pw")),
+            ),
+        ];
+        for (status, body, ok) in cases {
+            let got = classify_create(&reply(status, body), Some("s3cret-Pw"), "motive");
+            assert!(ok(&got), "{status} {body}: {got:?}");
         }
     }
 
