@@ -13,12 +13,10 @@ use serde_json::json;
 
 use crate::config::Credentials;
 use crate::http::{Reply, Request, SendError};
-use crate::model::Outcome;
 use crate::secret::Secret;
 use crate::submit::Ctx;
 use crate::vendors::VendorError;
 pub(super) use crate::vendors::common::RowError;
-use crate::vendors::common::counted;
 
 use super::wire::{Group, LoginReply, Me, Page, USER_FIELDS, User, readable};
 
@@ -266,17 +264,6 @@ pub(super) async fn read_groups(
         out.names.insert(id, name);
     }
     Ok(out)
-}
-
-/// Sends a row's request through the session (one re-login on an expired token), counting
-/// its attempts on `out`; `common::send` without the session.
-pub(super) async fn send(
-    ctx: &Ctx,
-    session: &Session,
-    req: Request,
-    out: &mut Outcome,
-) -> Result<Result<Reply, SendError>, RowError> {
-    counted(session.send(ctx, req).await, out)
 }
 
 /// At most `max` sends in any `per` (the `/apps` 20/min per user), first come first served.

@@ -37,18 +37,19 @@ use reqwest::Method;
 use tokio::sync::mpsc;
 
 use crate::config::Credentials;
+use crate::http::Request;
 use crate::http::limiter::Limiter;
 use crate::http::retry::Kind;
-use crate::http::{Request, SendError};
 use crate::journal::StepState;
 use crate::model::Mode;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
 use crate::submit::{Ctx, SingleFlight};
 
 use super::common::{Fresh, fail_send, settle};
+use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Wrote};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::PlatformUser;
-use client::{Groups, RowError, Session, Users, Window, send};
+use client::{Groups, RowError, Session, Users, Window};
 use wire::{readable, reply_id};
 
 /// The journal step names of a row; the group's is `group` under key `group:<company>`.
@@ -114,16 +115,6 @@ struct AppsGate {
 enum Next {
     Done(Outcome),
     Apps(Pending),
-}
-
-/// What a user create ended with.
-enum Made {
-    /// Made (or adopted as ours): its id.
-    Ours(String),
-    /// Someone else's user holds the username: left alone.
-    Theirs(String),
-    /// Refused; `out` says why.
-    Failed,
 }
 
 impl Pegasus {
@@ -209,7 +200,7 @@ impl Pegasus {
             // An intent without outcome: the list, read after it, says whether it happened.
             (Some(_), Some(id)) => {
                 if !ctx.dry_run {
-                    ctx.commit_done(key, STEP_USER, Some(id)).await?;
+                    ctx.done_with(step(key, STEP_USER), id).await?;
                 }
                 (Some(id.clone()), true)
             }
@@ -291,15 +282,16 @@ impl Pegasus {
                     }
                 }
                 match self.create_user(ctx, job, &body.body, &mut out).await? {
-                    Made::Ours(id) => id,
-                    Made::Theirs(id) => {
+                    Made::Ours { id, .. } => id,
+                    // Someone else's user holds the username: left alone.
+                    Made::Theirs { id, .. } => {
                         out.user_id = Some(id);
                         out.other_ids.clear();
                         out.status = Status::Exists;
                         out.http_status = Some(409);
                         return Ok(Next::Done(out));
                     }
-                    Made::Failed => return Ok(Next::Done(out)),
+                    Made::Failed { .. } => return Ok(Next::Done(out)),
                 }
             }
         };
@@ -307,7 +299,7 @@ impl Pegasus {
         if let Some(app) = app_done {
             // Every step done; only the final mark was missing.
             out.other_ids.push(side("app", &app));
-            ctx.commit_done(key, STEP_COMPLETE, Some(&user_id)).await?;
+            ctx.done_with(step(key, STEP_COMPLETE), &user_id).await?;
             out.status = Status::Created;
             return Ok(Next::Done(out));
         }
@@ -352,57 +344,48 @@ impl Pegasus {
             }));
         };
         let body = wire::group_body(company, contact);
-        let tries = ctx.target.retries + 1;
-        for _ in 0..tries {
-            ctx.commit_intent(&key, STEP_GROUP).await?;
-            let req = Request::new(Method::POST, "/groups", Kind::Create).json(body.clone());
-            let found = match send(ctx, &self.session, req, out).await? {
-                Ok(r) if r.ok() => match reply_id(&r) {
-                    Some(id) => Some(id),
-                    // Made, but the reply had no id to read: find it by name.
-                    None => self.find_group(ctx, company).await?,
+        let made = ctx
+            .create(
+                Create {
+                    step: Step {
+                        noun: "group",
+                        ..step(&key, STEP_GROUP)
+                    },
+                    request: Request::new(Method::POST, "/groups", Kind::Create).json(body),
+                    maybe_ours: false,
                 },
-                Ok(r) => {
-                    ctx.commit_clear(&key, STEP_GROUP).await?;
-                    return Ok(Err(GroupFailure {
-                        status: Some(r.status),
-                        message: readable(&r),
-                    }));
-                }
-                // Never re-sent blindly: a group of that name may have been made.
-                Err(SendError::Unknown { .. }) => self.find_group(ctx, company).await?,
-                Err(e) => {
-                    ctx.commit_clear(&key, STEP_GROUP).await?;
-                    return Ok(Err(GroupFailure {
-                        status: e.status(),
-                        message: e.to_string(),
-                    }));
-                }
-            };
-            if let Some(id) = found {
-                ctx.commit_done(&key, STEP_GROUP, Some(&id)).await?;
-                return Ok(Ok(id));
-            }
-            ctx.commit_clear(&key, STEP_GROUP).await?;
-        }
-        Ok(Err(GroupFailure {
-            status: None,
-            message: format!(
-                "no answer to {tries} creates, and no group of that name is on the platform"
-            ),
-        }))
+                |req| self.session.send(ctx, req),
+                wire::classify_group,
+                || async { Ok((self.find_group(ctx, company).await?, 0)) },
+                out,
+            )
+            .await?;
+        Ok(match made {
+            // A group of that name is the company's group, whoever made it.
+            Made::Ours { id, .. } | Made::Theirs { id, .. } => Ok(id),
+            Made::Failed { status, reason } => Err(GroupFailure {
+                status,
+                message: reason,
+            }),
+        })
     }
 
     /// A group by exact name (`search.name=` is case-sensitive; matched exactly again).
-    /// A read that fails halts nothing but keeps the intent, so a re-run reconciles it.
-    async fn find_group(&self, ctx: &Ctx, company: &str) -> Result<Option<String>, RowError> {
+    /// A read that fails halts nothing but cannot tell, so the intent stays and a re-run
+    /// reconciles it.
+    async fn find_group(&self, ctx: &Ctx, company: &str) -> Result<Lookup, RowError> {
         match client::read_groups(ctx, &self.session, &[("search.name", company)]).await {
-            Ok(groups) => Ok(groups.by_name.get(company).cloned()),
+            Ok(groups) => Ok(match groups.by_name.get(company) {
+                Some(id) => Lookup::Found {
+                    id: id.clone(),
+                    ours: None,
+                },
+                None => Lookup::Absent,
+            }),
             Err(_) if ctx.halted() => Err(RowError::Halted),
-            Err(e) => {
-                tracing::warn!(target = %ctx.target.name, "cannot look group up: {e}");
-                Ok(None)
-            }
+            Err(e) => Ok(Lookup::CannotTell(format!(
+                "the groups could not be read: {e}"
+            ))),
         }
     }
 
@@ -430,7 +413,8 @@ impl Pegasus {
         }
     }
 
-    /// `POST /users`, reconciling an unknown outcome by looking the user up before any repeat.
+    /// `POST /users` through the engine's create: an unknown outcome is looked up before
+    /// any repeat, and a 409 for a username muster may have made is checked the same way.
     async fn create_user(
         &self,
         ctx: &Ctx,
@@ -439,100 +423,39 @@ impl Pegasus {
         out: &mut Outcome,
     ) -> Result<Made, RowError> {
         let key = job.key.as_str();
-        // An intent left by an earlier run, or an unknown outcome in this one: a user that
-        // now holds the username may be ours.
-        let mut maybe_ours = ctx.ledger(key, STEP_USER).is_some();
-        let tries = ctx.target.retries + 1;
-        for _ in 0..tries {
-            ctx.commit_intent(key, STEP_USER).await?;
-            let req = Request::new(Method::POST, "/users", Kind::Create).json(body.clone());
-            match send(ctx, &self.session, req, out).await? {
-                Ok(r) if r.ok() => {
-                    out.http_status = Some(r.status);
-                    let id = match reply_id(&r) {
-                        Some(id) => Some(id),
-                        None => self.find_user(ctx, key).await?.ok().flatten(),
-                    };
-                    let Some(id) = id else {
-                        out.status = Status::Failed;
-                        out.error = Some(
-                            "created, but the reply had no id and the user cannot be found yet; a re-run reconciles it"
-                                .into(),
-                        );
-                        return Ok(Made::Failed);
-                    };
-                    ctx.commit_done(key, STEP_USER, Some(&id)).await?;
-                    return Ok(Made::Ours(id));
-                }
-                Ok(r) if r.status == 409 => {
-                    out.http_status = Some(409);
-                    return match self.find_user(ctx, key).await? {
-                        Ok(Some(id)) if maybe_ours => {
-                            ctx.commit_done(key, STEP_USER, Some(&id)).await?;
-                            Ok(Made::Ours(id))
-                        }
-                        Ok(Some(id)) => {
-                            ctx.commit_clear(key, STEP_USER).await?;
-                            Ok(Made::Theirs(id))
-                        }
-                        Ok(None) => {
-                            ctx.commit_clear(key, STEP_USER).await?;
-                            out.status = Status::Failed;
-                            out.error = Some(format!(
-                                "{}; no user has this username, so the e-mail is probably another user's",
-                                readable(&r)
-                            ));
-                            Ok(Made::Failed)
-                        }
-                        Err(e) => {
-                            out.status = Status::Failed;
-                            out.error = Some(format!(
-                                "{}; and the users could not be read to check: {e}",
-                                readable(&r)
-                            ));
-                            Ok(Made::Failed)
-                        }
-                    };
-                }
-                Ok(r) => {
-                    ctx.commit_clear(key, STEP_USER).await?;
-                    out.status = Status::Failed;
-                    out.http_status = Some(r.status);
-                    out.error = Some(readable(&r));
-                    return Ok(Made::Failed);
-                }
-                Err(SendError::Unknown { detail, .. }) => {
-                    maybe_ours = true;
-                    match self.find_user(ctx, key).await? {
-                        Ok(Some(id)) => {
-                            ctx.commit_done(key, STEP_USER, Some(&id)).await?;
-                            return Ok(Made::Ours(id));
-                        }
-                        Ok(None) => ctx.commit_clear(key, STEP_USER).await?,
-                        Err(e) => {
-                            // Keep the intent: the next run reconciles it from the list.
-                            out.status = Status::Failed;
-                            out.error = Some(format!(
-                                "no answer to the create ({detail}) and the users could not be read to check: {e}; a re-run reconciles it"
-                            ));
-                            return Ok(Made::Failed);
-                        }
-                    }
-                }
-                Err(e) => {
-                    ctx.commit_clear(key, STEP_USER).await?;
-                    out.status = Status::Failed;
-                    out.http_status = e.status();
-                    out.error = Some(e.to_string());
-                    return Ok(Made::Failed);
-                }
-            }
+        let find = || async {
+            Ok((
+                match self.find_user(ctx, key).await? {
+                    Ok(Some(id)) => Lookup::Found { id, ours: None },
+                    Ok(None) => Lookup::Absent,
+                    Err(e) => Lookup::CannotTell(format!("the users could not be read: {e}")),
+                },
+                0,
+            ))
+        };
+        let made = ctx
+            .create(
+                Create {
+                    step: step(key, STEP_USER),
+                    request: Request::new(Method::POST, "/users", Kind::Create).json(body.clone()),
+                    // An intent left by an earlier run: a user that now holds the username
+                    // may be ours.
+                    maybe_ours: ctx.ledger(key, STEP_USER).is_some(),
+                },
+                |req| self.session.send(ctx, req),
+                wire::classify_user,
+                find,
+                out,
+            )
+            .await?;
+        if let Made::Failed { status, reason } = &made {
+            out.status = Status::Failed;
+            out.http_status = status.or(out.http_status);
+            out.error = Some(reason.clone());
+        } else if let Made::Ours { status, .. } = &made {
+            out.http_status = status.or(out.http_status);
         }
-        out.status = Status::Failed;
-        out.error = Some(format!(
-            "no answer to {tries} creates, and the user is not on the platform; giving up"
-        ));
-        Ok(Made::Failed)
+        Ok(made)
     }
 
     /// Update of a user that is on the platform: `PUT /users/{id}` with only the fields
@@ -586,26 +509,30 @@ impl Pegasus {
             out.status = Status::Planned;
             return Ok(out);
         }
-        ctx.commit_intent(key, STEP_UPDATE).await?;
         let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
             .json(serde_json::Value::Object(body));
-        match send(ctx, &self.session, req, &mut out).await? {
-            Ok(r) if r.ok() => {
-                ctx.commit_done(key, STEP_UPDATE, Some(id)).await?;
+        // Unknown or not: the next run compares again and sends only what still differs.
+        let wrote = ctx
+            .write(
+                step(key, STEP_UPDATE),
+                req,
+                KeepIntent::Never,
+                |req| self.session.send(ctx, req),
+                |_| id.to_string(),
+                &mut out,
+            )
+            .await?;
+        match wrote {
+            Wrote::Done(r) => {
                 out.http_status = Some(r.status);
                 out.status = Status::Updated;
             }
-            Ok(r) => {
-                ctx.commit_clear(key, STEP_UPDATE).await?;
+            Wrote::Refused(r) => {
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(&r));
             }
-            Err(e) => {
-                // Unknown or not: the next run compares again and sends only what still differs.
-                ctx.commit_clear(key, STEP_UPDATE).await?;
-                out = fail_send(out, e);
-            }
+            Wrote::Failed(e) => out = fail_send(out, e),
         }
         Ok(out)
     }
@@ -645,7 +572,7 @@ impl Pegasus {
                 && !ctx.dry_run
             {
                 // An intent without outcome, and the list shows it took effect.
-                ctx.commit_done(key, STEP_DEACTIVATE, Some(&id)).await?;
+                ctx.done_with(step(key, STEP_DEACTIVATE), &id).await?;
             }
             out.status = Status::Deleted;
             out.error = Some("deleted; already inactive on Pegasus, nothing sent".into());
@@ -655,27 +582,30 @@ impl Pegasus {
             out.status = Status::Planned;
             return Ok(out);
         }
-        ctx.commit_intent(key, STEP_DEACTIVATE).await?;
         let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
             .json(serde_json::json!({"is_active": false}));
-        match send(ctx, &self.session, req, &mut out).await? {
-            Ok(r) if r.ok() => {
-                ctx.commit_done(key, STEP_DEACTIVATE, Some(&id)).await?;
+        // No answer: the intent stays; the next run's list says whether it happened.
+        let wrote = ctx
+            .write(
+                step(key, STEP_DEACTIVATE),
+                req,
+                KeepIntent::OnUnknown,
+                |req| self.session.send(ctx, req),
+                |_| id.clone(),
+                &mut out,
+            )
+            .await?;
+        match wrote {
+            Wrote::Done(r) => {
                 out.http_status = Some(r.status);
                 out.status = Status::Deleted;
             }
-            Ok(r) => {
-                ctx.commit_clear(key, STEP_DEACTIVATE).await?;
+            Wrote::Refused(r) => {
                 out.status = Status::Failed;
                 out.http_status = Some(r.status);
                 out.error = Some(readable(&r));
             }
-            // No answer: the intent stays; the next run's list says whether it happened.
-            Err(e @ SendError::Unknown { .. }) => out = fail_send(out, e),
-            Err(e) => {
-                ctx.commit_clear(key, STEP_DEACTIVATE).await?;
-                out = fail_send(out, e);
-            }
+            Wrote::Failed(e) => out = fail_send(out, e),
         }
         Ok(out)
     }
@@ -716,31 +646,42 @@ impl Pegasus {
             w.acquire(|| ctx.note("waiting for /apps rate limit (per minute)"))
                 .await;
         }
-        ctx.commit_intent(key, STEP_APP).await?;
         let req = Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
             .query("user", user_id)
             .json(wire::apps_body(&job.row))
             .limited_by(gate.per_second.clone());
-        let sent = send(ctx, &self.session, req, out).await;
-        let extra = match &sent {
-            Ok(Ok(r)) => r.attempts.saturating_sub(1),
-            Ok(Err(e)) => e.attempts().saturating_sub(1),
+        // The row is complete with its app access: both marks in one commit. PUT is
+        // idempotent: whatever happened without an answer, repeating it later is safe.
+        let also = [(STEP_COMPLETE, Some(user_id))];
+        let wrote = ctx
+            .write(
+                Step {
+                    also_done: &also,
+                    ..step(key, STEP_APP)
+                },
+                req,
+                KeepIntent::Never,
+                |req| self.session.send(ctx, req),
+                |r| reply_id(r).unwrap_or_else(|| user_id.to_string()),
+                out,
+            )
+            .await;
+        let extra = match &wrote {
+            Ok(Wrote::Done(r) | Wrote::Refused(r)) => r.attempts.saturating_sub(1),
+            Ok(Wrote::Failed(e)) => e.attempts().saturating_sub(1),
             Err(_) => 0,
         };
         if let (Some(w), true) = (&gate.per_minute, extra > 0) {
             w.count(extra).await;
         }
-        match sent? {
-            Ok(r) if r.ok() => {
+        match wrote? {
+            Wrote::Done(r) => {
                 out.http_status = Some(r.status);
                 let id = reply_id(&r).unwrap_or_else(|| user_id.to_string());
-                ctx.commit_done(key, STEP_APP, Some(&id)).await?;
-                ctx.commit_done(key, STEP_COMPLETE, Some(user_id)).await?;
                 out.other_ids.push(side("app", &id));
                 out.status = Status::Created;
             }
-            Ok(r) => {
-                ctx.commit_clear(key, STEP_APP).await?;
+            Wrote::Refused(r) => {
                 out.status = Status::Partial;
                 out.http_status = Some(r.status);
                 out.error = Some(format!(
@@ -748,9 +689,7 @@ impl Pegasus {
                     readable(&r)
                 ));
             }
-            Err(e) => {
-                // PUT is idempotent: whatever happened, repeating it later is safe.
-                ctx.commit_clear(key, STEP_APP).await?;
+            Wrote::Failed(e) => {
                 out.status = Status::Partial;
                 out.http_status = e.status();
                 out.error = Some(format!(
@@ -807,6 +746,16 @@ impl Vendor for Pegasus {
         };
         tokio::join!(users, self.grant_all(ctx, rx, &gate));
         Ok(())
+    }
+}
+
+/// A step of a Pegasus row (or company group), journaled under `key`.
+fn step<'a>(key: &'a str, name: &'a str) -> Step<'a> {
+    Step {
+        key,
+        name,
+        also_done: &[],
+        noun: "user",
     }
 }
 

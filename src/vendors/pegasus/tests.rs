@@ -783,3 +783,47 @@ mod against_the_sandbox {
         assert_eq!(stat(&sandbox, "deactivated"), 2);
     }
 }
+
+#[test]
+fn create_replies_read_as_made_taken_or_refused() {
+    use crate::vendors::protocol::Verdict;
+    let conflict = r#"{"message":"username already exists"}"#;
+    let user_cases = [
+        (201, r#"{"id": 3705}"#, Verdict::Made(Some("3705".into()))),
+        (200, "ok", Verdict::Made(None)),
+        (
+            409,
+            conflict,
+            Verdict::Taken {
+                reason: wire::readable(&reply(409, conflict)),
+                if_absent: format!(
+                    "{}; no user has this username, so the e-mail is probably another user's",
+                    wire::readable(&reply(409, conflict))
+                ),
+            },
+        ),
+        (
+            400,
+            r#"{"message":"bad scopes"}"#,
+            Verdict::Refused {
+                reason: wire::readable(&reply(400, r#"{"message":"bad scopes"}"#)),
+            },
+        ),
+    ];
+    for (status, body, want) in user_cases {
+        assert_eq!(
+            wire::classify_user(&reply(status, body)),
+            want,
+            "{status} {body}"
+        );
+    }
+    // A group: made, or refused; a 409 for a group is a refusal like any other.
+    assert_eq!(
+        wire::classify_group(&reply(201, r#"{"id": "g7"}"#)),
+        Verdict::Made(Some("g7".into()))
+    );
+    assert!(matches!(
+        wire::classify_group(&reply(409, conflict)),
+        Verdict::Refused { .. }
+    ));
+}

@@ -13,6 +13,7 @@ use crate::model::{Field, Problem, Row};
 use crate::model::{PlatformUser, list_items, parse_bool};
 use crate::secret::Secret;
 use crate::vendors::Job;
+use crate::vendors::protocol::Verdict;
 
 /// `POST /login` → `{"message", "app", "auth": "<token>"}`.
 #[derive(Debug, Deserialize)]
@@ -235,6 +236,33 @@ pub(super) fn reply_id(reply: &Reply) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         _ => None,
+    }
+}
+
+/// How a `POST /groups` reply reads: made (with the id it names, if any) or refused.
+pub(super) fn classify_group(reply: &Reply) -> Verdict {
+    if reply.ok() {
+        Verdict::Made(reply_id(reply))
+    } else {
+        Verdict::Refused {
+            reason: readable(reply),
+        }
+    }
+}
+
+/// How a `POST /users` reply reads: made, refused, or a 409 for a username or e-mail
+/// another user holds, which may be muster's own from a create whose answer was lost.
+pub(super) fn classify_user(reply: &Reply) -> Verdict {
+    let reason = readable(reply);
+    match reply.status {
+        200..=299 => Verdict::Made(reply_id(reply)),
+        409 => Verdict::Taken {
+            if_absent: format!(
+                "{reason}; no user has this username, so the e-mail is probably another user's"
+            ),
+            reason,
+        },
+        _ => Verdict::Refused { reason },
     }
 }
 
