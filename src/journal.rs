@@ -30,24 +30,7 @@ pub enum Error {
     Json(#[from] serde_json::Error),
 }
 
-/// The state of one step in the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepState {
-    /// The request is (about to be) sent; its outcome is not known yet.
-    Intent,
-    /// The platform confirmed it; `ids` holds what it made.
-    Done,
-}
-
-/// One step of the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub state: StepState,
-    /// The id the step made (user id, group id, link id), when done.
-    pub id: Option<String>,
-    /// The run that last touched it.
-    pub run_id: String,
-}
+pub use crate::model::{LedgerStep as Step, StepState};
 
 /// A past run, for `muster report --list`.
 #[derive(Debug, Clone)]

@@ -205,6 +205,26 @@ pub struct PlatformUser {
     pub active: bool,
 }
 
+/// The state of one step in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    /// The request is (about to be) sent; its outcome is not known yet.
+    Intent,
+    /// The platform confirmed it; `ids` holds what it made.
+    Done,
+}
+
+/// One step of the ledger (the journal's `Step`): what connectors and the plan read of
+/// what muster did before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerStep {
+    pub state: StepState,
+    /// The id the step made (user id, group id, link id), when done.
+    pub id: Option<String>,
+    /// The run that last touched it.
+    pub run_id: String,
+}
+
 /// What the roster asks muster to do with a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -8,8 +8,8 @@ pub mod secrets;
 mod step;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -80,21 +80,21 @@ impl Ctx {
     pub fn intent(&self, key: &str, step: &str) -> Result<(), VendorError> {
         self.journal
             .intent(&self.run_id, &self.target.name, key, step)
-            .map_err(VendorError::Journal)
+            .map_err(|e| VendorError::Journal(e.to_string()))
     }
 
     /// Commits that a step is done, with the id it made.
     pub fn done(&self, key: &str, step: &str, id: Option<&str>) -> Result<(), VendorError> {
         self.journal
             .done(&self.run_id, &self.target.name, key, step, id)
-            .map_err(VendorError::Journal)
+            .map_err(|e| VendorError::Journal(e.to_string()))
     }
 
     /// Forgets the intent of a step known to have done nothing.
     pub fn clear(&self, key: &str, step: &str) -> Result<(), VendorError> {
         self.journal
             .clear(&self.target.name, key, step)
-            .map_err(VendorError::Journal)
+            .map_err(|e| VendorError::Journal(e.to_string()))
     }
 
     /// Commits `writes` of this target's ledger (in order, all or none), sharing the commit
@@ -105,7 +105,7 @@ impl Ctx {
         self.journal
             .commit(&self.run_id, &self.target.name, writes)
             .await
-            .map_err(VendorError::Journal)
+            .map_err(|e| VendorError::Journal(e.to_string()))
     }
 
     /// As `intent`, group-committed (see `commit`): returns once the intent is committed.
@@ -473,32 +473,4 @@ fn not_attempted(action: Action, reason: &str) -> Outcome {
     let mut o = Outcome::new(Status::NotAttempted, action);
     o.error = Some(format!("not attempted: {reason}"));
     o
-}
-
-/// Guards a value so only one task computes it (Pegasus groups, shared look-ups).
-#[derive(Debug, Default)]
-pub struct SingleFlight<V: Clone> {
-    slots: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<V>>>>,
-}
-
-impl<V: Clone> SingleFlight<V> {
-    pub fn new() -> SingleFlight<V> {
-        SingleFlight {
-            slots: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The value for `key`: computed by the first caller, awaited by the others. A failed
-    /// computation is not cached, so a later caller tries again.
-    pub async fn get_or_try<E, F, Fut>(&self, key: &str, f: F) -> Result<V, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<V, E>>,
-    {
-        let cell = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.entry(key.to_string()).or_default().clone()
-        };
-        cell.get_or_try_init(f).await.cloned()
-    }
 }

@@ -2,8 +2,10 @@
 //! counting its attempts, and the row-level stop (`RowError`) when the target halts or the
 //! journal fails. Moved here from `traccar.rs` so connectors share them instead of copying.
 //! Also [`Fresh`]: one read of a platform's whole user list shared by every row that needs
-//! a list read after its own write (the check after a lost answer, DRTrack's confirmation).
+//! a list read after its own write (the check after a lost answer, DRTrack's confirmation);
+//! and [`SingleFlight`]: a value one task computes for all (a Pegasus company's group).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -180,6 +182,34 @@ impl<V: Clone> Lead<'_, V> {
 impl<V: Clone> Drop for Lead<'_, V> {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Guards a value so only one task computes it (Pegasus groups, shared look-ups).
+#[derive(Debug, Default)]
+pub struct SingleFlight<V: Clone> {
+    slots: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<V>>>>,
+}
+
+impl<V: Clone> SingleFlight<V> {
+    pub fn new() -> SingleFlight<V> {
+        SingleFlight {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The value for `key`: computed by the first caller, awaited by the others. A failed
+    /// computation is not cached, so a later caller tries again.
+    pub async fn get_or_try<E, F, Fut>(&self, key: &str, f: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let cell = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(key.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(f).await.cloned()
     }
 }
 

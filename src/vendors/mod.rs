@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use crate::config::{Credentials, Target};
 use crate::http::SendError;
-use crate::journal;
 use crate::model::{Action, PlatformUser, Row, VendorKind};
 use crate::submit::Ctx;
 
@@ -47,7 +46,7 @@ pub enum VendorError {
     Unsupported(String),
     /// The journal failed: continuing would risk creating twice.
     #[error("journal: {0}")]
-    Journal(#[from] journal::Error),
+    Journal(String),
 }
 
 impl VendorError {

@@ -20,8 +20,8 @@ use crate::audit;
 use crate::config::Credentials;
 use crate::http::retry::Kind;
 use crate::http::{Reply, Request};
-use crate::journal::StepState;
 use crate::model::Mode;
+use crate::model::StepState;
 use crate::model::{
     Action, Field, Outcome, PlatformUser, Problem, SideId, Status, VendorKind, list_items,
     parse_bool,

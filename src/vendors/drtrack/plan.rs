@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use super::wire::{self, Directory, Method, OpFields};
 use super::{Drtrack, Pending, STEP, STEP_DELETE, rules, strong_password, unchanged};
-use crate::journal::StepState;
 use crate::model::Mode;
+use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Status, VendorKind};
 use crate::submit::Ctx;
 use crate::vendors::{Job, VendorError};

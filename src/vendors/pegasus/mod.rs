@@ -40,12 +40,12 @@ use crate::config::Credentials;
 use crate::http::Request;
 use crate::http::limiter::Limiter;
 use crate::http::retry::Kind;
-use crate::journal::StepState;
 use crate::model::Mode;
+use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
-use crate::submit::{Ctx, SingleFlight};
+use crate::submit::Ctx;
 
-use super::common::{Fresh, fail_send, settle};
+use super::common::{Fresh, SingleFlight, fail_send, settle};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Wrote};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::PlatformUser;
