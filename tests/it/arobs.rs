@@ -16,7 +16,7 @@ use muster::secret::Secret;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::World;
+use crate::support::{World, client};
 
 /// One line of the roster, and how the administrator really made the user.
 struct Person {
@@ -480,11 +480,6 @@ async fn a_second_verify_within_thirty_seconds_waits_for_the_user_s_window() {
 }
 
 // ---- The simulator's contract over the wire -------------------------------------------
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
 
 struct Api {
     base: String,
