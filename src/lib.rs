@@ -23,6 +23,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod settings;
 pub mod submit;
+pub mod suggest;
 pub mod validate;
 pub mod vendors;
 

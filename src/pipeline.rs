@@ -79,6 +79,7 @@ pub async fn execute_plan(
     };
     let started = chrono::Utc::now();
     let config = settings::config(args.input.config.as_deref(), command)?;
+    settings::check_target(&config, args.input.target.as_deref())?;
     let deadline = settings::deadline(args.deadline)?;
     let journal_path = settings::journal_path(args.journal.as_deref());
     let mut keep: Vec<&Path> = args.input.files.iter().map(PathBuf::as_path).collect();
@@ -106,6 +107,9 @@ pub async fn execute_plan(
         config: &config,
         target_override: args.input.target.as_deref(),
     };
+    if let Some(names) = validate::unknown_targets(&rows, &ctx) {
+        bail!("{names}");
+    }
     let defaults = validate::Defaults::default();
     defaults.apply(&mut rows, &ctx);
     let mut checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());

@@ -21,6 +21,7 @@ use crate::{Env, Exit};
 
 pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let config = settings::config(args.input.config.as_deref(), "audit")?;
+    settings::check_target(&config, args.input.target.as_deref())?;
     let keep: Vec<&std::path::Path> = args.input.files.iter().map(|p| p.as_path()).collect();
     crate::report::output::check_writable(&args.out, &keep)?;
     let mut roster = roster::open(&args.input, &config)?;
@@ -36,6 +37,9 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         config: &config,
         target_override: args.input.target.as_deref(),
     };
+    if let Some(names) = validate::unknown_targets(&rows, &ctx) {
+        anyhow::bail!("{names}");
+    }
     let defaults = validate::Defaults::default();
     defaults.apply(&mut rows, &ctx);
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
