@@ -14,6 +14,7 @@ pub mod input;
 pub mod journal;
 pub mod mapping;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

@@ -130,22 +130,26 @@ pub fn check_url(target: &Target, allow_insecure: bool) -> anyhow::Result<()> {
             target.name, target.url
         )
     })?;
-    if url.scheme() == "http" && !allow_insecure {
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if !loopback {
-            bail!(
-                "target {}: {} uses plain http:// to a host that is not loopback; credentials would travel unencrypted (use https://, or --allow-insecure-http)",
-                target.name,
-                target.url
-            );
-        }
+    if plain_http_refused(&url, allow_insecure) {
+        bail!(
+            "target {}: {} uses plain http:// to a host that is not loopback; credentials would travel unencrypted (use https://, or --allow-insecure-http)",
+            target.name,
+            target.url
+        );
     }
     Ok(())
+}
+
+/// Whether `url` is plain http:// to a host that is not loopback, and that is not allowed
+/// (`--allow-insecure-http`): for targets and the webhook alike.
+pub fn plain_http_refused(url: &reqwest::Url, allow_insecure: bool) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    url.scheme() == "http" && !allow_insecure && !loopback
 }
 
 /// The files, as one line for a message.

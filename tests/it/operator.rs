@@ -45,6 +45,14 @@ async fn quietly(
     w.muster(&args).await
 }
 
+/// `quietly` an import, with its own journal in the test's folder.
+async fn import(w: &World, roster: &Path, config: &Path, extra: &[&str]) -> anyhow::Result<Exit> {
+    let journal = w.path("j.db");
+    let mut args = vec!["--journal", journal.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    quietly(w, "import", roster, config, &args).await
+}
+
 #[tokio::test]
 async fn every_missing_variable_is_listed_at_once() {
     let w = World::start(Options::default()).await;
@@ -215,4 +223,196 @@ fn every_bad_config_key_is_listed_with_its_place_and_no_value() {
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// A loopback webhook receiver: records each POST's body and answers with the statuses
+/// given, one per request (the last repeats); `None` never answers.
+struct Receiver {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    async fn start(answers: Vec<Option<u16>>) -> Receiver {
+        use axum::http::StatusCode;
+        use std::sync::{Arc, Mutex};
+        let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let seen = bodies.clone();
+        let app = axum::Router::new().route(
+            "/hook/T1/secret-path",
+            axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+                let seen = seen.clone();
+                let answers = answers.clone();
+                async move {
+                    let n = {
+                        let mut b = seen.lock().unwrap();
+                        b.push(body);
+                        b.len()
+                    };
+                    match answers[(n - 1).min(answers.len() - 1)] {
+                        Some(code) => StatusCode::from_u16(code).unwrap(),
+                        None => std::future::pending().await,
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            url: format!("http://{addr}/hook/T1/secret-path"),
+            bodies,
+        }
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// The sandbox's config with a `[notify]` section for `hook`.
+fn config_with_hook(w: &World, hook: &Receiver, on: &str) -> std::path::PathBuf {
+    let config = w.config("");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[notify]\nwebhook = \"{}\"\nnotify_on = \"{on}\"\n",
+        hook.url
+    ));
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// Two Traccar users and one row with a bad e-mail address; a password column to mask.
+const TWO_AND_A_BAD_ONE: &str = "target,name,email,password\n\
+    traccar,Ana,ana@fleet.test,Sup3r-Secret-A\n\
+    traccar,Bo,bo@fleet.test,Sup3r-Secret-B\n\
+    traccar,Cy,not-an-address,Sup3r-Secret-C\n";
+
+#[tokio::test]
+async fn the_webhook_gets_one_post_per_run_with_the_counts_and_no_secret() {
+    let w = World::start(Options::default()).await;
+    let hook = Receiver::start(vec![Some(200)]).await;
+    let config = config_with_hook(&w, &hook, "always");
+    let roster = w.write("roster.csv", TWO_AND_A_BAD_ONE);
+    let exit = import(&w, &roster, &config, &[]).await.unwrap();
+    assert_eq!(exit, Exit::RowsFailed);
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body = &bodies[0];
+    assert_eq!(body["command"], "import");
+    assert_eq!(body["ok"], false);
+    assert_eq!(body["errors"], 1);
+    assert_eq!(body["targets"][0]["target"], "traccar");
+    assert_eq!(body["targets"][0]["statuses"]["created"], 2);
+    assert_eq!(body["targets"][0]["statuses"]["invalid"], 1);
+    assert!(
+        body["workbook"].as_str().unwrap().ends_with("import.xlsx"),
+        "{body}"
+    );
+    let first = body["first_errors"][0].as_str().unwrap();
+    assert!(
+        first.contains("row 4 (invalid, traccar)") && first.contains("not-an-address"),
+        "{first}"
+    );
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains(body["run_id"].as_str().unwrap()) && text.contains("2 created"),
+        "{text}"
+    );
+    let all = body.to_string();
+    for (_, secret) in muster::sandbox::Sandbox::credentials() {
+        assert!(!all.contains(&secret), "a credential in {all}");
+    }
+    assert!(!all.contains("Sup3r-Secret"), "a password in {all}");
+
+    // --notify-on failure: a run that fully succeeds tells nobody.
+    let good = w.write("good.csv", "target,name,email\ntraccar,Di,di@fleet.test\n");
+    let exit = import(&w, &good, &config, &["--notify-on", "failure"])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Success);
+    assert_eq!(hook.bodies().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_webhook_that_answers_500_gets_the_post_again() {
+    let w = World::start(Options::default()).await;
+    let hook = Receiver::start(vec![Some(500), Some(200)]).await;
+    let config = config_with_hook(&w, &hook, "failure");
+    let roster = w.write("roster.csv", TWO_AND_A_BAD_ONE);
+    let exit = import(&w, &roster, &config, &[]).await.unwrap();
+    assert_eq!(exit, Exit::RowsFailed);
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0], bodies[1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_webhook_that_never_answers_changes_no_exit_code() {
+    let w = World::start(Options::default()).await;
+    let hook = Receiver::start(vec![None]).await;
+    let config = config_with_hook(&w, &hook, "always");
+    let good = w.write("good.csv", "target,name,email\ntraccar,Di,di@fleet.test\n");
+    let exit = import(&w, &good, &config, &[]).await.unwrap();
+    assert_eq!(exit, Exit::Success);
+    // Each attempt reached the receiver, and none was answered.
+    assert_eq!(hook.bodies().len(), 4);
+}
+
+#[tokio::test]
+async fn an_audit_with_fail_on_drift_tells_the_webhook() {
+    let w = World::start(Options::default()).await;
+    let hook = Receiver::start(vec![Some(200)]).await;
+    let config = config_with_hook(&w, &hook, "failure");
+    let roster = w.write(
+        "roster.csv",
+        "target,name,email\ntraccar,Ana,ana@fleet.test\n",
+    );
+    let exit = quietly(&w, "audit", &roster, &config, &["--fail-on-drift"])
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::RowsFailed);
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["command"], "audit");
+    assert!(
+        bodies[0]["first_errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("ana@fleet.test is missing"),
+        "{}",
+        bodies[0]
+    );
+    // Without --fail-on-drift an audit tells nobody.
+    quietly(&w, "audit", &roster, &config, &[]).await.unwrap();
+    assert_eq!(hook.bodies().len(), 1);
+}
+
+#[test]
+fn the_ending_names_the_time_the_first_failures_and_the_next_step() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let w = rt.block_on(World::start(Options::default()));
+    let config = w.config("");
+    w.write("roster.csv", TWO_AND_A_BAD_ONE);
+    let out = Command::new(BIN)
+        .current_dir(w.dir.path())
+        .envs(muster::sandbox::Sandbox::credentials())
+        .env_remove("MUSTER_CONFIG")
+        .args(["import", "roster.csv", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(" finished in "), "{stderr}");
+    assert!(
+        stderr.contains("1 row needs fixing; they are:\n  roster.csv row 4 (invalid, traccar): "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("next: fix the Errors sheet in results.xlsx and run: muster import results.xlsx --config "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Sup3r-Secret"), "{stderr}");
+    drop(w);
 }
