@@ -360,3 +360,29 @@ impl ValueEnum for Mode {
         Some(PossibleValue::new(self.key()).help(self.about()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_commands_help_ends_with_two_to_four_examples() {
+        let mut cli = Cli::command();
+        for sub in cli.get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            let help = sub.render_help().to_string();
+            let examples = help
+                .split("\nExamples:\n")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{name}: no examples in\n{help}"));
+            let lines: Vec<&str> = examples.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert!((2..=4).contains(&lines.len()), "{name}: {lines:?}");
+            assert!(
+                lines.iter().all(|l| l.trim_start().starts_with("muster ")),
+                "{name}: {lines:?}"
+            );
+        }
+    }
+}
