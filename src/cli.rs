@@ -20,7 +20,7 @@ pub struct Cli {
 pub enum Command {
     /// Validate, plan, submit and write the result workbook.
     #[command(
-        after_help = "Examples:\n  muster import roster.xlsx --config muster.toml\n  muster import roster.xlsx --dry-run\n  muster import results.xlsx --config muster.toml --out results-again.xlsx   # feed the fixed Errors sheet back\n  muster import roster.xlsx --mode upsert --plan-only --out plan.xlsx"
+        after_help = "Examples:\n  muster import roster.xlsx --config muster.toml\n  muster import roster.xlsx --dry-run\n  muster import results.xlsx --config muster.toml --out results-2.xlsx   # feed the fixed Errors sheet back\n  muster import roster.xlsx --mode upsert --plan-only --out plan.xlsx"
     )]
     Import(ImportArgs),
     /// Read, map and validate only; writes the validation workbook.

@@ -167,14 +167,22 @@ impl Ending {
     }
 }
 
-/// `results.xlsx` → `results-again.xlsx`: feeding a workbook back writes a new one beside
-/// it (`--out` may not be a roster file of the run).
+/// `results.xlsx` → `results-2.xlsx` → `results-3.xlsx`: feeding a workbook back writes a
+/// new one beside it (`--out` may not be a roster file of the run).
 fn again(workbook: &Path) -> PathBuf {
     let stem = workbook
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "results".into());
-    workbook.with_file_name(format!("{stem}-again.xlsx"))
+    let next = match stem.rsplit_once('-') {
+        Some((base, n)) if !base.is_empty() => match n.parse::<u32>() {
+            // A small number is this counter; a larger one (a date) is part of the name.
+            Ok(n) if n < 1000 => format!("{base}-{}", n + 1),
+            _ => format!("{stem}-2"),
+        },
+        _ => format!("{stem}-2"),
+    };
+    workbook.with_file_name(format!("{next}.xlsx"))
 }
 
 /// `12.3 s`, `2 min 05 s`.
@@ -256,7 +264,7 @@ mod tests {
         );
         assert!(text.contains("12 rows need fixing; the first 10:\n  roster.csv row 7 (invalid, powunity): email (A7): \"x0\" is not an email address\n"), "{text}");
         assert!(text.contains("  … and 2 more (sheet Errors)\n"), "{text}");
-        assert!(text.ends_with("next: fix the Errors sheet in results.xlsx and run: muster import results.xlsx --config 'my config.toml' --out results-again.xlsx\n"), "{text}");
+        assert!(text.ends_with("next: fix the Errors sheet in results.xlsx and run: muster import results.xlsx --config 'my config.toml' --out results-2.xlsx\n"), "{text}");
         assert_eq!(
             ending.headline(),
             "muster import run 20261206-021300-abcd: 13 rows (1 created, 12 invalid) in 12.3 s"
@@ -283,6 +291,18 @@ mod tests {
             "{:?}",
             failures.first
         );
+    }
+
+    #[test]
+    fn each_workbook_fed_back_writes_the_next_number() {
+        for (from, to) in [
+            ("results.xlsx", "results-2.xlsx"),
+            ("out/results-2.xlsx", "out/results-3.xlsx"),
+            ("verify-2026.xlsx", "verify-2026-2.xlsx"),
+            ("my-run.xlsx", "my-run-2.xlsx"),
+        ] {
+            assert_eq!(again(Path::new(from)), PathBuf::from(to), "{from}");
+        }
     }
 
     #[test]
