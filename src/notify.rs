@@ -159,6 +159,23 @@ async fn post(notify: &Notify, body: &Value, allow_insecure_http: bool) -> Resul
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn plain_http_goes_only_to_loopback_unless_allowed() {
+        let notify = |url: &str| Notify {
+            webhook: url.into(),
+            on: NotifyOn::Always,
+        };
+        let err = post(&notify("http://hooks.example/T1/secret"), &json!({}), false)
+            .await
+            .unwrap_err();
+        assert!(err.contains("plain http://"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        let loopback = reqwest::Url::parse("http://127.0.0.1:9/hook").unwrap();
+        assert!(!crate::settings::plain_http_refused(&loopback, false));
+        let elsewhere = reqwest::Url::parse("http://hooks.example/hook").unwrap();
+        assert!(!crate::settings::plain_http_refused(&elsewhere, true));
+    }
+
     #[test]
     fn the_body_has_a_text_for_chats_and_every_field() {
         let notice = Notice {
