@@ -227,13 +227,13 @@ fn every_bad_config_key_is_listed_with_its_place_and_no_value() {
 
 /// A loopback webhook receiver: records each POST's body and answers with the statuses
 /// given, one per request (the last repeats); `None` never answers.
-struct Receiver {
+pub(crate) struct Receiver {
     url: String,
     bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 impl Receiver {
-    async fn start(answers: Vec<Option<u16>>) -> Receiver {
+    pub(crate) async fn start(answers: Vec<Option<u16>>) -> Receiver {
         use axum::http::StatusCode;
         use std::sync::{Arc, Mutex};
         let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
@@ -265,13 +265,13 @@ impl Receiver {
         }
     }
 
-    fn bodies(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn bodies(&self) -> Vec<serde_json::Value> {
         self.bodies.lock().unwrap().clone()
     }
 }
 
 /// The sandbox's config with a `[notify]` section for `hook`.
-fn config_with_hook(w: &World, hook: &Receiver, on: &str) -> std::path::PathBuf {
+pub(crate) fn config_with_hook(w: &World, hook: &Receiver, on: &str) -> std::path::PathBuf {
     let config = w.config("");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
