@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::config::NotifyOn;
 pub use crate::model::Mode;
 
 /// Provision users on fleet-telematics platforms from spreadsheets, exactly once.
@@ -18,25 +19,53 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate, plan, submit and write the result workbook.
+    #[command(
+        after_help = "Examples:\n  muster import roster.xlsx --config muster.toml\n  muster import roster.xlsx --dry-run\n  muster import results.xlsx --config muster.toml --out results-2.xlsx   # feed the fixed Errors sheet back\n  muster import roster.xlsx --mode upsert --plan-only --out plan.xlsx"
+    )]
     Import(ImportArgs),
     /// Read, map and validate only; writes the validation workbook.
+    #[command(
+        after_help = "Examples:\n  muster validate roster.xlsx\n  muster validate roster.csv --config muster.toml --out validation.xlsx\n  muster validate big.csv --errors-only --quiet\n  muster validate roster.csv --json | jq 'select(.status == \"invalid\")'"
+    )]
     Validate(ValidateArgs),
     /// Write an xlsx template per vendor: headers, drop-downs, notes, an example row.
+    #[command(
+        after_help = "Examples:\n  muster template motive\n  muster template all --out templates/"
+    )]
     Template(TemplateArgs),
     /// AROBS: log each manually made API user in and compare its vehicles with the roster.
+    #[command(
+        after_help = "Examples:\n  muster verify roster.xlsx --config muster.toml\n  muster verify roster.xlsx --config muster.toml --secrets passwords.csv --out verify.xlsx"
+    )]
     Verify(VerifyArgs),
     /// Serve simulators of the five platforms on loopback.
+    #[command(
+        after_help = "Examples:\n  muster sandbox\n  muster sandbox --listen 127.0.0.1:0 --write-config muster.toml\n  muster sandbox --error-rate 0.1 --latency-ms 200 --rate 20/s\n  muster sandbox --arobs-users users.csv --seed-users 100000"
+    )]
     Sandbox(SandboxArgs),
     /// Start the sandbox and import samples/fleet.xlsx into it, in one command.
+    #[command(
+        after_help = "Examples:\n  muster demo\n  muster demo --roster my-roster.xlsx --out demo.xlsx"
+    )]
     Demo(DemoArgs),
     /// Show or rebuild the workbook of a past run from the journal.
+    #[command(
+        after_help = "Examples:\n  muster report --list\n  muster report --last\n  muster report 20261206-021300-ab12 --out again.xlsx"
+    )]
     Report(ReportArgs),
     /// Read-only: compare rosters with what each platform holds (same, different, missing,
     /// extra, manual) and write the audit workbook.
+    #[command(
+        after_help = "Examples:\n  muster audit roster.xlsx --config muster.toml\n  muster audit roster.xlsx --fail-on-drift --quiet        # exit 1 on drift, for cron or CI\n  muster audit roster.xlsx --json > audit.jsonl"
+    )]
     Audit(AuditArgs),
     /// Carry out a plan written by `import --plan-only`, if no platform changed since.
+    #[command(
+        after_help = "Examples:\n  muster apply plan.xlsx\n  muster apply plan.xlsx --out results.xlsx --yes"
+    )]
     Apply(ApplyArgs),
     /// List every roster field with its aliases, and how headers are matched.
+    #[command(after_help = "Examples:\n  muster fields\n  muster fields | grep -i mail")]
     Fields,
 }
 
@@ -135,6 +164,11 @@ pub struct ImportArgs {
     /// send no write; `muster apply` carries it out.
     #[arg(long)]
     pub plan_only: bool,
+    /// When to post to the config's `[notify] webhook`: `failure` (rows failed or were
+    /// invalid, or drift was found) or `always` (default: the config's notify_on, else
+    /// failure).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub notify_on: Option<NotifyOn>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -156,6 +190,10 @@ pub struct AuditArgs {
     /// Allow plain http:// to hosts other than loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// With --fail-on-drift: when to post to the config's `[notify] webhook`: `failure`
+    /// (drift was found) or `always` (default: the config's notify_on, else failure).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub notify_on: Option<NotifyOn>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -206,6 +244,11 @@ pub struct VerifyArgs {
     /// Allow plain http:// to hosts other than loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// When to post to the config's `[notify] webhook`: `failure` (rows failed or were
+    /// invalid, or drift was found) or `always` (default: the config's notify_on, else
+    /// failure).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub notify_on: Option<NotifyOn>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -295,6 +338,17 @@ pub struct ReportArgs {
     pub journal: Option<PathBuf>,
 }
 
+/// `--notify-on`'s words are the config's own (`notify_on`).
+impl ValueEnum for NotifyOn {
+    fn value_variants<'a>() -> &'a [Self] {
+        &NotifyOn::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.key()).help(self.about()))
+    }
+}
+
 /// `--mode`'s words are `Mode`'s own: the stages take `model::Mode`, and only this file
 /// knows clap.
 impl ValueEnum for Mode {
@@ -304,5 +358,31 @@ impl ValueEnum for Mode {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.key()).help(self.about()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_commands_help_ends_with_two_to_four_examples() {
+        let mut cli = Cli::command();
+        for sub in cli.get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            let help = sub.render_help().to_string();
+            let examples = help
+                .split("\nExamples:\n")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{name}: no examples in\n{help}"));
+            let lines: Vec<&str> = examples.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert!((2..=4).contains(&lines.len()), "{name}: {lines:?}");
+            assert!(
+                lines.iter().all(|l| l.trim_start().starts_with("muster ")),
+                "{name}: {lines:?}"
+            );
+        }
     }
 }

@@ -32,6 +32,18 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    #[error(
+        "config {path} has keys muster cannot use; nothing was read or sent:\n{}",
+        .problems.join("\n")
+    )]
+    Keys {
+        path: PathBuf,
+        /// One line each: `FILE:LINE:COLUMN: KEY: why`, never a value.
+        problems: Vec<String>,
+    },
+    /// Several problems, one a line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
     #[error("target {target}: environment variable {var} (from {key}) is not set")]
     MissingEnv {
         target: String,
@@ -49,6 +61,168 @@ struct RawConfig {
     /// `"Header" = "field"` or `"ignore"` (DESIGN "Columns, defaults and the config's mapping").
     #[serde(default)]
     mapping: toml::Table,
+    /// `[notify]`: a webhook told how each run ended (DESIGN "Ending a run").
+    notify: Option<RawNotify>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    webhook: String,
+    notify_on: Option<String>,
+}
+
+/// The keys of the file's top level, `[target.NAME]` and `[notify]`: each unknown key is
+/// reported with its line and column, all at once ([`check_keys`]). A test keeps these
+/// lists the same as the serde types' fields.
+const TOP_KEYS: &[&str] = &["target", "mapping", "notify"];
+const TARGET_KEYS: &[&str] = &[
+    "vendor",
+    "url",
+    "token_env",
+    "api_key_env",
+    "username_env",
+    "password_env",
+    "app_name",
+    "rate",
+    "burst",
+    "concurrency",
+    "timeout",
+    "retries",
+    "batch_size",
+    "apps_rate",
+    "apps_per_minute",
+    "integration_name",
+    "auth",
+    "defaults",
+    "values",
+];
+const NOTIFY_KEYS: &[&str] = &["webhook", "notify_on"];
+
+/// Keys that hold a credential's value, and the `_env` key that names its variable instead.
+const CREDENTIAL_KEYS: &[(&str, &str, &str)] = &[
+    ("token", "token", "token_env"),
+    ("api_key", "API key", "api_key_env"),
+    ("apikey", "API key", "api_key_env"),
+    ("key", "API key", "api_key_env"),
+    ("secret", "secret", "token_env"),
+    ("password", "password", "password_env"),
+    ("pass", "password", "password_env"),
+    ("username", "user name", "username_env"),
+    ("user", "user name", "username_env"),
+];
+
+/// When to tell the webhook: only when a run did not fully succeed, or every time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotifyOn {
+    #[default]
+    Failure,
+    Always,
+}
+
+impl NotifyOn {
+    pub const ALL: [NotifyOn; 2] = [NotifyOn::Failure, NotifyOn::Always];
+
+    /// The word in muster.toml and on the command line.
+    pub fn key(self) -> &'static str {
+        match self {
+            NotifyOn::Failure => "failure",
+            NotifyOn::Always => "always",
+        }
+    }
+
+    pub fn about(self) -> &'static str {
+        match self {
+            NotifyOn::Failure => "only when a row failed or was invalid, or drift was found",
+            NotifyOn::Always => "at the end of every run",
+        }
+    }
+}
+
+/// `[notify]`: where a run's ending is posted.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    /// The incoming webhook's URL. It may hold a token of the chat service: it is never
+    /// printed whole (see [`Notify::shown`]).
+    pub webhook: String,
+    pub on: NotifyOn,
+}
+
+impl Notify {
+    /// The webhook as messages show it: scheme and host, never its path (a Slack or Teams
+    /// webhook's path is its secret).
+    pub fn shown(&self) -> String {
+        match url::Url::parse(&self.webhook) {
+            Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+            Err(_) => "the webhook".into(),
+        }
+    }
+}
+
+/// `byte` of `text` as `LINE:COLUMN`, both from 1.
+fn position(text: &str, byte: usize) -> String {
+    let before = &text[..byte.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("{line}:{column}")
+}
+
+/// Every key of `text` muster does not know, with its line and column and the closest key,
+/// and every credential written as a value (its value never shown): all at once. A file
+/// that is not TOML is left to the parser's own message.
+fn check_keys(text: &str, path: &Path) -> Vec<String> {
+    use toml::de::{DeTable, DeValue};
+    let Ok(doc) = DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    let mut check = |key: &str, prefix: &str, start: usize, known: &[&str]| {
+        if known.contains(&key) {
+            return;
+        }
+        let at = format!(
+            "{}:{}: {prefix}{key}",
+            path.display(),
+            position(text, start)
+        );
+        let credential = CREDENTIAL_KEYS.iter().find(|(k, ..)| *k == key);
+        problems.push(match credential {
+            Some((_, what, env_key)) if prefix.starts_with("target.") => format!(
+                "{at}: a credential written in the config (its value is not shown); put the {what} in an environment variable and name it with {env_key}"
+            ),
+            _ => format!(
+                "{at}: unknown key{}",
+                crate::suggest::did_you_mean(key, known.iter().copied())
+            ),
+        });
+    };
+    for (k, v) in doc.get_ref() {
+        let key: &str = k.get_ref();
+        check(key, "", k.span().start, TOP_KEYS);
+        let DeValue::Table(table) = v.get_ref() else {
+            continue;
+        };
+        match key {
+            "target" => {
+                for (name, t) in table {
+                    let DeValue::Table(t) = t.get_ref() else {
+                        continue;
+                    };
+                    let prefix = format!("target.{}.", name.get_ref());
+                    for (k, _) in t {
+                        check(k.get_ref(), &prefix, k.span().start, TARGET_KEYS);
+                    }
+                }
+            }
+            "notify" => {
+                for (k, _) in table {
+                    check(k.get_ref(), "notify.", k.span().start, NOTIFY_KEYS);
+                }
+            }
+            _ => {}
+        }
+    }
+    problems
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -212,42 +386,41 @@ impl Target {
         }
     }
 
-    /// Reads this target's credentials from the environment.
-    /// A missing variable is an error naming the key and the variable, never its value.
+    /// Reads this target's credentials from the environment. A missing variable is an
+    /// error naming the key and the variable, never a value; every missing one is named.
     pub fn credentials(&self, env: &Env) -> Result<Credentials, ConfigError> {
-        let read = |key: &str, var: Option<&str>| -> Result<Option<Secret>, ConfigError> {
-            let Some(var) = var else {
-                return Err(ConfigError::MissingEnv {
+        let mut missing = Vec::new();
+        let mut read = |key: &str, var: Option<&str>| -> Option<Secret> {
+            let found = var.and_then(|v| env.get(v)).map(Secret::new);
+            if found.is_none() {
+                missing.push(ConfigError::MissingEnv {
                     target: self.name.clone(),
                     key: key.to_string(),
-                    var: "(none configured)".into(),
+                    var: var.unwrap_or("(none configured)").to_string(),
                 });
-            };
-            match env.get(var) {
-                Some(v) => Ok(Some(Secret::new(v))),
-                None => Err(ConfigError::MissingEnv {
-                    target: self.name.clone(),
-                    key: key.to_string(),
-                    var: var.to_string(),
-                }),
             }
+            found
         };
         let mut creds = Credentials::default();
         match self.vendor {
-            VendorKind::Traccar => creds.token = read("token_env", self.token_env.as_deref())?,
+            VendorKind::Traccar => creds.token = read("token_env", self.token_env.as_deref()),
             VendorKind::Motive => {
                 creds.token = read(
                     "api_key_env",
                     self.api_key_env.as_deref().or(self.token_env.as_deref()),
-                )?
+                )
             }
             VendorKind::Pegasus | VendorKind::Drtrack => {
-                creds.username = read("username_env", self.username_env.as_deref())?;
-                creds.password = read("password_env", self.password_env.as_deref())?;
+                creds.username = read("username_env", self.username_env.as_deref());
+                creds.password = read("password_env", self.password_env.as_deref());
             }
             VendorKind::Arobs => {}
         }
-        Ok(creds)
+        match missing.len() {
+            0 => Ok(creds),
+            1 => Err(missing.remove(0)),
+            _ => Err(ConfigError::Several(missing)),
+        }
     }
 }
 
@@ -258,6 +431,8 @@ pub struct Config {
     pub targets: BTreeMap<String, Target>,
     /// `[mapping]`: header → field overrides (a `--mapping FILE` is laid on top).
     pub mapping: Overrides,
+    /// `[notify]`, when the config has one.
+    pub notify: Option<Notify>,
 }
 
 impl Config {
@@ -272,6 +447,13 @@ impl Config {
 
     /// Parses and checks config text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let problems = check_keys(text, path);
+        if !problems.is_empty() {
+            return Err(ConfigError::Keys {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.message().to_string(),
@@ -388,10 +570,47 @@ impl Config {
         }
         let mapping =
             Overrides::from_table(&raw.mapping).map_err(|m| invalid("mapping".into(), m))?;
+        let notify = match raw.notify {
+            None => None,
+            Some(n) => {
+                let webhook = n.webhook.trim().to_string();
+                match url::Url::parse(&webhook) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                        if !u.username().is_empty() || u.password().is_some() {
+                            return Err(invalid(
+                                "notify.webhook".into(),
+                                "holds credentials (user:password@)".into(),
+                            ));
+                        }
+                    }
+                    // Never echoed: a webhook's URL is its secret.
+                    _ => {
+                        return Err(invalid(
+                            "notify.webhook".into(),
+                            "is not an http:// or https:// URL".into(),
+                        ));
+                    }
+                }
+                let on = match n.notify_on.as_deref() {
+                    None => NotifyOn::default(),
+                    Some(word) => NotifyOn::ALL
+                        .into_iter()
+                        .find(|o| o.key().eq_ignore_ascii_case(word.trim()))
+                        .ok_or_else(|| {
+                            invalid(
+                                "notify.notify_on".into(),
+                                format!("\"{word}\" is not one of failure, always"),
+                            )
+                        })?,
+                };
+                Some(Notify { webhook, on })
+            }
+        };
         Ok(Config {
             path: Some(path.to_path_buf()),
             targets,
             mapping,
+            notify,
         })
     }
 
@@ -628,6 +847,87 @@ timeout = "5s"
         .to_string();
         assert!(err.contains("target.x.url: holds credentials"), "{err}");
         assert!(!err.contains("hunter2") && !err.contains("admin"), "{err}");
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once_with_its_place() {
+        let err = parse(
+            "[target.p]\nvendor = \"traccar\"\nurl = \"https://p.example\"\nconcurency = 4\ntoken = \"hunter2\"\n\n[target.m]\nvendor = \"motive\"\nurl = \"https://m.example\"\n  api_key = \"sk-live-1\"\nrat = \"1/s\"\n\n[notfy]\nwebhook = \"https://h.example\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        let want = "\
+config muster.toml has keys muster cannot use; nothing was read or sent:
+muster.toml:4:1: target.p.concurency: unknown key; did you mean concurrency?
+muster.toml:5:1: target.p.token: a credential written in the config (its value is not shown); put the token in an environment variable and name it with token_env
+muster.toml:10:3: target.m.api_key: a credential written in the config (its value is not shown); put the API key in an environment variable and name it with api_key_env
+muster.toml:11:1: target.m.rat: unknown key; did you mean rate?
+muster.toml:13:2: notfy: unknown key; did you mean notify?";
+        // Keys come in the file's order within a table; tables sorted by name.
+        let mut got: Vec<&str> = err.lines().collect();
+        let mut wanted: Vec<&str> = want.lines().collect();
+        got.sort();
+        wanted.sort();
+        assert_eq!(got, wanted, "{err}");
+        assert!(
+            !err.contains("hunter2") && !err.contains("sk-live"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_key_lists_are_the_serde_types_fields() {
+        // deny_unknown_fields names every field it expects: the lists must say the same.
+        let expected = |text: &str| {
+            let e = toml::from_str::<RawConfig>(text).unwrap_err().to_string();
+            // "unknown field `zzz`, expected one of `a`, `b`" or "expected `a` or `b`".
+            let list = e.split(", expected ").nth(1).unwrap_or("").to_string();
+            let mut names: Vec<String> = list
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            names.sort();
+            names
+        };
+        let sorted = |l: &[&str]| {
+            let mut v: Vec<String> = l.iter().map(|s| s.to_string()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(expected("zzz = 1"), sorted(TOP_KEYS));
+        assert_eq!(
+            expected("[target.x]\nvendor = \"traccar\"\nzzz = 1"),
+            sorted(TARGET_KEYS)
+        );
+        assert_eq!(
+            expected("[notify]\nwebhook = \"https://h\"\nzzz = 1"),
+            sorted(NOTIFY_KEYS)
+        );
+    }
+
+    #[test]
+    fn notify_takes_a_webhook_and_when() {
+        let c = parse(
+            "[notify]\nwebhook = \"https://hooks.example/T1/B2/secret\"\nnotify_on = \"always\"\n",
+        )
+        .unwrap();
+        let n = c.notify.unwrap();
+        assert_eq!(n.on, NotifyOn::Always);
+        assert_eq!(n.shown(), "https://hooks.example/…");
+        assert_eq!(parse("").unwrap().notify.map(|n| n.on), None);
+        let err = parse("[notify]\nwebhook = \"hooks.example/T1/secret\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config muster.toml: notify.webhook: is not an http:// or https:// URL"
+        );
+        let err = parse("[notify]\nwebhook = \"https://h.example\"\nnotify_on = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notify.notify_on"), "{err}");
     }
 
     #[test]

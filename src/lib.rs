@@ -14,6 +14,7 @@ pub mod input;
 pub mod journal;
 pub mod mapping;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
@@ -23,6 +24,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod settings;
 pub mod submit;
+pub mod suggest;
 pub mod validate;
 pub mod vendors;
 

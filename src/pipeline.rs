@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 
 use crate::audit::Class;
 use crate::cli::ImportArgs;
-use crate::config::{Credentials, Target};
+use crate::config::{Credentials, Notify, Target};
 use crate::journal::{Journal, StoredRowRef};
 use crate::model::{Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::plan::prune::Recorded;
@@ -40,6 +40,10 @@ pub struct Summary {
     /// (target, status) → rows
     pub counts: BTreeMap<(String, Status), usize>,
     pub out: PathBuf,
+    /// What the terminal's ending says (none for a plan): the demo and the webhook use it.
+    pub ending: Option<report::Ending>,
+    /// The config's `[notify]`, told by the command once the run has ended.
+    pub notify: Option<Notify>,
 }
 
 /// Exit 0 when every row succeeded, 1 otherwise.
@@ -78,7 +82,9 @@ pub async fn execute_plan(
         Purpose::Verify(_) => "verify",
     };
     let started = chrono::Utc::now();
+    let clock = std::time::Instant::now();
     let config = settings::config(args.input.config.as_deref(), command)?;
+    settings::check_target(&config, args.input.target.as_deref())?;
     let deadline = settings::deadline(args.deadline)?;
     let journal_path = settings::journal_path(args.journal.as_deref());
     let mut keep: Vec<&Path> = args.input.files.iter().map(PathBuf::as_path).collect();
@@ -106,6 +112,9 @@ pub async fn execute_plan(
         config: &config,
         target_override: args.input.target.as_deref(),
     };
+    if let Some(names) = validate::unknown_targets(&rows, &ctx) {
+        bail!("{names}");
+    }
     let defaults = validate::Defaults::default();
     defaults.apply(&mut rows, &ctx);
     let mut checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
@@ -320,6 +329,7 @@ pub async fn execute_plan(
     let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
     writer.set_columns(&roster.columns, &defaults.notes());
     let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
+    let mut failures = report::Failures::default();
     let mut json_out = Stdout::new();
     for (row, c) in rows.into_iter().zip(checked) {
         let outcome = outcomes.remove(&row.index).unwrap_or_else(|| {
@@ -339,6 +349,7 @@ pub async fn execute_plan(
             row,
             outcome,
         };
+        failures.add(&result);
         writer.write(&result)?;
         if args.json {
             serde_json::to_writer(&mut json_out, &report::json_row(&result))?;
@@ -351,6 +362,24 @@ pub async fn execute_plan(
         .with_context(|| format!("writing {}", args.out.display()))?;
     let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
     journal.finish_run(&run, &stats, complete)?;
+    let next = (failures.count > 0).then(|| {
+        report::Ending::next_step(
+            command,
+            &finished.path,
+            config.path.as_deref(),
+            args.journal.as_deref(),
+        )
+    });
+    let ending = report::Ending {
+        command: command.into(),
+        run_id: run.run_id.clone(),
+        elapsed: clock.elapsed(),
+        counts: finished.counts.clone(),
+        stats: stats.clone(),
+        workbook: finished.path.clone(),
+        failures,
+        next,
+    };
     if args.json {
         let mut summary =
             report::summary_json(&run, &finished.counts, &stats, Some(&finished.path));
@@ -359,16 +388,15 @@ pub async fn execute_plan(
         json_out.write_all(b"\n")?;
         json_out.flush()?;
     } else if !args.quiet {
-        crate::say_part!(
-            "{}",
-            report::summary_table(&finished.counts, &stats, Some(&finished.path))
-        );
+        crate::say_part!("{}", ending.text());
     }
     Ok(Summary {
         run,
         stats,
         counts,
         out: args.out.clone(),
+        ending: Some(ending),
+        notify: config.notify.clone(),
     })
 }
 
@@ -509,6 +537,8 @@ fn write_plan(
         stats: Vec::new(),
         counts,
         out: args.out.clone(),
+        ending: None,
+        notify: None,
     })
 }
 

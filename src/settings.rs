@@ -22,12 +22,19 @@ pub const DEFAULT_JOURNAL: &str = ".muster/journal.db";
 /// The configuration file every command looks for in the working directory.
 pub const DEFAULT_CONFIG: &str = "muster.toml";
 
-/// The configuration file: `--config`, else `./muster.toml` when there is one.
+/// The environment variable naming the configuration file when `--config` is not given.
+pub const CONFIG_ENV: &str = "MUSTER_CONFIG";
+
+/// The configuration file: `--config`, else the file `MUSTER_CONFIG` names, else
+/// `./muster.toml` when there is one. The same for every command.
 pub fn config_path(arg: Option<&Path>) -> Option<PathBuf> {
-    match arg {
-        Some(p) => Some(p.to_path_buf()),
-        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+    if let Some(p) = arg {
+        return Some(p.to_path_buf());
     }
+    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists())
 }
 
 /// The configuration a command that reaches platforms needs: without one it cannot run.
@@ -35,7 +42,7 @@ pub fn config(arg: Option<&Path>, command: &str) -> anyhow::Result<Config> {
     match config_path(arg) {
         Some(path) => Ok(Config::load(&path)?),
         None => bail!(
-            "{command} needs a configuration: --config {DEFAULT_CONFIG} (see README, or `muster sandbox --write-config {DEFAULT_CONFIG}`)"
+            "{command} needs a configuration: --config FILE, {CONFIG_ENV}=FILE or ./{DEFAULT_CONFIG} (see README, or `muster sandbox --write-config {DEFAULT_CONFIG}`)"
         ),
     }
 }
@@ -47,6 +54,35 @@ pub fn config_or_default(arg: Option<&Path>) -> anyhow::Result<Config> {
         Some(path) => Ok(Config::load(&path)?),
         None => Ok(Config::default()),
     }
+}
+
+/// `--target NAME` must name a target of the config (or, without a config, a vendor
+/// key): otherwise the run cannot do what was asked, and every row would be invalid.
+pub fn check_target(config: &Config, name: Option<&str>) -> anyhow::Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    if config.target(name).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = match &config.path {
+        Some(_) => config.targets.keys().map(String::as_str).collect(),
+        None => crate::model::VendorKind::ALL
+            .iter()
+            .map(|v| v.key())
+            .collect(),
+    };
+    let place = match &config.path {
+        Some(p) => format!("a target of {}", p.display()),
+        None => "a vendor key (no config was found)".into(),
+    };
+    bail!(
+        "--target {name}: is not {place}{} (known: {})",
+        crate::suggest::did_you_mean(name, known.iter().copied()),
+        if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 /// The journal: `--journal`, else [`DEFAULT_JOURNAL`].
@@ -94,22 +130,26 @@ pub fn check_url(target: &Target, allow_insecure: bool) -> anyhow::Result<()> {
             target.name, target.url
         )
     })?;
-    if url.scheme() == "http" && !allow_insecure {
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if !loopback {
-            bail!(
-                "target {}: {} uses plain http:// to a host that is not loopback; credentials would travel unencrypted (use https://, or --allow-insecure-http)",
-                target.name,
-                target.url
-            );
-        }
+    if plain_http_refused(&url, allow_insecure) {
+        bail!(
+            "target {}: {} uses plain http:// to a host that is not loopback; credentials would travel unencrypted (use https://, or --allow-insecure-http)",
+            target.name,
+            target.url
+        );
     }
     Ok(())
+}
+
+/// Whether `url` is plain http:// to a host that is not loopback, and that is not allowed
+/// (`--allow-insecure-http`): for targets and the webhook alike.
+pub fn plain_http_refused(url: &reqwest::Url, allow_insecure: bool) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    url.scheme() == "http" && !allow_insecure && !loopback
 }
 
 /// The files, as one line for a message.
@@ -188,6 +228,27 @@ mod tests {
         assert!(err.contains("A_TOKEN"), "{err}");
         assert!(err.contains("B_KEY"), "{err}");
         assert_eq!(err.lines().count(), 3, "{err}");
+    }
+
+    #[test]
+    fn an_unknown_target_flag_cannot_run_and_says_the_closest() {
+        let config = Config::parse(
+            "[target.powunity]\nvendor = \"traccar\"\nurl = \"https://p.example\"\n",
+            Path::new("muster.toml"),
+        )
+        .unwrap();
+        assert!(check_target(&config, Some("powunity")).is_ok());
+        assert!(check_target(&config, None).is_ok());
+        assert_eq!(
+            check_target(&config, Some("powunty"))
+                .unwrap_err()
+                .to_string(),
+            "--target powunty: is not a target of muster.toml; did you mean powunity? (known: powunity)"
+        );
+        let none = Config::default();
+        assert!(check_target(&none, Some("motive")).is_ok());
+        let err = check_target(&none, Some("motiv")).unwrap_err().to_string();
+        assert!(err.contains("did you mean motive?"), "{err}");
     }
 
     #[test]

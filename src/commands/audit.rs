@@ -11,6 +11,7 @@ use anyhow::{Context as _, anyhow};
 use crate::audit::Class;
 use crate::cli::AuditArgs;
 use crate::model::Row;
+use crate::notify::{self, Notice};
 use crate::plan::survey;
 use crate::report::audit::{self as audit_report, Line};
 use crate::roster;
@@ -20,7 +21,10 @@ use crate::validate::{self, Duplicates};
 use crate::{Env, Exit};
 
 pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
+    let started = chrono::Utc::now();
+    let clock = std::time::Instant::now();
     let config = settings::config(args.input.config.as_deref(), "audit")?;
+    settings::check_target(&config, args.input.target.as_deref())?;
     let keep: Vec<&std::path::Path> = args.input.files.iter().map(|p| p.as_path()).collect();
     crate::report::output::check_writable(&args.out, &keep)?;
     let mut roster = roster::open(&args.input, &config)?;
@@ -36,6 +40,9 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         config: &config,
         target_override: args.input.target.as_deref(),
     };
+    if let Some(names) = validate::unknown_targets(&rows, &ctx) {
+        anyhow::bail!("{names}");
+    }
     let defaults = validate::Defaults::default();
     defaults.apply(&mut rows, &ctx);
     let checked = validate::check_rows(&rows, &ctx, &mut Duplicates::default());
@@ -99,11 +106,57 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         crate::say_part!("{}", table(&lines, skipped, &args.out));
     }
     let drift = lines.iter().any(|l| l.class.is_drift());
+    if args.fail_on_drift {
+        let notice = notice(&lines, &args.out, started, clock.elapsed());
+        notify::tell(
+            config.notify.as_ref(),
+            args.notify_on,
+            &notice,
+            args.allow_insecure_http,
+        )
+        .await;
+    }
     Ok(if args.fail_on_drift && drift {
         Exit::RowsFailed
     } else {
         Exit::Success
     })
+}
+
+/// What the webhook is told after an audit with `--fail-on-drift`: the drift per target and
+/// the first users that drifted.
+fn notice(
+    lines: &[Line],
+    out: &Path,
+    started: chrono::DateTime<chrono::Utc>,
+    elapsed: std::time::Duration,
+) -> Notice {
+    let drifted: Vec<&Line> = lines.iter().filter(|l| l.class.is_drift()).collect();
+    let first_errors = drifted
+        .iter()
+        .take(crate::report::ending::FIRST)
+        .map(|l| format!("{}: {} is {}", l.target, l.key, l.class.key()))
+        .collect();
+    let summary = audit_report::json_summary(lines, Some(out));
+    Notice {
+        run_id: format!("audit-{}", started.format("%Y%m%d-%H%M%S")),
+        command: "audit".into(),
+        failed: !drifted.is_empty(),
+        elapsed,
+        workbook: std::path::absolute(out)
+            .unwrap_or_else(|_| out.to_path_buf())
+            .display()
+            .to_string(),
+        targets: summary["summary"]["targets"].clone(),
+        first_errors,
+        errors: drifted.len(),
+        headline: format!(
+            "muster audit: {} users and rows compared, {} drifted, in {:.1} s",
+            lines.len(),
+            drifted.len(),
+            elapsed.as_secs_f64()
+        ),
+    }
 }
 
 /// The terminal summary: one line per target with its counts per class.

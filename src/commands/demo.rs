@@ -1,5 +1,7 @@
 //! `muster demo`: the sandbox in-process on a free loopback port, `samples/fleet.xlsx`
-//! imported into all five simulated platforms, `results.xlsx` written here.
+//! imported into all five simulated platforms, `results.xlsx` written here. It ends as an
+//! import ends (the pipeline prints that), then shows the sandbox's own counters: what
+//! the simulated platforms saw, so nothing made twice shows.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -56,15 +58,66 @@ pub async fn run(args: DemoArgs, _env: &Env) -> anyhow::Result<Exit> {
         let mut out = Stdout::new();
         writeln!(
             out,
-            "run {}: the result workbook is {}",
-            summary.run.run_id,
+            "the result workbook is {}",
             std::fs::canonicalize(&summary.out)
                 .unwrap_or(summary.out.clone())
                 .display()
         )?;
-        writeln!(out, "sandbox counters: {}", sandbox.stats())?;
+        write!(out, "{}", counters_table(&sandbox.stats()))?;
         out.flush()?;
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(pipeline::exit_of(&summary))
+}
+
+/// The sandbox counters shown, as (column, counter key).
+const COUNTERS: [(&str, &str); 5] = [
+    ("requests", "requests"),
+    ("users made", "created"),
+    ("duplicates refused", "duplicates_refused"),
+    ("429s", "rate_limited"),
+    ("faults", "faults_injected"),
+];
+
+/// The sandbox's counters (`GET /_sandbox/stats`) as a small table: a platform a line.
+fn counters_table(stats: &serde_json::Value) -> String {
+    let mut lines = vec![
+        std::iter::once("sandbox")
+            .chain(COUNTERS.iter().map(|(c, _)| *c))
+            .map(String::from)
+            .collect::<Vec<_>>(),
+    ];
+    if let Some(platforms) = stats.as_object() {
+        for (vendor, counters) in platforms {
+            let mut line = vec![vendor.clone()];
+            line.extend(
+                COUNTERS
+                    .iter()
+                    .map(|(_, key)| counters[key].as_u64().unwrap_or(0).to_string()),
+            );
+            lines.push(line);
+        }
+    }
+    crate::report::summary::aligned(&lines, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counters_are_a_table_a_platform_a_line() {
+        let stats = serde_json::json!({
+            "traccar": {"requests": 24, "created": 8, "duplicates_refused": 0, "rate_limited": 1, "faults_injected": 0, "links_created": 13},
+            "arobs": {"requests": 0, "created": 0},
+        });
+        assert_eq!(
+            counters_table(&stats),
+            "\
+sandbox  requests  users made  duplicates refused  429s  faults
+traccar        24           8                   0     1       0
+arobs           0           0                   0     0       0
+"
+        );
+    }
 }

@@ -29,6 +29,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
     // `./muster.toml` is found as every command finds it (`settings`).
     let config = Arc::new(settings::config_or_default(args.input.config.as_deref())?);
+    settings::check_target(&config, args.input.target.as_deref())?;
     let keep: Vec<&std::path::Path> = args.input.files.iter().map(|p| p.as_path()).collect();
     crate::report::output::check_writable(&args.out, &keep)?;
     let mut roster = roster::open(&args.input, &config)?;

@@ -23,8 +23,16 @@ pub async fn run(args: VerifyArgs, env: &Env) -> anyhow::Result<Exit> {
         quiet: args.quiet,
         json: args.json,
         allow_insecure_http: args.allow_insecure_http,
+        notify_on: args.notify_on,
         ..ImportArgs::default()
     };
     let summary = pipeline::execute(import_args, env, Purpose::Verify(Arc::new(passwords))).await?;
+    crate::notify::tell_ending(
+        summary.notify.as_ref(),
+        args.notify_on,
+        summary.ending.as_ref(),
+        args.allow_insecure_http,
+    )
+    .await;
     Ok(pipeline::exit_of(&summary))
 }

@@ -65,14 +65,9 @@ fn statuses(get: impl Fn(Status) -> u64) -> Map<String, Value> {
         .collect()
 }
 
-/// The run's summary as one JSON object, `{"summary": {...}}`, printed after the rows.
-/// Status maps list only statuses that occur.
-pub fn summary_json(
-    run: &RunInfo,
-    counts: &Counts,
-    stats: &[TargetStats],
-    workbook: Option<&Path>,
-) -> Value {
+/// The rows of each target by status, with its requests when it sent any: the `targets`
+/// of the JSON summary and of the webhook's notice.
+pub fn targets_json(counts: &Counts, stats: &[TargetStats]) -> Value {
     let targets: Vec<Value> = counts
         .with_stats(stats)
         .into_iter()
@@ -99,6 +94,18 @@ pub fn summary_json(
             o
         })
         .collect();
+    Value::Array(targets)
+}
+
+/// The run's summary as one JSON object, `{"summary": {...}}`, printed after the rows.
+/// Status maps list only statuses that occur.
+pub fn summary_json(
+    run: &RunInfo,
+    counts: &Counts,
+    stats: &[TargetStats],
+    workbook: Option<&Path>,
+) -> Value {
+    let targets = targets_json(counts, stats);
     json!({
         "summary": {
             "run_id": run.run_id,

@@ -7,7 +7,8 @@
 //! - [`manual`]: the AROBS worksheet (steps and users to type);
 //! - [`safe`]: no formula, no secret, no over-long cell (the reasoning is documented there);
 //! - [`counts`]: rows per target and status, kept while writing;
-//! - [`summary`]: the terminal table; [`json`]: `--json` rows and summary; [`stdout`]:
+//! - [`summary`]: the terminal table; [`ending`]: the end of a run on the terminal (the
+//!   table, the time, the first failures, the next step); [`json`]: `--json` rows and summary; [`stdout`]:
 //!   standard output that survives a reader that stops early;
 //! - [`style`]: formats and status colours; [`sheet`]: what every sheet shares (Excel's
 //!   row limit, column widths, writing a text cell).
@@ -16,6 +17,7 @@
 pub mod audit;
 mod columns;
 pub mod counts;
+pub mod ending;
 pub mod json;
 pub mod manual;
 pub mod output;
@@ -32,6 +34,7 @@ use std::path::PathBuf;
 
 pub use columns::{add_columns, columns_table};
 pub use counts::{Counts, TargetCounts};
+pub use ending::{Ending, Failures};
 pub use json::{json_row, summary_json};
 pub use summary::summary_table;
 pub use workbook::{Finished, ResultsWriter};

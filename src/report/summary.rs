@@ -69,38 +69,11 @@ pub fn summary_table(counts: &Counts, stats: &[TargetStats], workbook: Option<&P
         lines.push(total);
     }
 
-    let cols = lines[0].len();
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    if !joined.is_empty() {
-        for line in &lines {
-            let mut text = String::new();
-            for (c, cell) in line.iter().enumerate() {
-                if c > 0 {
-                    text.push_str("  ");
-                }
-                let pad = widths[c] - cell.chars().count();
-                // Names left, numbers right.
-                if c < 2 {
-                    text.push_str(cell);
-                    text.push_str(&" ".repeat(pad));
-                } else {
-                    text.push_str(&" ".repeat(pad));
-                    text.push_str(cell);
-                }
-            }
-            out.push_str(text.trim_end());
-            out.push('\n');
-        }
-    }
+    let mut out = if joined.is_empty() {
+        String::new()
+    } else {
+        aligned(&lines, 2)
+    };
     for s in stats {
         if let Some(why) = &s.halted {
             out.push_str(&format!("{} halted: {why}\n", s.target));
@@ -116,6 +89,41 @@ pub fn summary_table(counts: &Counts, stats: &[TargetStats], workbook: Option<&P
         Some(p) => out.push_str(&format!("workbook: {}{waiting}\n", p.display())),
         None if manual > 0 => out.push_str(&format!("{}\n", waiting.trim_start_matches("; "))),
         None => {}
+    }
+    out
+}
+
+/// Lines of cells as a terminal table: columns two spaces apart, the first `names` columns
+/// left-aligned, the rest (numbers) right-aligned, no trailing spaces.
+pub fn aligned(lines: &[Vec<String>], names: usize) -> String {
+    let cols = lines.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l.get(c).map_or(0, |cell| cell.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        let mut text = String::new();
+        for (c, cell) in line.iter().enumerate() {
+            if c > 0 {
+                text.push_str("  ");
+            }
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if c < names {
+                text.push_str(cell);
+                text.push_str(&pad);
+            } else {
+                text.push_str(&pad);
+                text.push_str(cell);
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
     }
     out
 }

@@ -21,6 +21,7 @@ use crate::model::{Action, Field, Problem, Row};
 pub use defaults::Defaults;
 pub use duplicates::{Duplicates, Key, identity};
 pub use generic::{is_email, is_phone};
+pub use target::unknown_names as unknown_targets;
 pub use vendor::{DUTY_STATUSES, ELD_MODES, MOTIVE_ROLES, PEGASUS_APPS, TIME_TRACKING_MODES};
 
 /// What validation needs besides the row.

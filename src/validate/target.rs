@@ -28,7 +28,12 @@ pub(super) fn resolve(row: &Row, ctx: &Context) -> Result<Target, Problem> {
                 Problem::cell(
                     row,
                     col,
-                    format!("{} (known: {})", unknown(ctx), known(ctx)),
+                    format!(
+                        "{}{} (known: {})",
+                        unknown(ctx),
+                        did_you_mean(value, ctx),
+                        known(ctx)
+                    ),
                 )
             });
         }
@@ -118,6 +123,72 @@ impl Cache {
     }
 }
 
+/// Target names the rows' `target` cells give that the config (given) does not have: an
+/// import or an audit cannot run them, so this is said once for the whole roster, each
+/// name with its cells and the closest target (DESIGN "Ending a run", issue 29). `None`
+/// when every name is known, with `--target` (it decides instead), or without a config.
+pub fn unknown_names(rows: &[Row], ctx: &Context) -> Option<String> {
+    let path = ctx.config.path.as_ref()?;
+    if ctx.target_override.is_some() {
+        return None;
+    }
+    // Name → (cells shown, cells in all), in the order met.
+    let mut names: Vec<(String, Vec<String>, usize)> = Vec::new();
+    for row in rows {
+        let Some(col) = row.layout.column_of(Field::Target) else {
+            continue;
+        };
+        let Some(value) = row.cell(col) else { continue };
+        if ctx.config.target(value).is_some() {
+            continue;
+        }
+        let i = match names.iter().position(|(n, ..)| n == value) {
+            Some(i) => i,
+            None => {
+                names.push((value.to_string(), Vec::new(), 0));
+                names.len() - 1
+            }
+        };
+        let entry = &mut names[i];
+        entry.2 += 1;
+        if entry.1.len() < CELLS_SHOWN {
+            entry.1.push(row.locate(col));
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "the roster names targets that are not in {} (known: {}); nothing was sent:",
+        path.display(),
+        known(ctx)
+    );
+    for (name, cells, all) in &names {
+        let more = match all - cells.len() {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        text.push_str(&format!(
+            "\n  \"{name}\" in {}{more}{}",
+            cells.join("; "),
+            did_you_mean(name, ctx)
+        ));
+    }
+    Some(text)
+}
+
+/// How many cells of one unknown target name are listed.
+const CELLS_SHOWN: usize = 5;
+
+/// `"; did you mean NAME?"` with the config's target closest to `name`.
+fn did_you_mean(name: &str, ctx: &Context) -> String {
+    if ctx.config.path.is_some() {
+        crate::suggest::did_you_mean(name, ctx.config.targets.keys().map(String::as_str))
+    } else {
+        crate::suggest::did_you_mean(name, VendorKind::ALL.iter().map(|v| v.key()))
+    }
+}
+
 fn unknown(ctx: &Context) -> &'static str {
     if ctx.config.path.is_some() {
         "is not a target of the config"
@@ -203,6 +274,14 @@ mod tests {
                 ),
             ),
             (
+                &two,
+                None,
+                row(&[(Field::Target, "powunty")]),
+                Err(
+                    "target (A7): \"powunty\" is not a target of the config; did you mean powunity? (known: fleet, powunity)",
+                ),
+            ),
+            (
                 &none,
                 None,
                 row(&[(Field::Target, "samsara")]),
@@ -236,6 +315,46 @@ mod tests {
                 r.cells
             );
         }
+    }
+
+    #[test]
+    fn unknown_names_are_said_once_with_their_cells_and_the_closest_target() {
+        let two = config(TWO);
+        let ctx = |over| Context {
+            config: &two,
+            target_override: over,
+        };
+        let rows = [
+            row(&[(Field::Target, "powunty")]),
+            row(&[(Field::Target, "fleet")]),
+            row(&[(Field::Target, "samsara")]),
+            row(&[(Field::Target, "")]),
+        ];
+        let text = unknown_names(&rows, &ctx(None)).unwrap();
+        assert!(
+            text.starts_with(
+                "the roster names targets that are not in muster.toml (known: fleet, powunity); nothing was sent:\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"powunty\" in roster.csv, A7; did you mean powunity?"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"samsara\" in roster.csv, A7\n")
+                || text.ends_with("\"samsara\" in roster.csv, A7"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert_eq!(unknown_names(&rows, &ctx(Some("fleet"))), None);
+        assert_eq!(unknown_names(&rows[1..2], &ctx(None)), None);
+        let none = Config::default();
+        let no_config = Context {
+            config: &none,
+            target_override: None,
+        };
+        assert_eq!(unknown_names(&rows, &no_config), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use muster::secret::Secret;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::World;
+use crate::support::{World, client};
 
 /// One line of the roster, and how the administrator really made the user.
 struct Person {
@@ -193,6 +193,58 @@ fn assert_nowhere(secrets: &[String], workbook: &Path, journal: &Path) {
     }
 }
 
+/// `muster verify FILE --config --journal --out --quiet`, in-process.
+async fn verify(
+    world: &World,
+    file: &Path,
+    config: &Path,
+    journal: &Path,
+    out: &Path,
+) -> anyhow::Result<Exit> {
+    let [file, config, journal, out] =
+        [file, config, journal, out].map(|p| p.display().to_string());
+    world
+        .muster(&[
+            "verify",
+            &file,
+            "--config",
+            &config,
+            "--journal",
+            &journal,
+            "--out",
+            &out,
+            "--quiet",
+        ])
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_tells_the_webhook_its_counts_and_no_password() {
+    use crate::operator::{Receiver, config_with_hook};
+    let world = World::start(Options::default()).await;
+    let people = twenty();
+    make_by_hand(&world, &people);
+    let hook = Receiver::start(vec![Some(200)]).await;
+    let config = config_with_hook(&world, &hook, "failure");
+    let file = world.write("roster.csv", &roster(&people, true));
+    let journal = world.path("j.db");
+    let out = world.path("verify.xlsx");
+    let exit = verify(&world, &file, &config, &journal, &out)
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::RowsFailed);
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body = &bodies[0];
+    assert_eq!(body["command"], "verify");
+    assert_eq!(body["targets"][0]["statuses"]["verified"], 15, "{body}");
+    assert_eq!(body["errors"], 5, "{body}");
+    let all = body.to_string();
+    for p in &people {
+        assert!(!all.contains(&p.password), "a password in {all}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_sorts_twenty_hand_made_users_into_verified_and_failed() {
     let world = World::start(Options::default()).await;
@@ -202,18 +254,7 @@ async fn verify_sorts_twenty_hand_made_users_into_verified_and_failed() {
     let file = world.write("roster.csv", &roster(&people, true));
     let journal = world.path("j.db");
     let out = world.path("verify.xlsx");
-    let exit = world
-        .muster(&[
-            "verify",
-            file.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
+    let exit = verify(&world, &file, &config, &journal, &out)
         .await
         .unwrap();
     assert_eq!(exit, Exit::RowsFailed, "5 rows fail");
@@ -408,18 +449,7 @@ async fn a_row_without_any_password_says_where_to_give_one() {
     let file = world.write("roster.csv", &roster(&people, false));
     let journal = world.path("j.db");
     let out = world.path("verify.xlsx");
-    let exit = world
-        .muster(&[
-            "verify",
-            file.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
+    let exit = verify(&world, &file, &config, &journal, &out)
         .await
         .unwrap();
     assert_eq!(exit, Exit::RowsFailed);
@@ -441,26 +471,9 @@ async fn a_second_verify_within_thirty_seconds_waits_for_the_user_s_window() {
     let file = world.write("roster.csv", &roster(&people, true));
     let journal = world.path("j.db");
     let run = |out: &'static str| {
-        let (file, config, journal, out) = (
-            file.to_str().unwrap().to_string(),
-            config.to_str().unwrap().to_string(),
-            journal.to_str().unwrap().to_string(),
-            world.path(out).to_str().unwrap().to_string(),
-        );
-        let world = &world;
+        let (world, file, config, journal) = (&world, &file, &config, &journal);
         async move {
-            world
-                .muster(&[
-                    "verify",
-                    &file,
-                    "--config",
-                    &config,
-                    "--journal",
-                    &journal,
-                    "--out",
-                    &out,
-                    "--quiet",
-                ])
+            verify(world, file, config, journal, &world.path(out))
                 .await
                 .unwrap()
         }
@@ -480,11 +493,6 @@ async fn a_second_verify_within_thirty_seconds_waits_for_the_user_s_window() {
 }
 
 // ---- The simulator's contract over the wire -------------------------------------------
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
 
 struct Api {
     base: String,

@@ -373,7 +373,7 @@ async fn the_workbook_agrees_with_the_journal_row_for_row() {
          traccar,Ann,ann@example.com,352099000000001,keep me\n\
          traccar,Bob,bob@@example.com,,=1+1\n\
          traccar,Cy,cy@example.com,999,\n\
-         nowhere,Di,di@example.com,,\n",
+         ,Di,di@example.com,,\n",
     );
     let journal = w.path("j.db");
     let out = w.path("r.xlsx");

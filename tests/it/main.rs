@@ -17,6 +17,7 @@ mod input;
 mod lagging;
 mod mapping;
 mod motive;
+mod operator;
 mod outage;
 mod pegasus;
 mod plan;

@@ -11,7 +11,7 @@ use muster::model::Status;
 use muster::sandbox::Options;
 use rust_xlsxwriter::Workbook;
 
-use crate::support::{FAST_APPS, World, fast_pegasus};
+use crate::support::{self, FAST_APPS, World, fast_pegasus};
 
 /// The roster's headers, as the team wrote them.
 const HEADERS: [&str; 17] = [
@@ -232,7 +232,7 @@ async fn a_roster_in_the_teams_own_words_imports_with_no_mapping_file() {
         "{said:?}"
     );
     // Motive's external id was sent: the platform holds it.
-    let listing = reqwest::Client::new()
+    let listing = support::client()
         .get(format!("{}/motive/v1/users?per_page=100", w.sandbox.url()))
         .header("X-Api-Key", "sandbox-motive-key")
         .send()

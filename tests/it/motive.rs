@@ -21,6 +21,8 @@ use muster::submit::{self, Silent, TargetWork};
 use muster::vendors::Job;
 use muster::{Cli, Env};
 
+use crate::support;
+
 const KEY: &str = "sandbox-motive-key";
 
 /// A sandbox on 127.0.0.1:0 and the URL of its Motive simulator.
@@ -610,7 +612,7 @@ async fn a_refusal_as_taken_of_our_own_user_is_adopted_not_failed() {
 async fn the_simulator_keeps_the_contract() {
     use serde_json::{Value, json};
     let (sandbox, url) = start().await;
-    let http = reqwest::Client::new();
+    let http = support::client();
     let post = |body: Value, key: &'static str| {
         http.post(format!("{url}/users"))
             .header("X-Api-Key", key)

@@ -10,15 +10,10 @@ use muster::sandbox::{Options, Sandbox};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::client;
+
 async fn start(options: Options) -> Sandbox {
     Sandbox::start("127.0.0.1:0", options).await.unwrap()
-}
-
-fn client() -> reqwest::Client {
-    // reqwest is built without a default crypto provider; plain http needs none, but the
-    // client builder still wants one installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 fn token() -> String {

@@ -10,6 +10,15 @@ use muster::model::Status;
 use muster::sandbox::{Options, Sandbox};
 use muster::{Cli, Env, Exit};
 
+/// The one HTTP client constructor of the integration tests. reqwest is built without a
+/// default crypto provider (Cargo.toml: `rustls-no-provider`): even a plain-http client
+/// needs one installed, so every client a test makes comes from here, and a test that runs
+/// alone (`cargo test --test it motive::the_simulator_keeps_the_contract`) works too.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
 /// A sandbox and a scratch folder for one test.
 pub struct World {
     pub sandbox: Sandbox,
