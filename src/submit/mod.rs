@@ -19,7 +19,8 @@ use crate::config::{Credentials, Target};
 use crate::http::{Halt, Http};
 use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::Mode;
-use crate::model::{Action, Outcome, PlatformUser, Status, TargetStats};
+use crate::model::{Action, Field, Outcome, PlatformUser, Status, TargetStats};
+use crate::secret::{Scrubber, Secret};
 use crate::vendors::{self, Job, Purpose, VendorError};
 use secrets::SecretsFile;
 
@@ -60,6 +61,11 @@ pub struct Ctx {
     first_index: HashMap<usize, usize>,
     reporter: Arc<dyn Reporter>,
     secrets: Option<Arc<SecretsFile>>,
+    /// The target's credentials and the passwords muster generated: hidden in every text a
+    /// platform sent back before it becomes part of an outcome.
+    scrubber: std::sync::RwLock<Scrubber>,
+    /// The rows' own passwords, by row index (only rows that have one).
+    row_secrets: HashMap<usize, Secret>,
 }
 
 impl Ctx {
@@ -152,8 +158,29 @@ impl Ctx {
                 return; // already finished: the first outcome stands
             }
         }
+        let outcome = self.scrubbed(index, outcome);
         self.reporter.row_done(&self.target.name, outcome.status);
         let _ = self.outcomes.send((index, outcome));
+    }
+
+    /// `outcome` with every secret hidden in its error: the target's credentials, the
+    /// passwords muster generated, the row's own password.
+    fn scrubbed(&self, index: usize, mut outcome: Outcome) -> Outcome {
+        if let Some(error) = &outcome.error {
+            let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner());
+            let mut text = scrubber.scrub(error).into_owned();
+            if let Some(own) = self.row_secrets.get(&index) {
+                text = Scrubber::new([own]).scrub(&text).into_owned();
+            }
+            outcome.error = Some(text);
+        }
+        outcome
+    }
+
+    /// `text` (from a platform) with the target's secrets hidden.
+    pub fn scrub(&self, text: &str) -> String {
+        let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner());
+        scrubber.scrub(text).into_owned()
     }
 
     /// Says what the target is waiting for, on the progress line.
@@ -168,6 +195,10 @@ impl Ctx {
         key: &str,
         password: &crate::secret::Secret,
     ) -> Result<bool, VendorError> {
+        self.scrubber
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(password);
         match &self.secrets {
             Some(file) => file
                 .append(&self.target.name, key, password)
@@ -348,7 +379,13 @@ async fn run_target(
     };
     let ledger = journal.steps(&name)?;
     let first_index = jobs.iter().enumerate().map(|(i, j)| (j.index, i)).collect();
+    let row_secrets = jobs
+        .iter()
+        .filter_map(|j| Some((j.index, Secret::new(j.row.get(Field::Password)?))))
+        .collect();
     let ctx = Ctx {
+        scrubber: std::sync::RwLock::new(scrubber_of(&credentials)),
+        row_secrets,
         finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
         first_index,
         target: target.clone(),
@@ -400,8 +437,16 @@ async fn run_target(
         rate_limited: c.rate_limited.load(Ordering::Relaxed),
         retries: c.retries.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
-        halted: halt.reason().filter(|_| result.is_err() || ctx.halted()),
+        halted: halt
+            .reason()
+            .filter(|_| result.is_err() || ctx.halted())
+            .map(|r| ctx.scrub(&r)),
     })
+}
+
+/// A scrubber of a target's credentials (the user name is no secret).
+fn scrubber_of(credentials: &Credentials) -> Scrubber {
+    Scrubber::new(credentials.token.iter().chain(&credentials.password))
 }
 
 /// What listing a target found (`list_users`).
@@ -425,7 +470,10 @@ pub async fn list_users(
     let http = Http::new(target, halt)
         .map_err(|e| VendorError::Unavailable(format!("cannot build an HTTP client: {e}")))?;
     let (tx, _rx) = mpsc::unbounded_channel();
+    let scrubber = scrubber_of(&credentials);
     let ctx = Ctx {
+        scrubber: std::sync::RwLock::new(scrubber.clone()),
+        row_secrets: HashMap::new(),
         target: target.clone(),
         http,
         run_id: String::new(),
@@ -440,11 +488,12 @@ pub async fn list_users(
         secrets: None,
     };
     let connector = vendors::connect(target, credentials, &Purpose::Import);
-    connector.probe(&ctx).await?;
+    let hide = |e: VendorError| e.scrubbed(&scrubber);
+    connector.probe(&ctx).await.map_err(hide)?;
     let users = match connector.list_users(&ctx).await {
         Ok(users) => Some(users),
         Err(VendorError::Unsupported(_)) => None,
-        Err(e) => return Err(e),
+        Err(e) => return Err(hide(e)),
     };
     Ok(Listing {
         users,

@@ -55,6 +55,19 @@ impl VendorError {
         self.to_string()
     }
 
+    /// The same error with every secret of `scrubber` hidden in its text (a platform may
+    /// have echoed one).
+    pub fn scrubbed(self, scrubber: &crate::secret::Scrubber) -> VendorError {
+        let hide = |t: String| scrubber.scrub(&t).into_owned();
+        match self {
+            VendorError::Auth(t) => VendorError::Auth(hide(t)),
+            VendorError::Unavailable(t) => VendorError::Unavailable(hide(t)),
+            VendorError::Protocol(t) => VendorError::Protocol(hide(t)),
+            VendorError::Unsupported(t) => VendorError::Unsupported(hide(t)),
+            VendorError::Journal(t) => VendorError::Journal(t),
+        }
+    }
+
     /// A failed read every row depends on.
     pub fn from_send(what: &str, e: SendError) -> VendorError {
         match e {

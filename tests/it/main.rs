@@ -9,6 +9,7 @@ mod contract;
 mod crash;
 mod disk;
 mod drtrack;
+mod echo;
 mod engine;
 mod faults;
 mod hostile;
