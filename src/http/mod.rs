@@ -448,21 +448,29 @@ impl Http {
         }
     }
 
-    /// Counts 401/403 on writes before any write succeeded; halts after a few.
+    /// Counts writes answered 401/403 in a row (a 2xx write starts the count again); halts
+    /// the target after a few, whether the credentials never worked for writes or were
+    /// revoked during the run, so the rest of the file is not sent to be refused one by one.
     fn note_auth(&self, req: &Request, status: u16) {
         if req.kind == Kind::Read {
             return;
         }
         if (200..300).contains(&status) {
             self.counters.writes_ok.fetch_add(1, Ordering::Relaxed);
-        } else if matches!(status, 401 | 403)
-            && self.counters.writes_ok.load(Ordering::Relaxed) == 0
-        {
+            self.counters.auth_rejected.store(0, Ordering::Relaxed);
+        } else if matches!(status, 401 | 403) {
             let n = self.counters.auth_rejected.fetch_add(1, Ordering::Relaxed) + 1;
             if n >= AUTH_FAILURES_TO_HALT {
-                self.halt.halt(format!(
-                    "credentials rejected: the first {n} writes were answered HTTP {status}"
-                ));
+                let reason = if self.counters.writes_ok.load(Ordering::Relaxed) == 0 {
+                    format!(
+                        "credentials rejected: the first {n} writes were answered HTTP {status}"
+                    )
+                } else {
+                    format!(
+                        "credentials rejected: {n} writes in a row were answered HTTP {status} after earlier writes went through (revoked or expired?)"
+                    )
+                };
+                self.halt.halt(reason);
             }
         }
     }

@@ -24,6 +24,7 @@ mod pegasus;
 mod plan;
 mod redirect;
 mod report;
+mod revoked;
 mod sandbox;
 mod secrets;
 mod support;

@@ -1,0 +1,92 @@
+//! Credentials revoked during a run (issue 25, item 10): a loopback Traccar accepts the
+//! probe and the first two creates, then answers every `POST /api/users` with 401. After
+//! three writes in a row are refused so, the target halts: the rest of the file is not
+//! sent, its rows are `not_attempted` with the reason.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use muster::model::Status;
+
+use crate::support::World;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_refused_401_three_times_in_a_row_halt_the_target() {
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    let app = Router::new()
+        .route("/api/devices", get(|| async { "[]" }))
+        .route(
+            "/api/users",
+            get(|| async { "[]" }).post(move || {
+                let counted = counted.clone();
+                async move {
+                    let n = counted.fetch_add(1, Ordering::SeqCst);
+                    if n < 2 {
+                        (StatusCode::OK, format!("{{\"id\":{}}}", n + 1))
+                    } else {
+                        (StatusCode::UNAUTHORIZED, String::new())
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let w = World::start(muster::sandbox::Options::default()).await;
+    let config = w.write(
+        "revoked.toml",
+        &format!(
+            "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"REVOKED_TOKEN\"\nrate = \"none\"\nconcurrency = 1\n"
+        ),
+    );
+    let mut csv = String::from("target,name,email,password\n");
+    for i in 0..10 {
+        csv.push_str(&format!("traccar,U{i},u{i}@x.test,Pass-word-{i}\n"));
+    }
+    let roster = w.write("roster.csv", &csv);
+    let journal = w.path("j.db");
+    let (r, c, j, o) = (
+        roster.display().to_string(),
+        config.display().to_string(),
+        journal.display().to_string(),
+        w.path("r.xlsx").display().to_string(),
+    );
+    let argv = [
+        "muster",
+        "import",
+        &r,
+        "--config",
+        &c,
+        "--journal",
+        &j,
+        "--out",
+        &o,
+        "--quiet",
+    ];
+    let env = muster::Env::with([("REVOKED_TOKEN".to_string(), "dG9rZW46cHc=".to_string())]);
+    let exit = muster::run(<muster::Cli as clap::Parser>::parse_from(argv), &env)
+        .await
+        .expect("the run ends");
+    assert_eq!(exit, muster::Exit::RowsFailed);
+    assert_eq!(
+        posts.load(Ordering::SeqCst),
+        5,
+        "two made, three refused, then nothing"
+    );
+    let counts = w.last_run_counts(&journal);
+    assert_eq!(counts.get(&Status::Created), Some(&2), "{counts:?}");
+    assert_eq!(counts.get(&Status::Failed), Some(&3), "{counts:?}");
+    assert_eq!(counts.get(&Status::NotAttempted), Some(&5), "{counts:?}");
+    let errors = w.last_run_errors(&journal, 10);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("not attempted: credentials rejected: 3 writes in a row were answered HTTP 401 after earlier writes went through")),
+        "{errors:?}"
+    );
+}
