@@ -89,6 +89,7 @@ const TARGET_KEYS: &[&str] = &[
     "concurrency",
     "timeout",
     "retries",
+    "max_wait",
     "batch_size",
     "apps_rate",
     "apps_per_minute",
@@ -240,6 +241,9 @@ struct RawTarget {
     concurrency: Option<usize>,
     timeout: Option<toml::Value>,
     retries: Option<u32>,
+    /// The longest Retry-After muster waits for (default 5 min); a longer one halts the
+    /// target.
+    max_wait: Option<toml::Value>,
     batch_size: Option<usize>,
     /// Pegasus: the `/apps` limit per user (default "5/s").
     apps_rate: Option<String>,
@@ -322,6 +326,8 @@ pub struct Target {
     pub concurrency: usize,
     pub timeout: Duration,
     pub retries: u32,
+    /// The longest Retry-After the target waits for; a longer one halts it.
+    pub max_wait: Duration,
     pub batch_size: usize,
     pub apps_rate: Rate,
     pub apps_per_minute: u32,
@@ -360,6 +366,7 @@ impl Target {
             concurrency: 8,
             timeout: Duration::from_secs(30),
             retries: 5,
+            max_wait: Duration::from_secs(300),
             batch_size: 50,
             apps_rate: Rate::parse("5/s").expect("default apps rate parses"),
             apps_per_minute: 20,
@@ -522,6 +529,9 @@ impl Config {
             }
             if let Some(r) = t.retries {
                 target.retries = count("retries", r.into(), 0, MAX_RETRIES)? as u32;
+            }
+            if let Some(wait) = &t.max_wait {
+                target.max_wait = parse_duration(wait).map_err(|m| invalid(key("max_wait"), m))?;
             }
             if let Some(b) = t.batch_size {
                 target.batch_size = count("batch_size", b as u64, 1, MAX_COUNT)? as usize;

@@ -250,6 +250,8 @@ pub struct Http {
     limiter: Limiter,
     pause_until: Mutex<Option<tokio::time::Instant>>,
     retries: u32,
+    /// The longest Retry-After waited for; a longer one halts the target.
+    max_wait: Duration,
     backoff: Backoff,
     pub counters: Counters,
     pub halt: Arc<Halt>,
@@ -268,6 +270,7 @@ impl Http {
             limiter: Limiter::new(target.rate, target.burst),
             pause_until: Mutex::new(None),
             retries: target.retries,
+            max_wait: target.max_wait,
             backoff: Backoff::default(),
             counters: Counters::default(),
             halt,
@@ -380,6 +383,17 @@ impl Http {
                     });
                 }
                 Decision::Unknown => return Err(SendError::Unknown { detail, attempts }),
+                Decision::Pause(Some(after)) if after > self.max_wait => {
+                    // Sleeping that long would look like a hang: stop, and say so.
+                    self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let reason = format!(
+                        "the platform asked to wait {} s (Retry-After), more than max_wait {} s; run again later",
+                        after.as_secs(),
+                        self.max_wait.as_secs()
+                    );
+                    self.halt.halt(reason.clone());
+                    return Err(SendError::Halted(reason));
+                }
                 Decision::Retry | Decision::Pause(_) => {
                     if let Decision::Pause(after) = decision {
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);

@@ -46,6 +46,8 @@ pub enum Attempt {
 pub fn decide(kind: Kind, attempt: Attempt, retry_after: Option<Duration>) -> Decision {
     match attempt {
         Attempt::Status(429) => Decision::Pause(retry_after),
+        // 503 with Retry-After: the platform says when to come back, as with 429.
+        Attempt::Status(503) if retry_after.is_some() => Decision::Pause(retry_after),
         // 503: the platform is not taking requests; nothing was done.
         Attempt::Status(503) => Decision::Retry,
         Attempt::Status(500 | 502 | 504) if kind == Kind::Create => Decision::Unknown,
@@ -128,6 +130,18 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_503_with_retry_after_pauses_like_a_429() {
+        let after = Some(Duration::from_secs(7));
+        for kind in [Kind::Read, Kind::Idempotent, Kind::Create] {
+            assert_eq!(
+                decide(kind, Attempt::Status(503), after),
+                Decision::Pause(after)
+            );
+            assert_eq!(decide(kind, Attempt::Status(503), None), Decision::Retry);
+        }
+    }
 
     #[test]
     fn classification_table() {

@@ -29,3 +29,4 @@ mod sandbox;
 mod secrets;
 mod support;
 mod validate;
+mod wait;

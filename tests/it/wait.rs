@@ -1,0 +1,88 @@
+//! A Retry-After longer than the target's `max_wait` (issue 25, item 9): a loopback Traccar
+//! answers every `POST /api/users` with 429 and `Retry-After: 3600`. muster does not sleep
+//! an hour: the target halts at once with "the platform asked to wait 3600 s", its rows
+//! `not_attempted`, and nothing more is sent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::routing::get;
+use muster::model::Status;
+
+use crate::support::World;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_beyond_max_wait_halts_the_target_instead_of_sleeping() {
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    let app = Router::new()
+        .route("/api/devices", get(|| async { "[]" }))
+        .route(
+            "/api/users",
+            get(|| async { "[]" }).post(move || {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [(header::RETRY_AFTER, "3600")],
+                        "slow down",
+                    )
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let w = World::start(muster::sandbox::Options::default()).await;
+    let config = w.write(
+        "wait.toml",
+        &format!(
+            "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"WAIT_TOKEN\"\nrate = \"none\"\nconcurrency = 1\nmax_wait = \"2m\"\n"
+        ),
+    );
+    let mut csv = String::from("target,name,email,password\n");
+    for i in 0..4 {
+        csv.push_str(&format!("traccar,U{i},u{i}@x.test,Pass-word-{i}\n"));
+    }
+    let roster = w.write("roster.csv", &csv);
+    let journal = w.path("j.db");
+    let (r, c, j, o) = (
+        roster.display().to_string(),
+        config.display().to_string(),
+        journal.display().to_string(),
+        w.path("r.xlsx").display().to_string(),
+    );
+    let argv = [
+        "muster",
+        "import",
+        &r,
+        "--config",
+        &c,
+        "--journal",
+        &j,
+        "--out",
+        &o,
+        "--quiet",
+    ];
+    let env = muster::Env::with([("WAIT_TOKEN".to_string(), "dG9rZW46cHc=".to_string())]);
+    // Ends well before the hour it was asked to wait (no sleep here: the test's own time
+    // limit would show a hang).
+    let exit = muster::run(<muster::Cli as clap::Parser>::parse_from(argv), &env)
+        .await
+        .expect("the run ends");
+    assert_eq!(exit, muster::Exit::RowsFailed);
+    assert_eq!(posts.load(Ordering::SeqCst), 1, "nothing more was sent");
+    let counts = w.last_run_counts(&journal);
+    assert_eq!(counts.get(&Status::NotAttempted), Some(&4), "{counts:?}");
+    let errors = w.last_run_errors(&journal, 4);
+    assert!(
+        errors.iter().all(|e| e.contains(
+            "the platform asked to wait 3600 s (Retry-After), more than max_wait 120 s; run again later"
+        )),
+        "{errors:?}"
+    );
+}
