@@ -132,6 +132,17 @@ impl Reply {
     }
 }
 
+/// A reply of one attempt with `status` and `body`, for connectors' table tests.
+#[cfg(test)]
+pub(crate) fn test_reply(status: u16, body: &str) -> Reply {
+    Reply {
+        status,
+        headers: Default::default(),
+        body: body.into(),
+        attempts: 1,
+    }
+}
+
 /// A short readable excerpt of a reply body: its first meaningful line, ≤ 200 chars.
 pub fn excerpt(body: &str) -> String {
     let line = body

@@ -58,14 +58,7 @@ impl Ctx {
                 Lookup::Found { id, ours } if ours != Some(false) => {
                     return self.made(step, id, None).await;
                 }
-                Lookup::Found { id, .. } => {
-                    self.commit_clear(step.key, step.name).await?;
-                    return Ok(Made::Theirs {
-                        id,
-                        status: None,
-                        reason: format!("the {} is another's, not one muster made", step.noun),
-                    });
-                }
+                Lookup::Found { id, .. } => return self.theirs(step, id).await,
                 Lookup::Absent if answered_before => {
                     return Ok(Made::Failed {
                         status: None,
@@ -177,17 +170,7 @@ impl Ctx {
                         Lookup::Found {
                             id,
                             ours: Some(false),
-                        } => {
-                            self.commit_clear(step.key, step.name).await?;
-                            return Ok(Made::Theirs {
-                                id,
-                                status: None,
-                                reason: format!(
-                                    "the {} is another's, not one muster made",
-                                    step.noun
-                                ),
-                            });
-                        }
+                        } => return self.theirs(step, id).await,
                         Lookup::Found { id, .. } => return self.made(step, id, None).await,
                         Lookup::Absent => self.commit_clear(step.key, step.name).await?,
                         Lookup::CannotTell(why) => {
@@ -215,6 +198,17 @@ impl Ctx {
                 "no answer to {tries} creates, and the {} is not on the platform; giving up",
                 step.noun
             ),
+        })
+    }
+
+    /// A look-up after an unsettled create found the identity held by a user muster did not
+    /// make: the intent is cleared (nothing of ours was made) and the user is theirs.
+    async fn theirs(&self, step: Step<'_>, id: String) -> Result<Made, RowError> {
+        self.commit_clear(step.key, step.name).await?;
+        Ok(Made::Theirs {
+            id,
+            status: None,
+            reason: format!("the {} is another's, not one muster made", step.noun),
         })
     }
 

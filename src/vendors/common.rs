@@ -16,6 +16,7 @@ use crate::model::{Outcome, Status};
 use crate::submit::Ctx;
 
 use super::VendorError;
+use super::protocol::Wrote;
 
 /// A row-level stop: the target halted (the engine marks the row `not_attempted`), or the
 /// journal failed (continuing would risk creating twice).
@@ -73,6 +74,30 @@ pub fn fail_send(mut out: Outcome, e: SendError) -> Outcome {
     out.status = Status::Failed;
     out.http_status = e.status();
     out.error = Some(e.to_string());
+    out
+}
+
+/// The outcome of a repeatable write (update, deactivation): `done`, with the reply's
+/// status; failed with the platform's reason (`reason` reads a refusal); or failed
+/// without a readable answer.
+pub fn written(
+    mut out: Outcome,
+    wrote: Wrote,
+    done: Status,
+    reason: impl FnOnce(&Reply) -> String,
+) -> Outcome {
+    match wrote {
+        Wrote::Done(r) => {
+            out.status = done;
+            out.http_status = Some(r.status);
+        }
+        Wrote::Refused(r) => {
+            out.status = Status::Failed;
+            out.http_status = Some(r.status);
+            out.error = Some(reason(&r));
+        }
+        Wrote::Failed(e) => out = fail_send(out, e),
+    }
     out
 }
 

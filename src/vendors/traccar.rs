@@ -29,7 +29,7 @@ use crate::model::{
 use crate::secret::Secret;
 use crate::submit::Ctx;
 
-use super::common::{RowError, fail_send, send, settle};
+use super::common::{RowError, fail_send, send, settle, written};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password};
 
@@ -350,15 +350,7 @@ impl Traccar {
                 &mut out,
             )
             .await?;
-        Ok(match wrote {
-            Wrote::Done(r) => {
-                out.status = Status::Updated;
-                out.http_status = Some(r.status);
-                out
-            }
-            Wrote::Refused(r) => fail(out, &r),
-            Wrote::Failed(e) => fail_send(out, e),
-        })
+        Ok(written(out, wrote, Status::Updated, readable))
     }
 
     /// Creates the user through the engine's create (an unknown outcome is looked up by
@@ -748,14 +740,7 @@ mod tests {
     use super::*;
     use crate::model::Row;
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            headers: Default::default(),
-            body: body.into(),
-            attempts: 1,
-        }
-    }
+    use crate::http::test_reply as reply;
 
     #[test]
     fn create_replies_read_as_made_taken_or_refused() {

@@ -41,8 +41,8 @@ use crate::model::{Action, Field, Outcome, Problem, Row, Status};
 use crate::secret::Secret;
 use crate::submit::Ctx;
 
-use super::common::{RowError, fail_send, send, settle};
-use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict, Wrote};
+use super::common::{RowError, send, settle, written};
+use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::{PlatformUser, list_items};
 
@@ -296,20 +296,10 @@ impl Motive {
                 &mut out,
             )
             .await?;
-        Ok(match wrote {
-            Wrote::Done(r) => {
-                out.status = Status::Updated;
-                out.http_status = Some(r.status);
-                out
-            }
-            Wrote::Refused(r) => {
-                out.status = Status::Failed;
-                out.http_status = Some(r.status);
-                out.error = Some(readable(r.status, &r.body, job.row.get(Field::Password)));
-                out
-            }
-            Wrote::Failed(e) => fail_send(out, e),
-        })
+        let password = job.row.get(Field::Password);
+        Ok(written(out, wrote, Status::Updated, |r| {
+            readable(r.status, &r.body, password)
+        }))
     }
 
     /// Creates the user exactly once. The target's first create goes alone, until one is
@@ -456,20 +446,9 @@ impl Motive {
                 &mut out,
             )
             .await?;
-        Ok(match wrote {
-            Wrote::Done(r) => {
-                out.status = Status::Deleted;
-                out.http_status = Some(r.status);
-                out
-            }
-            Wrote::Refused(r) => {
-                out.status = Status::Failed;
-                out.http_status = Some(r.status);
-                out.error = Some(readable(r.status, &r.body, None));
-                out
-            }
-            Wrote::Failed(e) => fail_send(out, e),
-        })
+        Ok(written(out, wrote, Status::Deleted, |r| {
+            readable(r.status, &r.body, None)
+        }))
     }
 }
 
@@ -858,14 +837,7 @@ mod tests {
         }
     }
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            headers: Default::default(),
-            body: body.into(),
-            attempts: 1,
-        }
-    }
+    use crate::http::test_reply as reply;
 
     #[test]
     fn create_replies_read_as_made_taken_refused_or_test_mode() {

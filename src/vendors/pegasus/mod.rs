@@ -45,7 +45,7 @@ use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
 use crate::submit::Ctx;
 
-use super::common::{Fresh, SingleFlight, fail_send, settle};
+use super::common::{Fresh, SingleFlight, settle, written};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Wrote};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::PlatformUser;
@@ -522,19 +522,7 @@ impl Pegasus {
                 &mut out,
             )
             .await?;
-        match wrote {
-            Wrote::Done(r) => {
-                out.http_status = Some(r.status);
-                out.status = Status::Updated;
-            }
-            Wrote::Refused(r) => {
-                out.status = Status::Failed;
-                out.http_status = Some(r.status);
-                out.error = Some(readable(&r));
-            }
-            Wrote::Failed(e) => out = fail_send(out, e),
-        }
-        Ok(out)
+        Ok(written(out, wrote, Status::Updated, readable))
     }
 
     /// Removal the Pegasus way: the contract documents no user delete, so a user is
@@ -595,19 +583,7 @@ impl Pegasus {
                 &mut out,
             )
             .await?;
-        match wrote {
-            Wrote::Done(r) => {
-                out.http_status = Some(r.status);
-                out.status = Status::Deleted;
-            }
-            Wrote::Refused(r) => {
-                out.status = Status::Failed;
-                out.http_status = Some(r.status);
-                out.error = Some(readable(&r));
-            }
-            Wrote::Failed(e) => out = fail_send(out, e),
-        }
-        Ok(out)
+        Ok(written(out, wrote, Status::Deleted, readable))
     }
 
     /// Phase two: app access for every row the first phase hands on, as the `/apps`

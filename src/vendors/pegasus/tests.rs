@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::client::Window;
 use super::wire::{self, Me};
-use crate::http::Reply;
 use crate::model::{Action, Field, Layout, Row};
 use crate::vendors::Job;
 
@@ -38,14 +37,7 @@ fn job(cells: &[(Field, &str)]) -> Job {
     }
 }
 
-fn reply(status: u16, body: &str) -> Reply {
-    Reply {
-        status,
-        headers: Default::default(),
-        body: body.into(),
-        attempts: 1,
-    }
-}
+use crate::http::test_reply as reply;
 
 #[test]
 fn user_body_follows_the_guides_sample() {
