@@ -12,7 +12,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 
-use crate::support::World;
+use crate::support::{World, serve};
 
 /// Every byte of a workbook's parts, unzipped.
 fn unzipped(path: &std::path::Path) -> Vec<u8> {
@@ -56,17 +56,10 @@ async fn secrets_a_platform_echoes_reach_no_output() {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(app).await;
 
     let w = World::start(muster::sandbox::Options::default()).await;
-    let config = w.write(
-        "echo.toml",
-        &format!(
-            "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"ECHO_TOKEN\"\nrate = \"none\"\n"
-        ),
-    );
+    let config = w.traccar_at(addr, "");
     const ROSTER_PASSWORD: &str = "Roster-Secret-77";
     let roster = w.write(
         "roster.csv",
@@ -88,7 +81,7 @@ async fn secrets_a_platform_echoes_reach_no_output() {
         .arg(&out)
         .arg("--secrets-out")
         .arg(&secrets_out)
-        .env("ECHO_TOKEN", token)
+        .env("SANDBOX_TRACCAR_TOKEN", token)
         .env("RUST_LOG", "trace")
         .output()
         .unwrap();

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::Router;
 use axum::routing::get;
 
-use crate::support::World;
+use crate::support::{World, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_answered_2xx_without_an_id_is_never_sent_again() {
@@ -29,44 +29,19 @@ async fn a_create_answered_2xx_without_an_id_is_never_sent_again() {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(app).await;
 
     let w = World::start(muster::sandbox::Options::default()).await;
-    let config = w.write(
-        "lagging.toml",
-        &format!(
-            "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"LAG_TOKEN\"\nrate = \"none\"\nretries = 3\n"
-        ),
-    );
+    let config = w.traccar_at(addr, "retries = 3");
     let roster = w.write(
         "roster.csv",
         "target,name,email,password\ntraccar,A,a@x.test,Pass-word-1\ntraccar,B,b@x.test,Pass-word-1\ntraccar,C,c@x.test,Pass-word-1\n",
     );
     let (journal, out) = (w.path("j.db"), w.path("r.xlsx"));
-    let p = |x: &std::path::Path| x.display().to_string();
-    let args = [
-        "import".to_string(),
-        p(&roster),
-        "--config".into(),
-        p(&config),
-        "--journal".into(),
-        p(&journal),
-        "--out".into(),
-        p(&out),
-        "--quiet".into(),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut argv = vec!["muster"];
-    argv.extend(args);
-    let env = muster::Env::with([("LAG_TOKEN".to_string(), "dG9rZW46cHc=".to_string())]);
-    let exit = muster::run(
-        <muster::Cli as clap::Parser>::parse_from(argv.clone()),
-        &env,
-    )
-    .await
-    .expect("the run ends");
+    let exit = w
+        .import(&roster, &config, &journal, &out, &[])
+        .await
+        .expect("the run ends");
     assert_eq!(exit, muster::Exit::RowsFailed);
     assert_eq!(
         posts.load(Ordering::SeqCst),
@@ -82,7 +57,7 @@ async fn a_create_answered_2xx_without_an_id_is_never_sent_again() {
         "{errors:?}"
     );
     // The next run looks first: the list still lags, and still nothing is sent again.
-    muster::run(<muster::Cli as clap::Parser>::parse_from(argv), &env)
+    w.import(&roster, &config, &journal, &out, &[])
         .await
         .expect("the second run ends");
     assert_eq!(

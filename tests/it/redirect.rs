@@ -38,10 +38,7 @@ async fn recorder() -> (String, Seen) {
 }
 
 async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    format!("http://{}", crate::support::serve(app).await)
 }
 
 /// Every header muster authenticates with, by vendor: Traccar `Authorization`, Motive

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use muster::model::Status;
 
-use crate::support::World;
+use crate::support::{World, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_refused_401_three_times_in_a_row_halt_the_target() {
@@ -33,43 +33,18 @@ async fn writes_refused_401_three_times_in_a_row_halt_the_target() {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(app).await;
 
     let w = World::start(muster::sandbox::Options::default()).await;
-    let config = w.write(
-        "revoked.toml",
-        &format!(
-            "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"REVOKED_TOKEN\"\nrate = \"none\"\nconcurrency = 1\n"
-        ),
-    );
+    let config = w.traccar_at(addr, "concurrency = 1");
     let mut csv = String::from("target,name,email,password\n");
     for i in 0..10 {
         csv.push_str(&format!("traccar,U{i},u{i}@x.test,Pass-word-{i}\n"));
     }
     let roster = w.write("roster.csv", &csv);
     let journal = w.path("j.db");
-    let (r, c, j, o) = (
-        roster.display().to_string(),
-        config.display().to_string(),
-        journal.display().to_string(),
-        w.path("r.xlsx").display().to_string(),
-    );
-    let argv = [
-        "muster",
-        "import",
-        &r,
-        "--config",
-        &c,
-        "--journal",
-        &j,
-        "--out",
-        &o,
-        "--quiet",
-    ];
-    let env = muster::Env::with([("REVOKED_TOKEN".to_string(), "dG9rZW46cHc=".to_string())]);
-    let exit = muster::run(<muster::Cli as clap::Parser>::parse_from(argv), &env)
+    let exit = w
+        .import(&roster, &config, &journal, &w.path("r.xlsx"), &[])
         .await
         .expect("the run ends");
     assert_eq!(exit, muster::Exit::RowsFailed);

@@ -10,6 +10,15 @@ use muster::model::Status;
 use muster::sandbox::{Options, Sandbox};
 use muster::{Cli, Env, Exit};
 
+/// Serves `app` on 127.0.0.1:0, for a platform that misbehaves as a test needs; its
+/// address.
+pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 /// The one HTTP client constructor of the integration tests. reqwest is built without a
 /// default crypto provider (Cargo.toml: `rustls-no-provider`): even a plain-http client
 /// needs one installed, so every client a test makes comes from here, and a test that runs
@@ -102,6 +111,18 @@ impl World {
         let path = self.path("muster.toml");
         std::fs::write(&path, text).expect("config written");
         path
+    }
+
+    /// A config whose one target, `traccar`, is the Traccar at `addr` (a [`serve`]d
+    /// server), authenticated with the sandbox's Traccar token so `import` and `muster`
+    /// work as they are; `extra` lines are added to the target.
+    pub fn traccar_at(&self, addr: std::net::SocketAddr, extra: &str) -> PathBuf {
+        self.write(
+            "loopback.toml",
+            &format!(
+                "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"SANDBOX_TRACCAR_TOKEN\"\nrate = \"none\"\n{extra}\n"
+            ),
+        )
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {

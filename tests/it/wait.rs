@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use muster::model::Status;
 
-use crate::support::World;
+use crate::support::{World, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_beyond_max_wait_halts_the_target_instead_of_sleeping() {
@@ -33,45 +33,20 @@ async fn a_retry_after_beyond_max_wait_halts_the_target_instead_of_sleeping() {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(app).await;
 
     let w = World::start(muster::sandbox::Options::default()).await;
-    let config = w.write(
-        "wait.toml",
-        &format!(
-            "[target.traccar]\nvendor = \"traccar\"\nurl = \"http://{addr}/api\"\ntoken_env = \"WAIT_TOKEN\"\nrate = \"none\"\nconcurrency = 1\nmax_wait = \"2m\"\n"
-        ),
-    );
+    let config = w.traccar_at(addr, "concurrency = 1\nmax_wait = \"2m\"");
     let mut csv = String::from("target,name,email,password\n");
     for i in 0..4 {
         csv.push_str(&format!("traccar,U{i},u{i}@x.test,Pass-word-{i}\n"));
     }
     let roster = w.write("roster.csv", &csv);
     let journal = w.path("j.db");
-    let (r, c, j, o) = (
-        roster.display().to_string(),
-        config.display().to_string(),
-        journal.display().to_string(),
-        w.path("r.xlsx").display().to_string(),
-    );
-    let argv = [
-        "muster",
-        "import",
-        &r,
-        "--config",
-        &c,
-        "--journal",
-        &j,
-        "--out",
-        &o,
-        "--quiet",
-    ];
-    let env = muster::Env::with([("WAIT_TOKEN".to_string(), "dG9rZW46cHc=".to_string())]);
     // Ends well before the hour it was asked to wait (no sleep here: the test's own time
     // limit would show a hang).
-    let exit = muster::run(<muster::Cli as clap::Parser>::parse_from(argv), &env)
+    let exit = w
+        .import(&roster, &config, &journal, &w.path("r.xlsx"), &[])
         .await
         .expect("the run ends");
     assert_eq!(exit, muster::Exit::RowsFailed);
