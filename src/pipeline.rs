@@ -98,15 +98,7 @@ pub async fn execute_plan(
     let mut roster = roster::open(&args.input, &config)?;
     roster.show_columns(!args.quiet && !args.json, false);
     roster.refuse_unmapped(args.input.allow_unmapped)?;
-    let mut rows = roster.read_all()?;
-    // After the rows: a text file is hashed as it is read.
-    roster.hashes()?;
-    if rows.is_empty() {
-        bail!(
-            "no data rows in {}",
-            settings::display_paths(&args.input.files)
-        );
-    }
+    let mut rows = roster.read_whole()?;
     report::output::check_space(&args.out, rows.len())?;
     let ctx = validate::Context {
         config: &config,

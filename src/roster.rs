@@ -243,6 +243,18 @@ impl Roster {
         Ok(out)
     }
 
+    /// Every row, then the files' hashes (a text file is hashed as it is read), for the
+    /// commands that plan (import, audit); a roster without a data row cannot run.
+    pub fn read_whole(&mut self) -> anyhow::Result<Vec<Row>> {
+        let rows = self.read_all()?;
+        self.hashes()?;
+        if rows.is_empty() {
+            let files: Vec<&str> = self.inputs.iter().map(|f| f.path.as_str()).collect();
+            anyhow::bail!("no data rows in {}", files.join(", "));
+        }
+        Ok(rows)
+    }
+
     /// Every remaining row (for commands that need them all at once, like `import`).
     pub fn read_all(&mut self) -> anyhow::Result<Vec<Row>> {
         let mut all = Vec::new();

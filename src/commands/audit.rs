@@ -29,13 +29,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     crate::report::output::check_writable(&args.out, &keep)?;
     let mut roster = roster::open(&args.input, &config)?;
     roster.show_columns(!args.quiet && !args.json, !args.quiet);
-    let mut rows = roster.read_all()?;
-    if rows.is_empty() {
-        anyhow::bail!(
-            "no data rows in {}",
-            settings::display_paths(&args.input.files)
-        );
-    }
+    let mut rows = roster.read_whole()?;
     let ctx = validate::Context {
         config: &config,
         target_override: args.input.target.as_deref(),
