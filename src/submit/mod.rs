@@ -4,10 +4,12 @@
 //! The engine knows the `Vendor` trait and the journal; connectors know the wire. A row
 //! that a connector never finished (target halted, deadline) ends `not_attempted`.
 
+mod batch;
 pub mod secrets;
 mod step;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,10 +19,15 @@ use tokio::sync::mpsc;
 
 use crate::config::{Credentials, Target};
 use crate::http::{Halt, Http};
+use crate::http::{Reply, Request, SendError};
 use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::Mode;
 use crate::model::{Action, Field, Outcome, PlatformUser, Status, TargetStats};
 use crate::secret::{Scrubber, Secret};
+use crate::vendors::common::RowError;
+use crate::vendors::protocol::{
+    Batch, Create, Engine, KeepIntent, Lookup, Made, Step as StepOf, Verdict, Wrote,
+};
 use crate::vendors::{self, Job, Purpose, VendorError};
 use secrets::SecretsFile;
 
@@ -47,13 +54,13 @@ impl Reporter for Silent {
     fn finish(&self, _: &str) {}
 }
 
-/// Everything a connector may use while it works on one target.
+/// The engine's state for one target, which connectors see only as [`Engine`].
 pub struct Ctx {
-    pub target: Target,
-    pub http: Http,
-    pub run_id: String,
-    pub dry_run: bool,
-    pub mode: Mode,
+    target: Target,
+    http: Http,
+    run_id: String,
+    dry_run: bool,
+    mode: Mode,
     journal: Arc<Journal>,
     ledger: HashMap<(String, String), Step>,
     outcomes: mpsc::UnboundedSender<(usize, Outcome)>,
@@ -82,32 +89,10 @@ impl Ctx {
             .map(|((_, s), st)| (s.as_str(), st))
     }
 
-    /// Commits the intent of a step before its request is sent.
-    pub fn intent(&self, key: &str, step: &str) -> Result<(), VendorError> {
-        self.journal
-            .intent(&self.run_id, &self.target.name, key, step)
-            .map_err(|e| VendorError::Journal(e.to_string()))
-    }
-
-    /// Commits that a step is done, with the id it made.
-    pub fn done(&self, key: &str, step: &str, id: Option<&str>) -> Result<(), VendorError> {
-        self.journal
-            .done(&self.run_id, &self.target.name, key, step, id)
-            .map_err(|e| VendorError::Journal(e.to_string()))
-    }
-
-    /// Forgets the intent of a step known to have done nothing.
-    pub fn clear(&self, key: &str, step: &str) -> Result<(), VendorError> {
-        self.journal
-            .clear(&self.target.name, key, step)
-            .map_err(|e| VendorError::Journal(e.to_string()))
-    }
-
     /// Commits `writes` of this target's ledger (in order, all or none), sharing the commit
-    /// with every other row's pending writes, off the runtime's worker threads. Prefer it
-    /// (and `commit_intent`, `commit_done`, `commit_clear`) to the blocking `intent`, `done`
-    /// and `clear` in a connector's rows: N rows in flight then cost one commit, not N.
-    pub async fn commit(&self, writes: Vec<StepWrite>) -> Result<(), VendorError> {
+    /// with every other row's pending writes, off the runtime's worker threads: N rows in
+    /// flight cost one commit, not N.
+    async fn commit(&self, writes: Vec<StepWrite>) -> Result<(), VendorError> {
         self.journal
             .commit(&self.run_id, &self.target.name, writes)
             .await
@@ -115,7 +100,7 @@ impl Ctx {
     }
 
     /// As `intent`, group-committed (see `commit`): returns once the intent is committed.
-    pub async fn commit_intent(&self, key: &str, step: &str) -> Result<(), VendorError> {
+    async fn commit_intent(&self, key: &str, step: &str) -> Result<(), VendorError> {
         self.commit(vec![StepWrite::Intent {
             key: key.to_string(),
             step: step.to_string(),
@@ -123,23 +108,8 @@ impl Ctx {
         .await
     }
 
-    /// As `done`, group-committed (see `commit`).
-    pub async fn commit_done(
-        &self,
-        key: &str,
-        step: &str,
-        id: Option<&str>,
-    ) -> Result<(), VendorError> {
-        self.commit(vec![StepWrite::Done {
-            key: key.to_string(),
-            step: step.to_string(),
-            id: id.map(str::to_string),
-        }])
-        .await
-    }
-
     /// As `clear`, group-committed (see `commit`).
-    pub async fn commit_clear(&self, key: &str, step: &str) -> Result<(), VendorError> {
+    async fn commit_clear(&self, key: &str, step: &str) -> Result<(), VendorError> {
         self.commit(vec![StepWrite::Clear {
             key: key.to_string(),
             step: step.to_string(),
@@ -148,7 +118,7 @@ impl Ctx {
     }
 
     /// Records a row's final outcome.
-    pub fn finish(&self, index: usize, outcome: Outcome) {
+    fn record(&self, index: usize, outcome: Outcome) {
         if let Some(slot) = self
             .first_index
             .get(&index)
@@ -182,19 +152,47 @@ impl Ctx {
         let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner());
         scrubber.scrub(text).into_owned()
     }
+}
+
+/// The engine's side of the connectors' protocol: connectors see the engine only through
+/// this trait.
+impl Engine for Ctx {
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn http(&self) -> &Http {
+        &self.http
+    }
+
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn ledger(&self, key: &str, step: &str) -> Option<&Step> {
+        Ctx::ledger(self, key, step)
+    }
+
+    fn made_by_this_run(&self, key: &str, step: &str) -> bool {
+        Ctx::ledger(self, key, step).is_some_and(|s| s.run_id == self.run_id)
+    }
+
+    fn finish(&self, index: usize, outcome: Outcome) {
+        self.record(index, outcome)
+    }
 
     /// Says what the target is waiting for, on the progress line.
-    pub fn note(&self, message: &str) {
+    fn note(&self, message: &str) {
         self.reporter.note(&self.target.name, message);
     }
 
     /// Keeps a password muster generated, in the `--secrets-out` file (before it is sent).
     /// Returns whether it was kept somewhere.
-    pub fn keep_generated_password(
-        &self,
-        key: &str,
-        password: &crate::secret::Secret,
-    ) -> Result<bool, VendorError> {
+    fn keep_generated_password(&self, key: &str, password: &Secret) -> Result<bool, VendorError> {
         self.scrubber
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -209,15 +207,16 @@ impl Ctx {
     }
 
     /// Whether the target was halted (then connectors stop starting rows).
-    pub fn halted(&self) -> bool {
+    fn halted(&self) -> bool {
         self.http.halt.reason().is_some()
     }
 
     /// Runs `f` over `items` with the target's concurrency, skipping the rest once halted.
-    pub async fn for_each<T, F, Fut>(&self, items: Vec<T>, f: F)
+    async fn for_each<T, F, Fut>(&self, items: Vec<T>, f: F)
     where
-        F: Fn(T) -> Fut,
-        Fut: std::future::Future<Output = ()>,
+        T: Send,
+        F: Fn(T) -> Fut + Send + Sync,
+        Fut: Future<Output = ()> + Send,
     {
         futures_util::stream::iter(items)
             .for_each_concurrent(self.target.concurrency, |item| {
@@ -230,6 +229,58 @@ impl Ctx {
                 }
             })
             .await
+    }
+
+    async fn create<S, SF, C, F, FF>(
+        &self,
+        create: Create<'_>,
+        send: S,
+        classify: C,
+        find: F,
+        out: &mut Outcome,
+    ) -> Result<Made, RowError>
+    where
+        S: Fn(Request) -> SF + Send + Sync,
+        SF: Future<Output = Result<Reply, SendError>> + Send,
+        C: Fn(&Reply) -> Verdict + Send + Sync,
+        F: Fn() -> FF + Send + Sync,
+        FF: Future<Output = Result<(Lookup, u32), RowError>> + Send,
+    {
+        self.create_once(create, send, classify, find, out).await
+    }
+
+    async fn write<S, SF, D>(
+        &self,
+        step: StepOf<'_>,
+        request: Request,
+        keep: KeepIntent,
+        send: S,
+        done_id: D,
+        out: &mut Outcome,
+    ) -> Result<Wrote, RowError>
+    where
+        S: FnOnce(Request) -> SF + Send,
+        SF: Future<Output = Result<Reply, SendError>> + Send,
+        D: FnOnce(&Reply) -> String + Send,
+    {
+        self.write_once(step, request, keep, send, done_id, out)
+            .await
+    }
+
+    async fn settle_listed(
+        &self,
+        step: StepOf<'_>,
+        listed: Option<&str>,
+    ) -> Result<bool, RowError> {
+        self.settle_from_listing(step, listed).await
+    }
+
+    async fn done_with(&self, step: StepOf<'_>, id: &str) -> Result<(), RowError> {
+        self.commit_done_with(step, id).await
+    }
+
+    async fn batch<B: Batch>(&self, batch: &B, ops: Vec<B::Op>) {
+        self.run_batch(batch, ops).await
     }
 }
 

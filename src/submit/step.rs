@@ -20,7 +20,7 @@ impl Ctx {
     /// Creates what `create.step` makes, exactly once: up to the target's retries + 1
     /// attempts, each journaled, an unknown outcome looked up (`find`, which returns what
     /// it found and the attempts it took) before the next. Attempts are counted in `out`.
-    pub async fn create<S, SF, C, F, FF>(
+    pub(super) async fn create_once<S, SF, C, F, FF>(
         &self,
         create: Create<'_>,
         send: S,
@@ -219,12 +219,12 @@ impl Ctx {
         id: String,
         status: Option<u16>,
     ) -> Result<Made, RowError> {
-        self.done_with(step, &id).await?;
+        self.commit_done_with(step, &id).await?;
         Ok(Made::Ours { id, status })
     }
 
     /// Commits `step` done with `id`, and its `also_done` steps, in one commit.
-    pub async fn done_with(&self, step: Step<'_>, id: &str) -> Result<(), RowError> {
+    pub(super) async fn commit_done_with(&self, step: Step<'_>, id: &str) -> Result<(), RowError> {
         let mut writes = vec![StepWrite::Done {
             key: step.key.to_string(),
             step: step.name.to_string(),
@@ -243,7 +243,7 @@ impl Ctx {
     /// A write that is safe to repeat (update, delete, link, app access): intent, send,
     /// then done (with `done_id` of a 2xx reply) or cleared (refused). Without a readable
     /// answer the intent stays as `keep` says. Attempts are counted in `out`.
-    pub async fn write<S, SF, D>(
+    pub(super) async fn write_once<S, SF, D>(
         &self,
         step: Step<'_>,
         request: Request,
@@ -260,7 +260,7 @@ impl Ctx {
         self.commit_intent(step.key, step.name).await?;
         match counted(send(request).await, out)? {
             Ok(reply) if reply.ok() => {
-                self.done_with(step, &done_id(&reply)).await?;
+                self.commit_done_with(step, &done_id(&reply)).await?;
                 Ok(Wrote::Done(reply))
             }
             Ok(reply) => {
@@ -277,6 +277,32 @@ impl Ctx {
                     self.commit_clear(step.key, step.name).await?;
                 }
                 Ok(Wrote::Failed(e))
+            }
+        }
+    }
+}
+
+impl Ctx {
+    /// See [`crate::vendors::protocol::Engine::settle_listed`].
+    pub(super) async fn settle_from_listing(
+        &self,
+        step: Step<'_>,
+        listed: Option<&str>,
+    ) -> Result<bool, RowError> {
+        let intent = self
+            .ledger(step.key, step.name)
+            .is_some_and(|s| s.state == StepState::Intent);
+        if !intent || self.dry_run {
+            return Ok(false);
+        }
+        match listed {
+            Some(id) => {
+                self.commit_done_with(step, id).await?;
+                Ok(true)
+            }
+            None => {
+                self.commit_clear(step.key, step.name).await?;
+                Ok(false)
             }
         }
     }

@@ -19,7 +19,7 @@ use crate::http::retry::Kind;
 use crate::http::{Request, SendError};
 use crate::model::{Field, Outcome, Status};
 use crate::secret::Secret;
-use crate::submit::Ctx;
+use crate::vendors::protocol::Engine;
 
 use super::{Job, Vendor, VendorError};
 use crate::model::{PlatformUser, list_items};
@@ -120,7 +120,7 @@ impl Arobs {
         Arobs { verify }
     }
 
-    async fn verify_one(&self, ctx: &Ctx, passwords: &Passwords, job: Job) {
+    async fn verify_one(&self, ctx: &impl Engine, passwords: &Passwords, job: Job) {
         let mut out = Outcome::new(Status::Failed, job.action);
         let row = &job.row;
         let Some(username) = row.get(Field::Username) else {
@@ -129,7 +129,7 @@ impl Arobs {
         };
         let password = match row.get(Field::Password) {
             Some(p) => Secret::new(p),
-            None => match passwords.get(&ctx.target.name, username) {
+            None => match passwords.get(&ctx.target().name, username) {
                 Some(p) => p.clone(),
                 None => {
                     out.error = Some(
@@ -148,7 +148,7 @@ impl Arobs {
                 ("password".into(), password.expose().to_string()),
             ])
             .anonymous();
-        let token = match ctx.http.send(login).await {
+        let token = match ctx.http().send(login).await {
             Ok(r) => {
                 out.attempts += r.attempts;
                 out.http_status = Some(r.status);
@@ -188,7 +188,7 @@ impl Arobs {
             )
             .anonymous()
             .own_pace(DATA_INTERVAL);
-        let reply = match ctx.http.send(vehicles).await {
+        let reply = match ctx.http().send(vehicles).await {
             Ok(r) => r,
             Err(SendError::Halted(_)) => return,
             Err(e) => {
@@ -298,18 +298,18 @@ fn compare_vehicles(wanted: &[&str], platform: &[Vehicle]) -> VehicleDiff {
 }
 
 impl Vendor for Arobs {
-    async fn list_users(&self, _ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(&self, _ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
         Err(VendorError::Unsupported(
             "AROBS has no API that lists users: `muster verify` checks them one by one".into(),
         ))
     }
 
-    async fn probe(&self, _ctx: &Ctx) -> Result<(), VendorError> {
+    async fn probe(&self, _ctx: &impl Engine) -> Result<(), VendorError> {
         // Import sends nothing; verify logs in as each user (no account-wide credential).
         Ok(())
     }
 
-    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+    async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
         match &self.verify {
             None => {
                 for job in jobs {

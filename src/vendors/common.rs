@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::http::{Reply, Request, SendError};
 use crate::model::{Outcome, Status};
-use crate::submit::Ctx;
+use crate::vendors::protocol::Engine;
 
 use super::VendorError;
 use super::protocol::Wrote;
@@ -34,11 +34,11 @@ impl From<VendorError> for RowError {
 
 /// Sends a row's request, counting its attempts in `out`; a halted target stops the row.
 pub async fn send(
-    ctx: &Ctx,
+    ctx: &impl Engine,
     req: Request,
     out: &mut Outcome,
 ) -> Result<Result<Reply, SendError>, RowError> {
-    counted(ctx.http.send(req).await, out)
+    counted(ctx.http().send(req).await, out)
 }
 
 /// Counts a call's attempts in `out`; a halted target stops the row.
@@ -61,11 +61,11 @@ pub fn counted(
 
 /// Ends a row's work: its outcome is recorded; a halted row is left to the engine
 /// (`not_attempted`); a journal failure halts the target, since going on could create twice.
-pub fn settle(ctx: &Ctx, index: usize, result: Result<Option<Outcome>, RowError>) {
+pub fn settle(ctx: &impl Engine, index: usize, result: Result<Option<Outcome>, RowError>) {
     match result {
         Ok(Some(outcome)) => ctx.finish(index, outcome),
         Ok(None) | Err(RowError::Halted) => {}
-        Err(RowError::Journal(e)) => ctx.http.halt.halt(format!("journal failed: {e}")),
+        Err(RowError::Journal(e)) => ctx.http().halt.halt(format!("journal failed: {e}")),
     }
 }
 

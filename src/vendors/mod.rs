@@ -11,12 +11,13 @@ pub mod protocol;
 pub mod traccar;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::config::{Credentials, Target};
 use crate::http::SendError;
 use crate::model::{Action, PlatformUser, Row, VendorKind};
-use crate::submit::Ctx;
+use protocol::Engine;
 
 /// One row to provision on a target.
 #[derive(Debug, Clone)]
@@ -77,23 +78,26 @@ impl VendorError {
     }
 }
 
+/// A connector's future, boxed (see [`Connector::probe`]).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// One platform's connector.
 pub trait Vendor {
     /// Checks the credentials with a read-only call before any write.
-    fn probe(&self, ctx: &Ctx) -> impl Future<Output = Result<(), VendorError>> + Send;
+    fn probe(&self, ctx: &impl Engine) -> impl Future<Output = Result<(), VendorError>> + Send;
 
     /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`).
     fn list_users(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
     ) -> impl Future<Output = Result<Vec<PlatformUser>, VendorError>> + Send;
 
-    /// Plans every job (reading what exists once) and, unless `ctx.dry_run`, carries them
+    /// Plans every job (reading what exists once) and, unless `ctx.dry_run()`, carries them
     /// out, recording each row's outcome with `ctx.finish`. Rows left without an outcome
     /// become `not_attempted`.
     fn run(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         jobs: Vec<Job>,
     ) -> impl Future<Output = Result<(), VendorError>> + Send;
 }
@@ -133,33 +137,43 @@ pub fn connect(target: &Target, credentials: Credentials, purpose: &Purpose) -> 
 }
 
 impl Connector {
-    pub async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    /// Boxed here, where the engine is still a type parameter: the future's `Send` is then
+    /// proven from the trait's bounds once, not re-derived from each connector's body at
+    /// the engine's `tokio::spawn` (which rustc cannot do for higher-ranked closures).
+    pub fn probe<'a, E: Engine>(&'a self, ctx: &'a E) -> BoxFuture<'a, Result<(), VendorError>> {
         match self {
-            Connector::Traccar(c) => c.probe(ctx).await,
-            Connector::Pegasus(c) => c.probe(ctx).await,
-            Connector::Arobs(c) => c.probe(ctx).await,
-            Connector::Motive(c) => c.probe(ctx).await,
-            Connector::Drtrack(c) => c.probe(ctx).await,
+            Connector::Traccar(c) => Box::pin(c.probe(ctx)),
+            Connector::Pegasus(c) => Box::pin(c.probe(ctx)),
+            Connector::Arobs(c) => Box::pin(c.probe(ctx)),
+            Connector::Motive(c) => Box::pin(c.probe(ctx)),
+            Connector::Drtrack(c) => Box::pin(c.probe(ctx)),
         }
     }
 
-    pub async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+    pub fn list_users<'a, E: Engine>(
+        &'a self,
+        ctx: &'a E,
+    ) -> BoxFuture<'a, Result<Vec<PlatformUser>, VendorError>> {
         match self {
-            Connector::Traccar(c) => c.list_users(ctx).await,
-            Connector::Pegasus(c) => c.list_users(ctx).await,
-            Connector::Arobs(c) => c.list_users(ctx).await,
-            Connector::Motive(c) => c.list_users(ctx).await,
-            Connector::Drtrack(c) => c.list_users(ctx).await,
+            Connector::Traccar(c) => Box::pin(c.list_users(ctx)),
+            Connector::Pegasus(c) => Box::pin(c.list_users(ctx)),
+            Connector::Arobs(c) => Box::pin(c.list_users(ctx)),
+            Connector::Motive(c) => Box::pin(c.list_users(ctx)),
+            Connector::Drtrack(c) => Box::pin(c.list_users(ctx)),
         }
     }
 
-    pub async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+    pub fn run<'a, E: Engine>(
+        &'a self,
+        ctx: &'a E,
+        jobs: Vec<Job>,
+    ) -> BoxFuture<'a, Result<(), VendorError>> {
         match self {
-            Connector::Traccar(c) => c.run(ctx, jobs).await,
-            Connector::Pegasus(c) => c.run(ctx, jobs).await,
-            Connector::Arobs(c) => c.run(ctx, jobs).await,
-            Connector::Motive(c) => c.run(ctx, jobs).await,
-            Connector::Drtrack(c) => c.run(ctx, jobs).await,
+            Connector::Traccar(c) => Box::pin(c.run(ctx, jobs)),
+            Connector::Pegasus(c) => Box::pin(c.run(ctx, jobs)),
+            Connector::Arobs(c) => Box::pin(c.run(ctx, jobs)),
+            Connector::Motive(c) => Box::pin(c.run(ctx, jobs)),
+            Connector::Drtrack(c) => Box::pin(c.run(ctx, jobs)),
         }
     }
 }

@@ -4,7 +4,19 @@
 //! outcome looked up before anything is sent again).
 //!
 //! A connector says how a reply reads ([`Verdict`]) and what a look-up found
-//! ([`Lookup`]); both are pure, so they are table-tested without a server.
+//! ([`Lookup`]); both are pure, so they are table-tested without a server. What a connector
+//! may ask of the engine is the [`Engine`] trait, which the engine implements.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::config::Target;
+use crate::http::{Http, Reply, Request, SendError};
+use crate::model::{LedgerStep, Mode, Outcome, Status};
+use crate::secret::Secret;
+
+use super::VendorError;
+use super::common::RowError;
 
 /// How a create's reply reads, as its connector says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,4 +109,169 @@ pub enum Wrote {
     Refused(crate::http::Reply),
     /// No readable answer.
     Failed(crate::http::SendError),
+}
+
+/// What the engine offers a connector while it works on one target: the target, its HTTP
+/// transport for reads, what the journal knew when the target started, and the writes of
+/// the exactly-once protocol, which the engine alone journals. A connector depends on this
+/// trait only; the engine (`submit::Ctx`) implements it, so no connector imports the engine,
+/// the journal or progress.
+pub trait Engine: Sync {
+    /// The target being worked on.
+    fn target(&self) -> &Target;
+    /// The target's transport (limiter, retries, halt): for reads (probe, listing,
+    /// look-ups). Writes go through [`Engine::create`] and [`Engine::write`].
+    fn http(&self) -> &Http;
+    /// `--dry-run`: plan only, send nothing that changes the platform.
+    fn dry_run(&self) -> bool;
+    /// The run's mode (create, upsert, sync).
+    fn mode(&self) -> Mode;
+    /// What the journal knew of `step` for the row with identity `key` when the target
+    /// started.
+    fn ledger(&self, key: &str, step: &str) -> Option<&LedgerStep>;
+    /// Whether `step` of `key` was recorded by this run (a resumed run's own work).
+    fn made_by_this_run(&self, key: &str, step: &str) -> bool;
+    /// Records a row's final outcome (the first one stands).
+    fn finish(&self, index: usize, outcome: Outcome);
+    /// Says what the target is waiting for, on the progress line.
+    fn note(&self, message: &str);
+    /// Whether the target was halted (then connectors stop starting rows).
+    fn halted(&self) -> bool;
+    /// Keeps a password muster generated (in the `--secrets-out` file, before it is sent)
+    /// and hides it in every text a platform sends back. Returns whether it was kept.
+    fn keep_generated_password(&self, key: &str, password: &Secret) -> Result<bool, VendorError>;
+    /// Runs `f` over `items` with the target's concurrency, skipping the rest once halted.
+    fn for_each<T, F, Fut>(&self, items: Vec<T>, f: F) -> impl Future<Output = ()> + Send
+    where
+        T: Send,
+        F: Fn(T) -> Fut + Send + Sync,
+        Fut: Future<Output = ()> + Send;
+    /// Creates what `create.step` makes, exactly once: intent journaled before each
+    /// attempt, an unknown outcome looked up (`find`: what it found, and the attempts it
+    /// took) before anything is sent again, a 2xx never sent again. Attempts are counted
+    /// in `out`.
+    fn create<S, SF, C, F, FF>(
+        &self,
+        create: Create<'_>,
+        send: S,
+        classify: C,
+        find: F,
+        out: &mut Outcome,
+    ) -> impl Future<Output = Result<Made, RowError>> + Send
+    where
+        S: Fn(Request) -> SF + Send + Sync,
+        SF: Future<Output = Result<Reply, SendError>> + Send,
+        C: Fn(&Reply) -> Verdict + Send + Sync,
+        F: Fn() -> FF + Send + Sync,
+        FF: Future<Output = Result<(Lookup, u32), RowError>> + Send;
+    /// A write that is safe to repeat (update, delete, link, app access): intent, send,
+    /// then done (with `done_id` of a 2xx reply) or cleared (refused); without a readable
+    /// answer the intent stays as `keep` says. Attempts are counted in `out`.
+    fn write<S, SF, D>(
+        &self,
+        step: Step<'_>,
+        request: Request,
+        keep: KeepIntent,
+        send: S,
+        done_id: D,
+        out: &mut Outcome,
+    ) -> impl Future<Output = Result<Wrote, RowError>> + Send
+    where
+        S: FnOnce(Request) -> SF + Send,
+        SF: Future<Output = Result<Reply, SendError>> + Send,
+        D: FnOnce(&Reply) -> String + Send;
+    /// Settles a step whose earlier outcome the journal does not know (an intent) from what
+    /// a listing read after that intent shows: `took_effect` is the id to journal it done
+    /// with when the listing shows it took effect (the user listed after a create, gone
+    /// after a delete), `None` when it shows it never happened (the intent is cleared).
+    /// Returns whether the step is now done. Nothing is written on a dry run, or when the
+    /// ledger holds no intent for the step.
+    fn settle_listed(
+        &self,
+        step: Step<'_>,
+        took_effect: Option<&str>,
+    ) -> impl Future<Output = Result<bool, RowError>> + Send;
+    /// Commits `step` done with `id`, and its `also_done` steps, in one commit (a row's
+    /// last step marking it complete).
+    fn done_with(
+        &self,
+        step: Step<'_>,
+        id: &str,
+    ) -> impl Future<Output = Result<(), RowError>> + Send;
+    /// Carries out a batch of operations sent together (DRTrack's `PUT /users/sync`): see
+    /// [`Batch`]. Every operation ends in `Batch::succeed` or `Batch::fail`, unless the
+    /// target halts first.
+    fn batch<B: Batch>(&self, batch: &B, ops: Vec<B::Op>) -> impl Future<Output = ()> + Send;
+}
+
+/// What one send of a batch came to, as its connector reads the reply.
+#[derive(Debug)]
+pub enum BatchReply {
+    /// The platform says every operation took effect.
+    Accepted,
+    /// The platform says at least one did not (`detail`: what it said, when it said more
+    /// than no). The engine splits the batch to find which.
+    Rejected(Option<String>),
+    /// No answer: any of it may or may not have taken effect.
+    Unknown(String),
+    /// Nothing is known to have been done (retries ran out before an answer).
+    NotDone(SendError),
+    /// The target halted (credentials rejected, deadline): the intents stay for the next run.
+    Halted,
+}
+
+/// Why an operation of a batch ended failed, for its connector to word.
+pub enum BatchFailure<'a, S> {
+    /// The batch was accepted, but the read after it does not show this operation.
+    Unconfirmed,
+    /// The platform rejected the operation sent on its own (`detail`: what it said); `seen`
+    /// is the read after that send, for hints.
+    Rejected {
+        detail: Option<&'a str>,
+        seen: &'a S,
+    },
+    /// `sends` sends went unanswered, and the read after the last shows no effect.
+    NoAnswer { sends: u32, detail: &'a str },
+    /// Nothing was done: the send ended without an answer.
+    NotDone(&'a SendError),
+}
+
+/// A step a platform takes in batches (DRTrack's `PUT /users/sync`), as its connector
+/// describes it. The engine ([`Engine::batch`]) carries it out: intents journaled before the
+/// first send; after each send, a read ([`Batch::read_after`]) says which operations took
+/// effect, and those are journaled done; a rejected batch is split in halves until each
+/// failing operation stands alone; an unanswered one is sent again (up to the target's
+/// retries) for what the read does not show.
+pub trait Batch: Sync {
+    /// One operation (a row's create, update or delete) with its outcome so far.
+    type Op: Send;
+    /// What a read after a send shows.
+    type Seen: Send + Sync;
+    /// The row identity key and the journal step of `op`, when it has one (a create or a
+    /// delete; an update is repeatable and needs no intent).
+    fn journal_step<'a>(&self, op: &'a Self::Op) -> Option<(&'a str, &'a str)>;
+    /// Sends `ops` as one batch, counting attempts in their outcomes.
+    fn send(
+        &self,
+        engine: &impl Engine,
+        ops: &mut [Self::Op],
+    ) -> impl Future<Output = BatchReply> + Send;
+    /// Reads what the platform holds, in a read that begins after the caller's send ended.
+    /// `Err`: why it could not be read (the target halts; the intents stay).
+    fn read_after(
+        &self,
+        engine: &impl Engine,
+    ) -> impl Future<Output = Result<Arc<Self::Seen>, String>> + Send;
+    /// Whether `seen` shows `op` took effect (`accepted`: the batch it was sent in was
+    /// accepted): its final status and the id journaled with its step.
+    fn took_effect(
+        &self,
+        seen: &Self::Seen,
+        op: &Self::Op,
+        accepted: bool,
+    ) -> Option<(Status, Option<String>)>;
+    /// The row index and outcome of an operation that took effect.
+    fn succeeded(&self, op: Self::Op, status: Status, id: Option<String>) -> (usize, Outcome);
+    /// The row index and outcome of an operation that failed.
+    fn failed(&self, op: Self::Op, why: BatchFailure<'_, Self::Seen>) -> (usize, Outcome);
 }

@@ -27,7 +27,7 @@ use crate::model::{
     parse_bool,
 };
 use crate::secret::Secret;
-use crate::submit::Ctx;
+use crate::vendors::protocol::Engine;
 
 use super::common::{RowError, fail_send, send, settle, written};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
@@ -71,7 +71,7 @@ impl Traccar {
         Traccar { credentials }
     }
 
-    async fn existing(&self, ctx: &Ctx) -> Result<Existing, VendorError> {
+    async fn existing(&self, ctx: &impl Engine) -> Result<Existing, VendorError> {
         let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
         let devices: Vec<Device> = read_json(ctx, Request::get("/devices"), "GET /devices").await?;
         let mut existing = Existing {
@@ -99,7 +99,7 @@ impl Traccar {
         Ok(existing)
     }
 
-    async fn run_job(&self, ctx: &Ctx, existing: &Existing, job: Job) {
+    async fn run_job(&self, ctx: &impl Engine, existing: &Existing, job: Job) {
         settle(
             ctx,
             job.index,
@@ -109,7 +109,7 @@ impl Traccar {
 
     async fn plan_and_do(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
     ) -> Result<Outcome, RowError> {
@@ -133,7 +133,7 @@ impl Traccar {
                             col,
                             format!(
                                 "names device \"{item}\", which target {} does not have (by IMEI/uniqueId or name)",
-                                ctx.target.name
+                                ctx.target().name
                             ),
                         )),
                     }
@@ -162,12 +162,12 @@ impl Traccar {
                 out.status = Status::Failed;
                 out.error = Some(format!(
                     "no user with email {key} on target {}",
-                    ctx.target.name
+                    ctx.target().name
                 ));
                 return Ok(out);
             };
             out.user_id = Some(id.clone());
-            if ctx.dry_run {
+            if ctx.dry_run() {
                 return Ok(out);
             }
             // The platform id is never reused, so a re-run re-sends only against this user.
@@ -177,7 +177,7 @@ impl Traccar {
                     step(key, &name),
                     Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
                     KeepIntent::Always,
-                    |req| ctx.http.send(req),
+                    |req| ctx.http().send(req),
                     |_| id.clone(),
                     &mut out,
                 )
@@ -200,7 +200,7 @@ impl Traccar {
             // An intent without outcome: the create may have happened. The platform's list
             // (read after the intent) says whether it did.
             (Some(_), Some(id)) => {
-                if !ctx.dry_run {
+                if !ctx.dry_run() {
                     ctx.done_with(step(key, STEP_USER), id).await?;
                 }
                 (Some(id.clone()), true)
@@ -213,7 +213,7 @@ impl Traccar {
             out.user_id = Some(id.clone());
             if !made_by_us || complete {
                 let update = matches!(job.action, Action::Update | Action::Upsert)
-                    || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+                    || matches!(ctx.mode(), Mode::Upsert | Mode::Sync);
                 if let (true, Some((_, raw))) = (update, listed) {
                     return self.update(ctx, job, id, raw, out).await;
                 }
@@ -229,12 +229,12 @@ impl Traccar {
             out.status = Status::Failed;
             out.error = Some(format!(
                 "no user with email {key} on target {} to update",
-                ctx.target.name
+                ctx.target().name
             ));
             return Ok(out);
         }
 
-        if ctx.dry_run {
+        if ctx.dry_run() {
             out.status = if user_id.is_some() {
                 Status::Partial
             } else {
@@ -278,7 +278,7 @@ impl Traccar {
                     self::step(key, &step),
                     req,
                     KeepIntent::Always,
-                    |req| ctx.http.send(req),
+                    |req| ctx.http().send(req),
                     |_| d.to_string(),
                     &mut out,
                 )
@@ -315,7 +315,7 @@ impl Traccar {
     /// (never a password: the platform keeps the one it has). Nothing differs → `exists`.
     async fn update(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         job: &Job,
         id: &str,
         listed: &Map<String, Value>,
@@ -328,7 +328,7 @@ impl Traccar {
         if !differs {
             return Ok(out);
         }
-        if ctx.dry_run {
+        if ctx.dry_run() {
             out.status = Status::Planned;
             return Ok(out);
         }
@@ -345,7 +345,7 @@ impl Traccar {
                 step(&job.key, "update"),
                 req,
                 KeepIntent::Always,
-                |req| ctx.http.send(req),
+                |req| ctx.http().send(req),
                 |_| id.to_string(),
                 &mut out,
             )
@@ -359,7 +359,7 @@ impl Traccar {
     /// committed with the user's.
     async fn create(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         job: &Job,
         out: &mut Outcome,
         complete: bool,
@@ -389,7 +389,7 @@ impl Traccar {
                     request: Request::new(Method::POST, "/users", Kind::Create).json(body),
                     maybe_ours: false,
                 },
-                |req| ctx.http.send(req),
+                |req| ctx.http().send(req),
                 classify_create,
                 || lookup(ctx, key),
                 out,
@@ -439,13 +439,13 @@ impl Vendor for Traccar {
     /// `GET /users`: the fields the user object carries. Device links are not read (that
     /// would be one request per user), so `devices` is not compared. The account muster
     /// logs in as (an admin sees itself) is left out, so a prune can never remove it.
-    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
         let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
         let me = self
             .credentials
             .token
             .as_ref()
-            .filter(|_| !ctx.target.bearer)
+            .filter(|_| !ctx.target().bearer)
             .and_then(|t| caller_email(t.expose()));
         Ok(users
             .iter()
@@ -455,19 +455,23 @@ impl Vendor for Traccar {
             .collect())
     }
 
-    async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         let token = self
             .credentials
             .token
             .as_ref()
             .ok_or_else(|| VendorError::Auth("no token configured".into()))?;
-        let scheme = if ctx.target.bearer { "Bearer" } else { "Basic" };
-        ctx.http.set_auth(vec![(
+        let scheme = if ctx.target().bearer {
+            "Bearer"
+        } else {
+            "Basic"
+        };
+        ctx.http().set_auth(vec![(
             AUTHORIZATION,
             Secret::new(format!("{scheme} {}", token.expose())),
         )]);
         let reply = ctx
-            .http
+            .http()
             .send(Request::get("/devices").query("limit", "1"))
             .await
             .map_err(|e| VendorError::from_send("GET /devices", e))?;
@@ -484,7 +488,7 @@ impl Vendor for Traccar {
         }
     }
 
-    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+    async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
         let existing = self.existing(ctx).await?;
         ctx.for_each(jobs, |job| self.run_job(ctx, &existing, job))
             .await;
@@ -494,7 +498,7 @@ impl Vendor for Traccar {
 
 /// Finds a user by email: `GET /users?keyword=`, matched exactly (keyword is a LIKE).
 /// Returns what it found and the attempts the look-up took.
-async fn lookup(ctx: &Ctx, key: &str) -> Result<(Lookup, u32), RowError> {
+async fn lookup(ctx: &impl Engine, key: &str) -> Result<(Lookup, u32), RowError> {
     let req = Request::get("/users").query("keyword", key);
     let mut counted = Outcome::new(Status::Planned, Action::Create);
     let found = match send(ctx, req, &mut counted).await? {
@@ -525,12 +529,12 @@ fn found_user(reply: &Reply, key: &str) -> Lookup {
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(
-    ctx: &Ctx,
+    ctx: &impl Engine,
     req: Request,
     what: &str,
 ) -> Result<T, VendorError> {
     let reply = ctx
-        .http
+        .http()
         .send(req)
         .await
         .map_err(|e| VendorError::from_send(what, e))?;

@@ -9,12 +9,12 @@ use super::Drtrack;
 use super::wire::{AuthReply, Directory, User};
 use crate::http::{Reply, Request, SendError};
 use crate::secret::Secret;
-use crate::submit::Ctx;
 use crate::vendors::VendorError;
+use crate::vendors::protocol::Engine;
 
 impl Drtrack {
     /// `GET /auth`; on success every later request carries `Authtoken`.
-    pub(super) async fn authenticate(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    pub(super) async fn authenticate(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         let (Some(user), Some(pass)) = (&self.credentials.username, &self.credentials.password)
         else {
             return Err(VendorError::Auth(
@@ -22,17 +22,17 @@ impl Drtrack {
             ));
         };
         let app = ctx
-            .target
+            .target()
             .app_name
             .clone()
-            .unwrap_or_else(|| ctx.target.name.clone());
+            .unwrap_or_else(|| ctx.target().name.clone());
         let req = Request::get("/auth")
             .anonymous()
             .header(HeaderName::from_static("username"), user.clone())
             .header(HeaderName::from_static("password"), pass.clone())
             .header(HeaderName::from_static("appname"), Secret::new(app));
         let reply = ctx
-            .http
+            .http()
             .send(req)
             .await
             .map_err(|e| VendorError::from_send("GET /auth", e))?;
@@ -47,7 +47,7 @@ impl Drtrack {
             matches!(reply.status, 401 | 403) || matches!(status.as_deref(), Some("401" | "403"));
         match (reply.ok(), status.as_deref(), token) {
             (true, Some(s), Some(token)) if s.starts_with('2') => {
-                ctx.http.set_auth(vec![(
+                ctx.http().set_auth(vec![(
                     HeaderName::from_static("authtoken"),
                     Secret::new(token),
                 )]);
@@ -72,14 +72,14 @@ impl Drtrack {
 
     /// Sends `req`; a 401/403 logs in again (once for all requests in flight) and repeats it.
     /// A login refused then halts the target.
-    pub(super) async fn send(&self, ctx: &Ctx, req: Request) -> Result<Reply, SendError> {
+    pub(super) async fn send(&self, ctx: &impl Engine, req: Request) -> Result<Reply, SendError> {
         let generation = self.token_generation.load(Ordering::SeqCst);
-        let first = ctx.http.send(req.clone()).await?;
+        let first = ctx.http().send(req.clone()).await?;
         if !matches!(first.status, 401 | 403) {
             return Ok(first);
         }
         tracing::info!(
-            target_name = %ctx.target.name,
+            target_name = %ctx.target().name,
             status = first.status,
             path = %req.path,
             "DRTrack rejected the token; logging in again"
@@ -94,16 +94,16 @@ impl Drtrack {
         };
         if let Err(e) = relogin {
             let reason = e.halt_reason();
-            ctx.http.halt.halt(reason.clone());
+            ctx.http().halt.halt(reason.clone());
             return Err(SendError::Halted(reason));
         }
-        let mut again = ctx.http.send(req).await?;
+        let mut again = ctx.http().send(req).await?;
         again.attempts += first.attempts;
         Ok(again)
     }
 
     /// `GET /users`: every user of the target.
-    pub(super) async fn directory(&self, ctx: &Ctx) -> Result<Directory, VendorError> {
+    pub(super) async fn directory(&self, ctx: &impl Engine) -> Result<Directory, VendorError> {
         let reply = self
             .send(ctx, Request::get("/users"))
             .await

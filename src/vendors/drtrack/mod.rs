@@ -39,7 +39,7 @@ use serde_json::Value;
 use crate::config::Credentials;
 use crate::model::{Field, Outcome, VendorKind};
 use crate::secret::Secret;
-use crate::submit::Ctx;
+use crate::vendors::protocol::Engine;
 
 use super::common::Fresh;
 use super::{Job, Vendor, VendorError, generate_password};
@@ -106,7 +106,7 @@ impl Vendor for Drtrack {
     /// `GET /users`: every user, keyed by lower-cased `userID`; DRTrack lists no
     /// branches, user group or active flag, so only login, names and e-mail are reported
     /// and every listed user is active.
-    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
         let dir = self.directory(ctx).await?;
         let mut users: Vec<PlatformUser> = dir
             .by_login
@@ -117,15 +117,15 @@ impl Vendor for Drtrack {
         Ok(users)
     }
 
-    async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         self.authenticate(ctx).await
     }
 
-    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+    async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
         let dir = self.directory(ctx).await?;
-        let pending = self.plan(ctx, &dir, jobs)?;
+        let pending = self.plan(ctx, &dir, jobs).await?;
         let operations = pending.len();
-        let size = ctx.target.batch_size.max(1);
+        let size = ctx.target().batch_size.max(1);
         let mut batches: Vec<Vec<Pending>> = Vec::new();
         for p in pending {
             match batches.last_mut() {
@@ -134,10 +134,10 @@ impl Vendor for Drtrack {
             }
         }
         let count = batches.len();
-        ctx.for_each(batches, |batch| self.run_batch(ctx, batch))
-            .await;
+        let sync = sync::SyncBatch { drtrack: self };
+        ctx.for_each(batches, |batch| ctx.batch(&sync, batch)).await;
         tracing::info!(
-            target_name = %ctx.target.name,
+            target_name = %ctx.target().name,
             sync_calls = self.sync_calls(),
             operations,
             batches = count,

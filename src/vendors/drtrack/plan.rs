@@ -9,7 +9,9 @@ use super::{Drtrack, Pending, STEP, STEP_DELETE, rules, strong_password, unchang
 use crate::model::Mode;
 use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Status, VendorKind};
-use crate::submit::Ctx;
+use crate::vendors::common::RowError;
+use crate::vendors::protocol::Engine;
+use crate::vendors::protocol::Step;
 use crate::vendors::{Job, VendorError};
 
 /// What planning decided for a row.
@@ -18,22 +20,31 @@ enum Decision {
     Send(Box<Pending>),
 }
 
+/// A step an earlier run left unsettled (an intent), and whether the list read since shows
+/// it took effect (the id to journal it done with): for the engine to settle.
+struct Unsettled {
+    key: String,
+    step: &'static str,
+    took_effect: Option<String>,
+}
+
 impl Drtrack {
     /// write are finished here, the others come back as operations in input order.
-    pub(super) fn plan(
+    pub(super) async fn plan(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         dir: &Directory,
         jobs: Vec<Job>,
     ) -> Result<Vec<Pending>, VendorError> {
         let mut logins: HashMap<String, String> = HashMap::new();
         let mut emails: HashMap<String, (String, String, String)> = HashMap::new();
         let mut pending = Vec::new();
+        let mut unsettled = Vec::new();
         for job in jobs {
             let index = job.index;
-            match self.decide(ctx, dir, job, &mut logins, &mut emails)? {
+            match self.decide(ctx, dir, job, &mut logins, &mut emails, &mut unsettled)? {
                 Decision::Finish(out) => ctx.finish(index, out),
-                Decision::Send(p) if ctx.dry_run => {
+                Decision::Send(p) if ctx.dry_run() => {
                     let mut out = p.out;
                     out.status = Status::Planned;
                     ctx.finish(index, out);
@@ -41,16 +52,32 @@ impl Drtrack {
                 Decision::Send(p) => pending.push(*p),
             }
         }
+        // What the list shows of earlier runs' unsettled steps, journaled before anything
+        // is sent.
+        for u in unsettled {
+            let step = Step {
+                key: &u.key,
+                name: u.step,
+                also_done: &[],
+                noun: "user",
+            };
+            match ctx.settle_listed(step, u.took_effect.as_deref()).await {
+                Ok(_) => {}
+                Err(RowError::Journal(e)) => return Err(e),
+                Err(RowError::Halted) => return Ok(Vec::new()),
+            }
+        }
         Ok(pending)
     }
 
     fn decide(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         dir: &Directory,
         job: Job,
         logins: &mut HashMap<String, String>,
         emails: &mut HashMap<String, (String, String, String)>,
+        unsettled: &mut Vec<Unsettled>,
     ) -> Result<Decision, VendorError> {
         let row = job.row.clone();
         let key = job.key.clone();
@@ -73,7 +100,7 @@ impl Drtrack {
             );
         }
         logins.insert(key.clone(), place.clone());
-        let target = &ctx.target.name;
+        let target = &ctx.target().name;
         let listed = dir.login(&key);
 
         if job.action == Action::Delete {
@@ -81,8 +108,12 @@ impl Drtrack {
                 if let Some(step) = ctx.ledger(&key, STEP_DELETE) {
                     // Muster deleted it (or sent the DELETE, and the list shows it took
                     // effect): done, nothing to send again.
-                    if step.state == StepState::Intent && !ctx.dry_run {
-                        ctx.done(&key, STEP_DELETE, step.id.as_deref())?;
+                    if step.state == StepState::Intent {
+                        unsettled.push(Unsettled {
+                            key: key.clone(),
+                            step: STEP_DELETE,
+                            took_effect: Some(key.clone()),
+                        });
                     }
                     out.user_id = step.id.clone();
                     out.status = Status::Deleted;
@@ -126,17 +157,20 @@ impl Drtrack {
                 if ledger
                     .as_ref()
                     .is_some_and(|s| s.state == StepState::Intent)
-                    && !ctx.dry_run
                 {
-                    ctx.done(&key, STEP, Some(&user.key))?;
+                    unsettled.push(Unsettled {
+                        key: key.clone(),
+                        step: STEP,
+                        took_effect: Some(user.key.clone()),
+                    });
                 }
-                let made_now = ledger.as_ref().is_some_and(|s| s.run_id == ctx.run_id);
+                let made_now = ctx.made_by_this_run(&key, STEP);
                 if made_now && job.action != Action::Update {
                     // A resumed run: this run's own ADD, confirmed by the list.
                     out.status = Status::Created;
                     return Ok(Decision::Finish(out));
                 }
-                let by_mode = matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+                let by_mode = matches!(ctx.mode(), Mode::Upsert | Mode::Sync);
                 let modify = by_mode || matches!(job.action, Action::Update | Action::Upsert);
                 // Upsert/sync follow the audit: only what `GET /users` shows is compared.
                 // A row that asks for an update itself also sends what cannot be compared.
@@ -150,10 +184,13 @@ impl Drtrack {
                 if ledger
                     .as_ref()
                     .is_some_and(|s| s.state == StepState::Intent)
-                    && !ctx.dry_run
                 {
                     // Listed after the intent was written, and absent: it never happened.
-                    ctx.clear(&key, STEP)?;
+                    unsettled.push(Unsettled {
+                        key: key.clone(),
+                        step: STEP,
+                        took_effect: None,
+                    });
                 }
                 if job.action == Action::Update {
                     return failed(
@@ -220,7 +257,7 @@ impl Drtrack {
         let password = match method {
             Method::Add => match row.get(Field::Password) {
                 Some(p) => Some(p.to_string()),
-                None if !ctx.dry_run => {
+                None if !ctx.dry_run() => {
                     let pw = strong_password();
                     // Sent only when kept (`--secrets-out`): otherwise DRTrack's own random
                     // password serves as well.

@@ -39,7 +39,7 @@ use crate::model::Mode;
 use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, Status};
 use crate::secret::Secret;
-use crate::submit::Ctx;
+use crate::vendors::protocol::Engine;
 
 use super::common::{RowError, send, settle, written};
 use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict};
@@ -169,7 +169,7 @@ impl Motive {
         }
     }
 
-    async fn run_job(&self, ctx: &Ctx, existing: &Existing, groups: &Groups, job: Job) {
+    async fn run_job(&self, ctx: &impl Engine, existing: &Existing, groups: &Groups, job: Job) {
         settle(
             ctx,
             job.index,
@@ -181,7 +181,7 @@ impl Motive {
 
     async fn plan_and_do(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         groups: &Groups,
         job: &Job,
@@ -189,21 +189,21 @@ impl Motive {
         let row = &job.row;
         let mut out = Outcome::new(Status::Planned, job.action);
         let key = job.key.as_str();
-        let external_id = rules::external_id(row, &ctx.target.name, key);
+        let external_id = rules::external_id(row, &ctx.target().name, key);
         // A deactivation needs only the user's identity, not a valid create.
         if job.action == Action::Delete {
             return self.deactivate(ctx, existing, job, &external_id, out).await;
         }
         let mut problems = rules::check(row);
-        let group_ids = resolve_groups(row, groups, &ctx.target.name, &mut problems);
+        let group_ids = resolve_groups(row, groups, &ctx.target().name, &mut problems);
         if !problems.is_empty() {
             return Ok(Outcome::invalid(job.action, &problems));
         }
-        let integration = ctx.target.integration_name.as_str();
+        let integration = ctx.target().integration_name.as_str();
         let ledger = ctx.ledger(key, STEP_USER).cloned();
         let complete = ctx.ledger(key, STEP_COMPLETE).is_some();
 
-        match existing.find(row, &external_id, &ctx.target.name) {
+        match existing.find(row, &external_id, &ctx.target().name) {
             Found::Conflict(message) => {
                 out.status = Status::Failed;
                 out.error = Some(message);
@@ -214,7 +214,7 @@ impl Motive {
                 // platform's list, read after that intent, says it happened.
                 out.user_id = Some(user.id.clone());
                 out.status = Status::Exists;
-                if !ctx.dry_run {
+                if !ctx.dry_run() {
                     let made = Step {
                         also_done: &[(STEP_COMPLETE, None)],
                         ..step(key, STEP_USER)
@@ -240,11 +240,11 @@ impl Motive {
                     out.status = Status::Failed;
                     out.error = Some(format!(
                         "no user {key} on target {} to update",
-                        ctx.target.name
+                        ctx.target().name
                     ));
                     return Ok(out);
                 }
-                if ctx.dry_run {
+                if ctx.dry_run() {
                     return Ok(out);
                 }
                 let body = rules::create_body(row, &group_ids, &external_id, integration);
@@ -256,7 +256,7 @@ impl Motive {
     /// A user the platform already has: `exists`, or updated when the run asks for it.
     async fn existing_user(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         job: &Job,
         user: &User,
         group_ids: &[i64],
@@ -265,7 +265,7 @@ impl Motive {
         out.user_id = Some(user.id.clone());
         out.status = Status::Exists;
         let update = matches!(job.action, Action::Update | Action::Upsert)
-            || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+            || matches!(ctx.mode(), Mode::Upsert | Mode::Sync);
         if !update {
             return Ok(out);
         }
@@ -279,7 +279,7 @@ impl Motive {
         if diff.is_empty() {
             return Ok(out);
         }
-        if ctx.dry_run {
+        if ctx.dry_run() {
             out.status = Status::Planned;
             return Ok(out);
         }
@@ -291,7 +291,7 @@ impl Motive {
                 step(&job.key, "update"),
                 req,
                 KeepIntent::Always,
-                |req| ctx.http.send(req),
+                |req| ctx.http().send(req),
                 |_| user.id.clone(),
                 &mut out,
             )
@@ -306,7 +306,7 @@ impl Motive {
     /// confirmed (see `Motive::first_create`).
     async fn create(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         job: &Job,
         body: Value,
         external_id: &str,
@@ -328,7 +328,7 @@ impl Motive {
 
     async fn try_create(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         job: &Job,
         body: Value,
         external_id: &str,
@@ -336,9 +336,9 @@ impl Motive {
     ) -> Result<(), RowError> {
         let key = job.key.as_str();
         let row = &job.row;
-        let integration = ctx.target.integration_name.as_str();
+        let integration = ctx.target().integration_name.as_str();
         let password = row.get(Field::Password);
-        let classify = |r: &Reply| classify_create(r, password, &ctx.target.name);
+        let classify = |r: &Reply| classify_create(r, password, &ctx.target().name);
         let find = || async {
             let mut counted = Outcome::new(Status::Planned, job.action);
             let found = lookup(ctx, row, external_id, integration, &mut counted).await?;
@@ -356,7 +356,7 @@ impl Motive {
                     request: Request::new(Method::POST, "/users", Kind::Create).json(body),
                     maybe_ours: false,
                 },
-                |req| ctx.http.send(req),
+                |req| ctx.http().send(req),
                 classify,
                 find,
                 out,
@@ -401,13 +401,13 @@ impl Motive {
     /// as it is (`deleted`, no request).
     async fn deactivate(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
         external_id: &str,
         mut out: Outcome,
     ) -> Result<Outcome, RowError> {
-        let user = match existing.find(&job.row, external_id, &ctx.target.name) {
+        let user = match existing.find(&job.row, external_id, &ctx.target().name) {
             Found::Ours(u) | Found::Theirs(u) => u,
             Found::Conflict(message) => {
                 out.status = Status::Failed;
@@ -418,7 +418,8 @@ impl Motive {
                 out.status = Status::Failed;
                 out.error = Some(format!(
                     "no user {} on target {} to deactivate",
-                    job.key, ctx.target.name
+                    job.key,
+                    ctx.target().name
                 ));
                 return Ok(out);
             }
@@ -428,7 +429,7 @@ impl Motive {
             out.status = Status::Deleted;
             return Ok(out);
         }
-        if ctx.dry_run {
+        if ctx.dry_run() {
             return Ok(out);
         }
         let name = format!("deactivate:{}", user.id);
@@ -441,7 +442,7 @@ impl Motive {
                 step(&job.key, &name),
                 req,
                 KeepIntent::Always,
-                |req| ctx.http.send(req),
+                |req| ctx.http().send(req),
                 |_| user.id.clone(),
                 &mut out,
             )
@@ -455,8 +456,8 @@ impl Motive {
 impl Vendor for Motive {
     /// Every page of `GET /users`, in roster terms. Groups are not reported (the roster may
     /// name them or give ids; the platform lists ids), so they are not compared.
-    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
-        let integration = ctx.target.integration_name.as_str();
+    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+        let integration = ctx.target().integration_name.as_str();
         Ok(read_all(ctx, "/users", "users")
             .await?
             .iter()
@@ -465,14 +466,14 @@ impl Vendor for Motive {
             .collect())
     }
 
-    async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         let key = self
             .credentials
             .token
             .as_ref()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| VendorError::Auth("no API key configured (api_key_env)".into()))?;
-        let header = if ctx.target.bearer {
+        let header = if ctx.target().bearer {
             (
                 AUTHORIZATION,
                 Secret::new(format!("Bearer {}", key.expose())),
@@ -480,9 +481,9 @@ impl Vendor for Motive {
         } else {
             (HeaderName::from_static("x-api-key"), key.clone())
         };
-        ctx.http.set_auth(vec![header]);
+        ctx.http().set_auth(vec![header]);
         let reply = ctx
-            .http
+            .http()
             .send(Request::get("/companies"))
             .await
             .map_err(|e| VendorError::from_send("GET /companies", e))?;
@@ -503,8 +504,8 @@ impl Vendor for Motive {
         }
     }
 
-    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
-        let integration = ctx.target.integration_name.clone();
+    async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
+        let integration = ctx.target().integration_name.clone();
         let users = read_all(ctx, "/users", "users")
             .await?
             .iter()
@@ -705,7 +706,7 @@ fn resolve_groups(
 
 /// Looks the row's user up: by external id first, then by email (else username).
 async fn lookup(
-    ctx: &Ctx,
+    ctx: &impl Engine,
     row: &Row,
     external_id: &str,
     integration: &str,
@@ -762,7 +763,7 @@ async fn lookup(
 }
 
 /// Every item of a paginated list (`GET /users`, `GET /groups`).
-async fn read_all(ctx: &Ctx, path: &str, key: &str) -> Result<Vec<Value>, VendorError> {
+async fn read_all(ctx: &impl Engine, path: &str, key: &str) -> Result<Vec<Value>, VendorError> {
     let what = format!("GET {path}");
     let mut items = Vec::new();
     for page_no in 1..=MAX_PAGES {
@@ -770,7 +771,7 @@ async fn read_all(ctx: &Ctx, path: &str, key: &str) -> Result<Vec<Value>, Vendor
             .query("per_page", PER_PAGE.to_string())
             .query("page_no", page_no.to_string());
         let reply = ctx
-            .http
+            .http()
             .send(req)
             .await
             .map_err(|e| VendorError::from_send(&what, e))?;

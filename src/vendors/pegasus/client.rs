@@ -14,9 +14,9 @@ use serde_json::json;
 use crate::config::Credentials;
 use crate::http::{Reply, Request, SendError};
 use crate::secret::Secret;
-use crate::submit::Ctx;
 use crate::vendors::VendorError;
 pub(super) use crate::vendors::common::RowError;
+use crate::vendors::protocol::Engine;
 
 use super::wire::{Group, LoginReply, Me, Page, USER_FIELDS, User, readable};
 
@@ -60,13 +60,13 @@ impl Session {
 
     /// `POST /login`; sets the token for every later request. Repeated only by the
     /// HTTP policy's bounded retries; a refusal is `Auth`.
-    pub async fn login(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    pub async fn login(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         let at = self.login_once(ctx).await?;
         *self.relogin.lock().await = Some(at);
         Ok(())
     }
 
-    async fn login_once(&self, ctx: &Ctx) -> Result<tokio::time::Instant, VendorError> {
+    async fn login_once(&self, ctx: &impl Engine) -> Result<tokio::time::Instant, VendorError> {
         let (Some(user), Some(password)) = (&self.username, &self.password) else {
             return Err(VendorError::Auth("no username/password configured".into()));
         };
@@ -74,7 +74,7 @@ impl Session {
             .anonymous()
             .json(json!({"username": user.expose(), "password": password.expose()}));
         let reply = ctx
-            .http
+            .http()
             .send(req)
             .await
             .map_err(|e| VendorError::from_send("POST /login", e))?;
@@ -87,7 +87,7 @@ impl Session {
                     .ok_or_else(|| {
                         VendorError::Protocol("POST /login answered without a token".into())
                     })?;
-                ctx.http
+                ctx.http()
                     .set_auth(vec![(AUTHENTICATE, Secret::new(token.trim()))]);
                 self.generation.fetch_add(1, Ordering::SeqCst);
                 Ok(tokio::time::Instant::now())
@@ -104,7 +104,7 @@ impl Session {
     }
 
     /// `GET /user` and the scope check: the first missing scope halts the target by name.
-    pub async fn check_scopes(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    pub async fn check_scopes(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         let me: Me = read_json(ctx, self, Request::get("/user"), "GET /user").await?;
         match NEEDED_SCOPES.iter().find(|s| !me.can_write(s)) {
             Some(missing) => Err(VendorError::Auth(format!("token lacks scope {missing}=w"))),
@@ -115,9 +115,9 @@ impl Session {
     /// Sends `req`; on a 401 logs in again (once, shared by every worker that met the same
     /// expired token) and repeats the request once. A second 401 is a real refusal and is
     /// returned as is.
-    pub async fn send(&self, ctx: &Ctx, req: Request) -> Result<Reply, SendError> {
+    pub async fn send(&self, ctx: &impl Engine, req: Request) -> Result<Reply, SendError> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let first = ctx.http.send(req.clone()).await?;
+        let first = ctx.http().send(req.clone()).await?;
         if first.status != 401 {
             return Ok(first);
         }
@@ -127,11 +127,11 @@ impl Session {
                 if logged_in_at.is_some_and(|at| at.elapsed() < FRESH_TOKEN) {
                     return Ok(first);
                 }
-                tracing::debug!(target = %ctx.target.name, "HTTP 401: logging in again");
+                tracing::debug!(target = %ctx.target().name, "HTTP 401: logging in again");
                 match self.login_once(ctx).await {
                     Ok(at) => *logged_in_at = Some(at),
                     Err(VendorError::Auth(reason)) => {
-                        ctx.http
+                        ctx.http()
                             .halt
                             .halt(format!("credentials rejected: {reason}"));
                         return Ok(first);
@@ -140,7 +140,7 @@ impl Session {
                 }
             }
         }
-        let mut again = ctx.http.send(req).await?;
+        let mut again = ctx.http().send(req).await?;
         again.attempts += first.attempts;
         Ok(again)
     }
@@ -148,7 +148,7 @@ impl Session {
 
 /// Reads one JSON reply every row depends on.
 pub(super) async fn read_json<T: DeserializeOwned>(
-    ctx: &Ctx,
+    ctx: &impl Engine,
     session: &Session,
     req: Request,
     what: &str,
@@ -170,7 +170,7 @@ pub(super) async fn read_json<T: DeserializeOwned>(
 
 /// Every item of a paginated list (`set`/`page`, until `pages`).
 pub(super) async fn read_all<T: DeserializeOwned>(
-    ctx: &Ctx,
+    ctx: &impl Engine,
     session: &Session,
     path: &str,
     query: &[(&str, &str)],
@@ -207,7 +207,7 @@ pub(super) struct Users {
 }
 
 /// Reads every user once (`select=` [`USER_FIELDS`]; `search.` is not documented for users).
-pub(super) async fn read_users(ctx: &Ctx, session: &Session) -> Result<Users, VendorError> {
+pub(super) async fn read_users(ctx: &impl Engine, session: &Session) -> Result<Users, VendorError> {
     let users: Vec<User> = read_all(ctx, session, "/users", &[("select", USER_FIELDS)]).await?;
     let mut out = Users {
         by_username: HashMap::new(),
@@ -245,7 +245,7 @@ impl Groups {
 
 /// Every group (or those `query` selects), by exact name and by id.
 pub(super) async fn read_groups(
-    ctx: &Ctx,
+    ctx: &impl Engine,
     session: &Session,
     query: &[(&str, &str)],
 ) -> Result<Groups, VendorError> {

@@ -43,7 +43,7 @@ use crate::http::retry::Kind;
 use crate::model::Mode;
 use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
-use crate::submit::Ctx;
+use crate::vendors::protocol::Engine;
 
 use super::common::{Fresh, SingleFlight, settle, written};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Wrote};
@@ -91,7 +91,7 @@ struct Existing {
 impl Existing {
     /// The company's group: the one the ledger says muster made (if the platform still has
     /// it), else the platform's group of that exact name.
-    fn group(&self, ctx: &Ctx, company: &str) -> Option<String> {
+    fn group(&self, ctx: &impl Engine, company: &str) -> Option<String> {
         done_id(ctx, &group_key(company), STEP_GROUP)
             .filter(|id| self.groups.has(id))
             .or_else(|| self.groups.by_name.get(company).cloned())
@@ -126,7 +126,7 @@ impl Pegasus {
         }
     }
 
-    async fn existing(&self, ctx: &Ctx, jobs: &[Job]) -> Result<Existing, VendorError> {
+    async fn existing(&self, ctx: &impl Engine, jobs: &[Job]) -> Result<Existing, VendorError> {
         let users = client::read_users(ctx, &self.session).await?;
         let groups = client::read_groups(ctx, &self.session, &[]).await?;
         let mut contacts = HashMap::new();
@@ -145,7 +145,12 @@ impl Pegasus {
     }
 
     /// Phase one of a row: decide, make the group and the user; hands the app step on.
-    async fn first_phase(&self, ctx: &Ctx, existing: &Existing, job: Job) -> Option<Pending> {
+    async fn first_phase(
+        &self,
+        ctx: &impl Engine,
+        existing: &Existing,
+        job: Job,
+    ) -> Option<Pending> {
         match self.group_and_user(ctx, existing, &job).await {
             Ok(Next::Apps(p)) => Some(p),
             Ok(Next::Done(out)) => {
@@ -161,7 +166,7 @@ impl Pegasus {
 
     async fn group_and_user(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
     ) -> Result<Next, RowError> {
@@ -199,7 +204,7 @@ impl Pegasus {
             }
             // An intent without outcome: the list, read after it, says whether it happened.
             (Some(_), Some(id)) => {
-                if !ctx.dry_run {
+                if !ctx.dry_run() {
                     ctx.done_with(step(key, STEP_USER), id).await?;
                 }
                 (Some(id.clone()), true)
@@ -222,7 +227,7 @@ impl Pegasus {
                     out.other_ids.push(side("app", app));
                 }
                 let wants_update = matches!(job.action, Action::Update | Action::Upsert)
-                    || matches!(ctx.mode, Mode::Upsert | Mode::Sync);
+                    || matches!(ctx.mode(), Mode::Upsert | Mode::Sync);
                 if wants_update {
                     let id = on_platform.clone().unwrap_or_else(|| id.clone());
                     return self
@@ -237,12 +242,12 @@ impl Pegasus {
             out.status = Status::Failed;
             out.error = Some(format!(
                 "no user with username {key} on target {} to update",
-                ctx.target.name
+                ctx.target().name
             ));
             return Ok(Next::Done(out));
         }
 
-        if ctx.dry_run {
+        if ctx.dry_run() {
             out.status = Status::Planned;
             return Ok(Next::Done(out));
         }
@@ -314,7 +319,7 @@ impl Pegasus {
     /// `Ok(Err)` is a refusal, shared by every row of the company in this run.
     async fn group(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         company: &str,
         out: &mut Outcome,
@@ -331,7 +336,7 @@ impl Pegasus {
 
     async fn create_group(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         company: &str,
         out: &mut Outcome,
@@ -373,7 +378,7 @@ impl Pegasus {
     /// A group by exact name (`search.name=` is case-sensitive; matched exactly again).
     /// A read that fails halts nothing but cannot tell, so the intent stays and a re-run
     /// reconciles it.
-    async fn find_group(&self, ctx: &Ctx, company: &str) -> Result<Lookup, RowError> {
+    async fn find_group(&self, ctx: &impl Engine, company: &str) -> Result<Lookup, RowError> {
         match client::read_groups(ctx, &self.session, &[("search.name", company)]).await {
             Ok(groups) => Ok(match groups.by_name.get(company) {
                 Some(id) => Lookup::Found {
@@ -394,7 +399,7 @@ impl Pegasus {
     /// rows checking at the same time. `Err`: the list could not be read.
     async fn find_user(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         key: &str,
     ) -> Result<Result<Option<String>, String>, RowError> {
         let read = self
@@ -417,7 +422,7 @@ impl Pegasus {
     /// any repeat, and a 409 for a username muster may have made is checked the same way.
     async fn create_user(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         job: &Job,
         body: &serde_json::Value,
         out: &mut Outcome,
@@ -468,7 +473,7 @@ impl Pegasus {
     /// finds nothing to change.
     async fn update(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
         id: &str,
@@ -484,7 +489,7 @@ impl Pegasus {
         let names = &existing.groups.names;
         let company_group = match wire::company(&job.row) {
             Some(c) if wire::company_differs(&job.row, have, names) => {
-                if ctx.dry_run {
+                if ctx.dry_run() {
                     out.status = Status::Planned;
                     return Ok(out);
                 }
@@ -505,7 +510,7 @@ impl Pegasus {
             out.status = Status::Exists;
             return Ok(out);
         }
-        if ctx.dry_run {
+        if ctx.dry_run() {
             out.status = Status::Planned;
             return Ok(out);
         }
@@ -531,7 +536,7 @@ impl Pegasus {
     /// request, so a re-run sends nothing.
     async fn deactivate(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
         mut out: Outcome,
@@ -547,7 +552,7 @@ impl Pegasus {
             out.status = Status::Failed;
             out.error = Some(format!(
                 "no user with username {key} on target {}",
-                ctx.target.name
+                ctx.target().name
             ));
             return Ok(out);
         };
@@ -557,7 +562,7 @@ impl Pegasus {
             if ctx
                 .ledger(key, STEP_DEACTIVATE)
                 .is_some_and(|s| s.state != StepState::Done)
-                && !ctx.dry_run
+                && !ctx.dry_run()
             {
                 // An intent without outcome, and the list shows it took effect.
                 ctx.done_with(step(key, STEP_DEACTIVATE), &id).await?;
@@ -566,7 +571,7 @@ impl Pegasus {
             out.error = Some("deleted; already inactive on Pegasus, nothing sent".into());
             return Ok(out);
         }
-        if ctx.dry_run {
+        if ctx.dry_run() {
             out.status = Status::Planned;
             return Ok(out);
         }
@@ -588,13 +593,18 @@ impl Pegasus {
 
     /// Phase two: app access for every row the first phase hands on, as the `/apps`
     /// limits allow. Runs beside phase one.
-    async fn grant_all(&self, ctx: &Ctx, rx: mpsc::UnboundedReceiver<Pending>, gate: &AppsGate) {
+    async fn grant_all(
+        &self,
+        ctx: &impl Engine,
+        rx: mpsc::UnboundedReceiver<Pending>,
+        gate: &AppsGate,
+    ) {
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) })
-            .for_each_concurrent(ctx.target.concurrency, |p| self.grant(ctx, gate, p))
+            .for_each_concurrent(ctx.target().concurrency, |p| self.grant(ctx, gate, p))
             .await;
     }
 
-    async fn grant(&self, ctx: &Ctx, gate: &AppsGate, p: Pending) {
+    async fn grant(&self, ctx: &impl Engine, gate: &AppsGate, p: Pending) {
         let Pending {
             job,
             mut out,
@@ -611,7 +621,7 @@ impl Pegasus {
 
     async fn app_step(
         &self,
-        ctx: &Ctx,
+        ctx: &impl Engine,
         gate: &AppsGate,
         job: &Job,
         user_id: &str,
@@ -680,7 +690,7 @@ impl Pegasus {
 impl Vendor for Pegasus {
     /// Every user of the account (paged through `GET /users`), inactive ones included
     /// (`active: false`), `company` from the names of their groups.
-    async fn list_users(&self, ctx: &Ctx) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
         let users = client::read_users(ctx, &self.session).await?;
         let groups = client::read_groups(ctx, &self.session, &[]).await?;
         Ok(users
@@ -691,19 +701,19 @@ impl Vendor for Pegasus {
             .collect())
     }
 
-    async fn probe(&self, ctx: &Ctx) -> Result<(), VendorError> {
+    async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         self.session.login(ctx).await?;
         self.session.check_scopes(ctx).await
     }
 
-    async fn run(&self, ctx: &Ctx, jobs: Vec<Job>) -> Result<(), VendorError> {
+    async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
         let existing = self.existing(ctx, &jobs).await?;
         let gate = AppsGate {
             per_second: Arc::new(Limiter::new(
-                ctx.target.apps_rate,
+                ctx.target().apps_rate,
                 std::num::NonZeroU32::MIN,
             )),
-            per_minute: Window::new(ctx.target.apps_per_minute, Duration::from_secs(60)),
+            per_minute: Window::new(ctx.target().apps_per_minute, Duration::from_secs(60)),
         };
         let (tx, rx) = mpsc::unbounded_channel::<Pending>();
         let existing = &existing;
@@ -740,7 +750,7 @@ fn group_key(company: &str) -> String {
 }
 
 /// The id of a step the ledger knows as done.
-fn done_id(ctx: &Ctx, key: &str, step: &str) -> Option<String> {
+fn done_id(ctx: &impl Engine, key: &str, step: &str) -> Option<String> {
     ctx.ledger(key, step)
         .filter(|s| s.state == StepState::Done)
         .and_then(|s| s.id.clone())
