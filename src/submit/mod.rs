@@ -7,6 +7,8 @@
 mod batch;
 pub mod secrets;
 mod step;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
