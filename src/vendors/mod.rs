@@ -8,6 +8,7 @@ pub mod drtrack;
 pub mod motive;
 pub mod pegasus;
 pub mod protocol;
+pub mod standing;
 pub mod traccar;
 
 use std::future::Future;

@@ -20,7 +20,6 @@ use crate::audit;
 use crate::config::Credentials;
 use crate::http::retry::Kind;
 use crate::http::{Reply, Request};
-use crate::model::Mode;
 use crate::model::StepState;
 use crate::model::{
     Action, Field, Outcome, PlatformUser, Problem, SideId, Status, VendorKind, list_items,
@@ -31,6 +30,7 @@ use crate::vendors::protocol::Engine;
 
 use super::common::{RowError, fail_send, send, settle, written};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
+use super::standing::{Next, next, standing};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password};
 
 /// A user as Traccar lists it (only what muster reads).
@@ -148,14 +148,6 @@ impl Traccar {
         let key = job.key.as_str();
         let listed = existing.users.get(key);
         let on_platform = listed.map(|(u, _)| u.id.to_string());
-        // The ledger speaks of a user muster made; if the platform no longer has it (deleted
-        // since, or a fresh platform), it is history, not state.
-        let ours = ctx
-            .ledger(key, STEP_USER)
-            .filter(|s| s.state != StepState::Done || on_platform.is_some())
-            .cloned();
-        let complete = ours.is_some() && ctx.ledger(key, STEP_COMPLETE).is_some();
-        let forgotten = on_platform.is_none() && ctx.ledger(key, STEP_USER).is_some();
 
         if job.action == Action::Delete {
             let Some(id) = on_platform else {
@@ -193,55 +185,48 @@ impl Traccar {
         }
 
         // Who the user is: made by muster before (ledger), or already on the platform.
-        let (user_id, made_by_us) = match (&ours, &on_platform) {
-            (Some(step), _) if step.state == StepState::Done => {
-                (step.id.clone().or(on_platform.clone()), true)
-            }
-            // An intent without outcome: the create may have happened. The platform's list
-            // (read after the intent) says whether it did.
-            (Some(_), Some(id)) => {
-                if !ctx.dry_run() {
-                    ctx.done_with(step(key, STEP_USER), id).await?;
-                }
-                (Some(id.clone()), true)
-            }
-            (_, Some(id)) => (Some(id.clone()), false),
-            (_, None) => (None, false),
-        };
-
-        if let Some(id) = &user_id {
-            out.user_id = Some(id.clone());
-            if !made_by_us || complete {
-                let update = matches!(job.action, Action::Update | Action::Upsert)
-                    || matches!(ctx.mode(), Mode::Upsert | Mode::Sync);
-                if let (true, Some((_, raw))) = (update, listed) {
-                    return self.update(ctx, job, id, raw, out).await;
-                }
-                out.status = Status::Exists;
-                for d in &device_ids {
-                    if ctx.ledger(key, &format!("link:{d}")).is_some() {
-                        out.other_ids.push(side("devices", d));
-                    }
-                }
+        let standing = standing(
+            ctx.ledger(key, STEP_USER),
+            ctx.ledger(key, STEP_COMPLETE).is_some(),
+            on_platform.as_deref(),
+        );
+        if standing.unsettled {
+            ctx.settle_listed(step(key, STEP_USER), standing.user_id.as_deref())
+                .await?;
+        }
+        let user_id = match next(job.action, ctx.mode(), &standing) {
+            Next::NoUser => {
+                out.status = Status::Failed;
+                out.error = Some(format!(
+                    "no user with email {key} on target {} to update",
+                    ctx.target().name
+                ));
                 return Ok(out);
             }
-        } else if job.action == Action::Update {
-            out.status = Status::Failed;
-            out.error = Some(format!(
-                "no user with email {key} on target {} to update",
-                ctx.target().name
-            ));
-            return Ok(out);
-        }
-
-        if ctx.dry_run() {
-            out.status = if user_id.is_some() {
-                Status::Partial
-            } else {
-                Status::Planned
-            };
-            return Ok(out);
-        }
+            Next::Update(id) => {
+                out.user_id = Some(id.clone());
+                // Listed: a user muster did not make, or one it made and finished, is listed.
+                return match listed {
+                    Some((_, raw)) => self.update(ctx, job, &id, raw, out).await,
+                    None => Ok(self.exists(ctx, key, &device_ids, out)),
+                };
+            }
+            Next::Exists(id) => {
+                out.user_id = Some(id);
+                return Ok(self.exists(ctx, key, &device_ids, out));
+            }
+            Next::Finish(id) => {
+                out.user_id = Some(id.clone());
+                if ctx.dry_run() {
+                    out.status = Status::Partial;
+                    return Ok(out);
+                }
+                Some(id)
+            }
+            Next::Create if ctx.dry_run() => return Ok(out),
+            Next::Create => None,
+        };
+        let forgotten = standing.forgotten;
 
         // A user without devices is complete once made: both steps go in one commit.
         let complete_with_user = user_id.is_none() && device_ids.is_empty();
@@ -308,6 +293,23 @@ impl Traccar {
             ));
         }
         Ok(out)
+    }
+
+    /// A user left as it is: `exists`, with the device links muster made for it.
+    fn exists(
+        &self,
+        ctx: &impl Engine,
+        key: &str,
+        device_ids: &[i64],
+        mut out: Outcome,
+    ) -> Outcome {
+        out.status = Status::Exists;
+        for d in device_ids {
+            if ctx.ledger(key, &format!("link:{d}")).is_some() {
+                out.other_ids.push(side("devices", d));
+            }
+        }
+        out
     }
 
     /// Updates a listed user whose fields differ from the row: Traccar's `PUT /users/{id}`

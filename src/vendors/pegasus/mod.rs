@@ -40,13 +40,13 @@ use crate::config::Credentials;
 use crate::http::Request;
 use crate::http::limiter::Limiter;
 use crate::http::retry::Kind;
-use crate::model::Mode;
 use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
 use crate::vendors::protocol::Engine;
 
 use super::common::{Fresh, SingleFlight, settle, written};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Wrote};
+use super::standing::{Next as Needs, next, standing};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::PlatformUser;
 use client::{Groups, RowError, Session, Users, Window};
@@ -188,65 +188,64 @@ impl Pegasus {
         let known_group = company.and_then(|c| existing.group(ctx, c));
 
         let on_platform = existing.users.by_username.get(key).cloned();
-        // The ledger speaks of a user muster made; if the platform no longer has it (deleted
-        // since, or a fresh platform), it is history, not state.
-        let ours = ctx
-            .ledger(key, STEP_USER)
-            .filter(|s| s.state != StepState::Done || on_platform.is_some())
-            .cloned();
-        let complete = ours.is_some() && ctx.ledger(key, STEP_COMPLETE).is_some();
-        let forgotten = on_platform.is_none() && ctx.ledger(key, STEP_USER).is_some();
-        let app_done = done_id(ctx, key, STEP_APP).filter(|_| !forgotten);
         // Who the user is: made by muster before (ledger), or already on the platform.
-        let (user_id, made_by_us) = match (&ours, &on_platform) {
-            (Some(step), _) if step.state == StepState::Done => {
-                (step.id.clone().or(on_platform.clone()), true)
+        let standing = standing(
+            ctx.ledger(key, STEP_USER),
+            ctx.ledger(key, STEP_COMPLETE).is_some(),
+            on_platform.as_deref(),
+        );
+        let app_done = done_id(ctx, key, STEP_APP).filter(|_| !standing.forgotten);
+        if standing.unsettled {
+            ctx.settle_listed(step(key, STEP_USER), standing.user_id.as_deref())
+                .await?;
+        }
+        if standing.ours {
+            if let Some(g) = &known_group {
+                out.other_ids.push(side("group", g));
             }
-            // An intent without outcome: the list, read after it, says whether it happened.
-            (Some(_), Some(id)) => {
-                if !ctx.dry_run() {
-                    ctx.done_with(step(key, STEP_USER), id).await?;
-                }
-                (Some(id.clone()), true)
+        }
+        let user_id = match next(job.action, ctx.mode(), &standing) {
+            Needs::NoUser => {
+                out.status = Status::Failed;
+                out.error = Some(format!(
+                    "no user with username {key} on target {} to update",
+                    ctx.target().name
+                ));
+                return Ok(Next::Done(out));
             }
-            (_, Some(id)) => (Some(id.clone()), false),
-            (_, None) => (None, false),
-        };
-
-        if let Some(id) = &user_id {
-            out.user_id = Some(id.clone());
-            if made_by_us {
-                if let Some(g) = &known_group {
-                    out.other_ids.push(side("group", g));
-                }
-            }
-            if !made_by_us || complete {
-                // Already there (ours and finished, or someone else's): updated where it
-                // differs when the row or the mode asks for it, else left alone.
-                if let Some(app) = app_done.as_ref().filter(|_| made_by_us) {
-                    out.other_ids.push(side("app", app));
-                }
-                let wants_update = matches!(job.action, Action::Update | Action::Upsert)
-                    || matches!(ctx.mode(), Mode::Upsert | Mode::Sync);
-                if wants_update {
-                    let id = on_platform.clone().unwrap_or_else(|| id.clone());
-                    return self
-                        .update(ctx, existing, job, &id, out)
-                        .await
-                        .map(Next::Done);
-                }
+            // Already there (ours and finished, or someone else's): updated where it
+            // differs when the row or the mode asks for it, else left alone.
+            Needs::Exists(id) => {
+                out.user_id = Some(id);
+                out.other_ids.extend(
+                    app_done
+                        .as_ref()
+                        .filter(|_| standing.ours)
+                        .map(|a| side("app", a)),
+                );
                 out.status = Status::Exists;
                 return Ok(Next::Done(out));
             }
-        } else if job.action == Action::Update {
-            out.status = Status::Failed;
-            out.error = Some(format!(
-                "no user with username {key} on target {} to update",
-                ctx.target().name
-            ));
-            return Ok(Next::Done(out));
-        }
-
+            Needs::Update(id) => {
+                out.user_id = Some(id.clone());
+                out.other_ids.extend(
+                    app_done
+                        .as_ref()
+                        .filter(|_| standing.ours)
+                        .map(|a| side("app", a)),
+                );
+                let id = on_platform.clone().unwrap_or(id);
+                return self
+                    .update(ctx, existing, job, &id, out)
+                    .await
+                    .map(Next::Done);
+            }
+            Needs::Finish(id) => {
+                out.user_id = Some(id.clone());
+                Some(id)
+            }
+            Needs::Create => None,
+        };
         if ctx.dry_run() {
             out.status = Status::Planned;
             return Ok(Next::Done(out));
