@@ -9,6 +9,8 @@ pub mod motive;
 pub mod pegasus;
 pub mod protocol;
 pub mod standing;
+#[cfg(test)]
+pub mod testing;
 pub mod traccar;
 
 use std::future::Future;

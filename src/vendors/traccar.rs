@@ -746,7 +746,203 @@ mod tests {
     use super::*;
     use crate::model::Row;
 
+    use crate::config::Credentials;
     use crate::http::test_reply as reply;
+    use crate::model::{Mode, StepState};
+    use crate::vendors::testing::Planner;
+    use std::sync::Arc;
+
+    /// Traccar holding users 7 (ann@fleet.test, Ann Lee) and 8 (bob@fleet.test), and
+    /// device 3 (uniqueId 3551, named "Bike 3").
+    fn holding() -> Existing {
+        let mut users = HashMap::new();
+        for (id, email, name) in [
+            (7, "ann@fleet.test", "Ann Lee"),
+            (8, "bob@fleet.test", "Bob"),
+        ] {
+            let raw = json!({"id": id, "email": email, "name": name});
+            let Value::Object(obj) = raw else {
+                unreachable!()
+            };
+            let user = User {
+                id,
+                email: Some(email.into()),
+            };
+            users.insert(email.to_string(), (user, obj));
+        }
+        Existing {
+            users,
+            devices_by_unique_id: HashMap::from([("3551".into(), 3)]),
+            devices_by_name: HashMap::from([("bike 3".into(), 3)]),
+        }
+    }
+
+    fn job(action: Action, cells: &[(&str, &str)]) -> Job {
+        let row = Row::of_pairs(cells);
+        let key = crate::model::identity_key(VendorKind::Traccar, &row).unwrap_or_default();
+        Job {
+            index: 0,
+            row: Arc::new(row),
+            action,
+            key,
+        }
+    }
+
+    /// A row planned on a dry run: its status, error, user id and what it handed over to
+    /// settle.
+    async fn planned(
+        engine: &Planner,
+        job: Job,
+    ) -> (String, Option<String>, Vec<(String, Option<String>)>) {
+        let out = Traccar::new(Credentials::default())
+            .plan_and_do(engine, &holding(), &job)
+            .await
+            .unwrap_or_else(|_| panic!("a row error"));
+        let said = match out.error {
+            Some(e) => format!("{}: {e}", out.status),
+            None => out.status.to_string(),
+        };
+        let settled = std::mem::take(&mut *engine.settled.lock().unwrap());
+        (said, out.user_id, settled)
+    }
+
+    #[tokio::test]
+    async fn rows_are_planned_from_the_listing_and_the_ledger() {
+        let create = || Planner::new(VendorKind::Traccar, Mode::Create);
+        let upsert = || Planner::new(VendorKind::Traccar, Mode::Upsert);
+        let ann = [("email", "ann@fleet.test"), ("name", "Ann Lee")];
+        let cat = [("email", "cat@fleet.test"), ("name", "Cat")];
+        let id = |s: &str| Some(s.to_string());
+        type Case = (
+            &'static str,
+            Planner,
+            Job,
+            &'static str,
+            Option<String>,
+            Vec<(String, Option<String>)>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "a new user",
+                create(),
+                job(Action::Create, &cat),
+                "planned",
+                None,
+                vec![],
+            ),
+            (
+                "someone else's",
+                create(),
+                job(Action::Create, &ann),
+                "exists",
+                id("7"),
+                vec![],
+            ),
+            (
+                "someone else's, upsert, the same",
+                upsert(),
+                job(Action::Create, &ann),
+                "exists",
+                id("7"),
+                vec![],
+            ),
+            (
+                "someone else's, upsert, another name",
+                upsert(),
+                job(
+                    Action::Create,
+                    &[("email", "ann@fleet.test"), ("name", "Ann Other")],
+                ),
+                "planned",
+                id("7"),
+                vec![],
+            ),
+            (
+                "an unknown device",
+                create(),
+                job(
+                    Action::Create,
+                    &[("email", "cat@fleet.test"), ("devices", "3551; 999")],
+                ),
+                "invalid: devices (B2): \"3551; 999\" names device \"999\", which target t does not have (by IMEI/uniqueId or name)",
+                None,
+                vec![],
+            ),
+            (
+                "a device by name",
+                create(),
+                job(
+                    Action::Create,
+                    &[("email", "cat@fleet.test"), ("devices", "bike 3")],
+                ),
+                "planned",
+                None,
+                vec![],
+            ),
+            (
+                "ours, links missing",
+                create().with_step("ann@fleet.test", STEP_USER, StepState::Done, "earlier"),
+                job(Action::Create, &ann),
+                "partial",
+                id("ann@fleet.test-id"),
+                vec![],
+            ),
+            (
+                "ours and complete",
+                create()
+                    .with_step("ann@fleet.test", STEP_USER, StepState::Done, "earlier")
+                    .with_step("ann@fleet.test", STEP_COMPLETE, StepState::Done, "earlier"),
+                job(Action::Create, &ann),
+                "exists",
+                id("ann@fleet.test-id"),
+                vec![],
+            ),
+            (
+                "an earlier create the list shows",
+                create().with_step("ann@fleet.test", STEP_USER, StepState::Intent, "earlier"),
+                job(Action::Create, &ann),
+                "partial",
+                id("7"),
+                vec![("ann@fleet.test:user".into(), id("7"))],
+            ),
+            (
+                "ours, deleted since",
+                create().with_step("cat@fleet.test", STEP_USER, StepState::Done, "earlier"),
+                job(Action::Create, &cat),
+                "planned",
+                None,
+                vec![],
+            ),
+            (
+                "an update of nobody",
+                create(),
+                job(Action::Update, &cat),
+                "failed: no user with email cat@fleet.test on target t to update",
+                None,
+                vec![],
+            ),
+            (
+                "a delete",
+                create(),
+                job(Action::Delete, &[("email", "bob@fleet.test")]),
+                "planned",
+                id("8"),
+                vec![],
+            ),
+            (
+                "a delete of nobody",
+                create(),
+                job(Action::Delete, &cat),
+                "failed: no user with email cat@fleet.test on target t",
+                None,
+                vec![],
+            ),
+        ];
+        for (name, engine, job, said, user_id, settled) in cases {
+            let got = planned(&engine, job).await;
+            assert_eq!(got, (said.to_string(), user_id, settled), "{name}");
+        }
+    }
 
     #[test]
     fn create_replies_read_as_made_taken_or_refused() {

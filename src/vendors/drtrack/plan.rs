@@ -336,3 +336,200 @@ fn differing<'a>(
         .map(str::trim)
         .filter(|w| !compare || !crate::audit::same(field, w, have))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Credentials;
+    use crate::model::Row;
+    use crate::vendors::testing::{Planner, THIS_RUN};
+    use std::sync::Arc;
+
+    fn job(index: usize, action: Action, login: &str, email: &str) -> Job {
+        let mut row = Row::of_pairs(&[
+            ("username", login),
+            ("email", email),
+            ("first_name", "Ann"),
+            ("last_name", "Lee"),
+            ("user_group", "Driver"),
+        ]);
+        row.index = index;
+        row.line = index as u32 + 2;
+        let key = crate::model::identity_key(VendorKind::Drtrack, &row).unwrap_or_default();
+        Job {
+            index,
+            row: Arc::new(row),
+            action,
+            key,
+        }
+    }
+
+    /// DRTrack holding `ann` (ann@fleet.test) and `bob` (bob@fleet.test).
+    fn dir() -> Directory {
+        let users = serde_json::json!([
+            {"key": 11, "userID": "ann", "firstName": "Ann", "lastName": "Lee", "email": "ann@fleet.test"},
+            {"key": 12, "userID": "bob", "firstName": "Bob", "lastName": "Lee", "email": "bob@fleet.test"},
+        ]);
+        Directory::from_users(serde_json::from_value(users).unwrap())
+    }
+
+    /// What planning said of a row: the outcome it finished with, or the operation to send,
+    /// and what it hands the engine to settle.
+    /// Steps handed to the engine to settle: `key:step`, and the id when it took effect.
+    type Settles = Vec<(String, Option<String>)>;
+
+    fn plan(engine: &Planner, jobs: Vec<Job>) -> Vec<(String, Settles)> {
+        let connector = Drtrack::new(Credentials::default());
+        let (mut logins, mut emails) = (HashMap::new(), HashMap::new());
+        jobs.into_iter()
+            .map(|job| {
+                let mut unsettled = Vec::new();
+                let decision = connector
+                    .decide(
+                        engine,
+                        &dir(),
+                        job,
+                        &mut logins,
+                        &mut emails,
+                        &mut unsettled,
+                    )
+                    .unwrap();
+                let said = match decision {
+                    Decision::Finish(out) => match out.error {
+                        Some(e) => format!("{}: {e}", out.status),
+                        None => out.status.to_string(),
+                    },
+                    Decision::Send(p) => format!("send {:?}", p.method),
+                };
+                let settle = unsettled
+                    .into_iter()
+                    .map(|u| (format!("{}:{}", u.key, u.step), u.took_effect))
+                    .collect();
+                (said, settle)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_planned_from_the_list_and_the_ledger() {
+        let create = Planner::new(VendorKind::Drtrack, Mode::Create);
+        let upsert = Planner::new(VendorKind::Drtrack, Mode::Upsert);
+        let resumed = Planner::new(VendorKind::Drtrack, Mode::Create)
+            .with_step("ann", STEP, StepState::Intent, THIS_RUN)
+            .with_step("cat", STEP, StepState::Intent, "earlier")
+            .with_step("dan", STEP_DELETE, StepState::Intent, "earlier");
+        let none: Vec<(String, Option<String>)> = Vec::new();
+        type Case<'a> = (
+            &'a str,
+            &'a Planner,
+            Job,
+            &'a str,
+            Vec<(String, Option<String>)>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "a new login",
+                &create,
+                job(0, Action::Create, "cat", "cat@fleet.test"),
+                "send Add",
+                none.clone(),
+            ),
+            (
+                "a listed login",
+                &create,
+                job(0, Action::Create, "ann", "ann@fleet.test"),
+                "exists",
+                none.clone(),
+            ),
+            (
+                "a listed login, upsert, same fields",
+                &upsert,
+                job(0, Action::Create, "ann", "ann@fleet.test"),
+                "exists",
+                none.clone(),
+            ),
+            (
+                "a listed login, upsert, another email",
+                &upsert,
+                job(0, Action::Create, "ann", "ann2@fleet.test"),
+                "send Modify",
+                none.clone(),
+            ),
+            (
+                "an update of nobody",
+                &create,
+                job(0, Action::Update, "cat", "cat@fleet.test"),
+                "failed: no user with login cat on target t to modify",
+                none.clone(),
+            ),
+            (
+                "a delete",
+                &create,
+                job(0, Action::Delete, "bob", ""),
+                "send Delete",
+                none.clone(),
+            ),
+            (
+                "a delete of nobody",
+                &create,
+                job(0, Action::Delete, "cat", ""),
+                "failed: no user with login cat on target t",
+                none.clone(),
+            ),
+            (
+                "another login's email",
+                &create,
+                job(0, Action::Create, "cat", "bob@fleet.test"),
+                "failed: email bob@fleet.test is already used by login bob on DRTrack, which allows one user per email; not sent",
+                none.clone(),
+            ),
+            (
+                "this run's own ADD, listed",
+                &resumed,
+                job(0, Action::Create, "ann", "ann@fleet.test"),
+                "created",
+                vec![("ann:user".into(), Some("11".into()))],
+            ),
+            (
+                "an earlier ADD, not listed",
+                &resumed,
+                job(0, Action::Create, "cat", "cat@fleet.test"),
+                "send Add",
+                vec![("cat:user".into(), None)],
+            ),
+            (
+                "an earlier DELETE, gone",
+                &resumed,
+                job(0, Action::Delete, "dan", ""),
+                "deleted: deleted; login dan was already removed by an earlier run, nothing sent",
+                vec![("dan:delete".into(), Some("dan".into()))],
+            ),
+        ];
+        for (name, engine, job, said, settle) in cases {
+            let got = plan(engine, vec![job]);
+            assert_eq!(got, vec![(said.to_string(), settle)], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_login_or_email_given_twice_is_sent_once() {
+        let engine = Planner::new(VendorKind::Drtrack, Mode::Create);
+        let got = plan(
+            &engine,
+            vec![
+                job(0, Action::Create, "cat", "cat@fleet.test"),
+                job(1, Action::Create, "cat", "cat@fleet.test"),
+                job(2, Action::Create, "dan", "cat@fleet.test"),
+            ],
+        );
+        let said: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            said,
+            [
+                "send Add",
+                "failed: login cat also appears at roster.csv row 2; only that row is sent",
+                "failed: email cat@fleet.test is also given to login cat at roster.csv row 2; DRTrack allows one user per email, so only that row is sent",
+            ]
+        );
+    }
+}

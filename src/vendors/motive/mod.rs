@@ -955,4 +955,148 @@ mod tests {
             ]
         );
     }
+
+    /// Row planning on a dry run, without a server: what the listing and the ledger decide.
+    mod planning {
+        use super::*;
+        use crate::model::VendorKind;
+        use crate::vendors::testing::Planner;
+        use std::sync::Arc;
+
+        fn job(action: Action, cells: &[(&str, &str)]) -> Job {
+            let row = row(cells);
+            let key = crate::model::identity_key(VendorKind::Motive, &row).unwrap_or_default();
+            Job {
+                index: 0,
+                row: Arc::new(row),
+                action,
+                key,
+            }
+        }
+
+        /// Motive holding `ana` (made by muster for this job's row: its external id) and
+        /// `bo` (someone else's), with group North (101).
+        fn holding(ours: &Job) -> (Existing, Groups) {
+            let external = rules::external_id(&ours.row, "t", &ours.key);
+            let users = [
+                json!({"id": 1, "email": "ana@x.test", "first_name": "Ana", "last_name": "Lee", "role": "driver",
+                    "external_ids": [{"external_id": external, "integration_name": "muster"}]}),
+                json!({"id": 2, "email": "bo@x.test", "first_name": "Bo", "last_name": "Lee", "role": "driver"}),
+            ];
+            let existing = Existing::new(
+                users.iter().filter_map(User::from_value).collect(),
+                "muster",
+            );
+            let mut groups = Groups::default();
+            groups.by_name.insert("north".into(), 101);
+            groups.ids.insert(101);
+            (existing, groups)
+        }
+
+        async fn planned(engine: &Planner, job: Job) -> (String, Option<String>) {
+            let ana = job_of("ana@x.test", "Ana");
+            let (existing, groups) = holding(&ana);
+            let out = Motive::new(Credentials::default())
+                .plan_and_do(engine, &existing, &groups, &job)
+                .await
+                .unwrap_or_else(|_| panic!("a row error"));
+            let said = match out.error {
+                Some(e) => format!("{}: {e}", out.status),
+                None => out.status.to_string(),
+            };
+            (said, out.user_id)
+        }
+
+        fn job_of(email: &str, first: &str) -> Job {
+            job(
+                Action::Create,
+                &[
+                    ("email", email),
+                    ("first_name", first),
+                    ("last_name", "Lee"),
+                    ("role", "driver"),
+                ],
+            )
+        }
+
+        #[tokio::test]
+        async fn rows_are_planned_from_the_listing_and_the_ledger() {
+            let create = || Planner::new(VendorKind::Motive, Mode::Create);
+            let upsert = || Planner::new(VendorKind::Motive, Mode::Upsert);
+            let ana = job_of("ana@x.test", "Ana");
+            let id = |s: &str| Some(s.to_string());
+            let with_action = |mut j: Job, action| {
+                j.action = action;
+                j
+            };
+            type Case = (&'static str, Planner, Job, &'static str, Option<String>);
+            let cases: Vec<Case> = vec![
+                (
+                    "a new user",
+                    create(),
+                    job_of("cy@x.test", "Cy"),
+                    "planned",
+                    None,
+                ),
+                (
+                    "someone else's",
+                    create(),
+                    job_of("bo@x.test", "Bo"),
+                    "exists",
+                    id("2"),
+                ),
+                (
+                    "someone else's, upsert, the same",
+                    upsert(),
+                    job_of("bo@x.test", "Bo"),
+                    "exists",
+                    id("2"),
+                ),
+                (
+                    "someone else's, upsert, another name",
+                    upsert(),
+                    job_of("bo@x.test", "Bob"),
+                    "planned",
+                    id("2"),
+                ),
+                (
+                    "ours, made by an earlier run",
+                    create().with_step(&ana.key, STEP_USER, StepState::Intent, "earlier"),
+                    ana.clone(),
+                    "exists",
+                    id("1"),
+                ),
+                (
+                    "an update of nobody",
+                    create(),
+                    with_action(job_of("cy@x.test", "Cy"), Action::Update),
+                    "failed: no user cy@x.test on target t to update",
+                    None,
+                ),
+                (
+                    "an unknown group",
+                    create(),
+                    job(
+                        Action::Create,
+                        &[
+                            ("email", "cy@x.test"),
+                            ("first_name", "Cy"),
+                            ("last_name", "Lee"),
+                            ("role", "driver"),
+                            ("groups", "North|Yard"),
+                        ],
+                    ),
+                    "invalid: groups (E2): \"North|Yard\" names group \"Yard\", which target t does not have (by name or id)",
+                    None,
+                ),
+            ];
+            for (name, engine, job, said, user_id) in cases {
+                assert_eq!(
+                    planned(&engine, job).await,
+                    (said.to_string(), user_id),
+                    "{name}"
+                );
+            }
+        }
+    }
 }

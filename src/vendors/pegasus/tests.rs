@@ -327,3 +327,223 @@ fn create_replies_read_as_made_taken_or_refused() {
         Verdict::Refused { .. }
     ));
 }
+
+/// Row planning on a dry run, without a server: what the listing and the ledger decide.
+mod planning {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::super::client::{Groups, Users};
+    use super::super::wire::User;
+    use super::super::{Existing, Next, Pegasus, STEP_APP, STEP_GROUP, group_key};
+    use crate::config::Credentials;
+    use crate::model::{Action, Mode, Row, StepState, VendorKind};
+    use crate::vendors::testing::Planner;
+    use crate::vendors::{Job, STEP_COMPLETE, STEP_USER};
+
+    /// Pegasus holding users 7 (ann, Ann Lee, in group 30 "Acme") and 8 (bob, inactive).
+    fn holding() -> Existing {
+        let listed: Vec<User> = serde_json::from_value(json!([
+            {"id": 7, "username": "ann", "email": "ann@fleet.test", "first_name": "Ann", "last_name": "Lee", "groups": [30], "is_active": true},
+            {"id": 8, "username": "bob", "email": "bob@fleet.test", "first_name": "Bob", "last_name": "Lee", "groups": [30], "is_active": false},
+        ]))
+        .unwrap();
+        let mut users = Users {
+            by_username: HashMap::new(),
+            by_email: HashMap::new(),
+            by_id: HashMap::new(),
+            order: Vec::new(),
+        };
+        for u in listed {
+            let id = u.id.to_string();
+            users
+                .by_username
+                .insert(u.username.clone().unwrap(), id.clone());
+            users.by_email.insert(u.email.clone().unwrap(), id.clone());
+            users.order.push(id.clone());
+            users.by_id.insert(id, u);
+        }
+        Existing {
+            users,
+            groups: Groups {
+                by_name: HashMap::from([("Acme".into(), "30".into())]),
+                names: HashMap::from([("30".into(), "Acme".into())]),
+            },
+            contacts: HashMap::new(),
+        }
+    }
+
+    fn job(action: Action, username: &str, first: &str) -> Job {
+        let row = Row::of_pairs(&[
+            ("username", username),
+            ("email", &format!("{username}@fleet.test")),
+            ("first_name", first),
+            ("last_name", "Lee"),
+            ("company", "Acme"),
+        ]);
+        let key = crate::model::identity_key(VendorKind::Pegasus, &row).unwrap_or_default();
+        Job {
+            index: 0,
+            row: Arc::new(row),
+            action,
+            key,
+        }
+    }
+
+    /// A row planned on a dry run: its status and error, user id, created ids and what it
+    /// handed over to settle.
+    async fn planned(engine: &Planner, job: Job) -> (String, Option<String>, String, usize) {
+        let next = Pegasus::new(Credentials::default())
+            .group_and_user(engine, &holding(), &job)
+            .await
+            .unwrap_or_else(|_| panic!("a row error"));
+        let Next::Done(out) = next else {
+            panic!("a dry run grants no app access");
+        };
+        let said = match out.error {
+            Some(e) => format!("{}: {e}", out.status),
+            None => out.status.to_string(),
+        };
+        let ids: Vec<String> = out
+            .other_ids
+            .iter()
+            .map(|s| format!("{}:{}", s.kind, s.id))
+            .collect();
+        let settled = engine.settled.lock().unwrap().len();
+        (said, out.user_id, ids.join(" "), settled)
+    }
+
+    #[tokio::test]
+    async fn rows_are_planned_from_the_listing_and_the_ledger() {
+        let create = || Planner::new(VendorKind::Pegasus, Mode::Create);
+        let upsert = || Planner::new(VendorKind::Pegasus, Mode::Upsert);
+        let ours = |state| {
+            create()
+                .with_step("ann", STEP_USER, state, "earlier")
+                .with_step(&group_key("Acme"), STEP_GROUP, StepState::Done, "earlier")
+        };
+        let id = |s: &str| Some(s.to_string());
+        type Case = (
+            &'static str,
+            Planner,
+            Job,
+            &'static str,
+            Option<String>,
+            &'static str,
+            usize,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "a new user",
+                create(),
+                job(Action::Create, "cat", "Cat"),
+                "planned",
+                None,
+                "",
+                0,
+            ),
+            (
+                "someone else's",
+                create(),
+                job(Action::Create, "ann", "Ann"),
+                "exists",
+                id("7"),
+                "",
+                0,
+            ),
+            (
+                "someone else's, upsert, the same",
+                upsert(),
+                job(Action::Create, "ann", "Ann"),
+                "exists",
+                id("7"),
+                "",
+                0,
+            ),
+            (
+                "someone else's, upsert, another name",
+                upsert(),
+                job(Action::Create, "ann", "Anna"),
+                "planned",
+                id("7"),
+                "",
+                0,
+            ),
+            (
+                "an update of nobody",
+                create(),
+                job(Action::Update, "cat", "Cat"),
+                "failed: no user with username cat on target t to update",
+                None,
+                "",
+                0,
+            ),
+            (
+                "ours, app access missing",
+                ours(StepState::Done),
+                job(Action::Create, "ann", "Ann"),
+                "planned",
+                id("ann-id"),
+                "group:30",
+                0,
+            ),
+            (
+                "ours and complete",
+                ours(StepState::Done)
+                    .with_step("ann", STEP_COMPLETE, StepState::Done, "earlier")
+                    .with_step("ann", STEP_APP, StepState::Done, "earlier"),
+                job(Action::Create, "ann", "Ann"),
+                "exists",
+                id("ann-id"),
+                "group:30 app:ann-id",
+                0,
+            ),
+            (
+                "an earlier create the list shows",
+                ours(StepState::Intent),
+                job(Action::Create, "ann", "Ann"),
+                "planned",
+                id("7"),
+                "group:30",
+                1,
+            ),
+            (
+                "a delete of an inactive user",
+                create(),
+                job(Action::Delete, "bob", "Bob"),
+                "deleted: deleted; already inactive on Pegasus, nothing sent",
+                id("8"),
+                "",
+                0,
+            ),
+            (
+                "a delete of an active user",
+                create(),
+                job(Action::Delete, "ann", "Ann"),
+                "planned",
+                id("7"),
+                "",
+                0,
+            ),
+            (
+                "a delete of nobody",
+                create(),
+                job(Action::Delete, "cat", "Cat"),
+                "failed: no user with username cat on target t",
+                None,
+                "",
+                0,
+            ),
+        ];
+        for (name, engine, job, said, user_id, ids, settled) in cases {
+            let got = planned(&engine, job).await;
+            assert_eq!(
+                got,
+                (said.to_string(), user_id, ids.to_string(), settled),
+                "{name}"
+            );
+        }
+    }
+}

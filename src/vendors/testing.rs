@@ -1,0 +1,160 @@
+//! An engine for connectors' table tests of row planning: it knows a target, a mode and a
+//! ledger, records what a connector finishes and hands over to settle, and refuses to send
+//! (planning sends nothing; a dry run is planning).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use crate::config::Target;
+use crate::http::{Halt, Http, Reply, Request, SendError};
+use crate::model::{LedgerStep, Mode, Outcome, StepState, VendorKind};
+use crate::secret::Secret;
+
+use super::VendorError;
+use super::common::RowError;
+use super::protocol::{Batch, Create, Engine, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
+
+/// A planning-only engine (see the module's doc).
+pub struct Planner {
+    target: Target,
+    http: Http,
+    pub mode: Mode,
+    pub dry_run: bool,
+    ledger: HashMap<(String, String), LedgerStep>,
+    /// Outcomes the connector recorded, by row index.
+    pub finished: Mutex<HashMap<usize, Outcome>>,
+    /// Steps the connector handed over to settle ([`Engine::settle_listed`]), as
+    /// `key:step` and what took effect.
+    pub settled: Mutex<Vec<(String, Option<String>)>>,
+}
+
+/// The run id of a [`Planner`]'s ledger steps recorded by "this run".
+pub const THIS_RUN: &str = "this-run";
+
+impl Planner {
+    /// A planner of a dry run (nothing is sent) in `mode`.
+    pub fn new(vendor: VendorKind, mode: Mode) -> Planner {
+        let target = Target::with_defaults("t", vendor, "http://127.0.0.1:9");
+        let http = Http::new(&target, Arc::new(Halt::new(None))).expect("an HTTP client");
+        Planner {
+            target,
+            http,
+            mode,
+            dry_run: true,
+            ledger: HashMap::new(),
+            finished: Mutex::new(HashMap::new()),
+            settled: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The ledger records `step` of `key` in `state`, by run `run_id`.
+    pub fn with_step(mut self, key: &str, step: &str, state: StepState, run_id: &str) -> Planner {
+        let id = (state == StepState::Done).then(|| format!("{key}-id"));
+        self.ledger.insert(
+            (key.to_string(), step.to_string()),
+            LedgerStep {
+                state,
+                id,
+                run_id: run_id.to_string(),
+            },
+        );
+        self
+    }
+}
+
+const NO_SENDING: &str = "a planning test sends nothing";
+
+impl Engine for Planner {
+    fn target(&self) -> &Target {
+        &self.target
+    }
+    fn http(&self) -> &Http {
+        &self.http
+    }
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+    fn ledger(&self, key: &str, step: &str) -> Option<&LedgerStep> {
+        self.ledger.get(&(key.to_string(), step.to_string()))
+    }
+    fn made_by_this_run(&self, key: &str, step: &str) -> bool {
+        Engine::ledger(self, key, step).is_some_and(|s| s.run_id == THIS_RUN)
+    }
+    fn finish(&self, index: usize, outcome: Outcome) {
+        self.finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(index)
+            .or_insert(outcome);
+    }
+    fn note(&self, _: &str) {}
+    fn halted(&self) -> bool {
+        false
+    }
+    fn keep_generated_password(&self, _: &str, _: &Secret) -> Result<bool, VendorError> {
+        Ok(false)
+    }
+    async fn for_each<T, F, Fut>(&self, items: Vec<T>, f: F)
+    where
+        T: Send,
+        F: Fn(T) -> Fut + Send + Sync,
+        Fut: Future<Output = ()> + Send,
+    {
+        for item in items {
+            f(item).await
+        }
+    }
+    async fn create<S, SF, C, F, FF>(
+        &self,
+        _: Create<'_>,
+        _: S,
+        _: C,
+        _: F,
+        _: &mut Outcome,
+    ) -> Result<Made, RowError>
+    where
+        S: Fn(Request) -> SF + Send + Sync,
+        SF: Future<Output = Result<Reply, SendError>> + Send,
+        C: Fn(&Reply) -> Verdict + Send + Sync,
+        F: Fn() -> FF + Send + Sync,
+        FF: Future<Output = Result<(Lookup, u32), RowError>> + Send,
+    {
+        panic!("{NO_SENDING}")
+    }
+    async fn write<S, SF, D>(
+        &self,
+        _: Step<'_>,
+        _: Request,
+        _: KeepIntent,
+        _: S,
+        _: D,
+        _: &mut Outcome,
+    ) -> Result<Wrote, RowError>
+    where
+        S: FnOnce(Request) -> SF + Send,
+        SF: Future<Output = Result<Reply, SendError>> + Send,
+        D: FnOnce(&Reply) -> String + Send,
+    {
+        panic!("{NO_SENDING}")
+    }
+    async fn settle_listed(&self, step: Step<'_>, took: Option<&str>) -> Result<bool, RowError> {
+        self.settled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((
+                format!("{}:{}", step.key, step.name),
+                took.map(str::to_string),
+            ));
+        Ok(took.is_some())
+    }
+    async fn done_with(&self, _: Step<'_>, _: &str) -> Result<(), RowError> {
+        panic!("{NO_SENDING}")
+    }
+    async fn batch<B: Batch>(&self, _: &B, _: Vec<B::Op>) {
+        panic!("{NO_SENDING}")
+    }
+}
