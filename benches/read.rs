@@ -159,11 +159,14 @@ fn calamine_stream(path: &Path) -> Result<usize> {
 }
 
 fn muster_read(path: &Path) -> Result<usize> {
-    let args = muster::cli::InputArgs {
-        files: vec![path.to_path_buf()],
-        ..Default::default()
+    let files = [path.to_path_buf()];
+    let input = muster::settings::Input {
+        files: &files,
+        target: None,
+        mapping: None,
+        sheets: &[],
     };
-    let mut roster = muster::roster::open(&args, &muster::config::Config::default())?;
+    let mut roster = muster::roster::open(input, &muster::config::Config::default())?;
     let mut bytes = 0;
     loop {
         let chunk = roster.next_chunk(32_768)?;

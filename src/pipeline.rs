@@ -95,7 +95,7 @@ pub async fn execute_plan(
     }
 
     // Read and validate everything before anything is sent.
-    let mut roster = roster::open(&args.input, &config)?;
+    let mut roster = roster::open((&args.input).into(), &config)?;
     roster.show_columns(!args.quiet && !args.json, false);
     roster.refuse_unmapped(args.input.allow_unmapped)?;
     let mut rows = roster.read_whole()?;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::cli::InputArgs;
 use crate::config::Config;
 use crate::input::{self, digest};
 use crate::mapping::{self, ColumnReport, Overrides};
 use crate::model::{InputFile, Layout, Row};
+use crate::settings::Input;
 
 /// Data rows of each table whose values are sampled for the column report.
 const SAMPLE_ROWS: usize = 50;
@@ -46,9 +46,9 @@ pub struct Roster {
 /// picks the sheets that are rosters (`--sheet`, else those whose header row maps an
 /// identity and a target); samples each table's first rows for the column report. A file
 /// that cannot be read is an error naming it.
-pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
-    let files = &args.files;
-    let overrides = match &args.mapping {
+pub fn open(args: Input<'_>, config: &Config) -> anyhow::Result<Roster> {
+    let files = args.files;
+    let overrides = match args.mapping {
         Some(p) => config.mapping.clone().merged(Overrides::load(p)?),
         None => config.mapping.clone(),
     };
@@ -110,8 +110,8 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
             || config.targets.len() == 1
             || (l.is_workbook && config.target(&l.sheet).is_some())
     };
-    let picked = |l: &Layout| args.sheet.iter().any(|s| s.eq_ignore_ascii_case(&l.sheet));
-    for name in &args.sheet {
+    let picked = |l: &Layout| args.sheets.iter().any(|s| s.eq_ignore_ascii_case(&l.sheet));
+    for name in args.sheets {
         let sheets = || read.iter().map(|(l, ..)| l).filter(|l| l.is_workbook);
         if !sheets().any(|l| l.sheet.eq_ignore_ascii_case(name)) {
             let names: Vec<String> = sheets().map(|l| l.sheet.clone()).collect();
@@ -125,7 +125,7 @@ pub fn open(args: &InputArgs, config: &Config) -> anyhow::Result<Roster> {
         .iter()
         .any(|(l, ..)| mapping::needs(l, has_target(l)).is_none());
     for (layout, rows, file_index, samples, fed_back) in read {
-        let why = if !args.sheet.is_empty() && layout.is_workbook {
+        let why = if !args.sheets.is_empty() && layout.is_workbook {
             (!picked(&layout)).then(|| "not picked by --sheet".to_string())
         } else if layout.is_workbook && any_roster {
             mapping::needs(&layout, has_target(&layout))

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::ImportArgs;
+use crate::cli::{ImportArgs, InputArgs};
 use crate::config::{Config, Credentials, Target};
 use crate::env::Env;
 use crate::model::Mode;
@@ -83,6 +83,29 @@ pub fn check_target(config: &Config, name: Option<&str>) -> anyhow::Result<()> {
             known.join(", ")
         }
     )
+}
+
+/// Which rosters to read, and how: the reading stage's settings (from `InputArgs`).
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub files: &'a [PathBuf],
+    /// `--target`: every row goes to this target.
+    pub target: Option<&'a str>,
+    /// `--mapping`: header overrides laid over the config's `[mapping]`.
+    pub mapping: Option<&'a Path>,
+    /// `--sheet`: only these sheets are rosters.
+    pub sheets: &'a [String],
+}
+
+impl<'a> From<&'a InputArgs> for Input<'a> {
+    fn from(args: &'a InputArgs) -> Input<'a> {
+        Input {
+            files: &args.files,
+            target: args.target.as_deref(),
+            mapping: args.mapping.as_deref(),
+            sheets: &args.sheet,
+        }
+    }
 }
 
 /// The journal: `--journal`, else [`DEFAULT_JOURNAL`].

@@ -32,7 +32,7 @@ pub fn run(args: ValidateArgs, _env: &Env) -> anyhow::Result<Exit> {
     settings::check_target(&config, args.input.target.as_deref())?;
     let keep: Vec<&std::path::Path> = args.input.files.iter().map(|p| p.as_path()).collect();
     crate::report::output::check_writable(&args.out, &keep)?;
-    let mut roster = roster::open(&args.input, &config)?;
+    let mut roster = roster::open((&args.input).into(), &config)?;
     roster.show_columns(!args.quiet && !args.json, !args.quiet);
     let defaults = Arc::new(validate::Defaults::default());
     let own_headers = roster.own_headers.clone();

@@ -26,7 +26,7 @@ use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::Mode;
 use crate::model::{Action, Field, Outcome, PlatformUser, Status, TargetStats};
 use crate::secret::{Scrubber, Secret};
-use crate::vendors::common::RowError;
+use crate::vendors::protocol::RowError;
 use crate::vendors::protocol::{
     Batch, Create, Engine, KeepIntent, Lookup, Made, Step as StepOf, Verdict, Wrote,
 };

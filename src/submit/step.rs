@@ -11,7 +11,8 @@ use std::future::Future;
 use crate::http::{Reply, Request, SendError};
 use crate::journal::{StepState, StepWrite};
 use crate::model::Outcome;
-use crate::vendors::common::{RowError, counted};
+use crate::vendors::common::counted;
+use crate::vendors::protocol::RowError;
 use crate::vendors::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
 
 use super::Ctx;

@@ -15,22 +15,7 @@ use crate::http::{Reply, Request, SendError};
 use crate::model::{Outcome, Status};
 use crate::vendors::protocol::Engine;
 
-use super::VendorError;
-use super::protocol::Wrote;
-
-/// A row-level stop: the target halted (the engine marks the row `not_attempted`), or the
-/// journal failed (continuing would risk creating twice).
-#[derive(Debug)]
-pub enum RowError {
-    Halted,
-    Journal(VendorError),
-}
-
-impl From<VendorError> for RowError {
-    fn from(e: VendorError) -> RowError {
-        RowError::Journal(e)
-    }
-}
+use super::protocol::{RowError, Wrote};
 
 /// Sends a row's request, counting its attempts in `out`; a halted target stops the row.
 pub async fn send(

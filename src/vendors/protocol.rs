@@ -16,7 +16,20 @@ use crate::model::{LedgerStep, Mode, Outcome, Status};
 use crate::secret::Secret;
 
 use super::VendorError;
-use super::common::RowError;
+
+/// A row-level stop: the target halted (the engine marks the row `not_attempted`), or the
+/// journal failed (continuing would risk creating twice).
+#[derive(Debug)]
+pub enum RowError {
+    Halted,
+    Journal(VendorError),
+}
+
+impl From<VendorError> for RowError {
+    fn from(e: VendorError) -> RowError {
+        RowError::Journal(e)
+    }
+}
 
 /// How a create's reply reads, as its connector says.
 #[derive(Debug, Clone, PartialEq, Eq)]

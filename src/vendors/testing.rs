@@ -12,7 +12,7 @@ use crate::model::{LedgerStep, Mode, Outcome, StepState, VendorKind};
 use crate::secret::Secret;
 
 use super::VendorError;
-use super::common::RowError;
+use super::protocol::RowError;
 use super::protocol::{Batch, Create, Engine, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
 
 /// A planning-only engine (see the module's doc).

@@ -28,7 +28,8 @@ use crate::model::{
 use crate::secret::Secret;
 use crate::vendors::protocol::Engine;
 
-use super::common::{RowError, fail_send, send, settle, written};
+use super::common::{fail_send, send, settle, written};
+use super::protocol::RowError;
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
 use super::standing::{Next, next, standing};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password};

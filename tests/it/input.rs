@@ -510,8 +510,8 @@ fn each_file_s_sha256_is_that_of_its_bytes_however_it_is_read() {
         ..Default::default()
     };
     let config = muster::config::Config::default();
-    let before = hashes(&mut roster::open(&args, &config).unwrap());
-    let mut roster = roster::open(&args, &config).unwrap();
+    let before = hashes(&mut roster::open((&args).into(), &config).unwrap());
+    let mut roster = roster::open((&args).into(), &config).unwrap();
     roster.read_all().unwrap();
     for text in &files[1..] {
         std::fs::remove_file(text).unwrap();

@@ -9,8 +9,8 @@ use super::{Drtrack, Pending, STEP, STEP_DELETE, rules, strong_password, unchang
 use crate::model::Mode;
 use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Status, VendorKind};
-use crate::vendors::common::RowError;
 use crate::vendors::protocol::Engine;
+use crate::vendors::protocol::RowError;
 use crate::vendors::protocol::Step;
 use crate::vendors::{Job, VendorError};
 

@@ -41,7 +41,8 @@ use crate::model::{Action, Field, Outcome, Problem, Row, Status};
 use crate::secret::Secret;
 use crate::vendors::protocol::Engine;
 
-use super::common::{RowError, send, settle, written};
+use super::common::{send, settle, written};
+use super::protocol::RowError;
 use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::{PlatformUser, list_items};

@@ -15,8 +15,8 @@ use crate::config::Credentials;
 use crate::http::{Reply, Request, SendError};
 use crate::secret::Secret;
 use crate::vendors::VendorError;
-pub(super) use crate::vendors::common::RowError;
 use crate::vendors::protocol::Engine;
+pub(super) use crate::vendors::protocol::RowError;
 
 use super::wire::{Group, LoginReply, Me, Page, USER_FIELDS, User, readable};
 
