@@ -90,6 +90,7 @@ const TARGET_KEYS: &[&str] = &[
     "timeout",
     "retries",
     "max_wait",
+    "settle_wait",
     "batch_size",
     "apps_rate",
     "apps_per_minute",
@@ -244,6 +245,8 @@ struct RawTarget {
     /// The longest Retry-After muster waits for (default 5 min); a longer one halts the
     /// target.
     max_wait: Option<toml::Value>,
+    /// How long a create answered 2xx without an id is looked for (default 30 s).
+    settle_wait: Option<toml::Value>,
     batch_size: Option<usize>,
     /// Pegasus: the `/apps` limit per user (default "5/s").
     apps_rate: Option<String>,
@@ -328,6 +331,9 @@ pub struct Target {
     pub retries: u32,
     /// The longest Retry-After the target waits for; a longer one halts it.
     pub max_wait: Duration,
+    /// How long the engine keeps looking for a user whose create was answered 2xx without
+    /// an id it could read (a list that lags), with growing pauses, before the row fails.
+    pub settle_wait: Duration,
     pub batch_size: usize,
     pub apps_rate: Rate,
     pub apps_per_minute: u32,
@@ -367,6 +373,7 @@ impl Target {
             timeout: Duration::from_secs(30),
             retries: 5,
             max_wait: Duration::from_secs(300),
+            settle_wait: Duration::from_secs(30),
             batch_size: 50,
             apps_rate: Rate::parse("5/s").expect("default apps rate parses"),
             apps_per_minute: 20,
@@ -532,6 +539,10 @@ impl Config {
             }
             if let Some(wait) = &t.max_wait {
                 target.max_wait = parse_duration(wait).map_err(|m| invalid(key("max_wait"), m))?;
+            }
+            if let Some(wait) = &t.settle_wait {
+                target.settle_wait =
+                    parse_duration(wait).map_err(|m| invalid(key("settle_wait"), m))?;
             }
             if let Some(b) = t.batch_size {
                 target.batch_size = count("batch_size", b as u64, 1, MAX_COUNT)? as usize;

@@ -13,7 +13,7 @@ use crate::journal::{StepState, StepWrite};
 use crate::model::Outcome;
 use crate::vendors::common::counted;
 use crate::vendors::protocol::RowError;
-use crate::vendors::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
+use crate::vendors::protocol::{Create, Engine, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
 
 use super::Ctx;
 
@@ -91,10 +91,11 @@ impl Ctx {
                     match classify(&reply) {
                         Verdict::Made(Some(id)) => return self.made(step, id, status).await,
                         Verdict::Made(None) => {
-                            // Answered 2xx: never sent again, whatever the look-up says. The
-                            // journal keeps the intent and notes the answer, so no later
-                            // run sends it again either before it is found.
-                            return match look(out).await? {
+                            // Answered 2xx: never sent again, whatever the look-up says. A
+                            // list that lags is waited for (`settle_wait`); the journal
+                            // keeps the intent and notes the answer, so no later run sends
+                            // it again either before it is found.
+                            return match self.look_patiently(step, &find, out).await? {
                                 Lookup::Found { id, ours } if ours != Some(false) => {
                                     self.made(step, id, status).await
                                 }
@@ -108,8 +109,11 @@ impl Ctx {
                                     Ok(Made::Failed {
                                         status,
                                         reason: format!(
-                                            "HTTP {} to the create, but the reply has no id and the {} cannot be found yet; not sent again: a re-run looks again before creating",
-                                            reply.status, step.noun
+                                            "HTTP {} to the create, but the reply has no id and the {} cannot be found yet; not sent again: the platform answered 2xx but does not list the {} after {} s; check before running again (a re-run looks again before it creates)",
+                                            reply.status,
+                                            step.noun,
+                                            step.noun,
+                                            self.target.settle_wait.as_secs_f64()
                                         ),
                                     })
                                 }
@@ -200,6 +204,39 @@ impl Ctx {
                 step.noun
             ),
         })
+    }
+
+    /// Looks for what a create answered 2xx without an id made, again and again with growing
+    /// pauses (half a second, doubling, at most 8 s) until it is found or the target's
+    /// `settle_wait` has passed: a platform's list may lag behind its writes. What the last
+    /// look found is returned.
+    async fn look_patiently<F, FF>(
+        &self,
+        step: Step<'_>,
+        find: &F,
+        out: &mut Outcome,
+    ) -> Result<Lookup, RowError>
+    where
+        F: Fn() -> FF,
+        FF: Future<Output = Result<(Lookup, u32), RowError>>,
+    {
+        let started = tokio::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(500);
+        loop {
+            let (found, attempts) = find().await?;
+            out.attempts += attempts;
+            let left = self.target.settle_wait.saturating_sub(started.elapsed());
+            if matches!(found, Lookup::Found { .. }) || left.is_zero() || self.halted() {
+                return Ok(found);
+            }
+            self.note(&format!(
+                "a {} answered 2xx is not listed yet; looking again for up to {} s",
+                step.noun,
+                left.as_secs()
+            ));
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(8));
+        }
     }
 
     /// A look-up after an unsettled create found the identity held by a user muster did not
