@@ -58,6 +58,9 @@ pub enum Exit {
     Success = 0,
     /// Some rows are invalid or failed; the workbook says which.
     RowsFailed = 1,
+    /// Interrupted (SIGINT, SIGTERM): the workbook says which rows were left; running the
+    /// same command again finishes them.
+    Interrupted = 130,
 }
 
 /// Runs one command line. `Err` means "could not run" (exit 2).

@@ -44,10 +44,15 @@ pub struct Summary {
     pub ending: Option<report::Ending>,
     /// The config's `[notify]`, told by the command once the run has ended.
     pub notify: Option<Notify>,
+    /// SIGINT or SIGTERM stopped the run (exit 130).
+    pub interrupted: bool,
 }
 
-/// Exit 0 when every row succeeded, 1 otherwise.
+/// Exit 0 when every row succeeded, 130 when the run was interrupted, 1 otherwise.
 pub fn exit_of(summary: &Summary) -> Exit {
+    if summary.interrupted {
+        return Exit::Interrupted;
+    }
     let failed = summary
         .counts
         .iter()
@@ -301,7 +306,9 @@ pub async fn execute_plan(
             })
         })
         .collect();
-    let (sent, stats) = submit::submit(
+    let interrupt = submit::Interrupt::default();
+    let listener = listen_for_stop(interrupt.clone(), args.quiet || args.json);
+    let submitted = submit::submit(
         target_work,
         submit::Options {
             run_id: run.run_id.clone(),
@@ -312,9 +319,14 @@ pub async fn execute_plan(
             reporter,
             secrets,
             purpose,
+            interrupt: interrupt.clone(),
         },
     )
-    .await?;
+    .await;
+    // A signal while the workbook is written: the first is noted, a second exits at once.
+    let _listening = AbortOnDrop(listener);
+    let (sent, stats) = submitted?;
+    let interrupted = interrupt.requested().is_some();
     outcomes.extend(sent);
 
     // Report in input order.
@@ -382,6 +394,15 @@ pub async fn execute_plan(
     } else if !args.quiet {
         crate::say_part!("{}", ending.text());
     }
+    if interrupted {
+        let left: usize = counts
+            .iter()
+            .filter(|((_, s), _)| *s == Status::NotAttempted)
+            .map(|(_, n)| n)
+            .sum();
+        let done = counts.values().sum::<usize>() - left;
+        crate::say!("interrupted: {done} done, {left} left; run the same command again to finish");
+    }
     Ok(Summary {
         run,
         stats,
@@ -389,7 +410,61 @@ pub async fn execute_plan(
         out: args.out.clone(),
         ending: Some(ending),
         notify: config.notify.clone(),
+        interrupted,
     })
+}
+
+/// Listens for SIGINT and SIGTERM while the engine works: the first asks every target to
+/// stop (no new request; those in flight get `submit::STOP_GRACE`, then are cancelled and
+/// settled by the next run), the second exits at once with 130 (the journal commits step
+/// by step, so it stays consistent, as after a kill).
+fn listen_for_stop(interrupt: submit::Interrupt, quiet: bool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut next = async || {
+            #[cfg(unix)]
+            {
+                let term = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = term => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        };
+        next().await;
+        interrupt.request("interrupted");
+        if !quiet {
+            crate::say!(
+                "\nstopping: no new requests; those in flight get {} s (press Ctrl-C again to quit at once)",
+                submit::STOP_GRACE.as_secs()
+            );
+        }
+        next().await;
+        crate::say!("muster: quit at once; the next run settles what was in flight");
+        std::process::exit(crate::Exit::Interrupted as i32);
+    })
+}
+
+/// Aborts a task when dropped (the signal listener, once the pipeline is done).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Lists each target the rows use (read-only) and compares it with the rows. A plan must
@@ -531,6 +606,7 @@ fn write_plan(
         out: args.out.clone(),
         ending: None,
         notify: None,
+        interrupted: false,
     })
 }
 

@@ -75,6 +75,9 @@ pub struct Ctx {
     scrubber: std::sync::RwLock<Scrubber>,
     /// The rows' own passwords, by row index (only rows that have one).
     row_secrets: HashMap<usize, Secret>,
+    /// Steps (key, step) whose intent this target committed and whose outcome it has not:
+    /// requests in flight when the target is stopped.
+    open_intents: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Ctx {
@@ -95,6 +98,19 @@ impl Ctx {
     /// with every other row's pending writes, off the runtime's worker threads: N rows in
     /// flight cost one commit, not N.
     async fn commit(&self, writes: Vec<StepWrite>) -> Result<(), VendorError> {
+        {
+            let mut open = self.open_intents.lock().unwrap_or_else(|p| p.into_inner());
+            for w in &writes {
+                match w {
+                    StepWrite::Intent { key, step } => {
+                        open.insert((key.clone(), step.clone()));
+                    }
+                    StepWrite::Done { key, step, .. } | StepWrite::Clear { key, step } => {
+                        open.remove(&(key.clone(), step.clone()));
+                    }
+                }
+            }
+        }
         self.journal
             .commit(&self.run_id, &self.target.name, writes)
             .await
@@ -286,6 +302,79 @@ impl Engine for Ctx {
     }
 }
 
+/// A run-wide request to stop (SIGINT, SIGTERM): every target stops starting requests at
+/// once, lets those in flight finish for [`STOP_GRACE`], then cancels the rest.
+#[derive(Debug, Clone)]
+pub struct Interrupt {
+    tx: Arc<tokio::sync::watch::Sender<Option<String>>>,
+}
+
+impl Default for Interrupt {
+    fn default() -> Interrupt {
+        Interrupt {
+            tx: Arc::new(tokio::sync::watch::channel(None).0),
+        }
+    }
+}
+
+impl Interrupt {
+    /// Asks every target to stop, with `reason` (the first one given is kept).
+    pub fn request(&self, reason: &str) {
+        self.tx.send_if_modified(|r| {
+            let first = r.is_none();
+            if first {
+                *r = Some(reason.to_string());
+            }
+            first
+        });
+    }
+
+    /// Why the run was asked to stop, if it was.
+    pub fn requested(&self) -> Option<String> {
+        self.tx.borrow().clone()
+    }
+
+    /// Waits until the run is asked to stop; returns why.
+    async fn wait(&self) -> String {
+        let mut rx = self.tx.subscribe();
+        let got = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|r| r.clone().unwrap_or_default());
+        match got {
+            Ok(reason) => reason,
+            // The sender lives as long as `self`: never closed while waited on.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// How long requests in flight may finish once a target stops (deadline, interrupt) before
+/// they are cancelled.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Waits for the deadline or an interrupt; stops the target from starting requests (`halt`)
+/// and gives those in flight [`STOP_GRACE`]; returns the reason once they are to be
+/// cancelled.
+async fn stopping(
+    deadline: Option<tokio::time::Instant>,
+    interrupt: &Interrupt,
+    halt: &Halt,
+) -> String {
+    let reason = tokio::select! {
+        () = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        } => "deadline reached".to_string(),
+        r = interrupt.wait() => r,
+    };
+    halt.halt(reason.clone());
+    tokio::time::sleep(STOP_GRACE).await;
+    reason
+}
+
 /// One target's share of the run.
 pub struct TargetWork {
     pub target: Target,
@@ -303,6 +392,8 @@ pub struct Options {
     pub reporter: Arc<dyn Reporter>,
     pub secrets: Option<Arc<SecretsFile>>,
     pub purpose: Purpose,
+    /// SIGINT/SIGTERM: stop starting requests, cancel those still in flight after a grace.
+    pub interrupt: Interrupt,
 }
 
 /// Submits every target's rows; returns each row's outcome (by index) and each target's stats.
@@ -364,8 +455,9 @@ pub async fn submit(
             options.secrets.clone(),
             options.purpose.clone(),
         );
+        let interrupt = options.interrupt.clone();
         tasks.push(tokio::spawn(async move {
-            run_target(w, opts, deadline, tx).await
+            run_target(w, opts, deadline, interrupt, tx).await
         }));
     }
     drop(tx);
@@ -403,6 +495,7 @@ async fn run_target(
     work: TargetWork,
     (run_id, dry_run, mode, journal, reporter, secrets, purpose): TargetOpts,
     deadline: Option<tokio::time::Instant>,
+    interrupt: Interrupt,
     tx: mpsc::UnboundedSender<(usize, Outcome)>,
 ) -> Result<TargetStats, journal::Error> {
     let started = tokio::time::Instant::now();
@@ -439,6 +532,7 @@ async fn run_target(
     let ctx = Ctx {
         scrubber: std::sync::RwLock::new(scrubber_of(&credentials)),
         row_secrets,
+        open_intents: Default::default(),
         finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
         first_index,
         target: target.clone(),
@@ -454,10 +548,22 @@ async fn run_target(
     };
     let connector = vendors::connect(&target, credentials, &purpose);
     // What the engine needs of each job once the connector owns them.
-    let keep: Vec<(usize, Action)> = jobs.iter().map(|j| (j.index, j.action)).collect();
-    let result = match connector.probe(&ctx).await {
-        Ok(()) => connector.run(&ctx, jobs).await,
-        Err(e) => Err(e),
+    let keep: Vec<(usize, Action, String)> = jobs
+        .iter()
+        .map(|j| (j.index, j.action, j.key.clone()))
+        .collect();
+    let result = {
+        let work = async {
+            connector.probe(&ctx).await?;
+            connector.run(&ctx, jobs).await
+        };
+        // Past the deadline or interrupted: no new request; those in flight get a grace,
+        // then the connector's work is dropped, which cancels them (as safe as a kill: an
+        // intent committed stays, and the next run settles it).
+        tokio::select! {
+            result = work => result,
+            reason = stopping(deadline, &interrupt, &halt) => Err(VendorError::Unavailable(reason)),
+        }
     };
     if let Err(e) = &result {
         if let VendorError::Journal(j) = e {
@@ -471,14 +577,23 @@ async fn run_target(
     let reason = halt
         .reason()
         .unwrap_or_else(|| "the connector ended without an outcome for this row".into());
-    for &(index, action) in &keep {
+    let open = std::mem::take(&mut *ctx.open_intents.lock().unwrap_or_else(|p| p.into_inner()));
+    for (index, action, key) in &keep {
         let done = ctx
             .first_index
-            .get(&index)
+            .get(index)
             .and_then(|i| ctx.finished.get(*i))
             .is_some_and(|f| f.load(Ordering::SeqCst));
         if !done {
-            ctx.finish(index, not_attempted(action, &reason));
+            let mut outcome = not_attempted(*action, &reason);
+            if open.iter().any(|(k, _)| k == key) {
+                // Sent, and stopped before the answer was read: the journal keeps its
+                // intent, and the next run looks before it sends anything.
+                outcome.error = Some(format!(
+                    "not attempted: {reason}, with a request in flight; its outcome is unknown, and the next run settles it before sending anything"
+                ));
+            }
+            ctx.finish(*index, outcome);
         }
     }
     reporter.finish(&name);
@@ -527,6 +642,7 @@ pub async fn list_users(
     let ctx = Ctx {
         scrubber: std::sync::RwLock::new(scrubber.clone()),
         row_secrets: HashMap::new(),
+        open_intents: Default::default(),
         target: target.clone(),
         http,
         run_id: String::new(),

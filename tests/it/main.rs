@@ -27,6 +27,7 @@ mod report;
 mod revoked;
 mod sandbox;
 mod secrets;
+mod stopping;
 mod support;
 mod validate;
 mod wait;

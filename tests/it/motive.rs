@@ -151,6 +151,7 @@ async fn run_as(
             reporter: Arc::new(Silent),
             secrets: None,
             purpose: Default::default(),
+            interrupt: Default::default(),
         },
     )
     .await

@@ -156,6 +156,7 @@ async fn run(
             reporter: Arc::new(Silent),
             secrets: None,
             purpose: Default::default(),
+            interrupt: Default::default(),
         },
     )
     .await

@@ -171,6 +171,7 @@ impl Run {
                 reporter: Arc::new(Silent),
                 secrets: None,
                 purpose: crate::vendors::Purpose::Import,
+                interrupt: Default::default(),
             },
         )
         .await
