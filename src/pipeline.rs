@@ -162,6 +162,8 @@ pub async fn execute_plan(
         if args.plan_only {
             return write_plan(&args, &roster, &rows, &checked, &planned, started);
         }
+    } else if matches!(purpose, Purpose::Import) {
+        identify(&mut planned, &checked, &credentials).await?;
     }
 
     let journal = Arc::new(Journal::open(&journal_path)?);
@@ -417,6 +419,49 @@ async fn survey(
         }
     }
     Ok(surveys)
+}
+
+/// Without a listing (`--mode create`), rows that ask to update, upsert or delete still
+/// must not change the account muster is logged in as: each target they use is probed
+/// (read-only) for it. A target whose probe fails leaves those rows `not_attempted`.
+async fn identify(
+    planned: &mut Planned,
+    checked: &[validate::Checked],
+    credentials: &HashMap<String, Credentials>,
+) -> anyhow::Result<()> {
+    let mut targets: BTreeMap<String, &Target> = BTreeMap::new();
+    for c in checked.iter().filter(|c| c.problems.is_empty()) {
+        if let (
+            Some(t),
+            crate::model::Action::Update
+            | crate::model::Action::Upsert
+            | crate::model::Action::Delete,
+        ) = (c.target.as_deref(), c.action)
+        {
+            targets.entry(t.name.clone()).or_insert(t);
+        }
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let found = submit::identify_targets(targets.values().copied(), credentials).await?;
+    for (name, listing) in found {
+        let Some(target) = targets.get(&name) else {
+            continue;
+        };
+        match listing {
+            Ok(l) => {
+                planned.protected.insert(
+                    name,
+                    crate::audit::Protected::new(l.logged_in_as.as_deref(), &target.protect),
+                );
+            }
+            Err(e) => {
+                planned.unidentified.insert(name, e.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The operator's consent to prune: a `y` on a terminal (`--yes` skips the question).

@@ -2,7 +2,7 @@
 //!
 //! `Summary`: findings per target and class, with totals and a stacked-bar chart like the
 //! result workbook's; then one sheet per class (`Same`, `Different`, `Missing`, `Extra`,
-//! `Manual`). `Different` has one line per differing field (field, roster value, platform
+//! `Protected`, `Manual`). `Different` has one line per differing field (field, roster value, platform
 //! value): an auditor filters or sorts by field. Roster rows carry their source (file,
 //! sheet, row). Every cell is text or a number, never a formula; passwords are never
 //! compared, so none can appear.
@@ -48,13 +48,14 @@ pub fn counts(lines: &[Line]) -> BTreeMap<String, BTreeMap<Class, usize>> {
 }
 
 /// Class colours for the chart: same green, different amber, missing red, extra purple,
-/// manual grey.
+/// protected blue, manual grey.
 fn class_color(class: Class) -> u32 {
     match class {
         Class::Same => 0x4CAF50,
         Class::Different => 0xFFB300,
         Class::Missing => 0xE57373,
         Class::Extra => 0x7E57C2,
+        Class::Protected => 0x42A5F5,
         Class::Manual => 0x9E9E9E,
     }
 }
@@ -167,7 +168,7 @@ fn class_sheet(
     if class == Class::Different {
         headers.extend(["field", "roster_value", "platform_value"]);
     }
-    if class != Class::Extra {
+    if !matches!(class, Class::Extra | Class::Protected) {
         headers.extend(["source_file", "sheet", "row"]);
     }
     for (c, h) in headers.iter().enumerate() {
