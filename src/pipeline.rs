@@ -17,7 +17,9 @@ use crate::audit::Class;
 use crate::cli::ImportArgs;
 use crate::config::{Credentials, Notify, Target};
 use crate::journal::{Journal, StoredRowRef};
-use crate::model::{Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
+use crate::model::{
+    Action, Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats, VendorKind,
+};
 use crate::plan::prune::Recorded;
 use crate::plan::resume::{self, RunIdentity};
 use crate::plan::{self, Known, Planned, PlatformState, Survey};
@@ -431,13 +433,13 @@ async fn identify(
 ) -> anyhow::Result<()> {
     let mut targets: BTreeMap<String, &Target> = BTreeMap::new();
     for c in checked.iter().filter(|c| c.problems.is_empty()) {
-        if let (
-            Some(t),
-            crate::model::Action::Update
-            | crate::model::Action::Upsert
-            | crate::model::Action::Delete,
-        ) = (c.target.as_deref(), c.action)
-        {
+        let Some(t) = c.target.as_deref() else {
+            continue;
+        };
+        // Motive's key names no user and AROBS is never written: their probes could
+        // tell nothing (their `protect` lists protect them all the same).
+        let tells = !matches!(t.vendor, VendorKind::Motive | VendorKind::Arobs);
+        if tells && matches!(c.action, Action::Update | Action::Upsert | Action::Delete) {
             targets.entry(t.name.clone()).or_insert(t);
         }
     }

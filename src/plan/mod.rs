@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use crate::audit::{Class, Protected};
 use crate::config::Target;
-use crate::model::{Action, Mode, Outcome, Problem, Row, Status, identity_key, join_problems};
+use crate::model::{
+    Action, Field, Mode, Outcome, Problem, Row, Status, identity_key, join_problems,
+};
 use crate::settings::PlanSettings;
 use crate::validate;
 use crate::vendors::Job;
@@ -49,17 +51,18 @@ pub struct Planned {
 }
 
 impl Planned {
-    /// Why the row `index` (identity `key`, to do `action` on `target`) must not be sent:
-    /// its account is protected and the action may change it (an update, a delete or
-    /// deactivation, or an upsert of a user the listing did not show absent). `Ok(())` when
-    /// it may go.
+    /// Why `row` (identity `key`, to do `action` on `target`) must not be sent: its account
+    /// (by identity key, email or login) is protected and the action may change it (an
+    /// update, a delete or deactivation, or an upsert of a user the listing did not show
+    /// absent). `Ok(())` when it may go.
     pub fn refusal(
         &self,
         target: &Target,
         key: &str,
-        index: usize,
+        row: &Row,
         action: Action,
     ) -> Result<(), Outcome> {
+        let index = row.index;
         let may_change = match action {
             Action::Update | Action::Delete => true,
             Action::Upsert => !self.absent.contains(&index),
@@ -68,10 +71,20 @@ impl Planned {
         if !may_change {
             return Ok(());
         }
-        let why = match self.protected.get(&target.name) {
-            Some(p) => p.why(key),
-            None => Protected::new(None, &target.protect).why(key),
+        let listed_only;
+        let protected = match self.protected.get(&target.name) {
+            Some(p) => p,
+            None => {
+                listed_only = Protected::new(None, &target.protect);
+                &listed_only
+            }
         };
+        let why = protected.why(key).or_else(|| {
+            [Field::Email, Field::Username]
+                .iter()
+                .filter_map(|f| row.get(*f))
+                .find_map(|v| protected.why(v))
+        });
         if let Some(why) = why {
             let mut o = Outcome::new(Status::Failed, action);
             o.error = Some(Protected::refusal(&target.name, why));
@@ -242,7 +255,7 @@ pub fn work(
             continue;
         };
         let action = planned.actions.get(&row.index).copied().unwrap_or(c.action);
-        if let Err(o) = planned.refusal(target, &key, row.index, action) {
+        if let Err(o) = planned.refusal(target, &key, row, action) {
             outcomes.insert(row.index, o);
             continue;
         }
@@ -294,7 +307,7 @@ pub fn preview(
         let refused = target.and_then(|t| {
             let key = identity_key(t.vendor, row)?;
             let action = planned.actions.get(&row.index).copied().unwrap_or(c.action);
-            planned.refusal(t, &key, row.index, action).err()
+            planned.refusal(t, &key, row, action).err()
         });
         let action = if !c.problems.is_empty() || target.is_none() {
             "invalid".to_string()
@@ -343,4 +356,100 @@ pub fn preview(
         });
     }
     (lines, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Layout, VendorKind};
+
+    fn row(index: usize, email: &str, username: &str) -> Row {
+        let layout = Arc::new(Layout {
+            file: "r.csv".into(),
+            sheet: "r".into(),
+            headers: vec!["email".into(), "username".into()],
+            fields: vec![Some(Field::Email), Some(Field::Username)],
+            ..Layout::default()
+        });
+        Row {
+            index,
+            layout,
+            line: index as u32 + 2,
+            cells: vec![email.to_string(), username.to_string()].into(),
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn writes_to_a_protected_account_are_refused_in_the_plan() {
+        let mut t = Target::with_defaults("fleet", VendorKind::Motive, "https://m.test/v1");
+        t.protect = vec!["ops-bot".into()];
+        let mut planned = Planned::default();
+        // Keyed by email; protected by its login.
+        let bot = row(0, "ops@x.test", "Ops-Bot");
+        let err = planned
+            .refusal(&t, "ops@x.test", &bot, Action::Update)
+            .unwrap_err();
+        assert_eq!(err.status, Status::Failed);
+        assert_eq!(
+            err.error.as_deref(),
+            Some(
+                "protected account: the target's protect lists this account (target fleet); muster never updates, deactivates or deletes it"
+            )
+        );
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Delete)
+                .is_err()
+        );
+        // A create changes no existing account; an upsert of a user the listing showed
+        // absent neither.
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Create)
+                .is_ok()
+        );
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Upsert)
+                .is_err()
+        );
+        planned.absent.insert(0);
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Upsert)
+                .is_ok()
+        );
+        // The logged-in account, from the survey or a probe.
+        planned.protected.insert(
+            "fleet".into(),
+            Protected::new(Some("Me@X.test"), &t.protect),
+        );
+        let me = row(1, "me@x.test", "");
+        assert!(
+            planned
+                .refusal(&t, "me@x.test", &me, Action::Update)
+                .is_err()
+        );
+        let other = row(2, "other@x.test", "");
+        assert!(
+            planned
+                .refusal(&t, "other@x.test", &other, Action::Update)
+                .is_ok()
+        );
+        // A target whose account could not be told: its changing rows are not attempted.
+        planned
+            .unidentified
+            .insert("fleet".into(), "HTTP 503".into());
+        let err = planned
+            .refusal(&t, "other@x.test", &other, Action::Delete)
+            .unwrap_err();
+        assert_eq!(err.status, Status::NotAttempted);
+        assert_eq!(
+            err.error.as_deref(),
+            Some(
+                "not attempted: cannot tell which account muster is logged in as on target fleet, so it could be this one: HTTP 503"
+            )
+        );
+    }
 }

@@ -297,6 +297,12 @@ mod tests {
         let j = json_line(&lines[1]);
         assert_eq!(j["differences"][0]["field"], "phone");
         assert_eq!(j["row"], 3);
+        // `protected` is counted, is no drift, and its lines say so.
+        let quiet = [line(Class::Same, "a"), line(Class::Protected, "a")];
+        let s = json_summary(&quiet, None);
+        assert_eq!(s["summary"]["targets"]["a"]["protected"], 1);
+        assert_eq!(s["summary"]["drift"], false);
+        assert_eq!(json_line(&quiet[1])["class"], "protected");
     }
 
     #[test]
@@ -304,7 +310,11 @@ mod tests {
         use calamine::{Data, Reader, Xlsx, open_workbook};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.xlsx");
-        let lines = [line(Class::Different, "a"), line(Class::Extra, "a")];
+        let lines = [
+            line(Class::Different, "a"),
+            line(Class::Extra, "a"),
+            line(Class::Protected, "a"),
+        ];
         write(&path, &lines, &[("run", "x".into())], &[]).unwrap();
         let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
         let diff = wb.worksheet_range("Different").unwrap();
@@ -315,6 +325,8 @@ mod tests {
         assert_eq!(diff.get((1, 5)), Some(&Data::String("+43 1".into())));
         let extra = wb.worksheet_range("Extra").unwrap();
         assert_eq!(extra.get((1, 3)), Some(&Data::String("7".into())));
+        let protected = wb.worksheet_range("Protected").unwrap();
+        assert_eq!(protected.get((1, 3)), Some(&Data::String("7".into())));
         assert!(wb.sheet_names().contains(&"Manual".to_string()));
     }
 }
