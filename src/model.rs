@@ -64,6 +64,13 @@ impl VendorKind {
         self.identity_fields()[0]
     }
 
+    /// Whether this platform's connector can tell which account muster is logged in as
+    /// (`Vendor::logged_in_as`): not Motive (an API key names no user), not AROBS (never
+    /// written, no account-wide login).
+    pub fn tells_its_account(self) -> bool {
+        !matches!(self, VendorKind::Motive | VendorKind::Arobs)
+    }
+
     /// The fields that may identify a user on this platform, the first filled one winning:
     /// Traccar email; Motive email, else username, else external id; Pegasus username,
     /// else the email (used as the username); DRTrack and AROBS username.

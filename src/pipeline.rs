@@ -17,9 +17,7 @@ use crate::audit::Class;
 use crate::cli::ImportArgs;
 use crate::config::{Credentials, Notify, Target};
 use crate::journal::{Journal, StoredRowRef};
-use crate::model::{
-    Action, Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats, VendorKind,
-};
+use crate::model::{Action, Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::plan::prune::Recorded;
 use crate::plan::resume::{self, RunIdentity};
 use crate::plan::{self, Known, Planned, PlatformState, Survey};
@@ -436,10 +434,11 @@ async fn identify(
         let Some(t) = c.target.as_deref() else {
             continue;
         };
-        // Motive's key names no user and AROBS is never written: their probes could
-        // tell nothing (their `protect` lists protect them all the same).
-        let tells = !matches!(t.vendor, VendorKind::Motive | VendorKind::Arobs);
-        if tells && matches!(c.action, Action::Update | Action::Upsert | Action::Delete) {
+        // Probes that could tell nothing are not sent (their `protect` lists protect all
+        // the same).
+        if t.vendor.tells_its_account()
+            && matches!(c.action, Action::Update | Action::Upsert | Action::Delete)
+        {
             targets.entry(t.name.clone()).or_insert(t);
         }
     }
