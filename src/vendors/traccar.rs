@@ -3,6 +3,9 @@
 //! - Auth: `Authorization: Basic <token>` (the token is already the base64 part).
 //! - Probe with `GET /devices`: a bad credential on `POST /users` does not answer 401, it
 //!   takes the anonymous registration path.
+//! - Who muster is logged in as (protected from every change, see `plan::Planned::refusal`):
+//!   `GET /session?token=` for a Bearer token; the email inside a Basic token, or
+//!   `POST /session` when it holds a login name.
 //! - Existing users: `GET /users` once, matched on trimmed lower-case email.
 //! - Create: `POST /users` with only what the roster sets; then one `POST /permissions`
 //!   `{"userId", "deviceId"}` (owner first) per device.
