@@ -54,7 +54,7 @@ pub enum Command {
     )]
     Report(ReportArgs),
     /// Read-only: compare rosters with what each platform holds (same, different, missing,
-    /// extra, manual) and write the audit workbook.
+    /// extra, protected, manual) and write the audit workbook.
     #[command(
         after_help = "Examples:\n  muster audit roster.xlsx --config muster.toml\n  muster audit roster.xlsx --fail-on-drift --quiet        # exit 1 on drift, for cron or CI\n  muster audit roster.xlsx --json > audit.jsonl"
     )]
@@ -181,7 +181,8 @@ pub struct AuditArgs {
     /// Print one JSON object per row or user, then a summary, on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Exit 1 when anything is different, missing or extra (manual is not drift).
+    /// Exit 1 when anything is different, missing or extra (manual and protected are not
+    /// drift).
     #[arg(long)]
     pub fail_on_drift: bool,
     /// No summary on the terminal.

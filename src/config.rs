@@ -96,6 +96,7 @@ const TARGET_KEYS: &[&str] = &[
     "apps_per_minute",
     "integration_name",
     "auth",
+    "protect",
     "defaults",
     "values",
 ];
@@ -256,6 +257,9 @@ struct RawTarget {
     integration_name: Option<String>,
     /// Motive: whether the key is sent as `X-Api-Key` (default) or `Authorization: Bearer`.
     auth: Option<String>,
+    /// Accounts muster never updates, deactivates or deletes (emails or logins).
+    #[serde(default)]
+    protect: Vec<String>,
     /// Field → the value a row of this target gets when its cell is empty or it has none.
     #[serde(default)]
     defaults: BTreeMap<String, String>,
@@ -339,6 +343,10 @@ pub struct Target {
     pub apps_per_minute: u32,
     pub integration_name: String,
     pub bearer: bool,
+    /// `protect = [...]`: accounts (email or login, as [`crate::model::normalise_key`]
+    /// makes them) that are never updated, deactivated or deleted, besides the account
+    /// muster is logged in as.
+    pub protect: Vec<String>,
     /// `[target.NAME.defaults]`: the value of a field for rows whose cell is empty or
     /// that have no such column.
     pub defaults: BTreeMap<Field, String>,
@@ -379,6 +387,7 @@ impl Target {
             apps_per_minute: 20,
             integration_name: "muster".into(),
             bearer: false,
+            protect: Vec::new(),
             defaults: BTreeMap::new(),
             values: BTreeMap::new(),
         }
@@ -569,6 +578,7 @@ impl Config {
                     }
                 };
             }
+            target.protect = protect_list(&t.protect).map_err(|m| invalid(key("protect"), m))?;
             for (field, value) in t.defaults {
                 let f = field_named(&field).ok_or_else(|| {
                     invalid(
@@ -666,6 +676,33 @@ const MAX_RETRIES: u64 = 100;
 const MAX_TIMEOUT: Duration = Duration::from_secs(3_600);
 
 /// `30`, `"30s"`, `"500ms"`, `"2m"`: positive, finite and at most [`MAX_TIMEOUT`].
+/// `protect = [...]`: each entry an email or login, normalised as identity keys are
+/// ([`crate::model::normalise_key`]); an empty entry, one with spaces, commas or control
+/// characters inside (two names in one string), is refused, naming it.
+fn protect_list(entries: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for (n, entry) in entries.iter().enumerate() {
+        let key = crate::model::normalise_key(entry);
+        if key.is_empty() {
+            return Err(format!("entry {} is empty (give an email or login)", n + 1));
+        }
+        if key
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';')
+        {
+            return Err(format!(
+                "entry {} \"{}\" is not one email or login (one account per entry)",
+                n + 1,
+                entry.escape_debug()
+            ));
+        }
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
 fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
     let bounded = |secs: f64, shown: &dyn std::fmt::Display| {
         if !(secs > 0.0 && secs <= MAX_TIMEOUT.as_secs_f64()) {
@@ -759,6 +796,31 @@ mod tests {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.starts_with(want), "{err}");
         }
+    }
+
+    #[test]
+    fn protect_entries_are_normalised_and_checked() {
+        let t = |list: &str| {
+            parse(&format!(
+                "[target.t]\nvendor = \"traccar\"\nurl = \"https://x\"\nprotect = {list}\n"
+            ))
+        };
+        let c = t(r#"[" Svc@Fleet.Test ", "svc@fleet.test", "ops-bot"]"#).unwrap();
+        assert_eq!(c.targets["t"].protect, ["svc@fleet.test", "ops-bot"]);
+        assert!(t("[]").unwrap().targets["t"].protect.is_empty());
+        for (list, want) in [
+            (
+                r#"["a@x.test", " "]"#,
+                "config muster.toml: target.t.protect: entry 2 is empty (give an email or login)",
+            ),
+            (
+                r#"["a@x.test, b@x.test"]"#,
+                "config muster.toml: target.t.protect: entry 1 \"a@x.test, b@x.test\" is not one email or login (one account per entry)",
+            ),
+        ] {
+            assert_eq!(t(list).unwrap_err().to_string(), want);
+        }
+        assert!(t(r#""a@x.test""#).is_err(), "a string, not a list");
     }
 
     #[test]

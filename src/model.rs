@@ -64,6 +64,13 @@ impl VendorKind {
         self.identity_fields()[0]
     }
 
+    /// Whether this platform's connector can tell which account muster is logged in as
+    /// (`Vendor::logged_in_as`): not Motive (an API key names no user), not AROBS (never
+    /// written, no account-wide login).
+    pub fn tells_its_account(self) -> bool {
+        !matches!(self, VendorKind::Motive | VendorKind::Arobs)
+    }
+
     /// The fields that may identify a user on this platform, the first filled one winning:
     /// Traccar email; Motive email, else username, else external id; Pegasus username,
     /// else the email (used as the username); DRTrack and AROBS username.
@@ -156,9 +163,15 @@ impl fmt::Display for Field {
 /// with a platform's users all use.
 pub fn identity_key(vendor: VendorKind, row: &Row) -> Option<String> {
     vendor.identity_fields().iter().find_map(|f| {
-        let value = row.get(*f)?.trim();
-        (!value.is_empty()).then(|| value.to_lowercase())
+        let value = row.get(*f)?;
+        (!value.trim().is_empty()).then(|| normalise_key(value))
     })
+}
+
+/// An identity as [`identity_key`] compares it: trimmed and lower-cased. Also what a
+/// target's `protect` entries and a connector's "logged in as" are normalised with.
+pub fn normalise_key(text: &str) -> String {
+    text.trim().to_lowercase()
 }
 
 /// Splits a list cell on `|`, or on `;` when the cell has no `|` (DESIGN "Roster fields").

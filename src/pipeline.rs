@@ -17,7 +17,7 @@ use crate::audit::Class;
 use crate::cli::ImportArgs;
 use crate::config::{Credentials, Notify, Target};
 use crate::journal::{Journal, StoredRowRef};
-use crate::model::{Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
+use crate::model::{Action, Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::plan::prune::Recorded;
 use crate::plan::resume::{self, RunIdentity};
 use crate::plan::{self, Known, Planned, PlatformState, Survey};
@@ -167,6 +167,8 @@ pub async fn execute_plan(
         if args.plan_only {
             return write_plan(&args, &roster, &rows, &checked, &planned, started);
         }
+    } else if matches!(purpose, Purpose::Import) {
+        identify(&mut planned, &checked, &credentials).await?;
     }
 
     let journal = Arc::new(Journal::open(&journal_path)?);
@@ -492,6 +494,50 @@ async fn survey(
         }
     }
     Ok(surveys)
+}
+
+/// Without a listing (`--mode create`), rows that ask to update, upsert or delete still
+/// must not change the account muster is logged in as: each target they use is probed
+/// (read-only) for it. A target whose probe fails leaves those rows `not_attempted`.
+async fn identify(
+    planned: &mut Planned,
+    checked: &[validate::Checked],
+    credentials: &HashMap<String, Credentials>,
+) -> anyhow::Result<()> {
+    let mut targets: BTreeMap<String, &Target> = BTreeMap::new();
+    for c in checked.iter().filter(|c| c.problems.is_empty()) {
+        let Some(t) = c.target.as_deref() else {
+            continue;
+        };
+        // Probes that could tell nothing are not sent (their `protect` lists protect all
+        // the same).
+        if t.vendor.tells_its_account()
+            && matches!(c.action, Action::Update | Action::Upsert | Action::Delete)
+        {
+            targets.entry(t.name.clone()).or_insert(t);
+        }
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let found = submit::identify_targets(targets.values().copied(), credentials).await?;
+    for (name, listing) in found {
+        let Some(target) = targets.get(&name) else {
+            continue;
+        };
+        match listing {
+            Ok(l) => {
+                planned.protected.insert(
+                    name,
+                    crate::audit::Protected::new(l.logged_in_as.as_deref(), &target.protect),
+                );
+            }
+            Err(e) => {
+                planned.unidentified.insert(name, e.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The operator's consent to prune: a `y` on a terminal (`--yes` skips the question).

@@ -1,6 +1,6 @@
 //! Audit: a target's validated roster rows against the users its platform holds, matched by
 //! identity key, each ending in one class (`same`, `different`, `missing`, `extra`,
-//! `manual`). Pure: no HTTP, no sheets. `muster audit` reports the findings; `--mode
+//! `protected`, `manual`). Pure: no HTTP, no sheets. `muster audit` reports the findings; `--mode
 //! upsert|sync` and plans act on them.
 //!
 //! Comparison is field by field on what both sides have, after [`normalise`] — the one
@@ -28,17 +28,21 @@ pub enum Class {
     Missing,
     /// On the platform (and active), not on the roster.
     Extra,
+    /// On the platform, not on the roster, and protected ([`Protected`]): the account
+    /// muster is logged in as, or one the target's `protect` lists. Never pruned.
+    Protected,
     /// The platform cannot be listed (AROBS): only `muster verify` can tell.
     Manual,
 }
 
 impl Class {
     /// Every class, in report order.
-    pub const ALL: [Class; 5] = [
+    pub const ALL: [Class; 6] = [
         Class::Same,
         Class::Different,
         Class::Missing,
         Class::Extra,
+        Class::Protected,
         Class::Manual,
     ];
 
@@ -49,6 +53,7 @@ impl Class {
             Class::Different => "different",
             Class::Missing => "missing",
             Class::Extra => "extra",
+            Class::Protected => "protected",
             Class::Manual => "manual",
         }
     }
@@ -60,14 +65,73 @@ impl Class {
             Class::Different => "Different",
             Class::Missing => "Missing",
             Class::Extra => "Extra",
+            Class::Protected => "Protected",
             Class::Manual => "Manual",
         }
     }
 
     /// Whether the class is drift for `--fail-on-drift`. `manual` is not: muster cannot
-    /// see those platforms, and `muster verify` is their check.
+    /// see those platforms, and `muster verify` is their check; nor is `protected`: those
+    /// accounts are meant to be there.
     pub fn is_drift(self) -> bool {
         matches!(self, Class::Different | Class::Missing | Class::Extra)
+    }
+}
+
+/// The accounts of a target muster never updates, deactivates or deletes: the one it is
+/// logged in as (as its connector learned at probe) and those its `protect` lists. Keys are
+/// normalised as identity keys are ([`crate::model::normalise_key`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Protected {
+    /// The account muster is logged in as, when its connector can tell.
+    pub me: Option<String>,
+    /// The target's `protect` entries.
+    pub listed: Vec<String>,
+}
+
+impl Protected {
+    /// The protection of a target logged in as `me` (any case), with `protect` entries.
+    pub fn new(me: Option<&str>, listed: &[String]) -> Protected {
+        Protected {
+            me: me
+                .map(crate::model::normalise_key)
+                .filter(|k| !k.is_empty()),
+            listed: listed
+                .iter()
+                .map(|k| crate::model::normalise_key(k))
+                .collect(),
+        }
+    }
+
+    /// Why the account with identity `key` is protected, or `None` when it is not.
+    pub fn why(&self, key: &str) -> Option<&'static str> {
+        let key = crate::model::normalise_key(key);
+        if self.me.as_deref() == Some(key.as_str()) {
+            Some("muster is logged in as this account")
+        } else if self.listed.contains(&key) {
+            Some("the target's protect lists this account")
+        } else {
+            None
+        }
+    }
+
+    /// Why a platform user is protected: its identity key, or its email or login (a
+    /// `protect` entry may name either, whichever the platform keys users by).
+    pub fn why_user(&self, user: &PlatformUser) -> Option<&'static str> {
+        self.why(&user.key).or_else(|| {
+            user.fields
+                .iter()
+                .filter(|(f, _)| matches!(f, Field::Email | Field::Username))
+                .find_map(|(_, v)| self.why(v))
+        })
+    }
+
+    /// The text of a row refused because its account is protected (`why` from
+    /// [`Protected::why`]).
+    pub fn refusal(target: &str, why: &str) -> String {
+        format!(
+            "protected account: {why} (target {target}); muster never updates, deactivates or deletes it"
+        )
     }
 }
 
@@ -104,11 +168,13 @@ pub struct Finding {
 /// be listed, every row is `manual`). Findings come in roster order, then the extra users in
 /// the platform's order. A row whose key repeats an earlier row's is compared too (the
 /// duplicate check names it elsewhere). Inactive users not on the roster are not `extra`:
-/// they hold no access, which is what pruning would achieve.
+/// they hold no access, which is what pruning would achieve. A user not on the roster that
+/// `protected` covers is `protected`, active or not, never `extra`.
 pub fn compare(
     vendor: VendorKind,
     entries: &[Entry<'_>],
     users: Option<&[PlatformUser]>,
+    protected: &Protected,
 ) -> Vec<Finding> {
     let Some(users) = users else {
         return entries
@@ -157,9 +223,19 @@ pub fn compare(
     }
     let mut extra_seen: HashSet<&str> = HashSet::new();
     for u in users {
-        if u.active && !listed.contains(u.key.as_str()) && extra_seen.insert(u.key.as_str()) {
+        if listed.contains(u.key.as_str()) {
+            continue;
+        }
+        let class = if protected.why_user(u).is_some() {
+            Class::Protected
+        } else if u.active {
+            Class::Extra
+        } else {
+            continue;
+        };
+        if extra_seen.insert(u.key.as_str()) {
             findings.push(Finding {
-                class: Class::Extra,
+                class,
                 key: u.key.clone(),
                 row: None,
                 platform_id: Some(u.id.clone()),
@@ -418,7 +494,12 @@ mod tests {
             user("extra@x.test", "3", &[], true),
             user("off@x.test", "4", &[], false),
         ];
-        let found = compare(VendorKind::Traccar, &entries, Some(&users));
+        let found = compare(
+            VendorKind::Traccar,
+            &entries,
+            Some(&users),
+            &Protected::default(),
+        );
         let classes: Vec<(Class, &str)> = found.iter().map(|f| (f.class, f.key.as_str())).collect();
         assert_eq!(
             classes,
@@ -494,8 +575,61 @@ mod tests {
                 row: &r,
             }],
             None,
+            &Protected::default(),
         );
         assert_eq!(found[0].class, Class::Manual);
         assert!(!Class::Manual.is_drift() && Class::Extra.is_drift());
+    }
+
+    #[test]
+    fn protected_users_off_the_roster_are_protected_not_extra() {
+        let rows = [row(0, &[(Field::Email, "boss@x.test")])];
+        let entries = [Entry {
+            key: "boss@x.test".into(),
+            row: &rows[0],
+        }];
+        let users = [
+            user("boss@x.test", "1", &[], true),
+            user("me@x.test", "2", &[], true),
+            // Keyed by email, protected by its login.
+            user("svc@x.test", "3", &[(Field::Username, "Ops-Bot")], true),
+            user("off@x.test", "4", &[], false),
+            user("extra@x.test", "5", &[], true),
+        ];
+        let protected = Protected::new(
+            Some(" Me@X.test "),
+            &[
+                "ops-bot".to_string(),
+                "off@x.test".into(),
+                "boss@x.test".into(),
+            ],
+        );
+        let found = compare(VendorKind::Traccar, &entries, Some(&users), &protected);
+        let classes: Vec<(Class, &str)> = found.iter().map(|f| (f.class, f.key.as_str())).collect();
+        assert_eq!(
+            classes,
+            [
+                // On the roster: compared as any other row.
+                (Class::Same, "boss@x.test"),
+                (Class::Protected, "me@x.test"),
+                (Class::Protected, "svc@x.test"),
+                (Class::Protected, "off@x.test"),
+                (Class::Extra, "extra@x.test"),
+            ]
+        );
+        assert!(!Class::Protected.is_drift());
+        assert_eq!(
+            protected.why("ME@x.test"),
+            Some("muster is logged in as this account")
+        );
+        assert_eq!(
+            protected.why("ops-bot"),
+            Some("the target's protect lists this account")
+        );
+        assert_eq!(protected.why("extra@x.test"), None);
+        assert_eq!(
+            Protected::refusal("fleet", "muster is logged in as this account"),
+            "protected account: muster is logged in as this account (target fleet); muster never updates, deactivates or deletes it"
+        );
     }
 }

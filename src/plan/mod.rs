@@ -13,8 +13,11 @@ pub mod survey;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::audit::Class;
-use crate::model::{Action, Mode, Outcome, Problem, Row, Status, identity_key, join_problems};
+use crate::audit::{Class, Protected};
+use crate::config::Target;
+use crate::model::{
+    Action, Field, Mode, Outcome, Problem, Row, Status, identity_key, join_problems,
+};
 use crate::settings::PlanSettings;
 use crate::validate;
 use crate::vendors::Job;
@@ -36,6 +39,67 @@ pub struct Planned {
     pub state: PlatformState,
     /// The users to prune, per target (already made `delete` rows).
     pub prunes: Vec<Prune>,
+    /// Per target, the accounts never updated, deactivated or deleted (from its survey, or
+    /// from a probe when it was not listed). A target missing here protects its `protect`
+    /// list only.
+    pub protected: BTreeMap<String, Protected>,
+    /// Targets whose account muster could not be told (the probe failed), with why: their
+    /// rows that would change a user are not attempted.
+    pub unidentified: BTreeMap<String, String>,
+    /// Rows whose user the listing shows absent: nothing there to protect.
+    pub absent: HashSet<usize>,
+}
+
+impl Planned {
+    /// Why `row` (identity `key`, to do `action` on `target`) must not be sent: its account
+    /// (by identity key, email or login) is protected and the action may change it (an
+    /// update, a delete or deactivation, or an upsert of a user the listing did not show
+    /// absent). `Ok(())` when it may go.
+    pub fn refusal(
+        &self,
+        target: &Target,
+        key: &str,
+        row: &Row,
+        action: Action,
+    ) -> Result<(), Outcome> {
+        let index = row.index;
+        let may_change = match action {
+            Action::Update | Action::Delete => true,
+            Action::Upsert => !self.absent.contains(&index),
+            Action::Create => false,
+        };
+        if !may_change {
+            return Ok(());
+        }
+        let listed_only;
+        let protected = match self.protected.get(&target.name) {
+            Some(p) => p,
+            None => {
+                listed_only = Protected::new(None, &target.protect);
+                &listed_only
+            }
+        };
+        let why = protected.why(key).or_else(|| {
+            [Field::Email, Field::Username]
+                .iter()
+                .filter_map(|f| row.get(*f))
+                .find_map(|v| protected.why(v))
+        });
+        if let Some(why) = why {
+            let mut o = Outcome::new(Status::Failed, action);
+            o.error = Some(Protected::refusal(&target.name, why));
+            return Err(o);
+        }
+        if let Some(reason) = self.unidentified.get(&target.name) {
+            let mut o = Outcome::new(Status::NotAttempted, action);
+            o.error = Some(format!(
+                "not attempted: cannot tell which account muster is logged in as on target {}, so it could be this one: {reason}",
+                target.name
+            ));
+            return Err(o);
+        }
+        Ok(())
+    }
 }
 
 /// Classifies every row against its target's survey and, for a sync with prune, adds a
@@ -69,6 +133,9 @@ pub fn plan_targets(
                 (Class::Different, Some(i)) if steered(i) && settings.mode != Mode::Create => {
                     planned.actions.insert(i, Action::Update);
                 }
+                (Class::Missing, Some(i)) => {
+                    planned.absent.insert(i);
+                }
                 (Class::Extra, None) => {
                     let user = s
                         .users
@@ -88,6 +155,10 @@ pub fn plan_targets(
             });
         }
     }
+    planned.protected = surveys
+        .iter()
+        .map(|(name, s)| (name.clone(), s.protected.clone()))
+        .collect();
     planned.state = PlatformState::of(&surveys);
     prune::check_limits(settings, &prunes)?;
     planned.headers = prune::synthesize(rows, checked, &prunes);
@@ -183,10 +254,15 @@ pub fn work(
             );
             continue;
         };
+        let action = planned.actions.get(&row.index).copied().unwrap_or(c.action);
+        if let Err(o) = planned.refusal(target, &key, row, action) {
+            outcomes.insert(row.index, o);
+            continue;
+        }
         work.jobs.entry(target.name.clone()).or_default().push(Job {
             index: row.index,
             row: Arc::clone(row),
-            action: planned.actions.get(&row.index).copied().unwrap_or(c.action),
+            action,
             key,
         });
     }
@@ -199,7 +275,8 @@ pub struct PlanLine {
     pub target: String,
     pub vendor: String,
     pub key: String,
-    /// `create`, `update`, `none (same)`, `delete (prune)`, `manual`, `invalid`, ...
+    /// `create`, `update`, `none (same)`, `none (protected)`, `delete (prune)`, `manual`,
+    /// `invalid`, ...
     pub action: String,
     pub platform_id: Option<String>,
     pub differences: Vec<crate::audit::Difference>,
@@ -227,10 +304,17 @@ pub fn preview(
     for (row, c) in rows.iter().zip(checked) {
         let finding = findings.get(&row.index);
         let target = c.target.as_ref();
+        let refused = target.and_then(|t| {
+            let key = identity_key(t.vendor, row)?;
+            let action = planned.actions.get(&row.index).copied().unwrap_or(c.action);
+            planned.refusal(t, &key, row, action).err()
+        });
         let action = if !c.problems.is_empty() || target.is_none() {
             "invalid".to_string()
         } else if planned.decided.contains_key(&row.index) {
             "none (same)".to_string()
+        } else if refused.is_some() {
+            "none (protected)".to_string()
         } else if let Some(a) = planned.actions.get(&row.index) {
             a.key().to_string()
         } else if finding.is_some_and(|f| f.class == Class::Manual) {
@@ -266,8 +350,106 @@ pub fn preview(
             platform_id: finding.and_then(|f| f.platform_id.clone()),
             differences: finding.map(|f| f.differences.clone()).unwrap_or_default(),
             source: (row.layout.file.clone(), row.layout.sheet.clone(), row.line),
-            error: (!c.problems.is_empty()).then(|| join_problems(&c.problems)),
+            error: (!c.problems.is_empty())
+                .then(|| join_problems(&c.problems))
+                .or_else(|| refused.and_then(|o| o.error)),
         });
     }
     (lines, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Layout, VendorKind};
+
+    fn row(index: usize, email: &str, username: &str) -> Row {
+        let layout = Arc::new(Layout {
+            file: "r.csv".into(),
+            sheet: "r".into(),
+            headers: vec!["email".into(), "username".into()],
+            fields: vec![Some(Field::Email), Some(Field::Username)],
+            ..Layout::default()
+        });
+        Row {
+            index,
+            layout,
+            line: index as u32 + 2,
+            cells: vec![email.to_string(), username.to_string()].into(),
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn writes_to_a_protected_account_are_refused_in_the_plan() {
+        let mut t = Target::with_defaults("fleet", VendorKind::Motive, "https://m.test/v1");
+        t.protect = vec!["ops-bot".into()];
+        let mut planned = Planned::default();
+        // Keyed by email; protected by its login.
+        let bot = row(0, "ops@x.test", "Ops-Bot");
+        let err = planned
+            .refusal(&t, "ops@x.test", &bot, Action::Update)
+            .unwrap_err();
+        assert_eq!(err.status, Status::Failed);
+        assert_eq!(
+            err.error.as_deref(),
+            Some(
+                "protected account: the target's protect lists this account (target fleet); muster never updates, deactivates or deletes it"
+            )
+        );
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Delete)
+                .is_err()
+        );
+        // A create changes no existing account; an upsert of a user the listing showed
+        // absent neither.
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Create)
+                .is_ok()
+        );
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Upsert)
+                .is_err()
+        );
+        planned.absent.insert(0);
+        assert!(
+            planned
+                .refusal(&t, "ops@x.test", &bot, Action::Upsert)
+                .is_ok()
+        );
+        // The logged-in account, from the survey or a probe.
+        planned.protected.insert(
+            "fleet".into(),
+            Protected::new(Some("Me@X.test"), &t.protect),
+        );
+        let me = row(1, "me@x.test", "");
+        assert!(
+            planned
+                .refusal(&t, "me@x.test", &me, Action::Update)
+                .is_err()
+        );
+        let other = row(2, "other@x.test", "");
+        assert!(
+            planned
+                .refusal(&t, "other@x.test", &other, Action::Update)
+                .is_ok()
+        );
+        // A target whose account could not be told: its changing rows are not attempted.
+        planned
+            .unidentified
+            .insert("fleet".into(), "HTTP 503".into());
+        let err = planned
+            .refusal(&t, "other@x.test", &other, Action::Delete)
+            .unwrap_err();
+        assert_eq!(err.status, Status::NotAttempted);
+        assert_eq!(
+            err.error.as_deref(),
+            Some(
+                "not attempted: cannot tell which account muster is logged in as on target fleet, so it could be this one: HTTP 503"
+            )
+        );
+    }
 }

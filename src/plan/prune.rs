@@ -30,13 +30,18 @@ pub struct TooMany {
     pub limit: usize,
     /// The limit is the default one (10% of the target's users).
     pub default: bool,
+    /// The identity keys of the users it would have removed, in the platform's order.
+    pub users: Vec<String>,
 }
+
+/// How many users a refused prune names before `and N more`.
+pub const NAMED: usize = 20;
 
 impl fmt::Display for TooMany {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "target {}: refusing to prune {} of its {} users: more than --max-prune {}{}; nothing was sent",
+            "target {}: refusing to prune {} of its {} users: more than --max-prune {}{}; nothing was sent. It would have removed: {}",
             self.target,
             self.count,
             self.total,
@@ -45,8 +50,18 @@ impl fmt::Display for TooMany {
                 " (10% of its users)"
             } else {
                 ""
-            }
-        )
+            },
+            self.users
+                .iter()
+                .take(NAMED)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        if self.users.len() > NAMED {
+            write!(f, " and {} more", self.users.len() - NAMED)?;
+        }
+        Ok(())
     }
 }
 
@@ -66,6 +81,7 @@ pub fn check_limits(settings: &PlanSettings, prunes: &[Prune]) -> Result<(), Too
                 total: p.total,
                 limit,
                 default: settings.max_prune.is_none(),
+                users: p.extras.iter().map(|u| u.key.clone()).collect(),
             });
         }
     }
@@ -290,10 +306,18 @@ mod tests {
         let err = check_limits(&yes(None), &[prune(&t, 4, 30)]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "target fleet: refusing to prune 4 of its 30 users: more than --max-prune 3 (10% of its users); nothing was sent"
+            "target fleet: refusing to prune 4 of its 30 users: more than --max-prune 3 (10% of its users); nothing was sent. It would have removed: u0@x.test, u1@x.test, u2@x.test, u3@x.test"
         );
         assert!(check_limits(&yes(Some(4)), &[prune(&t, 4, 30)]).is_ok());
         assert!(check_limits(&yes(Some(1)), &[prune(&t, 2, 30)]).is_err());
+        // Past 20 users, the rest are counted.
+        let err = check_limits(&yes(Some(0)), &[prune(&t, 23, 30)]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.ends_with("u18@x.test, u19@x.test and 3 more"),
+            "{text}"
+        );
+        assert!(!text.contains("u20@x.test"), "{text}");
     }
 
     #[test]

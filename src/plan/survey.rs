@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::audit::{self, Entry, Finding};
+use crate::audit::{self, Entry, Finding, Protected};
 use crate::config::Target;
 use crate::model::{PlatformUser, Row, identity_key};
 use crate::validate;
@@ -16,6 +16,16 @@ pub struct Survey {
     /// `None`: the platform cannot be listed (every row `manual`).
     pub users: Option<Vec<PlatformUser>>,
     pub findings: Vec<Finding>,
+    /// The accounts muster never changes on this target.
+    pub protected: Protected,
+}
+
+/// What reading a target found: its users (`None`: it cannot be listed, or was not asked
+/// to be) and the account muster is logged in as (`None`: its connector cannot tell).
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub users: Option<Vec<PlatformUser>>,
+    pub logged_in_as: Option<String>,
 }
 
 /// Valid rows grouped by target, with their identity keys; and how many rows were left out
@@ -45,19 +55,22 @@ pub fn entries<'a>(
 }
 
 /// Compares each target's roster entries with its listing (`None`: the platform cannot be
-/// listed). `listings` has one answer per target of `per_target`: the users, or why they
-/// could not be listed. Returns the surveys, and one line per target that could not be
-/// listed (naming it and why).
-pub fn survey<E: std::fmt::Display>(
+/// listed). `listings` has one answer per target of `per_target`: the users and who muster
+/// is logged in as, or why they could not be listed. Returns the surveys, and one line per
+/// target that could not be listed (naming it and why).
+pub fn survey<L: Into<Listed>, E: std::fmt::Display>(
     per_target: &[(Target, Vec<Entry<'_>>)],
-    mut listings: BTreeMap<String, Result<Option<Vec<PlatformUser>>, E>>,
+    mut listings: BTreeMap<String, Result<L, E>>,
 ) -> (BTreeMap<String, Survey>, Vec<String>) {
     let mut out = BTreeMap::new();
     let mut failed = Vec::new();
     for (target, entries) in per_target {
         let name = &target.name;
-        let users = match listings.remove(name) {
-            Some(Ok(users)) => users,
+        let Listed {
+            users,
+            logged_in_as,
+        } = match listings.remove(name) {
+            Some(Ok(listed)) => listed.into(),
             Some(Err(e)) => {
                 failed.push(format!("target {name}: cannot list its users: {e}"));
                 continue;
@@ -67,13 +80,15 @@ pub fn survey<E: std::fmt::Display>(
                 continue;
             }
         };
-        let findings = audit::compare(target.vendor, entries, users.as_deref());
+        let protected = Protected::new(logged_in_as.as_deref(), &target.protect);
+        let findings = audit::compare(target.vendor, entries, users.as_deref(), &protected);
         out.insert(
             name.clone(),
             Survey {
                 target: target.clone(),
                 users,
                 findings,
+                protected,
             },
         );
     }

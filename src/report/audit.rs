@@ -2,7 +2,7 @@
 //!
 //! `Summary`: findings per target and class, with totals and a stacked-bar chart like the
 //! result workbook's; then one sheet per class (`Same`, `Different`, `Missing`, `Extra`,
-//! `Manual`). `Different` has one line per differing field (field, roster value, platform
+//! `Protected`, `Manual`). `Different` has one line per differing field (field, roster value, platform
 //! value): an auditor filters or sorts by field. Roster rows carry their source (file,
 //! sheet, row). Every cell is text or a number, never a formula; passwords are never
 //! compared, so none can appear.
@@ -48,13 +48,14 @@ pub fn counts(lines: &[Line]) -> BTreeMap<String, BTreeMap<Class, usize>> {
 }
 
 /// Class colours for the chart: same green, different amber, missing red, extra purple,
-/// manual grey.
+/// protected blue, manual grey.
 fn class_color(class: Class) -> u32 {
     match class {
         Class::Same => 0x4CAF50,
         Class::Different => 0xFFB300,
         Class::Missing => 0xE57373,
         Class::Extra => 0x7E57C2,
+        Class::Protected => 0x42A5F5,
         Class::Manual => 0x9E9E9E,
     }
 }
@@ -167,7 +168,7 @@ fn class_sheet(
     if class == Class::Different {
         headers.extend(["field", "roster_value", "platform_value"]);
     }
-    if class != Class::Extra {
+    if !matches!(class, Class::Extra | Class::Protected) {
         headers.extend(["source_file", "sheet", "row"]);
     }
     for (c, h) in headers.iter().enumerate() {
@@ -296,6 +297,12 @@ mod tests {
         let j = json_line(&lines[1]);
         assert_eq!(j["differences"][0]["field"], "phone");
         assert_eq!(j["row"], 3);
+        // `protected` is counted, is no drift, and its lines say so.
+        let quiet = [line(Class::Same, "a"), line(Class::Protected, "a")];
+        let s = json_summary(&quiet, None);
+        assert_eq!(s["summary"]["targets"]["a"]["protected"], 1);
+        assert_eq!(s["summary"]["drift"], false);
+        assert_eq!(json_line(&quiet[1])["class"], "protected");
     }
 
     #[test]
@@ -303,7 +310,11 @@ mod tests {
         use calamine::{Data, Reader, Xlsx, open_workbook};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.xlsx");
-        let lines = [line(Class::Different, "a"), line(Class::Extra, "a")];
+        let lines = [
+            line(Class::Different, "a"),
+            line(Class::Extra, "a"),
+            line(Class::Protected, "a"),
+        ];
         write(&path, &lines, &[("run", "x".into())], &[]).unwrap();
         let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
         let diff = wb.worksheet_range("Different").unwrap();
@@ -314,6 +325,8 @@ mod tests {
         assert_eq!(diff.get((1, 5)), Some(&Data::String("+43 1".into())));
         let extra = wb.worksheet_range("Extra").unwrap();
         assert_eq!(extra.get((1, 3)), Some(&Data::String("7".into())));
+        let protected = wb.worksheet_range("Protected").unwrap();
+        assert_eq!(protected.get((1, 3)), Some(&Data::String("7".into())));
         assert!(wb.sheet_names().contains(&"Manual".to_string()));
     }
 }

@@ -620,10 +620,23 @@ fn scrubber_of(credentials: &Credentials) -> Scrubber {
 /// What listing a target found (`list_users`).
 #[derive(Debug, Clone)]
 pub struct Listing {
-    /// The platform's users; `None` when the platform cannot be listed (AROBS: `manual`).
+    /// The platform's users; `None` when the platform cannot be listed (AROBS: `manual`),
+    /// or was not asked to be ([`identify_targets`]).
     pub users: Option<Vec<PlatformUser>>,
+    /// The account muster is logged in as, as its connector learned at probe
+    /// (`Vendor::logged_in_as`).
+    pub logged_in_as: Option<String>,
     /// Requests sent (probe and list).
     pub requests: u64,
+}
+
+impl From<Listing> for crate::plan::survey::Listed {
+    fn from(l: Listing) -> Self {
+        crate::plan::survey::Listed {
+            users: l.users,
+            logged_in_as: l.logged_in_as,
+        }
+    }
 }
 
 /// Probes `target` and lists its users: read-only requests only (`muster audit`, the plan
@@ -633,6 +646,16 @@ pub async fn list_users(
     target: &Target,
     credentials: Credentials,
     journal: Arc<Journal>,
+) -> Result<Listing, VendorError> {
+    read_target(target, credentials, journal, true).await
+}
+
+/// Probes `target` (read-only) and, when `list`, lists its users.
+async fn read_target(
+    target: &Target,
+    credentials: Credentials,
+    journal: Arc<Journal>,
+    list: bool,
 ) -> Result<Listing, VendorError> {
     let halt = Arc::new(Halt::new(None));
     let http = Http::new(target, halt)
@@ -659,30 +682,53 @@ pub async fn list_users(
     let connector = vendors::connect(target, credentials, &Purpose::Import);
     let hide = |e: VendorError| e.scrubbed(&scrubber);
     connector.probe(&ctx).await.map_err(hide)?;
-    let users = match connector.list_users(&ctx).await {
-        Ok(users) => Some(users),
-        Err(VendorError::Unsupported(_)) => None,
-        Err(e) => return Err(hide(e)),
+    let users = if !list {
+        None
+    } else {
+        match connector.list_users(&ctx).await {
+            Ok(users) => Some(users),
+            Err(VendorError::Unsupported(_)) => None,
+            Err(e) => return Err(hide(e)),
+        }
     };
     Ok(Listing {
         users,
+        logged_in_as: connector.logged_in_as(),
         requests: ctx.http.counters.requests.load(Ordering::Relaxed),
     })
 }
 
-/// Lists every target (read-only, one after another): each target's users (`None` where
-/// the platform cannot be listed: AROBS), or why it could not be listed.
+/// Lists every target (read-only, one after another): each target's listing (users
+/// `None` where the platform cannot be listed: AROBS), or why it could not be listed.
 pub async fn list_targets<'a>(
     targets: impl IntoIterator<Item = &'a Target>,
     credentials: &HashMap<String, Credentials>,
-) -> Result<BTreeMap<String, Result<Option<Vec<PlatformUser>>, VendorError>>, journal::Error> {
+) -> Result<BTreeMap<String, Result<Listing, VendorError>>, journal::Error> {
+    read_targets(targets, credentials, true).await
+}
+
+/// Probes every target (read-only, one after another) for the account muster is logged in
+/// as, without listing users: what protects that account when no listing is made (rows
+/// asking to update or delete in `--mode create`).
+pub async fn identify_targets<'a>(
+    targets: impl IntoIterator<Item = &'a Target>,
+    credentials: &HashMap<String, Credentials>,
+) -> Result<BTreeMap<String, Result<Listing, VendorError>>, journal::Error> {
+    read_targets(targets, credentials, false).await
+}
+
+async fn read_targets<'a>(
+    targets: impl IntoIterator<Item = &'a Target>,
+    credentials: &HashMap<String, Credentials>,
+    list: bool,
+) -> Result<BTreeMap<String, Result<Listing, VendorError>>, journal::Error> {
     // Nothing is journaled by a read: an in-memory journal serves as the connectors' context.
     let journal = Arc::new(Journal::open(std::path::Path::new(":memory:"))?);
     let mut out = BTreeMap::new();
     for target in targets {
         let creds = credentials.get(&target.name).cloned().unwrap_or_default();
-        let listing = list_users(target, creds, journal.clone()).await;
-        out.insert(target.name.clone(), listing.map(|l| l.users));
+        let listing = read_target(target, creds, journal.clone(), list).await;
+        out.insert(target.name.clone(), listing);
     }
     Ok(out)
 }

@@ -352,6 +352,8 @@ impl<'r> Rules<'r> {
         if let Some(v) = self.get(field) {
             if !is_email(v) {
                 self.fail(field, "is not an email address");
+            } else if let Some(rule) = super::confusable::confusable_email(v) {
+                self.fail(field, rule);
             }
         }
     }

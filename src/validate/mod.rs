@@ -5,6 +5,7 @@
 //! Knows rows, fields, targets and the vendors' documented rules; knows nothing of files,
 //! HTTP or what already exists on a platform (that is `plan`'s job).
 
+mod confusable;
 mod defaults;
 mod duplicates;
 mod generic;

@@ -89,6 +89,13 @@ pub trait Vendor {
     /// Checks the credentials with a read-only call before any write.
     fn probe(&self, ctx: &impl Engine) -> impl Future<Output = Result<(), VendorError>> + Send;
 
+    /// The identity key (as `model::identity_key` makes it) of the account muster is
+    /// logged in as, learned by [`Vendor::probe`]; `None` before the probe, or where the
+    /// platform does not say (then only the target's `protect` list is protected).
+    fn logged_in_as(&self) -> Option<String> {
+        None
+    }
+
     /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`).
     fn list_users(
         &self,
@@ -150,6 +157,17 @@ impl Connector {
             Connector::Arobs(c) => Box::pin(c.probe(ctx)),
             Connector::Motive(c) => Box::pin(c.probe(ctx)),
             Connector::Drtrack(c) => Box::pin(c.probe(ctx)),
+        }
+    }
+
+    /// The account muster is logged in as, once probed ([`Vendor::logged_in_as`]).
+    pub fn logged_in_as(&self) -> Option<String> {
+        match self {
+            Connector::Traccar(c) => c.logged_in_as(),
+            Connector::Pegasus(c) => c.logged_in_as(),
+            Connector::Arobs(c) => c.logged_in_as(),
+            Connector::Motive(c) => c.logged_in_as(),
+            Connector::Drtrack(c) => c.logged_in_as(),
         }
     }
 

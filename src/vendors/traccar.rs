@@ -3,6 +3,9 @@
 //! - Auth: `Authorization: Basic <token>` (the token is already the base64 part).
 //! - Probe with `GET /devices`: a bad credential on `POST /users` does not answer 401, it
 //!   takes the anonymous registration path.
+//! - Who muster is logged in as (protected from every change, see `plan::Planned::refusal`):
+//!   `GET /session?token=` for a Bearer token; the email inside a Basic token, or
+//!   `POST /session` when it holds a login name.
 //! - Existing users: `GET /users` once, matched on trimmed lower-case email.
 //! - Create: `POST /users` with only what the roster sets; then one `POST /permissions`
 //!   `{"userId", "deviceId"}` (owner first) per device.
@@ -56,6 +59,8 @@ struct Device {
 #[derive(Debug)]
 pub struct Traccar {
     credentials: Credentials,
+    /// The email of the account the token logs in as, learned at probe.
+    me: std::sync::OnceLock<String>,
 }
 
 /// What exists on the platform, read once per target.
@@ -69,7 +74,10 @@ struct Existing {
 
 impl Traccar {
     pub fn new(credentials: Credentials) -> Traccar {
-        Traccar { credentials }
+        Traccar {
+            credentials,
+            me: std::sync::OnceLock::new(),
+        }
     }
 
     async fn existing(&self, ctx: &impl Engine) -> Result<Existing, VendorError> {
@@ -441,21 +449,19 @@ fn classify_create(reply: &Reply) -> Verdict {
 impl Vendor for Traccar {
     /// `GET /users`: the fields the user object carries. Device links are not read (that
     /// would be one request per user), so `devices` is not compared. The account muster
-    /// logs in as (an admin sees itself) is left out, so a prune can never remove it.
+    /// logs in as (an admin sees itself) is listed like any other: the plan protects it
+    /// ([`Vendor::logged_in_as`]).
     async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
         let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
-        let me = self
-            .credentials
-            .token
-            .as_ref()
-            .filter(|_| !ctx.target().bearer)
-            .and_then(|t| caller_email(t.expose()));
         Ok(users
             .iter()
             .filter_map(Value::as_object)
             .filter_map(platform_user)
-            .filter(|u| Some(&u.key) != me.as_ref())
             .collect())
+    }
+
+    fn logged_in_as(&self) -> Option<String> {
+        self.me.get().cloned()
     }
 
     async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
@@ -479,7 +485,12 @@ impl Vendor for Traccar {
             .await
             .map_err(|e| VendorError::from_send("GET /devices", e))?;
         match reply.status {
-            200..=299 => Ok(()),
+            200..=299 => {
+                if let Some(me) = self.caller(ctx, token, ctx.target().bearer).await {
+                    let _ = self.me.set(me);
+                }
+                Ok(())
+            }
             401 | 403 => Err(VendorError::Auth(format!(
                 "HTTP {} on GET /devices",
                 reply.status
@@ -588,15 +599,67 @@ fn create_body(job: &Job) -> (Value, Option<Secret>) {
     (Value::Object(body), generated)
 }
 
-/// The login (email) a Basic token (`base64(email:password)`) carries, normalised.
-fn caller_email(token: &str) -> Option<String> {
+impl Traccar {
+    /// The email of the account `token` logs in as (normalised), or `None` when the server
+    /// does not say (traccar.md "Auth"):
+    /// - Bearer: `GET /session?token=` answers the token's user;
+    /// - Basic (`base64(login:password)`): a login that is an email is the account's
+    ///   email; a login name is looked up with `POST /session` (form `email`, `password`:
+    ///   Traccar matches either field), which answers the caller's own record.
+    ///
+    /// What it sends carries the credential: no reply or error text is logged or kept.
+    async fn caller(&self, ctx: &impl Engine, token: &Secret, bearer: bool) -> Option<String> {
+        let request = if bearer {
+            Request::get("/session").query("token", token.expose().trim())
+        } else {
+            let (login, password) = basic_login(token.expose())?;
+            if login.contains('@') {
+                return Some(normalise(&login));
+            }
+            Request::new(Method::POST, "/session", Kind::Read)
+                .form(vec![("email".into(), login), ("password".into(), password)])
+                .anonymous()
+        };
+        let what = if bearer {
+            "GET /session"
+        } else {
+            "POST /session"
+        };
+        let found = match ctx.http().send(request).await {
+            Ok(reply) if reply.ok() => session_email(&reply.body),
+            _ => None,
+        };
+        if found.is_none() {
+            tracing::warn!(target = %ctx.target().name, "{what}: cannot tell which account muster is logged in as; only the target's protect list is protected");
+        }
+        found
+    }
+}
+
+/// The login and password of a Basic token (`base64(login:password)`).
+fn basic_login(token: &str) -> Option<(String, String)> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
         .ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    let (email, _) = text.split_once(':')?;
-    Some(normalise(email))
+    let (login, password) = text.split_once(':')?;
+    Some((login.to_string(), password.to_string()))
+}
+
+/// The email of the user a `/session` answer carries (normalised).
+fn session_email(body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Me {
+        #[serde(default)]
+        email: Option<String>,
+    }
+    if !body.trim_start().starts_with('{') {
+        return None;
+    }
+    let email = serde_json::from_str::<Me>(body).ok()?.email?;
+    let key = normalise(&email);
+    (!key.is_empty()).then_some(key)
 }
 
 /// A listed user object in roster terms (`None` without an id or an email).
@@ -1055,13 +1118,26 @@ mod tests {
     }
 
     #[test]
-    fn the_callers_login_comes_from_the_basic_token() {
+    fn the_callers_login_comes_from_the_basic_token_or_the_session() {
         // base64("sandbox@muster.test:sandbox"), the sandbox's token.
         assert_eq!(
-            caller_email("c2FuZGJveEBtdXN0ZXIudGVzdDpzYW5kYm94").as_deref(),
-            Some("sandbox@muster.test")
+            basic_login("c2FuZGJveEBtdXN0ZXIudGVzdDpzYW5kYm94"),
+            Some(("sandbox@muster.test".into(), "sandbox".into()))
         );
-        assert_eq!(caller_email("not base64!"), None);
+        assert_eq!(basic_login("not base64!"), None);
+        // A `/session` answer: the user object's email, whatever else it says.
+        for (body, want) in [
+            (
+                r#"{"id":1,"email":" Boss@Fleet.Test ","login":"boss"}"#,
+                Some("boss@fleet.test"),
+            ),
+            (r#"{"id":1,"email":""}"#, None),
+            (r#"{"id":1}"#, None),
+            ("[]", None),
+            ("<html>", None),
+        ] {
+            assert_eq!(session_email(body).as_deref(), want, "{body}");
+        }
     }
 
     #[test]

@@ -135,7 +135,14 @@ pub fn audit_args(
 pub fn classes(path: &Path, target: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut wb: Xlsx<_> = open_workbook(path).expect("audit workbook opens");
     let mut out = BTreeMap::new();
-    for sheet in ["Same", "Different", "Missing", "Extra", "Manual"] {
+    for sheet in [
+        "Same",
+        "Different",
+        "Missing",
+        "Extra",
+        "Protected",
+        "Manual",
+    ] {
         let range = wb.worksheet_range(sheet).expect("class sheet");
         let keys: BTreeSet<String> = range
             .rows()

@@ -187,6 +187,16 @@ async fn protected_endpoints_answer_an_empty_401_to_bad_credentials() {
     let bearer = Api::anonymous(&sandbox, Some(&format!("Bearer {}", token())));
     assert_eq!(bearer.get("/devices").await.0, StatusCode::OK);
     assert_eq!(bearer.get("/session").await.0, StatusCode::NOT_FOUND);
+    // With `?token=` it answers the token's user, the manager (the OpenAPI file's
+    // `getSession`); another token has no session.
+    let (status, text) = bearer.get(&format!("/session?token={}", token())).await;
+    assert_eq!(status, StatusCode::OK);
+    let me: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(me["email"], "sandbox@muster.test");
+    assert_eq!(
+        bearer.get("/session?token=other").await.0,
+        StatusCode::NOT_FOUND
+    );
     sandbox.stop().await;
 }
 

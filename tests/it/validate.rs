@@ -485,3 +485,54 @@ fn validate_reads_the_config_in_the_working_directory_as_import_does() {
     .unwrap();
     assert_eq!(validate(), Some(0));
 }
+
+/// Issue 25, item 11: fullwidth and Cyrillic look-alike emails, once separate users, are
+/// `invalid` through the binary, the cell and the rule named; plain and single-script
+/// addresses stay valid.
+#[test]
+fn look_alike_emails_are_invalid_naming_the_cell_and_the_rule() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("roster.csv");
+    let out = dir.path().join("validation.xlsx");
+    std::fs::write(
+        &csv,
+        "target,first_name,last_name,email\n\
+         traccar,Jane,Doe,jane@example.com\n\
+         traccar,Jane,Wide,ｊａｎｅ@example.com\n\
+         traccar,Jane,Cyr,j\u{430}ne@example.com\n\
+         traccar,Hans,Müller,müller@example.de\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["validate", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "two rows are invalid");
+    let mut book = open_workbook_auto(&out).unwrap();
+    let results = book.worksheet_range("Results").unwrap();
+    let mut rows = results.rows();
+    let header: Vec<String> = rows.next().unwrap().iter().map(cell_text).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let got: Vec<(String, String)> = rows
+        .map(|r| (cell_text(&r[col("status")]), cell_text(&r[col("error")])))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("valid".to_string(), String::new()),
+            (
+                "invalid".into(),
+                "email (D3): \"ｊａｎｅ@example.com\" uses fullwidth or other compatibility characters: it reads as \"jane@example.com\" (UTS 39 confusable)".into()
+            ),
+            (
+                "invalid".into(),
+                "email (D4): \"j\u{430}ne@example.com\" mixes scripts (Latin, Cyrillic): it can pass for another address (UTS 39 mixed-script)".into()
+            ),
+            ("valid".into(), String::new()),
+        ]
+    );
+}

@@ -70,7 +70,7 @@ pub fn router(platform: Platform) -> Router {
                 .delete(remove_permission),
         )
         .route("/api/permissions/bulk", post(add_permissions))
-        .route("/api/session", get(no_session).post(open_session))
+        .route("/api/session", get(session).post(open_session))
         .with_state(sim)
 }
 
@@ -637,10 +637,18 @@ async fn list_permissions(headers: HeaderMap) -> Response {
     errors::security("Administrator access required", Origin::Admin)
 }
 
-/// `GET /session` without a session cookie is 404, even with a good Basic header: it is
-/// not a credential probe (traccar.md "Auth").
-async fn no_session() -> StatusCode {
-    StatusCode::NOT_FOUND
+/// `GET /session?token=` answers the user a (Bearer) token logs in as: the manager for the
+/// sandbox token. Without `?token=` (and without a session cookie, which the simulator never
+/// hands out) it is 404, even with a good Basic header: it is not a credential probe
+/// (traccar.md "Auth", the OpenAPI file's `getSession`). A token that is not the sandbox's
+/// is 404 too: no session.
+async fn session(State(sim): State<Sim>, Query(params): Query<Params>) -> Response {
+    let token_ok = values(&params, "token").next().map(str::trim) == Some(token());
+    let t = sim.db.lock();
+    match t.users.get(&MANAGER_ID) {
+        Some(me) if token_ok => axum::Json(me).into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 #[derive(Deserialize)]

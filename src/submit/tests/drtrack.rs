@@ -667,6 +667,8 @@ async fn seeded_users_are_listed_with_their_keys_and_fields() {
     let listing = submit::list_users(&target, credentials, run.journal.clone())
         .await
         .unwrap();
+    // The login muster authenticated with is the account it acts as.
+    assert_eq!(listing.logged_in_as.as_deref(), Some("sandbox-admin"));
     let users = listing.users.unwrap();
     type Listed<'a> = (&'a str, &'a str, bool, Vec<(Field, &'a str)>);
     let got: Vec<Listed> = users

@@ -207,6 +207,8 @@ async fn seeded_users_are_listed_with_their_keys_and_fields() {
     let listing = submit::list_users(&target, credentials, run.journal.clone())
         .await
         .unwrap();
+    // `GET /user` names the account muster is logged in as.
+    assert_eq!(listing.logged_in_as.as_deref(), Some("admin@sandbox.test"));
     let users = listing.users.unwrap();
     let keys: Vec<(&str, bool)> = users.iter().map(|u| (u.key.as_str(), u.active)).collect();
     assert_eq!(

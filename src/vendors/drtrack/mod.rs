@@ -64,6 +64,8 @@ pub struct Drtrack {
     /// The `GET /users` after each sync, shared by the batches whose syncs ended before it
     /// began (one whole-list read per sync would be O(n²) over a large run).
     confirmations: Fresh<Result<Arc<Directory>, String>>,
+    /// The login muster authenticated as (lower-cased), once the probe logged in.
+    me: std::sync::OnceLock<String>,
 }
 
 /// One row on its way to DRTrack as a sync operation.
@@ -93,6 +95,7 @@ impl Drtrack {
             sync_calls: AtomicU64::new(0),
             accepted_groups: Mutex::new(HashSet::new()),
             confirmations: Fresh::default(),
+            me: std::sync::OnceLock::new(),
         }
     }
 
@@ -117,8 +120,21 @@ impl Vendor for Drtrack {
         Ok(users)
     }
 
+    /// Logs in (`GET /auth`); the login it logged in with is the account muster acts as
+    /// (a `userID` of `GET /users`).
     async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
-        self.authenticate(ctx).await
+        self.authenticate(ctx).await?;
+        if let Some(login) = &self.credentials.username {
+            let key = crate::model::normalise_key(login.expose());
+            if !key.is_empty() {
+                let _ = self.me.set(key);
+            }
+        }
+        Ok(())
+    }
+
+    fn logged_in_as(&self) -> Option<String> {
+        self.me.get().cloned()
     }
 
     async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {

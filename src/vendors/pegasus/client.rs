@@ -104,12 +104,19 @@ impl Session {
     }
 
     /// `GET /user` and the scope check: the first missing scope halts the target by name.
-    pub async fn check_scopes(&self, ctx: &impl Engine) -> Result<(), VendorError> {
+    /// Returns who the token is: `GET /user`'s `username`, else the username muster logged
+    /// in with (lower-cased, as Pegasus identity keys are).
+    pub async fn check_scopes(&self, ctx: &impl Engine) -> Result<Option<String>, VendorError> {
         let me: Me = read_json(ctx, self, Request::get("/user"), "GET /user").await?;
-        match NEEDED_SCOPES.iter().find(|s| !me.can_write(s)) {
-            Some(missing) => Err(VendorError::Auth(format!("token lacks scope {missing}=w"))),
-            None => Ok(()),
+        if let Some(missing) = NEEDED_SCOPES.iter().find(|s| !me.can_write(s)) {
+            return Err(VendorError::Auth(format!("token lacks scope {missing}=w")));
         }
+        let said = me.username.as_ref().and_then(serde_json::Value::as_str);
+        let login = self.username.as_ref().map(|u| u.expose());
+        Ok(said
+            .or(login)
+            .map(crate::model::normalise_key)
+            .filter(|k| !k.is_empty()))
     }
 
     /// Sends `req`; on a 401 logs in again (once, shared by every worker that met the same

@@ -68,6 +68,8 @@ pub struct Pegasus {
     /// The checks after lost answers: users by lower-cased username from a whole-list read
     /// (users have no documented search) shared by every row that asked before it began.
     checks: Fresh<Result<Arc<HashMap<String, String>>, String>>,
+    /// Who muster is logged in as (lower-cased username), once probed.
+    me: std::sync::OnceLock<String>,
 }
 
 /// A company's group id, or why it could not be had (shared by all its rows).
@@ -123,6 +125,7 @@ impl Pegasus {
             session: Session::new(credentials),
             groups: SingleFlight::new(),
             checks: Fresh::default(),
+            me: std::sync::OnceLock::new(),
         }
     }
 
@@ -702,7 +705,14 @@ impl Vendor for Pegasus {
 
     async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
         self.session.login(ctx).await?;
-        self.session.check_scopes(ctx).await
+        if let Some(me) = self.session.check_scopes(ctx).await? {
+            let _ = self.me.set(me);
+        }
+        Ok(())
+    }
+
+    fn logged_in_as(&self) -> Option<String> {
+        self.me.get().cloned()
     }
 
     async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {

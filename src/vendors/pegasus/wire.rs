@@ -25,6 +25,9 @@ pub(super) struct LoginReply {
 /// `GET /user`: who the token is and what it may do.
 #[derive(Debug, Deserialize)]
 pub(super) struct Me {
+    /// Who the token is (any JSON: only a string is read).
+    #[serde(default)]
+    pub username: Option<Value>,
     #[serde(default)]
     pub scopes: BTreeMap<String, Value>,
     #[serde(default)]
