@@ -191,3 +191,46 @@ async fn a_listing_without_end_stops_at_max_listing() {
     assert_eq!(asked.load(Ordering::SeqCst), 1, "not asked again");
     assert!(sent.load(Ordering::SeqCst) < 64 << 20, "{sent:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pegasus_answering_the_same_page_forever_is_asked_twice() {
+    let asked = Arc::new(AtomicU64::new(0));
+    let counted = asked.clone();
+    // `GET /users` answers page 1 of 50 whatever page is asked for.
+    let app = Router::new()
+        .route(
+            "/login",
+            axum::routing::post(|| async { r#"{"message":"ok","auth":"tok"}"# }),
+        )
+        .route("/user", get(|| async { r#"{"is_staff":true}"# }))
+        .route(
+            "/users",
+            get(move || {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let users: Vec<String> = (1..=1000)
+                        .map(|id| format!(r#"{{"id":{id},"username":"u{id}"}}"#))
+                        .collect();
+                    format!(
+                        r#"{{"set":1000,"total":50000,"page":1,"pages":50,"data":[{}]}}"#,
+                        users.join(",")
+                    )
+                }
+            }),
+        );
+    let addr = serve(app).await;
+    let w = World::start(muster::sandbox::Options::default()).await;
+    let config = w.write(
+        "loopback.toml",
+        &format!(
+            "[target.pegasus]\nvendor = \"pegasus\"\nurl = \"http://{addr}\"\nusername_env = \"SANDBOX_PEGASUS_USER\"\npassword_env = \"SANDBOX_PEGASUS_PASSWORD\"\nrate = \"none\"\n"
+        ),
+    );
+    let err = audit_error(&w, &vendor_roster("pegasus", 3), &config).await;
+    assert!(
+        err.contains("target pegasus: cannot list its users: unexpected answer: GET /users: page 2 lists only ids earlier pages listed"),
+        "{err}"
+    );
+    assert_eq!(asked.load(Ordering::SeqCst), 2, "pages asked for");
+}
