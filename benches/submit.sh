@@ -44,7 +44,8 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   fi
 fi
 muster=$PWD/target/release/muster
-pair=$(ls -t target/release/deps/hyper_pair-* | grep -v '\.d$' | head -1)
+# Only the unlimited stage needs the pair (STAGES=tenant SKIP_BUILD=1 runs without it).
+pair=$(ls -t target/release/deps/hyper_pair-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
 work=$(mktemp -d)
 sandbox_pid=
 cleanup() {
@@ -160,6 +161,7 @@ stage_unlimited() {
     log "unlimited, $n rows, run $i: $requests requests in $(calc "%.3f" "$s") s of submit: ${rates[-1]}/s, concurrency $conc, peak $(mib "$m") MiB"
     stop_sandbox
     # The pair: the same number of requests at the same concurrency.
+    [[ -n $pair ]] || { log "no hyper_pair bench binary: cargo bench --bench hyper_pair --no-run"; exit 1; }
     "$pair" server > "$work/pair.out" &
     pair_pid=$!
     # Up to 20 s: on a loaded machine the server once took longer than 5 s to print its port.

@@ -91,6 +91,9 @@ const TARGET_KEYS: &[&str] = &[
     "retries",
     "max_wait",
     "settle_wait",
+    "max_body",
+    "max_listing",
+    "max_pages",
     "batch_size",
     "apps_rate",
     "apps_per_minute",
@@ -248,6 +251,12 @@ struct RawTarget {
     max_wait: Option<toml::Value>,
     /// How long a create answered 2xx without an id is looked for (default 30 s).
     settle_wait: Option<toml::Value>,
+    /// The most bytes of one reply muster reads (default 16 MiB): `"16 MiB"` or a count.
+    max_body: Option<toml::Value>,
+    /// The most bytes one listing reads over all its pages (default 1 GiB).
+    max_listing: Option<toml::Value>,
+    /// The most pages one listing reads (default 10,000).
+    max_pages: Option<u64>,
     batch_size: Option<usize>,
     /// Pegasus: the `/apps` limit per user (default "5/s").
     apps_rate: Option<String>,
@@ -338,6 +347,12 @@ pub struct Target {
     /// How long the engine keeps looking for a user whose create was answered 2xx without
     /// an id it could read (a list that lags), with growing pauses, before the row fails.
     pub settle_wait: Duration,
+    /// The most bytes of one reply read; a longer reply is an error naming its endpoint.
+    pub max_body: u64,
+    /// The most bytes one listing (every page of it) reads.
+    pub max_listing: u64,
+    /// The most pages one listing reads.
+    pub max_pages: u64,
     pub batch_size: usize,
     pub apps_rate: Rate,
     pub apps_per_minute: u32,
@@ -382,6 +397,9 @@ impl Target {
             retries: 5,
             max_wait: Duration::from_secs(300),
             settle_wait: Duration::from_secs(30),
+            max_body: DEFAULT_MAX_BODY,
+            max_listing: DEFAULT_MAX_LISTING,
+            max_pages: DEFAULT_MAX_PAGES,
             batch_size: 50,
             apps_rate: Rate::parse("5/s").expect("default apps rate parses"),
             apps_per_minute: 20,
@@ -553,6 +571,17 @@ impl Config {
                 target.settle_wait =
                     parse_duration(wait).map_err(|m| invalid(key("settle_wait"), m))?;
             }
+            if let Some(v) = &t.max_body {
+                target.max_body =
+                    parse_size(v, MIN_BODY, MAX_BODY).map_err(|m| invalid(key("max_body"), m))?;
+            }
+            if let Some(v) = &t.max_listing {
+                target.max_listing = parse_size(v, MIN_BODY, MAX_LISTING)
+                    .map_err(|m| invalid(key("max_listing"), m))?;
+            }
+            if let Some(n) = t.max_pages {
+                target.max_pages = count("max_pages", n, 1, MAX_PAGES)?;
+            }
             if let Some(b) = t.batch_size {
                 target.batch_size = count("batch_size", b as u64, 1, MAX_COUNT)? as usize;
             }
@@ -674,6 +703,74 @@ const MAX_CONCURRENCY: u64 = 1_024;
 const MAX_RETRIES: u64 = 100;
 /// The longest a timeout may be: an hour.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3_600);
+
+/// The default `max_body`: 16 MiB (issue 25: eight 300 MB replies in flight took 2.9 GB).
+pub const DEFAULT_MAX_BODY: u64 = 16 << 20;
+/// The default `max_listing`: 1 GiB of JSON over a listing's pages (about two million
+/// Traccar users as the sandbox lists them).
+pub const DEFAULT_MAX_LISTING: u64 = 1 << 30;
+/// The default `max_pages` (Motive lists 100 users a page: a million users).
+pub const DEFAULT_MAX_PAGES: u64 = 10_000;
+/// The smallest `max_body` or `max_listing`: 1 KiB.
+const MIN_BODY: u64 = 1 << 10;
+/// The largest `max_body`: 4 GiB.
+const MAX_BODY: u64 = 4 << 30;
+/// The largest `max_listing`: 64 GiB.
+const MAX_LISTING: u64 = 64 << 30;
+/// The largest `max_pages`.
+const MAX_PAGES: u64 = 10_000_000;
+
+/// A size in bytes: a count (`16777216`) or a number with a unit (`"16 MiB"`, `"512KiB"`,
+/// `"1 GiB"`, `"10 MB"`, `"100 kB"`, `"300 B"`), from `min` to `max`.
+pub fn parse_size(value: &toml::Value, min: u64, max: u64) -> Result<u64, String> {
+    let bounded = |bytes: f64, shown: &dyn std::fmt::Display| {
+        if !(bytes >= min as f64 && bytes <= max as f64) {
+            return Err(format!(
+                "{shown} is not a size from {} to {}",
+                show_size(min),
+                show_size(max)
+            ));
+        }
+        Ok(bytes as u64)
+    };
+    match value {
+        toml::Value::Integer(n) => bounded(*n as f64, n),
+        toml::Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+            let (num, unit) = s.split_at(split);
+            let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+                "" | "b" => 1.0,
+                "k" | "kb" => 1e3,
+                "m" | "mb" => 1e6,
+                "g" | "gb" => 1e9,
+                "kib" => 1024.0,
+                "mib" => 1048576.0,
+                "gib" => 1073741824.0,
+                _ => {
+                    return Err(format!(
+                        "\"{s}\" is not a size like \"16 MiB\" or a count of bytes"
+                    ));
+                }
+            };
+            let n: f64 = num.trim().parse().map_err(|_| {
+                format!("\"{s}\" is not a size like \"16 MiB\" or a count of bytes")
+            })?;
+            bounded((n * mult).round(), &format_args!("\"{s}\""))
+        }
+        other => Err(format!("{other} is not a size like \"16 MiB\"")),
+    }
+}
+
+/// A size as the config would say it: `16 MiB`, `1 GiB`, `1500 bytes`.
+pub fn show_size(bytes: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
 
 /// `30`, `"30s"`, `"500ms"`, `"2m"`: positive, finite and at most [`MAX_TIMEOUT`].
 /// `protect = [...]`: each entry an email or login, normalised as identity keys are
@@ -910,6 +1007,14 @@ timeout = "5s"
             ("batch_size = 0", "target.x.batch_size"),
             ("burst = 0", "target.x.burst"),
             ("apps_per_minute = 200000", "target.x.apps_per_minute"),
+            ("max_body = 0", "target.x.max_body"),
+            ("max_body = \"100 TiB\"", "target.x.max_body"),
+            ("max_body = \"5 GiB\"", "target.x.max_body"),
+            ("max_body = \"nan MiB\"", "target.x.max_body"),
+            ("max_body = -1", "target.x.max_body"),
+            ("max_body = 1.5", "target.x.max_body"),
+            ("max_listing = \"1e30 GiB\"", "target.x.max_listing"),
+            ("max_pages = 0", "target.x.max_pages"),
         ] {
             let err = target(extra).expect_err(extra).to_string();
             assert!(err.contains(key), "{extra}: {err}");
@@ -919,6 +1024,26 @@ timeout = "5s"
             .targets["x"];
         assert_eq!(t.timeout, Duration::from_millis(500));
         assert_eq!((t.concurrency, t.retries), (32, 0));
+        assert_eq!(
+            (t.max_body, t.max_listing, t.max_pages),
+            (16 << 20, 1 << 30, 10_000),
+            "the defaults"
+        );
+        for (text, bytes) in [
+            ("max_body = \"16 MiB\"", 16 << 20),
+            ("max_body = \"512KiB\"", 512 << 10),
+            ("max_body = \"10 MB\"", 10_000_000),
+            ("max_body = 2048", 2048),
+            ("max_body = \"1.5 MiB\"", 3 << 19),
+        ] {
+            assert_eq!(target(text).unwrap().targets["x"].max_body, bytes, "{text}");
+        }
+        let t = &target("max_listing = \"2 GiB\"\nmax_pages = 50")
+            .unwrap()
+            .targets["x"];
+        assert_eq!((t.max_listing, t.max_pages), (2 << 30, 50));
+        assert_eq!(show_size(16 << 20), "16 MiB");
+        assert_eq!(show_size(1500), "1500 bytes");
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //! Every request passes the target's pause gate (Retry-After) and limiter, is retried by
 //! `retry`'s policy, and is counted. Credentials are sent as sensitive header values and
 //! never leave the target's origin: redirects to another host are not followed.
+//!
+//! Every reply body is read in chunks up to a cap (the target's `max_body`, or the cap a
+//! request carries: a listing's budget), so memory never holds more than the cap; past it
+//! the call fails naming the endpoint. A listing's 2xx body can go to a [`Sink`] chunk by
+//! chunk as it arrives, instead of into one `String` (issue 25 item 4, issue 30).
 
 pub mod limiter;
 pub mod retry;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -48,6 +53,37 @@ pub struct Request {
     /// A 429 pauses only this request, not the whole target (per-user limits, e.g. AROBS),
     /// waiting `Retry-After` or this long.
     pub own_pace: Option<Duration>,
+    /// The most bytes of the reply read, when not the target's `max_body`.
+    pub cap: Option<Cap>,
+    /// Where a 2xx reply's body goes as it arrives (the reply's `body` is then empty).
+    pub sink: Option<SinkRef>,
+}
+
+/// A cap on the bytes of one reply, and its name for the message past it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cap {
+    pub bytes: u64,
+    /// What the cap is, as the message names it: `max_body = 16 MiB`.
+    pub name: String,
+}
+
+/// Takes a 2xx reply's body chunk by chunk as it arrives (a listing parsed item by item,
+/// so its text is never held whole). A retried read starts the sink over.
+pub trait Sink: Send {
+    /// A new attempt's body begins: forget what an earlier attempt fed.
+    fn start(&mut self);
+    /// The next bytes of the body; `false` stops reading (the sink keeps why).
+    fn feed(&mut self, chunk: &[u8]) -> bool;
+}
+
+/// A sink a request carries (shared with the caller, who reads what it gathered).
+#[derive(Clone)]
+pub struct SinkRef(pub Arc<Mutex<dyn Sink>>);
+
+impl std::fmt::Debug for SinkRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
 }
 
 impl Request {
@@ -62,6 +98,8 @@ impl Request {
             limiter: None,
             anonymous: false,
             own_pace: None,
+            cap: None,
+            sink: None,
         }
     }
 
@@ -103,6 +141,23 @@ impl Request {
     pub fn own_pace(mut self, wait: Duration) -> Request {
         self.own_pace = Some(wait);
         self
+    }
+
+    /// Reads at most `cap` of the reply (instead of the target's `max_body`).
+    pub fn capped(mut self, cap: Cap) -> Request {
+        self.cap = Some(cap);
+        self
+    }
+
+    /// Feeds a 2xx reply's body to `sink` as it arrives.
+    pub fn streamed_into(mut self, sink: Arc<Mutex<dyn Sink>>) -> Request {
+        self.sink = Some(SinkRef(sink));
+        self
+    }
+
+    /// `GET /users`: the method and path, for messages (never the query or the host).
+    pub fn endpoint(&self) -> String {
+        format!("{} {}", self.method, self.path)
     }
 }
 
@@ -173,14 +228,22 @@ pub enum SendError {
     /// The target was halted (credentials rejected, deadline): not sent.
     #[error("not sent: {0}")]
     Halted(String),
+    /// The reply was longer than its cap; muster stopped reading it. `detail` names the
+    /// endpoint and the cap.
+    #[error("{detail}")]
+    TooLarge {
+        detail: String,
+        status: u16,
+        attempts: u32,
+    },
 }
 
 impl SendError {
     pub fn attempts(&self) -> u32 {
         match self {
-            SendError::Unknown { attempts, .. } | SendError::Exhausted { attempts, .. } => {
-                *attempts
-            }
+            SendError::Unknown { attempts, .. }
+            | SendError::Exhausted { attempts, .. }
+            | SendError::TooLarge { attempts, .. } => *attempts,
             SendError::Halted(_) => 0,
         }
     }
@@ -188,6 +251,7 @@ impl SendError {
     pub fn status(&self) -> Option<u16> {
         match self {
             SendError::Exhausted { status, .. } => *status,
+            SendError::TooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -263,6 +327,8 @@ pub struct Http {
     retries: u32,
     /// The longest Retry-After waited for; a longer one halts the target.
     max_wait: Duration,
+    /// The most bytes of one reply read (`max_body`).
+    max_body: u64,
     backoff: Backoff,
     pub counters: Counters,
     pub halt: Arc<Halt>,
@@ -282,6 +348,7 @@ impl Http {
             pause_until: Mutex::new(None),
             retries: target.retries,
             max_wait: target.max_wait,
+            max_body: target.max_body,
             backoff: Backoff::default(),
             counters: Counters::default(),
             halt,
@@ -333,7 +400,9 @@ impl Http {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
-                    match resp.text().await {
+                    let sink = req.sink.as_ref().filter(|_| (200..300).contains(&status));
+                    let cap = self.cap_of(&req, sink.is_some());
+                    match read_body(resp, cap.bytes, sink).await {
                         Ok(body) => {
                             let detail = match excerpt(&body) {
                                 e if e.is_empty() => format!("HTTP {status}"),
@@ -350,7 +419,26 @@ impl Http {
                                 detail,
                             )
                         }
-                        Err(e) => (
+                        Err(Cut::TooLarge) => {
+                            // Reading on would only fill memory; the same request would get
+                            // the same reply. A create's effect is then unknown (its id
+                            // unread): the engine looks it up before sending it again.
+                            let detail = format!(
+                                "the reply to {} (HTTP {status}) is larger than {}; muster stopped reading it",
+                                req.endpoint(),
+                                cap.name
+                            );
+                            return Err(if req.kind == Kind::Create {
+                                SendError::Unknown { detail, attempts }
+                            } else {
+                                SendError::TooLarge {
+                                    detail,
+                                    status,
+                                    attempts,
+                                }
+                            });
+                        }
+                        Err(Cut::Failed(e)) => (
                             Attempt::NoAnswer,
                             None,
                             format!("reply cut off: {}", short(e)),
@@ -432,6 +520,20 @@ impl Http {
                     failures += 1;
                 }
             }
+        }
+    }
+
+    /// The cap on a reply to `req`: the request's own (a listing's budget), else the
+    /// target's `max_body`. A body that is not streamed is held whole, so it is never read
+    /// past `max_body`.
+    fn cap_of(&self, req: &Request, streamed: bool) -> Cap {
+        let max_body = Cap {
+            bytes: self.max_body,
+            name: format!("max_body = {}", crate::config::show_size(self.max_body)),
+        };
+        match &req.cap {
+            Some(cap) if streamed || cap.bytes <= self.max_body => cap.clone(),
+            _ => max_body,
         }
     }
 
@@ -535,6 +637,55 @@ impl Http {
             }
         }
     }
+}
+
+/// The sink, locked (only for a synchronous feed, never across an await).
+fn lock(s: &SinkRef) -> std::sync::MutexGuard<'_, dyn Sink + 'static> {
+    s.0.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a body was not read to its end.
+enum Cut {
+    /// Longer than its cap.
+    TooLarge,
+    /// The connection failed (or timed out) mid-body.
+    Failed(reqwest::Error),
+}
+
+/// Reads `resp`'s body chunk by chunk, never more than `cap` bytes: into a `String`, or,
+/// with `sink`, into the sink (the `String` is then empty). A sink that stops reading ends
+/// the body early, without an error: the sink says why.
+async fn read_body(
+    mut resp: reqwest::Response,
+    cap: u64,
+    sink: Option<&SinkRef>,
+) -> Result<String, Cut> {
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(Cut::TooLarge);
+    }
+    if let Some(s) = sink {
+        lock(s).start();
+    }
+    let mut body = Vec::new();
+    let mut read = 0u64;
+    while let Some(chunk) = resp.chunk().await.map_err(Cut::Failed)? {
+        read += chunk.len() as u64;
+        if read > cap {
+            return Err(Cut::TooLarge);
+        }
+        match sink {
+            Some(s) => {
+                if !lock(s).feed(&chunk) {
+                    break;
+                }
+            }
+            None => body.extend_from_slice(&chunk),
+        }
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// A readable reason for a redirect answer the client did not follow, naming only the

@@ -76,8 +76,13 @@ pub fn write(
     let f = Formats::new();
     summary(workbook.add_worksheet(), lines, facts, &f).map_err(xlsx)?;
     for class in Class::ALL {
-        let sheet = workbook.add_worksheet();
-        class_sheet(sheet, class, lines, &f).map_err(xlsx)?;
+        // Rows go to a temporary file as they are written (constant memory): the audit of
+        // a 100,000-user tenant held every cell in memory until the save (issue 30).
+        let mut sheet = workbook
+            .new_worksheet_with_constant_memory()
+            .map_err(xlsx)?;
+        class_sheet(&mut sheet, class, lines, &f).map_err(xlsx)?;
+        workbook.push_worksheet(sheet);
     }
     super::columns::add_columns_sheet(&mut workbook, &f, columns, &[]).map_err(xlsx)?;
     workbook.save(path).map_err(xlsx)

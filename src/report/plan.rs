@@ -34,12 +34,21 @@ const DIGEST: &str = "digest ";
 /// A sheet's content as `apply` reads it: rows of cell texts.
 type Grid = Vec<Vec<String>>;
 
+/// A sheet's rows made one at a time, for writing.
+type Rows<'a> = Box<dyn Iterator<Item = Vec<String>> + 'a>;
+
 /// The SHA-256 of a sheet's content: every cell length-prefixed, trailing empty cells and
 /// empty rows left out (a spreadsheet reads them back as nothing).
 fn digest(grid: &Grid) -> String {
+    digest_rows(grid)
+}
+
+/// [`digest`] of rows made one at a time (a sheet never held whole).
+fn digest_rows<R: AsRef<[String]>>(rows: impl IntoIterator<Item = R>) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    for row in grid {
+    for row in rows {
+        let row = row.as_ref();
         let used = row.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1);
         if used == 0 {
             continue;
@@ -97,8 +106,8 @@ pub fn write(
         path: path.to_path_buf(),
         source,
     };
-    let plan = plan_grid(lines);
-    let state = state_grid(state);
+    // The big sheets are made a row at a time, once for their digest and once to write,
+    // never held whole (issue 30: a 100,000-user tenant's plan).
     let mut info_grid: Grid = vec![vec!["key".into(), "value".into()]];
     info_grid.extend(
         info.iter()
@@ -106,8 +115,8 @@ pub fn write(
             .map(|(k, v)| vec![fit(k), fit(v)]),
     );
     let sheets = [
-        ("Plan", digest(&plan)),
-        ("Plan state", digest(&state)),
+        ("Plan", digest_rows(plan_rows(lines))),
+        ("Plan state", digest_rows(state_rows(state))),
         ("Plan info", digest(&info_grid)),
     ];
     for (name, d) in &sheets {
@@ -115,25 +124,20 @@ pub fn write(
     }
     let f = Formats::new();
     let mut workbook = Workbook::new();
-    put_grid(workbook.add_worksheet(), "Plan", &plan, &[10], 18.0, &f).map_err(xlsx)?;
-    put_grid(
-        workbook.add_worksheet(),
-        "Plan info",
-        &info_grid,
-        &[],
-        80.0,
-        &f,
-    )
-    .map_err(xlsx)?;
-    put_grid(
-        workbook.add_worksheet(),
-        "Plan state",
-        &state,
-        &[],
-        18.0,
-        &f,
-    )
-    .map_err(xlsx)?;
+    // Rows go to a temporary file as they are written (constant memory): a plan of a
+    // 100,000-user tenant held every cell in memory until the save (issue 30).
+    let grids: [(&str, Rows<'_>, &[usize], f64); 3] = [
+        ("Plan", Box::new(plan_rows(lines)), &[10], 18.0),
+        ("Plan info", Box::new(info_grid.into_iter()), &[], 80.0),
+        ("Plan state", Box::new(state_rows(state)), &[], 18.0),
+    ];
+    for (name, rows, numbers, width) in grids {
+        let mut sheet = workbook
+            .new_worksheet_with_constant_memory()
+            .map_err(xlsx)?;
+        put_grid(&mut sheet, name, rows, numbers, width, &f).map_err(xlsx)?;
+        workbook.push_worksheet(sheet);
+    }
     super::columns::add_columns_sheet(&mut workbook, &f, columns, &[]).map_err(xlsx)?;
     workbook.save(path).map_err(xlsx)?;
     Ok(whole(&sheets))
@@ -144,17 +148,18 @@ fn fit(text: &str) -> String {
     super::safe::fit_cell(text).into_owned()
 }
 
-/// Writes `grid` (its first row the header) as text, but for the `numbers` columns.
+/// Writes `rows` (the first the header) as text, but for the `numbers` columns.
 fn put_grid(
     sheet: &mut Worksheet,
     name: &str,
-    grid: &Grid,
+    rows: impl Iterator<Item = Vec<String>>,
     numbers: &[usize],
     width: f64,
     f: &Formats,
 ) -> Result<(), XlsxError> {
     sheet.set_name(name)?;
-    let Some((head, rows)) = grid.split_first() else {
+    let mut rows = rows;
+    let Some(head) = rows.next() else {
         return Ok(());
     };
     for (c, h) in head.iter().enumerate() {
@@ -163,8 +168,10 @@ fn put_grid(
         sheet.set_column_width(c as ColNum, if c == 1 { width } else { 18.0 })?;
     }
     sheet.set_freeze_panes(1, 0)?;
-    for (r, row) in rows.iter().enumerate() {
+    let mut written: RowNum = 0;
+    for (r, row) in rows.enumerate() {
         let r = r as RowNum + 1;
+        written = r;
         for (c, cell) in row.iter().enumerate() {
             match cell.parse::<f64>() {
                 Ok(n) if numbers.contains(&c) => {
@@ -175,58 +182,52 @@ fn put_grid(
             }
         }
     }
-    if !rows.is_empty() && name == "Plan" {
-        sheet.autofilter(0, 0, rows.len() as RowNum, head.len() as ColNum - 1)?;
+    if written > 0 && name == "Plan" {
+        sheet.autofilter(0, 0, written, head.len() as ColNum - 1)?;
     }
     Ok(())
 }
 
-/// The `Plan` sheet: a header, then a line per row and per differing field.
-fn plan_grid(lines: &[PlanLine]) -> Grid {
-    let mut grid: Grid = vec![PLAN_COLUMNS.iter().map(|h| h.to_string()).collect()];
-    for line in lines {
+/// The `Plan` sheet's rows: a header, then a line per row and per differing field.
+fn plan_rows(lines: &[PlanLine]) -> impl Iterator<Item = Vec<String>> + '_ {
+    let head = PLAN_COLUMNS.iter().map(|h| h.to_string()).collect();
+    std::iter::once(head).chain(lines.iter().flat_map(|line| {
         let diffs: Vec<Option<&Difference>> = if line.differences.is_empty() {
             vec![None]
         } else {
             line.differences.iter().map(Some).collect()
         };
-        for d in diffs {
-            grid.push(
-                [
-                    line.target.as_str(),
-                    &line.vendor,
-                    &line.key,
-                    &line.action,
-                    line.platform_id.as_deref().unwrap_or(""),
-                    d.map_or("", |d| d.field.name()),
-                    d.map_or("", |d| d.roster.as_str()),
-                    d.map_or("", |d| d.platform.as_str()),
-                    &line.source.0,
-                    &line.source.1,
-                    &line.source.2.to_string(),
-                    line.error.as_deref().unwrap_or(""),
-                ]
-                .map(fit)
-                .to_vec(),
-            );
-        }
-    }
-    grid
+        diffs.into_iter().map(move |d| {
+            [
+                line.target.as_str(),
+                &line.vendor,
+                &line.key,
+                &line.action,
+                line.platform_id.as_deref().unwrap_or(""),
+                d.map_or("", |d| d.field.name()),
+                d.map_or("", |d| d.roster.as_str()),
+                d.map_or("", |d| d.platform.as_str()),
+                &line.source.0,
+                &line.source.1,
+                &line.source.2.to_string(),
+                line.error.as_deref().unwrap_or(""),
+            ]
+            .map(fit)
+            .to_vec()
+        })
+    }))
 }
 
-/// The `Plan state` sheet: a header, then a line per target and user.
-fn state_grid(state: &State) -> Grid {
-    let mut grid: Grid = vec![
-        ["target", "key", "platform_id", "digest"]
-            .map(str::to_string)
-            .to_vec(),
-    ];
-    for (target, users) in state {
-        for (key, (id, digest)) in users {
-            grid.push([target, key, id, digest].map(|s| fit(s)).to_vec());
-        }
-    }
-    grid
+/// The `Plan state` sheet's rows: a header, then a line per target and user.
+fn state_rows(state: &State) -> impl Iterator<Item = Vec<String>> + '_ {
+    let head = ["target", "key", "platform_id", "digest"]
+        .map(str::to_string)
+        .to_vec();
+    std::iter::once(head).chain(state.iter().flat_map(|(target, users)| {
+        users
+            .iter()
+            .map(move |(key, (id, digest))| [target, key, id, digest].map(|s| fit(s)).to_vec())
+    }))
 }
 
 /// A plan read back: its `Plan info` pairs (in order), its `Plan state`, and the digest

@@ -5,6 +5,7 @@
 pub mod arobs;
 pub mod common;
 pub mod drtrack;
+pub mod listing;
 pub mod motive;
 pub mod pegasus;
 pub mod protocol;
@@ -76,6 +77,8 @@ impl VendorError {
     pub fn from_send(what: &str, e: SendError) -> VendorError {
         match e {
             SendError::Halted(reason) => VendorError::Unavailable(reason),
+            // The detail names the endpoint and the cap.
+            SendError::TooLarge { detail, .. } => VendorError::Protocol(detail),
             other => VendorError::Unavailable(format!("{what}: {other}")),
         }
     }

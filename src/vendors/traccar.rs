@@ -6,7 +6,9 @@
 //! - Who muster is logged in as (protected from every change, see `plan::Planned::refusal`):
 //!   `GET /session?token=` for a Bearer token; the email inside a Basic token, or
 //!   `POST /session` when it holds a login name.
-//! - Existing users: `GET /users` once, matched on trimmed lower-case email.
+//! - Existing users: `GET /users` once, matched on trimmed lower-case email; read item by
+//!   item as it arrives (`listing::Streamed`), keeping only what muster uses of each user
+//!   (and, when the run may update, the user's JSON text to send back).
 //! - Create: `POST /users` with only what the roster sets; then one `POST /permissions`
 //!   `{"userId", "deviceId"}` (owner first) per device.
 //! - Errors are 400 with a plain-text Java stack trace: the row gets its first meaningful
@@ -23,15 +25,16 @@ use crate::audit;
 use crate::config::Credentials;
 use crate::http::retry::Kind;
 use crate::http::{Reply, Request};
-use crate::model::StepState;
 use crate::model::{
     Action, Field, Outcome, PlatformUser, Problem, SideId, Status, VendorKind, list_items,
     parse_bool,
 };
+use crate::model::{Mode, StepState};
 use crate::secret::Secret;
 use crate::vendors::protocol::Engine;
 
 use super::common::{fail_send, send, settle, written};
+use super::listing::{self, Streamed, lenient};
 use super::protocol::RowError;
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
 use super::standing::{Next, next, standing};
@@ -43,6 +46,40 @@ struct User {
     id: i64,
     #[serde(default)]
     email: Option<String>,
+}
+
+/// A user as `GET /users` lists it: only the fields muster compares, read straight from
+/// the item's text (never a `Value` of the user). A field of another type than Traccar's
+/// is left out, as reading a `Value` did.
+#[derive(Debug, Default, Deserialize)]
+struct Listed {
+    #[serde(default, deserialize_with = "lenient")]
+    id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    phone: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    readonly: Option<bool>,
+    #[serde(rename = "deviceReadonly", default, deserialize_with = "lenient")]
+    device_readonly: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    disabled: Option<bool>,
+    #[serde(rename = "deviceLimit", default, deserialize_with = "lenient")]
+    device_limit: Option<i64>,
+    #[serde(rename = "expirationTime", default, deserialize_with = "lenient")]
+    expiration_time: Option<String>,
+}
+
+/// A user of the platform as a run keeps it: its id and, when the run may update it, the
+/// user's JSON text as listed (Traccar's PUT replaces the user, so the listed object goes
+/// back changed). A `Box<str>` of the text costs its length; a `Map` of it many times that.
+#[derive(Debug)]
+struct Known {
+    id: i64,
+    raw: Option<Box<str>>,
 }
 
 /// A device as Traccar lists it.
@@ -65,9 +102,8 @@ pub struct Traccar {
 
 /// What exists on the platform, read once per target.
 struct Existing {
-    /// By trimmed lower-case email: the user and the whole object as listed (an update
-    /// sends it back changed: Traccar's PUT replaces the user).
-    users: HashMap<String, (User, Map<String, Value>)>,
+    /// By trimmed lower-case email.
+    users: HashMap<String, Known>,
     devices_by_unique_id: HashMap<String, i64>,
     devices_by_name: HashMap<String, i64>,
 }
@@ -80,23 +116,38 @@ impl Traccar {
         }
     }
 
-    async fn existing(&self, ctx: &impl Engine) -> Result<Existing, VendorError> {
-        let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
-        let devices: Vec<Device> = read_json(ctx, Request::get("/devices"), "GET /devices").await?;
+    /// What the platform holds: every user (with its JSON text when `keep_raw`: the run
+    /// may update) and every device, each listing read item by item as it arrives.
+    async fn existing(&self, ctx: &impl Engine, keep_raw: bool) -> Result<Existing, VendorError> {
+        let users = read_list(
+            ctx,
+            Request::get("/users"),
+            "GET /users",
+            Box::new(move |text| {
+                let Some(u) = listing::item::<Listed>(text)? else {
+                    return Ok(None);
+                };
+                let (Some(id), Some(email)) = (u.id, u.email) else {
+                    return Ok(None);
+                };
+                let raw = keep_raw.then(|| String::from_utf8_lossy(text).into());
+                Ok(Some((normalise(&email), Known { id, raw })))
+            }),
+        )
+        .await?;
+        let devices = read_list(
+            ctx,
+            Request::get("/devices"),
+            "GET /devices",
+            Box::new(listing::item::<Device>),
+        )
+        .await?;
         let mut existing = Existing {
-            users: HashMap::new(),
+            users: HashMap::with_capacity(users.len()),
             devices_by_unique_id: HashMap::new(),
             devices_by_name: HashMap::new(),
         };
-        for raw in users {
-            let Value::Object(obj) = raw else { continue };
-            let Ok(u) = serde_json::from_value::<User>(Value::Object(obj.clone())) else {
-                continue;
-            };
-            if let Some(email) = &u.email {
-                existing.users.insert(normalise(email), (u, obj));
-            }
-        }
+        existing.users.extend(users);
         for d in devices {
             if let Some(uid) = &d.unique_id {
                 existing.devices_by_unique_id.insert(normalise(uid), d.id);
@@ -156,7 +207,7 @@ impl Traccar {
         let mut out = Outcome::new(Status::Planned, job.action);
         let key = job.key.as_str();
         let listed = existing.users.get(key);
-        let on_platform = listed.map(|(u, _)| u.id.to_string());
+        let on_platform = listed.map(|u| u.id.to_string());
 
         if job.action == Action::Delete {
             let Some(id) = on_platform else {
@@ -215,8 +266,9 @@ impl Traccar {
             Next::Update(id) => {
                 out.user_id = Some(id.clone());
                 // Listed: a user muster did not make, or one it made and finished, is listed.
-                return match listed {
-                    Some((_, raw)) => self.update(ctx, job, &id, raw, out).await,
+                // Its JSON text is kept when the run may update (`existing`'s `keep_raw`).
+                return match listed.and_then(|u| u.raw.as_deref()) {
+                    Some(raw) => self.update(ctx, job, &id, raw, out).await,
                     None => Ok(self.exists(ctx, key, &device_ids, out)),
                 };
             }
@@ -324,16 +376,27 @@ impl Traccar {
     /// Updates a listed user whose fields differ from the row: Traccar's `PUT /users/{id}`
     /// replaces the whole user, so the listed object goes back with the row's fields set
     /// (never a password: the platform keeps the one it has). Nothing differs → `exists`.
+    /// `raw` is the user's JSON text as listed.
     async fn update(
         &self,
         ctx: &impl Engine,
         job: &Job,
         id: &str,
-        listed: &Map<String, Value>,
+        raw: &str,
         mut out: Outcome,
     ) -> Result<Outcome, RowError> {
         out.status = Status::Exists;
-        let differs = platform_user(listed).is_some_and(|user| {
+        // Read back from its text only now, for the one user being updated.
+        let (Ok(Some(user)), Ok(listed)) = (
+            listing::item::<Listed>(raw.as_bytes()),
+            serde_json::from_str::<Map<String, Value>>(raw),
+        ) else {
+            out.status = Status::Failed;
+            out.error = Some(format!("user {id} as listed is not a JSON object"));
+            return Ok(out);
+        };
+        let listed = &listed;
+        let differs = platform_user(&user).is_some_and(|user| {
             !audit::differences(VendorKind::Traccar, &job.row, &user).is_empty()
         });
         if !differs {
@@ -452,12 +515,18 @@ impl Vendor for Traccar {
     /// logs in as (an admin sees itself) is listed like any other: the plan protects it
     /// ([`Vendor::logged_in_as`]).
     async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
-        let users: Vec<Value> = read_json(ctx, Request::get("/users"), "GET /users").await?;
-        Ok(users
-            .iter()
-            .filter_map(Value::as_object)
-            .filter_map(platform_user)
-            .collect())
+        // Every user, muster's own account too: the plan protects it (`logged_in_as`).
+        read_list(
+            ctx,
+            Request::get("/users"),
+            "GET /users",
+            Box::new(move |text| {
+                Ok(listing::item::<Listed>(text)?
+                    .as_ref()
+                    .and_then(platform_user))
+            }),
+        )
+        .await
     }
 
     fn logged_in_as(&self) -> Option<String> {
@@ -503,7 +572,12 @@ impl Vendor for Traccar {
     }
 
     async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
-        let existing = self.existing(ctx).await?;
+        // A user's listed text is kept only when the run may update (see `update`).
+        let may_update = matches!(ctx.mode(), Mode::Upsert | Mode::Sync)
+            || jobs
+                .iter()
+                .any(|j| matches!(j.action, Action::Update | Action::Upsert));
+        let existing = self.existing(ctx, may_update).await?;
         ctx.for_each(jobs, |job| self.run_job(ctx, &existing, job))
             .await;
         Ok(())
@@ -542,19 +616,22 @@ fn found_user(reply: &Reply, key: &str) -> Lookup {
     }
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(
+/// Reads a listing (`GET /users`, `GET /devices`: one JSON list, not paged) item by item
+/// as it arrives, within the target's `max_listing`; `read` keeps what muster uses of each.
+async fn read_list<U: Send + 'static>(
     ctx: &impl Engine,
     req: Request,
     what: &str,
-) -> Result<T, VendorError> {
+    read: listing::ReadItem<U>,
+) -> Result<Vec<U>, VendorError> {
+    let list = Streamed::new(ctx.target(), read);
     let reply = ctx
         .http()
-        .send(req)
+        .send(list.request(req))
         .await
         .map_err(|e| VendorError::from_send(what, e))?;
     match reply.status {
-        200..=299 => serde_json::from_str(&reply.body)
-            .map_err(|e| VendorError::Protocol(format!("{what}: {e}"))),
+        200..=299 => list.items(what),
         401 | 403 => Err(VendorError::Auth(format!(
             "HTTP {} on {what}",
             reply.status
@@ -662,48 +739,42 @@ fn session_email(body: &str) -> Option<String> {
     (!key.is_empty()).then_some(key)
 }
 
-/// A listed user object in roster terms (`None` without an id or an email).
-fn platform_user(obj: &Map<String, Value>) -> Option<PlatformUser> {
-    let id = obj.get("id").and_then(Value::as_i64)?;
-    let email = obj.get("email").and_then(Value::as_str)?;
-    let mut fields = Vec::new();
-    let text = |k: &str| {
-        obj.get(k)
-            .and_then(Value::as_str)
+/// A listed user in roster terms (`None` without an id or an email).
+fn platform_user(u: &Listed) -> Option<PlatformUser> {
+    let id = u.id?;
+    let email = u.email.as_deref()?;
+    let mut fields = Vec::with_capacity(8);
+    let text = |v: &Option<String>| {
+        v.as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    if let Some(name) = text("name") {
+    if let Some(name) = text(&u.name) {
         fields.push((Field::Name, name));
     }
     fields.push((Field::Email, email.trim().to_string()));
-    if let Some(phone) = text("phone") {
+    if let Some(phone) = text(&u.phone) {
         fields.push((Field::Phone, phone));
     }
-    for (field, k) in [
-        (Field::Readonly, "readonly"),
-        (Field::DeviceReadonly, "deviceReadonly"),
-        (Field::Disabled, "disabled"),
+    for (field, b) in [
+        (Field::Readonly, u.readonly),
+        (Field::DeviceReadonly, u.device_readonly),
+        (Field::Disabled, u.disabled),
     ] {
-        let b = obj.get(k).and_then(Value::as_bool).unwrap_or(false);
-        fields.push((field, b.to_string()));
+        fields.push((field, b.unwrap_or(false).to_string()));
     }
-    if let Some(limit) = obj.get("deviceLimit").and_then(Value::as_i64) {
+    if let Some(limit) = u.device_limit {
         fields.push((Field::DeviceLimit, limit.to_string()));
     }
-    if let Some(exp) = text("expirationTime") {
+    if let Some(exp) = text(&u.expiration_time) {
         fields.push((Field::ExpirationTime, exp));
     }
-    let disabled = obj
-        .get("disabled")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     Some(PlatformUser {
         key: normalise(email),
         id: id.to_string(),
         fields,
-        active: !disabled,
+        active: !u.disabled.unwrap_or(false),
     })
 }
 
@@ -824,15 +895,14 @@ mod tests {
             (7, "ann@fleet.test", "Ann Lee"),
             (8, "bob@fleet.test", "Bob"),
         ] {
-            let raw = json!({"id": id, "email": email, "name": name});
-            let Value::Object(obj) = raw else {
-                unreachable!()
-            };
-            let user = User {
-                id,
-                email: Some(email.into()),
-            };
-            users.insert(email.to_string(), (user, obj));
+            let raw = json!({"id": id, "email": email, "name": name}).to_string();
+            users.insert(
+                email.to_string(),
+                Known {
+                    id,
+                    raw: Some(raw.into()),
+                },
+            );
         }
         Existing {
             users,
@@ -1145,7 +1215,8 @@ mod tests {
         let obj = json!({"id": 7, "name": "Ana Berg", "email": " Ana@X.test ", "phone": null,
             "readonly": true, "deviceReadonly": false, "disabled": true, "deviceLimit": -1,
             "expirationTime": null, "password": null});
-        let u = platform_user(obj.as_object().unwrap()).unwrap();
+        let listed = |v: &Value| listing::item::<Listed>(v.to_string().as_bytes()).unwrap();
+        let u = platform_user(&listed(&obj).unwrap()).unwrap();
         assert_eq!(
             (u.key.as_str(), u.id.as_str(), u.active),
             ("ana@x.test", "7", false)
@@ -1161,7 +1232,12 @@ mod tests {
                 (Field::DeviceLimit, "-1".to_string()),
             ]
         );
-        assert!(platform_user(json!({"id": 1}).as_object().unwrap()).is_none());
+        assert!(platform_user(&listed(&json!({"id": 1})).unwrap()).is_none());
+        // Fields of another type are left out, not a reason to skip the user.
+        let odd = json!({"id": 8, "email": "b@x.test", "phone": 43, "disabled": "yes"});
+        let u = platform_user(&listed(&odd).unwrap()).unwrap();
+        assert_eq!((u.key.as_str(), u.active), ("b@x.test", true));
+        assert!(listed(&json!([1])).is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod arobs;
 mod audit;
+mod bounded;
 mod contract;
 mod crash;
 mod disk;

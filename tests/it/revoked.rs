@@ -41,12 +41,7 @@ async fn writes_refused_401_three_times_in_a_row_halt_the_target() {
     for i in 0..10 {
         csv.push_str(&format!("traccar,U{i},u{i}@x.test,Pass-word-{i}\n"));
     }
-    let roster = w.write("roster.csv", &csv);
-    let journal = w.path("j.db");
-    let exit = w
-        .import(&roster, &config, &journal, &w.path("r.xlsx"), &[])
-        .await
-        .expect("the run ends");
+    let (exit, journal) = w.import_csv(&csv, &config).await;
     assert_eq!(exit, muster::Exit::RowsFailed);
     assert_eq!(
         posts.load(Ordering::SeqCst),

@@ -169,6 +169,18 @@ impl World {
     }
 
     /// Counts of the newest run's rows by status, from the journal.
+    /// Imports `csv` (written as roster.csv) with `config` and the journal j.db; the exit
+    /// and the journal's path.
+    pub async fn import_csv(&self, csv: &str, config: &Path) -> (Exit, PathBuf) {
+        let roster = self.write("roster.csv", csv);
+        let journal = self.path("j.db");
+        let exit = self
+            .import(&roster, config, &journal, &self.path("r.xlsx"), &[])
+            .await
+            .expect("the run ends");
+        (exit, journal)
+    }
+
     pub fn last_run_counts(&self, journal: &Path) -> BTreeMap<Status, usize> {
         let j = Journal::open(journal).expect("journal opens");
         let runs = j.runs().expect("runs");

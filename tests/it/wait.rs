@@ -41,14 +41,9 @@ async fn a_retry_after_beyond_max_wait_halts_the_target_instead_of_sleeping() {
     for i in 0..4 {
         csv.push_str(&format!("traccar,U{i},u{i}@x.test,Pass-word-{i}\n"));
     }
-    let roster = w.write("roster.csv", &csv);
-    let journal = w.path("j.db");
     // Ends well before the hour it was asked to wait (no sleep here: the test's own time
     // limit would show a hang).
-    let exit = w
-        .import(&roster, &config, &journal, &w.path("r.xlsx"), &[])
-        .await
-        .expect("the run ends");
+    let (exit, journal) = w.import_csv(&csv, &config).await;
     assert_eq!(exit, muster::Exit::RowsFailed);
     assert_eq!(posts.load(Ordering::SeqCst), 1, "nothing more was sent");
     let counts = w.last_run_counts(&journal);

@@ -10,6 +10,7 @@ use super::wire::{AuthReply, Directory, User};
 use crate::http::{Reply, Request, SendError};
 use crate::secret::Secret;
 use crate::vendors::VendorError;
+use crate::vendors::listing::Streamed;
 use crate::vendors::protocol::Engine;
 
 impl Drtrack {
@@ -102,16 +103,23 @@ impl Drtrack {
         Ok(again)
     }
 
-    /// `GET /users`: every user of the target.
+    /// `GET /users`: every user of the target, read item by item as the list arrives,
+    /// within the target's `max_listing` (`listing::Streamed`).
     pub(super) async fn directory(&self, ctx: &impl Engine) -> Result<Directory, VendorError> {
+        let list = Streamed::new(
+            ctx.target(),
+            Box::new(|text| {
+                serde_json::from_slice::<User>(text)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }),
+        );
         let reply = self
-            .send(ctx, Request::get("/users"))
+            .send(ctx, list.request(Request::get("/users")))
             .await
             .map_err(|e| VendorError::from_send("GET /users", e))?;
         match reply.status {
-            200..=299 => serde_json::from_str::<Vec<User>>(&reply.body)
-                .map(Directory::from_users)
-                .map_err(|e| VendorError::Protocol(format!("GET /users: {e}"))),
+            200..=299 => list.items("GET /users").map(Directory::from_users),
             401 | 403 => Err(VendorError::Auth(format!(
                 "HTTP {} on GET /users after logging in again",
                 reply.status

@@ -42,6 +42,7 @@ use crate::secret::Secret;
 use crate::vendors::protocol::Engine;
 
 use super::common::{send, settle, written};
+use super::listing::Pages;
 use super::protocol::RowError;
 use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
@@ -52,9 +53,6 @@ use wire::{Group, Page, User, readable, says_taken};
 
 /// Items asked for per page of `GET /users` and `GET /groups` (the contract's assumed max).
 const PER_PAGE: u64 = 100;
-
-/// A guard against a platform that ignores `page_no`: no list is read past this many pages.
-const MAX_PAGES: u64 = 100_000;
 
 /// The Motive connector of one target.
 #[derive(Debug)]
@@ -459,12 +457,9 @@ impl Vendor for Motive {
     /// name them or give ids; the platform lists ids), so they are not compared.
     async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
         let integration = ctx.target().integration_name.as_str();
-        Ok(read_all(ctx, "/users", "users")
-            .await?
-            .iter()
-            .filter_map(User::from_value)
-            .filter_map(|u| platform_user(&u, integration))
-            .collect())
+        let mut users = Vec::new();
+        read_users(ctx, |u| users.extend(platform_user(&u, integration))).await?;
+        Ok(users)
     }
 
     async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
@@ -507,11 +502,8 @@ impl Vendor for Motive {
 
     async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
         let integration = ctx.target().integration_name.clone();
-        let users = read_all(ctx, "/users", "users")
-            .await?
-            .iter()
-            .filter_map(User::from_value)
-            .collect();
+        let mut users = Vec::new();
+        read_users(ctx, |u| users.push(u)).await?;
         let existing = Existing::new(users, &integration);
         let needs_groups = jobs.iter().any(|j| {
             j.row
@@ -520,14 +512,18 @@ impl Vendor for Motive {
         });
         let mut groups = Groups::default();
         if needs_groups {
-            for g in read_all(ctx, "/groups", "groups")
-                .await?
-                .iter()
-                .filter_map(Group::from_value)
-            {
-                groups.by_name.insert(g.name.trim().to_lowercase(), g.id);
-                groups.ids.insert(g.id);
-            }
+            read_all(
+                ctx,
+                "/groups",
+                "groups",
+                Group::from_value,
+                |g| g.id,
+                |g| {
+                    groups.by_name.insert(g.name.trim().to_lowercase(), g.id);
+                    groups.ids.insert(g.id);
+                },
+            )
+            .await?;
         }
         // The same user twice for one target: only the first row is sent.
         let mut seen: HashMap<String, String> = HashMap::new();
@@ -763,14 +759,41 @@ async fn lookup(
     }
 }
 
-/// Every item of a paginated list (`GET /users`, `GET /groups`).
-async fn read_all(ctx: &impl Engine, path: &str, key: &str) -> Result<Vec<Value>, VendorError> {
+/// Every user of `GET /users`, page by page, each given to `keep` as its page is read.
+async fn read_users(ctx: &impl Engine, keep: impl FnMut(User)) -> Result<(), VendorError> {
+    read_all(
+        ctx,
+        "/users",
+        "users",
+        User::from_value,
+        |u| u.id.clone(),
+        keep,
+    )
+    .await
+}
+
+/// Every item of a paginated list (`GET /users`, `GET /groups`), page by page within the
+/// target's listing budget (`listing::Pages`): `read` makes an item of each entry (`None`:
+/// skipped), `id` says which it is (a page of only ids seen before ends the listing with
+/// an error: a platform ignoring `page_no`), `keep` takes it. A page's text and `Value`s
+/// are dropped once its items are made.
+async fn read_all<T, I: std::hash::Hash>(
+    ctx: &impl Engine,
+    path: &str,
+    key: &str,
+    read: impl Fn(&Value) -> Option<T>,
+    id: impl Fn(&T) -> I,
+    mut keep: impl FnMut(T),
+) -> Result<(), VendorError> {
     let what = format!("GET {path}");
-    let mut items = Vec::new();
-    for page_no in 1..=MAX_PAGES {
+    let mut pages = Pages::new(ctx.target(), &what);
+    let mut seen = 0u64;
+    loop {
+        let page_no = pages.next_page()?;
         let req = Request::get(path)
             .query("per_page", PER_PAGE.to_string())
-            .query("page_no", page_no.to_string());
+            .query("page_no", page_no.to_string())
+            .capped(pages.cap());
         let reply = ctx
             .http()
             .send(req)
@@ -793,13 +816,17 @@ async fn read_all(ctx: &impl Engine, path: &str, key: &str) -> Result<Vec<Value>
         }
         let page = Page::parse(&reply.body, key)
             .map_err(|e| VendorError::Protocol(format!("{what} page {page_no}: {e}")))?;
-        let more = !page.items.is_empty();
-        items.extend(page.items.iter().cloned());
-        if !more || !page.has_more(PER_PAGE, items.len() as u64) {
-            break;
+        let bytes = reply.body.len();
+        drop(reply);
+        let items: Vec<T> = page.items.iter().filter_map(&read).collect();
+        pages.read(bytes, items.iter().map(&id))?;
+        seen += page.items.len() as u64;
+        let more = !page.items.is_empty() && page.has_more(PER_PAGE, seen);
+        items.into_iter().for_each(&mut keep);
+        if !more {
+            return Ok(());
         }
     }
-    Ok(items)
 }
 
 #[cfg(test)]

@@ -91,14 +91,17 @@ impl Page {
     /// Reads a page whose list is under `key` (`users`, `groups`).
     pub fn parse(body: &str, key: &str) -> Result<Page, String> {
         let value: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
-        let items = match value.get(key) {
-            Some(Value::Array(items)) => items.clone(),
+        let Value::Object(mut value) = value else {
+            return Err(format!("no \"{key}\" list in the reply"));
+        };
+        // Taken out of the page, not copied.
+        let items = match value.remove(key) {
+            Some(Value::Array(items)) => items,
             Some(_) => return Err(format!("\"{key}\" is not a list")),
             None => return Err(format!("no \"{key}\" list in the reply")),
         };
         let pagination = value
-            .get("pagination")
-            .cloned()
+            .remove("pagination")
             .map(serde_json::from_value)
             .transpose()
             .map_err(|e| format!("pagination: {e}"))?

@@ -15,6 +15,7 @@ use crate::config::Credentials;
 use crate::http::{Reply, Request, SendError};
 use crate::secret::Secret;
 use crate::vendors::VendorError;
+use crate::vendors::listing::Pages;
 use crate::vendors::protocol::Engine;
 pub(super) use crate::vendors::protocol::RowError;
 
@@ -25,9 +26,6 @@ const AUTHENTICATE: HeaderName = HeaderName::from_static("authenticate");
 
 /// Page size of list reads (the documented maximum).
 const PAGE_SIZE: u64 = 1000;
-
-/// More pages than this is a server that never says "last page".
-const MAX_PAGES: u64 = 100_000;
 
 /// The scopes the workflow writes with (`/apps?user=` for another user needs
 /// `users.application_data`; contract "Auth").
@@ -160,12 +158,23 @@ pub(super) async fn read_json<T: DeserializeOwned>(
     req: Request,
     what: &str,
 ) -> Result<T, VendorError> {
+    Ok(read_sized(ctx, session, req, what).await?.0)
+}
+
+/// [`read_json`], and the reply's size in bytes.
+async fn read_sized<T: DeserializeOwned>(
+    ctx: &impl Engine,
+    session: &Session,
+    req: Request,
+    what: &str,
+) -> Result<(T, usize), VendorError> {
     let reply = session
         .send(ctx, req)
         .await
         .map_err(|e| VendorError::from_send(what, e))?;
     match reply.status {
         200..=299 => serde_json::from_str(&reply.body)
+            .map(|v| (v, reply.body.len()))
             .map_err(|e| VendorError::Protocol(format!("{what}: {e}"))),
         401 | 403 => Err(VendorError::Auth(format!("{what}: {}", readable(&reply)))),
         _ => Err(VendorError::Unavailable(format!(
@@ -175,31 +184,37 @@ pub(super) async fn read_json<T: DeserializeOwned>(
     }
 }
 
-/// Every item of a paginated list (`set`/`page`, until `pages`).
-pub(super) async fn read_all<T: DeserializeOwned>(
+/// Every item of a paginated list (`set`/`page`, until `pages`), within the target's
+/// listing budget (`listing::Pages`: pages, bytes, and a page of only ids seen before
+/// ending the listing with an error). Items are read straight into `T`; `id` says which
+/// item it is.
+pub(super) async fn read_all<T: DeserializeOwned, I: std::hash::Hash>(
     ctx: &impl Engine,
     session: &Session,
     path: &str,
     query: &[(&str, &str)],
+    id: impl Fn(&T) -> I,
 ) -> Result<Vec<T>, VendorError> {
     let mut out = Vec::new();
-    let mut page = 1u64;
+    let mut pages = Pages::new(ctx.target(), &format!("GET {path}"));
     loop {
+        let page = pages.next_page()?;
         let mut req = Request::get(path)
             .query("set", PAGE_SIZE.to_string())
-            .query("page", page.to_string());
+            .query("page", page.to_string())
+            .capped(pages.cap());
         for (k, v) in query {
             req = req.query(k, *v);
         }
         let what = format!("GET {path} (page {page})");
-        let got: Page<T> = read_json(ctx, session, req, &what).await?;
+        let (got, bytes): (Page<T>, usize) = read_sized(ctx, session, req, &what).await?;
+        pages.read(bytes, got.data.iter().map(&id))?;
         let empty = got.data.is_empty();
         out.extend(got.data);
         let last = got.pages.unwrap_or(page);
-        if empty || page >= last || page >= MAX_PAGES {
+        if empty || page >= last {
             return Ok(out);
         }
-        page += 1;
     }
 }
 
@@ -215,7 +230,14 @@ pub(super) struct Users {
 
 /// Reads every user once (`select=` [`USER_FIELDS`]; `search.` is not documented for users).
 pub(super) async fn read_users(ctx: &impl Engine, session: &Session) -> Result<Users, VendorError> {
-    let users: Vec<User> = read_all(ctx, session, "/users", &[("select", USER_FIELDS)]).await?;
+    let users: Vec<User> = read_all(
+        ctx,
+        session,
+        "/users",
+        &[("select", USER_FIELDS)],
+        |u: &User| u.id,
+    )
+    .await?;
     let mut out = Users {
         by_username: HashMap::new(),
         by_email: HashMap::new(),
@@ -256,7 +278,7 @@ pub(super) async fn read_groups(
     session: &Session,
     query: &[(&str, &str)],
 ) -> Result<Groups, VendorError> {
-    let mut groups: Vec<Group> = read_all(ctx, session, "/groups", query).await?;
+    let mut groups: Vec<Group> = read_all(ctx, session, "/groups", query, |g: &Group| g.id).await?;
     groups.sort_by_key(|g| g.id);
     let mut out = Groups {
         by_name: HashMap::new(),
