@@ -148,6 +148,10 @@ pub struct ImportArgs {
     /// Stop the run cleanly after this many seconds; unsent rows become not_attempted.
     #[arg(long, value_name = "SECONDS")]
     pub deadline: Option<f64>,
+    /// Stop a target once the platform has refused more than N of its rows, or P% of them
+    /// (`10`, `5%`); the rest become not_attempted: failure budget spent.
+    #[arg(long, value_name = "N|P%")]
+    pub max_failures: Option<crate::model::FailureBudget>,
     /// Allow plain http:// to hosts other than loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,

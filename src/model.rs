@@ -238,6 +238,55 @@ pub struct LedgerStep {
     pub run_id: String,
 }
 
+/// `--max-failures`: how many rows of a target the platform may refuse before the target
+/// stops (the rest `not_attempted: failure budget spent`), as a count or a share of the
+/// target's rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailureBudget {
+    Rows(usize),
+    /// Percent, from 0 to 100.
+    Percent(f64),
+}
+
+impl FailureBudget {
+    /// The most rows of `total` that may fail before the target stops.
+    pub fn allowed(self, total: usize) -> usize {
+        match self {
+            FailureBudget::Rows(n) => n,
+            FailureBudget::Percent(p) => (p / 100.0 * total as f64).floor() as usize,
+        }
+    }
+}
+
+impl std::fmt::Display for FailureBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureBudget::Rows(n) => write!(f, "{n}"),
+            FailureBudget::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl std::str::FromStr for FailureBudget {
+    type Err = String;
+
+    /// `N` (rows) or `P%` (of the target's rows, 0 to 100).
+    fn from_str(s: &str) -> Result<FailureBudget, String> {
+        let s = s.trim();
+        let bad = || format!("\"{s}\" is not a number of rows (10) or a share of them (5%)");
+        match s.strip_suffix('%') {
+            Some(p) => match p.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(FailureBudget::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => s
+                .parse::<usize>()
+                .map(FailureBudget::Rows)
+                .map_err(|_| bad()),
+        }
+    }
+}
+
 /// What the roster asks muster to do with a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -995,6 +1044,19 @@ pub struct RowResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_budget_is_rows_or_a_share_of_them() {
+        assert_eq!("10".parse(), Ok(FailureBudget::Rows(10)));
+        assert_eq!(" 5% ".parse(), Ok(FailureBudget::Percent(5.0)));
+        assert_eq!(FailureBudget::Percent(5.0).allowed(1000), 50);
+        assert_eq!(FailureBudget::Percent(20.0).allowed(9), 1);
+        assert_eq!(FailureBudget::Rows(3).allowed(1), 3);
+        for bad in ["", "-1", "ten", "101%", "NaN%", "5 %%"] {
+            let err = bad.parse::<FailureBudget>().unwrap_err();
+            assert!(err.contains("is not a number of rows"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn column_letters_cover_two_letter_columns() {

@@ -322,6 +322,7 @@ pub async fn execute_plan(
             secrets,
             purpose,
             interrupt: interrupt.clone(),
+            max_failures: args.max_failures,
         },
     )
     .await;

@@ -24,7 +24,7 @@ use crate::http::{Halt, Http};
 use crate::http::{Reply, Request, SendError};
 use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::Mode;
-use crate::model::{Action, Field, Outcome, PlatformUser, Status, TargetStats};
+use crate::model::{Action, FailureBudget, Field, Outcome, PlatformUser, Status, TargetStats};
 use crate::secret::{Scrubber, Secret};
 use crate::vendors::protocol::RowError;
 use crate::vendors::protocol::{
@@ -75,6 +75,9 @@ pub struct Ctx {
     scrubber: std::sync::RwLock<Scrubber>,
     /// The rows' own passwords, by row index (only rows that have one).
     row_secrets: HashMap<usize, Secret>,
+    /// Rows of this target that failed so far, and how many may (`--max-failures`).
+    failed: std::sync::atomic::AtomicUsize,
+    failure_budget: Option<(usize, FailureBudget)>,
     /// Steps (key, step) whose intent this target committed and whose outcome it has not:
     /// requests in flight when the target is stopped.
     open_intents: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
@@ -147,6 +150,14 @@ impl Ctx {
             }
         }
         let outcome = self.scrubbed(index, outcome);
+        if outcome.status == Status::Failed {
+            let failed = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some((allowed, budget)) = self.failure_budget.filter(|(a, _)| failed > *a) {
+                self.http.halt.halt(format!(
+                    "failure budget spent: {failed} rows failed, more than --max-failures {budget} ({allowed} of this target's rows)"
+                ));
+            }
+        }
         self.reporter.row_done(&self.target.name, outcome.status);
         let _ = self.outcomes.send((index, outcome));
     }
@@ -394,6 +405,8 @@ pub struct Options {
     pub purpose: Purpose,
     /// SIGINT/SIGTERM: stop starting requests, cancel those still in flight after a grace.
     pub interrupt: Interrupt,
+    /// `--max-failures`: each target stops once more of its rows failed.
+    pub max_failures: Option<FailureBudget>,
 }
 
 /// Submits every target's rows; returns each row's outcome (by index) and each target's stats.
@@ -455,9 +468,9 @@ pub async fn submit(
             options.secrets.clone(),
             options.purpose.clone(),
         );
-        let interrupt = options.interrupt.clone();
+        let stop = (options.interrupt.clone(), options.max_failures);
         tasks.push(tokio::spawn(async move {
-            run_target(w, opts, deadline, interrupt, tx).await
+            run_target(w, opts, deadline, stop, tx).await
         }));
     }
     drop(tx);
@@ -495,7 +508,7 @@ async fn run_target(
     work: TargetWork,
     (run_id, dry_run, mode, journal, reporter, secrets, purpose): TargetOpts,
     deadline: Option<tokio::time::Instant>,
-    interrupt: Interrupt,
+    (interrupt, max_failures): (Interrupt, Option<FailureBudget>),
     tx: mpsc::UnboundedSender<(usize, Outcome)>,
 ) -> Result<TargetStats, journal::Error> {
     let started = tokio::time::Instant::now();
@@ -533,6 +546,8 @@ async fn run_target(
         scrubber: std::sync::RwLock::new(scrubber_of(&credentials)),
         row_secrets,
         open_intents: Default::default(),
+        failed: Default::default(),
+        failure_budget: max_failures.map(|b| (b.allowed(jobs.len()), b)),
         finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
         first_index,
         target: target.clone(),
@@ -666,6 +681,8 @@ async fn read_target(
         scrubber: std::sync::RwLock::new(scrubber.clone()),
         row_secrets: HashMap::new(),
         open_intents: Default::default(),
+        failed: Default::default(),
+        failure_budget: None,
         target: target.clone(),
         http,
         run_id: String::new(),

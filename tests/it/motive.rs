@@ -152,6 +152,7 @@ async fn run_as(
             secrets: None,
             purpose: Default::default(),
             interrupt: Default::default(),
+            max_failures: None,
         },
     )
     .await

@@ -157,6 +157,7 @@ async fn run(
             secrets: None,
             purpose: Default::default(),
             interrupt: Default::default(),
+            max_failures: None,
         },
     )
     .await

@@ -201,3 +201,73 @@ fn an_interrupted_import_says_how_far_it_got_and_the_same_command_finishes_it() 
         assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
     }
 }
+
+/// `--max-failures`: a platform that refuses every create (a systematic problem, such as a
+/// field it does not accept) stops the target once more rows than the budget failed; the
+/// rest are `not_attempted: failure budget spent`, and nothing more is sent.
+#[tokio::test]
+async fn a_spent_failure_budget_stops_the_target() {
+    for (budget, posts_wanted) in [("3", 4), ("20%", 3)] {
+        let posts = Arc::new(AtomicUsize::new(0));
+        let counted = posts.clone();
+        let app = Router::new()
+            .route("/api/devices", get(|| async { "[]" }))
+            .route(
+                "/api/users",
+                get(|| async { "[]" }).post(move || {
+                    let counted = counted.clone();
+                    async move {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        (
+                            axum::http::StatusCode::BAD_REQUEST,
+                            "java.lang.IllegalArgumentException: Unrecognized field \"phone\"",
+                        )
+                    }
+                }),
+            );
+        let addr = serve(app).await;
+        let w = World::start(Options::default()).await;
+        let config = w.traccar_at(addr, "concurrency = 1");
+        let mut roster = String::from("target,name,email\n");
+        for i in 0..10 {
+            roster.push_str(&format!("traccar,U{i},u{i}@x.test\n"));
+        }
+        let roster = w.write("roster.csv", &roster);
+        let (journal, out) = (w.path("j.db"), w.path("r.xlsx"));
+        let exit = w
+            .import(
+                &roster,
+                &config,
+                &journal,
+                &out,
+                &["--max-failures", budget],
+            )
+            .await
+            .expect("the run ends");
+        assert_eq!(exit, muster::Exit::RowsFailed);
+        // 10 rows: 3 allowed, the 4th failure stops it; 20% of 10 is 2, the 3rd stops it.
+        assert_eq!(
+            posts.load(Ordering::SeqCst),
+            posts_wanted,
+            "--max-failures {budget}"
+        );
+        let counts = w.last_run_counts(&journal);
+        assert_eq!(
+            counts.get(&Status::Failed),
+            Some(&posts_wanted),
+            "{counts:?}"
+        );
+        assert_eq!(
+            counts.get(&Status::NotAttempted),
+            Some(&(10 - posts_wanted))
+        );
+        let errors = w.last_run_errors(&journal, 10);
+        assert!(
+            errors
+                .iter()
+                .filter(|e| e.contains("not_attempted"))
+                .all(|e| e.contains(": not attempted: failure budget spent")),
+            "{errors:?}"
+        );
+    }
+}

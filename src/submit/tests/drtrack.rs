@@ -152,6 +152,7 @@ impl Run {
                 secrets: None,
                 purpose: crate::vendors::Purpose::Import,
                 interrupt: Default::default(),
+                max_failures: None,
             },
         )
         .await

@@ -172,6 +172,7 @@ impl Run {
                 secrets: None,
                 purpose: crate::vendors::Purpose::Import,
                 interrupt: Default::default(),
+                max_failures: None,
             },
         )
         .await
