@@ -505,9 +505,22 @@ impl Config {
             message,
         };
         let mut targets = BTreeMap::new();
+        // Every problem of every target at once.
+        let mut problems: Vec<ConfigError> = Vec::new();
+        macro_rules! take {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        problems.push(e);
+                        None
+                    }
+                }
+            };
+        }
         for (name, t) in raw.target {
             let key = |k: &str| format!("target.{name}.{k}");
-            let vendor = VendorKind::from_key(&t.vendor).ok_or_else(|| {
+            let vendor = take!(VendorKind::from_key(&t.vendor).ok_or_else(|| {
                 invalid(
                     key("vendor"),
                     format!(
@@ -515,26 +528,26 @@ impl Config {
                         t.vendor
                     ),
                 )
-            })?;
-            let url = t
-                .url
-                .clone()
-                .ok_or_else(|| invalid(key("url"), "is required".into()))?;
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(
+            }));
+            let url = t.url.clone().unwrap_or_default();
+            if t.url.is_none() {
+                problems.push(invalid(key("url"), "is required".into()));
+            } else if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(invalid(
                     key("url"),
                     format!("\"{url}\" must start with http:// or https://"),
                 ));
-            }
-            if let Ok(parsed) = url::Url::parse(&url) {
+            } else if let Ok(parsed) = url::Url::parse(&url) {
                 if !parsed.username().is_empty() || parsed.password().is_some() {
                     // Never echoed: the userinfo may hold a password.
-                    return Err(invalid(
+                    problems.push(invalid(
                         key("url"),
                         "holds credentials (user:password@); put them in environment variables named by token_env, api_key_env or username_env/password_env".into(),
                     ));
                 }
             }
+            // The rest of the target is checked with a stand-in vendor when its own is unknown.
+            let vendor = vendor.unwrap_or(VendorKind::Traccar);
             let mut target = Target::with_defaults(&name, vendor, url.trim_end_matches('/'));
             target.token_env = t.token_env;
             target.api_key_env = t.api_key_env;
@@ -542,7 +555,9 @@ impl Config {
             target.password_env = t.password_env;
             target.app_name = t.app_name;
             if let Some(rate) = &t.rate {
-                target.rate = Rate::parse(rate).map_err(|m| invalid(key("rate"), m))?;
+                if let Some(v) = take!(Rate::parse(rate).map_err(|m| invalid(key("rate"), m))) {
+                    target.rate = v;
+                }
             }
             let count = |k: &str, n: u64, min: u64, max: u64| {
                 if (min..=max).contains(&n) {
@@ -552,120 +567,168 @@ impl Config {
                 }
             };
             if let Some(burst) = t.burst {
-                let b = count("burst", burst.into(), 1, MAX_COUNT)?;
-                target.burst = NonZeroU32::new(b as u32).expect("checked to be at least 1");
+                if let Some(b) = take!(count("burst", burst.into(), 1, MAX_COUNT)) {
+                    target.burst = NonZeroU32::new(b as u32).unwrap_or(target.burst);
+                }
             }
             if let Some(c) = t.concurrency {
-                target.concurrency = count("concurrency", c as u64, 1, MAX_CONCURRENCY)? as usize;
+                if let Some(c) = take!(count("concurrency", c as u64, 1, MAX_CONCURRENCY)) {
+                    target.concurrency = c as usize;
+                }
             }
             if let Some(timeout) = &t.timeout {
-                target.timeout = parse_duration(timeout).map_err(|m| invalid(key("timeout"), m))?;
+                if let Some(v) =
+                    take!(parse_duration(timeout).map_err(|m| invalid(key("timeout"), m)))
+                {
+                    target.timeout = v;
+                }
             }
             if let Some(r) = t.retries {
-                target.retries = count("retries", r.into(), 0, MAX_RETRIES)? as u32;
+                if let Some(r) = take!(count("retries", r.into(), 0, MAX_RETRIES)) {
+                    target.retries = r as u32;
+                }
             }
             if let Some(wait) = &t.max_wait {
-                target.max_wait = parse_duration(wait).map_err(|m| invalid(key("max_wait"), m))?;
+                if let Some(v) =
+                    take!(parse_duration(wait).map_err(|m| invalid(key("max_wait"), m)))
+                {
+                    target.max_wait = v;
+                }
             }
             if let Some(wait) = &t.settle_wait {
-                target.settle_wait =
-                    parse_duration(wait).map_err(|m| invalid(key("settle_wait"), m))?;
+                if let Some(v) =
+                    take!(parse_duration(wait).map_err(|m| invalid(key("settle_wait"), m)))
+                {
+                    target.settle_wait = v;
+                }
             }
             if let Some(v) = &t.max_body {
-                target.max_body =
-                    parse_size(v, MIN_BODY, MAX_BODY).map_err(|m| invalid(key("max_body"), m))?;
+                if let Some(v) = take!(
+                    parse_size(v, MIN_BODY, MAX_BODY).map_err(|m| invalid(key("max_body"), m))
+                ) {
+                    target.max_body = v;
+                }
             }
             if let Some(v) = &t.max_listing {
-                target.max_listing = parse_size(v, MIN_BODY, MAX_LISTING)
-                    .map_err(|m| invalid(key("max_listing"), m))?;
+                if let Some(v) = take!(
+                    parse_size(v, MIN_BODY, MAX_LISTING)
+                        .map_err(|m| invalid(key("max_listing"), m))
+                ) {
+                    target.max_listing = v;
+                }
             }
             if let Some(n) = t.max_pages {
-                target.max_pages = count("max_pages", n, 1, MAX_PAGES)?;
+                if let Some(n) = take!(count("max_pages", n, 1, MAX_PAGES)) {
+                    target.max_pages = n;
+                }
             }
             if let Some(b) = t.batch_size {
-                target.batch_size = count("batch_size", b as u64, 1, MAX_COUNT)? as usize;
+                if let Some(b) = take!(count("batch_size", b as u64, 1, MAX_COUNT)) {
+                    target.batch_size = b as usize;
+                }
             }
             if let Some(rate) = &t.apps_rate {
-                target.apps_rate = Rate::parse(rate).map_err(|m| invalid(key("apps_rate"), m))?;
+                if let Some(v) = take!(Rate::parse(rate).map_err(|m| invalid(key("apps_rate"), m)))
+                {
+                    target.apps_rate = v;
+                }
             }
             if let Some(n) = t.apps_per_minute {
                 // 0: no per-minute limit.
-                target.apps_per_minute = count("apps_per_minute", n.into(), 0, MAX_COUNT)? as u32;
+                if let Some(n) = take!(count("apps_per_minute", n.into(), 0, MAX_COUNT)) {
+                    target.apps_per_minute = n as u32;
+                }
             }
             if let Some(n) = t.integration_name {
                 target.integration_name = n;
             }
             if let Some(a) = &t.auth {
-                target.bearer = match a.to_ascii_lowercase().as_str() {
-                    "bearer" => true,
-                    "x-api-key" | "api-key" | "basic" => false,
-                    _ => {
-                        return Err(invalid(
-                            key("auth"),
-                            format!("\"{a}\" is not one of bearer, x-api-key, basic"),
-                        ));
-                    }
-                };
+                match a.to_ascii_lowercase().as_str() {
+                    "bearer" => target.bearer = true,
+                    "x-api-key" | "api-key" | "basic" => target.bearer = false,
+                    _ => problems.push(invalid(
+                        key("auth"),
+                        format!("\"{a}\" is not one of bearer, x-api-key, basic"),
+                    )),
+                }
             }
-            target.protect = protect_list(&t.protect).map_err(|m| invalid(key("protect"), m))?;
+            if let Some(p) = take!(protect_list(&t.protect).map_err(|m| invalid(key("protect"), m)))
+            {
+                target.protect = p;
+            }
             for (field, value) in t.defaults {
-                let f = field_named(&field).ok_or_else(|| {
-                    invalid(
+                match field_named(&field) {
+                    Some(f) => {
+                        target.defaults.insert(f, value);
+                    }
+                    None => problems.push(invalid(
                         key(&format!("defaults.{field}")),
                         "is not a field (see muster fields)".into(),
-                    )
-                })?;
-                target.defaults.insert(f, value);
+                    )),
+                }
             }
             for (field, table) in t.values {
-                let f = field_named(&field).ok_or_else(|| {
-                    invalid(
+                match field_named(&field) {
+                    Some(f) => {
+                        target.values.insert(f, table.into_iter().collect());
+                    }
+                    None => problems.push(invalid(
                         key(&format!("values.{field}")),
                         "is not a field (see muster fields)".into(),
-                    )
-                })?;
-                target.values.insert(f, table.into_iter().collect());
+                    )),
+                }
             }
             targets.insert(name, target);
         }
         let mapping =
-            Overrides::from_table(&raw.mapping).map_err(|m| invalid("mapping".into(), m))?;
-        let notify = match raw.notify {
-            None => None,
-            Some(n) => {
-                let webhook = n.webhook.trim().to_string();
-                match url::Url::parse(&webhook) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") => {
-                        if !u.username().is_empty() || u.password().is_some() {
+            take!(Overrides::from_table(&raw.mapping).map_err(|m| invalid("mapping".into(), m)))
+                .unwrap_or_default();
+        let notify_of = || -> Result<Option<Notify>, ConfigError> {
+            Ok(match raw.notify {
+                None => None,
+                Some(n) => {
+                    let webhook = n.webhook.trim().to_string();
+                    match url::Url::parse(&webhook) {
+                        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                            if !u.username().is_empty() || u.password().is_some() {
+                                return Err(invalid(
+                                    "notify.webhook".into(),
+                                    "holds credentials (user:password@)".into(),
+                                ));
+                            }
+                        }
+                        // Never echoed: a webhook's URL is its secret.
+                        _ => {
                             return Err(invalid(
                                 "notify.webhook".into(),
-                                "holds credentials (user:password@)".into(),
+                                "is not an http:// or https:// URL".into(),
                             ));
                         }
                     }
-                    // Never echoed: a webhook's URL is its secret.
-                    _ => {
-                        return Err(invalid(
-                            "notify.webhook".into(),
-                            "is not an http:// or https:// URL".into(),
-                        ));
-                    }
+                    let on = match n.notify_on.as_deref() {
+                        None => NotifyOn::default(),
+                        Some(word) => NotifyOn::ALL
+                            .into_iter()
+                            .find(|o| o.key().eq_ignore_ascii_case(word.trim()))
+                            .ok_or_else(|| {
+                                invalid(
+                                    "notify.notify_on".into(),
+                                    format!("\"{word}\" is not one of failure, always"),
+                                )
+                            })?,
+                    };
+                    Some(Notify { webhook, on })
                 }
-                let on = match n.notify_on.as_deref() {
-                    None => NotifyOn::default(),
-                    Some(word) => NotifyOn::ALL
-                        .into_iter()
-                        .find(|o| o.key().eq_ignore_ascii_case(word.trim()))
-                        .ok_or_else(|| {
-                            invalid(
-                                "notify.notify_on".into(),
-                                format!("\"{word}\" is not one of failure, always"),
-                            )
-                        })?,
-                };
-                Some(Notify { webhook, on })
-            }
+            })
         };
+        let notify = take!(notify_of()).flatten();
+        if !problems.is_empty() {
+            return Err(if problems.len() == 1 {
+                problems.remove(0)
+            } else {
+                ConfigError::Several(problems)
+            });
+        }
         Ok(Config {
             path: Some(path.to_path_buf()),
             targets,
@@ -984,6 +1047,29 @@ timeout = "5s"
             err.to_string(),
             "target p: environment variable MUSTER_TEST_SURELY_UNSET (from token_env) is not set"
         );
+    }
+
+    #[test]
+    fn every_bad_value_of_every_target_is_reported_at_once() {
+        let err = parse(
+            "[target.a]\nvendor = \"traccar\"\nurl = \"ftp://h\"\ntimeout = 0\nrate = \"fast\"\n\
+             [target.b]\nvendor = \"tracar\"\nurl = \"http://h\"\nconcurrency = 0\nauth = \"magic\"\n\
+             [target.b.defaults]\ncolour = \"red\"\n",
+        )
+        .expect_err("seven problems")
+        .to_string();
+        for key in [
+            "target.a.url",
+            "target.a.timeout",
+            "target.a.rate",
+            "target.b.vendor",
+            "target.b.concurrency",
+            "target.b.auth",
+            "target.b.defaults.colour",
+        ] {
+            assert!(err.contains(key), "{key} missing from: {err}");
+        }
+        assert_eq!(err.lines().count(), 7, "{err}");
     }
 
     #[test]
