@@ -128,6 +128,10 @@ pub struct ImportArgs {
     /// Continue the last unfinished run of these files.
     #[arg(long)]
     pub resume: bool,
+    /// When another run is importing to a target this run needs: wait for it (at most
+    /// DURATION, e.g. `--wait=10m`; without one, until it ends) instead of refusing.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub wait: Option<String>,
     /// The journal (SQLite) recording every step; default .muster/journal.db.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,

@@ -654,6 +654,23 @@ const MAX_RETRIES: u64 = 100;
 /// The longest a timeout may be: an hour.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3_600);
 
+/// The seconds `text` says: `30`, `30s`, `500ms`, `2m`, `2min`, `1h` (any number, even
+/// negative or endless: the caller bounds it).
+pub(crate) fn seconds_of(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (num, unit) = [
+        ("ms", 0.001),
+        ("min", 60.0),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+    ]
+    .iter()
+    .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|n| (n, *unit)))
+    .unwrap_or((text, 1.0));
+    num.trim().parse::<f64>().ok().map(|n| n * unit)
+}
+
 /// `30`, `"30s"`, `"500ms"`, `"2m"`: positive, finite and at most [`MAX_TIMEOUT`].
 fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
     let bounded = |secs: f64, shown: &dyn std::fmt::Display| {
@@ -670,22 +687,9 @@ fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
         toml::Value::Float(f) => bounded(*f, f),
         toml::Value::String(s) => {
             let s = s.trim();
-            let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-                (n, 0.001)
-            } else if let Some(n) = s.strip_suffix('s') {
-                (n, 1.0)
-            } else if let Some(n) = s.strip_suffix("min") {
-                (n, 60.0)
-            } else if let Some(n) = s.strip_suffix('m') {
-                (n, 60.0)
-            } else {
-                (s, 1.0)
-            };
-            let n: f64 = num
-                .trim()
-                .parse()
-                .map_err(|_| format!("\"{s}\" is not a duration like \"30s\" or \"500ms\""))?;
-            bounded(n * mult, &format_args!("\"{s}\""))
+            let n = seconds_of(s)
+                .ok_or_else(|| format!("\"{s}\" is not a duration like \"30s\" or \"500ms\""))?;
+            bounded(n, &format_args!("\"{s}\""))
         }
         other => Err(format!("{other} is not a duration like \"30s\"")),
     }

@@ -16,6 +16,7 @@ use anyhow::{Context as _, bail};
 use crate::audit::Class;
 use crate::cli::ImportArgs;
 use crate::config::{Credentials, Notify, Target};
+use crate::journal::lease::{Holder, Lease};
 use crate::journal::{Journal, StoredRowRef};
 use crate::model::{Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::plan::prune::Recorded;
@@ -119,6 +120,38 @@ pub async fn execute_plan(
         .filter(|t| applies(&purpose, t));
     let (targets, mut credentials) = settings::connect(used, env, args.allow_insecure_http)?;
 
+    // One run at a time per target (issue 26): a run that writes takes the lease of every
+    // target it uses before it lists, resumes or sends anything, and holds it to the end
+    // (released when `lease` is dropped, on every return). Read-only work takes none.
+    let wait = settings::wait(args.wait.as_deref())?;
+    let ttl = settings::lease_ttl(env)?;
+    let run_id = new_run_id(started);
+    let leasing = matches!(purpose, Purpose::Import) && !args.dry_run && !args.plan_only;
+    let mut early_journal = None;
+    let mut lease = None;
+    if leasing && !targets.is_empty() {
+        let journal = Arc::new(Journal::open(&journal_path)?);
+        let quiet = args.quiet;
+        let note = move |line: &str| {
+            if !quiet {
+                crate::say!("{line}");
+            }
+        };
+        let names = targets.keys().cloned().collect();
+        lease = Some(
+            Lease::take(
+                journal.clone(),
+                names,
+                Holder::me(&run_id),
+                ttl,
+                wait,
+                &note,
+            )
+            .await?,
+        );
+        early_journal = Some(journal);
+    }
+
     // The plan step of `--mode upsert|sync` and `--plan-only`: list each target, compare.
     let plan_settings = PlanSettings::of(&args);
     let planning =
@@ -164,7 +197,10 @@ pub async fn execute_plan(
         }
     }
 
-    let journal = Arc::new(Journal::open(&journal_path)?);
+    let journal = match early_journal {
+        Some(j) => j,
+        None => Arc::new(Journal::open(&journal_path)?),
+    };
     let fingerprint = resume::fingerprint(&RunIdentity {
         command,
         inputs: &roster.inputs,
@@ -180,6 +216,16 @@ pub async fn execute_plan(
             journal_path.display()
         );
     }
+    // Only a run no one is still carrying out is resumed (its targets' leases are free).
+    if let (Some(info), Some(lease)) = (&resumed, &lease)
+        && let Some((target, held)) = journal.live_lease_of_run(&info.run_id, lease.holder())?
+    {
+        bail!(
+            "run {} is still running: target {target} is being imported by {}; wait for it, or pass --wait",
+            info.run_id,
+            held.holder.describe()
+        );
+    }
     let resuming = resumed.is_some();
     let mut run = match resumed {
         Some(mut info) => {
@@ -191,7 +237,7 @@ pub async fn execute_plan(
         }
         None => {
             let info = RunInfo {
-                run_id: new_run_id(started),
+                run_id: run_id.clone(),
                 command: command.into(),
                 command_line: command_line(),
                 started,
@@ -205,6 +251,9 @@ pub async fn execute_plan(
             info
         }
     };
+    if let Some(lease) = &mut lease {
+        lease.set_run(&run.run_id)?;
+    }
     // A resumed sync with --prune listed the platforms afresh: its users to prune are
     // matched to the rows the interrupted attempt recorded.
     let mut settled = HashMap::new();

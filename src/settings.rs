@@ -14,6 +14,7 @@ use anyhow::{Context as _, bail};
 use crate::cli::ImportArgs;
 use crate::config::{Config, Credentials, Target};
 use crate::env::Env;
+use crate::journal::lease::{self, Wait};
 use crate::model::Mode;
 
 /// The default journal, relative to the working directory.
@@ -197,6 +198,39 @@ impl PlanSettings {
     }
 }
 
+/// The environment variable that sets how long a lease lasts without a renewal (seconds,
+/// or `500ms`, `2s`): hidden, for tests that make a holder die and must not wait the
+/// default 30 s for its lease to expire.
+pub const LEASE_TTL_ENV: &str = "MUSTER_LEASE_TTL";
+
+/// How long a run's leases last without a renewal: [`LEASE_TTL_ENV`], else 30 s.
+pub fn lease_ttl(env: &Env) -> anyhow::Result<Duration> {
+    match env.get(LEASE_TTL_ENV) {
+        None => Ok(lease::DEFAULT_TTL),
+        Some(text) => match parse_duration(&text) {
+            Some(d) if d >= Duration::from_millis(100) => Ok(d),
+            _ => bail!("{LEASE_TTL_ENV}={text}: not a duration of 100ms or more, like \"30s\""),
+        },
+    }
+}
+
+/// `--wait[=DURATION]`: how long to wait for targets another run is importing to.
+pub fn wait(arg: Option<&str>) -> anyhow::Result<Wait> {
+    match arg.map(str::trim) {
+        None => Ok(Wait::No),
+        Some("") => Ok(Wait::Forever),
+        Some(text) => match parse_duration(text) {
+            Some(d) => Ok(Wait::For(d)),
+            None => bail!("--wait={text}: not a duration like 90s, 10m or 2h"),
+        },
+    }
+}
+
+/// `90`, `90s`, `500ms`, `10m`, `10min`, `2h`: a finite duration from 0 up.
+fn parse_duration(text: &str) -> Option<Duration> {
+    Duration::try_from_secs_f64(crate::config::seconds_of(text)?).ok()
+}
+
 /// `--deadline` as a duration; a negative or endless one cannot be a deadline.
 pub fn deadline(seconds: Option<f64>) -> anyhow::Result<Option<Duration>> {
     match seconds {
@@ -249,6 +283,34 @@ mod tests {
         assert!(check_target(&none, Some("motive")).is_ok());
         let err = check_target(&none, Some("motiv")).unwrap_err().to_string();
         assert!(err.contains("did you mean motive?"), "{err}");
+    }
+
+    #[test]
+    fn wait_and_lease_durations_read_as_operators_write_them() {
+        assert_eq!(wait(None).unwrap(), Wait::No);
+        assert_eq!(wait(Some("")).unwrap(), Wait::Forever);
+        assert_eq!(
+            wait(Some("10m")).unwrap(),
+            Wait::For(Duration::from_secs(600))
+        );
+        assert_eq!(
+            wait(Some("90")).unwrap(),
+            Wait::For(Duration::from_secs(90))
+        );
+        assert_eq!(
+            wait(Some("2h")).unwrap(),
+            Wait::For(Duration::from_secs(7200))
+        );
+        assert_eq!(
+            wait(Some("soon")).unwrap_err().to_string(),
+            "--wait=soon: not a duration like 90s, 10m or 2h"
+        );
+        assert!(wait(Some("-1s")).is_err());
+        assert_eq!(lease_ttl(&Env::with([])).unwrap(), Duration::from_secs(30));
+        let env = Env::with([(LEASE_TTL_ENV.to_string(), "500ms".to_string())]);
+        assert_eq!(lease_ttl(&env).unwrap(), Duration::from_millis(500));
+        let env = Env::with([(LEASE_TTL_ENV.to_string(), "1ms".to_string())]);
+        assert!(lease_ttl(&env).is_err());
     }
 
     #[test]

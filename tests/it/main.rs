@@ -16,6 +16,7 @@ mod hostile;
 mod import;
 mod input;
 mod lagging;
+mod lease;
 mod mapping;
 mod motive;
 mod operator;

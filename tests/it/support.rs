@@ -286,10 +286,17 @@ pub fn fast_pegasus() -> muster::sandbox::pegasus::Settings {
 /// Asserts the result workbook's Results sheet holds the journal's newest run row for
 /// row: line, status, user id, error, other ids. Returns the number of rows compared.
 pub fn assert_workbook_matches_journal(out: &Path, journal: &Path) -> usize {
-    use calamine::{Reader, open_workbook_auto};
     let j = Journal::open(journal).expect("journal opens");
     let run = j.runs().expect("runs").remove(0);
-    let mut rows = j.rows(&run.info.run_id).expect("rows");
+    assert_workbook_matches_run(out, journal, &run.info.run_id)
+}
+
+/// As [`assert_workbook_matches_journal`], for the run `run_id` (several runs share a
+/// journal).
+pub fn assert_workbook_matches_run(out: &Path, journal: &Path, run_id: &str) -> usize {
+    use calamine::{Reader, open_workbook_auto};
+    let j = Journal::open(journal).expect("journal opens");
+    let mut rows = j.rows(run_id).expect("rows");
     rows.sort_by_key(|r| r.index);
     let mut wb = open_workbook_auto(out).expect("the workbook opens");
     let results = wb.worksheet_range("Results").expect("a Results sheet");

@@ -8,13 +8,17 @@
 //!   identity key and the step (`user`, `link:12`, `group:ACME`, `app`). It outlives runs:
 //!   a later run reads it to finish what an earlier one started.
 //!
+//! - `leases`: which run holds each target now ([`lease`]): one run at a time per target.
+//!
 //! Never stores a password or token: rows are stored with their password cell blanked.
 
-use std::collections::HashMap;
+pub mod lease;
+
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::model::{Field, Layout, Outcome, Row, RunInfo, TargetStats};
@@ -28,9 +32,18 @@ pub enum Error {
     Sql(#[from] rusqlite::Error),
     #[error("journal: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("journal: {0}")]
+    Lease(String),
+    /// Another run took over this run's lease (it stopped renewing it for longer than the
+    /// lease lasts): nothing more may be sent to the target.
+    #[error(
+        "journal: the lease on target {target} was taken over by {by}; this run sends nothing more to it"
+    )]
+    LeaseLost { target: String, by: String },
 }
 
 pub use crate::model::{LedgerStep as Step, StepState};
+use lease::{Held, Holder, Standing, TakenOver, Taking};
 
 /// A past run, for `muster report --list`.
 #[derive(Debug, Clone)]
@@ -105,6 +118,15 @@ pub struct Journal {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
     group: Arc<Mutex<Group>>,
+    fence: Arc<Mutex<Option<Fence>>>,
+}
+
+/// The leases this journal handle holds: an intent for one of these targets is committed
+/// only while the lease is still this holder's (a run that lost its lease sends no more).
+#[derive(Debug, Clone)]
+struct Fence {
+    token: String,
+    targets: HashSet<String>,
 }
 
 /// One change of the step ledger, for [`Journal::commit`].
@@ -183,10 +205,19 @@ CREATE TABLE IF NOT EXISTS plans (
     made TEXT NOT NULL,
     path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS leases (
+    target TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    since TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
 ";
 
 /// The tables a muster journal holds; a database with any other table is not one.
-const TABLES: [&str; 4] = ["runs", "rows", "steps", "plans"];
+const TABLES: [&str; 5] = ["runs", "rows", "steps", "plans", "leases"];
 
 /// The tables of `conn` that are not a muster journal's (empty for a new file). A file
 /// that is not a database at all fails here, before anything is written.
@@ -215,6 +246,11 @@ impl Journal {
                 .map_err(|e| open_err(format!("cannot create folder: {e}")))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        // First: two runs starting together both open the file, and switching it to WAL
+        // or creating the tables waits for the other's lock instead of failing with
+        // "database is locked" (issue 26).
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| open_err(e.to_string()))?;
         // Before anything is written (even the WAL switch changes the file): a database
         // that holds tables of its own is someone else's.
         let foreign =
@@ -230,14 +266,13 @@ impl Journal {
             .map_err(|e| open_err(e.to_string()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| open_err(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| open_err(e.to_string()))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| open_err(format!("not a muster journal: {e}")))?;
         Ok(Journal {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
             group: Arc::new(Mutex::new(Group::default())),
+            fence: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -430,6 +465,8 @@ impl Journal {
     /// Records that a step's request is about to be sent. Committed before it is sent.
     pub fn intent(&self, run_id: &str, target: &str, key: &str, step: &str) -> Result<(), Error> {
         let conn = self.conn();
+        let fence = lock(&self.fence).clone();
+        check_fence(&conn, fence.as_ref(), target)?;
         put_intent(&conn, run_id, target, key, step, &now())
     }
 
@@ -475,11 +512,13 @@ impl Journal {
             !std::mem::replace(&mut group.committing, true)
         };
         if start {
-            let (conn, group) = (self.conn.clone(), self.group.clone());
+            let (conn, group, fence) = (self.conn.clone(), self.group.clone(), self.fence.clone());
             // The committer drains the queue until it finds it empty; whoever queues while
             // it commits is in its next transaction. Its result reaches every waiter through
             // its channel, so the join handle is not needed.
-            drop(tokio::task::spawn_blocking(move || drain(&conn, &group)));
+            drop(tokio::task::spawn_blocking(move || {
+                drain(&conn, &group, &fence)
+            }));
         }
         match answer.await {
             Ok(result) => result,
@@ -518,6 +557,131 @@ impl Journal {
             });
         }
         Ok(out)
+    }
+
+    /// Takes the leases of `targets` for `me`, all or none, in one transaction: a target
+    /// is free when no one holds it, `me` holds it, or its holder's lease is expired or
+    /// its process is gone ([`lease::standing`]; those are taken over and returned).
+    /// Otherwise nothing is taken and the busy targets are returned with their holders.
+    pub fn take_leases(
+        &self,
+        targets: &[String],
+        me: &Holder,
+        ttl: std::time::Duration,
+    ) -> Result<Taking, Error> {
+        let mut conn = self.conn();
+        // IMMEDIATE: the write lock from the start, so two runs reading "free" at once
+        // cannot both take it (a deferred read-then-write would fail instead of waiting).
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = clock_ms();
+        let mut over = Vec::new();
+        let mut busy = Vec::new();
+        for target in targets {
+            let Some(held) = held_lease(&tx, target)? else {
+                continue;
+            };
+            if held.holder.token == me.token {
+                continue;
+            }
+            match lease::standing(&held, me, now) {
+                Standing::Live => busy.push((target.clone(), held)),
+                why => over.push(TakenOver {
+                    target: target.clone(),
+                    from: held,
+                    why,
+                }),
+            }
+        }
+        if !busy.is_empty() {
+            return Ok(Taking::Busy(busy));
+        }
+        let expires = now.saturating_add(ttl_ms(ttl));
+        for target in targets {
+            tx.prepare_cached(
+                "INSERT INTO leases (target, token, run_id, pid, host, since, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (target) DO UPDATE SET token = ?2, run_id = ?3, pid = ?4,
+                     host = ?5, since = ?6, expires = ?7",
+            )?
+            .execute(params![
+                target, me.token, me.run_id, me.pid, me.host, me.since, expires
+            ])?;
+        }
+        tx.commit()?;
+        *lock(&self.fence) = Some(Fence {
+            token: me.token.clone(),
+            targets: targets.iter().cloned().collect(),
+        });
+        Ok(Taking::Taken(over))
+    }
+
+    /// Renews the leases `token` holds for `ttl` from now; returns the targets it leased
+    /// that another run has taken over since.
+    pub fn renew_leases(
+        &self,
+        token: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<String>, Error> {
+        let conn = self.conn();
+        let expires = clock_ms().saturating_add(ttl_ms(ttl));
+        conn.prepare_cached("UPDATE leases SET expires = ?2 WHERE token = ?1")?
+            .execute(params![token, expires])?;
+        let fence = lock(&self.fence).clone();
+        let mut lost = Vec::new();
+        if let Some(f) = fence.filter(|f| f.token == token) {
+            for target in &f.targets {
+                if held_lease(&conn, target)?.is_none_or(|h| h.holder.token != token) {
+                    lost.push(target.clone());
+                }
+            }
+        }
+        lost.sort();
+        Ok(lost)
+    }
+
+    /// Releases every lease `token` holds.
+    pub fn release_leases(&self, token: &str) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached("DELETE FROM leases WHERE token = ?1")?
+            .execute(params![token])?;
+        let mut fence = lock(&self.fence);
+        if fence.as_ref().is_some_and(|f| f.token == token) {
+            *fence = None;
+        }
+        Ok(())
+    }
+
+    /// Records the run the leases of `token` are for.
+    pub fn lease_run(&self, token: &str, run_id: &str) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached("UPDATE leases SET run_id = ?2 WHERE token = ?1")?
+            .execute(params![token, run_id])?;
+        Ok(())
+    }
+
+    /// A live lease held for the run `run_id` by anyone but `token`, with its target: that
+    /// run is still going, and `--resume` must not attach to it.
+    pub fn live_lease_of_run(
+        &self,
+        run_id: &str,
+        me: &Holder,
+    ) -> Result<Option<(String, Held)>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT target FROM leases WHERE run_id = ?1 AND token != ?2 ORDER BY target",
+        )?;
+        let targets: Vec<String> = stmt
+            .query_map(params![run_id, me.token], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let now = clock_ms();
+        for target in targets {
+            if let Some(held) = held_lease(&conn, &target)?
+                && lease::standing(&held, me, now) == Standing::Live
+            {
+                return Ok(Some((target, held)));
+            }
+        }
+        Ok(None)
     }
 
     /// The rows of a run in input order.
@@ -579,6 +743,37 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
 
+/// The journal's clock for leases: milliseconds since the epoch. The SQLite file is on
+/// this machine, so this machine's clock is the one every holder reads.
+fn clock_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn ttl_ms(ttl: std::time::Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The lease on `target`, if anyone holds it.
+fn held_lease(conn: &Connection, target: &str) -> Result<Option<Held>, Error> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT token, run_id, pid, host, since, expires FROM leases WHERE target = ?1",
+        )?
+        .query_row(params![target], |r| {
+            Ok(Held {
+                holder: Holder {
+                    token: r.get(0)?,
+                    run_id: r.get(1)?,
+                    pid: r.get(2)?,
+                    host: r.get(3)?,
+                    since: r.get(4)?,
+                },
+                expires_ms: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -628,8 +823,33 @@ fn put_clear(conn: &Connection, target: &str, key: &str, step: &str) -> Result<(
     Ok(())
 }
 
+/// Refuses an intent for `target` when this handle leased it and the lease is no longer
+/// its own: another run took it over, so this one may send nothing more there.
+fn check_fence(conn: &Connection, fence: Option<&Fence>, target: &str) -> Result<(), Error> {
+    let Some(fence) = fence.filter(|f| f.targets.contains(target)) else {
+        return Ok(());
+    };
+    let held = held_lease(conn, target)?;
+    match held {
+        Some(h) if h.holder.token == fence.token => Ok(()),
+        other => Err(Error::LeaseLost {
+            target: target.to_string(),
+            by: other.map_or_else(
+                || "no run (it was released)".into(),
+                |h| h.holder.describe(),
+            ),
+        }),
+    }
+}
+
 /// Applies one caller's writes inside an open transaction.
-fn apply(tx: &Transaction<'_>, p: &Pending, now: &str) -> Result<(), Error> {
+fn apply(tx: &Transaction<'_>, p: &Pending, now: &str, fence: Option<&Fence>) -> Result<(), Error> {
+    if p.writes
+        .iter()
+        .any(|w| matches!(w, StepWrite::Intent { .. }))
+    {
+        check_fence(tx, fence, &p.target)?;
+    }
     for w in &p.writes {
         match w {
             StepWrite::Intent { key, step } => {
@@ -646,7 +866,7 @@ fn apply(tx: &Transaction<'_>, p: &Pending, now: &str) -> Result<(), Error> {
 
 /// The group committer (on a blocking thread): commits what is pending, answers its
 /// callers, and repeats until nothing is pending.
-fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>) {
+fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>, fence: &Mutex<Option<Fence>>) {
     // Should the committer unwind (a panic inside SQLite), the next caller starts a new
     // one, and those whose writes were queued get an error instead of waiting for ever.
     struct Unwind<'a>(&'a Mutex<Group>);
@@ -671,9 +891,11 @@ fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>) {
             g.pending.drain(..n).collect::<Vec<_>>()
         };
         let now = now();
+        let fence = lock(fence).clone();
+        let fence = fence.as_ref();
         let mut conn = lock(conn);
         let together = conn.transaction().map_err(Error::from).and_then(|tx| {
-            batch.iter().try_for_each(|p| apply(&tx, p, &now))?;
+            batch.iter().try_for_each(|p| apply(&tx, p, &now, fence))?;
             tx.commit().map_err(Error::from)
         });
         match together {
@@ -688,7 +910,7 @@ fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>) {
             Err(_) => {
                 for p in batch {
                     let alone = conn.transaction().map_err(Error::from).and_then(|tx| {
-                        apply(&tx, &p, &now)?;
+                        apply(&tx, &p, &now, fence)?;
                         tx.commit().map_err(Error::from)
                     });
                     let _ = p.reply.send(alone);
@@ -872,6 +1094,102 @@ mod tests {
                 .as_deref(),
             Some("7")
         );
+    }
+
+    fn holder(run: &str, host: &str) -> Holder {
+        let mut h = Holder::me(run);
+        h.host = host.into();
+        h
+    }
+
+    #[test]
+    fn leases_are_taken_all_or_none_and_taken_over_once_expired() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let a = Journal::open(&path).unwrap();
+        let b = Journal::open(&path).unwrap();
+        let (ra, rb) = (holder("run-a", "ops-1"), holder("run-b", "ops-2"));
+        let both = ["motive".to_string(), "pegasus".to_string()];
+        let long = Duration::from_secs(60);
+        assert!(matches!(
+            a.take_leases(&both[1..], &ra, long).unwrap(),
+            Taking::Taken(over) if over.is_empty()
+        ));
+        // b needs both; pegasus is busy, so b takes neither.
+        match b.take_leases(&both, &rb, long).unwrap() {
+            Taking::Busy(busy) => {
+                assert_eq!(busy.len(), 1);
+                assert_eq!(busy[0].0, "pegasus");
+                assert_eq!(busy[0].1.holder.run_id, "run-a");
+                assert_eq!(busy[0].1.holder.host, "ops-1");
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = holder("run-c", "ops-3");
+        assert!(matches!(
+            b.take_leases(&both[..1], &c, long).unwrap(),
+            Taking::Taken(_)
+        ));
+        b.release_leases(&c.token).unwrap();
+        // a stops renewing: once its lease expired, b takes it over and says from whom.
+        a.renew_leases(&ra.token, Duration::ZERO).unwrap();
+        match b.take_leases(&both, &rb, long).unwrap() {
+            Taking::Taken(over) => {
+                assert_eq!(over.len(), 1);
+                assert_eq!(over[0].target, "pegasus");
+                assert_eq!(over[0].why, Standing::Expired);
+            }
+            other => panic!("{other:?}"),
+        }
+        // a may record what it already sent, but no new intent for pegasus.
+        a.done("run-a", "pegasus", "u1", "user", Some("1")).unwrap();
+        let err = a.intent("run-a", "pegasus", "u2", "user").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "journal: the lease on target pegasus was taken over by run run-b (pid"
+            ),
+            "{err}"
+        );
+        assert_eq!(a.renew_leases(&ra.token, long).unwrap(), vec!["pegasus"]);
+        // b's own intents go through; released, the targets are free for a again.
+        b.intent("run-b", "pegasus", "u2", "user").unwrap();
+        b.release_leases(&rb.token).unwrap();
+        assert!(matches!(
+            a.take_leases(&both, &ra, long).unwrap(),
+            Taking::Taken(over) if over.is_empty()
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_group_committed_intent_is_refused_once_the_lease_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let a = Journal::open(&path).unwrap();
+        let ra = holder("run-a", "ops-1");
+        let long = std::time::Duration::from_secs(60);
+        a.take_leases(&["t".to_string()], &ra, long).unwrap();
+        a.commit("run-a", "t", vec![write("intent", "k1", "user", None)])
+            .await
+            .unwrap();
+        a.renew_leases(&ra.token, std::time::Duration::ZERO)
+            .unwrap();
+        let rb = holder("run-b", "ops-2");
+        Journal::open(&path)
+            .unwrap()
+            .take_leases(&["t".to_string()], &rb, long)
+            .unwrap();
+        let err = a
+            .commit("run-a", "t", vec![write("intent", "k2", "user", None)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::LeaseLost { .. }), "{err}");
+        // Outcomes of what was sent are still recorded.
+        a.commit("run-a", "t", vec![write("done", "k1", "user", Some("9"))])
+            .await
+            .unwrap();
+        let steps = a.steps("t").unwrap();
+        assert_eq!(steps.len(), 1);
     }
 
     #[test]
