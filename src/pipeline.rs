@@ -338,6 +338,18 @@ pub async fn execute_plan(
     } else {
         Arc::new(Progress::new())
     };
+    // Users another run made: a row that finds one is `exists`, saying which run made it.
+    let mut made_elsewhere = HashMap::new();
+    if !args.dry_run {
+        for (name, jobs) in &work {
+            let made = journal.made_by_others(name, &run.run_id)?;
+            for job in jobs {
+                if let Some((by, at)) = made.get(&job.key) {
+                    made_elsewhere.insert(job.index, made_by(by, at));
+                }
+            }
+        }
+    }
     let target_work: Vec<TargetWork> = work
         .into_iter()
         .filter_map(|(name, jobs)| {
@@ -364,7 +376,24 @@ pub async fn execute_plan(
         },
     )
     .await?;
-    outcomes.extend(sent);
+    let mut noted = Vec::new();
+    for (index, mut outcome) in sent {
+        if outcome.status == Status::Exists && outcome.error.is_none() {
+            outcome.error = made_elsewhere.remove(&index);
+            if outcome.error.is_some() {
+                noted.push(index);
+            }
+        }
+        outcomes.insert(index, outcome);
+    }
+    // The engine recorded these before they were noted: the journal says what the
+    // workbook says.
+    journal.record_outcomes(
+        &run.run_id,
+        noted
+            .iter()
+            .filter_map(|i| outcomes.get(i).map(|o| (*i, o))),
+    )?;
 
     // Report in input order.
     let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
@@ -616,6 +645,18 @@ fn applies(purpose: &Purpose, target: &Target) -> bool {
         Purpose::Import => true,
         Purpose::Verify(_) => target.vendor == crate::model::VendorKind::Arobs,
     }
+}
+
+/// "made by run R at T" (T to the second, as the journal recorded it).
+fn made_by(run_id: &str, at: &str) -> String {
+    let at = chrono::DateTime::parse_from_rfc3339(at).map_or_else(
+        |_| at.to_string(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        },
+    );
+    format!("made by run {run_id} at {at}")
 }
 
 fn new_run_id(started: chrono::DateTime<chrono::Utc>) -> String {

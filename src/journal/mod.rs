@@ -462,6 +462,25 @@ impl Journal {
         Ok(out)
     }
 
+    /// The users of `target` that a run other than `run_id` made (their `user` step is
+    /// done), by identity key: (that run's id, when it recorded the user). A report says
+    /// so of a row it finds already there (issue 26: not "already taken").
+    pub fn made_by_others(
+        &self,
+        target: &str,
+        run_id: &str,
+    ) -> Result<HashMap<String, (String, String)>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, run_id, updated FROM steps
+             WHERE target = ?1 AND step = 'user' AND state = 'done' AND run_id != ?2",
+        )?;
+        let rows = stmt.query_map(params![target, run_id], |r| {
+            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Records that a step's request is about to be sent. Committed before it is sent.
     pub fn intent(&self, run_id: &str, target: &str, key: &str, step: &str) -> Result<(), Error> {
         let conn = self.conn();

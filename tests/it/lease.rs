@@ -139,6 +139,19 @@ async fn an_overlapping_run_refuses_or_waits_and_nothing_is_made_twice() {
         if delay_ms > 0 {
             assert_eq!(first.code, 0, "{at}: {}", first.stderr);
             assert!(refused(&second), "{at}: {}", second.stderr);
+            // The run that waited found every user made, and says by whom.
+            let j = Journal::open(&dir.join(".muster/journal.db")).unwrap();
+            let by = format!("made by run {} at ", first.run_id.as_deref().unwrap());
+            for row in j.rows(waiting.run_id.as_deref().unwrap()).unwrap() {
+                let o = row.outcome.unwrap();
+                assert_eq!(o.status, Status::Exists, "{at}: row {}", row.line);
+                assert!(
+                    o.error.as_deref().is_some_and(|e| e.starts_with(&by)),
+                    "{at}: row {}: {:?}",
+                    row.line,
+                    o.error
+                );
+            }
         } else {
             assert!(refused(&first) || refused(&second), "{at}: no one refused");
         }
