@@ -132,8 +132,10 @@ pub struct ImportArgs {
     /// DURATION, e.g. `--wait=10m`; without one, until it ends) instead of refusing.
     #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub wait: Option<String>,
-    /// The journal (SQLite) recording every step; default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
     /// Write passwords muster generated to this new file (mode 0600; an existing path is
     /// refused).
@@ -211,8 +213,10 @@ pub struct ApplyArgs {
     /// Where to write the result workbook.
     #[arg(long, value_name = "FILE", default_value = "results.xlsx")]
     pub out: PathBuf,
-    /// The journal (SQLite); default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
     /// Do not ask before removing users.
     #[arg(long)]
@@ -236,8 +240,10 @@ pub struct VerifyArgs {
     /// Where to write the result workbook.
     #[arg(long, value_name = "FILE", default_value = "verify.xlsx")]
     pub out: PathBuf,
-    /// The journal (SQLite); default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
     /// No progress or summary on the terminal.
     #[arg(long, short)]
@@ -337,8 +343,10 @@ pub struct ReportArgs {
     /// Rebuild the run's workbook at this path.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The journal to read; default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
 }
 

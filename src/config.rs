@@ -63,6 +63,11 @@ struct RawConfig {
     mapping: toml::Table,
     /// `[notify]`: a webhook told how each run ended (DESIGN "Ending a run").
     notify: Option<RawNotify>,
+    /// The journal: a file, or `postgres://…` shared by a team (issue 26).
+    journal: Option<String>,
+    /// The environment variable holding the PostgreSQL journal's password (else
+    /// `PGPASSWORD`).
+    journal_password_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -75,7 +80,13 @@ struct RawNotify {
 /// The keys of the file's top level, `[target.NAME]` and `[notify]`: each unknown key is
 /// reported with its line and column, all at once ([`check_keys`]). A test keeps these
 /// lists the same as the serde types' fields.
-const TOP_KEYS: &[&str] = &["target", "mapping", "notify"];
+const TOP_KEYS: &[&str] = &[
+    "target",
+    "mapping",
+    "notify",
+    "journal",
+    "journal_password_env",
+];
 const TARGET_KEYS: &[&str] = &[
     "vendor",
     "url",
@@ -440,6 +451,10 @@ pub struct Config {
     pub mapping: Overrides,
     /// `[notify]`, when the config has one.
     pub notify: Option<Notify>,
+    /// `journal = "…"`: a file or a `postgres://` URL (never with a password).
+    pub journal: Option<String>,
+    /// `journal_password_env = "VAR"`: where the PostgreSQL journal's password is.
+    pub journal_password_env: Option<String>,
 }
 
 impl Config {
@@ -616,11 +631,23 @@ impl Config {
                 Some(Notify { webhook, on })
             }
         };
+        if let Some(j) = &raw.journal
+            && let Ok(u) = url::Url::parse(j.trim())
+            && u.password().is_some()
+        {
+            // Never echoed: the file would hold the database's password.
+            return Err(invalid(
+                "journal".into(),
+                "holds a password (user:password@); the password comes from the environment: PGPASSWORD, or the variable journal_password_env names".into(),
+            ));
+        }
         Ok(Config {
             path: Some(path.to_path_buf()),
             targets,
             mapping,
             notify,
+            journal: raw.journal.map(|j| j.trim().to_string()),
+            journal_password_env: raw.journal_password_env,
         })
     }
 

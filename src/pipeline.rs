@@ -17,7 +17,7 @@ use crate::audit::Class;
 use crate::cli::ImportArgs;
 use crate::config::{Credentials, Notify, Target};
 use crate::journal::lease::{Holder, Lease};
-use crate::journal::{Journal, StoredRowRef};
+use crate::journal::{Journal, JournalAt, StoredRowRef};
 use crate::model::{Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::plan::prune::Recorded;
 use crate::plan::resume::{self, RunIdentity};
@@ -87,9 +87,9 @@ pub async fn execute_plan(
     let config = settings::config(args.input.config.as_deref(), command)?;
     settings::check_target(&config, args.input.target.as_deref())?;
     let deadline = settings::deadline(args.deadline)?;
-    let journal_path = settings::journal_path(args.journal.as_deref());
+    let journal_at = settings::journal(args.journal.as_deref(), env, &config)?;
     let mut keep: Vec<&Path> = args.input.files.iter().map(PathBuf::as_path).collect();
-    keep.push(&journal_path);
+    keep.extend(journal_at.file());
     report::output::check_writable(&args.out, &keep)?;
     if let Some(p) = &args.secrets_out {
         SecretsFile::check(p, args.secrets_append)?;
@@ -130,7 +130,7 @@ pub async fn execute_plan(
     let mut early_journal = None;
     let mut lease = None;
     if leasing && !targets.is_empty() {
-        let journal = Arc::new(Journal::open(&journal_path)?);
+        let journal = Arc::new(Journal::open_at(&journal_at)?);
         let quiet = args.quiet;
         let note = move |line: &str| {
             if !quiet {
@@ -193,13 +193,21 @@ pub async fn execute_plan(
             }
         }
         if args.plan_only {
-            return write_plan(&args, &roster, &rows, &checked, &planned, started);
+            return write_plan(
+                &args,
+                &journal_at,
+                &roster,
+                &rows,
+                &checked,
+                &planned,
+                started,
+            );
         }
     }
 
     let journal = match early_journal {
         Some(j) => j,
-        None => Arc::new(Journal::open(&journal_path)?),
+        None => Arc::new(Journal::open_at(&journal_at)?),
     };
     let fingerprint = resume::fingerprint(&RunIdentity {
         command,
@@ -213,7 +221,7 @@ pub async fn execute_plan(
     if args.resume && resumed.is_none() {
         bail!(
             "--resume: no unfinished run of these files in {}",
-            journal_path.display()
+            journal_at.shown()
         );
     }
     // Only a run no one is still carrying out is resumed (its targets' leases are free).
@@ -518,6 +526,7 @@ fn confirm_prune(counts: &str) -> anyhow::Result<()> {
 /// nothing.
 fn write_plan(
     args: &ImportArgs,
+    journal_at: &JournalAt,
     roster: &roster::Roster,
     rows: &[Row],
     checked: &[validate::Checked],
@@ -574,7 +583,7 @@ fn write_plan(
     }
     // The journal keeps the plan's digest: `apply` carries out only a plan recorded here,
     // unchanged (an edited copy with fresh digests is not one the journal knows).
-    let journal = Journal::open(&settings::journal_path(args.journal.as_deref()))?;
+    let journal = Journal::open_at(journal_at)?;
     let digest = report::plan::write(
         &args.out,
         &lines,
@@ -670,5 +679,8 @@ fn new_run_id(started: chrono::DateTime<chrono::Utc>) -> String {
 
 /// The command line as typed; it holds no secret (credentials come from the environment).
 fn command_line() -> String {
-    std::env::args().collect::<Vec<_>>().join(" ")
+    std::env::args()
+        .map(|a| crate::secret::redact_url_password(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

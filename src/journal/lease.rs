@@ -110,6 +110,32 @@ impl std::fmt::Display for TakenOver {
     }
 }
 
+/// What the leases `held` on the targets a run wants (`None`: no one holds it) mean for
+/// `me` at `now_ms`: the leases taken over from holders that are gone, or the busy ones.
+/// The one rule every journal store applies, inside its own transaction.
+pub fn sort_out(
+    held: Vec<(String, Option<Held>)>,
+    me: &Holder,
+    now_ms: i64,
+) -> Result<Vec<TakenOver>, Vec<(String, Held)>> {
+    let mut over = Vec::new();
+    let mut busy = Vec::new();
+    for (target, held) in held {
+        let Some(held) = held.filter(|h| h.holder.token != me.token) else {
+            continue;
+        };
+        match standing(&held, me, now_ms) {
+            Standing::Live => busy.push((target, held)),
+            why => over.push(TakenOver {
+                target,
+                from: held,
+                why,
+            }),
+        }
+    }
+    if busy.is_empty() { Ok(over) } else { Err(busy) }
+}
+
 /// What [`Journal::take_leases`] found: every lease taken, or the targets that are busy
 /// (then none was taken).
 #[derive(Debug, Clone)]

@@ -13,13 +13,14 @@
 //! Never stores a password or token: rows are stored with their password cell blanked.
 
 pub mod lease;
+mod pg;
+mod sqlite;
+
+pub use pg::PgAt;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use tokio::sync::oneshot;
 
 use crate::model::{Field, Layout, Outcome, Row, RunInfo, TargetStats};
 
@@ -34,6 +35,9 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("journal: {0}")]
     Lease(String),
+    /// The shared database refused or failed (its message, never the password).
+    #[error("journal: {0}")]
+    Db(String),
     /// Another run took over this run's lease (it stopped renewing it for longer than the
     /// lease lasts): nothing more may be sent to the target.
     #[error(
@@ -43,7 +47,7 @@ pub enum Error {
 }
 
 pub use crate::model::{LedgerStep as Step, StepState};
-use lease::{Held, Holder, Standing, TakenOver, Taking};
+use lease::{Held, Holder, Taking};
 
 /// A past run, for `muster report --list`.
 #[derive(Debug, Clone)]
@@ -111,14 +115,55 @@ impl StoredRow {
 /// A target's step ledger: every step recorded, by (identity key, step name).
 pub type Ledger = HashMap<(String, String), Step>;
 
-/// The journal file. Cheap to share: one connection behind a mutex; each call is one
-/// short transaction, except [`Journal::commit`], whose writes are committed together with
-/// every other task's pending writes (group commit).
+/// The journal: runs, rows, the step ledger and the leases, in one of two stores with the
+/// same guarantees (an intent is committed before its request is sent, an outcome after):
+/// the embedded SQLite file (the default) or a shared PostgreSQL database. Cheap to
+/// share; each call is one short transaction, except [`Journal::commit`], whose writes
+/// may be committed together with other tasks' pending writes (group commit).
 pub struct Journal {
-    path: PathBuf,
-    conn: Arc<Mutex<Connection>>,
-    group: Arc<Mutex<Group>>,
-    fence: Arc<Mutex<Option<Fence>>>,
+    store: Store,
+}
+
+/// Where the journal's records live.
+enum Store {
+    Sqlite(sqlite::Sqlite),
+    Postgres(pg::Pg),
+}
+
+/// Where the journal is: `--journal`, `MUSTER_JOURNAL` or `journal` in muster.toml
+/// (settings decide), a file or a PostgreSQL URL.
+#[derive(Debug, Clone)]
+pub enum JournalAt {
+    File(PathBuf),
+    Postgres(PgAt),
+}
+
+impl JournalAt {
+    /// The file or the URL without its password, for messages.
+    pub fn shown(&self) -> String {
+        match self {
+            JournalAt::File(p) => p.display().to_string(),
+            JournalAt::Postgres(at) => at.url.clone(),
+        }
+    }
+
+    /// The journal's file, when it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            JournalAt::File(p) => Some(p),
+            JournalAt::Postgres(_) => None,
+        }
+    }
+}
+
+/// Calls the same method of whichever store the journal has.
+macro_rules! on_store {
+    ($journal:expr, $s:ident => $call:expr) => {
+        match &$journal.store {
+            Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
+        }
+    };
 }
 
 /// The leases this journal handle holds: an intent for one of these targets is committed
@@ -127,6 +172,13 @@ pub struct Journal {
 struct Fence {
     token: String,
     targets: HashSet<String>,
+}
+
+impl Fence {
+    /// Whether this fence guards `target`.
+    fn guards(&self, target: &str) -> bool {
+        self.targets.contains(target)
+    }
 }
 
 /// One change of the step ledger, for [`Journal::commit`].
@@ -144,191 +196,54 @@ pub enum StepWrite {
     Clear { key: String, step: String },
 }
 
-/// Writes waiting for the group commit, and whether a committer is draining them.
-#[derive(Default)]
-struct Group {
-    pending: Vec<Pending>,
-    committing: bool,
-}
-
-/// One caller's writes and where its result goes.
-struct Pending {
-    run_id: String,
-    target: String,
-    writes: Vec<StepWrite>,
-    reply: oneshot::Sender<Result<(), Error>>,
-}
-
-/// Most callers' writes committed in one transaction (bounds the time a waiter waits).
-const GROUP_MAX: usize = 1024;
-
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish()
+        f.debug_struct("Journal").field("at", &self.path()).finish()
     }
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    info TEXT NOT NULL,
-    stats TEXT,
-    finished INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS rows (
-    run_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    source_file TEXT NOT NULL,
-    sheet TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    target TEXT,
-    vendor TEXT,
-    headers TEXT NOT NULL,
-    cells TEXT NOT NULL,
-    status TEXT,
-    outcome TEXT,
-    PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS steps (
-    target TEXT NOT NULL,
-    key TEXT NOT NULL,
-    step TEXT NOT NULL,
-    state TEXT NOT NULL,
-    id TEXT,
-    run_id TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    PRIMARY KEY (target, key, step)
-);
-CREATE TABLE IF NOT EXISTS plans (
-    digest TEXT PRIMARY KEY,
-    made TEXT NOT NULL,
-    path TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS leases (
-    target TEXT PRIMARY KEY,
-    token TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    host TEXT NOT NULL,
-    since TEXT NOT NULL,
-    expires INTEGER NOT NULL
-);
-";
-
-/// The tables a muster journal holds; a database with any other table is not one.
-const TABLES: [&str; 5] = ["runs", "rows", "steps", "plans", "leases"];
-
-/// The tables of `conn` that are not a muster journal's (empty for a new file). A file
-/// that is not a database at all fails here, before anything is written.
-fn foreign_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
-    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    let mut foreign = Vec::new();
-    for name in names {
-        let name = name?;
-        if !TABLES.contains(&name.as_str()) && !name.starts_with("sqlite_") {
-            foreign.push(name);
-        }
-    }
-    Ok(foreign)
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal at `path`, and its folder.
+    /// Opens (creating if needed) the SQLite journal at `path`, and its folder.
     pub fn open(path: &Path) -> Result<Journal, Error> {
-        let open_err = |message: String| Error::Open {
-            path: path.to_path_buf(),
-            message,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| open_err(format!("cannot create folder: {e}")))?;
-        }
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        // First: two runs starting together both open the file, and switching it to WAL
-        // or creating the tables waits for the other's lock instead of failing with
-        // "database is locked" (issue 26).
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| open_err(e.to_string()))?;
-        // Before anything is written (even the WAL switch changes the file): a database
-        // that holds tables of its own is someone else's.
-        let foreign =
-            foreign_tables(&conn).map_err(|e| open_err(format!("not a muster journal: {e}")))?;
-        if !foreign.is_empty() {
-            return Err(open_err(format!(
-                "not a muster journal: it holds other tables ({}); nothing was written to it",
-                foreign.join(", ")
-            )));
-        }
-        // WAL + NORMAL: a committed transaction survives the process being killed.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| open_err(e.to_string()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| open_err(e.to_string()))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| open_err(format!("not a muster journal: {e}")))?;
         Ok(Journal {
-            path: path.to_path_buf(),
-            conn: Arc::new(Mutex::new(conn)),
-            group: Arc::new(Mutex::new(Group::default())),
-            fence: Arc::new(Mutex::new(None)),
+            store: Store::Sqlite(sqlite::Sqlite::open(path)?),
         })
+    }
+
+    /// Opens the journal `at` says: the SQLite file (created if needed) or the shared
+    /// PostgreSQL database (its tables created if needed).
+    pub fn open_at(at: &JournalAt) -> Result<Journal, Error> {
+        Ok(Journal {
+            store: match at {
+                JournalAt::File(path) => Store::Sqlite(sqlite::Sqlite::open(path)?),
+                JournalAt::Postgres(pg) => Store::Postgres(pg::Pg::open(pg)?),
+            },
+        })
+    }
+
+    /// Where the journal is: the file, or the database's URL without its password.
+    pub fn path(&self) -> &Path {
+        on_store!(self, s => s.path())
     }
 
     /// Records a plan written by `--plan-only` by the digest of what `apply` acts on.
     pub fn record_plan(&self, digest: &str, made: &str, path: &str) -> Result<(), Error> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO plans (digest, made, path) VALUES (?1, ?2, ?3)",
-            params![digest, made, path],
-        )?;
-        Ok(())
+        on_store!(self, s => s.record_plan(digest, made, path))
     }
 
     /// When the plan with `digest` was recorded, if it was.
     pub fn plan_made(&self, digest: &str) -> Result<Option<String>, Error> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT made FROM plans WHERE digest = ?1",
-                params![digest],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    /// Where the file is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        lock(&self.conn)
+        on_store!(self, s => s.plan_made(digest))
     }
 
     /// Records a new run.
     pub fn begin_run(&self, info: &RunInfo, fingerprint: &str) -> Result<(), Error> {
-        self.conn().execute(
-            "INSERT INTO runs (id, fingerprint, info, finished) VALUES (?1, ?2, ?3, 0)",
-            params![info.run_id, fingerprint, serde_json::to_string(info)?],
-        )?;
-        Ok(())
+        on_store!(self, s => s.begin_run(info, fingerprint))
     }
 
     /// The newest unfinished run with this fingerprint (same command, same input files).
     pub fn unfinished_run(&self, fingerprint: &str) -> Result<Option<RunInfo>, Error> {
-        let info: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT info FROM runs WHERE fingerprint = ?1 AND finished = 0 ORDER BY rowid DESC LIMIT 1",
-                params![fingerprint],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(match info {
-            Some(s) => Some(serde_json::from_str(&s)?),
-            None => None,
-        })
+        on_store!(self, s => s.unfinished_run(fingerprint))
     }
 
     /// Stores a run's final info and per-target figures. `complete`: every row got a final
@@ -340,57 +255,17 @@ impl Journal {
         stats: &[TargetStats],
         complete: bool,
     ) -> Result<(), Error> {
-        self.conn().execute(
-            "UPDATE runs SET finished = ?4, info = ?2, stats = ?3 WHERE id = ?1",
-            params![
-                info.run_id,
-                serde_json::to_string(info)?,
-                serde_json::to_string(stats)?,
-                complete
-            ],
-        )?;
-        Ok(())
+        on_store!(self, s => s.finish_run(info, stats, complete))
     }
 
-    /// Stores the rows of a run (once, at its start), in one transaction.
+    /// Stores the rows of a run (once, at its start), in one transaction; rows already
+    /// stored are kept as they are.
     pub fn record_rows<'a>(
         &self,
         run_id: &str,
         rows: impl Iterator<Item = StoredRowRef<'a>>,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO rows (run_id, idx, source_file, sheet, line, target, vendor, headers, cells)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            let mut last_headers: Option<(*const Vec<String>, String)> = None;
-            for r in rows {
-                let ptr = r.headers as *const Vec<String>;
-                let headers = match &last_headers {
-                    Some((p, json)) if *p == ptr => json.clone(),
-                    _ => {
-                        let json = serde_json::to_string(r.headers)?;
-                        last_headers = Some((ptr, json.clone()));
-                        json
-                    }
-                };
-                stmt.execute(params![
-                    run_id,
-                    r.index as i64,
-                    r.source_file,
-                    r.sheet,
-                    r.line,
-                    r.target,
-                    r.vendor,
-                    headers,
-                    serde_json::to_string(&r.cells)?,
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        on_store!(self, s => s.record_rows(run_id, rows))
     }
 
     /// Stores many rows' outcomes in one transaction.
@@ -399,67 +274,17 @@ impl Journal {
         run_id: &str,
         outcomes: impl Iterator<Item = (usize, &'a Outcome)>,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE rows SET status = ?3, outcome = ?4 WHERE run_id = ?1 AND idx = ?2",
-            )?;
-            for (idx, o) in outcomes {
-                stmt.execute(params![
-                    run_id,
-                    idx as i64,
-                    o.status.key(),
-                    serde_json::to_string(o)?
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        on_store!(self, s => s.record_outcomes(run_id, outcomes))
     }
 
     /// The outcomes already recorded for a run, by row index.
     pub fn outcomes(&self, run_id: &str) -> Result<HashMap<usize, Outcome>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT idx, outcome FROM rows WHERE run_id = ?1 AND outcome IS NOT NULL")?;
-        let mut out = HashMap::new();
-        let rows = stmt.query_map(params![run_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        for row in rows {
-            let (idx, json) = row?;
-            out.insert(idx as usize, serde_json::from_str(&json)?);
-        }
-        Ok(out)
+        on_store!(self, s => s.outcomes(run_id))
     }
 
     /// Every step recorded for `target`, by (key, step).
     pub fn steps(&self, target: &str) -> Result<Ledger, Error> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT key, step, state, id, run_id FROM steps WHERE target = ?1")?;
-        let rows = stmt.query_map(params![target], |r| {
-            let state: String = r.get(2)?;
-            Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                Step {
-                    state: if state == "done" {
-                        StepState::Done
-                    } else {
-                        StepState::Intent
-                    },
-                    id: r.get(3)?,
-                    run_id: r.get(4)?,
-                },
-            ))
-        })?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let (k, v) = row?;
-            out.insert(k, v);
-        }
-        Ok(out)
+        on_store!(self, s => s.steps(target))
     }
 
     /// The users of `target` that a run other than `run_id` made (their `user` step is
@@ -470,23 +295,12 @@ impl Journal {
         target: &str,
         run_id: &str,
     ) -> Result<HashMap<String, (String, String)>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT key, run_id, updated FROM steps
-             WHERE target = ?1 AND step = 'user' AND state = 'done' AND run_id != ?2",
-        )?;
-        let rows = stmt.query_map(params![target, run_id], |r| {
-            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        on_store!(self, s => s.made_by_others(target, run_id))
     }
 
     /// Records that a step's request is about to be sent. Committed before it is sent.
     pub fn intent(&self, run_id: &str, target: &str, key: &str, step: &str) -> Result<(), Error> {
-        let conn = self.conn();
-        let fence = lock(&self.fence).clone();
-        check_fence(&conn, fence.as_ref(), target)?;
-        put_intent(&conn, run_id, target, key, step, &now())
+        on_store!(self, s => s.intent(run_id, target, key, step))
     }
 
     /// Records that a step is done, with the id it made.
@@ -498,140 +312,50 @@ impl Journal {
         step: &str,
         id: Option<&str>,
     ) -> Result<(), Error> {
-        let conn = self.conn();
-        put_done(&conn, run_id, target, key, step, id, &now())
+        on_store!(self, s => s.done(run_id, target, key, step, id))
     }
 
     /// Forgets a step whose request is known to have done nothing (refused, not sent).
     pub fn clear(&self, target: &str, key: &str, step: &str) -> Result<(), Error> {
-        let conn = self.conn();
-        put_clear(&conn, target, key, step)
+        on_store!(self, s => s.clear(target, key, step))
     }
 
-    /// Commits `writes` (in order, in one transaction) for `target`, together with every
-    /// other caller's writes pending at the same moment: one commit for many rows instead
-    /// of one per row. Returns once they are committed (an intent is then safe to act on).
-    /// The commit runs on a blocking thread (`spawn_blocking`), never on the async
-    /// runtime's workers; must be called within a tokio runtime.
+    /// Commits `writes` (in order, in one transaction) for `target`, possibly together
+    /// with other callers' writes pending at the same moment. Returns once they are
+    /// committed (an intent is then safe to act on). Never blocks the async runtime's
+    /// workers; must be called within a tokio runtime.
     pub async fn commit(
         &self,
         run_id: &str,
         target: &str,
         writes: Vec<StepWrite>,
     ) -> Result<(), Error> {
-        let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut group = lock(&self.group);
-            group.pending.push(Pending {
-                run_id: run_id.to_string(),
-                target: target.to_string(),
-                writes,
-                reply,
-            });
-            !std::mem::replace(&mut group.committing, true)
-        };
-        if start {
-            let (conn, group, fence) = (self.conn.clone(), self.group.clone(), self.fence.clone());
-            // The committer drains the queue until it finds it empty; whoever queues while
-            // it commits is in its next transaction. Its result reaches every waiter through
-            // its channel, so the join handle is not needed.
-            drop(tokio::task::spawn_blocking(move || {
-                drain(&conn, &group, &fence)
-            }));
-        }
-        match answer.await {
-            Ok(result) => result,
-            // The committer ended without answering: only a panic in SQLite does that.
-            Err(_) => Err(Error::Open {
-                path: self.path.clone(),
-                message: "the journal's writer stopped before committing".into(),
-            }),
-        }
+        on_store!(self, s => s.commit(run_id, target, writes).await)
     }
 
     /// Past runs, newest first.
     pub fn runs(&self) -> Result<Vec<RunSummary>, Error> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT id, info, finished, stats FROM runs ORDER BY rowid DESC")?;
-        let runs: Vec<(String, String, bool, Option<String>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut counts_stmt = conn.prepare(
-            "SELECT COALESCE(status, 'unknown'), COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY 1 ORDER BY 1",
-        )?;
-        let mut out = Vec::new();
-        for (id, info, finished, stats) in runs {
-            let counts = counts_stmt
-                .query_map(params![id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-                .collect::<Result<_, _>>()?;
-            out.push(RunSummary {
-                info: serde_json::from_str(&info)?,
-                finished,
-                stats: match stats {
-                    Some(s) => serde_json::from_str(&s)?,
-                    None => Vec::new(),
-                },
-                counts,
-            });
-        }
-        Ok(out)
+        on_store!(self, s => s.runs())
+    }
+
+    /// The rows of a run in input order.
+    pub fn rows(&self, run_id: &str) -> Result<Vec<StoredRow>, Error> {
+        on_store!(self, s => s.rows(run_id))
     }
 
     /// Takes the leases of `targets` for `me`, all or none, in one transaction: a target
     /// is free when no one holds it, `me` holds it, or its holder's lease is expired or
     /// its process is gone ([`lease::standing`]; those are taken over and returned).
     /// Otherwise nothing is taken and the busy targets are returned with their holders.
+    /// Once taken, an intent for one of these targets is committed only while the lease
+    /// is still `me`'s.
     pub fn take_leases(
         &self,
         targets: &[String],
         me: &Holder,
         ttl: std::time::Duration,
     ) -> Result<Taking, Error> {
-        let mut conn = self.conn();
-        // IMMEDIATE: the write lock from the start, so two runs reading "free" at once
-        // cannot both take it (a deferred read-then-write would fail instead of waiting).
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = clock_ms();
-        let mut over = Vec::new();
-        let mut busy = Vec::new();
-        for target in targets {
-            let Some(held) = held_lease(&tx, target)? else {
-                continue;
-            };
-            if held.holder.token == me.token {
-                continue;
-            }
-            match lease::standing(&held, me, now) {
-                Standing::Live => busy.push((target.clone(), held)),
-                why => over.push(TakenOver {
-                    target: target.clone(),
-                    from: held,
-                    why,
-                }),
-            }
-        }
-        if !busy.is_empty() {
-            return Ok(Taking::Busy(busy));
-        }
-        let expires = now.saturating_add(ttl_ms(ttl));
-        for target in targets {
-            tx.prepare_cached(
-                "INSERT INTO leases (target, token, run_id, pid, host, since, expires)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (target) DO UPDATE SET token = ?2, run_id = ?3, pid = ?4,
-                     host = ?5, since = ?6, expires = ?7",
-            )?
-            .execute(params![
-                target, me.token, me.run_id, me.pid, me.host, me.since, expires
-            ])?;
-        }
-        tx.commit()?;
-        *lock(&self.fence) = Some(Fence {
-            token: me.token.clone(),
-            targets: targets.iter().cloned().collect(),
-        });
-        Ok(Taking::Taken(over))
+        on_store!(self, s => s.take_leases(targets, me, ttl))
     }
 
     /// Renews the leases `token` holds for `ttl` from now; returns the targets it leased
@@ -641,107 +365,27 @@ impl Journal {
         token: &str,
         ttl: std::time::Duration,
     ) -> Result<Vec<String>, Error> {
-        let conn = self.conn();
-        let expires = clock_ms().saturating_add(ttl_ms(ttl));
-        conn.prepare_cached("UPDATE leases SET expires = ?2 WHERE token = ?1")?
-            .execute(params![token, expires])?;
-        let fence = lock(&self.fence).clone();
-        let mut lost = Vec::new();
-        if let Some(f) = fence.filter(|f| f.token == token) {
-            for target in &f.targets {
-                if held_lease(&conn, target)?.is_none_or(|h| h.holder.token != token) {
-                    lost.push(target.clone());
-                }
-            }
-        }
-        lost.sort();
-        Ok(lost)
+        on_store!(self, s => s.renew_leases(token, ttl))
     }
 
     /// Releases every lease `token` holds.
     pub fn release_leases(&self, token: &str) -> Result<(), Error> {
-        self.conn()
-            .prepare_cached("DELETE FROM leases WHERE token = ?1")?
-            .execute(params![token])?;
-        let mut fence = lock(&self.fence);
-        if fence.as_ref().is_some_and(|f| f.token == token) {
-            *fence = None;
-        }
-        Ok(())
+        on_store!(self, s => s.release_leases(token))
     }
 
     /// Records the run the leases of `token` are for.
     pub fn lease_run(&self, token: &str, run_id: &str) -> Result<(), Error> {
-        self.conn()
-            .prepare_cached("UPDATE leases SET run_id = ?2 WHERE token = ?1")?
-            .execute(params![token, run_id])?;
-        Ok(())
+        on_store!(self, s => s.lease_run(token, run_id))
     }
 
-    /// A live lease held for the run `run_id` by anyone but `token`, with its target: that
+    /// A live lease held for the run `run_id` by anyone but `me`, with its target: that
     /// run is still going, and `--resume` must not attach to it.
     pub fn live_lease_of_run(
         &self,
         run_id: &str,
         me: &Holder,
     ) -> Result<Option<(String, Held)>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT target FROM leases WHERE run_id = ?1 AND token != ?2 ORDER BY target",
-        )?;
-        let targets: Vec<String> = stmt
-            .query_map(params![run_id, me.token], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let now = clock_ms();
-        for target in targets {
-            if let Some(held) = held_lease(&conn, &target)?
-                && lease::standing(&held, me, now) == Standing::Live
-            {
-                return Ok(Some((target, held)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The rows of a run in input order.
-    pub fn rows(&self, run_id: &str) -> Result<Vec<StoredRow>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT idx, source_file, sheet, line, target, vendor, headers, cells, outcome
-             FROM rows WHERE run_id = ?1 ORDER BY idx",
-        )?;
-        let rows = stmt.query_map(params![run_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, u32>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, Option<String>>(8)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (idx, source_file, sheet, line, target, vendor, headers, cells, outcome) = row?;
-            out.push(StoredRow {
-                index: idx as usize,
-                source_file,
-                sheet,
-                line,
-                target,
-                vendor,
-                headers: serde_json::from_str(&headers)?,
-                cells: serde_json::from_str(&cells)?,
-                outcome: match outcome {
-                    Some(o) => Some(serde_json::from_str(&o)?),
-                    None => None,
-                },
-            });
-        }
-        Ok(out)
+        on_store!(self, s => s.live_lease_of_run(run_id, me))
     }
 }
 
@@ -758,191 +402,75 @@ pub struct StoredRowRef<'a> {
     pub cells: Vec<&'a str>,
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339()
+/// A run's summary from its stored text (both stores keep runs as JSON).
+fn run_summary(
+    info: &str,
+    finished: bool,
+    stats: Option<&str>,
+    counts: Vec<(String, u64)>,
+) -> Result<RunSummary, Error> {
+    Ok(RunSummary {
+        info: serde_json::from_str(info)?,
+        finished,
+        stats: match stats {
+            Some(s) => serde_json::from_str(s)?,
+            None => Vec::new(),
+        },
+        counts,
+    })
 }
 
-/// The journal's clock for leases: milliseconds since the epoch. The SQLite file is on
-/// this machine, so this machine's clock is the one every holder reads.
-fn clock_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+/// A row as both stores keep it: its JSON columns still text.
+struct RawRow {
+    index: i64,
+    source_file: String,
+    sheet: String,
+    line: u32,
+    target: Option<String>,
+    vendor: Option<String>,
+    headers: String,
+    cells: String,
+    outcome: Option<String>,
+}
+
+impl RawRow {
+    fn decode(self) -> Result<StoredRow, Error> {
+        Ok(StoredRow {
+            index: self.index as usize,
+            source_file: self.source_file,
+            sheet: self.sheet,
+            line: self.line,
+            target: self.target,
+            vendor: self.vendor,
+            headers: serde_json::from_str(&self.headers)?,
+            cells: serde_json::from_str(&self.cells)?,
+            outcome: match self.outcome {
+                Some(o) => Some(serde_json::from_str(&o)?),
+                None => None,
+            },
+        })
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339()
 }
 
 fn ttl_ms(ttl: std::time::Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The lease on `target`, if anyone holds it.
-fn held_lease(conn: &Connection, target: &str) -> Result<Option<Held>, Error> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT token, run_id, pid, host, since, expires FROM leases WHERE target = ?1",
-        )?
-        .query_row(params![target], |r| {
-            Ok(Held {
-                holder: Holder {
-                    token: r.get(0)?,
-                    run_id: r.get(1)?,
-                    pid: r.get(2)?,
-                    host: r.get(3)?,
-                    since: r.get(4)?,
-                },
-                expires_ms: r.get(5)?,
-            })
-        })
-        .optional()?)
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
+    // A panic while holding the lock cannot leave a store inconsistent: keep going.
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn put_intent(
-    conn: &Connection,
-    run_id: &str,
-    target: &str,
-    key: &str,
-    step: &str,
-    now: &str,
-) -> Result<(), Error> {
-    conn.prepare_cached(
-        "INSERT INTO steps (target, key, step, state, id, run_id, updated)
-         VALUES (?1, ?2, ?3, 'intent', NULL, ?4, ?5)
-         ON CONFLICT (target, key, step) DO UPDATE SET state = 'intent', run_id = ?4, updated = ?5
-         WHERE steps.state != 'done'",
-    )?
-    .execute(params![target, key, step, run_id, now])?;
-    Ok(())
-}
-
-fn put_done(
-    conn: &Connection,
-    run_id: &str,
-    target: &str,
-    key: &str,
-    step: &str,
-    id: Option<&str>,
-    now: &str,
-) -> Result<(), Error> {
-    conn.prepare_cached(
-        "INSERT INTO steps (target, key, step, state, id, run_id, updated)
-         VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)
-         ON CONFLICT (target, key, step) DO UPDATE SET state = 'done', id = ?4, run_id = ?5, updated = ?6",
-    )?
-    .execute(params![target, key, step, id, run_id, now])?;
-    Ok(())
-}
-
-fn put_clear(conn: &Connection, target: &str, key: &str, step: &str) -> Result<(), Error> {
-    conn.prepare_cached(
-        "DELETE FROM steps WHERE target = ?1 AND key = ?2 AND step = ?3 AND state = 'intent'",
-    )?
-    .execute(params![target, key, step])?;
-    Ok(())
-}
-
-/// Refuses an intent for `target` when this handle leased it and the lease is no longer
-/// its own: another run took it over, so this one may send nothing more there.
-fn check_fence(conn: &Connection, fence: Option<&Fence>, target: &str) -> Result<(), Error> {
-    let Some(fence) = fence.filter(|f| f.targets.contains(target)) else {
-        return Ok(());
-    };
-    let held = held_lease(conn, target)?;
-    match held {
-        Some(h) if h.holder.token == fence.token => Ok(()),
-        other => Err(Error::LeaseLost {
-            target: target.to_string(),
-            by: other.map_or_else(
-                || "no run (it was released)".into(),
-                |h| h.holder.describe(),
-            ),
-        }),
-    }
-}
-
-/// Applies one caller's writes inside an open transaction.
-fn apply(tx: &Transaction<'_>, p: &Pending, now: &str, fence: Option<&Fence>) -> Result<(), Error> {
-    if p.writes
-        .iter()
-        .any(|w| matches!(w, StepWrite::Intent { .. }))
-    {
-        check_fence(tx, fence, &p.target)?;
-    }
-    for w in &p.writes {
-        match w {
-            StepWrite::Intent { key, step } => {
-                put_intent(tx, &p.run_id, &p.target, key, step, now)?
-            }
-            StepWrite::Done { key, step, id } => {
-                put_done(tx, &p.run_id, &p.target, key, step, id.as_deref(), now)?
-            }
-            StepWrite::Clear { key, step } => put_clear(tx, &p.target, key, step)?,
-        }
-    }
-    Ok(())
-}
-
-/// The group committer (on a blocking thread): commits what is pending, answers its
-/// callers, and repeats until nothing is pending.
-fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>, fence: &Mutex<Option<Fence>>) {
-    // Should the committer unwind (a panic inside SQLite), the next caller starts a new
-    // one, and those whose writes were queued get an error instead of waiting for ever.
-    struct Unwind<'a>(&'a Mutex<Group>);
-    impl Drop for Unwind<'_> {
-        fn drop(&mut self) {
-            if std::thread::panicking() {
-                let mut g = lock(self.0);
-                g.committing = false;
-                g.pending.clear();
-            }
-        }
-    }
-    let _unwind = Unwind(group);
-    loop {
-        let batch = {
-            let mut g = lock(group);
-            if g.pending.is_empty() {
-                g.committing = false;
-                return;
-            }
-            let n = g.pending.len().min(GROUP_MAX);
-            g.pending.drain(..n).collect::<Vec<_>>()
-        };
-        let now = now();
-        let fence = lock(fence).clone();
-        let fence = fence.as_ref();
-        let mut conn = lock(conn);
-        let together = conn.transaction().map_err(Error::from).and_then(|tx| {
-            batch.iter().try_for_each(|p| apply(&tx, p, &now, fence))?;
-            tx.commit().map_err(Error::from)
-        });
-        match together {
-            Ok(()) => {
-                drop(conn);
-                for p in batch {
-                    let _ = p.reply.send(Ok(()));
-                }
-            }
-            // Something failed (and the transaction was rolled back): commit each caller's
-            // writes on its own, so each gets its own result and no one's failure is another's.
-            Err(_) => {
-                for p in batch {
-                    let alone = conn.transaction().map_err(Error::from).and_then(|tx| {
-                        apply(&tx, &p, &now, fence)?;
-                        tx.commit().map_err(Error::from)
-                    });
-                    let _ = p.reply.send(alone);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::lease::Standing;
     use super::*;
     use crate::model::{Action, Status};
+    use rusqlite::Connection;
 
     fn info(id: &str) -> RunInfo {
         RunInfo {

@@ -116,11 +116,15 @@ async fn an_overlapping_run_refuses_or_waits_and_nothing_is_made_twice() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let second = import(&dir, "second.xlsx", &[], &[]);
         let waiting = import(&dir, "third.xlsx", &["--wait=2m"], &[]);
+        // Each child's pipes are read while it runs: a run blocked on a full pipe would
+        // hold its lease.
+        let read = |c: Child| std::thread::spawn(move || ended(c.wait_with_output().unwrap()));
+        let (first, second, waiting) = (read(first), read(second), read(waiting));
         let (first, second, waiting) = tokio::task::spawn_blocking(move || {
             (
-                ended(first.wait_with_output().unwrap()),
-                ended(second.wait_with_output().unwrap()),
-                ended(waiting.wait_with_output().unwrap()),
+                first.join().unwrap(),
+                second.join().unwrap(),
+                waiting.join().unwrap(),
             )
         })
         .await
@@ -219,7 +223,8 @@ async fn a_killed_or_stalled_holder_is_taken_over_and_its_run_finished_once() {
             // Reaped: a process that is gone, not a zombie that still exists.
             holder.wait().unwrap();
         }
-        let waited = tokio::task::spawn_blocking(move || waiting.wait_with_output().unwrap())
+        let waited = std::thread::spawn(move || waiting.wait_with_output().unwrap());
+        let waited = tokio::task::spawn_blocking(move || waited.join().unwrap())
             .await
             .unwrap();
         let _ = holder.kill();

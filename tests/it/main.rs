@@ -23,6 +23,7 @@ mod operator;
 mod outage;
 mod pegasus;
 mod plan;
+mod postgres;
 mod redirect;
 mod report;
 mod revoked;
