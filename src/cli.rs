@@ -64,6 +64,11 @@ pub enum Command {
         after_help = "Examples:\n  muster apply plan.xlsx\n  muster apply plan.xlsx --out results.xlsx --yes"
     )]
     Apply(ApplyArgs),
+    /// Work on journals: copy a local history into the team's shared journal.
+    #[command(
+        after_help = "Examples:\n  muster journal copy --from .muster/journal.db --to postgres://muster@db.example/muster"
+    )]
+    Journal(JournalArgs),
     /// List every roster field with its aliases, and how headers are matched.
     #[command(after_help = "Examples:\n  muster fields\n  muster fields | grep -i mail")]
     Fields,
@@ -328,6 +333,31 @@ pub struct DemoArgs {
     /// No progress on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JournalArgs {
+    #[command(subcommand)]
+    pub action: JournalAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum JournalAction {
+    /// Copy every run, row, step and plan of one journal into another (what the
+    /// destination holds is kept); typically a folder's .muster/journal.db into the
+    /// team's PostgreSQL journal.
+    Copy(JournalCopyArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JournalCopyArgs {
+    /// The journal to copy: a SQLite file or a postgres:// URL.
+    #[arg(long, value_name = "FILE|URL")]
+    pub from: PathBuf,
+    /// The journal to copy into (created if needed): a file or a postgres:// URL
+    /// (password from PGPASSWORD).
+    #[arg(long, value_name = "FILE|URL")]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args, Clone, Default)]

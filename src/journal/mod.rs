@@ -378,6 +378,18 @@ impl Journal {
         on_store!(self, s => s.lease_run(token, run_id))
     }
 
+    /// Everything this journal holds but its leases, for a copy.
+    pub fn export(&self) -> Result<Dump, Error> {
+        on_store!(self, s => s.export())
+    }
+
+    /// Adds `dump` (another journal's history) in one transaction: what this journal
+    /// already holds is kept, except that a step it holds as an intent becomes done when
+    /// the dump knows it is.
+    pub fn import(&self, dump: &Dump) -> Result<Copied, Error> {
+        on_store!(self, s => s.import(dump))
+    }
+
     /// A live lease held for the run `run_id` by anyone but `me`, with its target: that
     /// run is still going, and `--resume` must not attach to it.
     pub fn live_lease_of_run(
@@ -400,6 +412,66 @@ pub struct StoredRowRef<'a> {
     pub headers: &'a Vec<String>,
     /// Cells with the password blanked.
     pub cells: Vec<&'a str>,
+}
+
+/// A journal's whole history as stored, for `muster journal copy`: runs oldest first,
+/// their rows, the step ledger and the plans (leases are not history: not copied).
+#[derive(Debug, Clone, Default)]
+pub struct Dump {
+    pub runs: Vec<DumpRun>,
+    pub rows: Vec<DumpRow>,
+    pub steps: Vec<DumpStep>,
+    /// (digest, made, path)
+    pub plans: Vec<(String, String, String)>,
+}
+
+/// A run as stored (its info and stats are JSON text).
+#[derive(Debug, Clone)]
+pub struct DumpRun {
+    pub id: String,
+    pub fingerprint: String,
+    pub info: String,
+    pub stats: Option<String>,
+    pub finished: bool,
+}
+
+/// A row as stored (headers, cells and outcome are JSON text).
+#[derive(Debug, Clone)]
+pub struct DumpRow {
+    pub run_id: String,
+    pub index: i64,
+    pub source_file: String,
+    pub sheet: String,
+    pub line: i64,
+    pub target: Option<String>,
+    pub vendor: Option<String>,
+    pub headers: String,
+    pub cells: String,
+    pub status: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// A step of the ledger as stored.
+#[derive(Debug, Clone)]
+pub struct DumpStep {
+    pub target: String,
+    pub key: String,
+    pub step: String,
+    /// `intent` or `done`.
+    pub state: String,
+    pub id: Option<String>,
+    pub run_id: String,
+    pub updated: String,
+}
+
+/// What a copy added: runs, rows, steps and plans the destination did not hold (what it
+/// held is kept; an intent it held becomes done when the copy knows it is).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Copied {
+    pub runs: u64,
+    pub rows: u64,
+    pub steps: u64,
+    pub plans: u64,
 }
 
 /// A run's summary from its stored text (both stores keep runs as JSON).

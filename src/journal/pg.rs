@@ -24,8 +24,8 @@ use tokio::sync::oneshot;
 
 use super::lease::{self, Held, Holder, Standing, Taking};
 use super::{
-    Error, Fence, Ledger, RawRow, RunSummary, Step, StepState, StepWrite, StoredRow, StoredRowRef,
-    lock, now, run_summary, ttl_ms,
+    Copied, Dump, DumpRow, DumpRun, DumpStep, Error, Fence, Ledger, RawRow, RunSummary, Step,
+    StepState, StepWrite, StoredRow, StoredRowRef, lock, now, run_summary, ttl_ms,
 };
 use crate::model::{Outcome, RunInfo, TargetStats};
 use crate::secret::Secret;
@@ -561,6 +561,132 @@ impl Pg {
                 run_summary(&info, finished, stats.as_deref(), counts)
             })
             .collect()
+    }
+
+    pub(super) fn export(&self) -> Result<Dump, Error> {
+        self.call(|c| {
+            let runs = c
+                .query(
+                    "SELECT id, fingerprint, info, stats, finished FROM muster_runs ORDER BY seq",
+                    &[],
+                )
+                .map_err(db)?
+                .into_iter()
+                .map(|r| DumpRun {
+                    id: r.get(0),
+                    fingerprint: r.get(1),
+                    info: r.get(2),
+                    stats: r.get(3),
+                    finished: r.get(4),
+                })
+                .collect();
+            let rows = c
+                .query(
+                    "SELECT run_id, idx, source_file, sheet, line, target, vendor, headers, cells, status, outcome
+                     FROM muster_rows ORDER BY run_id, idx",
+                    &[],
+                )
+                .map_err(db)?
+                .into_iter()
+                .map(|r| DumpRow {
+                    run_id: r.get(0),
+                    index: r.get(1),
+                    source_file: r.get(2),
+                    sheet: r.get(3),
+                    line: r.get(4),
+                    target: r.get(5),
+                    vendor: r.get(6),
+                    headers: r.get(7),
+                    cells: r.get(8),
+                    status: r.get(9),
+                    outcome: r.get(10),
+                })
+                .collect();
+            let steps = c
+                .query(
+                    "SELECT target, key, step, state, id, run_id, updated FROM muster_steps",
+                    &[],
+                )
+                .map_err(db)?
+                .into_iter()
+                .map(|r| DumpStep {
+                    target: r.get(0),
+                    key: r.get(1),
+                    step: r.get(2),
+                    state: r.get(3),
+                    id: r.get(4),
+                    run_id: r.get(5),
+                    updated: r.get(6),
+                })
+                .collect();
+            let plans = c
+                .query("SELECT digest, made, path FROM muster_plans", &[])
+                .map_err(db)?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            Ok(Dump {
+                runs,
+                rows,
+                steps,
+                plans,
+            })
+        })
+    }
+
+    pub(super) fn import(&self, dump: &Dump) -> Result<Copied, Error> {
+        let dump = dump.clone();
+        self.call(move |c| {
+            let mut tx = c.transaction().map_err(db)?;
+            let mut copied = Copied::default();
+            for r in &dump.runs {
+                copied.runs += tx
+                    .execute(
+                        "INSERT INTO muster_runs (id, fingerprint, info, stats, finished)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                        &[&r.id, &r.fingerprint, &r.info, &r.stats, &r.finished],
+                    )
+                    .map_err(db)?;
+            }
+            for r in &dump.rows {
+                copied.rows += tx
+                    .execute(
+                        "INSERT INTO muster_rows (run_id, idx, source_file, sheet, line, target, vendor, headers, cells, status, outcome)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (run_id, idx) DO NOTHING",
+                        &[
+                            &r.run_id, &r.index, &r.source_file, &r.sheet, &r.line, &r.target,
+                            &r.vendor, &r.headers, &r.cells, &r.status, &r.outcome,
+                        ],
+                    )
+                    .map_err(db)?;
+            }
+            for st in &dump.steps {
+                copied.steps += tx
+                    .execute(
+                        "INSERT INTO muster_steps (target, key, step, state, id, run_id, updated)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (target, key, step) DO UPDATE SET state = EXCLUDED.state,
+                             id = EXCLUDED.id, run_id = EXCLUDED.run_id, updated = EXCLUDED.updated
+                         WHERE muster_steps.state = 'intent' AND EXCLUDED.state = 'done'",
+                        &[
+                            &st.target, &st.key, &st.step, &st.state, &st.id, &st.run_id,
+                            &st.updated,
+                        ],
+                    )
+                    .map_err(db)?;
+            }
+            for (digest, made, path) in &dump.plans {
+                copied.plans += tx
+                    .execute(
+                        "INSERT INTO muster_plans (digest, made, path) VALUES ($1, $2, $3)
+                         ON CONFLICT (digest) DO NOTHING",
+                        &[digest, made, path],
+                    )
+                    .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(copied)
+        })
     }
 
     pub(super) fn rows(&self, run_id: &str) -> Result<Vec<StoredRow>, Error> {

@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 
 use super::lease::{self, Held, Holder, Standing, Taking};
 use super::{
-    Error, Fence, Ledger, RawRow, RunSummary, Step, StepState, StepWrite, StoredRow, StoredRowRef,
-    lock, now, run_summary, ttl_ms,
+    Copied, Dump, DumpRow, DumpRun, DumpStep, Error, Fence, Ledger, RawRow, RunSummary, Step,
+    StepState, StepWrite, StoredRow, StoredRowRef, lock, now, run_summary, ttl_ms,
 };
 use crate::model::{Outcome, RunInfo, TargetStats};
 
@@ -564,6 +564,106 @@ impl Sqlite {
     }
 
     /// The rows of a run in input order.
+    pub(super) fn export(&self) -> Result<Dump, Error> {
+        let conn = self.conn();
+        let runs = conn
+            .prepare("SELECT id, fingerprint, info, stats, finished FROM runs ORDER BY rowid")?
+            .query_map([], |r| {
+                Ok(DumpRun {
+                    id: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    info: r.get(2)?,
+                    stats: r.get(3)?,
+                    finished: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let rows = conn
+            .prepare(
+                "SELECT run_id, idx, source_file, sheet, line, target, vendor, headers, cells, status, outcome
+                 FROM rows ORDER BY run_id, idx",
+            )?
+            .query_map([], |r| {
+                Ok(DumpRow {
+                    run_id: r.get(0)?,
+                    index: r.get(1)?,
+                    source_file: r.get(2)?,
+                    sheet: r.get(3)?,
+                    line: r.get(4)?,
+                    target: r.get(5)?,
+                    vendor: r.get(6)?,
+                    headers: r.get(7)?,
+                    cells: r.get(8)?,
+                    status: r.get(9)?,
+                    outcome: r.get(10)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let steps = conn
+            .prepare("SELECT target, key, step, state, id, run_id, updated FROM steps")?
+            .query_map([], |r| {
+                Ok(DumpStep {
+                    target: r.get(0)?,
+                    key: r.get(1)?,
+                    step: r.get(2)?,
+                    state: r.get(3)?,
+                    id: r.get(4)?,
+                    run_id: r.get(5)?,
+                    updated: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let plans = conn
+            .prepare("SELECT digest, made, path FROM plans")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(Dump {
+            runs,
+            rows,
+            steps,
+            plans,
+        })
+    }
+
+    pub(super) fn import(&self, dump: &Dump) -> Result<Copied, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut copied = Copied::default();
+        for r in &dump.runs {
+            copied.runs += tx.execute(
+                "INSERT OR IGNORE INTO runs (id, fingerprint, info, stats, finished) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.id, r.fingerprint, r.info, r.stats, r.finished],
+            )? as u64;
+        }
+        for r in &dump.rows {
+            copied.rows += tx.execute(
+                "INSERT OR IGNORE INTO rows (run_id, idx, source_file, sheet, line, target, vendor, headers, cells, status, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    r.run_id, r.index, r.source_file, r.sheet, r.line, r.target, r.vendor,
+                    r.headers, r.cells, r.status, r.outcome
+                ],
+            )? as u64;
+        }
+        for st in &dump.steps {
+            copied.steps += tx.execute(
+                "INSERT INTO steps (target, key, step, state, id, run_id, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (target, key, step) DO UPDATE SET state = ?4, id = ?5, run_id = ?6, updated = ?7
+                 WHERE steps.state = 'intent' AND ?4 = 'done'",
+                params![st.target, st.key, st.step, st.state, st.id, st.run_id, st.updated],
+            )? as u64;
+        }
+        for (digest, made, path) in &dump.plans {
+            copied.plans += tx.execute(
+                "INSERT OR IGNORE INTO plans (digest, made, path) VALUES (?1, ?2, ?3)",
+                params![digest, made, path],
+            )? as u64;
+        }
+        tx.commit()?;
+        Ok(copied)
+    }
+
     pub(super) fn rows(&self, run_id: &str) -> Result<Vec<StoredRow>, Error> {
         let conn = self.conn();
         let mut stmt = conn.prepare(

@@ -448,3 +448,58 @@ async fn two_folders_sharing_a_postgres_journal_make_each_user_and_group_once() 
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folders_journal_copied_into_the_shared_one_carries_its_history_and_ledger() {
+    let Some(pg) = Cluster::start("postgres::a_folders_journal_copied_into_the_shared_one") else {
+        return;
+    };
+    let url = pg.database("copy");
+    let w = World::start_apart(Options::default()).await;
+    let config = w.config("rate = \"none\"");
+    let roster = w.write("roster.csv", &vendor_roster("traccar", 30));
+    let file = w.path("j.db");
+    let out = w.path("r.xlsx");
+    let exit = w.import(&roster, &config, &file, &out, &[]).await.unwrap();
+    assert_eq!(exit, muster::Exit::Success);
+    let (from, to) = (file.display().to_string(), url.clone());
+    let copy = [
+        "journal",
+        "copy",
+        "--from",
+        from.as_str(),
+        "--to",
+        to.as_str(),
+    ];
+    assert_eq!(w.muster(&copy).await.unwrap(), muster::Exit::Success);
+    // Copying again adds nothing: what the shared journal holds is kept.
+    let before = open(&url).export().unwrap();
+    w.muster(&copy).await.unwrap();
+    let after = open(&url).export().unwrap();
+    assert_eq!(
+        (after.runs.len(), after.rows.len(), after.steps.len()),
+        (before.runs.len(), before.rows.len(), before.steps.len())
+    );
+    let local = Journal::open(&file).unwrap();
+    let shared = open(&url);
+    assert_eq!(
+        shared.steps("traccar").unwrap(),
+        local.steps("traccar").unwrap()
+    );
+    let run = &local.runs().unwrap()[0].info.run_id;
+    assert_eq!(
+        assert_workbook_matches_stored(&out, &shared, run),
+        30,
+        "the copied run is the run the workbook shows"
+    );
+    // Importing the same roster against the shared journal makes nothing again.
+    let again = w.path("again.xlsx");
+    let exit = w
+        .import(&roster, &config, Path::new(&url), &again, &[])
+        .await
+        .unwrap();
+    assert_eq!(exit, muster::Exit::Success);
+    assert_eq!(w.stat("traccar", "created"), 30);
+    let newest = &shared.runs().unwrap()[0];
+    assert_eq!(newest.counts, vec![("exists".to_string(), 30)]);
+}
