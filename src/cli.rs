@@ -66,7 +66,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Work on journals: copy a local history into the team's shared journal.
     #[command(
-        after_help = "Examples:\n  muster journal copy --from .muster/journal.db --to postgres://muster@db.example/muster"
+        after_help = "Examples:\n  muster journal copy --from .muster/journal.db --to postgres://muster@db.example/muster\n  muster journal copy --from old-laptop/journal.db --to .muster/journal.db"
     )]
     Journal(JournalArgs),
     /// List every roster field with its aliases, and how headers are matched.
