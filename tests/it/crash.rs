@@ -261,6 +261,23 @@ fn touched(w: &World, vendor: &str) -> usize {
 /// per vendor; `MUSTER_LONG=1`: 20 kills over 1,600.
 #[test]
 fn sigkill_during_a_sync_with_prune_then_rerun_leaves_the_platform_as_the_roster_says() {
+    sigkill_during_sync(|w, _| w.path("j.db"));
+}
+
+/// The same against a shared PostgreSQL journal (issue 26).
+#[test]
+fn sigkill_during_a_sync_with_prune_on_a_postgres_journal() {
+    let Some(pg) = crate::postgres::Cluster::start(
+        "crash::sigkill_during_a_sync_with_prune_on_a_postgres_journal",
+    ) else {
+        return;
+    };
+    sigkill_during_sync(|_, vendor| PathBuf::from(pg.database(vendor)));
+}
+
+/// Kills a `--mode sync --prune` import of each vendor at random moments, then runs it
+/// to the end; `journal` gives the `--journal` of each vendor's world.
+fn sigkill_during_sync(journal: impl Fn(&World, &str) -> PathBuf) {
     use muster::model::VendorKind;
     use muster::sandbox::seed::PlatformSeed;
 
@@ -309,7 +326,7 @@ fn sigkill_during_a_sync_with_prune_then_rerun_leaves_the_platform_as_the_roster
         let importer = Importer {
             roster: roster(&w, "roster.csv", vendor, &listed, &changed),
             config: config.clone(),
-            journal: w.path("j.db"),
+            journal: journal(&w, vendor.key()),
             out: w.path("r.xlsx"),
             extra: vec![
                 "--mode",
