@@ -223,6 +223,10 @@ pub struct ApplyArgs {
     /// `journal`.
     #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
+    /// When another run is importing to a target the plan needs: wait for it (at most
+    /// DURATION; without one, until it ends) instead of refusing.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub wait: Option<String>,
     /// Do not ask before removing users.
     #[arg(long)]
     pub yes: bool,

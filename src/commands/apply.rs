@@ -88,6 +88,7 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
         },
         out: args.out,
         journal: args.journal,
+        wait: args.wait,
         quiet: args.quiet,
         allow_insecure_http: args.allow_insecure_http,
         mode,
