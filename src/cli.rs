@@ -64,6 +64,11 @@ pub enum Command {
         after_help = "Examples:\n  muster apply plan.xlsx\n  muster apply plan.xlsx --out results.xlsx --yes"
     )]
     Apply(ApplyArgs),
+    /// Work on journals: copy a local history into the team's shared journal.
+    #[command(
+        after_help = "Examples:\n  muster journal copy --from .muster/journal.db --to postgres://muster@db.example/muster\n  muster journal copy --from old-laptop/journal.db --to .muster/journal.db"
+    )]
+    Journal(JournalArgs),
     /// List every roster field with its aliases, and how headers are matched.
     #[command(after_help = "Examples:\n  muster fields\n  muster fields | grep -i mail")]
     Fields,
@@ -128,8 +133,14 @@ pub struct ImportArgs {
     /// Continue the last unfinished run of these files.
     #[arg(long)]
     pub resume: bool,
-    /// The journal (SQLite) recording every step; default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// When another run is importing to a target this run needs: wait for it (at most
+    /// DURATION, e.g. `--wait=10m`; without one, until it ends) instead of refusing.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub wait: Option<String>,
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
     /// Write passwords muster generated to this new file (mode 0600; an existing path is
     /// refused).
@@ -212,9 +223,15 @@ pub struct ApplyArgs {
     /// Where to write the result workbook.
     #[arg(long, value_name = "FILE", default_value = "results.xlsx")]
     pub out: PathBuf,
-    /// The journal (SQLite); default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
+    /// When another run is importing to a target the plan needs: wait for it (at most
+    /// DURATION; without one, until it ends) instead of refusing.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub wait: Option<String>,
     /// Do not ask before removing users.
     #[arg(long)]
     pub yes: bool,
@@ -237,8 +254,10 @@ pub struct VerifyArgs {
     /// Where to write the result workbook.
     #[arg(long, value_name = "FILE", default_value = "verify.xlsx")]
     pub out: PathBuf,
-    /// The journal (SQLite); default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
     /// No progress or summary on the terminal.
     #[arg(long, short)]
@@ -325,6 +344,31 @@ pub struct DemoArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args, Clone)]
+pub struct JournalArgs {
+    #[command(subcommand)]
+    pub action: JournalAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum JournalAction {
+    /// Copy every run, row, step and plan of one journal into another (what the
+    /// destination holds is kept); typically a folder's .muster/journal.db into the
+    /// team's PostgreSQL journal.
+    Copy(JournalCopyArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JournalCopyArgs {
+    /// The journal to copy: a SQLite file or a postgres:// URL.
+    #[arg(long, value_name = "FILE|URL")]
+    pub from: PathBuf,
+    /// The journal to copy into (created if needed): a file or a postgres:// URL
+    /// (password from PGPASSWORD).
+    #[arg(long, value_name = "FILE|URL")]
+    pub to: PathBuf,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct ReportArgs {
     /// The run to report (see --list).
@@ -338,8 +382,10 @@ pub struct ReportArgs {
     /// Rebuild the run's workbook at this path.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The journal to read; default .muster/journal.db.
-    #[arg(long, value_name = "FILE")]
+    /// The journal: a SQLite file (default .muster/journal.db) or a postgres:// URL a
+    /// team shares (password from PGPASSWORD); else MUSTER_JOURNAL, else the config's
+    /// `journal`.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
 }
 

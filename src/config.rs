@@ -63,6 +63,11 @@ struct RawConfig {
     mapping: toml::Table,
     /// `[notify]`: a webhook told how each run ended (DESIGN "Ending a run").
     notify: Option<RawNotify>,
+    /// The journal: a file, or `postgres://…` shared by a team (issue 26).
+    journal: Option<String>,
+    /// The environment variable holding the PostgreSQL journal's password (else
+    /// `PGPASSWORD`).
+    journal_password_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -75,7 +80,13 @@ struct RawNotify {
 /// The keys of the file's top level, `[target.NAME]` and `[notify]`: each unknown key is
 /// reported with its line and column, all at once ([`check_keys`]). A test keeps these
 /// lists the same as the serde types' fields.
-const TOP_KEYS: &[&str] = &["target", "mapping", "notify"];
+const TOP_KEYS: &[&str] = &[
+    "target",
+    "mapping",
+    "notify",
+    "journal",
+    "journal_password_env",
+];
 const TARGET_KEYS: &[&str] = &[
     "vendor",
     "url",
@@ -474,6 +485,10 @@ pub struct Config {
     pub mapping: Overrides,
     /// `[notify]`, when the config has one.
     pub notify: Option<Notify>,
+    /// `journal = "…"`: a file or a `postgres://` URL (never with a password).
+    pub journal: Option<String>,
+    /// `journal_password_env = "VAR"`: where the PostgreSQL journal's password is.
+    pub journal_password_env: Option<String>,
 }
 
 impl Config {
@@ -721,6 +736,16 @@ impl Config {
                 }
             })
         };
+        if let Some(j) = &raw.journal
+            && let Ok(u) = url::Url::parse(j.trim())
+            && u.password().is_some()
+        {
+            // Never echoed: the file would hold the database's password.
+            problems.push(invalid(
+                "journal".into(),
+                "holds a password (user:password@); the password comes from the environment: PGPASSWORD, or the variable journal_password_env names".into(),
+            ));
+        }
         let notify = take!(notify_of()).flatten();
         if !problems.is_empty() {
             return Err(if problems.len() == 1 {
@@ -734,6 +759,8 @@ impl Config {
             targets,
             mapping,
             notify,
+            journal: raw.journal.map(|j| j.trim().to_string()),
+            journal_password_env: raw.journal_password_env,
         })
     }
 
@@ -835,6 +862,23 @@ pub fn show_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
+/// The seconds `text` says: `30`, `30s`, `500ms`, `2m`, `2min`, `1h` (any number, even
+/// negative or endless: the caller bounds it).
+pub(crate) fn seconds_of(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (num, unit) = [
+        ("ms", 0.001),
+        ("min", 60.0),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+    ]
+    .iter()
+    .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|n| (n, *unit)))
+    .unwrap_or((text, 1.0));
+    num.trim().parse::<f64>().ok().map(|n| n * unit)
+}
+
 /// `30`, `"30s"`, `"500ms"`, `"2m"`: positive, finite and at most [`MAX_TIMEOUT`].
 /// `protect = [...]`: each entry an email or login, normalised as identity keys are
 /// ([`crate::model::normalise_key`]); an empty entry, one with spaces, commas or control
@@ -878,22 +922,9 @@ fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
         toml::Value::Float(f) => bounded(*f, f),
         toml::Value::String(s) => {
             let s = s.trim();
-            let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-                (n, 0.001)
-            } else if let Some(n) = s.strip_suffix('s') {
-                (n, 1.0)
-            } else if let Some(n) = s.strip_suffix("min") {
-                (n, 60.0)
-            } else if let Some(n) = s.strip_suffix('m') {
-                (n, 60.0)
-            } else {
-                (s, 1.0)
-            };
-            let n: f64 = num
-                .trim()
-                .parse()
-                .map_err(|_| format!("\"{s}\" is not a duration like \"30s\" or \"500ms\""))?;
-            bounded(n * mult, &format_args!("\"{s}\""))
+            let n = seconds_of(s)
+                .ok_or_else(|| format!("\"{s}\" is not a duration like \"30s\" or \"500ms\""))?;
+            bounded(n, &format_args!("\"{s}\""))
         }
         other => Err(format!("{other} is not a duration like \"30s\"")),
     }

@@ -16,7 +16,8 @@ use anyhow::{Context as _, bail};
 use crate::audit::Class;
 use crate::cli::ImportArgs;
 use crate::config::{Credentials, Notify, Target};
-use crate::journal::{Journal, StoredRowRef};
+use crate::journal::lease::{Holder, Lease};
+use crate::journal::{Journal, JournalAt, StoredRowRef};
 use crate::model::{Action, Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::plan::prune::Recorded;
 use crate::plan::resume::{self, RunIdentity};
@@ -91,9 +92,9 @@ pub async fn execute_plan(
     let config = settings::config(args.input.config.as_deref(), command)?;
     settings::check_target(&config, args.input.target.as_deref())?;
     let deadline = settings::deadline(args.deadline)?;
-    let journal_path = settings::journal_path(args.journal.as_deref());
+    let journal_at = settings::journal(args.journal.as_deref(), env, &config)?;
     let mut keep: Vec<&Path> = args.input.files.iter().map(PathBuf::as_path).collect();
-    keep.push(&journal_path);
+    keep.extend(journal_at.file());
     report::output::check_writable(&args.out, &keep)?;
     if let Some(p) = &args.secrets_out {
         SecretsFile::check(p, args.secrets_append)?;
@@ -123,6 +124,38 @@ pub async fn execute_plan(
         .filter_map(|c| c.target.as_deref())
         .filter(|t| applies(&purpose, t));
     let (targets, mut credentials) = settings::connect(used, env, args.allow_insecure_http)?;
+
+    // One run at a time per target (issue 26): a run that writes takes the lease of every
+    // target it uses before it lists, resumes or sends anything, and holds it to the end
+    // (released when `lease` is dropped, on every return). Read-only work takes none.
+    let wait = settings::wait(args.wait.as_deref())?;
+    let ttl = settings::lease_ttl(env)?;
+    let run_id = new_run_id(started);
+    let leasing = matches!(purpose, Purpose::Import) && !args.dry_run && !args.plan_only;
+    let mut early_journal = None;
+    let mut lease = None;
+    if leasing && !targets.is_empty() {
+        let journal = Arc::new(Journal::open_at(&journal_at)?);
+        let quiet = args.quiet;
+        let note = move |line: &str| {
+            if !quiet {
+                crate::say!("{line}");
+            }
+        };
+        let names = targets.keys().cloned().collect();
+        lease = Some(
+            Lease::take(
+                journal.clone(),
+                names,
+                Holder::me(&run_id),
+                ttl,
+                wait,
+                &note,
+            )
+            .await?,
+        );
+        early_journal = Some(journal);
+    }
 
     // The plan step of `--mode upsert|sync` and `--plan-only`: list each target, compare.
     let plan_settings = PlanSettings::of(&args);
@@ -165,13 +198,24 @@ pub async fn execute_plan(
             }
         }
         if args.plan_only {
-            return write_plan(&args, &roster, &rows, &checked, &planned, started);
+            return write_plan(
+                &args,
+                &journal_at,
+                &roster,
+                &rows,
+                &checked,
+                &planned,
+                started,
+            );
         }
     } else if matches!(purpose, Purpose::Import) {
         identify(&mut planned, &checked, &credentials).await?;
     }
 
-    let journal = Arc::new(Journal::open(&journal_path)?);
+    let journal = match early_journal {
+        Some(j) => j,
+        None => Arc::new(Journal::open_at(&journal_at)?),
+    };
     let fingerprint = resume::fingerprint(&RunIdentity {
         command,
         inputs: &roster.inputs,
@@ -184,7 +228,17 @@ pub async fn execute_plan(
     if args.resume && resumed.is_none() {
         bail!(
             "--resume: no unfinished run of these files in {}",
-            journal_path.display()
+            journal_at.shown()
+        );
+    }
+    // Only a run no one is still carrying out is resumed (its targets' leases are free).
+    if let (Some(info), Some(lease)) = (&resumed, &lease)
+        && let Some((target, held)) = journal.live_lease_of_run(&info.run_id, lease.holder())?
+    {
+        bail!(
+            "run {} is still running: target {target} is being imported by {}; wait for it, or pass --wait",
+            info.run_id,
+            held.holder.describe()
         );
     }
     let resuming = resumed.is_some();
@@ -198,7 +252,7 @@ pub async fn execute_plan(
         }
         None => {
             let info = RunInfo {
-                run_id: new_run_id(started),
+                run_id: run_id.clone(),
                 command: command.into(),
                 command_line: command_line(),
                 started,
@@ -212,6 +266,9 @@ pub async fn execute_plan(
             info
         }
     };
+    if let Some(lease) = &mut lease {
+        lease.set_run(&run.run_id)?;
+    }
     // A resumed sync with --prune listed the platforms afresh: its users to prune are
     // matched to the rows the interrupted attempt recorded.
     let mut settled = HashMap::new();
@@ -296,6 +353,18 @@ pub async fn execute_plan(
     } else {
         Arc::new(Progress::new())
     };
+    // Users another run made: a row that finds one is `exists`, saying which run made it.
+    let mut made_elsewhere = HashMap::new();
+    if !args.dry_run {
+        for (name, jobs) in &work {
+            let made = journal.made_by_others(name, &run.run_id)?;
+            for job in jobs {
+                if let Some((by, at)) = made.get(&job.key) {
+                    made_elsewhere.insert(job.index, made_by(by, at));
+                }
+            }
+        }
+    }
     let target_work: Vec<TargetWork> = work
         .into_iter()
         .filter_map(|(name, jobs)| {
@@ -330,7 +399,24 @@ pub async fn execute_plan(
     let _listening = AbortOnDrop(listener);
     let (sent, stats) = submitted?;
     let interrupted = interrupt.requested().is_some();
-    outcomes.extend(sent);
+    let mut noted = Vec::new();
+    for (index, mut outcome) in sent {
+        if outcome.status == Status::Exists && outcome.error.is_none() {
+            outcome.error = made_elsewhere.remove(&index);
+            if outcome.error.is_some() {
+                noted.push(index);
+            }
+        }
+        outcomes.insert(index, outcome);
+    }
+    // The engine recorded these before they were noted: the journal says what the
+    // workbook says.
+    journal.record_outcomes(
+        &run.run_id,
+        noted
+            .iter()
+            .filter_map(|i| outcomes.get(i).map(|o| (*i, o))),
+    )?;
 
     // Report in input order.
     let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
@@ -562,6 +648,7 @@ fn confirm_prune(counts: &str) -> anyhow::Result<()> {
 /// nothing.
 fn write_plan(
     args: &ImportArgs,
+    journal_at: &JournalAt,
     roster: &roster::Roster,
     rows: &[Row],
     checked: &[validate::Checked],
@@ -618,7 +705,7 @@ fn write_plan(
     }
     // The journal keeps the plan's digest: `apply` carries out only a plan recorded here,
     // unchanged (an edited copy with fresh digests is not one the journal knows).
-    let journal = Journal::open(&settings::journal_path(args.journal.as_deref()))?;
+    let journal = Journal::open_at(journal_at)?;
     let digest = report::plan::write(
         &args.out,
         &lines,
@@ -692,6 +779,18 @@ fn applies(purpose: &Purpose, target: &Target) -> bool {
     }
 }
 
+/// "made by run R at T" (T to the second, as the journal recorded it).
+fn made_by(run_id: &str, at: &str) -> String {
+    let at = chrono::DateTime::parse_from_rfc3339(at).map_or_else(
+        |_| at.to_string(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        },
+    );
+    format!("made by run {run_id} at {at}")
+}
+
 fn new_run_id(started: chrono::DateTime<chrono::Utc>) -> String {
     use rand::Rng;
     format!(
@@ -703,5 +802,8 @@ fn new_run_id(started: chrono::DateTime<chrono::Utc>) -> String {
 
 /// The command line as typed; it holds no secret (credentials come from the environment).
 fn command_line() -> String {
-    std::env::args().collect::<Vec<_>>().join(" ")
+    std::env::args()
+        .map(|a| crate::secret::redact_url_password(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

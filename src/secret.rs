@@ -35,6 +35,26 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `text` with the password of a `postgres://` URL in it (a `--journal` argument, maybe
+/// `--journal=URL`) replaced by `***`: for the command line muster records and shows.
+pub fn redact_url_password(text: &str) -> String {
+    let Some(at) = text
+        .find("postgres://")
+        .or_else(|| text.find("postgresql://"))
+    else {
+        return text.to_string();
+    };
+    match url::Url::parse(&text[at..]) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            format!("{}{url}", &text[..at])
+        }
+        Ok(_) => text.to_string(),
+        // Unreadable: show nothing after the scheme rather than a password.
+        Err(_) => format!("{}postgres://…", &text[..at]),
+    }
+}
+
 /// Every secret muster holds for one target (its credentials, the rows' passwords, the
 /// passwords it generated), and the forms a platform may echo them in: as they are,
 /// JSON-escaped, percent-encoded, and the password inside a Basic token. [`Scrubber::scrub`]
@@ -111,6 +131,23 @@ fn basic_password(token: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_urls_password_is_never_shown() {
+        assert_eq!(
+            redact_url_password("--journal=postgres://ops:s3cret@db.example:5432/muster"),
+            "--journal=postgres://ops:***@db.example:5432/muster"
+        );
+        assert_eq!(
+            redact_url_password("postgresql://ops:p%40ss@db/m?sslmode=require"),
+            "postgresql://ops:***@db/m?sslmode=require"
+        );
+        assert_eq!(
+            redact_url_password("postgres://ops@db/m"),
+            "postgres://ops@db/m"
+        );
+        assert_eq!(redact_url_password("roster.xlsx"), "roster.xlsx");
+    }
 
     #[test]
     fn secret_is_never_formatted() {

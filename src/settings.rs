@@ -14,7 +14,10 @@ use anyhow::{Context as _, bail};
 use crate::cli::{ImportArgs, InputArgs};
 use crate::config::{Config, Credentials, Target};
 use crate::env::Env;
+use crate::journal::lease::{self, Wait};
+use crate::journal::{JournalAt, PgAt};
 use crate::model::Mode;
+use crate::secret::Secret;
 
 /// The default journal, relative to the working directory.
 pub const DEFAULT_JOURNAL: &str = ".muster/journal.db";
@@ -108,9 +111,52 @@ impl<'a> From<&'a InputArgs> for Input<'a> {
     }
 }
 
-/// The journal: `--journal`, else [`DEFAULT_JOURNAL`].
-pub fn journal_path(arg: Option<&Path>) -> PathBuf {
-    arg.map_or_else(|| PathBuf::from(DEFAULT_JOURNAL), Path::to_path_buf)
+/// The environment variable naming the journal when `--journal` is not given.
+pub const JOURNAL_ENV: &str = "MUSTER_JOURNAL";
+
+/// Where a PostgreSQL journal's password is, unless `journal_password_env` names another.
+pub const PG_PASSWORD_ENV: &str = "PGPASSWORD";
+
+/// The journal: `--journal`, else `MUSTER_JOURNAL`, else the config's `journal`, else
+/// [`DEFAULT_JOURNAL`]. A `postgres://` (or `postgresql://`) URL is the shared database;
+/// its password comes from the URL given on the command line or in the environment (and
+/// is then never shown), else the variable `journal_password_env` names, else
+/// `PGPASSWORD`. The config's URL never holds one (`Config::parse` refuses it).
+pub fn journal(arg: Option<&Path>, env: &Env, config: &Config) -> anyhow::Result<JournalAt> {
+    let (text, from) = if let Some(p) = arg {
+        (p.to_string_lossy().into_owned(), "--journal")
+    } else if let Some(v) = env.get(JOURNAL_ENV) {
+        (v, JOURNAL_ENV)
+    } else if let Some(j) = &config.journal {
+        (j.clone(), "the config's journal")
+    } else {
+        return Ok(JournalAt::File(PathBuf::from(DEFAULT_JOURNAL)));
+    };
+    if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Ok(JournalAt::File(PathBuf::from(text)));
+    }
+    // Never echoed: it may hold a password.
+    let mut url = url::Url::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{from}: not a PostgreSQL URL ({e})"))?;
+    let in_url = url.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    if in_url.is_some() {
+        let _ = url.set_password(None);
+    }
+    let password = match (in_url, &config.journal_password_env) {
+        (Some(p), _) => Some(p),
+        (None, Some(var)) => Some(env.get(var).ok_or_else(|| {
+            anyhow::anyhow!("journal_password_env names {var}, which is not set")
+        })?),
+        (None, None) => env.get(PG_PASSWORD_ENV),
+    };
+    Ok(JournalAt::Postgres(PgAt {
+        url: url.to_string(),
+        password: password.map(Secret::new),
+    }))
 }
 
 /// The targets rows use, each with its credentials from the environment and its URL
@@ -220,6 +266,39 @@ impl PlanSettings {
     }
 }
 
+/// The environment variable that sets how long a lease lasts without a renewal (seconds,
+/// or `500ms`, `2s`): hidden, for tests that make a holder die and must not wait the
+/// default 30 s for its lease to expire.
+pub const LEASE_TTL_ENV: &str = "MUSTER_LEASE_TTL";
+
+/// How long a run's leases last without a renewal: [`LEASE_TTL_ENV`], else 30 s.
+pub fn lease_ttl(env: &Env) -> anyhow::Result<Duration> {
+    match env.get(LEASE_TTL_ENV) {
+        None => Ok(lease::DEFAULT_TTL),
+        Some(text) => match parse_duration(&text) {
+            Some(d) if d >= Duration::from_millis(100) => Ok(d),
+            _ => bail!("{LEASE_TTL_ENV}={text}: not a duration of 100ms or more, like \"30s\""),
+        },
+    }
+}
+
+/// `--wait[=DURATION]`: how long to wait for targets another run is importing to.
+pub fn wait(arg: Option<&str>) -> anyhow::Result<Wait> {
+    match arg.map(str::trim) {
+        None => Ok(Wait::No),
+        Some("") => Ok(Wait::Forever),
+        Some(text) => match parse_duration(text) {
+            Some(d) => Ok(Wait::For(d)),
+            None => bail!("--wait={text}: not a duration like 90s, 10m or 2h"),
+        },
+    }
+}
+
+/// `90`, `90s`, `500ms`, `10m`, `10min`, `2h`: a finite duration from 0 up.
+fn parse_duration(text: &str) -> Option<Duration> {
+    Duration::try_from_secs_f64(crate::config::seconds_of(text)?).ok()
+}
+
 /// `--deadline` as a duration; a negative or endless one cannot be a deadline.
 pub fn deadline(seconds: Option<f64>) -> anyhow::Result<Option<Duration>> {
     match seconds {
@@ -272,6 +351,109 @@ mod tests {
         assert!(check_target(&none, Some("motive")).is_ok());
         let err = check_target(&none, Some("motiv")).unwrap_err().to_string();
         assert!(err.contains("did you mean motive?"), "{err}");
+    }
+
+    #[test]
+    fn the_journal_is_the_flag_the_variable_the_config_or_the_file_and_its_password_is_hidden() {
+        let config = |extra: &str| {
+            Config::parse(
+                &format!("{extra}[target.t]\nvendor = \"traccar\"\nurl = \"https://t.example\"\n"),
+                Path::new("muster.toml"),
+            )
+        };
+        let none = Env::with([]);
+        let plain = config("").unwrap();
+        assert_eq!(
+            journal(None, &none, &plain).unwrap().file(),
+            Some(Path::new(DEFAULT_JOURNAL))
+        );
+        let shared = config("journal = \"postgres://ops@db.example/muster\"\n").unwrap();
+        let JournalAt::Postgres(at) = journal(None, &none, &shared).unwrap() else {
+            panic!("a database")
+        };
+        assert_eq!(at.url, "postgres://ops@db.example/muster");
+        // The flag wins over the variable, which wins over the config.
+        let env = Env::with([(JOURNAL_ENV.to_string(), "from-env.db".to_string())]);
+        assert_eq!(
+            journal(None, &env, &shared).unwrap().file(),
+            Some(Path::new("from-env.db"))
+        );
+        assert_eq!(
+            journal(Some(Path::new("flag.db")), &env, &shared)
+                .unwrap()
+                .file(),
+            Some(Path::new("flag.db"))
+        );
+        // A password on the command line is used, and gone from the URL shown.
+        let JournalAt::Postgres(at) = journal(
+            Some(Path::new("postgres://ops:p%40ss@db/muster")),
+            &none,
+            &plain,
+        )
+        .unwrap() else {
+            panic!("a database")
+        };
+        assert_eq!(at.url, "postgres://ops@db/muster");
+        assert_eq!(at.password.unwrap().expose(), "p@ss");
+        // From the variable the config names, else PGPASSWORD.
+        let env = Env::with([
+            (PG_PASSWORD_ENV.to_string(), "pg".to_string()),
+            ("TEAM_DB_PASSWORD".to_string(), "team".to_string()),
+        ]);
+        let JournalAt::Postgres(at) = journal(None, &env, &shared).unwrap() else {
+            panic!("a database")
+        };
+        assert_eq!(at.password.unwrap().expose(), "pg");
+        let named = config(
+            "journal = \"postgres://ops@db/muster\"\njournal_password_env = \"TEAM_DB_PASSWORD\"\n",
+        )
+        .unwrap();
+        let JournalAt::Postgres(at) = journal(None, &env, &named).unwrap() else {
+            panic!("a database")
+        };
+        assert_eq!(at.password.unwrap().expose(), "team");
+        let err = journal(None, &none, &named).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "journal_password_env names TEAM_DB_PASSWORD, which is not set"
+        );
+        // A password in the config's URL is refused, and not echoed.
+        let err = config("journal = \"postgres://ops:hunter2@db/muster\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("journal") && err.contains("PGPASSWORD"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn wait_and_lease_durations_read_as_operators_write_them() {
+        assert_eq!(wait(None).unwrap(), Wait::No);
+        assert_eq!(wait(Some("")).unwrap(), Wait::Forever);
+        assert_eq!(
+            wait(Some("10m")).unwrap(),
+            Wait::For(Duration::from_secs(600))
+        );
+        assert_eq!(
+            wait(Some("90")).unwrap(),
+            Wait::For(Duration::from_secs(90))
+        );
+        assert_eq!(
+            wait(Some("2h")).unwrap(),
+            Wait::For(Duration::from_secs(7200))
+        );
+        assert_eq!(
+            wait(Some("soon")).unwrap_err().to_string(),
+            "--wait=soon: not a duration like 90s, 10m or 2h"
+        );
+        assert!(wait(Some("-1s")).is_err());
+        assert_eq!(lease_ttl(&Env::with([])).unwrap(), Duration::from_secs(30));
+        let env = Env::with([(LEASE_TTL_ENV.to_string(), "500ms".to_string())]);
+        assert_eq!(lease_ttl(&env).unwrap(), Duration::from_millis(500));
+        let env = Env::with([(LEASE_TTL_ENV.to_string(), "1ms".to_string())]);
+        assert!(lease_ttl(&env).is_err());
     }
 
     #[test]

@@ -25,15 +25,16 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
     let read = plan::read(&args.plan).map_err(|e| anyhow!(e))?;
     let shown = args.plan.display();
     // Only a plan this journal recorded when it was made, unchanged since.
-    let journal_path = settings::journal_path(args.journal.as_deref());
-    if !journal_path.exists()
-        || Journal::open(&journal_path)?
+    let config = settings::config_or_default(args.config.as_deref())?;
+    let journal_at = settings::journal(args.journal.as_deref(), env, &config)?;
+    if journal_at.file().is_some_and(|f| !f.exists())
+        || Journal::open_at(&journal_at)?
             .plan_made(&read.digest)?
             .is_none()
     {
         bail!(
             "{shown} is not a plan the journal {} recorded: a plan is carried out only where it was made (same --journal), as it was made; nothing was sent. Make a new plan",
-            journal_path.display()
+            journal_at.shown()
         );
     }
     let mut files = Vec::new();
@@ -87,6 +88,7 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
         },
         out: args.out,
         journal: args.journal,
+        wait: args.wait,
         quiet: args.quiet,
         allow_insecure_http: args.allow_insecure_http,
         mode,

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod demo;
 pub mod fields;
 pub mod import;
+pub mod journal;
 pub mod report;
 pub mod sandbox;
 pub mod template;
@@ -26,6 +27,7 @@ pub async fn dispatch(cli: Cli, env: &Env) -> anyhow::Result<Exit> {
         Command::Report(args) => report::run(args, env),
         Command::Audit(args) => audit::run(args, env).await,
         Command::Apply(args) => apply::run(args, env).await,
+        Command::Journal(args) => journal::run(args, env),
         Command::Fields => fields::run(),
     }
 }

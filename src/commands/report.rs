@@ -13,20 +13,24 @@ use crate::report::{self, Counts, ResultsWriter};
 use crate::settings;
 use crate::{Env, Exit};
 
-pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
-    let path = settings::journal_path(args.journal.as_deref());
-    if !path.exists() {
+pub fn run(args: ReportArgs, env: &Env) -> anyhow::Result<Exit> {
+    let config = settings::config_or_default(None)?;
+    let at = settings::journal(args.journal.as_deref(), env, &config)?;
+    if let Some(file) = at.file()
+        && !file.exists()
+    {
         bail!(
             "no journal at {}: nothing has been imported here yet",
-            path.display()
+            file.display()
         );
     }
-    let journal = Journal::open(&path)?;
+    let journal = Journal::open_at(&at)?;
+    let path = at.shown();
     let runs = journal.runs()?;
     let mut out = Stdout::new();
     if args.list || (args.run.is_none() && !args.last) {
         if runs.is_empty() {
-            writeln!(out, "no runs in {}", path.display())?;
+            writeln!(out, "no runs in {path}")?;
         }
         for r in &runs {
             let files: Vec<&str> = r.info.inputs.iter().map(|i| i.path.as_str()).collect();
@@ -53,12 +57,7 @@ pub fn run(args: ReportArgs, _env: &Env) -> anyhow::Result<Exit> {
         (Some(id), _) => runs
             .iter()
             .find(|r| &r.info.run_id == id)
-            .with_context(|| {
-                format!(
-                    "no run {id} in {} (see muster report --list)",
-                    path.display()
-                )
-            })?,
+            .with_context(|| format!("no run {id} in {path} (see muster report --list)"))?,
         (None, _) => runs.first().context("the journal has no runs yet")?,
     };
     let rows = journal.rows(&run.info.run_id)?;

@@ -91,7 +91,9 @@ impl Ending {
             let _ = write!(line, " --config {}", shell_word(c));
         }
         if let Some(j) = journal {
-            let _ = write!(line, " --journal {}", shell_word(j));
+            // A database URL's password is never shown (the environment has it too).
+            let j = crate::secret::redact_url_password(&j.display().to_string());
+            let _ = write!(line, " --journal {}", shell_word(Path::new(&j)));
         }
         let _ = write!(line, " --out {}", shell_word(&again(workbook)));
         line

@@ -9,7 +9,7 @@
 //! written). Each kill is classified from the journal afterwards. Quick mode: 5 kills
 //! over 400 rows per vendor; `MUSTER_LONG=1`: 20 kills over 3,000 rows per vendor.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,8 @@ use muster::sandbox::{Options, Sandbox};
 
 use crate::faults::{VENDORS, long};
 use crate::support::{
-    FAST_APPS, World, assert_workbook_matches_journal, check_workbook, fast_pegasus, vendor_roster,
+    FAST_APPS, World, assert_workbook_matches_journal, check_workbook, fast_pegasus, journal_at,
+    vendor_roster,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_muster");
@@ -39,16 +40,12 @@ enum Phase {
 
 /// `(rows with an outcome, run closed)` of the newest run; `(0, false)` before there is
 /// one (killed before the run was even recorded).
-fn progress(journal: &Path) -> (usize, bool) {
+fn progress(journal: &Journal) -> (usize, bool) {
     newest(journal).map_or((0, false), |(_, done, closed)| (done, closed))
 }
 
 /// The newest run's id, rows with an outcome and whether it closed, if there is a run.
-fn newest(journal: &Path) -> Option<(String, usize, bool)> {
-    if !journal.exists() {
-        return None;
-    }
-    let j = Journal::open(journal).ok()?;
+fn newest(j: &Journal) -> Option<(String, usize, bool)> {
     let run = j.runs().ok()?.into_iter().next()?;
     let done = j
         .outcomes(&run.info.run_id)
@@ -115,6 +112,24 @@ fn kill_when(child: &mut Child, mut until: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn sigkill_at_random_moments_then_rerun_reaches_the_same_end_state_for_every_vendor() {
+    sigkill_and_rerun(|w, _| w.path("j.db"));
+}
+
+/// The same against a shared PostgreSQL journal (issue 26): the guarantees do not depend
+/// on the store. A database per vendor in a throwaway cluster.
+#[test]
+fn sigkill_at_random_moments_then_rerun_on_a_postgres_journal() {
+    let Some(pg) = crate::postgres::Cluster::start(
+        "crash::sigkill_at_random_moments_then_rerun_on_a_postgres_journal",
+    ) else {
+        return;
+    };
+    sigkill_and_rerun(|_, vendor| PathBuf::from(pg.database(vendor)));
+}
+
+/// Kills an import of each vendor's roster at random moments, then runs it to the end;
+/// `journal` gives the `--journal` of each vendor's world.
+fn sigkill_and_rerun(journal: impl Fn(&World, &str) -> PathBuf) {
     let (n, kills_wanted) = if long() { (3_000, 20) } else { (400, 5) };
     let rt = tokio::runtime::Runtime::new().expect("a runtime for the sandbox");
     let mut rng = rand::rng();
@@ -131,11 +146,12 @@ fn sigkill_at_random_moments_then_rerun_reaches_the_same_end_state_for_every_ven
         let importer = Importer {
             roster: w.write("roster.csv", &vendor_roster(vendor, n)),
             config,
-            journal: w.path("j.db"),
+            journal: journal(&w, vendor),
             out: w.path("r.xlsx"),
             extra: Vec::new(),
         };
         let created = || w.stat(vendor, "created") as usize;
+        let read = journal_at(&importer.journal);
 
         // The plan: a couple of kills before any row, most at random marks of the
         // platform's count, and two while the workbook is written.
@@ -152,7 +168,7 @@ fn sigkill_at_random_moments_then_rerun_reaches_the_same_end_state_for_every_ven
                 return;
             }
             kills += 1;
-            let (done, closed) = progress(&importer.journal);
+            let (done, closed) = progress(&read);
             let phase = if done == done_before {
                 Phase::BeforeAnyRow
             } else if done >= n && !closed {
@@ -163,29 +179,29 @@ fn sigkill_at_random_moments_then_rerun_reaches_the_same_end_state_for_every_ven
             *phases.entry(phase).or_default() += 1;
         };
         for _ in 0..before {
-            let done_before = progress(&importer.journal).0;
+            let done_before = progress(&read).0;
             let mut child = importer.spawn();
             let at = Instant::now() + Duration::from_millis(rng.random_range(2..40));
             note(kill_when(&mut child, || Instant::now() >= at), done_before);
         }
         for mark in marks {
-            let done_before = progress(&importer.journal).0;
+            let done_before = progress(&read).0;
             let mut child = importer.spawn();
             note(kill_when(&mut child, || created() >= mark), done_before);
         }
         for _ in 0..after {
-            let done_before = progress(&importer.journal).0;
+            let done_before = progress(&read).0;
             // Killed after its last row but before closing, a run resumes with every row
             // already done: the kill could not be told from one during start-up, so that
             // run is left to finish (and the kill not counted).
-            let (done, closed) = progress(&importer.journal);
+            let (done, closed) = progress(&read);
             let ambiguous = done >= n && !closed;
             let mut child = importer.spawn();
             // Every row's outcome recorded and the run not closed: it is writing the
             // workbook (the journal is read each millisecond until then).
             note(
                 kill_when(&mut child, || {
-                    let (done, closed) = progress(&importer.journal);
+                    let (done, closed) = progress(&read);
                     !ambiguous && done >= n && !closed
                 }),
                 done_before,
@@ -245,6 +261,23 @@ fn touched(w: &World, vendor: &str) -> usize {
 /// per vendor; `MUSTER_LONG=1`: 20 kills over 1,600.
 #[test]
 fn sigkill_during_a_sync_with_prune_then_rerun_leaves_the_platform_as_the_roster_says() {
+    sigkill_during_sync(|w, _| w.path("j.db"));
+}
+
+/// The same against a shared PostgreSQL journal (issue 26).
+#[test]
+fn sigkill_during_a_sync_with_prune_on_a_postgres_journal() {
+    let Some(pg) = crate::postgres::Cluster::start(
+        "crash::sigkill_during_a_sync_with_prune_on_a_postgres_journal",
+    ) else {
+        return;
+    };
+    sigkill_during_sync(|_, vendor| PathBuf::from(pg.database(vendor)));
+}
+
+/// Kills a `--mode sync --prune` import of each vendor at random moments, then runs it
+/// to the end; `journal` gives the `--journal` of each vendor's world.
+fn sigkill_during_sync(journal: impl Fn(&World, &str) -> PathBuf) {
     use muster::model::VendorKind;
     use muster::sandbox::seed::PlatformSeed;
 
@@ -293,7 +326,7 @@ fn sigkill_during_a_sync_with_prune_then_rerun_leaves_the_platform_as_the_roster
         let importer = Importer {
             roster: roster(&w, "roster.csv", vendor, &listed, &changed),
             config: config.clone(),
-            journal: w.path("j.db"),
+            journal: journal(&w, vendor.key()),
             out: w.path("r.xlsx"),
             extra: vec![
                 "--mode",

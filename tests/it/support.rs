@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use muster::journal::Journal;
+use muster::journal::{Journal, JournalAt, PgAt};
 use muster::model::Status;
 use muster::sandbox::{Options, Sandbox};
 use muster::{Cli, Env, Exit};
@@ -26,6 +26,21 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// The journal `at` names: a SQLite file, or a `postgres://` URL (a test cluster, which
+/// trusts loopback: no password).
+pub fn journal_at(at: &Path) -> Journal {
+    let text = at.to_string_lossy();
+    if text.starts_with("postgres://") {
+        Journal::open_at(&JournalAt::Postgres(PgAt {
+            url: text.into_owned(),
+            password: None,
+        }))
+    } else {
+        Journal::open(at)
+    }
+    .expect("journal opens")
 }
 
 /// A sandbox and a scratch folder for one test.
@@ -182,7 +197,7 @@ impl World {
     }
 
     pub fn last_run_counts(&self, journal: &Path) -> BTreeMap<Status, usize> {
-        let j = Journal::open(journal).expect("journal opens");
+        let j = journal_at(journal);
         let runs = j.runs().expect("runs");
         let run = runs.first().expect("a run");
         let mut counts = BTreeMap::new();
@@ -198,7 +213,7 @@ impl World {
 
     /// The first few errors of the newest run's rows, for assertion messages.
     pub fn last_run_errors(&self, journal: &Path, most: usize) -> Vec<String> {
-        let j = Journal::open(journal).expect("journal opens");
+        let j = journal_at(journal);
         let run = j.runs().expect("runs").remove(0);
         j.rows(&run.info.run_id)
             .expect("rows")
@@ -298,10 +313,22 @@ pub fn fast_pegasus() -> muster::sandbox::pegasus::Settings {
 /// Asserts the result workbook's Results sheet holds the journal's newest run row for
 /// row: line, status, user id, error, other ids. Returns the number of rows compared.
 pub fn assert_workbook_matches_journal(out: &Path, journal: &Path) -> usize {
-    use calamine::{Reader, open_workbook_auto};
-    let j = Journal::open(journal).expect("journal opens");
+    let j = journal_at(journal);
     let run = j.runs().expect("runs").remove(0);
-    let mut rows = j.rows(&run.info.run_id).expect("rows");
+    assert_workbook_matches_run(out, journal, &run.info.run_id)
+}
+
+/// As [`assert_workbook_matches_journal`], for the run `run_id` (several runs share a
+/// journal).
+pub fn assert_workbook_matches_run(out: &Path, journal: &Path, run_id: &str) -> usize {
+    let j = journal_at(journal);
+    assert_workbook_matches_stored(out, &j, run_id)
+}
+
+/// As [`assert_workbook_matches_run`], for a journal already open (a shared database).
+pub fn assert_workbook_matches_stored(out: &Path, j: &Journal, run_id: &str) -> usize {
+    use calamine::{Reader, open_workbook_auto};
+    let mut rows = j.rows(run_id).expect("rows");
     rows.sort_by_key(|r| r.index);
     let mut wb = open_workbook_auto(out).expect("the workbook opens");
     let results = wb.worksheet_range("Results").expect("a Results sheet");

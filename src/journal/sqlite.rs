@@ -1,125 +1,28 @@
-//! The journal: an embedded SQLite file recording every run, every row's outcome, and each
-//! step's intent (before its request is sent) and result (after). It is what makes a run
-//! killed at any moment safe to start again, and what `muster report` reads.
-//!
-//! Two kinds of records:
-//! - `runs` and `rows`: the history of each run, one line per input row.
-//! - `steps`: the ledger of what muster did on each platform, keyed by target, the row's
-//!   identity key and the step (`user`, `link:12`, `group:ACME`, `app`). It outlives runs:
-//!   a later run reads it to finish what an earlier one started.
-//!
-//! Never stores a password or token: rows are stored with their password cell blanked.
+//! The journal in an embedded SQLite file (the default): one connection behind a mutex,
+//! WAL, each call one short transaction, intents and outcomes group-committed from a
+//! blocking thread ([`Sqlite::commit`]). Leases live in its `leases` table; the file is on
+//! this machine, so this machine's clock is the leases' clock.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use crate::model::{Field, Layout, Outcome, Row, RunInfo, TargetStats};
+use super::lease::{self, Held, Holder, Standing, Taking};
+use super::{
+    Copied, Dump, DumpRow, DumpRun, DumpStep, Error, Fence, Ledger, RawRow, RunSummary, Step,
+    StepState, StepWrite, StoredRow, StoredRowRef, lock, now, run_summary, ttl_ms,
+};
+use crate::model::{Outcome, RunInfo, TargetStats};
 
-/// The journal cannot be used: exit 2.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("journal {path}: {message}")]
-    Open { path: PathBuf, message: String },
-    #[error("journal: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("journal: {0}")]
-    Json(#[from] serde_json::Error),
-}
-
-pub use crate::model::{LedgerStep as Step, StepState};
-
-/// A past run, for `muster report --list`.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub info: RunInfo,
-    pub finished: bool,
-    /// Per-target figures (requests, 429s, …), when the run finished.
-    pub stats: Vec<TargetStats>,
-    /// (status, count)
-    pub counts: Vec<(String, u64)>,
-}
-
-/// A row as stored: where it came from and what happened.
-#[derive(Debug, Clone)]
-pub struct StoredRow {
-    pub index: usize,
-    pub source_file: String,
-    pub sheet: String,
-    pub line: u32,
-    pub target: Option<String>,
-    pub vendor: Option<String>,
-    pub headers: Vec<String>,
-    pub cells: Vec<String>,
-    /// `None` when the run stopped before this row had an outcome.
-    pub outcome: Option<Outcome>,
-}
-
-impl StoredRow {
-    /// The layout the row was read with, as far as the journal keeps it: file, sheet and
-    /// headers, and the field of each header that is a field's own name (as the columns of
-    /// rows made from a platform's users are).
-    pub fn layout(&self) -> Layout {
-        let stem = Path::new(&self.source_file)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Layout {
-            file: self.source_file.clone(),
-            sheet: self.sheet.clone(),
-            is_workbook: self.sheet != stem,
-            fields: self
-                .headers
-                .iter()
-                .map(|h| Field::ALL.iter().copied().find(|f| f.name() == h))
-                .collect(),
-            headers: self.headers.clone(),
-            ..Layout::default()
-        }
-    }
-
-    /// The row with `layout` (this row's [`StoredRow::layout`], perhaps shared with rows
-    /// of the same layout), and its outcome.
-    pub fn into_row(self, layout: Arc<Layout>) -> (Row, Option<Outcome>) {
-        let row = Row {
-            index: self.index,
-            layout,
-            line: self.line,
-            cells: self.cells.into(),
-            errors: Vec::new(),
-        };
-        (row, self.outcome)
-    }
-}
-
-/// A target's step ledger: every step recorded, by (identity key, step name).
-pub type Ledger = HashMap<(String, String), Step>;
-
-/// The journal file. Cheap to share: one connection behind a mutex; each call is one
-/// short transaction, except [`Journal::commit`], whose writes are committed together with
-/// every other task's pending writes (group commit).
-pub struct Journal {
+/// The SQLite journal.
+pub(super) struct Sqlite {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
     group: Arc<Mutex<Group>>,
-}
-
-/// One change of the step ledger, for [`Journal::commit`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepWrite {
-    /// As [`Journal::intent`]: the step's request is about to be sent.
-    Intent { key: String, step: String },
-    /// As [`Journal::done`]: the platform confirmed the step; `id` is what it made.
-    Done {
-        key: String,
-        step: String,
-        id: Option<String>,
-    },
-    /// As [`Journal::clear`]: the step's request is known to have done nothing.
-    Clear { key: String, step: String },
+    fence: Arc<Mutex<Option<Fence>>>,
 }
 
 /// Writes waiting for the group commit, and whether a committer is draining them.
@@ -139,12 +42,6 @@ struct Pending {
 
 /// Most callers' writes committed in one transaction (bounds the time a waiter waits).
 const GROUP_MAX: usize = 1024;
-
-impl std::fmt::Debug for Journal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish()
-    }
-}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -183,10 +80,19 @@ CREATE TABLE IF NOT EXISTS plans (
     made TEXT NOT NULL,
     path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS leases (
+    target TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    since TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
 ";
 
 /// The tables a muster journal holds; a database with any other table is not one.
-const TABLES: [&str; 4] = ["runs", "rows", "steps", "plans"];
+const TABLES: [&str; 5] = ["runs", "rows", "steps", "plans", "leases"];
 
 /// The tables of `conn` that are not a muster journal's (empty for a new file). A file
 /// that is not a database at all fails here, before anything is written.
@@ -203,9 +109,9 @@ fn foreign_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     Ok(foreign)
 }
 
-impl Journal {
+impl Sqlite {
     /// Opens (creating if needed) the journal at `path`, and its folder.
-    pub fn open(path: &Path) -> Result<Journal, Error> {
+    pub(super) fn open(path: &Path) -> Result<Sqlite, Error> {
         let open_err = |message: String| Error::Open {
             path: path.to_path_buf(),
             message,
@@ -215,6 +121,11 @@ impl Journal {
                 .map_err(|e| open_err(format!("cannot create folder: {e}")))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        // First: two runs starting together both open the file, and switching it to WAL
+        // or creating the tables waits for the other's lock instead of failing with
+        // "database is locked" (issue 26).
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| open_err(e.to_string()))?;
         // Before anything is written (even the WAL switch changes the file): a database
         // that holds tables of its own is someone else's.
         let foreign =
@@ -230,19 +141,18 @@ impl Journal {
             .map_err(|e| open_err(e.to_string()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| open_err(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| open_err(e.to_string()))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| open_err(format!("not a muster journal: {e}")))?;
-        Ok(Journal {
+        Ok(Sqlite {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
             group: Arc::new(Mutex::new(Group::default())),
+            fence: Arc::new(Mutex::new(None)),
         })
     }
 
     /// Records a plan written by `--plan-only` by the digest of what `apply` acts on.
-    pub fn record_plan(&self, digest: &str, made: &str, path: &str) -> Result<(), Error> {
+    pub(super) fn record_plan(&self, digest: &str, made: &str, path: &str) -> Result<(), Error> {
         self.conn().execute(
             "INSERT OR REPLACE INTO plans (digest, made, path) VALUES (?1, ?2, ?3)",
             params![digest, made, path],
@@ -251,7 +161,7 @@ impl Journal {
     }
 
     /// When the plan with `digest` was recorded, if it was.
-    pub fn plan_made(&self, digest: &str) -> Result<Option<String>, Error> {
+    pub(super) fn plan_made(&self, digest: &str) -> Result<Option<String>, Error> {
         Ok(self
             .conn()
             .query_row(
@@ -263,7 +173,7 @@ impl Journal {
     }
 
     /// Where the file is.
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -272,7 +182,7 @@ impl Journal {
     }
 
     /// Records a new run.
-    pub fn begin_run(&self, info: &RunInfo, fingerprint: &str) -> Result<(), Error> {
+    pub(super) fn begin_run(&self, info: &RunInfo, fingerprint: &str) -> Result<(), Error> {
         self.conn().execute(
             "INSERT INTO runs (id, fingerprint, info, finished) VALUES (?1, ?2, ?3, 0)",
             params![info.run_id, fingerprint, serde_json::to_string(info)?],
@@ -281,7 +191,7 @@ impl Journal {
     }
 
     /// The newest unfinished run with this fingerprint (same command, same input files).
-    pub fn unfinished_run(&self, fingerprint: &str) -> Result<Option<RunInfo>, Error> {
+    pub(super) fn unfinished_run(&self, fingerprint: &str) -> Result<Option<RunInfo>, Error> {
         let info: Option<String> = self
             .conn()
             .query_row(
@@ -299,7 +209,7 @@ impl Journal {
     /// Stores a run's final info and per-target figures. `complete`: every row got a final
     /// outcome; an incomplete run (deadline, halted target) is what the next identical run
     /// resumes.
-    pub fn finish_run(
+    pub(super) fn finish_run(
         &self,
         info: &RunInfo,
         stats: &[TargetStats],
@@ -318,7 +228,7 @@ impl Journal {
     }
 
     /// Stores the rows of a run (once, at its start), in one transaction.
-    pub fn record_rows<'a>(
+    pub(super) fn record_rows<'a>(
         &self,
         run_id: &str,
         rows: impl Iterator<Item = StoredRowRef<'a>>,
@@ -359,7 +269,7 @@ impl Journal {
     }
 
     /// Stores many rows' outcomes in one transaction.
-    pub fn record_outcomes<'a>(
+    pub(super) fn record_outcomes<'a>(
         &self,
         run_id: &str,
         outcomes: impl Iterator<Item = (usize, &'a Outcome)>,
@@ -384,7 +294,7 @@ impl Journal {
     }
 
     /// The outcomes already recorded for a run, by row index.
-    pub fn outcomes(&self, run_id: &str) -> Result<HashMap<usize, Outcome>, Error> {
+    pub(super) fn outcomes(&self, run_id: &str) -> Result<HashMap<usize, Outcome>, Error> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare("SELECT idx, outcome FROM rows WHERE run_id = ?1 AND outcome IS NOT NULL")?;
@@ -400,7 +310,7 @@ impl Journal {
     }
 
     /// Every step recorded for `target`, by (key, step).
-    pub fn steps(&self, target: &str) -> Result<Ledger, Error> {
+    pub(super) fn steps(&self, target: &str) -> Result<Ledger, Error> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT key, step, state, id, run_id FROM steps WHERE target = ?1")?;
@@ -427,14 +337,41 @@ impl Journal {
         Ok(out)
     }
 
-    /// Records that a step's request is about to be sent. Committed before it is sent.
-    pub fn intent(&self, run_id: &str, target: &str, key: &str, step: &str) -> Result<(), Error> {
+    /// The users of `target` that a run other than `run_id` made (their `user` step is
+    /// done), by identity key: (that run's id, when it recorded the user). A report says
+    /// so of a row it finds already there (issue 26: not "already taken").
+    pub(super) fn made_by_others(
+        &self,
+        target: &str,
+        run_id: &str,
+    ) -> Result<HashMap<String, (String, String)>, Error> {
         let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, run_id, updated FROM steps
+             WHERE target = ?1 AND step = 'user' AND state = 'done' AND run_id != ?2",
+        )?;
+        let rows = stmt.query_map(params![target, run_id], |r| {
+            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records that a step's request is about to be sent. Committed before it is sent.
+    pub(super) fn intent(
+        &self,
+        run_id: &str,
+        target: &str,
+        key: &str,
+        step: &str,
+    ) -> Result<(), Error> {
+        let conn = self.conn();
+        let fence = lock(&self.fence).clone();
+        check_fence(&conn, fence.as_ref(), target)?;
         put_intent(&conn, run_id, target, key, step, &now())
     }
 
     /// Records that a step is done, with the id it made.
-    pub fn done(
+    pub(super) fn done(
         &self,
         run_id: &str,
         target: &str,
@@ -447,7 +384,7 @@ impl Journal {
     }
 
     /// Forgets a step whose request is known to have done nothing (refused, not sent).
-    pub fn clear(&self, target: &str, key: &str, step: &str) -> Result<(), Error> {
+    pub(super) fn clear(&self, target: &str, key: &str, step: &str) -> Result<(), Error> {
         let conn = self.conn();
         put_clear(&conn, target, key, step)
     }
@@ -457,7 +394,7 @@ impl Journal {
     /// of one per row. Returns once they are committed (an intent is then safe to act on).
     /// The commit runs on a blocking thread (`spawn_blocking`), never on the async
     /// runtime's workers; must be called within a tokio runtime.
-    pub async fn commit(
+    pub(super) async fn commit(
         &self,
         run_id: &str,
         target: &str,
@@ -475,11 +412,13 @@ impl Journal {
             !std::mem::replace(&mut group.committing, true)
         };
         if start {
-            let (conn, group) = (self.conn.clone(), self.group.clone());
+            let (conn, group, fence) = (self.conn.clone(), self.group.clone(), self.fence.clone());
             // The committer drains the queue until it finds it empty; whoever queues while
             // it commits is in its next transaction. Its result reaches every waiter through
             // its channel, so the join handle is not needed.
-            drop(tokio::task::spawn_blocking(move || drain(&conn, &group)));
+            drop(tokio::task::spawn_blocking(move || {
+                drain(&conn, &group, &fence)
+            }));
         }
         match answer.await {
             Ok(result) => result,
@@ -492,7 +431,7 @@ impl Journal {
     }
 
     /// Past runs, newest first.
-    pub fn runs(&self) -> Result<Vec<RunSummary>, Error> {
+    pub(super) fn runs(&self) -> Result<Vec<RunSummary>, Error> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT id, info, finished, stats FROM runs ORDER BY rowid DESC")?;
@@ -507,81 +446,272 @@ impl Journal {
             let counts = counts_stmt
                 .query_map(params![id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
                 .collect::<Result<_, _>>()?;
-            out.push(RunSummary {
-                info: serde_json::from_str(&info)?,
-                finished,
-                stats: match stats {
-                    Some(s) => serde_json::from_str(&s)?,
-                    None => Vec::new(),
-                },
-                counts,
-            });
+            out.push(run_summary(&info, finished, stats.as_deref(), counts)?);
         }
         Ok(out)
     }
 
+    /// Takes the leases of `targets` for `me`, all or none, in one transaction: a target
+    /// is free when no one holds it, `me` holds it, or its holder's lease is expired or
+    /// its process is gone ([`lease::standing`]; those are taken over and returned).
+    /// Otherwise nothing is taken and the busy targets are returned with their holders.
+    pub(super) fn take_leases(
+        &self,
+        targets: &[String],
+        me: &Holder,
+        ttl: std::time::Duration,
+    ) -> Result<Taking, Error> {
+        let mut conn = self.conn();
+        // IMMEDIATE: the write lock from the start, so two runs reading "free" at once
+        // cannot both take it (a deferred read-then-write would fail instead of waiting).
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = clock_ms();
+        let held = targets
+            .iter()
+            .map(|t| Ok((t.clone(), held_lease(&tx, t)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let over = match lease::sort_out(held, me, now) {
+            Ok(over) => over,
+            Err(busy) => return Ok(Taking::Busy(busy)),
+        };
+        let expires = now.saturating_add(ttl_ms(ttl));
+        for target in targets {
+            tx.prepare_cached(
+                "INSERT INTO leases (target, token, run_id, pid, host, since, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (target) DO UPDATE SET token = ?2, run_id = ?3, pid = ?4,
+                     host = ?5, since = ?6, expires = ?7",
+            )?
+            .execute(params![
+                target, me.token, me.run_id, me.pid, me.host, me.since, expires
+            ])?;
+        }
+        tx.commit()?;
+        *lock(&self.fence) = Some(Fence {
+            token: me.token.clone(),
+            targets: targets.iter().cloned().collect(),
+        });
+        Ok(Taking::Taken(over))
+    }
+
+    /// Renews the leases `token` holds for `ttl` from now; returns the targets it leased
+    /// that another run has taken over since.
+    pub(super) fn renew_leases(
+        &self,
+        token: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<String>, Error> {
+        let conn = self.conn();
+        let expires = clock_ms().saturating_add(ttl_ms(ttl));
+        conn.prepare_cached("UPDATE leases SET expires = ?2 WHERE token = ?1")?
+            .execute(params![token, expires])?;
+        let fence = lock(&self.fence).clone();
+        let mut lost = Vec::new();
+        if let Some(f) = fence.filter(|f| f.token == token) {
+            for target in &f.targets {
+                if held_lease(&conn, target)?.is_none_or(|h| h.holder.token != token) {
+                    lost.push(target.clone());
+                }
+            }
+        }
+        lost.sort();
+        Ok(lost)
+    }
+
+    /// Releases every lease `token` holds.
+    pub(super) fn release_leases(&self, token: &str) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached("DELETE FROM leases WHERE token = ?1")?
+            .execute(params![token])?;
+        let mut fence = lock(&self.fence);
+        if fence.as_ref().is_some_and(|f| f.token == token) {
+            *fence = None;
+        }
+        Ok(())
+    }
+
+    /// Records the run the leases of `token` are for.
+    pub(super) fn lease_run(&self, token: &str, run_id: &str) -> Result<(), Error> {
+        self.conn()
+            .prepare_cached("UPDATE leases SET run_id = ?2 WHERE token = ?1")?
+            .execute(params![token, run_id])?;
+        Ok(())
+    }
+
+    /// A live lease held for the run `run_id` by anyone but `token`, with its target: that
+    /// run is still going, and `--resume` must not attach to it.
+    pub(super) fn live_lease_of_run(
+        &self,
+        run_id: &str,
+        me: &Holder,
+    ) -> Result<Option<(String, Held)>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT target FROM leases WHERE run_id = ?1 AND token != ?2 ORDER BY target",
+        )?;
+        let targets: Vec<String> = stmt
+            .query_map(params![run_id, me.token], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let now = clock_ms();
+        for target in targets {
+            if let Some(held) = held_lease(&conn, &target)?
+                && lease::standing(&held, me, now) == Standing::Live
+            {
+                return Ok(Some((target, held)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The rows of a run in input order.
-    pub fn rows(&self, run_id: &str) -> Result<Vec<StoredRow>, Error> {
+    pub(super) fn export(&self) -> Result<Dump, Error> {
+        let conn = self.conn();
+        let runs = conn
+            .prepare("SELECT id, fingerprint, info, stats, finished FROM runs ORDER BY rowid")?
+            .query_map([], |r| {
+                Ok(DumpRun {
+                    id: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    info: r.get(2)?,
+                    stats: r.get(3)?,
+                    finished: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let rows = conn
+            .prepare(
+                "SELECT run_id, idx, source_file, sheet, line, target, vendor, headers, cells, status, outcome
+                 FROM rows ORDER BY run_id, idx",
+            )?
+            .query_map([], |r| {
+                Ok(DumpRow {
+                    run_id: r.get(0)?,
+                    index: r.get(1)?,
+                    source_file: r.get(2)?,
+                    sheet: r.get(3)?,
+                    line: r.get(4)?,
+                    target: r.get(5)?,
+                    vendor: r.get(6)?,
+                    headers: r.get(7)?,
+                    cells: r.get(8)?,
+                    status: r.get(9)?,
+                    outcome: r.get(10)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let steps = conn
+            .prepare("SELECT target, key, step, state, id, run_id, updated FROM steps")?
+            .query_map([], |r| {
+                Ok(DumpStep {
+                    target: r.get(0)?,
+                    key: r.get(1)?,
+                    step: r.get(2)?,
+                    state: r.get(3)?,
+                    id: r.get(4)?,
+                    run_id: r.get(5)?,
+                    updated: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let plans = conn
+            .prepare("SELECT digest, made, path FROM plans")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(Dump {
+            runs,
+            rows,
+            steps,
+            plans,
+        })
+    }
+
+    pub(super) fn import(&self, dump: &Dump) -> Result<Copied, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut copied = Copied::default();
+        for r in &dump.runs {
+            copied.runs += tx.execute(
+                "INSERT OR IGNORE INTO runs (id, fingerprint, info, stats, finished) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.id, r.fingerprint, r.info, r.stats, r.finished],
+            )? as u64;
+        }
+        for r in &dump.rows {
+            copied.rows += tx.execute(
+                "INSERT OR IGNORE INTO rows (run_id, idx, source_file, sheet, line, target, vendor, headers, cells, status, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    r.run_id, r.index, r.source_file, r.sheet, r.line, r.target, r.vendor,
+                    r.headers, r.cells, r.status, r.outcome
+                ],
+            )? as u64;
+        }
+        for st in &dump.steps {
+            copied.steps += tx.execute(
+                "INSERT INTO steps (target, key, step, state, id, run_id, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (target, key, step) DO UPDATE SET state = ?4, id = ?5, run_id = ?6, updated = ?7
+                 WHERE steps.state = 'intent' AND ?4 = 'done'",
+                params![st.target, st.key, st.step, st.state, st.id, st.run_id, st.updated],
+            )? as u64;
+        }
+        for (digest, made, path) in &dump.plans {
+            copied.plans += tx.execute(
+                "INSERT OR IGNORE INTO plans (digest, made, path) VALUES (?1, ?2, ?3)",
+                params![digest, made, path],
+            )? as u64;
+        }
+        tx.commit()?;
+        Ok(copied)
+    }
+
+    pub(super) fn rows(&self, run_id: &str) -> Result<Vec<StoredRow>, Error> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT idx, source_file, sheet, line, target, vendor, headers, cells, outcome
              FROM rows WHERE run_id = ?1 ORDER BY idx",
         )?;
         let rows = stmt.query_map(params![run_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, u32>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, Option<String>>(8)?,
-            ))
+            Ok(RawRow {
+                index: r.get(0)?,
+                source_file: r.get(1)?,
+                sheet: r.get(2)?,
+                line: r.get(3)?,
+                target: r.get(4)?,
+                vendor: r.get(5)?,
+                headers: r.get(6)?,
+                cells: r.get(7)?,
+                outcome: r.get(8)?,
+            })
         })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (idx, source_file, sheet, line, target, vendor, headers, cells, outcome) = row?;
-            out.push(StoredRow {
-                index: idx as usize,
-                source_file,
-                sheet,
-                line,
-                target,
-                vendor,
-                headers: serde_json::from_str(&headers)?,
-                cells: serde_json::from_str(&cells)?,
-                outcome: match outcome {
-                    Some(o) => Some(serde_json::from_str(&o)?),
-                    None => None,
-                },
-            });
-        }
-        Ok(out)
+        rows.map(|r| r?.decode()).collect()
     }
 }
 
-/// A row to store, borrowed from the run's rows.
-pub struct StoredRowRef<'a> {
-    pub index: usize,
-    pub source_file: &'a str,
-    pub sheet: &'a str,
-    pub line: u32,
-    pub target: Option<&'a str>,
-    pub vendor: Option<&'a str>,
-    pub headers: &'a Vec<String>,
-    /// Cells with the password blanked.
-    pub cells: Vec<&'a str>,
+/// The journal's clock for leases: milliseconds since the epoch. The SQLite file is on
+/// this machine, so this machine's clock is the one every holder reads.
+fn clock_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// The lease on `target`, if anyone holds it.
+fn held_lease(conn: &Connection, target: &str) -> Result<Option<Held>, Error> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT token, run_id, pid, host, since, expires FROM leases WHERE target = ?1",
+        )?
+        .query_row(params![target], |r| {
+            Ok(Held {
+                holder: Holder {
+                    token: r.get(0)?,
+                    run_id: r.get(1)?,
+                    pid: r.get(2)?,
+                    host: r.get(3)?,
+                    since: r.get(4)?,
+                },
+                expires_ms: r.get(5)?,
+            })
+        })
+        .optional()?)
 }
 
 fn put_intent(
@@ -628,8 +758,33 @@ fn put_clear(conn: &Connection, target: &str, key: &str, step: &str) -> Result<(
     Ok(())
 }
 
+/// Refuses an intent for `target` when this handle leased it and the lease is no longer
+/// its own: another run took it over, so this one may send nothing more there.
+fn check_fence(conn: &Connection, fence: Option<&Fence>, target: &str) -> Result<(), Error> {
+    let Some(fence) = fence.filter(|f| f.guards(target)) else {
+        return Ok(());
+    };
+    let held = held_lease(conn, target)?;
+    match held {
+        Some(h) if h.holder.token == fence.token => Ok(()),
+        other => Err(Error::LeaseLost {
+            target: target.to_string(),
+            by: other.map_or_else(
+                || "no run (it was released)".into(),
+                |h| h.holder.describe(),
+            ),
+        }),
+    }
+}
+
 /// Applies one caller's writes inside an open transaction.
-fn apply(tx: &Transaction<'_>, p: &Pending, now: &str) -> Result<(), Error> {
+fn apply(tx: &Transaction<'_>, p: &Pending, now: &str, fence: Option<&Fence>) -> Result<(), Error> {
+    if p.writes
+        .iter()
+        .any(|w| matches!(w, StepWrite::Intent { .. }))
+    {
+        check_fence(tx, fence, &p.target)?;
+    }
     for w in &p.writes {
         match w {
             StepWrite::Intent { key, step } => {
@@ -646,7 +801,7 @@ fn apply(tx: &Transaction<'_>, p: &Pending, now: &str) -> Result<(), Error> {
 
 /// The group committer (on a blocking thread): commits what is pending, answers its
 /// callers, and repeats until nothing is pending.
-fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>) {
+fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>, fence: &Mutex<Option<Fence>>) {
     // Should the committer unwind (a panic inside SQLite), the next caller starts a new
     // one, and those whose writes were queued get an error instead of waiting for ever.
     struct Unwind<'a>(&'a Mutex<Group>);
@@ -671,9 +826,11 @@ fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>) {
             g.pending.drain(..n).collect::<Vec<_>>()
         };
         let now = now();
+        let fence = lock(fence).clone();
+        let fence = fence.as_ref();
         let mut conn = lock(conn);
         let together = conn.transaction().map_err(Error::from).and_then(|tx| {
-            batch.iter().try_for_each(|p| apply(&tx, p, &now))?;
+            batch.iter().try_for_each(|p| apply(&tx, p, &now, fence))?;
             tx.commit().map_err(Error::from)
         });
         match together {
@@ -688,223 +845,12 @@ fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>) {
             Err(_) => {
                 for p in batch {
                     let alone = conn.transaction().map_err(Error::from).and_then(|tx| {
-                        apply(&tx, &p, &now)?;
+                        apply(&tx, &p, &now, fence)?;
                         tx.commit().map_err(Error::from)
                     });
                     let _ = p.reply.send(alone);
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Action, Status};
-
-    fn info(id: &str) -> RunInfo {
-        RunInfo {
-            run_id: id.into(),
-            command: "import".into(),
-            command_line: "muster import x.csv".into(),
-            started: chrono::Utc::now(),
-            ended: None,
-            dry_run: false,
-            version: "0".into(),
-            inputs: vec![],
-            skipped_sheets: vec![],
-        }
-    }
-
-    #[test]
-    fn steps_survive_reopening_and_done_is_never_downgraded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.db");
-        {
-            let j = Journal::open(&path).unwrap();
-            j.intent("r1", "t", "a@x", "user").unwrap();
-            j.done("r1", "t", "a@x", "user", Some("42")).unwrap();
-            // A stale intent after done must not hide the id.
-            j.intent("r2", "t", "a@x", "user").unwrap();
-            j.intent("r1", "t", "b@x", "user").unwrap();
-        }
-        let j = Journal::open(&path).unwrap();
-        let steps = j.steps("t").unwrap();
-        let a = &steps[&("a@x".to_string(), "user".to_string())];
-        assert_eq!(a.state, StepState::Done);
-        assert_eq!(a.id.as_deref(), Some("42"));
-        let b = &steps[&("b@x".to_string(), "user".to_string())];
-        assert_eq!(b.state, StepState::Intent);
-        j.clear("t", "b@x", "user").unwrap();
-        assert_eq!(j.steps("t").unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_foreign_database_is_refused_before_anything_is_written_to_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("theirs.db");
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch("CREATE TABLE invoices (id INTEGER); INSERT INTO invoices VALUES (1);")
-                .unwrap();
-        }
-        let before = std::fs::read(&path).unwrap();
-        let err = Journal::open(&path).unwrap_err().to_string();
-        assert!(err.contains("not a muster journal"), "{err}");
-        assert!(err.contains("invoices"), "{err}");
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            before,
-            "the file is as it was"
-        );
-        assert!(!dir.path().join("theirs.db-wal").exists());
-        // A file that is no database at all.
-        let text = dir.path().join("notes.txt");
-        std::fs::write(&text, "hello, this is not sqlite at all, not even close\n").unwrap();
-        assert!(Journal::open(&text).is_err());
-        assert_eq!(
-            std::fs::read_to_string(&text).unwrap(),
-            "hello, this is not sqlite at all, not even close\n"
-        );
-        // A journal of its own reopens.
-        let ours = dir.path().join("j.db");
-        Journal::open(&ours)
-            .unwrap()
-            .record_plan("d", "now", "p.xlsx")
-            .unwrap();
-        assert_eq!(
-            Journal::open(&ours)
-                .unwrap()
-                .plan_made("d")
-                .unwrap()
-                .as_deref(),
-            Some("now")
-        );
-    }
-
-    fn write(kind: &str, key: &str, step: &str, id: Option<&str>) -> StepWrite {
-        let (key, step) = (key.to_string(), step.to_string());
-        match kind {
-            "intent" => StepWrite::Intent { key, step },
-            "done" => StepWrite::Done {
-                key,
-                step,
-                id: id.map(str::to_string),
-            },
-            _ => StepWrite::Clear { key, step },
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn group_commits_keep_each_callers_writes_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.db");
-        let j = Arc::new(Journal::open(&path).unwrap());
-        // Many callers at once share commits; each caller's writes apply in its order.
-        let mut tasks = Vec::new();
-        for i in 0..64 {
-            let j = j.clone();
-            tasks.push(tokio::spawn(async move {
-                let key = format!("u{i}@x");
-                let id = i.to_string();
-                j.commit("r1", "t", vec![write("intent", &key, "user", None)])
-                    .await
-                    .unwrap();
-                let writes = match i % 4 {
-                    // done, then a stale intent: done stays
-                    0 => vec![
-                        write("done", &key, "user", Some(&id)),
-                        write("intent", &key, "user", None),
-                    ],
-                    // refused: the intent is forgotten
-                    1 => vec![write("clear", &key, "user", None)],
-                    // user and complete in one commit
-                    _ => vec![
-                        write("done", &key, "user", Some(&id)),
-                        write("done", &key, "complete", Some(&id)),
-                    ],
-                };
-                j.commit("r1", "t", writes).await.unwrap();
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        // Read back through another connection: the commits are in the file.
-        let steps = Journal::open(&path).unwrap().steps("t").unwrap();
-        for i in 0..64 {
-            let key = format!("u{i}@x");
-            let user = steps.get(&(key.clone(), "user".to_string()));
-            let complete = steps.get(&(key.clone(), "complete".to_string()));
-            match i % 4 {
-                0 => {
-                    let user = user.unwrap();
-                    assert_eq!(
-                        (user.state, user.id.clone()),
-                        (StepState::Done, Some(i.to_string()))
-                    );
-                    assert!(complete.is_none());
-                }
-                1 => assert!(user.is_none() && complete.is_none(), "{key}"),
-                _ => {
-                    assert_eq!(user.unwrap().state, StepState::Done, "{key}");
-                    assert_eq!(complete.unwrap().id, Some(i.to_string()), "{key}");
-                }
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn group_commit_works_on_a_current_thread_runtime_and_after_a_blocking_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join("j.db")).unwrap();
-        j.intent("r1", "t", "a@x", "user").unwrap();
-        j.commit("r1", "t", vec![write("done", "a@x", "user", Some("7"))])
-            .await
-            .unwrap();
-        j.done("r1", "t", "a@x", "complete", Some("7")).unwrap();
-        let steps = j.steps("t").unwrap();
-        assert_eq!(steps.len(), 2);
-        assert_eq!(
-            steps[&("a@x".to_string(), "user".to_string())]
-                .id
-                .as_deref(),
-            Some("7")
-        );
-    }
-
-    #[test]
-    fn unfinished_run_is_found_by_fingerprint_until_finished() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join("j.db")).unwrap();
-        j.begin_run(&info("run-1"), "fp").unwrap();
-        assert_eq!(j.unfinished_run("fp").unwrap().unwrap().run_id, "run-1");
-        assert!(j.unfinished_run("other").unwrap().is_none());
-        let headers = vec!["email".to_string()];
-        j.record_rows(
-            "run-1",
-            [StoredRowRef {
-                index: 0,
-                source_file: "x.csv",
-                sheet: "x",
-                line: 2,
-                target: Some("t"),
-                vendor: Some("traccar"),
-                headers: &headers,
-                cells: vec!["a@x"],
-            }]
-            .into_iter(),
-        )
-        .unwrap();
-        let o = Outcome::new(Status::Created, Action::Create);
-        j.record_outcomes("run-1", [(0usize, &o)].into_iter())
-            .unwrap();
-        assert_eq!(j.outcomes("run-1").unwrap()[&0].status, Status::Created);
-        j.finish_run(&info("run-1"), &[], true).unwrap();
-        assert!(j.unfinished_run("fp").unwrap().is_none());
-        let runs = j.runs().unwrap();
-        assert_eq!(runs[0].counts, vec![("created".to_string(), 1)]);
-        assert_eq!(j.rows("run-1").unwrap()[0].cells, vec!["a@x"]);
     }
 }

@@ -1,0 +1,256 @@
+//! One run per target at a time (issue 26): overlapping imports in one folder, the real
+//! binary against a sandbox slow enough that the runs overlap. The second run refuses
+//! with the lease message, or with `--wait` finishes after the first; a holder that is
+//! killed (or stops renewing) is taken over and its run finished, nothing made twice.
+//!
+//! Real time, kept short: the runs are processes, so paused tokio time cannot reach them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use muster::journal::Journal;
+use muster::model::Status;
+use muster::sandbox::{Options, Sandbox};
+
+use crate::support::{World, assert_workbook_matches_run, traccar_roster};
+
+const BIN: &str = env!("CARGO_BIN_EXE_muster");
+
+/// `muster import roster.csv --config muster.toml --out OUT --json EXTRA…` in `dir` (the
+/// default journal, `.muster/journal.db`, is the folder's), with the sandbox's credentials.
+fn import(dir: &Path, out: &str, extra: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .args([
+            "import",
+            "roster.csv",
+            "--config",
+            "muster.toml",
+            "--out",
+            out,
+            "--json",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in Sandbox::credentials() {
+        c.env(k, v);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.spawn().expect("import starts")
+}
+
+/// A run's exit code, stderr, and run id (from `--json`'s summary, when it ran).
+struct Ended {
+    code: i32,
+    stderr: String,
+    run_id: Option<String>,
+}
+
+fn ended(out: Output) -> Ended {
+    let run_id = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v["summary"]["run_id"].as_str().map(str::to_string));
+    Ended {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        run_id,
+    }
+}
+
+/// A folder with a roster of `n` Traccar users and a config at the sandbox; one request
+/// at a time, so a run of `n` rows lasts about `n` × the sandbox's latency.
+fn folder(w: &World, name: &str, n: usize) -> PathBuf {
+    let dir = w.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("roster.csv"), traccar_roster(n)).unwrap();
+    std::fs::copy(
+        w.config("rate = \"none\"\nconcurrency = 1\ntimeout = \"10s\""),
+        dir.join("muster.toml"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Every row of the run `run_id` is `created` or `exists`, and its workbook says the same
+/// as the journal.
+fn assert_run_whole(dir: &Path, out: &str, run_id: &str, n: usize) {
+    let journal = dir.join(".muster/journal.db");
+    assert_eq!(
+        assert_workbook_matches_run(&dir.join(out), &journal, run_id),
+        n
+    );
+    let j = Journal::open(&journal).unwrap();
+    for row in j.rows(run_id).unwrap() {
+        let status = row.outcome.map(|o| o.status);
+        assert!(
+            matches!(status, Some(Status::Created | Status::Exists)),
+            "{out} row {}: {status:?}",
+            row.line
+        );
+    }
+}
+
+fn refused(e: &Ended) -> bool {
+    e.code == 2
+        && e.stderr
+            .contains("target traccar is being imported by run ")
+        && e.stderr.contains("; wait for it, or pass --wait")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlapping_run_refuses_or_waits_and_nothing_is_made_twice() {
+    const N: usize = 40;
+    for delay_ms in [0u64, 100, 500, 2_000] {
+        let w = World::start_apart(Options {
+            latency_ms: 60,
+            ..Options::default()
+        })
+        .await;
+        let dir = folder(&w, "ops", N);
+        let first = import(&dir, "first.xlsx", &[], &[]);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let second = import(&dir, "second.xlsx", &[], &[]);
+        let waiting = import(&dir, "third.xlsx", &["--wait=2m"], &[]);
+        // Each child's pipes are read while it runs: a run blocked on a full pipe would
+        // hold its lease.
+        let read = |c: Child| std::thread::spawn(move || ended(c.wait_with_output().unwrap()));
+        let (first, second, waiting) = (read(first), read(second), read(waiting));
+        let (first, second, waiting) = tokio::task::spawn_blocking(move || {
+            (
+                first.join().unwrap(),
+                second.join().unwrap(),
+                waiting.join().unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+        let at = format!("second run {delay_ms} ms after the first");
+        // The run that waited ran, after whoever held the lease.
+        assert_eq!(waiting.code, 0, "{at}: {}", waiting.stderr);
+        for (e, out) in [(&first, "first.xlsx"), (&second, "second.xlsx")] {
+            assert!(
+                e.code == 0 || refused(e),
+                "{at}: {out} neither ran nor refused with the lease message: exit {}\n{}",
+                e.code,
+                e.stderr
+            );
+        }
+        if delay_ms > 0 {
+            assert_eq!(first.code, 0, "{at}: {}", first.stderr);
+            assert!(refused(&second), "{at}: {}", second.stderr);
+            // The run that waited found every user made, and says by whom.
+            let j = Journal::open(&dir.join(".muster/journal.db")).unwrap();
+            let by = format!("made by run {} at ", first.run_id.as_deref().unwrap());
+            for row in j.rows(waiting.run_id.as_deref().unwrap()).unwrap() {
+                let o = row.outcome.unwrap();
+                assert_eq!(o.status, Status::Exists, "{at}: row {}", row.line);
+                assert!(
+                    o.error.as_deref().is_some_and(|e| e.starts_with(&by)),
+                    "{at}: row {}: {:?}",
+                    row.line,
+                    o.error
+                );
+            }
+        } else {
+            assert!(refused(&first) || refused(&second), "{at}: no one refused");
+        }
+        for (e, out) in [
+            (&first, "first.xlsx"),
+            (&second, "second.xlsx"),
+            (&waiting, "third.xlsx"),
+        ] {
+            if e.code == 0 {
+                let run = e.run_id.as_deref().expect("a run id in --json's summary");
+                assert_run_whole(&dir, out, run, N);
+            } else {
+                assert!(
+                    !dir.join(out).exists(),
+                    "{at}: {out} written by a refused run"
+                );
+            }
+        }
+        assert_eq!(w.stat("traccar", "created"), N as u64, "{at}");
+        assert_eq!(w.stat("traccar", "duplicates_refused"), 0, "{at}");
+        // Nothing is left leased.
+        let j = Journal::open(&dir.join(".muster/journal.db")).unwrap();
+        assert!(j.runs().unwrap().iter().all(|r| r.finished), "{at}");
+    }
+}
+
+/// Waits (real time, bounded) until `until` holds.
+fn wait_until(what: &str, mut until: impl FnMut() -> bool) {
+    let began = Instant::now();
+    while !until() {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_or_stalled_holder_is_taken_over_and_its_run_finished_once() {
+    const N: usize = 40;
+    let ttl = [("MUSTER_LEASE_TTL", "1s")];
+    // SIGKILL: the holder's process is gone, the waiting run takes over at once. SIGSTOP:
+    // the holder still exists but stops renewing, so its lease is taken over once expired
+    // (then it is killed, as an operator would).
+    for (signal, why) in [
+        (libc::SIGKILL, "has ended without releasing it"),
+        (libc::SIGSTOP, "stopped renewing it"),
+    ] {
+        let w = World::start_apart(Options {
+            latency_ms: 40,
+            ..Options::default()
+        })
+        .await;
+        let dir = folder(&w, "ops", N);
+        let mut holder = import(&dir, "first.xlsx", &[], &ttl);
+        let created = || w.stat("traccar", "created");
+        wait_until("the first users", || created() >= 5);
+        let waiting = import(&dir, "second.xlsx", &["--wait"], &ttl);
+        // The waiting run has found the target busy before the holder stops.
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: signalling our own child, which has not been waited for.
+        assert_eq!(unsafe { libc::kill(holder.id() as i32, signal) }, 0);
+        if signal == libc::SIGKILL {
+            // Reaped: a process that is gone, not a zombie that still exists.
+            holder.wait().unwrap();
+        }
+        let waited = std::thread::spawn(move || waiting.wait_with_output().unwrap());
+        let waited = tokio::task::spawn_blocking(move || waited.join().unwrap())
+            .await
+            .unwrap();
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let waited = ended(waited);
+        assert_eq!(waited.code, 0, "{}", waited.stderr);
+        assert!(
+            waited
+                .stderr
+                .contains("target traccar is being imported by run "),
+            "{}",
+            waited.stderr
+        );
+        assert!(
+            waited
+                .stderr
+                .contains("target traccar: taking over the lease of run ")
+                && waited.stderr.contains(why),
+            "{}",
+            waited.stderr
+        );
+        // The same folder and files: the waiting run resumed the holder's run.
+        assert!(waited.stderr.contains("resuming run "), "{}", waited.stderr);
+        let run = waited.run_id.expect("a run id");
+        assert_run_whole(&dir, "second.xlsx", &run, N);
+        assert_eq!(created(), N as u64);
+        assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
+    }
+}
