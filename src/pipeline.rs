@@ -16,7 +16,7 @@ use anyhow::{Context as _, bail};
 use crate::audit::Class;
 use crate::cli::ImportArgs;
 use crate::config::{Credentials, Notify, Target};
-use crate::journal::lease::{Holder, Lease};
+use crate::journal::lease::Holder;
 use crate::journal::{Journal, JournalAt, StoredRowRef};
 use crate::model::{Action, Field, Mode, Outcome, Row, RowResult, RunInfo, Status, TargetStats};
 use crate::plan::prune::Recorded;
@@ -144,7 +144,7 @@ pub async fn execute_plan(
         };
         let names = targets.keys().cloned().collect();
         lease = Some(
-            Lease::take(
+            submit::record::lease(
                 journal.clone(),
                 names,
                 Holder::me(&run_id),
@@ -262,7 +262,7 @@ pub async fn execute_plan(
                 inputs: roster.inputs.clone(),
                 skipped_sheets: roster.skipped.clone(),
             };
-            journal.begin_run(&info, &fingerprint)?;
+            submit::record::begin(&journal, &info, &fingerprint)?;
             info
         }
     };
@@ -304,7 +304,8 @@ pub async fn execute_plan(
 
     // On a resume too: a run killed between `begin_run` and this point has no rows yet, and
     // outcomes are recorded onto its rows (rows already there are kept as they are).
-    journal.record_rows(
+    submit::record::rows(
+        &journal,
         &run.run_id,
         rows.iter()
             .zip(&checked)
@@ -342,7 +343,7 @@ pub async fn execute_plan(
         .filter(|(i, o)| previous.get(i) != Some(o))
         .map(|(i, o)| (*i, o))
         .collect();
-    journal.record_outcomes(&run.run_id, newly_decided.into_iter())?;
+    submit::record::outcomes(&journal, &run.run_id, newly_decided.into_iter())?;
 
     let secrets = match &args.secrets_out {
         Some(p) => Some(Arc::new(SecretsFile::open(p, args.secrets_append)?)),
@@ -411,7 +412,8 @@ pub async fn execute_plan(
     }
     // The engine recorded these before they were noted: the journal says what the
     // workbook says.
-    journal.record_outcomes(
+    submit::record::outcomes(
+        &journal,
         &run.run_id,
         noted
             .iter()
@@ -454,7 +456,7 @@ pub async fn execute_plan(
         .finish(&run, &stats)
         .with_context(|| format!("writing {}", args.out.display()))?;
     let complete = !counts.keys().any(|(_, s)| *s == Status::NotAttempted);
-    journal.finish_run(&run, &stats, complete)?;
+    submit::record::finish(&journal, &run, &stats, complete)?;
     let next = (failures.count > 0).then(|| {
         report::Ending::next_step(
             command,
@@ -714,7 +716,12 @@ fn write_plan(
         &roster.columns,
     )
     .with_context(|| format!("writing {}", args.out.display()))?;
-    journal.record_plan(&digest, &started.to_rfc3339(), &absolute(&args.out))?;
+    submit::record::plan(
+        &journal,
+        &digest,
+        &started.to_rfc3339(),
+        &absolute(&args.out),
+    )?;
     if !args.quiet {
         crate::say!(
             "plan: {} rows; nothing was sent. Review {}, then `muster apply {}`",

@@ -5,6 +5,7 @@
 //! that a connector never finished (target halted, deadline) ends `not_attempted`.
 
 mod batch;
+pub mod record;
 pub mod secrets;
 mod step;
 #[cfg(test)]
