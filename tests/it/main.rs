@@ -22,6 +22,7 @@ mod operator;
 mod outage;
 mod pegasus;
 mod plan;
+mod progress;
 mod protect;
 mod redirect;
 mod report;
