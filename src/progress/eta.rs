@@ -1,5 +1,5 @@
 //! The ETA of one target, pure over a clock passed in: the work left over the pace the
-//! target's limits allow (or the pace it is observed to keep, when slower), plus a wait
+//! target's limits allow (or the pace it is observed to keep, when slower), with the wait
 //! under way. Never a decaying average: waiting for a per-minute window does not make the
 //! remaining work look slower, the wait is counted once, as the wait it is (issue 29).
 
@@ -17,31 +17,36 @@ const LONGEST: Duration = Duration::from_secs(100 * 24 * 3600);
 
 /// What one target's ETA is made of.
 ///
-/// `left(now, rows)` is:
+/// The slowest limit the target was told of (its limiter, a per-minute window) lets
+/// `burst` rows through each time it opens, once a `period` (`burst / pace`); the other
+/// limits set how fast those rows then pass (`within`: `/apps` 5 a second under a window
+/// of 20 a minute). From `now`, with `rows` left:
 ///
 /// ```text
-/// wait left + max(0, rows - in flight - burst) / pace
+/// in flight = what the window open now still lets through: burst - rows done since it
+///             opened (the last wait's end), at most rows
+/// after     = rows - in flight, in k = ceil(after / burst) more openings, r in the last
+/// ETA       = next opening + (k - 1) * period + r / within   (in flight alone: in flight / within)
 /// ```
 ///
-/// - `pace` is the slower of the *allowed* pace (the slowest limit the target was told of:
-///   its limiter, a per-minute window) and the *observed* pace (the last [`RECENT_ROWS`]
-///   rows: rows between the first and the last of them over the time between them). The
-///   observed pace does not decay while muster waits: a wait is added once, on its own.
-/// - `burst` counts only when the allowed pace binds: that many rows pass at once when a
-///   limit opens (a window's whole quota), so a window of 20 a minute with 20 rows left and
-///   its wait under way ends with that wait, not a minute after it.
-/// - `wait left` is the wait under way of the whole target (Retry-After, a window), if any.
-/// - `in flight` counts only while a wait is under way: the rows that passed the limit
-///   before it but are not done yet. A limit that opened let `burst` rows through; those
-///   not done since it opened (the last wait's end, or the start) are taken as in flight.
+/// where the next opening is the end of the wait under way (Retry-After, the window), or a
+/// period after the last one when no wait has been told yet.
 ///
-/// Unknown (`None`) until either pace is known.
+/// When the platform is slower than its limits (the last [`RECENT_ROWS`] rows came at a
+/// slower pace than the slowest limit), that observed pace counts instead, without bursts:
+/// `wait left + rows / observed`. The observed pace is measured between the first and the
+/// last of those rows since the last wait, so it does not decay while muster waits; a wait
+/// is added once, as the wait it is. Unknown (`None`) until either pace is known.
 #[derive(Debug, Clone, Default)]
 pub struct Eta {
     allowed: Option<Pace>,
+    /// The slowest of the other limits told, rows a second.
+    within: Option<f64>,
     recent: VecDeque<Instant>,
     wait_until: Option<Instant>,
-    /// Rows done, and rows done when the limit last opened (the last wait's end).
+    /// When the slowest limit last opened (the last wait's end), if known.
+    opened: Option<Instant>,
+    /// Rows done, and rows done when the limit last opened.
     done: usize,
     done_at_open: usize,
 }
@@ -49,19 +54,32 @@ pub struct Eta {
 impl Eta {
     /// A limit the target's rows pass: the slowest one told binds.
     pub fn allow(&mut self, pace: Pace) {
-        if !(pace.per_second.is_finite() && pace.per_second > 0.0) {
+        let p = pace.per_second;
+        if !(p.is_finite() && p > 0.0) {
             return;
         }
-        if self.allowed.is_none_or(|a| pace.per_second < a.per_second) {
-            self.allowed = Some(pace);
-        }
+        let faster = match self.allowed {
+            Some(a) if p >= a.per_second => p,
+            Some(a) => {
+                self.allowed = Some(pace);
+                a.per_second
+            }
+            None => {
+                self.allowed = Some(pace);
+                return;
+            }
+        };
+        self.within = Some(self.within.map_or(faster, |w| w.min(faster)));
     }
 
     /// Notes the end of a wait that ended by `now`: the limit opened then.
     fn settle(&mut self, now: Instant) {
-        if self.wait_until.is_some_and(|u| u <= now) {
+        if let Some(u) = self.wait_until.filter(|u| *u <= now) {
             self.wait_until = None;
+            self.opened = Some(u);
             self.done_at_open = self.done;
+            // The pace observed is the pace between waits: a wait is counted on its own.
+            self.recent.clear();
         }
     }
 
@@ -84,11 +102,11 @@ impl Eta {
         };
         match self.wait_until {
             Some(cur) if cur >= until => false,
-            Some(cur) if cur > now => {
+            Some(cur) => {
                 self.wait_until = Some(until);
                 until.duration_since(cur) > Duration::from_secs(1)
             }
-            _ => {
+            None => {
                 self.wait_until = Some(until);
                 true
             }
@@ -110,12 +128,12 @@ impl Eta {
             .then(|| (self.recent.len() - 1) as f64 / span)
     }
 
-    /// The pace the ETA counts on, rows a second, and the rows that pass at once after a
-    /// wait; `None` while unknown.
-    fn binding(&self) -> Option<(f64, u32)> {
+    /// The pace the ETA counts on, rows a second, and the rows that pass at once when the
+    /// limit opens (none when the observed pace counts); `None` while unknown.
+    fn binding(&self) -> Option<(f64, usize)> {
         match (self.observed(), self.allowed) {
             (Some(o), Some(a)) if o < a.per_second => Some((o, 0)),
-            (_, Some(a)) => Some((a.per_second, a.burst)),
+            (_, Some(a)) => Some((a.per_second, a.burst.max(1) as usize)),
             (Some(o), None) => Some((o, 0)),
             (None, None) => None,
         }
@@ -132,17 +150,38 @@ impl Eta {
             return Some(Duration::ZERO);
         }
         let (pace, burst) = self.binding()?;
-        let burst = burst as usize;
-        let (wait, in_flight) = match self.wait_left(now) {
-            Some(wait) => {
-                let passed = self.done.saturating_sub(self.done_at_open);
-                (wait, burst.saturating_sub(passed))
+        let wait = self.wait_left(now);
+        let secs = if burst == 0 {
+            wait.unwrap_or_default().as_secs_f64() + rows as f64 / pace
+        } else {
+            let within = |n: usize| self.within.map_or(0.0, |w| n as f64 / w);
+            let period = burst as f64 / pace;
+            // A wait that ended by now opened the limit then, though no row said so yet.
+            let (opened, done_at_open) = match self.wait_until {
+                Some(u) if u <= now => (Some(u), self.done),
+                _ => (self.opened, self.done_at_open),
+            };
+            let passed = self.done.saturating_sub(done_at_open);
+            let in_flight = burst.saturating_sub(passed).min(rows);
+            let after = rows - in_flight;
+            if after == 0 {
+                within(in_flight)
+            } else {
+                let next = match (wait, opened) {
+                    (Some(wait), _) => wait.as_secs_f64(),
+                    (None, Some(o)) => {
+                        (period - now.saturating_duration_since(o).as_secs_f64()).max(0.0)
+                    }
+                    (None, None) => period,
+                };
+                let k = after.div_ceil(burst);
+                let last = after - (k - 1) * burst;
+                let eta = next + (k - 1) as f64 * period + within(last);
+                eta.max(within(in_flight))
             }
-            None => (Duration::ZERO, 0),
         };
-        let after = rows.saturating_sub(in_flight + burst) as f64 / pace;
-        let after = Duration::try_from_secs_f64(after).unwrap_or(LONGEST);
-        Some(wait.saturating_add(after).min(LONGEST))
+        let secs = Duration::try_from_secs_f64(secs).unwrap_or(LONGEST);
+        Some(secs.min(LONGEST))
     }
 }
 

@@ -130,6 +130,12 @@ fn a_retry_after_pause_is_added_once_to_the_work_left() {
     }
     assert_eq!(eta.wait_left(start + secs(23.0)), Some(secs(20.0)));
     assert_eq!(eta.wait_left(start + secs(43.0)), None);
+    // After it, rows come at 10 a second again: the wait does not make them look slower.
+    for i in 0..20 {
+        eta.row_done(start + secs(43.0 + f64::from(i) * 0.1));
+    }
+    let told = eta.left(start + secs(45.0), 50).unwrap().as_secs_f64();
+    assert!((told - 4.9).abs() < 0.01, "after the wait: {told} s");
 }
 
 #[test]
@@ -171,7 +177,8 @@ fn the_slowest_limit_binds_and_nothing_known_tells_no_eta() {
         burst: 2,
     });
     assert_eq!(eta.pace(), Some(0.5));
-    assert_eq!(eta.left(start, 11), Some(secs(20.0)));
+    // One row passes now, ten more one every 2 s, the last in 1/5 s (the 5/s limit).
+    assert_eq!(eta.left(start, 11), Some(secs(20.2)));
 }
 
 #[test]
