@@ -32,11 +32,37 @@ impl Clock for TokioClock {
 
 type Inner = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
+/// The most a limit lets through: `per_second` sends a second in the long run, and
+/// `burst` at once after a wait (the limiter's burst; a per-minute window's whole quota).
+/// What the progress display divides the work left by ([`crate::http::Paced`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl Pace {
+    /// The pace of `rate` with `burst`; `None` when unlimited.
+    pub fn of(rate: Rate, burst: NonZeroU32) -> Option<Pace> {
+        match rate {
+            Rate::Unlimited => None,
+            Rate::Every { count, per } => {
+                let per_second = f64::from(count.get()) / per.as_secs_f64();
+                (per_second.is_finite() && per_second > 0.0).then_some(Pace {
+                    per_second,
+                    burst: burst.get(),
+                })
+            }
+        }
+    }
+}
+
 /// A rate limiter; `Rate::Unlimited` never waits.
 #[derive(Debug)]
 pub struct Limiter {
     inner: Option<Inner>,
     clock: TokioClock,
+    pace: Option<Pace>,
 }
 
 impl Limiter {
@@ -55,7 +81,16 @@ impl Limiter {
                     .map(|q| RateLimiter::direct_with_clock(q, clock))
             }
         };
-        Limiter { inner, clock }
+        Limiter {
+            inner,
+            clock,
+            pace: Pace::of(rate, burst),
+        }
+    }
+
+    /// The most this limiter lets through; `None` when unlimited.
+    pub fn pace(&self) -> Option<Pace> {
+        self.pace
     }
 
     /// Waits until one request may be sent.
@@ -87,6 +122,20 @@ mod tests {
         let secs = start.elapsed().as_secs_f64();
         // 1000 requests at 200/s: 5 s, minus the internal burst of 2 (one period).
         assert!((4.98..=5.0).contains(&secs), "took {secs} s");
+    }
+
+    #[test]
+    fn a_limiter_tells_its_pace() {
+        let one = NonZeroU32::new(1).unwrap();
+        let pace = Limiter::new(Rate::parse("600/min").unwrap(), one).pace();
+        assert_eq!(
+            pace,
+            Some(Pace {
+                per_second: 10.0,
+                burst: 1
+            })
+        );
+        assert_eq!(Limiter::new(Rate::Unlimited, one).pace(), None);
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,7 +15,7 @@ pub mod limiter;
 pub mod retry;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -23,7 +23,7 @@ use reqwest::{Method, Url};
 
 use crate::config::Target;
 use crate::secret::Secret;
-use limiter::Limiter;
+use limiter::{Limiter, Pace};
 use retry::{Attempt, Backoff, Decision, Kind};
 
 /// A request body.
@@ -311,11 +311,23 @@ impl Halt {
     }
 }
 
+/// What a target's limits tell whoever shows its progress (the engine passes it on to the
+/// reporter): the pace they allow, and each wait of the whole target as it begins.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Paced {
+    /// A limit the target's rows pass: at most this pace (several are told; the slowest binds).
+    Allowed(Pace),
+    /// The whole target waits `wait` from now, for `why` (`Retry-After`, a per-minute window).
+    Waiting { wait: Duration, why: String },
+}
+
+/// Receives what [`Http::tell`] is told.
+pub type Watch = Arc<dyn Fn(Paced) + Send + Sync>;
+
 /// Writes answered 401/403 before any write succeeded that halt the target.
 const AUTH_FAILURES_TO_HALT: u64 = 3;
 
 /// The HTTP client of one target.
-#[derive(Debug)]
 pub struct Http {
     client: reqwest::Client,
     base: String,
@@ -332,6 +344,20 @@ pub struct Http {
     backoff: Backoff,
     pub counters: Counters,
     pub halt: Arc<Halt>,
+    /// Who is told of the pace and the waits (set once by the engine).
+    watch: OnceLock<Watch>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("base", &self.base)
+            .field("limiter", &self.limiter)
+            .field("max_wait", &self.max_wait)
+            .field("counters", &self.counters)
+            .field("halt", &self.halt)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Http {
@@ -352,7 +378,25 @@ impl Http {
             backoff: Backoff::default(),
             counters: Counters::default(),
             halt,
+            watch: OnceLock::new(),
         })
+    }
+
+    /// Tells `watch` of the target's pace (at once: the target's limiter) and of every wait
+    /// of the whole target from now on. Only the first watch set is kept.
+    pub fn watch(&self, watch: Watch) {
+        if self.watch.set(watch).is_ok() {
+            if let Some(pace) = self.limiter.pace() {
+                self.tell(Paced::Allowed(pace));
+            }
+        }
+    }
+
+    /// Tells the watch (if any) of a pace or a wait: connectors tell theirs (Pegasus `/apps`).
+    pub fn tell(&self, event: Paced) {
+        if let Some(watch) = self.watch.get() {
+            watch(event);
+        }
     }
 
     /// Replaces the headers that authenticate every request (marked sensitive).
@@ -502,7 +546,11 @@ impl Http {
                             }
                             Some(_) => {}
                             None => {
-                                self.pause(after.unwrap_or_else(|| self.backoff.delay(failures)))
+                                let (wait, why) = match after {
+                                    Some(after) => (after, "Retry-After"),
+                                    None => (self.backoff.delay(failures), "rate limited (429)"),
+                                };
+                                self.pause(wait, why)
                             }
                         }
                     }
@@ -602,12 +650,23 @@ impl Http {
         }
     }
 
-    /// Pauses the whole target for `wait` (Retry-After), extending any pause under way.
-    pub fn pause(&self, wait: Duration) {
+    /// Pauses the whole target for `wait` (Retry-After), extending any pause under way; a
+    /// pause that starts or extends the one under way is told to the watch, with `why`.
+    fn pause(&self, wait: Duration, why: &str) {
         let until = tokio::time::Instant::now() + wait;
-        let mut p = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
-        if p.is_none_or(|cur| cur < until) {
-            *p = Some(until);
+        let extended = {
+            let mut p = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            let extended = p.is_none_or(|cur| cur < until);
+            if extended {
+                *p = Some(until);
+            }
+            extended
+        };
+        if extended {
+            self.tell(Paced::Waiting {
+                wait,
+                why: why.to_string(),
+            });
         }
     }
 

@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::config::{Credentials, Target};
-use crate::http::{Halt, Http};
+use crate::http::{Halt, Http, Paced};
 use crate::http::{Reply, Request, SendError};
 use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::Mode;
@@ -44,6 +44,9 @@ pub trait Reporter: Send + Sync {
     fn note(&self, target: &str, message: &str);
     /// The target is finished.
     fn finish(&self, target: &str);
+    /// What the target's limits allow, or a wait of the whole target beginning (told by
+    /// `http` and the connectors through [`Http::tell`]): what an ETA is made of.
+    fn paced(&self, _target: &str, _event: &Paced) {}
 }
 
 /// A reporter that shows nothing (`--quiet`, tests).
@@ -537,6 +540,8 @@ async fn run_target(
             });
         }
     };
+    let watcher = (reporter.clone(), name.clone());
+    http.watch(Arc::new(move |event| watcher.0.paced(&watcher.1, &event)));
     let ledger = journal.steps(&name)?;
     let first_index = jobs.iter().enumerate().map(|(i, j)| (j.index, i)).collect();
     let row_secrets = jobs

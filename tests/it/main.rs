@@ -25,6 +25,7 @@ mod outage;
 mod pegasus;
 mod plan;
 mod postgres;
+mod progress;
 mod protect;
 mod redirect;
 mod report;

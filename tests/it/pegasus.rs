@@ -10,12 +10,14 @@ use std::time::Duration;
 use muster::Env;
 use muster::cli::Mode;
 use muster::config::{Config, Target};
+use muster::http::Paced;
 use muster::journal::Journal;
 use muster::model::identity_key;
 use muster::model::{Action, Field, Layout, Outcome, Row, Status, TargetStats, VendorKind};
+use muster::progress::Eta;
 use muster::sandbox::pegasus::{self as sim, PegasusSim, Settings};
 use muster::sandbox::{Options, Sandbox};
-use muster::submit::{self, Silent, TargetWork};
+use muster::submit::{self, Reporter, Silent, TargetWork};
 use muster::vendors::Job;
 
 const COMPANIES: [&str; 7] = [
@@ -140,6 +142,18 @@ async fn run(
     journal: &Arc<Journal>,
     deadline: Option<Duration>,
 ) -> Ran {
+    run_reported(target, env, jobs, journal, deadline, Arc::new(Silent)).await
+}
+
+/// As `run`, reporting to `reporter`.
+async fn run_reported(
+    target: &Target,
+    env: &Env,
+    jobs: Vec<Job>,
+    journal: &Arc<Journal>,
+    deadline: Option<Duration>,
+    reporter: Arc<dyn Reporter>,
+) -> Ran {
     let credentials = target.credentials(env).unwrap();
     let (outcomes, mut stats) = submit::submit(
         vec![TargetWork {
@@ -153,7 +167,7 @@ async fn run(
             mode: Mode::Create,
             deadline,
             journal: journal.clone(),
-            reporter: Arc::new(Silent),
+            reporter,
             secrets: None,
             purpose: Default::default(),
             interrupt: Default::default(),
@@ -439,6 +453,97 @@ async fn app_grants_keep_to_twenty_a_minute_and_expired_tokens_log_in_again() {
         sandbox.stats()
     );
     assert!(ran.stats.halted.is_none());
+}
+
+/// What a progress line would make of a run: its ETA, fed on the paused clock.
+#[derive(Default)]
+struct EtaOf {
+    state: std::sync::Mutex<(Eta, usize, usize)>,
+}
+
+impl EtaOf {
+    /// The ETA now, and the rows left.
+    fn sample(&self) -> (Option<Duration>, usize) {
+        let s = self.state.lock().unwrap();
+        let left = s.1 - s.2;
+        (s.0.left(tokio::time::Instant::now().into_std(), left), left)
+    }
+}
+
+impl Reporter for EtaOf {
+    fn start(&self, _: &str, total: usize) {
+        self.state.lock().unwrap().1 = total;
+    }
+    fn row_done(&self, _: &str, _: Status) {
+        let mut s = self.state.lock().unwrap();
+        s.0.row_done(tokio::time::Instant::now().into_std());
+        s.2 += 1;
+    }
+    fn note(&self, _: &str, _: &str) {}
+    fn finish(&self, _: &str) {}
+    fn paced(&self, _: &str, event: &Paced) {
+        let mut s = self.state.lock().unwrap();
+        let now = tokio::time::Instant::now().into_std();
+        match event {
+            Paced::Allowed(pace) => s.0.allow(*pace),
+            Paced::Waiting { wait, .. } => {
+                s.0.waiting(now, *wait);
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_eta_of_a_run_paced_by_the_apps_window_stays_within_a_quarter_of_the_time_left() {
+    // Issue 29: with the /apps window, the ETA went 26 s, 2 min, 53 min, 19 h, 9 h on a
+    // run that took 2 minutes. Here: 60 rows at 20 a minute, the ETA sampled 4 times a
+    // second of the paused clock, as a bar is drawn.
+    let sandbox = sandbox(Settings::default(), Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = target(&sandbox, 10, false);
+    t.timeout = Duration::from_secs(600);
+    let eta = Arc::new(EtaOf::default());
+    let start = tokio::time::Instant::now();
+    let sampler = {
+        let eta = eta.clone();
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let (told, left) = eta.sample();
+                if left == 0 {
+                    return samples;
+                }
+                samples.push((start.elapsed(), told));
+            }
+        })
+    };
+    let journal = journal(&dir);
+    let ran = run_reported(&t, &env(), jobs(60), &journal, None, eta.clone()).await;
+    let took = start.elapsed();
+    assert_eq!(ran.count(Status::Created), 60, "{:?}", ran.statuses());
+    let samples = sampler.await.unwrap();
+    assert!(took >= Duration::from_secs(120), "took {took:?}");
+    let (mut checked, mut worst) = (0, 0.0f64);
+    for (at, told) in samples {
+        let left = took.saturating_sub(at).as_secs_f64();
+        // After the first minute; the last second is below the display's resolution.
+        if at < Duration::from_secs(60) || left < 1.0 {
+            continue;
+        }
+        let told = told.expect("the pace is known").as_secs_f64();
+        assert!(
+            (told - left).abs() <= 0.25 * left,
+            "at {at:?}: ETA {told:.1} s, {left:.1} s left (the run took {took:?})"
+        );
+        checked += 1;
+        worst = worst.max((told - left).abs() / left);
+    }
+    assert!(checked > 200, "{checked} samples checked");
+    eprintln!(
+        "{checked} ETAs after the first minute, the worst {:.0} % off",
+        worst * 100.0
+    );
 }
 
 #[tokio::test(start_paused = true)]

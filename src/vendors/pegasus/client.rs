@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::config::Credentials;
+use crate::http::limiter::Pace;
 use crate::http::{Reply, Request, SendError};
 use crate::secret::Secret;
 use crate::vendors::VendorError;
@@ -316,8 +317,17 @@ impl Window {
         })
     }
 
-    /// Waits for room, then counts one send. `waiting` is called once if it has to wait.
-    pub async fn acquire(&self, waiting: impl FnOnce()) {
+    /// The most this window lets through: `max` per `per` (and its slack), all at once.
+    pub fn pace(&self) -> Pace {
+        Pace {
+            per_second: self.max as f64 / (self.per + WINDOW_SLACK).as_secs_f64(),
+            burst: u32::try_from(self.max).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Waits for room, then counts one send. `waiting` is called once, with how long, if it
+    /// has to wait.
+    pub async fn acquire(&self, waiting: impl FnOnce(Duration)) {
         let mut waiting = Some(waiting);
         let mut sent = self.sent.lock().await;
         loop {
@@ -332,10 +342,10 @@ impl Window {
                 sent.push_back(now);
                 return;
             }
-            if let Some(w) = waiting.take() {
-                w();
-            }
             let until = sent.front().map(|t| *t + self.per + WINDOW_SLACK);
+            if let Some(w) = waiting.take() {
+                w(until.map_or(Duration::ZERO, |u| u.saturating_duration_since(now)));
+            }
             if let Some(until) = until {
                 tokio::time::sleep_until(until).await;
             }

@@ -37,9 +37,9 @@ use reqwest::Method;
 use tokio::sync::mpsc;
 
 use crate::config::Credentials;
-use crate::http::Request;
 use crate::http::limiter::Limiter;
 use crate::http::retry::Kind;
+use crate::http::{Paced, Request};
 use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
 use crate::vendors::protocol::Engine;
@@ -631,8 +631,13 @@ impl Pegasus {
     ) -> Result<(), RowError> {
         let key = job.key.as_str();
         if let Some(w) = &gate.per_minute {
-            w.acquire(|| ctx.note("waiting for /apps rate limit (per minute)"))
-                .await;
+            w.acquire(|wait| {
+                ctx.http().tell(Paced::Waiting {
+                    wait,
+                    why: format!("/apps limit of {} per minute", ctx.target().apps_per_minute),
+                })
+            })
+            .await;
         }
         let req = Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
             .query("user", user_id)
@@ -724,6 +729,14 @@ impl Vendor for Pegasus {
             )),
             per_minute: Window::new(ctx.target().apps_per_minute, Duration::from_secs(60)),
         };
+        // The `/apps` limits pace every row that is granted app access.
+        let paces = [
+            gate.per_second.pace(),
+            gate.per_minute.as_ref().map(Window::pace),
+        ];
+        for pace in paces.into_iter().flatten() {
+            ctx.http().tell(Paced::Allowed(pace));
+        }
         let (tx, rx) = mpsc::unbounded_channel::<Pending>();
         let existing = &existing;
         let users = async move {

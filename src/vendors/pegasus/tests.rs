@@ -198,9 +198,9 @@ async fn window_lets_at_most_max_through_in_any_period() {
     let w = Window::new(20, Duration::from_secs(60)).unwrap();
     let start = tokio::time::Instant::now();
     let mut times = Vec::new();
-    let mut waited = 0;
+    let mut waits = Vec::new();
     for _ in 0..45 {
-        w.acquire(|| waited += 1).await;
+        w.acquire(|wait| waits.push(wait)).await;
         times.push(start.elapsed());
     }
     for (i, t) in times.iter().enumerate() {
@@ -216,8 +216,11 @@ async fn window_lets_at_most_max_through_in_any_period() {
     // 45 sends: 20 now, 20 after a minute, 5 after two (plus the slack).
     assert!(times[44] >= Duration::from_secs(120), "{:?}", times[44]);
     assert!(times[44] <= Duration::from_secs(125), "{:?}", times[44]);
-    // Only the first send of each new minute had to wait: the others found room.
-    assert_eq!(waited, 2);
+    // Only the first send of each new minute had to wait, a whole window (and its slack):
+    // the others found room.
+    assert_eq!(waits, [Duration::from_secs(61); 2]);
+    assert_eq!(w.pace().burst, 20);
+    assert!((w.pace().per_second - 20.0 / 61.0).abs() < 1e-9);
     assert!(Window::new(0, Duration::from_secs(60)).is_none());
 }
 
