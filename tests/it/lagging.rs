@@ -18,26 +18,12 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::support::{World, serve};
+use crate::support::{World, serve, traccar_answering};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_answered_2xx_without_an_id_is_never_sent_again() {
-    let posts = Arc::new(AtomicUsize::new(0));
-    let counted = posts.clone();
-    let app = Router::new()
-        .route("/api/devices", get(|| async { "[]" }))
-        .route(
-            "/api/users",
-            get(|| async { "[]" }).post(move || {
-                let counted = counted.clone();
-                async move {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    // 2xx, but nothing muster can read an id from.
-                    "{}"
-                }
-            }),
-        );
-    let addr = serve(app).await;
+    // 2xx, but nothing muster can read an id from.
+    let (addr, posts) = traccar_answering(|_| "{}").await;
 
     let w = World::start(muster::sandbox::Options::default()).await;
     // settle_wait: how long muster keeps looking for it (default 30 s).

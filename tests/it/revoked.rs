@@ -3,37 +3,23 @@
 //! three writes in a row are refused so, the target halts: the rest of the file is not
 //! sent, its rows are `not_attempted` with the reason.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::get;
 use muster::model::Status;
 
-use crate::support::{World, serve};
+use crate::support::{World, traccar_answering};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_refused_401_three_times_in_a_row_halt_the_target() {
-    let posts = Arc::new(AtomicUsize::new(0));
-    let counted = posts.clone();
-    let app = Router::new()
-        .route("/api/devices", get(|| async { "[]" }))
-        .route(
-            "/api/users",
-            get(|| async { "[]" }).post(move || {
-                let counted = counted.clone();
-                async move {
-                    let n = counted.fetch_add(1, Ordering::SeqCst);
-                    if n < 2 {
-                        (StatusCode::OK, format!("{{\"id\":{}}}", n + 1))
-                    } else {
-                        (StatusCode::UNAUTHORIZED, String::new())
-                    }
-                }
-            }),
-        );
-    let addr = serve(app).await;
+    let (addr, posts) = traccar_answering(|n| {
+        if n < 2 {
+            (StatusCode::OK, format!("{{\"id\":{}}}", n + 1))
+        } else {
+            (StatusCode::UNAUTHORIZED, String::new())
+        }
+    })
+    .await;
 
     let w = World::start(muster::sandbox::Options::default()).await;
     let config = w.traccar_at(addr, "concurrency = 1");

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use muster::model::Status;
 use muster::sandbox::{Options, Sandbox};
 
-use crate::support::{World, serve, traccar_roster};
+use crate::support::{World, serve, traccar_answering, traccar_roster};
 
 /// A loopback Traccar that makes each user it is asked to, and never answers the first
 /// create (the request stays in flight until the client gives up); it lists what it made.
@@ -208,24 +208,13 @@ fn an_interrupted_import_says_how_far_it_got_and_the_same_command_finishes_it() 
 #[tokio::test]
 async fn a_spent_failure_budget_stops_the_target() {
     for (budget, posts_wanted) in [("3", 4), ("20%", 3)] {
-        let posts = Arc::new(AtomicUsize::new(0));
-        let counted = posts.clone();
-        let app = Router::new()
-            .route("/api/devices", get(|| async { "[]" }))
-            .route(
-                "/api/users",
-                get(|| async { "[]" }).post(move || {
-                    let counted = counted.clone();
-                    async move {
-                        counted.fetch_add(1, Ordering::SeqCst);
-                        (
-                            axum::http::StatusCode::BAD_REQUEST,
-                            "java.lang.IllegalArgumentException: Unrecognized field \"phone\"",
-                        )
-                    }
-                }),
-            );
-        let addr = serve(app).await;
+        let (addr, posts) = traccar_answering(|_| {
+            (
+                axum::http::StatusCode::BAD_REQUEST,
+                "java.lang.IllegalArgumentException: Unrecognized field \"phone\"",
+            )
+        })
+        .await;
         let w = World::start(Options::default()).await;
         let config = w.traccar_at(addr, "concurrency = 1");
         let mut roster = String::from("target,name,email\n");

@@ -19,6 +19,36 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
     addr
 }
 
+/// A loopback Traccar that holds no users and no devices and answers its `n`-th
+/// `POST /api/users` (from 0) with `answer(n)`: a platform misbehaving on creates. Its
+/// address, and the count of creates it received.
+pub async fn traccar_answering<R>(
+    answer: impl Fn(usize) -> R + Clone + Send + Sync + 'static,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+)
+where
+    R: axum::response::IntoResponse,
+{
+    use axum::routing::get;
+    let posts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = posts.clone();
+    let app = axum::Router::new()
+        .route("/api/devices", get(|| async { "[]" }))
+        .route(
+            "/api/users",
+            get(|| async { "[]" }).post(move || {
+                let (counted, answer) = (counted.clone(), answer.clone());
+                async move {
+                    let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    answer(n).into_response()
+                }
+            }),
+        );
+    (serve(app).await, posts)
+}
+
 /// The one HTTP client constructor of the integration tests. reqwest is built without a
 /// default crypto provider (Cargo.toml: `rustls-no-provider`): even a plain-http client
 /// needs one installed, so every client a test makes comes from here, and a test that runs

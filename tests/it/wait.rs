@@ -3,37 +3,23 @@
 //! an hour: the target halts at once with "the platform asked to wait 3600 s", its rows
 //! `not_attempted`, and nothing more is sent.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use axum::Router;
 use axum::http::{StatusCode, header};
-use axum::routing::get;
 use muster::model::Status;
 
-use crate::support::{World, serve};
+use crate::support::{World, traccar_answering};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_beyond_max_wait_halts_the_target_instead_of_sleeping() {
-    let posts = Arc::new(AtomicUsize::new(0));
-    let counted = posts.clone();
-    let app = Router::new()
-        .route("/api/devices", get(|| async { "[]" }))
-        .route(
-            "/api/users",
-            get(|| async { "[]" }).post(move || {
-                let counted = counted.clone();
-                async move {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        [(header::RETRY_AFTER, "3600")],
-                        "slow down",
-                    )
-                }
-            }),
-        );
-    let addr = serve(app).await;
+    let (addr, posts) = traccar_answering(|_| {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "3600")],
+            "slow down",
+        )
+    })
+    .await;
 
     let w = World::start(muster::sandbox::Options::default()).await;
     let config = w.traccar_at(addr, "concurrency = 1\nmax_wait = \"2m\"");
