@@ -25,7 +25,9 @@ use crate::http::{Halt, Http, Paced};
 use crate::http::{Reply, Request, SendError};
 use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::Mode;
-use crate::model::{Action, FailureBudget, Field, Outcome, PlatformUser, Status, TargetStats};
+use crate::model::{
+    Action, FailureBudget, Field, Outcome, PlatformUser, Status, StepState, TargetStats,
+};
 use crate::secret::{Scrubber, Secret};
 use crate::vendors::protocol::RowError;
 use crate::vendors::protocol::{
@@ -82,9 +84,6 @@ pub struct Ctx {
     /// Rows of this target that failed so far, and how many may (`--max-failures`).
     failed: std::sync::atomic::AtomicUsize,
     failure_budget: Option<(usize, FailureBudget)>,
-    /// Steps (key, step) whose intent this target committed and whose outcome it has not:
-    /// requests in flight when the target is stopped.
-    open_intents: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Ctx {
@@ -93,31 +92,10 @@ impl Ctx {
         self.ledger.get(&(key.to_string(), step.to_string()))
     }
 
-    /// Every step the ledger knew for `key`, by step name.
-    pub fn ledger_steps<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (&'a str, &'a Step)> {
-        self.ledger
-            .iter()
-            .filter(move |((k, _), _)| k == key)
-            .map(|((_, s), st)| (s.as_str(), st))
-    }
-
     /// Commits `writes` of this target's ledger (in order, all or none), sharing the commit
     /// with every other row's pending writes, off the runtime's worker threads: N rows in
     /// flight cost one commit, not N.
     async fn commit(&self, writes: Vec<StepWrite>) -> Result<(), VendorError> {
-        {
-            let mut open = self.open_intents.lock().unwrap_or_else(|p| p.into_inner());
-            for w in &writes {
-                match w {
-                    StepWrite::Intent { key, step } => {
-                        open.insert((key.clone(), step.clone()));
-                    }
-                    StepWrite::Done { key, step, .. } | StepWrite::Clear { key, step } => {
-                        open.remove(&(key.clone(), step.clone()));
-                    }
-                }
-            }
-        }
         self.journal
             .commit(&self.run_id, &self.target.name, writes)
             .await
@@ -181,7 +159,7 @@ impl Ctx {
     }
 
     /// `text` (from a platform) with the target's secrets hidden.
-    pub fn scrub(&self, text: &str) -> String {
+    fn scrub(&self, text: &str) -> String {
         let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner());
         scrubber.scrub(text).into_owned()
     }
@@ -551,7 +529,6 @@ async fn run_target(
     let ctx = Ctx {
         scrubber: std::sync::RwLock::new(scrubber_of(&credentials)),
         row_secrets,
-        open_intents: Default::default(),
         failed: Default::default(),
         failure_budget: max_failures.map(|b| (b.allowed(jobs.len()), b)),
         finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
@@ -598,16 +575,28 @@ async fn run_target(
     let reason = halt
         .reason()
         .unwrap_or_else(|| "the connector ended without an outcome for this row".into());
-    let open = std::mem::take(&mut *ctx.open_intents.lock().unwrap_or_else(|p| p.into_inner()));
-    for (index, action, key) in &keep {
-        let done = ctx
-            .first_index
+    let done = |index: &usize| {
+        ctx.first_index
             .get(index)
             .and_then(|i| ctx.finished.get(*i))
-            .is_some_and(|f| f.load(Ordering::SeqCst));
-        if !done {
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+    };
+    // Rows left without an outcome whose request was sent and not answered: an intent of
+    // this run's that the journal still holds (read once, only when a row is left).
+    let in_flight: std::collections::HashSet<String> = if keep.iter().all(|(i, _, _)| done(i)) {
+        Default::default()
+    } else {
+        ctx.journal
+            .steps(&name)?
+            .into_iter()
+            .filter(|(_, s)| s.state == StepState::Intent && s.run_id == ctx.run_id)
+            .map(|((key, _), _)| key)
+            .collect()
+    };
+    for (index, action, key) in &keep {
+        if !done(index) {
             let mut outcome = not_attempted(*action, &reason);
-            if open.iter().any(|(k, _)| k == key) {
+            if in_flight.contains(key) {
                 // Sent, and stopped before the answer was read: the journal keeps its
                 // intent, and the next run looks before it sends anything.
                 outcome.error = Some(format!(
@@ -686,7 +675,6 @@ async fn read_target(
     let ctx = Ctx {
         scrubber: std::sync::RwLock::new(scrubber.clone()),
         row_secrets: HashMap::new(),
-        open_intents: Default::default(),
         failed: Default::default(),
         failure_budget: None,
         target: target.clone(),

@@ -207,6 +207,11 @@ impl Pegasus {
                 out.other_ids.push(side("group", g));
             }
         }
+        // The app access muster granted its own user, said on a row left as it is.
+        let granted = app_done
+            .as_ref()
+            .filter(|_| standing.ours)
+            .map(|a| side("app", a));
         let user_id = match next(job.action, ctx.mode(), &standing) {
             Needs::NoUser => {
                 out.status = Status::Failed;
@@ -220,23 +225,13 @@ impl Pegasus {
             // differs when the row or the mode asks for it, else left alone.
             Needs::Exists(id) => {
                 out.user_id = Some(id);
-                out.other_ids.extend(
-                    app_done
-                        .as_ref()
-                        .filter(|_| standing.ours)
-                        .map(|a| side("app", a)),
-                );
+                out.other_ids.extend(granted);
                 out.status = Status::Exists;
                 return Ok(Next::Done(out));
             }
             Needs::Update(id) => {
                 out.user_id = Some(id.clone());
-                out.other_ids.extend(
-                    app_done
-                        .as_ref()
-                        .filter(|_| standing.ours)
-                        .map(|a| side("app", a)),
-                );
+                out.other_ids.extend(granted);
                 let id = on_platform.clone().unwrap_or(id);
                 return self
                     .update(ctx, existing, job, &id, out)
