@@ -23,7 +23,7 @@ use crate::model::{Field, VendorKind};
 use crate::model::{Layout, Row, TargetStats};
 use crate::sandbox::{Options, Sandbox};
 use crate::secret::Secret;
-use crate::submit::{self, Silent, TargetWork};
+use crate::submit;
 use crate::vendors::Job;
 use crate::vendors::STEP_USER as STEP;
 
@@ -136,28 +136,14 @@ impl Run {
             username: Some(Secret::new("sandbox-admin")),
             password: Some(Secret::new(password)),
         };
-        let (outcomes, mut stats) = submit::submit(
-            vec![TargetWork {
-                target,
-                credentials,
-                jobs,
-            }],
-            submit::Options {
-                run_id: run_id.into(),
-                dry_run: self.dry_run,
-                mode,
-                deadline: None,
-                journal: self.journal.clone(),
-                reporter: Arc::new(Silent),
-                secrets: None,
-                purpose: crate::vendors::Purpose::Import,
-                interrupt: Default::default(),
-                max_failures: None,
-            },
+        super::submit_to(
+            target,
+            credentials,
+            jobs,
+            (run_id, self.journal.clone()),
+            (mode, self.dry_run),
         )
         .await
-        .unwrap();
-        (outcomes, stats.remove(0))
     }
 }
 

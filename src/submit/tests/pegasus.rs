@@ -15,7 +15,7 @@ use crate::sandbox::pegasus::PegasusSim;
 use crate::sandbox::seed::PlatformSeed;
 use crate::sandbox::{Options, Sandbox};
 use crate::secret::Secret;
-use crate::submit::{self, Silent, TargetWork};
+use crate::submit;
 use crate::vendors::Job;
 
 const COLUMNS: [Field; 6] = [
@@ -156,28 +156,15 @@ impl Run {
             username: Some(Secret::new("admin@sandbox.test")),
             password: Some(Secret::new("Sandbox-Pass-1")),
         };
-        let (outcomes, _) = submit::submit(
-            vec![TargetWork {
-                target,
-                credentials,
-                jobs,
-            }],
-            submit::Options {
-                run_id: run_id.into(),
-                dry_run,
-                mode,
-                deadline: None,
-                journal: self.journal.clone(),
-                reporter: Arc::new(Silent),
-                secrets: None,
-                purpose: crate::vendors::Purpose::Import,
-                interrupt: Default::default(),
-                max_failures: None,
-            },
+        super::submit_to(
+            target,
+            credentials,
+            jobs,
+            (run_id, self.journal.clone()),
+            (mode, dry_run),
         )
         .await
-        .unwrap();
-        outcomes
+        .0
     }
 }
 
