@@ -20,6 +20,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod roster;
+pub mod rules;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;

@@ -16,7 +16,7 @@ use rust_xlsxwriter::{
 use crate::Exit;
 use crate::cli::TemplateArgs;
 use crate::model::{Field, VendorKind};
-use crate::validate::{self};
+use crate::vendors::motive::rules as motive;
 
 /// Data rows that carry the drop-down lists.
 const VALIDATED_ROWS: u32 = 1000;
@@ -107,12 +107,12 @@ pub fn columns(vendor: VendorKind) -> Vec<Column> {
             col("Phone", Field::Phone, "Optional: 6 to 15 digits, a leading + and spaces or dashes allowed.", "+1 555 201 4410"),
             col("Phone ext", Field::PhoneExt, "Optional: digits only.", ""),
             col("Time zone", Field::TimeZone, "Optional: Motive's zone name, e.g. Central Time (US & Canada).", "Central Time (US & Canada)"),
-            pick("Role", Field::Role, "driver, fleet_user or admin.", "driver", validate::MOTIVE_ROLES),
+            pick("Role", Field::Role, "driver, fleet_user or admin.", "driver", motive::ROLES),
             col("Groups", Field::Groups, "Optional: group names or ids separated by |. Drivers join them; fleet users are limited to them.", "North|Yard"),
             col("External id", Field::ExternalId, "Optional: your employee id; muster uses it to find the user again.", "EMP-1042"),
-            pick("ELD mode", Field::EldMode, "Drivers only: logs, none or exempt. With time tracking logs: logs or none; with timecards or not_required: exempt.", "logs", validate::ELD_MODES),
-            pick("Time tracking mode", Field::TimeTrackingMode, "Drivers only: logs, timecards or not_required (see ELD mode for the allowed pairs).", "logs", validate::TIME_TRACKING_MODES),
-            pick("Duty status", Field::DutyStatus, "Drivers only: off_duty, on_duty, sleeper, driving or waiting.", "off_duty", validate::DUTY_STATUSES),
+            pick("ELD mode", Field::EldMode, "Drivers only: logs, none or exempt. With time tracking logs: logs or none; with timecards or not_required: exempt.", "logs", motive::ELD_MODES),
+            pick("Time tracking mode", Field::TimeTrackingMode, "Drivers only: logs, timecards or not_required (see ELD mode for the allowed pairs).", "logs", motive::TIME_TRACKING_MODES),
+            pick("Duty status", Field::DutyStatus, "Drivers only: off_duty, on_duty, sleeper, driving or waiting.", "off_duty", motive::DUTY_STATUSES),
             col("Cycle", Field::Cycle, "Drivers only: the hours-of-service cycle, e.g. 70_8 or 60_7.", "70_8"),
             col("DOT id", Field::DotId, "Optional: the carrier's USDOT number (digits).", ""),
             col("Driver company id", Field::DriverCompanyId, "Drivers only: the driver's id inside your company.", "D-1042"),

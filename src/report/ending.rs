@@ -216,7 +216,7 @@ fn shell_word(path: &Path) -> String {
 mod tests {
     use super::*;
     use crate::model::{Action, Outcome, VendorKind};
-    use crate::validate::testing::row;
+    use crate::rules::testing::row;
 
     fn result(status: Status, error: &str) -> RowResult {
         let mut outcome = Outcome::new(status, Action::Create);

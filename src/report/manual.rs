@@ -11,7 +11,7 @@ use std::io::{BufWriter, Seek, SeekFrom};
 
 use rust_xlsxwriter::{ColNum, Workbook, Worksheet, XlsxError};
 
-use crate::model::{Field, RowResult};
+use crate::model::{Field, RowResult, list_items};
 use crate::report::counts::NO_TARGET;
 use crate::report::sheet::{EXCEL_ROWS, WIDTH_SAMPLE, Widths, put_text};
 use crate::report::style::Formats;
@@ -77,13 +77,7 @@ impl ManualUser {
         }
         let vehicles = row
             .get(Field::Devices)
-            .map(|d| {
-                d.split(['|', ';'])
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
+            .map(|d| list_items(d).join(", "))
             .unwrap_or_default();
         let layout = &row.layout;
         let source = if layout.is_workbook {
@@ -293,7 +287,7 @@ mod tests {
                         ("Fahrzeuge", Field::Devices),
                         ("Passwort", Field::Password),
                     ],
-                    &["jdoe", "Jane", "Doe", "j@x.eu", "B-1 | B-2;B-3", "Secr3tPw"],
+                    &["jdoe", "Jane", "Doe", "j@x.eu", "B-1 | B-2|B-3", "Secr3tPw"],
                     true,
                 ),
                 (

@@ -294,7 +294,7 @@ fn apply_plan(row: &mut Row, plan: &Plan) {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::validate::testing::row;
+    use crate::rules::testing::row;
 
     fn ctx(config: &Config) -> Context<'_> {
         Context {

@@ -11,7 +11,7 @@ use foldhash::fast::RandomState;
 use crate::config::Target;
 use crate::model::{Cells, Field, Layout, Problem, Row, VendorKind};
 
-use super::generic::Columns;
+use crate::rules::Columns;
 
 /// The field and value that identify the row's user on `vendor`, as written (the fields
 /// are [`VendorKind::identity_fields`], as for [`crate::model::identity_key`]).
@@ -436,7 +436,7 @@ impl Slots {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::testing::{messages, row};
+    use crate::rules::testing::{messages, row};
 
     #[test]
     fn the_table_finds_each_key_it_was_given_and_no_other() {

@@ -5,12 +5,9 @@
 //! Knows rows, fields, targets and the vendors' documented rules; knows nothing of files,
 //! HTTP or what already exists on a platform (that is `plan`'s job).
 
-mod confusable;
 mod defaults;
 mod duplicates;
-mod generic;
 mod target;
-mod vendor;
 
 use std::sync::Arc;
 
@@ -19,11 +16,10 @@ use rayon::prelude::*;
 use crate::config::{Config, Target};
 use crate::model::{Action, Field, Problem, Row};
 
+pub use crate::rules::{is_email, is_phone};
 pub use defaults::Defaults;
 pub use duplicates::{Duplicates, Key, identity};
-pub use generic::{is_email, is_phone};
 pub use target::unknown_names as unknown_targets;
-pub use vendor::{DUTY_STATUSES, ELD_MODES, MOTIVE_ROLES, PEGASUS_APPS, TIME_TRACKING_MODES};
 
 /// What validation needs besides the row.
 #[derive(Debug, Clone, Copy)]
@@ -58,17 +54,17 @@ impl Checked {
 /// Order of the problems: target, action, spreadsheet error cells, then field rules
 /// (generic formats first, then the vendor's rules).
 pub fn check_row(row: &Row, ctx: &Context) -> Checked {
-    let columns = generic::Columns::of(&row.layout);
+    let columns = crate::rules::Columns::of(&row.layout);
     check_resolved(row, &columns, target::resolve(row, ctx).map(Arc::new))
 }
 
 /// `check_row` once the row's target is resolved; `columns` is the table of its layout.
 fn check_resolved(
     row: &Row,
-    columns: &generic::Columns,
+    columns: &crate::rules::Columns,
     target: Result<Arc<Target>, Problem>,
 ) -> Checked {
-    let mut rules = generic::Rules::new(row, columns);
+    let mut rules = crate::rules::Rules::new(row, columns);
     // A spreadsheet error cell is reported once, as itself, not also as a bad value.
     let errored = |col: Option<usize>| col.is_some_and(|c| row.errors.iter().any(|e| e.col == c));
     let target = match target {
@@ -108,7 +104,7 @@ fn check_resolved(
     }
     rules.formats();
     if let Some(t) = &target {
-        vendor::check(t.vendor, &mut rules, action);
+        crate::vendors::check(t.vendor, &mut rules, action);
     }
     let key = target
         .as_ref()
@@ -139,7 +135,12 @@ pub fn check_rules(rows: &[Row], ctx: &Context) -> Vec<Checked> {
     // column table of the layout it saw last (rows come table by table).
     rows.par_iter()
         .map_init(
-            || (target::Cache::default(), generic::ColumnsCache::default()),
+            || {
+                (
+                    target::Cache::default(),
+                    crate::rules::ColumnsCache::default(),
+                )
+            },
             |(targets, columns), r| {
                 let columns = columns.get(&r.layout);
                 let target = targets.resolve(r, columns.get(Field::Target), ctx);
@@ -181,40 +182,10 @@ pub fn check_duplicates(rows: &[Row], checked: &mut [Checked], dups: &mut Duplic
 /// Rows for unit tests: one column per given field, headers equal to the field names,
 /// data on line 7 of `roster.csv`.
 #[cfg(test)]
-pub(crate) mod testing {
-    use std::sync::Arc;
-
-    use crate::model::{Field, Layout, Row};
-
-    pub fn row(cells: &[(Field, &str)]) -> Row {
-        Row {
-            index: 0,
-            layout: Arc::new(Layout {
-                file: "roster.csv".into(),
-                sheet: "roster".into(),
-                is_workbook: false,
-                header_row: 1,
-                headers: cells.iter().map(|(f, _)| f.name().to_string()).collect(),
-                fields: cells.iter().map(|(f, _)| Some(*f)).collect(),
-                passthrough: vec![],
-            }),
-            line: 7,
-            cells: cells.iter().map(|(_, v)| v.to_string()).collect(),
-            errors: vec![],
-        }
-    }
-
-    /// The messages of `problems`.
-    pub fn messages(problems: &[crate::model::Problem]) -> Vec<String> {
-        problems.iter().map(|p| p.message.clone()).collect()
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::testing::{messages, row};
     use super::*;
     use crate::model::CellError;
+    use crate::rules::testing::{messages, row};
 
     fn check(cells: &[(Field, &str)]) -> Checked {
         let config = Config::default();

@@ -218,7 +218,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::validate::testing::row;
+    use crate::rules::testing::row;
 
     fn config(text: &str) -> Config {
         Config::parse(text, Path::new("muster.toml")).unwrap()

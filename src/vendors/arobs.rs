@@ -6,6 +6,8 @@
 //!   bearer token (one data request per 30 s per user: a 429 waits for that user only), then
 //!   compares the vehicles with the roster's.
 
+pub mod rules;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;

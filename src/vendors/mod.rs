@@ -20,8 +20,36 @@ use std::sync::Arc;
 
 use crate::config::{Credentials, Target};
 use crate::http::SendError;
-use crate::model::{Action, PlatformUser, Row, VendorKind};
+use crate::model::{Action, PlatformUser, Problem, Row, VendorKind};
+use crate::rules::{Columns, Rules};
 use protocol::Engine;
+
+/// Adds `vendor`'s problems with the row: each platform's rules live in its folder
+/// (`rules`), from its contract in `shared/vendors/*.md`.
+///
+/// `create` and `upsert` need every field the platform requires; `update` and `delete`
+/// only need the identity key (the user already exists). Formats are checked whenever a
+/// value is given.
+pub fn check(vendor: VendorKind, rules: &mut Rules, action: Action) {
+    let full = matches!(action, Action::Create | Action::Upsert);
+    match vendor {
+        VendorKind::Traccar => traccar::rules::check(rules, full),
+        VendorKind::Motive => motive::rules::check(rules, full),
+        VendorKind::Pegasus => pegasus::rules::check(rules, full),
+        VendorKind::Drtrack => drtrack::rules::check(rules, full),
+        VendorKind::Arobs => arobs::rules::check(rules, full),
+    }
+}
+
+/// Every rule of `vendor` that `row`, sent as `action`, breaks ([`check`]): what a
+/// connector asks before it plans a row the validation stage may not have seen (a row
+/// handed to `run` directly, a resumed or applied one).
+pub fn problems(vendor: VendorKind, row: &Row, action: Action) -> Vec<Problem> {
+    let columns = Columns::of(&row.layout);
+    let mut rules = Rules::new(row, &columns);
+    check(vendor, &mut rules, action);
+    rules.problems
+}
 
 /// One row to provision on a target.
 #[derive(Debug, Clone)]

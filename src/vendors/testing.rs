@@ -158,3 +158,20 @@ impl Engine for Planner {
         panic!("{NO_SENDING}")
     }
 }
+
+/// A rule test: the row's cells and the messages expected, in order.
+pub type Case<'a> = (&'a [(crate::model::Field, &'a str)], &'a [&'a str]);
+
+/// The messages a rule test expects, in order.
+pub type Expected<'a> = &'a [&'a str];
+
+/// Runs one vendor's rules ([`super::check`]) on a row made of `cells` and returns the
+/// messages.
+pub fn messages_for(
+    vendor: VendorKind,
+    action: crate::model::Action,
+    cells: &[(crate::model::Field, &str)],
+) -> Vec<String> {
+    let row = crate::rules::testing::row(cells);
+    crate::rules::testing::messages(&super::problems(vendor, &row, action))
+}

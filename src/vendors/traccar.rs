@@ -14,6 +14,8 @@
 //! - Errors are 400 with a plain-text Java stack trace: the row gets its first meaningful
 //!   line, without the exception class.
 
+pub mod rules;
+
 use std::collections::HashMap;
 
 use reqwest::Method;

@@ -279,11 +279,12 @@ async fn connector_rules_stop_rows_before_they_are_sent() {
         Mode::Create,
     )
     .await;
+    // The messages are the validation stage's: one rule, one home, one message.
     let wants = [
-        "role (D2): \"dispatcher\" is not a Motive role (driver, fleet_user or admin)",
-        "eld_mode (F3): \"exempt\" is not allowed with time tracking mode \"logs\" (Motive allows eld_mode logs or none)",
-        "first_name (A4): is required by Motive",
-        "eld_mode (F5): \"logs\" is a driver setting, but the row's role is fleet_user",
+        "role (D2): \"dispatcher\" is not one of driver, fleet_user, admin",
+        "eld_mode (F3): \"exempt\" does not go with time_tracking_mode \"logs\" (allowed: logs with logs or none; timecards with exempt; not_required with exempt)",
+        "first_name (A4): is required",
+        "eld_mode (F5): \"logs\" is only for drivers (role is fleet_user)",
         "groups (E6): \"North\" restricts a fleet user to groups, which Motive does through a custom user role",
     ];
     for (i, want) in wants.iter().enumerate() {

@@ -41,8 +41,16 @@ fn layout(file: &str, sheet: &str, is_workbook: bool, headers: Vec<String>) -> A
         is_workbook,
         header_row: 1,
         fields: headers.iter().map(|h| field_of(h)).collect(),
+        // `motive.user_role_id`: a platform's own field, passed through.
+        passthrough: headers
+            .iter()
+            .enumerate()
+            .filter_map(|(col, h)| {
+                let (vendor, name) = h.split_once('.')?;
+                Some((col, VendorKind::from_key(vendor)?, name.trim().to_string()))
+            })
+            .collect(),
         headers,
-        passthrough: vec![],
     })
 }
 

@@ -298,7 +298,11 @@ async fn taken_email_and_existing_login_are_settled_before_sending() {
         "the password is never echoed"
     );
     assert_eq!(out[&6].status, Status::Invalid);
-    assert!(err(6).contains("\"101|102\""), "{}", err(6));
+    assert!(
+        err(6).contains("use | between branch ids (101|102)"),
+        "{}",
+        err(6)
+    );
     assert_eq!(out[&7].status, Status::Invalid);
     assert_eq!(out[&8].status, Status::Failed);
     assert!(err(8).contains("no user with login ghost"), "{}", err(8));

@@ -202,7 +202,8 @@ impl Drtrack {
             }
         };
 
-        let problems = rules::check(
+        let problems = crate::vendors::problems(
+            VendorKind::Drtrack,
             &row,
             if method == Method::Add {
                 Action::Create

@@ -22,7 +22,7 @@
 //!   `PUT /users/{id}` `{"status": "deactivated"}`.
 //! - `list_users` (audit, upsert, sync): every page of `GET /users` in roster terms.
 
-mod rules;
+pub mod rules;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -48,7 +48,6 @@ use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::{PlatformUser, list_items};
 
-pub use rules::check;
 use wire::{Group, Page, User, readable, says_taken};
 
 /// Items asked for per page of `GET /users` and `GET /groups` (the contract's assumed max).
@@ -193,7 +192,7 @@ impl Motive {
         if job.action == Action::Delete {
             return self.deactivate(ctx, existing, job, &external_id, out).await;
         }
-        let mut problems = rules::check(row);
+        let mut problems = super::problems(crate::model::VendorKind::Motive, row, job.action);
         let group_ids = resolve_groups(row, groups, &ctx.target().name, &mut problems);
         if !problems.is_empty() {
             return Ok(Outcome::invalid(job.action, &problems));

@@ -12,20 +12,26 @@ use sha2::{Digest, Sha256};
 
 use crate::model::list_items;
 use crate::model::{Field, Problem, Row, VendorKind};
+use crate::rules::Rules;
 
-/// Motive's user roles.
-pub const ROLES: [&str; 3] = ["driver", "fleet_user", "admin"];
+/// `role` values (create-user docs).
+pub const ROLES: &[&str] = &["driver", "fleet_user", "admin"];
+/// `eld_mode` values (the eld × time-tracking table).
+pub const ELD_MODES: &[&str] = &["logs", "none", "exempt"];
+/// `time_tracking_mode` values (the eld × time-tracking table).
+pub const TIME_TRACKING_MODES: &[&str] = &["logs", "timecards", "not_required"];
+/// `duty_status` values (legacy `GET /users` parameters).
+pub const DUTY_STATUSES: &[&str] = &["off_duty", "on_duty", "sleeper", "driving", "waiting"];
 
-/// The allowed (time_tracking_mode, eld_mode) pairs, lower-case.
-pub const MODE_PAIRS: [(&str, &str); 4] = [
-    ("logs", "logs"),
-    ("logs", "none"),
-    ("timecards", "exempt"),
-    ("not_required", "exempt"),
+/// time_tracking_mode → the eld_mode values allowed with it.
+const PAIRS: &[(&str, &[&str])] = &[
+    ("logs", &["logs", "none"]),
+    ("timecards", &["exempt"]),
+    ("not_required", &["exempt"]),
 ];
 
-/// Fields only a driver may carry (the legacy docs' "Driver's params": login, hours of service,
-/// licence), as `validate` has them.
+/// Fields only a driver may carry (the legacy docs' "Driver's params" of `PUT /users/:id`:
+/// login, hours of service, licence).
 pub const DRIVER_FIELDS: [Field; 8] = [
     Field::Username,
     Field::EldMode,
@@ -65,7 +71,8 @@ pub fn role(row: &Row) -> Result<&'static str, String> {
     };
     let norm = normalise_word(text);
     ROLES
-        .into_iter()
+        .iter()
+        .copied()
         .find(|r| *r == norm)
         .ok_or_else(|| text.to_string())
 }
@@ -74,81 +81,100 @@ fn normalise_word(text: &str) -> String {
     text.trim().to_lowercase().replace([' ', '-'], "_")
 }
 
-/// Every rule the row breaks, each naming its cell.
-pub fn check(row: &Row) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let role = match role(row) {
-        Ok(r) => Some(r),
-        Err(_) => {
-            problems.push(Problem::field(
-                row,
-                Field::Role,
-                "is not a Motive role (driver, fleet_user or admin)",
-            ));
-            None
-        }
-    };
-    for field in [Field::FirstName, Field::LastName] {
-        if row.get(field).is_none() {
-            problems.push(Problem::field(row, field, "is required by Motive"));
-        }
+/// Every Motive rule the row breaks, each naming its cell: the validation stage runs these,
+/// and the connector again before it plans a row (`vendors::problems`).
+///
+/// First and last name are required, and a way to find the user again (email, else
+/// username); `role` is driver, fleet_user or admin; the eld_mode × time_tracking_mode
+/// pairs the platform accepts; fields the legacy docs list only among "Driver's params"
+/// are refused on fleet users and admins; `duty_status` takes the values the list endpoint
+/// documents; a fleet user or admin restricted to groups needs a custom user role id.
+pub fn check(r: &mut Rules, full: bool) {
+    if full {
+        r.require(Field::FirstName);
+        r.require(Field::LastName);
     }
-    let eld = row.get(Field::EldMode).map(normalise_word);
-    let tt = row.get(Field::TimeTrackingMode).map(normalise_word);
-    if let Some(e) = &eld {
-        if !MODE_PAIRS.iter().any(|(_, x)| x == e) {
-            problems.push(Problem::field(
-                row,
-                Field::EldMode,
-                "is not an ELD mode (logs, none or exempt)",
-            ));
-        }
+    // A new user needs a login; an existing one may also be found by its external id.
+    if full {
+        r.require_one_of(&[Field::Email, Field::Username]);
+    } else {
+        r.require_one_of(&[Field::Email, Field::Username, Field::ExternalId]);
     }
-    if let Some(t) = &tt {
-        if !MODE_PAIRS.iter().any(|(x, _)| x == t) {
-            problems.push(Problem::field(
-                row,
-                Field::TimeTrackingMode,
-                "is not a time tracking mode (logs, timecards or not_required)",
-            ));
-        }
-    }
-    if let (Some(e), Some(t)) = (&eld, &tt) {
-        let known =
-            MODE_PAIRS.iter().any(|(x, _)| x == t) && MODE_PAIRS.iter().any(|(_, x)| x == e);
-        if known && !MODE_PAIRS.contains(&(t.as_str(), e.as_str())) {
-            let allowed: Vec<&str> = MODE_PAIRS
-                .iter()
-                .filter(|(x, _)| x == t)
-                .map(|(_, e)| *e)
-                .collect();
-            problems.push(Problem::field(
-                row,
+    let role = r.one_of(Field::Role, ROLES);
+    let eld = r.one_of(Field::EldMode, ELD_MODES);
+    let ttm = r.one_of(Field::TimeTrackingMode, TIME_TRACKING_MODES);
+    if let (Some(eld), Some(ttm)) = (eld, ttm) {
+        let allowed = PAIRS
+            .iter()
+            .find(|(t, _)| *t == ttm)
+            .map(|(_, e)| *e)
+            .unwrap_or(&[]);
+        if !allowed.contains(&eld) {
+            r.fail(
                 Field::EldMode,
                 format!(
-                    "is not allowed with time tracking mode \"{t}\" (Motive allows eld_mode {})",
-                    allowed.join(" or ")
+                    "does not go with time_tracking_mode \"{ttm}\" (allowed: logs with logs or none; timecards with exempt; not_required with exempt)"
                 ),
-            ));
+            );
         }
     }
-    if let Some(r) = role.filter(|r| *r != "driver") {
-        for field in DRIVER_FIELDS {
-            if row.get(field).is_some() {
-                problems.push(Problem::field(
-                    row,
-                    field,
-                    format!("is a driver setting, but the row's role is {r}"),
-                ));
+    r.one_of(Field::DutyStatus, DUTY_STATUSES);
+    if let Some(role) = role.filter(|r| *r != "driver") {
+        for f in DRIVER_FIELDS {
+            if r.get(f).is_some() {
+                r.fail(f, format!("is only for drivers (role is {role})"));
             }
         }
     }
+    if let Some(u) = r.get(Field::Username) {
+        if u.chars().any(char::is_whitespace) {
+            r.fail(Field::Username, "must not contain spaces");
+        }
+    }
+    if let Some(ext) = r.get(Field::PhoneExt) {
+        if ext.len() > 10 || !ext.chars().all(|c| c.is_ascii_digit()) {
+            r.fail(
+                Field::PhoneExt,
+                "is not a phone extension (up to 10 digits)",
+            );
+        }
+    }
+    if let Some(dot) = r.get(Field::DotId) {
+        if !dot.chars().all(|c| c.is_ascii_digit()) {
+            r.fail(Field::DotId, "is not a USDOT number (digits only)");
+        }
+    }
+    if let Some(state) = r.get(Field::DriversLicenseState) {
+        if state.len() != 2 || !state.chars().all(|c| c.is_ascii_alphabetic()) {
+            r.fail(
+                Field::DriversLicenseState,
+                "is not a two-letter state or province code",
+            );
+        }
+    }
+    r.list(Field::Groups);
+    passthrough(r);
+    let has_groups = r
+        .get(Field::Groups)
+        .is_some_and(|g| !list_items(g).is_empty());
+    if has_groups && matches!(role, Some("fleet_user" | "admin")) && user_role_id(r.row).is_none() {
+        r.fail(
+            Field::Groups,
+            "restricts a fleet user to groups, which Motive does through a custom user role: add a motive.user_role_id column with the role's id (Motive documents no way to list roles)",
+        );
+    }
+}
+
+/// The `motive.<name>` pass-through cells: none may set what muster sets itself, and the
+/// custom user role's id is a whole number.
+fn passthrough(r: &mut Rules) {
+    let row = r.row;
     for (col, vendor, name) in &row.layout.passthrough {
         if *vendor != VendorKind::Motive || row.cell(*col).is_none() {
             continue;
         }
         if RESERVED.contains(&name.as_str()) {
-            problems.push(Problem::cell(
+            r.problems.push(Problem::cell(
                 row,
                 *col,
                 format!(
@@ -156,25 +182,19 @@ pub fn check(row: &Row) -> Vec<Problem> {
                 ),
             ));
         }
-        if name == USER_ROLE_ID && row.cell(*col).and_then(|v| v.parse::<i64>().ok()).is_none() {
-            problems.push(Problem::cell(
+        if name == USER_ROLE_ID
+            && row
+                .cell(*col)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .is_none()
+        {
+            r.problems.push(Problem::cell(
                 row,
                 *col,
                 "is not a user role id (a whole number)",
             ));
         }
     }
-    let has_groups = row
-        .get(Field::Groups)
-        .is_some_and(|g| !list_items(g).is_empty());
-    if has_groups && matches!(role, Some("fleet_user" | "admin")) && user_role_id(row).is_none() {
-        problems.push(Problem::field(
-            row,
-            Field::Groups,
-            "restricts a fleet user to groups, which Motive does through a custom user role: add a motive.user_role_id column with the role's id (Motive documents no way to list roles)",
-        ));
-    }
-    problems
 }
 
 /// The `motive.user_role_id` pass-through value, when given and a number.
@@ -340,7 +360,14 @@ pub(super) mod tests {
     }
 
     fn messages(cells: &[(&str, &str)]) -> Vec<String> {
-        check(&row(cells)).into_iter().map(|p| p.message).collect()
+        crate::vendors::problems(
+            VendorKind::Motive,
+            &row(cells),
+            crate::model::Action::Create,
+        )
+        .into_iter()
+        .map(|p| p.message)
+        .collect()
     }
 
     #[test]
@@ -350,7 +377,7 @@ pub(super) mod tests {
         c.push(("role", "manager"));
         cases.push((
             c,
-            "role (D2): \"manager\" is not a Motive role (driver, fleet_user or admin)",
+            "role (D2): \"manager\" is not one of driver, fleet_user, admin",
         ));
         cases.push((
             vec![
@@ -358,35 +385,35 @@ pub(super) mod tests {
                 ("last_name", ""),
                 ("email", "a@x.test"),
             ],
-            "last_name (B2): is required by Motive",
+            "last_name (B2): is required",
         ));
         cases.push((
             vec![("last_name", "Diaz"), ("email", "a@x.test")],
-            "first_name: is required by Motive (no such column)",
+            "first_name: is required (no such column)",
         ));
         let mut c = driver();
         c.extend([("eld_mode", "Exempt"), ("time_tracking_mode", "Logs")]);
         cases.push((
             c,
-            "eld_mode (D2): \"Exempt\" is not allowed with time tracking mode \"logs\" (Motive allows eld_mode logs or none)",
+            "eld_mode (D2): \"Exempt\" does not go with time_tracking_mode \"logs\" (allowed: logs with logs or none; timecards with exempt; not_required with exempt)",
         ));
         let mut c = driver();
         c.push(("eld_mode", "paper"));
         cases.push((
             c,
-            "eld_mode (D2): \"paper\" is not an ELD mode (logs, none or exempt)",
+            "eld_mode (D2): \"paper\" is not one of logs, none, exempt",
         ));
         let mut c = driver();
         c.push(("time_tracking_mode", "clock"));
         cases.push((
             c,
-            "time_tracking_mode (D2): \"clock\" is not a time tracking mode (logs, timecards or not_required)",
+            "time_tracking_mode (D2): \"clock\" is not one of logs, timecards, not_required",
         ));
         let mut c = driver();
         c.extend([("role", "fleet_user"), ("drivers_license_number", "D123")]);
         cases.push((
             c,
-            "drivers_license_number (E2): \"D123\" is a driver setting, but the row's role is fleet_user",
+            "drivers_license_number (E2): \"D123\" is only for drivers (role is fleet_user)",
         ));
         let mut c = driver();
         c.extend([("role", "admin"), ("groups", "North")]);
@@ -440,7 +467,7 @@ pub(super) mod tests {
             {
                 let mut c = driver();
                 c.extend([
-                    ("role", "Fleet User"),
+                    ("role", "fleet_user"),
                     ("groups", "North|South"),
                     ("motive.user_role_id", "7"),
                 ]);
@@ -495,7 +522,7 @@ pub(super) mod tests {
     fn fleet_user_with_groups_gets_a_limited_custom_role_not_group_ids() {
         let mut c = driver();
         c.extend([
-            ("role", "Fleet User"),
+            ("role", "fleet_user"),
             ("groups", "North|South"),
             ("motive.user_role_id", "7"),
         ]);
@@ -589,5 +616,152 @@ pub(super) mod tests {
                 .cloned()
                 .unwrap();
         assert!(changes(&role, &have_role).is_empty());
+    }
+}
+
+/// The rules as the validation stage runs them, on rows built by field.
+#[cfg(test)]
+mod table {
+    use crate::model::{Action, Field, VendorKind};
+
+    fn messages(action: Action, extra: &[(Field, &str)]) -> Vec<String> {
+        let mut cells = vec![
+            (Field::FirstName, "Jane"),
+            (Field::LastName, "Roe"),
+            (Field::Email, "jane@example.com"),
+        ];
+        cells.extend_from_slice(extra);
+        crate::vendors::testing::messages_for(VendorKind::Motive, action, &cells)
+    }
+
+    #[test]
+    fn rules() {
+        let cases: &[crate::vendors::testing::Case] = &[
+            (
+                &[(Field::Role, "manager")],
+                &["role (D7): \"manager\" is not one of driver, fleet_user, admin"],
+            ),
+            (
+                &[(Field::EldMode, "paper")],
+                &["eld_mode (D7): \"paper\" is not one of logs, none, exempt"],
+            ),
+            (
+                &[(Field::TimeTrackingMode, "hours")],
+                &["time_tracking_mode (D7): \"hours\" is not one of logs, timecards, not_required"],
+            ),
+            (
+                &[
+                    (Field::EldMode, "exempt"),
+                    (Field::TimeTrackingMode, "logs"),
+                ],
+                &[
+                    "eld_mode (D7): \"exempt\" does not go with time_tracking_mode \"logs\" (allowed: logs with logs or none; timecards with exempt; not_required with exempt)",
+                ],
+            ),
+            (
+                &[
+                    (Field::EldMode, "Logs"),
+                    (Field::TimeTrackingMode, "Timecards"),
+                ],
+                &[
+                    "eld_mode (D7): \"Logs\" does not go with time_tracking_mode \"timecards\" (allowed: logs with logs or none; timecards with exempt; not_required with exempt)",
+                ],
+            ),
+            (
+                &[(Field::DutyStatus, "resting")],
+                &[
+                    "duty_status (D7): \"resting\" is not one of off_duty, on_duty, sleeper, driving, waiting",
+                ],
+            ),
+            (
+                &[
+                    (Field::Role, "fleet_user"),
+                    (Field::EldMode, "logs"),
+                    (Field::Cycle, "70_8"),
+                ],
+                &[
+                    "eld_mode (E7): \"logs\" is only for drivers (role is fleet_user)",
+                    "cycle (F7): \"70_8\" is only for drivers (role is fleet_user)",
+                ],
+            ),
+            (
+                &[(Field::Role, "driver"), (Field::Username, "jane roe")],
+                &["username (E7): \"jane roe\" must not contain spaces"],
+            ),
+            (
+                &[(Field::PhoneExt, "12a")],
+                &["phone_ext (D7): \"12a\" is not a phone extension (up to 10 digits)"],
+            ),
+            (
+                &[(Field::DotId, "US-123")],
+                &["dot_id (D7): \"US-123\" is not a USDOT number (digits only)"],
+            ),
+            (
+                &[(Field::DriversLicenseState, "Calif")],
+                &[
+                    "drivers_license_state (D7): \"Calif\" is not a two-letter state or province code",
+                ],
+            ),
+            (
+                &[(Field::Groups, "North||South")],
+                &[
+                    "groups (D7): \"North||South\" has an empty item (separate items with a single |)",
+                ],
+            ),
+        ];
+        for (extra, expected) in cases {
+            assert_eq!(messages(Action::Create, extra), *expected, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn names_and_a_login_are_required() {
+        let got = crate::vendors::testing::messages_for(
+            VendorKind::Motive,
+            Action::Create,
+            &[(Field::FirstName, ""), (Field::Email, "")],
+        );
+        assert_eq!(
+            got,
+            [
+                "first_name (A7): is required",
+                "last_name: is required (no such column)",
+                "email (B7): is required (give email or username)",
+            ]
+        );
+    }
+
+    #[test]
+    fn allowed_pairs_and_roles_pass() {
+        for (eld, ttm) in [
+            ("logs", "logs"),
+            ("none", "LOGS"),
+            ("Exempt", "timecards"),
+            ("exempt", "not_required"),
+        ] {
+            let got = messages(
+                Action::Create,
+                &[
+                    (Field::Role, "Driver"),
+                    (Field::EldMode, eld),
+                    (Field::TimeTrackingMode, ttm),
+                    (Field::DutyStatus, "off_duty"),
+                    (Field::Groups, "North|South"),
+                    (Field::DriversLicenseState, "CA"),
+                ],
+            );
+            assert!(got.is_empty(), "{eld} {ttm}: {got:?}");
+        }
+        assert!(messages(Action::Create, &[(Field::Role, "admin")]).is_empty());
+    }
+
+    #[test]
+    fn update_finds_the_user_by_external_id() {
+        let got = crate::vendors::testing::messages_for(
+            VendorKind::Motive,
+            Action::Update,
+            &[(Field::ExternalId, "E-17")],
+        );
+        assert!(got.is_empty(), "{got:?}");
     }
 }

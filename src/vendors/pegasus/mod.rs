@@ -23,6 +23,7 @@
 //!   update nor a delete, so both are assumptions (see `update`, `deactivate`).
 
 mod client;
+pub mod rules;
 mod wire;
 
 #[cfg(test)]

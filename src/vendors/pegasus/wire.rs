@@ -309,17 +309,7 @@ pub(super) fn readable(reply: &Reply) -> String {
 }
 
 /// The nine web apps of the user-creation guide's example, granted when the roster names none.
-pub(super) const DEFAULT_APPS: [&str; 9] = [
-    "tracking",
-    "alerts",
-    "reports",
-    "automation",
-    "applications",
-    "geofences",
-    "organization",
-    "trips",
-    "documentation",
-];
+pub(super) const DEFAULT_APPS: &[&str] = super::rules::APPS;
 
 /// The scopes of the guide's sample, given when the roster names none.
 const DEFAULT_SCOPES: [(&str, &str); 4] = [

@@ -6,9 +6,9 @@
 
 use crate::model::Field;
 
-use super::Rules;
 use crate::model::split_list;
-use crate::validate::generic::PasswordPolicy;
+use crate::rules::PasswordPolicy;
+use crate::rules::Rules;
 
 /// Password policy (release 6.11.1).
 const POLICY: PasswordPolicy = PasswordPolicy {
@@ -47,7 +47,7 @@ fn is_resource(text: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | ':'))
 }
 
-pub(super) fn check(r: &mut Rules, full: bool) {
+pub fn check(r: &mut Rules, full: bool) {
     // The email stands in for a missing username, so a new user needs only the email.
     if full {
         r.require(Field::Email);
@@ -140,12 +140,12 @@ mod tests {
             (Field::Password, "Str0ngPass"),
         ];
         cells.extend_from_slice(extra);
-        super::super::messages_for(VendorKind::Pegasus, Action::Create, &cells)
+        crate::vendors::testing::messages_for(VendorKind::Pegasus, Action::Create, &cells)
     }
 
     #[test]
     fn rules() {
-        let cases: &[super::super::Case] = &[
+        let cases: &[crate::vendors::testing::Case] = &[
             (
                 &[(Field::Scopes, "assets=rw|vehicles=w")],
                 &[
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn username_and_password_rules() {
-        let got = super::super::messages_for(
+        let got = crate::vendors::testing::messages_for(
             VendorKind::Pegasus,
             Action::Create,
             &[
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn password_or_send_email_and_company_are_required() {
-        let got = super::super::messages_for(
+        let got = crate::vendors::testing::messages_for(
             VendorKind::Pegasus,
             Action::Create,
             &[(Field::Email, "jane@example.com"), (Field::Password, "")],
@@ -217,7 +217,7 @@ mod tests {
                 "password (B7): is required unless send_email is yes (the user then sets it from the e-mail)",
             ]
         );
-        let got = super::super::messages_for(
+        let got = crate::vendors::testing::messages_for(
             VendorKind::Pegasus,
             Action::Create,
             &[
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_username_or_email_is_needed_even_to_delete() {
-        let got = super::super::messages_for(VendorKind::Pegasus, Action::Delete, &[]);
+        let got = crate::vendors::testing::messages_for(VendorKind::Pegasus, Action::Delete, &[]);
         assert_eq!(
             got,
             ["username: is required (give username or email) (no such column)"]

@@ -6,8 +6,8 @@
 
 use crate::model::Field;
 
-use super::Rules;
-use crate::validate::generic::PasswordPolicy;
+use crate::rules::PasswordPolicy;
+use crate::rules::Rules;
 
 /// Password policy of the activation page.
 const POLICY: PasswordPolicy = PasswordPolicy {
@@ -16,7 +16,7 @@ const POLICY: PasswordPolicy = PasswordPolicy {
     special: false,
 };
 
-pub(super) fn check(r: &mut Rules, full: bool) {
+pub fn check(r: &mut Rules, full: bool) {
     r.require(Field::Username);
     if full {
         r.require(Field::FirstName);
@@ -37,12 +37,12 @@ mod tests {
     use crate::model::{Action, Field, VendorKind};
 
     fn messages(cells: &[(Field, &str)]) -> Vec<String> {
-        super::super::messages_for(VendorKind::Arobs, Action::Create, cells)
+        crate::vendors::testing::messages_for(VendorKind::Arobs, Action::Create, cells)
     }
 
     #[test]
     fn rules() {
-        let cases: &[super::super::Case] = &[
+        let cases: &[crate::vendors::testing::Case] = &[
             (
                 &[(Field::Username, "api.roe"), (Field::FirstName, "Jane")],
                 &[

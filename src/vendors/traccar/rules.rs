@@ -5,12 +5,12 @@
 
 use crate::model::Field;
 
-use super::Rules;
+use crate::rules::Rules;
 
 /// `tc_users.name` and `tc_users.email` are varchar(128).
 const MAX_LEN: usize = 128;
 
-pub(super) fn check(r: &mut Rules, full: bool) {
+pub fn check(r: &mut Rules, full: bool) {
     if full && r.get(Field::Name).is_none() {
         let first = r.get(Field::FirstName).is_some();
         let last = r.get(Field::LastName).is_some();
@@ -37,7 +37,7 @@ mod tests {
     use crate::model::{Action, Field, VendorKind};
 
     fn messages(action: Action, cells: &[(Field, &str)]) -> Vec<String> {
-        super::super::messages_for(VendorKind::Traccar, action, cells)
+        crate::vendors::testing::messages_for(VendorKind::Traccar, action, cells)
     }
 
     #[test]
@@ -54,7 +54,7 @@ mod tests {
         let long_email_problem =
             format!("email (B7): \"{long_email}\" is longer than 128 characters");
         let long_expected = [long_name_problem.as_str(), long_email_problem.as_str()];
-        let cases: Vec<(Vec<(Field, &str)>, super::super::Expected)> = vec![
+        let cases: Vec<(Vec<(Field, &str)>, crate::vendors::testing::Expected)> = vec![
             (
                 vec![(Field::Email, "jane@example.com")],
                 &["name: is required (or give both first_name and last_name) (no such column)"],

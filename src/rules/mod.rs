@@ -1,11 +1,14 @@
-//! Rules every vendor shares: required fields, email syntax, phone digits, yes/no values,
-//! enums, whole numbers, ISO dates, lists and password policies. `Rules` collects the
-//! problems of one row; the vendor files call its checks by field.
+//! The checks a row's rules are made of: required fields, email syntax, phone digits,
+//! yes/no values, enums, whole numbers, ISO dates, lists and password policies. `Rules`
+//! collects the problems of one row. Each platform's own rules (`vendors::*::rules`) and
+//! the validation stage call these checks by field; this module knows no platform.
 
 use std::fmt;
 use std::sync::Arc;
 
 use email_address::{EmailAddress, Options};
+
+mod confusable;
 
 use crate::model::{Field, Layout, Problem, Row, parse_bool, split_list};
 
@@ -207,7 +210,7 @@ impl fmt::Display for PasswordPolicy {
 /// fields up some twenty times, and a table is cheaper than as many searches. Built once
 /// per layout (see [`Columns::of`]), not once per row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Columns([Option<usize>; FIELDS]);
+pub struct Columns([Option<usize>; FIELDS]);
 
 impl Columns {
     /// The table of `layout`.
@@ -231,7 +234,7 @@ impl Columns {
 /// The column tables of the layouts seen last, by layout (compared by pointer: rows of
 /// one table share their `Arc<Layout>`).
 #[derive(Debug, Default)]
-pub(crate) struct ColumnsCache {
+pub struct ColumnsCache {
     last: Option<(Arc<Layout>, Columns)>,
 }
 
@@ -250,7 +253,7 @@ impl ColumnsCache {
 }
 
 /// The problems of one row, and the checks that add to them.
-pub(crate) struct Rules<'r> {
+pub struct Rules<'r> {
     pub row: &'r Row,
     pub problems: Vec<Problem>,
     /// The row's layout's column of every field.
@@ -352,7 +355,7 @@ impl<'r> Rules<'r> {
         if let Some(v) = self.get(field) {
             if !is_email(v) {
                 self.fail(field, "is not an email address");
-            } else if let Some(rule) = super::confusable::confusable_email(v) {
+            } else if let Some(rule) = confusable::confusable_email(v) {
                 self.fail(field, rule);
             }
         }
@@ -469,9 +472,40 @@ impl<'r> Rules<'r> {
 }
 
 #[cfg(test)]
+/// Rows for rule tests.
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use crate::model::{Field, Layout, Row};
+
+    pub fn row(cells: &[(Field, &str)]) -> Row {
+        Row {
+            index: 0,
+            layout: Arc::new(Layout {
+                file: "roster.csv".into(),
+                sheet: "roster".into(),
+                is_workbook: false,
+                header_row: 1,
+                headers: cells.iter().map(|(f, _)| f.name().to_string()).collect(),
+                fields: cells.iter().map(|(f, _)| Some(*f)).collect(),
+                passthrough: vec![],
+            }),
+            line: 7,
+            cells: cells.iter().map(|(_, v)| v.to_string()).collect(),
+            errors: vec![],
+        }
+    }
+
+    /// The messages of `problems`.
+    pub fn messages(problems: &[crate::model::Problem]) -> Vec<String> {
+        problems.iter().map(|p| p.message.clone()).collect()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::testing::{messages, row};
+    use crate::rules::testing::{messages, row};
 
     #[test]
     fn emails() {
