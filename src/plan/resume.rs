@@ -17,10 +17,7 @@ pub fn unfinished<'a>(
     vendor: VendorKind,
     mut steps: impl Iterator<Item = (&'a str, &'a Step)>,
 ) -> bool {
-    let several_steps = matches!(
-        vendor,
-        VendorKind::Traccar | VendorKind::Motive | VendorKind::Pegasus
-    );
+    let several_steps = !crate::vendors::platform(vendor).made_in_one_request;
     let (mut made, mut complete) = (false, false);
     let intent = steps.any(|(step, s)| {
         made |= step == STEP_USER;

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Target;
-use crate::model::{Field, Layout, Row, VendorKind};
+use crate::model::{Field, Layout, Row};
 
 use super::Context;
 use super::target::Cache;
@@ -146,50 +146,54 @@ fn make_plan(layout: &Layout, target: &Target) -> (Plan, Vec<String>) {
     let where_ = format!("{}, {}", layout.file, layout.sheet);
     let default = |f: Field| target.defaults.get(&f).cloned();
 
-    // DRTrack's user_group comes from role when the roster has no user_group, or where
-    // its user_group cell is blank.
-    if target.vendor == VendorKind::Drtrack
-        && let Some(role) = layout.column_of(Field::Role)
+    let platform = crate::vendors::platform(target.vendor);
+    // A field the platform takes from another column (DRTrack: user_group from role)
+    // when the roster has none, or where its cell is blank.
+    if let Some((field, from)) = platform.taken_from
+        && let Some(source) = layout.column_of(from)
     {
-        let header = &layout.headers[role];
-        match layout.column_of(Field::UserGroup) {
+        let header = &layout.headers[source];
+        match layout.column_of(field) {
             None => {
                 added.push((
-                    Field::UserGroup,
-                    format!("user_group (from {header})"),
-                    Source::Copy(role, default(Field::UserGroup)),
+                    field,
+                    format!("{field} (from {header})"),
+                    Source::Copy(source, default(field)),
                 ));
                 notes.push(format!(
-                    "target {name}: user_group is taken from the column \"{header}\" ({where_} has no user_group column)"
+                    "target {name}: {field} is taken from the column \"{header}\" ({where_} has no {field} column)"
                 ));
             }
             Some(col) => {
-                plan.copies.push((col, role));
+                plan.copies.push((col, source));
                 notes.push(format!(
-                    "target {name}: where \"{}\" is blank, user_group is taken from the column \"{header}\" ({where_})",
+                    "target {name}: where \"{}\" is blank, {field} is taken from the column \"{header}\" ({where_})",
                     layout.headers[col]
                 ));
             }
         }
     }
-    // A Pegasus user without a password gets the platform's login e-mail.
-    if target.vendor == VendorKind::Pegasus {
-        let value = default(Field::SendEmail).unwrap_or_else(|| "yes".into());
+    // A value for rows without a password (Pegasus: send_email, so the platform e-mails
+    // the login).
+    if let Some((field, value, why)) = platform.without_password {
+        let value = default(field).unwrap_or_else(|| value.into());
         notes.push(format!(
-            "target {name}: send_email = {value} for rows without a password and without send_email (the platform e-mails the login; [target.{name}.defaults] send_email changes it)"
+            "target {name}: {field} = {value} for rows without a password and without {field} ({why}; [target.{name}.defaults] {field} changes it)"
         ));
-        match layout.column_of(Field::SendEmail) {
+        match layout.column_of(field) {
             Some(col) => plan.blanks_without_password.push((col, value)),
             None => added.push((
-                Field::SendEmail,
-                "send_email (default)".into(),
+                field,
+                format!("{field} (default)"),
                 Source::WithoutPassword(value),
             )),
         }
     }
     for (field, value) in &target.defaults {
-        let pegasus_mail = target.vendor == VendorKind::Pegasus && *field == Field::SendEmail;
-        if pegasus_mail || added.iter().any(|(f, _, _)| f == field) {
+        let without_password = platform
+            .without_password
+            .is_some_and(|(f, _, _)| f == *field);
+        if without_password || added.iter().any(|(f, _, _)| f == field) {
             continue;
         }
         match layout.column_of(*field) {

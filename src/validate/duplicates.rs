@@ -68,21 +68,10 @@ pub(crate) fn key(row: &Row, columns: &Columns, target: &Target) -> Option<Key> 
     Some(key_of(field, col, value, target))
 }
 
-/// The fields each platform holds unique besides the identity key (issue 27): a second
-/// row with the same login and another e-mail is refused by Motive ("Username has already
-/// been taken"), so it is a duplicate here too.
-fn unique_fields(vendor: VendorKind) -> &'static [Field] {
-    match vendor {
-        VendorKind::Traccar => &[Field::Email],
-        VendorKind::Motive => &[Field::Email, Field::Username, Field::ExternalId],
-        VendorKind::Pegasus | VendorKind::Drtrack => &[Field::Username, Field::Email],
-        VendorKind::Arobs => &[Field::Username],
-    }
-}
-
 /// `row`'s keys for the fields `target`'s platform holds unique other than `primary`'s.
 pub(crate) fn other_keys(row: &Row, target: &Target, primary: Option<&Key>) -> Vec<Key> {
-    unique_fields(target.vendor)
+    crate::vendors::platform(target.vendor)
+        .unique
         .iter()
         .filter(|f| primary.is_none_or(|k| k.field != **f))
         .filter_map(|f| {

@@ -20,9 +20,40 @@ use std::sync::Arc;
 
 use crate::config::{Credentials, Target};
 use crate::http::SendError;
-use crate::model::{Action, PlatformUser, Problem, Row, VendorKind};
+use crate::model::{Action, Field, PlatformUser, Problem, Row, VendorKind};
 use crate::rules::{Columns, Rules};
 use protocol::Engine;
+
+/// What the stages before the engine need to know of a platform besides its rules
+/// ([`check`]): each connector's folder says it in its `rules::PLATFORM`.
+#[derive(Debug)]
+pub struct Platform {
+    /// The fields the platform holds unique besides the identity key: a second row with
+    /// the same value is refused by the platform, so it is a duplicate here too.
+    pub unique: &'static [Field],
+    /// Whether a user is made in one request; otherwise in several steps (the user, then
+    /// links or access), and a user made without its row complete is unfinished work.
+    pub made_in_one_request: bool,
+    /// A field the platform needs that the roster may give in another column:
+    /// `(field, from)`: where the roster has no `field` column, or its cell is blank, the
+    /// value of `from` is taken (DRTrack: `user_group` from `role`).
+    pub taken_from: Option<(Field, Field)>,
+    /// A field given a value on rows without a password and without the field: the
+    /// value (the target's default for the field wins) and why (Pegasus: `send_email`,
+    /// so the platform e-mails the login).
+    pub without_password: Option<(Field, &'static str, &'static str)>,
+}
+
+/// The description of `vendor`'s platform ([`Platform`]).
+pub fn platform(vendor: VendorKind) -> &'static Platform {
+    match vendor {
+        VendorKind::Traccar => &traccar::rules::PLATFORM,
+        VendorKind::Motive => &motive::rules::PLATFORM,
+        VendorKind::Pegasus => &pegasus::rules::PLATFORM,
+        VendorKind::Drtrack => &drtrack::rules::PLATFORM,
+        VendorKind::Arobs => &arobs::rules::PLATFORM,
+    }
+}
 
 /// Adds `vendor`'s problems with the row: each platform's rules live in its folder
 /// (`rules`), from its contract in `shared/vendors/*.md`.

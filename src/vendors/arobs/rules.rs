@@ -8,6 +8,15 @@ use crate::model::Field;
 
 use crate::rules::PasswordPolicy;
 use crate::rules::Rules;
+use crate::vendors::Platform;
+
+/// TrackGPS users are made by hand (no API): the login is what must not repeat.
+pub const PLATFORM: Platform = Platform {
+    unique: &[Field::Username],
+    made_in_one_request: true,
+    taken_from: None,
+    without_password: None,
+};
 
 /// Password policy of the activation page.
 const POLICY: PasswordPolicy = PasswordPolicy {

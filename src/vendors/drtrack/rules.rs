@@ -9,6 +9,7 @@
 
 use crate::model::{Field, split_list};
 use crate::rules::{PasswordPolicy, Rules};
+use crate::vendors::Platform;
 
 /// Password policy for new users (import/export guide).
 pub const POLICY: PasswordPolicy = PasswordPolicy {
@@ -19,6 +20,15 @@ pub const POLICY: PasswordPolicy = PasswordPolicy {
 
 /// `branchIds` is cut at 255 characters by the platform.
 pub const MAX_BRANCH_TEXT: usize = 255;
+
+/// DRTrack holds logins and e-mails unique and makes a user in one operation of a sync
+/// batch; its user group is often the roster's role.
+pub const PLATFORM: Platform = Platform {
+    unique: &[Field::Username, Field::Email],
+    made_in_one_request: true,
+    taken_from: Some((Field::UserGroup, Field::Role)),
+    without_password: None,
+};
 
 /// Every DRTrack rule the row breaks; `full` for a row that makes a user (create,
 /// upsert), which needs every field a new user needs.

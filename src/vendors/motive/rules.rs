@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::model::list_items;
 use crate::model::{Field, Problem, Row, VendorKind};
 use crate::rules::Rules;
+use crate::vendors::Platform;
 
 /// `role` values (create-user docs).
 pub const ROLES: &[&str] = &["driver", "fleet_user", "admin"];
@@ -80,6 +81,15 @@ pub fn role(row: &Row) -> Result<&'static str, String> {
 fn normalise_word(text: &str) -> String {
     text.trim().to_lowercase().replace([' ', '-'], "_")
 }
+
+/// Motive refuses a second user with the same e-mail, login ("Username has already been
+/// taken") or external id; a user is made, then finished in further steps.
+pub const PLATFORM: Platform = Platform {
+    unique: &[Field::Email, Field::Username, Field::ExternalId],
+    made_in_one_request: false,
+    taken_from: None,
+    without_password: None,
+};
 
 /// Every Motive rule the row breaks, each naming its cell: the validation stage runs these,
 /// and the connector again before it plans a row (`vendors::problems`).

@@ -9,6 +9,7 @@ use crate::model::Field;
 use crate::model::split_list;
 use crate::rules::PasswordPolicy;
 use crate::rules::Rules;
+use crate::vendors::Platform;
 
 /// Password policy (release 6.11.1).
 const POLICY: PasswordPolicy = PasswordPolicy {
@@ -38,6 +39,15 @@ fn is_username(text: &str) -> bool {
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_'))
 }
+
+/// Pegasus holds logins and e-mails unique; a user is made after its group and before its
+/// app access. A user without a password gets the platform's login e-mail.
+pub const PLATFORM: Platform = Platform {
+    unique: &[Field::Username, Field::Email],
+    made_in_one_request: false,
+    taken_from: None,
+    without_password: Some((Field::SendEmail, "yes", "the platform e-mails the login")),
+};
 
 /// A scope resource: lower-case words joined by `_`, `.` or `:` (`vehicles:device`).
 fn is_resource(text: &str) -> bool {

@@ -6,6 +6,16 @@
 use crate::model::Field;
 
 use crate::rules::Rules;
+use crate::vendors::Platform;
+
+/// Traccar holds a user's e-mail unique (its identity); one user is made by one
+/// request, its device links by more.
+pub const PLATFORM: Platform = Platform {
+    unique: &[Field::Email],
+    made_in_one_request: false,
+    taken_from: None,
+    without_password: None,
+};
 
 /// `tc_users.name` and `tc_users.email` are varchar(128).
 const MAX_LEN: usize = 128;
