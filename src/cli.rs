@@ -387,6 +387,10 @@ pub struct ReportArgs {
     /// `journal`.
     #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
+    /// The configuration whose `journal` to read (default: ./muster.toml, or
+    /// MUSTER_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `--notify-on`'s words are the config's own (`notify_on`).

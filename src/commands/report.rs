@@ -14,7 +14,7 @@ use crate::settings;
 use crate::{Env, Exit};
 
 pub fn run(args: ReportArgs, env: &Env) -> anyhow::Result<Exit> {
-    let config = settings::config_or_default(None)?;
+    let config = settings::config_or_default(args.config.as_deref())?;
     let at = settings::journal(args.journal.as_deref(), env, &config)?;
     if let Some(file) = at.file()
         && !file.exists()

@@ -254,3 +254,54 @@ async fn a_killed_or_stalled_holder_is_taken_over_and_its_run_finished_once() {
         assert_eq!(w.stat("traccar", "duplicates_refused"), 0);
     }
 }
+
+/// `muster report --config FILE` reads the journal that config names, from any folder;
+/// without it, a folder with no muster.toml has no journal to report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_reads_the_journal_its_config_names() {
+    let w = World::start_apart(Options::default()).await;
+    let dir = folder(&w, "team", 3);
+    let shared = w.path("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let journal = shared.join("team.db");
+    let config = dir.join("muster.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("journal = {:?}\n{text}", journal.display().to_string()),
+    )
+    .unwrap();
+    let run = ended(
+        import(&dir, "out.xlsx", &[], &[])
+            .wait_with_output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run_id = run.run_id.expect("the import ran");
+    assert!(journal.exists(), "the config's journal was used");
+
+    let elsewhere = w.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let report = |extra: &[&str]| {
+        Command::new(BIN)
+            .current_dir(&elsewhere)
+            .args(["report", "--list"])
+            .args(extra)
+            .env_remove("MUSTER_CONFIG")
+            .env_remove("MUSTER_JOURNAL")
+            .output()
+            .unwrap()
+    };
+    let found = report(&["--config", config.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&found.stdout);
+    assert!(
+        found.status.success(),
+        "{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    assert!(stdout.contains(&run_id), "{stdout}");
+    let without = report(&[]);
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert!(!without.status.success());
+    assert!(stderr.contains("no journal at"), "{stderr}");
+}
