@@ -74,6 +74,11 @@ pub struct Ctx {
     outcomes: mpsc::UnboundedSender<(usize, Outcome)>,
     finished: Vec<AtomicBool>,
     first_index: HashMap<usize, usize>,
+    /// Each job's identity key, by its position in `finished`.
+    keys: Vec<String>,
+    /// What a row's outcome is to say besides its own message, by identity key: a stale
+    /// ledger record set aside ([`Engine::standing`]).
+    remarks: std::sync::Mutex<HashMap<String, String>>,
     reporter: Arc<dyn Reporter>,
     secrets: Option<Arc<SecretsFile>>,
     /// The target's credentials and the passwords muster generated: hidden in every text a
@@ -122,16 +127,22 @@ impl Ctx {
 
     /// Records a row's final outcome.
     fn record(&self, index: usize, outcome: Outcome) {
-        if let Some(slot) = self
-            .first_index
-            .get(&index)
-            .and_then(|i| self.finished.get(*i))
-        {
+        let position = self.first_index.get(&index).copied();
+        if let Some(slot) = position.and_then(|i| self.finished.get(i)) {
             if slot.swap(true, Ordering::SeqCst) {
                 return; // already finished: the first outcome stands
             }
         }
-        let outcome = self.scrubbed(index, outcome);
+        let mut outcome = self.scrubbed(index, outcome);
+        if let Some(remark) = position
+            .and_then(|i| self.keys.get(i))
+            .and_then(|key| lock(&self.remarks).remove(key))
+        {
+            outcome.error = Some(match outcome.error.take() {
+                Some(e) => format!("{e}; {remark}"),
+                None => remark,
+            });
+        }
         if outcome.status == Status::Failed {
             let failed = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
             if let Some((allowed, budget)) = self.failure_budget.filter(|(a, _)| failed > *a) {
@@ -190,6 +201,18 @@ impl Engine for Ctx {
 
     fn made_by_this_run(&self, key: &str, step: &str) -> bool {
         Ctx::ledger(self, key, step).is_some_and(|s| s.run_id == self.run_id)
+    }
+
+    fn standing(&self, key: &str, listed: Option<&str>) -> vendors::standing::Standing {
+        let standing = vendors::standing::standing(
+            Ctx::ledger(self, key, vendors::STEP_USER),
+            Ctx::ledger(self, key, vendors::STEP_COMPLETE).is_some(),
+            listed,
+        );
+        if let Some(note) = standing.stale_note() {
+            lock(&self.remarks).insert(key.to_string(), note);
+        }
+        standing
     }
 
     fn finish(&self, index: usize, outcome: Outcome) {
@@ -532,6 +555,8 @@ async fn run_target(
         failed: Default::default(),
         failure_budget: max_failures.map(|b| (b.allowed(jobs.len()), b)),
         finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
+        keys: jobs.iter().map(|j| j.key.clone()).collect(),
+        remarks: Default::default(),
         first_index,
         target: target.clone(),
         http,
@@ -622,6 +647,11 @@ async fn run_target(
     })
 }
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a map of notes: keep going.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A scrubber of a target's credentials (the user name is no secret).
 fn scrubber_of(credentials: &Credentials) -> Scrubber {
     Scrubber::new(credentials.token.iter().chain(&credentials.password))
@@ -686,6 +716,8 @@ async fn read_target(
         ledger: HashMap::new(),
         outcomes: tx,
         finished: Vec::new(),
+        keys: Vec::new(),
+        remarks: Default::default(),
         first_index: HashMap::new(),
         reporter: Arc::new(Silent),
         secrets: None,
