@@ -6,6 +6,7 @@
 
 mod batch;
 pub mod record;
+pub mod scope;
 pub mod secrets;
 mod step;
 #[cfg(test)]
@@ -34,6 +35,7 @@ use crate::vendors::protocol::{
     Batch, Create, Engine, KeepIntent, Lookup, Made, Step as StepOf, Verdict, Wrote,
 };
 use crate::vendors::{self, Job, Purpose, VendorError};
+use scope::{InUse, Leasing, Scoped};
 use secrets::SecretsFile;
 
 /// Progress of the run, as the engine reports it (implemented by `progress`).
@@ -70,7 +72,9 @@ pub struct Ctx {
     dry_run: bool,
     mode: Mode,
     journal: Arc<Journal>,
-    ledger: HashMap<(String, String), Step>,
+    /// The target's scope and its ledger, once the probe told the account
+    /// ([`Ctx::enter_scope`]); unset on a read-only listing, which reads no ledger.
+    scoped: std::sync::OnceLock<Scoped>,
     outcomes: mpsc::UnboundedSender<(usize, Outcome)>,
     finished: Vec<AtomicBool>,
     first_index: HashMap<usize, usize>,
@@ -94,7 +98,10 @@ pub struct Ctx {
 impl Ctx {
     /// What the journal knew of `step` for the row with identity `key` when the target started.
     pub fn ledger(&self, key: &str, step: &str) -> Option<&Step> {
-        self.ledger.get(&(key.to_string(), step.to_string()))
+        self.scoped
+            .get()?
+            .ledger
+            .get(&(key.to_string(), step.to_string()))
     }
 
     /// Commits `writes` of this target's ledger (in order, all or none), sharing the commit
@@ -102,7 +109,7 @@ impl Ctx {
     /// flight cost one commit, not N.
     async fn commit(&self, writes: Vec<StepWrite>) -> Result<(), VendorError> {
         self.journal
-            .commit(&self.run_id, &self.target.name, writes)
+            .commit(&self.run_id, self.journal_key(), writes)
             .await
             .map_err(|e| VendorError::Journal(e.to_string()))
     }
@@ -133,7 +140,7 @@ impl Ctx {
                 return; // already finished: the first outcome stands
             }
         }
-        let mut outcome = self.scrubbed(index, outcome);
+        let mut outcome = outcome;
         if let Some(remark) = position
             .and_then(|i| self.keys.get(i))
             .and_then(|key| lock(&self.remarks).remove(key))
@@ -143,6 +150,7 @@ impl Ctx {
                 None => remark,
             });
         }
+        let outcome = self.scrubbed(index, outcome);
         if outcome.status == Status::Failed {
             let failed = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
             if let Some((allowed, budget)) = self.failure_budget.filter(|(a, _)| failed > *a) {
@@ -209,7 +217,13 @@ impl Engine for Ctx {
             Ctx::ledger(self, key, vendors::STEP_COMPLETE).is_some(),
             listed,
         );
-        if let Some(note) = standing.stale_note() {
+        let note = standing.stale_note().or_else(|| {
+            Ctx::ledger(self, key, vendors::STEP_USER)
+                .is_none()
+                .then(|| self.recorded_elsewhere(key))
+                .flatten()
+        });
+        if let Some(note) = note {
             lock(&self.remarks).insert(key.to_string(), note);
         }
         standing
@@ -412,6 +426,9 @@ pub struct Options {
     pub interrupt: Interrupt,
     /// `--max-failures`: each target stops once more of its rows failed.
     pub max_failures: Option<FailureBudget>,
+    /// The run's lease holder, when it leases its targets: each target's scope is leased
+    /// too, once probed ([`scope`]).
+    pub lease: Option<Leasing>,
 }
 
 /// Submits every target's rows; returns each row's outcome (by index) and each target's stats.
@@ -461,6 +478,7 @@ pub async fn submit(
         }
     });
     let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
+    let in_use = InUse::default();
     let mut tasks = Vec::new();
     for w in work {
         let tx = tx.clone();
@@ -474,8 +492,9 @@ pub async fn submit(
             options.purpose.clone(),
         );
         let stop = (options.interrupt.clone(), options.max_failures);
+        let scoping = (options.lease.clone(), in_use.clone());
         tasks.push(tokio::spawn(async move {
-            run_target(w, opts, deadline, stop, tx).await
+            run_target(w, opts, deadline, stop, scoping, tx).await
         }));
     }
     drop(tx);
@@ -514,6 +533,7 @@ async fn run_target(
     (run_id, dry_run, mode, journal, reporter, secrets, purpose): TargetOpts,
     deadline: Option<tokio::time::Instant>,
     (interrupt, max_failures): (Interrupt, Option<FailureBudget>),
+    (leasing, in_use): (Option<Leasing>, InUse),
     tx: mpsc::UnboundedSender<(usize, Outcome)>,
 ) -> Result<TargetStats, journal::Error> {
     let started = tokio::time::Instant::now();
@@ -543,7 +563,6 @@ async fn run_target(
     };
     let watcher = (reporter.clone(), name.clone());
     http.watch(Arc::new(move |event| watcher.0.paced(&watcher.1, &event)));
-    let ledger = journal.steps(&name)?;
     let first_index = jobs.iter().enumerate().map(|(i, j)| (j.index, i)).collect();
     let row_secrets = jobs
         .iter()
@@ -564,7 +583,7 @@ async fn run_target(
         dry_run,
         mode,
         journal,
-        ledger,
+        scoped: Default::default(),
         outcomes: tx.clone(),
         reporter: reporter.clone(),
         secrets,
@@ -578,6 +597,10 @@ async fn run_target(
     let result = {
         let work = async {
             connector.probe(&ctx).await?;
+            // The account is known: the target's records are its platform's (issue 25).
+            let _scope = ctx
+                .enter_scope(connector.account(), leasing.as_ref(), &in_use)
+                .await?;
             connector.run(&ctx, jobs).await
         };
         // Past the deadline or interrupted: no new request; those in flight get a grace,
@@ -612,7 +635,7 @@ async fn run_target(
         Default::default()
     } else {
         ctx.journal
-            .steps(&name)?
+            .steps(ctx.journal_key())?
             .into_iter()
             .filter(|(_, s)| s.state == StepState::Intent && s.run_id == ctx.run_id)
             .map(|((key, _), _)| key)
@@ -713,7 +736,7 @@ async fn read_target(
         dry_run: true,
         mode: Mode::Create,
         journal,
-        ledger: HashMap::new(),
+        scoped: Default::default(),
         outcomes: tx,
         finished: Vec::new(),
         keys: Vec::new(),
