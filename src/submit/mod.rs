@@ -238,6 +238,19 @@ impl Engine for Ctx {
         self.reporter.note(&self.target.name, message);
     }
 
+    /// A connector's log line, scrubbed of the target's secrets as a platform's text is.
+    fn log(&self, level: tracing::Level, line: &str) {
+        let line = self.scrub(line);
+        let target = self.target.name.as_str();
+        match level {
+            tracing::Level::ERROR => tracing::error!(target_name = %target, "{line}"),
+            tracing::Level::WARN => tracing::warn!(target_name = %target, "{line}"),
+            tracing::Level::INFO => tracing::info!(target_name = %target, "{line}"),
+            tracing::Level::DEBUG => tracing::debug!(target_name = %target, "{line}"),
+            tracing::Level::TRACE => tracing::trace!(target_name = %target, "{line}"),
+        }
+    }
+
     /// Keeps a password muster generated, in the `--secrets-out` file (before it is sent).
     /// Returns whether it was kept somewhere.
     fn keep_generated_password(&self, key: &str, password: &Secret) -> Result<bool, VendorError> {

@@ -154,6 +154,10 @@ pub trait Engine: Sync {
     fn finish(&self, index: usize, outcome: Outcome);
     /// Says what the target is waiting for, on the progress line.
     fn note(&self, message: &str);
+    /// Writes a connector's log line at `level`, with every secret of the target hidden
+    /// first (a line may carry what a platform sent back): connectors log only through
+    /// here, never with `tracing` or `eprintln!` themselves.
+    fn log(&self, level: tracing::Level, line: &str);
     /// Whether the target was halted (then connectors stop starting rows).
     fn halted(&self) -> bool;
     /// Keeps a password muster generated (in the `--secrets-out` file, before it is sent)

@@ -113,6 +113,7 @@ impl Engine for Planner {
             .or_insert(outcome);
     }
     fn note(&self, _: &str) {}
+    fn log(&self, _: tracing::Level, _: &str) {}
     fn halted(&self) -> bool {
         false
     }

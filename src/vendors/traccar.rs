@@ -441,9 +441,12 @@ impl Traccar {
         let (body, generated) = create_body(job);
         if let Some(pw) = &generated {
             if !ctx.keep_generated_password(key, pw)? {
-                tracing::debug!(
-                    row = job.index,
-                    "generated password not kept: no --secrets-out"
+                ctx.log(
+                    tracing::Level::DEBUG,
+                    &format!(
+                        "row {}: generated password not kept: no --secrets-out",
+                        job.index
+                    ),
                 );
             }
         }
@@ -706,7 +709,10 @@ impl Traccar {
             _ => None,
         };
         if found.is_none() {
-            tracing::warn!(target = %ctx.target().name, "{what}: cannot tell which account muster is logged in as; only the target's protect list is protected");
+            ctx.log(
+                tracing::Level::WARN,
+                &format!("{what}: cannot tell which account muster is logged in as; only the target's protect list is protected"),
+            );
         }
         found
     }

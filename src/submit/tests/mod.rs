@@ -1,6 +1,7 @@
 //! The engine driving connectors end to end, against the sandbox and scripted servers.
 
 mod drtrack;
+mod log;
 mod pegasus;
 
 use std::collections::HashMap;

@@ -273,9 +273,12 @@ impl Pegasus {
                 wire::set_group(&mut body.body, &group_id);
                 if let Some(pw) = &body.generated {
                     if !ctx.keep_generated_password(key, pw)? {
-                        tracing::debug!(
-                            row = job.index,
-                            "generated password not kept: no --secrets-out"
+                        ctx.log(
+                            tracing::Level::DEBUG,
+                            &format!(
+                                "row {}: generated password not kept: no --secrets-out",
+                                job.index
+                            ),
                         );
                     }
                 }
