@@ -321,6 +321,12 @@ impl Journal {
         on_store!(self, s => s.bind(name, scope))
     }
 
+    /// The scope the target `name` is bound to, if it is (read only: a dry run binds
+    /// nothing).
+    pub fn binding(&self, name: &str) -> Result<Option<String>, Error> {
+        on_store!(self, s => s.binding(name))
+    }
+
     /// The users of `target` that a run other than `run_id` made (their `user` step is
     /// done), by identity key: (that run's id, when it recorded the user). A report says
     /// so of a row it finds already there (issue 26: not "already taken").

@@ -478,6 +478,17 @@ impl Pg {
         })
     }
 
+    pub(super) fn binding(&self, name: &str) -> Result<Option<String>, Error> {
+        let name = name.to_string();
+        self.call(move |c| {
+            Ok(
+                c.query_opt("SELECT scope FROM muster_scopes WHERE name = $1", &[&name])
+                    .map_err(db)?
+                    .map(|r| r.get(0)),
+            )
+        })
+    }
+
     pub(super) fn bind(&self, name: &str, scope: &str) -> Result<Bound, Error> {
         let (name, scope) = (name.to_string(), scope.to_string());
         self.call(move |c| {

@@ -367,6 +367,18 @@ impl Sqlite {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// See [`super::Journal::binding`].
+    pub(super) fn binding(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT scope FROM scopes WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// See [`super::Journal::bind`].
     pub(super) fn bind(&self, name: &str, scope: &str) -> Result<Bound, Error> {
         let mut conn = self.conn();

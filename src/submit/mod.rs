@@ -602,11 +602,9 @@ async fn run_target(
         secrets,
     };
     let connector = vendors::connect(&target, credentials, &purpose);
-    // What the engine needs of each job once the connector owns them.
-    let keep: Vec<(usize, Action, String)> = jobs
-        .iter()
-        .map(|j| (j.index, j.action, j.key.clone()))
-        .collect();
+    // What the engine needs of each job once the connector owns them: its index and
+    // action (its key is `ctx.keys`, in the same order).
+    let keep: Vec<(usize, Action)> = jobs.iter().map(|j| (j.index, j.action)).collect();
     let result = {
         let work = async {
             connector.probe(&ctx).await?;
@@ -644,7 +642,7 @@ async fn run_target(
     };
     // Rows left without an outcome whose request was sent and not answered: an intent of
     // this run's that the journal still holds (read once, only when a row is left).
-    let in_flight: std::collections::HashSet<String> = if keep.iter().all(|(i, _, _)| done(i)) {
+    let in_flight: std::collections::HashSet<String> = if keep.iter().all(|(i, _)| done(i)) {
         Default::default()
     } else {
         ctx.journal
@@ -654,7 +652,7 @@ async fn run_target(
             .map(|((key, _), _)| key)
             .collect()
     };
-    for (index, action, key) in &keep {
+    for ((index, action), key) in keep.iter().zip(&ctx.keys) {
         if !done(index) {
             let mut outcome = not_attempted(*action, &reason);
             if in_flight.contains(key) {

@@ -125,12 +125,24 @@ impl Ctx {
             })?;
         }
         let journal_err = |e: crate::journal::Error| VendorError::Journal(e.to_string());
-        let bound = self
-            .journal
-            .bind(&self.target.name, &scope)
-            .map_err(journal_err)?;
-        let ledger = self.journal.steps(&scope).map_err(journal_err)?;
-        let elsewhere = match bound.previous {
+        let name = self.target.name.as_str();
+        // A dry run writes nothing: it reads what a run would once it bound the name.
+        let (bound_before, previous) = if self.dry_run {
+            let before = self.journal.binding(name).map_err(journal_err)?;
+            let previous = before.clone().filter(|b| *b != scope);
+            (before.is_some(), previous)
+        } else {
+            let bound = self.journal.bind(name, &scope).map_err(journal_err)?;
+            (true, bound.previous)
+        };
+        let mut ledger = self.journal.steps(&scope).map_err(journal_err)?;
+        if !bound_before {
+            // An unbound name's records (a journal from before scopes): what a run adopts.
+            for (step, record) in self.journal.steps(name).map_err(journal_err)? {
+                ledger.entry(step).or_insert(record);
+            }
+        }
+        let elsewhere = match previous {
             Some(previous) => {
                 let users = self
                     .journal

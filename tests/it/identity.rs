@@ -192,6 +192,29 @@ async fn the_same_name_at_another_url_does_not_reuse_the_first_urls_records() {
     // B happens to hold ann as 1000 too, and bike 1: a record of A would match its listing.
     let (b, server_b) = traccar(&[(1000, "ann@fleet.test")], &[(1, "3551")], 2000, false).await;
     let config = w.traccar_at(b, "");
+    // A dry run at B says what the run will, and binds nothing: the name still reads A's.
+    let scope_a = format!("traccar http://{a}/api as sandbox@muster.test");
+    w.import(
+        &roster,
+        &config,
+        &journal,
+        &w.path("dry.xlsx"),
+        &["--dry-run"],
+    )
+    .await
+    .unwrap();
+    let dry = only_outcome(&journal);
+    assert_eq!(dry.status, Status::Exists);
+    assert!(
+        dry.error
+            .as_deref()
+            .is_some_and(|e| e.contains("made through target traccar on another platform")),
+        "{:?}",
+        dry.error
+    );
+    let j = journal_at(&journal);
+    assert_eq!(j.binding("traccar").unwrap(), Some(scope_a.clone()));
+    assert_eq!(j.steps("traccar").unwrap(), records_of_a);
     w.import(&roster, &config, &journal, &w.path("b.xlsx"), &[])
         .await
         .unwrap();
@@ -211,9 +234,7 @@ async fn the_same_name_at_another_url_does_not_reuse_the_first_urls_records() {
         on_b.error
     );
     // The name now reads B's records (none); A's are kept under A's scope.
-    let j = journal_at(&journal);
     assert!(j.steps("traccar").unwrap().is_empty());
-    let scope_a = format!("traccar http://{a}/api as sandbox@muster.test");
     assert_eq!(j.steps(&scope_a).unwrap(), records_of_a);
 }
 
