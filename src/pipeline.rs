@@ -355,14 +355,20 @@ pub async fn execute_plan(
         Arc::new(Progress::new())
     };
     // Users another run made: a row that finds one is `exists`, saying which run made it.
+    // Read by the target's name: the scope the name was bound to so far (checked again
+    // once the engine has bound it to what its probe found, below).
     let mut made_elsewhere = HashMap::new();
+    let mut made_seen = HashMap::new();
     if !args.dry_run {
         for (name, jobs) in &work {
             let made = journal.made_by_others(name, &run.run_id)?;
             for job in jobs {
                 if let Some((by, at)) = made.get(&job.key) {
-                    made_elsewhere.insert(job.index, made_by(by, at));
+                    made_elsewhere.insert(job.index, (name.clone(), made_by(by, at)));
                 }
+            }
+            if !made.is_empty() {
+                made_seen.insert(name.clone(), made);
             }
         }
     }
@@ -393,17 +399,29 @@ pub async fn execute_plan(
             purpose,
             interrupt: interrupt.clone(),
             max_failures: args.max_failures,
+            lease: lease.as_ref().map(|l| submit::scope::Leasing {
+                holder: l.holder().clone(),
+                ttl,
+                wait,
+            }),
         },
     )
     .await;
     // A signal while the workbook is written: the first is noted, a second exits at once.
     let _listening = AbortOnDrop(listener);
     let (sent, stats) = submitted?;
+    // A target whose name now reads other records (pointed at another platform, issue 25)
+    // says nothing of what other runs made through the name before.
+    for (name, seen) in made_seen {
+        if journal.made_by_others(&name, &run.run_id)? != seen {
+            made_elsewhere.retain(|_, (target, _)| *target != name);
+        }
+    }
     let interrupted = interrupt.requested().is_some();
     let mut noted = Vec::new();
     for (index, mut outcome) in sent {
         if outcome.status == Status::Exists && outcome.error.is_none() {
-            outcome.error = made_elsewhere.remove(&index);
+            outcome.error = made_elsewhere.remove(&index).map(|(_, note)| note);
             if outcome.error.is_some() {
                 noted.push(index);
             }

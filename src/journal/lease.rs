@@ -207,44 +207,9 @@ impl Lease {
         me: Holder,
         ttl: Duration,
         wait: Wait,
-        note: &dyn Fn(&str),
+        note: &(dyn Fn(&str) + Sync),
     ) -> Result<Lease, LeaseError> {
-        let started = tokio::time::Instant::now();
-        let poll = (ttl / 10).clamp(Duration::from_millis(20), Duration::from_secs(1));
-        let mut told = false;
-        loop {
-            let (j, t, m) = (journal.clone(), targets.clone(), me.clone());
-            let taking = tokio::task::spawn_blocking(move || j.take_leases(&t, &m, ttl))
-                .await
-                .map_err(|e| Error::Lease(format!("taking the leases failed: {e}")))??;
-            let busy = match taking {
-                Taking::Taken(over) => {
-                    for o in &over {
-                        note(&o.to_string());
-                    }
-                    break;
-                }
-                Taking::Busy(busy) => busy,
-            };
-            let give_up = match wait {
-                Wait::No => true,
-                Wait::For(d) => started.elapsed() >= d,
-                Wait::Forever => false,
-            };
-            if give_up {
-                return Err(LeaseError::Busy(busy, wait));
-            }
-            if !told {
-                for (target, held) in &busy {
-                    note(&format!(
-                        "target {target} is being imported by {}; waiting",
-                        held.holder.describe()
-                    ));
-                }
-                told = true;
-            }
-            tokio::time::sleep(poll).await;
-        }
+        acquire(&journal, targets, &me, ttl, wait, note).await?;
         let heartbeat = tokio::spawn(beat(journal.clone(), me.token.clone(), ttl));
         Ok(Lease {
             journal,
@@ -272,6 +237,57 @@ impl Drop for Lease {
             // Not fatal: the lease expires by itself.
             crate::say!("muster: warning: could not release the run's leases: {e}");
         }
+    }
+}
+
+/// Takes the leases of `targets` for `me` (all or none), waiting as `wait` says while
+/// another run holds one; `note` hears of each wait and take-over. Without a heartbeat of
+/// its own: a holder that already has a [`Lease`] takes more with the same token (a
+/// target's scope, once probed), which that lease's heartbeat renews and its drop
+/// releases. Must be called within a tokio runtime.
+pub async fn acquire(
+    journal: &Arc<Journal>,
+    targets: Vec<String>,
+    me: &Holder,
+    ttl: Duration,
+    wait: Wait,
+    note: &(dyn Fn(&str) + Sync),
+) -> Result<(), LeaseError> {
+    let started = tokio::time::Instant::now();
+    let poll = (ttl / 10).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let mut told = false;
+    loop {
+        let (j, t, m) = (journal.clone(), targets.clone(), me.clone());
+        let taking = tokio::task::spawn_blocking(move || j.take_leases(&t, &m, ttl))
+            .await
+            .map_err(|e| Error::Lease(format!("taking the leases failed: {e}")))??;
+        let busy = match taking {
+            Taking::Taken(over) => {
+                for o in &over {
+                    note(&o.to_string());
+                }
+                return Ok(());
+            }
+            Taking::Busy(busy) => busy,
+        };
+        let give_up = match wait {
+            Wait::No => true,
+            Wait::For(d) => started.elapsed() >= d,
+            Wait::Forever => false,
+        };
+        if give_up {
+            return Err(LeaseError::Busy(busy, wait));
+        }
+        if !told {
+            for (target, held) in &busy {
+                note(&format!(
+                    "target {target} is being imported by {}; waiting",
+                    held.holder.describe()
+                ));
+            }
+            told = true;
+        }
+        tokio::time::sleep(poll).await;
     }
 }
 

@@ -4,11 +4,19 @@
 //!
 //! Two kinds of records:
 //! - `runs` and `rows`: the history of each run, one line per input row.
-//! - `steps`: the ledger of what muster did on each platform, keyed by target, the row's
-//!   identity key and the step (`user`, `link:12`, `group:ACME`, `app`). It outlives runs:
-//!   a later run reads it to finish what an earlier one started.
-//!
-//! - `leases`: which run holds each target now ([`lease`]): one run at a time per target.
+//! - `steps`: the ledger of what muster did on each platform, keyed by the platform's
+//!   identity (its *scope*: vendor, URL and the account logged in as, see
+//!   `submit::scope_of`), the row's identity key and the step (`user`, `link:12`,
+//!   `group:ACME`, `app`). It outlives runs: a later run reads it to finish what an earlier
+//!   one started. Keyed by scope, not by the target's name: the same name pointed at
+//!   another server (or logged in as another account) does not inherit the records of the
+//!   first (issue 25, item 2).
+//! - `scopes`: the scope each target name was last bound to ([`Journal::bind`]), so what
+//!   is read by a target's name (`steps`, `made_by_others`) reads its scope's records.
+//!   Journals from before scopes recorded steps under the target's name: the first run
+//!   that binds that name adopts them into the scope it binds (see [`Journal::bind`]).
+//! - `leases`: which run holds each target now ([`lease`]): one run at a time per target
+//!   name, and per scope (two names for the same platform account do not run at once).
 //!
 //! Never stores a password or token: rows are stored with their password cell blanked.
 
@@ -174,6 +182,20 @@ struct Fence {
     targets: HashSet<String>,
 }
 
+/// The fence after `token` took the leases of `targets`: a holder that takes more leases
+/// (a target's scope, once probed) keeps guarding those it took before.
+fn fenced(fence: &mut Option<Fence>, token: &str, targets: &[String]) {
+    match fence {
+        Some(f) if f.token == token => f.targets.extend(targets.iter().cloned()),
+        _ => {
+            *fence = Some(Fence {
+                token: token.to_string(),
+                targets: targets.iter().cloned().collect(),
+            })
+        }
+    }
+}
+
 impl Fence {
     /// Whether this fence guards `target`.
     fn guards(&self, target: &str) -> bool {
@@ -282,9 +304,27 @@ impl Journal {
         on_store!(self, s => s.outcomes(run_id))
     }
 
-    /// Every step recorded for `target`, by (key, step).
+    /// Every step recorded for `target`, by (key, step): a scope, or a target's name (then
+    /// the scope the name was last bound to, or the records kept under the name by a
+    /// journal from before scopes).
     pub fn steps(&self, target: &str) -> Result<Ledger, Error> {
         on_store!(self, s => s.steps(target))
+    }
+
+    /// Binds the target `name` to `scope` (the platform's identity this run found at
+    /// probe): what is read by the name from now on is the scope's. The first binding of a
+    /// name adopts the records a journal from before scopes kept under the name (they were
+    /// made through that name, and a run checks each recorded id against the platform's
+    /// listing before it uses it). A later binding to another scope adopts nothing: the
+    /// previous scope's records stay where they are, and are returned as `previous`.
+    pub fn bind(&self, name: &str, scope: &str) -> Result<Bound, Error> {
+        on_store!(self, s => s.bind(name, scope))
+    }
+
+    /// The scope the target `name` is bound to, if it is (read only: a dry run binds
+    /// nothing).
+    pub fn binding(&self, name: &str) -> Result<Option<String>, Error> {
+        on_store!(self, s => s.binding(name))
     }
 
     /// The users of `target` that a run other than `run_id` made (their `user` step is
@@ -401,6 +441,15 @@ impl Journal {
     }
 }
 
+/// What [`Journal::bind`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bound {
+    /// The scope the name was bound to before, when it was another.
+    pub previous: Option<String>,
+    /// Steps recorded under the name (a journal from before scopes) adopted into the scope.
+    pub adopted: u64,
+}
+
 /// A row to store, borrowed from the run's rows.
 pub struct StoredRowRef<'a> {
     pub index: usize,
@@ -423,6 +472,8 @@ pub struct Dump {
     pub steps: Vec<DumpStep>,
     /// (digest, made, path)
     pub plans: Vec<(String, String, String)>,
+    /// Target names and the scope each was bound to: (name, scope, when).
+    pub scopes: Vec<(String, String, String)>,
 }
 
 /// A run as stored (its info and stats are JSON text).
@@ -713,6 +764,96 @@ mod tests {
                 .as_deref(),
             Some("7")
         );
+    }
+
+    #[test]
+    fn a_name_reads_its_scope_and_the_first_binding_adopts_the_names_old_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.db")).unwrap();
+        let key = |k: &str| (k.to_string(), "user".to_string());
+        // A journal from before scopes: records under the target's name.
+        j.done("r1", "fleet", "a@x", "user", Some("1000")).unwrap();
+        assert_eq!(
+            j.steps("fleet").unwrap()[&key("a@x")].id.as_deref(),
+            Some("1000")
+        );
+        // The first binding adopts them: read by the name or by the scope, and only once.
+        let bound = j
+            .bind("fleet", "traccar https://a.test/api as boss")
+            .unwrap();
+        assert_eq!(
+            bound,
+            Bound {
+                previous: None,
+                adopted: 1
+            }
+        );
+        for by in ["fleet", "traccar https://a.test/api as boss"] {
+            assert_eq!(
+                j.steps(by).unwrap()[&key("a@x")].id.as_deref(),
+                Some("1000"),
+                "{by}"
+            );
+        }
+        assert_eq!(
+            j.bind("fleet", "traccar https://a.test/api as boss")
+                .unwrap(),
+            Bound::default()
+        );
+        // The name pointed elsewhere: it reads the other scope's records (none), and says
+        // which scope it read before; the first scope keeps its own.
+        let bound = j
+            .bind("fleet", "traccar https://b.test/api as boss")
+            .unwrap();
+        assert_eq!(
+            bound,
+            Bound {
+                previous: Some("traccar https://a.test/api as boss".into()),
+                adopted: 0
+            }
+        );
+        assert!(j.steps("fleet").unwrap().is_empty());
+        assert!(j.made_by_others("fleet", "r9").unwrap().is_empty());
+        assert_eq!(
+            j.steps("traccar https://a.test/api as boss").unwrap().len(),
+            1
+        );
+        // A record written under the name now (an older muster sharing the file) is not
+        // adopted by a later binding: that name was bound already.
+        j.done("r2", "fleet", "b@x", "user", Some("5")).unwrap();
+        assert_eq!(
+            j.bind("fleet", "traccar https://b.test/api as boss")
+                .unwrap()
+                .adopted,
+            0
+        );
+    }
+
+    #[test]
+    fn leases_taken_later_with_the_same_token_are_fenced_with_the_first() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let a = Journal::open(&path).unwrap();
+        let ra = holder("run-a", "ops-1");
+        let long = Duration::from_secs(60);
+        a.take_leases(&["fleet".to_string()], &ra, long).unwrap();
+        a.take_leases(&["scope-1".to_string()], &ra, long).unwrap();
+        a.intent("run-a", "scope-1", "k", "user").unwrap();
+        // Both expire and are taken over: neither takes an intent from a any more.
+        a.renew_leases(&ra.token, Duration::ZERO).unwrap();
+        let rb = holder("run-b", "ops-2");
+        let b = Journal::open(&path).unwrap();
+        let both = ["fleet".to_string(), "scope-1".to_string()];
+        assert!(matches!(
+            b.take_leases(&both, &rb, long).unwrap(),
+            Taking::Taken(_)
+        ));
+        for target in &both {
+            let err = a.intent("run-a", target, "k2", "user").unwrap_err();
+            assert!(matches!(err, Error::LeaseLost { .. }), "{target}: {err}");
+        }
+        assert_eq!(a.renew_leases(&ra.token, long).unwrap(), both.to_vec());
     }
 
     fn holder(run: &str, host: &str) -> Holder {

@@ -24,8 +24,8 @@ use tokio::sync::oneshot;
 
 use super::lease::{self, Held, Holder, Standing, Taking};
 use super::{
-    Copied, Dump, DumpRow, DumpRun, DumpStep, Error, Fence, Ledger, RawRow, RunSummary, Step,
-    StepState, StepWrite, StoredRow, StoredRowRef, lock, now, run_summary, ttl_ms,
+    Bound, Copied, Dump, DumpRow, DumpRun, DumpStep, Error, Fence, Ledger, RawRow, RunSummary,
+    Step, StepState, StepWrite, StoredRow, StoredRowRef, fenced, lock, now, run_summary, ttl_ms,
 };
 use crate::model::{Outcome, RunInfo, TargetStats};
 use crate::secret::Secret;
@@ -92,6 +92,11 @@ CREATE TABLE IF NOT EXISTS muster_plans (
     made TEXT NOT NULL,
     path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS muster_scopes (
+    name TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    seen TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS muster_leases (
     target TEXT PRIMARY KEY,
     token TEXT NOT NULL,
@@ -102,6 +107,11 @@ CREATE TABLE IF NOT EXISTS muster_leases (
     expires BIGINT NOT NULL
 );
 ";
+
+/// The steps' `target` that `$1` (a scope, or a target's name) reads: a name reads the scope
+/// it was last bound to; an unbound name, the records a journal from before scopes kept
+/// under it.
+const RESOLVED: &str = "COALESCE((SELECT scope FROM muster_scopes WHERE name = $1), $1)";
 
 /// A PostgreSQL error with the server's message (its `Display` alone says "db error").
 fn db(e: postgres::Error) -> Error {
@@ -421,7 +431,9 @@ impl Pg {
         let target = target.to_string();
         self.call(move |c| {
             Ok(c.query(
-                "SELECT key, step, state, id, run_id FROM muster_steps WHERE target = $1",
+                &format!(
+                    "SELECT key, step, state, id, run_id FROM muster_steps WHERE target = {RESOLVED}"
+                ),
                 &[&target],
             )
             .map_err(db)?
@@ -453,14 +465,67 @@ impl Pg {
         let (target, run_id) = (target.to_string(), run_id.to_string());
         self.call(move |c| {
             Ok(c.query(
-                "SELECT key, run_id, updated FROM muster_steps
-                 WHERE target = $1 AND step = 'user' AND state = 'done' AND run_id <> $2",
+                &format!(
+                    "SELECT key, run_id, updated FROM muster_steps
+                     WHERE target = {RESOLVED} AND step = 'user' AND state = 'done' AND run_id <> $2"
+                ),
                 &[&target, &run_id],
             )
             .map_err(db)?
             .into_iter()
             .map(|r| (r.get(0), (r.get(1), r.get(2))))
             .collect())
+        })
+    }
+
+    pub(super) fn binding(&self, name: &str) -> Result<Option<String>, Error> {
+        let name = name.to_string();
+        self.call(move |c| {
+            Ok(
+                c.query_opt("SELECT scope FROM muster_scopes WHERE name = $1", &[&name])
+                    .map_err(db)?
+                    .map(|r| r.get(0)),
+            )
+        })
+    }
+
+    pub(super) fn bind(&self, name: &str, scope: &str) -> Result<Bound, Error> {
+        let (name, scope) = (name.to_string(), scope.to_string());
+        self.call(move |c| {
+            let mut tx = c.transaction().map_err(db)?;
+            // Two runs binding the same name at once: one after the other.
+            let before: Option<String> = tx
+                .query_opt(
+                    "SELECT scope FROM muster_scopes WHERE name = $1 FOR UPDATE",
+                    &[&name],
+                )
+                .map_err(db)?
+                .map(|r| r.get(0));
+            let mut adopted = 0;
+            if before.is_none() {
+                // A record the scope already holds (made through another name) stands.
+                adopted = tx
+                    .execute(
+                        "INSERT INTO muster_steps (target, key, step, state, id, run_id, updated)
+                         SELECT $2, key, step, state, id, run_id, updated FROM muster_steps
+                         WHERE target = $1 ON CONFLICT (target, key, step) DO NOTHING",
+                        &[&name, &scope],
+                    )
+                    .map_err(db)?;
+                tx.execute("DELETE FROM muster_steps WHERE target = $1", &[&name])
+                    .map_err(db)?;
+            }
+            tx.execute(
+                "INSERT INTO muster_scopes (name, scope, seen) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET scope = EXCLUDED.scope, seen = EXCLUDED.seen",
+                &[&name, &scope, &now()],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(Bound {
+                previous: before.filter(|b| *b != scope),
+                adopted,
+            })
         })
     }
 
@@ -625,11 +690,18 @@ impl Pg {
                 .into_iter()
                 .map(|r| (r.get(0), r.get(1), r.get(2)))
                 .collect();
+            let scopes = c
+                .query("SELECT name, scope, seen FROM muster_scopes", &[])
+                .map_err(db)?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
             Ok(Dump {
                 runs,
                 rows,
                 steps,
                 plans,
+                scopes,
             })
         })
     }
@@ -683,6 +755,15 @@ impl Pg {
                         &[digest, made, path],
                     )
                     .map_err(db)?;
+            }
+            // A name this journal binds already keeps its binding.
+            for (name, scope, seen) in &dump.scopes {
+                tx.execute(
+                    "INSERT INTO muster_scopes (name, scope, seen) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO NOTHING",
+                    &[name, scope, seen],
+                )
+                .map_err(db)?;
             }
             tx.commit().map_err(db)?;
             Ok(copied)
@@ -763,10 +844,7 @@ impl Pg {
             Ok(Taking::Taken(over))
         })?;
         if matches!(taking, Taking::Taken(_)) {
-            *lock(&self.fence) = Some(Fence {
-                token: me.token.clone(),
-                targets: targets.iter().cloned().collect(),
-            });
+            fenced(&mut lock(&self.fence), &me.token, targets);
         }
         Ok(taking)
     }

@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 
 use super::lease::{self, Held, Holder, Standing, Taking};
 use super::{
-    Copied, Dump, DumpRow, DumpRun, DumpStep, Error, Fence, Ledger, RawRow, RunSummary, Step,
-    StepState, StepWrite, StoredRow, StoredRowRef, lock, now, run_summary, ttl_ms,
+    Bound, Copied, Dump, DumpRow, DumpRun, DumpStep, Error, Fence, Ledger, RawRow, RunSummary,
+    Step, StepState, StepWrite, StoredRow, StoredRowRef, fenced, lock, now, run_summary, ttl_ms,
 };
 use crate::model::{Outcome, RunInfo, TargetStats};
 
@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS plans (
     made TEXT NOT NULL,
     path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS scopes (
+    name TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    seen TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (
     target TEXT PRIMARY KEY,
     token TEXT NOT NULL,
@@ -92,7 +97,12 @@ CREATE TABLE IF NOT EXISTS leases (
 ";
 
 /// The tables a muster journal holds; a database with any other table is not one.
-const TABLES: [&str; 5] = ["runs", "rows", "steps", "plans", "leases"];
+const TABLES: [&str; 6] = ["runs", "rows", "steps", "plans", "scopes", "leases"];
+
+/// The steps' `target` that `?1` (a scope, or a target's name) reads: a name reads the scope
+/// it was last bound to; an unbound name, the records a journal from before scopes kept
+/// under it.
+const RESOLVED: &str = "COALESCE((SELECT scope FROM scopes WHERE name = ?1), ?1)";
 
 /// The tables of `conn` that are not a muster journal's (empty for a new file). A file
 /// that is not a database at all fails here, before anything is written.
@@ -312,8 +322,9 @@ impl Sqlite {
     /// Every step recorded for `target`, by (key, step).
     pub(super) fn steps(&self, target: &str) -> Result<Ledger, Error> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT key, step, state, id, run_id FROM steps WHERE target = ?1")?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT key, step, state, id, run_id FROM steps WHERE target = {RESOLVED}"
+        ))?;
         let rows = stmt.query_map(params![target], |r| {
             let state: String = r.get(2)?;
             Ok((
@@ -346,14 +357,59 @@ impl Sqlite {
         run_id: &str,
     ) -> Result<HashMap<String, (String, String)>, Error> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT key, run_id, updated FROM steps
-             WHERE target = ?1 AND step = 'user' AND state = 'done' AND run_id != ?2",
-        )?;
+             WHERE target = {RESOLVED} AND step = 'user' AND state = 'done' AND run_id != ?2"
+        ))?;
         let rows = stmt.query_map(params![target, run_id], |r| {
             Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// See [`super::Journal::binding`].
+    pub(super) fn binding(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT scope FROM scopes WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// See [`super::Journal::bind`].
+    pub(super) fn bind(&self, name: &str, scope: &str) -> Result<Bound, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT scope FROM scopes WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut adopted = 0;
+        if before.is_none() {
+            // A record the scope already holds (made through another name) stands.
+            adopted = tx.execute(
+                "INSERT OR IGNORE INTO steps (target, key, step, state, id, run_id, updated)
+                 SELECT ?2, key, step, state, id, run_id, updated FROM steps WHERE target = ?1",
+                params![name, scope],
+            )? as u64;
+            tx.execute("DELETE FROM steps WHERE target = ?1", params![name])?;
+        }
+        tx.execute(
+            "INSERT INTO scopes (name, scope, seen) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET scope = ?2, seen = ?3",
+            params![name, scope, now()],
+        )?;
+        tx.commit()?;
+        Ok(Bound {
+            previous: before.filter(|b| b != scope),
+            adopted,
+        })
     }
 
     /// Records that a step's request is about to be sent. Committed before it is sent.
@@ -487,10 +543,7 @@ impl Sqlite {
             ])?;
         }
         tx.commit()?;
-        *lock(&self.fence) = Some(Fence {
-            token: me.token.clone(),
-            targets: targets.iter().cloned().collect(),
-        });
+        fenced(&mut lock(&self.fence), &me.token, targets);
         Ok(Taking::Taken(over))
     }
 
@@ -617,11 +670,16 @@ impl Sqlite {
             .prepare("SELECT digest, made, path FROM plans")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
+        let scopes = conn
+            .prepare("SELECT name, scope, seen FROM scopes")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
         Ok(Dump {
             runs,
             rows,
             steps,
             plans,
+            scopes,
         })
     }
 
@@ -659,6 +717,13 @@ impl Sqlite {
                 "INSERT OR IGNORE INTO plans (digest, made, path) VALUES (?1, ?2, ?3)",
                 params![digest, made, path],
             )? as u64;
+        }
+        // A name this journal binds already keeps its binding.
+        for (name, scope, seen) in &dump.scopes {
+            tx.execute(
+                "INSERT OR IGNORE INTO scopes (name, scope, seen) VALUES (?1, ?2, ?3)",
+                params![name, scope, seen],
+            )?;
         }
         tx.commit()?;
         Ok(copied)

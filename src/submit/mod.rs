@@ -6,6 +6,7 @@
 
 mod batch;
 pub mod record;
+pub mod scope;
 pub mod secrets;
 mod step;
 #[cfg(test)]
@@ -34,6 +35,7 @@ use crate::vendors::protocol::{
     Batch, Create, Engine, KeepIntent, Lookup, Made, Step as StepOf, Verdict, Wrote,
 };
 use crate::vendors::{self, Job, Purpose, VendorError};
+use scope::{InUse, Leasing, Scoped};
 use secrets::SecretsFile;
 
 /// Progress of the run, as the engine reports it (implemented by `progress`).
@@ -70,10 +72,17 @@ pub struct Ctx {
     dry_run: bool,
     mode: Mode,
     journal: Arc<Journal>,
-    ledger: HashMap<(String, String), Step>,
+    /// The target's scope and its ledger, once the probe told the account
+    /// ([`Ctx::enter_scope`]); unset on a read-only listing, which reads no ledger.
+    scoped: std::sync::OnceLock<Scoped>,
     outcomes: mpsc::UnboundedSender<(usize, Outcome)>,
     finished: Vec<AtomicBool>,
     first_index: HashMap<usize, usize>,
+    /// Each job's identity key, by its position in `finished`.
+    keys: Vec<String>,
+    /// What a row's outcome is to say besides its own message, by identity key: a stale
+    /// ledger record set aside ([`Engine::standing`]).
+    remarks: std::sync::Mutex<HashMap<String, String>>,
     reporter: Arc<dyn Reporter>,
     secrets: Option<Arc<SecretsFile>>,
     /// The target's credentials and the passwords muster generated: hidden in every text a
@@ -89,7 +98,10 @@ pub struct Ctx {
 impl Ctx {
     /// What the journal knew of `step` for the row with identity `key` when the target started.
     pub fn ledger(&self, key: &str, step: &str) -> Option<&Step> {
-        self.ledger.get(&(key.to_string(), step.to_string()))
+        self.scoped
+            .get()?
+            .ledger
+            .get(&(key.to_string(), step.to_string()))
     }
 
     /// Commits `writes` of this target's ledger (in order, all or none), sharing the commit
@@ -97,7 +109,7 @@ impl Ctx {
     /// flight cost one commit, not N.
     async fn commit(&self, writes: Vec<StepWrite>) -> Result<(), VendorError> {
         self.journal
-            .commit(&self.run_id, &self.target.name, writes)
+            .commit(&self.run_id, self.journal_key(), writes)
             .await
             .map_err(|e| VendorError::Journal(e.to_string()))
     }
@@ -122,14 +134,21 @@ impl Ctx {
 
     /// Records a row's final outcome.
     fn record(&self, index: usize, outcome: Outcome) {
-        if let Some(slot) = self
-            .first_index
-            .get(&index)
-            .and_then(|i| self.finished.get(*i))
-        {
+        let position = self.first_index.get(&index).copied();
+        if let Some(slot) = position.and_then(|i| self.finished.get(i)) {
             if slot.swap(true, Ordering::SeqCst) {
                 return; // already finished: the first outcome stands
             }
+        }
+        let mut outcome = outcome;
+        if let Some(remark) = position
+            .and_then(|i| self.keys.get(i))
+            .and_then(|key| lock(&self.remarks).remove(key))
+        {
+            outcome.error = Some(match outcome.error.take() {
+                Some(e) => format!("{e}; {remark}"),
+                None => remark,
+            });
         }
         let outcome = self.scrubbed(index, outcome);
         if outcome.status == Status::Failed {
@@ -192,6 +211,24 @@ impl Engine for Ctx {
         Ctx::ledger(self, key, step).is_some_and(|s| s.run_id == self.run_id)
     }
 
+    fn standing(&self, key: &str, listed: Option<&str>) -> vendors::standing::Standing {
+        let standing = vendors::standing::standing(
+            Ctx::ledger(self, key, vendors::STEP_USER),
+            Ctx::ledger(self, key, vendors::STEP_COMPLETE).is_some(),
+            listed,
+        );
+        let note = standing.stale_note().or_else(|| {
+            Ctx::ledger(self, key, vendors::STEP_USER)
+                .is_none()
+                .then(|| self.recorded_elsewhere(key))
+                .flatten()
+        });
+        if let Some(note) = note {
+            lock(&self.remarks).insert(key.to_string(), note);
+        }
+        standing
+    }
+
     fn finish(&self, index: usize, outcome: Outcome) {
         self.record(index, outcome)
     }
@@ -199,6 +236,19 @@ impl Engine for Ctx {
     /// Says what the target is waiting for, on the progress line.
     fn note(&self, message: &str) {
         self.reporter.note(&self.target.name, message);
+    }
+
+    /// A connector's log line, scrubbed of the target's secrets as a platform's text is.
+    fn log(&self, level: tracing::Level, line: &str) {
+        let line = self.scrub(line);
+        let target = self.target.name.as_str();
+        match level {
+            tracing::Level::ERROR => tracing::error!(target_name = %target, "{line}"),
+            tracing::Level::WARN => tracing::warn!(target_name = %target, "{line}"),
+            tracing::Level::INFO => tracing::info!(target_name = %target, "{line}"),
+            tracing::Level::DEBUG => tracing::debug!(target_name = %target, "{line}"),
+            tracing::Level::TRACE => tracing::trace!(target_name = %target, "{line}"),
+        }
     }
 
     /// Keeps a password muster generated, in the `--secrets-out` file (before it is sent).
@@ -389,6 +439,9 @@ pub struct Options {
     pub interrupt: Interrupt,
     /// `--max-failures`: each target stops once more of its rows failed.
     pub max_failures: Option<FailureBudget>,
+    /// The run's lease holder, when it leases its targets: each target's scope is leased
+    /// too, once probed ([`scope`]).
+    pub lease: Option<Leasing>,
 }
 
 /// Submits every target's rows; returns each row's outcome (by index) and each target's stats.
@@ -438,6 +491,7 @@ pub async fn submit(
         }
     });
     let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
+    let in_use = InUse::default();
     let mut tasks = Vec::new();
     for w in work {
         let tx = tx.clone();
@@ -451,8 +505,9 @@ pub async fn submit(
             options.purpose.clone(),
         );
         let stop = (options.interrupt.clone(), options.max_failures);
+        let scoping = (options.lease.clone(), in_use.clone());
         tasks.push(tokio::spawn(async move {
-            run_target(w, opts, deadline, stop, tx).await
+            run_target(w, opts, deadline, stop, scoping, tx).await
         }));
     }
     drop(tx);
@@ -491,6 +546,7 @@ async fn run_target(
     (run_id, dry_run, mode, journal, reporter, secrets, purpose): TargetOpts,
     deadline: Option<tokio::time::Instant>,
     (interrupt, max_failures): (Interrupt, Option<FailureBudget>),
+    (leasing, in_use): (Option<Leasing>, InUse),
     tx: mpsc::UnboundedSender<(usize, Outcome)>,
 ) -> Result<TargetStats, journal::Error> {
     let started = tokio::time::Instant::now();
@@ -520,7 +576,6 @@ async fn run_target(
     };
     let watcher = (reporter.clone(), name.clone());
     http.watch(Arc::new(move |event| watcher.0.paced(&watcher.1, &event)));
-    let ledger = journal.steps(&name)?;
     let first_index = jobs.iter().enumerate().map(|(i, j)| (j.index, i)).collect();
     let row_secrets = jobs
         .iter()
@@ -532,6 +587,8 @@ async fn run_target(
         failed: Default::default(),
         failure_budget: max_failures.map(|b| (b.allowed(jobs.len()), b)),
         finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
+        keys: jobs.iter().map(|j| j.key.clone()).collect(),
+        remarks: Default::default(),
         first_index,
         target: target.clone(),
         http,
@@ -539,20 +596,22 @@ async fn run_target(
         dry_run,
         mode,
         journal,
-        ledger,
+        scoped: Default::default(),
         outcomes: tx.clone(),
         reporter: reporter.clone(),
         secrets,
     };
     let connector = vendors::connect(&target, credentials, &purpose);
-    // What the engine needs of each job once the connector owns them.
-    let keep: Vec<(usize, Action, String)> = jobs
-        .iter()
-        .map(|j| (j.index, j.action, j.key.clone()))
-        .collect();
+    // What the engine needs of each job once the connector owns them: its index and
+    // action (its key is `ctx.keys`, in the same order).
+    let keep: Vec<(usize, Action)> = jobs.iter().map(|j| (j.index, j.action)).collect();
     let result = {
         let work = async {
             connector.probe(&ctx).await?;
+            // The account is known: the target's records are its platform's (issue 25).
+            let _scope = ctx
+                .enter_scope(connector.account(), leasing.as_ref(), &in_use)
+                .await?;
             connector.run(&ctx, jobs).await
         };
         // Past the deadline or interrupted: no new request; those in flight get a grace,
@@ -583,17 +642,17 @@ async fn run_target(
     };
     // Rows left without an outcome whose request was sent and not answered: an intent of
     // this run's that the journal still holds (read once, only when a row is left).
-    let in_flight: std::collections::HashSet<String> = if keep.iter().all(|(i, _, _)| done(i)) {
+    let in_flight: std::collections::HashSet<String> = if keep.iter().all(|(i, _)| done(i)) {
         Default::default()
     } else {
         ctx.journal
-            .steps(&name)?
+            .steps(ctx.journal_key())?
             .into_iter()
             .filter(|(_, s)| s.state == StepState::Intent && s.run_id == ctx.run_id)
             .map(|((key, _), _)| key)
             .collect()
     };
-    for (index, action, key) in &keep {
+    for ((index, action), key) in keep.iter().zip(&ctx.keys) {
         if !done(index) {
             let mut outcome = not_attempted(*action, &reason);
             if in_flight.contains(key) {
@@ -620,6 +679,11 @@ async fn run_target(
             .filter(|_| result.is_err() || ctx.halted())
             .map(|r| ctx.scrub(&r)),
     })
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a map of notes: keep going.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A scrubber of a target's credentials (the user name is no secret).
@@ -683,9 +747,11 @@ async fn read_target(
         dry_run: true,
         mode: Mode::Create,
         journal,
-        ledger: HashMap::new(),
+        scoped: Default::default(),
         outcomes: tx,
         finished: Vec::new(),
+        keys: Vec::new(),
+        remarks: Default::default(),
         first_index: HashMap::new(),
         reporter: Arc::new(Silent),
         secrets: None,

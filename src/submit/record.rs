@@ -20,7 +20,7 @@ pub async fn lease(
     me: Holder,
     ttl: Duration,
     wait: Wait,
-    note: &dyn Fn(&str),
+    note: &(dyn Fn(&str) + Sync),
 ) -> Result<Lease, LeaseError> {
     Lease::take(journal, targets, me, ttl, wait, note).await
 }

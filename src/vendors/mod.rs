@@ -111,6 +111,9 @@ pub enum VendorError {
     /// The journal failed: continuing would risk creating twice.
     #[error("journal: {0}")]
     Journal(String),
+    /// Another run holds the target's platform account (its scope's lease).
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl VendorError {
@@ -129,6 +132,7 @@ impl VendorError {
             VendorError::Protocol(t) => VendorError::Protocol(hide(t)),
             VendorError::Unsupported(t) => VendorError::Unsupported(hide(t)),
             VendorError::Journal(t) => VendorError::Journal(t),
+            VendorError::Busy(t) => VendorError::Busy(t),
         }
     }
 
@@ -156,6 +160,14 @@ pub trait Vendor {
     /// platform does not say (then only the target's `protect` list is protected).
     fn logged_in_as(&self) -> Option<String> {
         None
+    }
+
+    /// Which account of the platform muster works in, as the probe learned it, for the
+    /// journal's scope (issue 25, item 2): the account logged in as where the platform
+    /// tells it, else whatever else names the account (Motive's company). Never a secret,
+    /// nor anything made from one.
+    fn account(&self) -> Option<String> {
+        self.logged_in_as()
     }
 
     /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`).
@@ -230,6 +242,17 @@ impl Connector {
             Connector::Arobs(c) => c.logged_in_as(),
             Connector::Motive(c) => c.logged_in_as(),
             Connector::Drtrack(c) => c.logged_in_as(),
+        }
+    }
+
+    /// Which account muster works in, once probed ([`Vendor::account`]).
+    pub fn account(&self) -> Option<String> {
+        match self {
+            Connector::Traccar(c) => c.account(),
+            Connector::Pegasus(c) => c.account(),
+            Connector::Arobs(c) => c.account(),
+            Connector::Motive(c) => c.account(),
+            Connector::Drtrack(c) => c.account(),
         }
     }
 

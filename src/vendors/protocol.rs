@@ -144,10 +144,20 @@ pub trait Engine: Sync {
     fn ledger(&self, key: &str, step: &str) -> Option<&LedgerStep>;
     /// Whether `step` of `key` was recorded by this run (a resumed run's own work).
     fn made_by_this_run(&self, key: &str, step: &str) -> bool;
+    /// Where the row with identity `key` stands ([`super::standing::standing`]): the
+    /// ledger's user and `complete` records, checked against `listed`, the id the platform
+    /// lists for `key`. A recorded id the listing does not show for `key` is stale (issue
+    /// 25, item 2): the row is planned from the listing, and the engine adds why to the
+    /// row's outcome. Connectors ask here, never read the user record's id themselves.
+    fn standing(&self, key: &str, listed: Option<&str>) -> super::standing::Standing;
     /// Records a row's final outcome (the first one stands).
     fn finish(&self, index: usize, outcome: Outcome);
     /// Says what the target is waiting for, on the progress line.
     fn note(&self, message: &str);
+    /// Writes a connector's log line at `level`, with every secret of the target hidden
+    /// first (a line may carry what a platform sent back): connectors log only through
+    /// here, never with `tracing` or `eprintln!` themselves.
+    fn log(&self, level: tracing::Level, line: &str);
     /// Whether the target was halted (then connectors stop starting rows).
     fn halted(&self) -> bool;
     /// Keeps a password muster generated (in the `--secrets-out` file, before it is sent)

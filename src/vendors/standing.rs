@@ -16,8 +16,15 @@ pub struct Standing {
     /// Muster made it and every step of its row is done (the ledger's `complete`).
     pub complete: bool,
     /// The ledger speaks of a user the platform no longer lists (deleted since, or another
-    /// platform behind the same target name): its step records are history, not state.
+    /// platform behind the same target name), or lists under another id: its step records
+    /// are history, not state.
     pub forgotten: bool,
+    /// The id the ledger records for the user when the listing does not show it for the
+    /// row's identity (not listed, or listed under another id; issue 25, item 2): the
+    /// record is stale, and the row is planned again from what the platform lists.
+    pub stale: Option<String>,
+    /// The id the platform lists for the row's identity, if any (for the stale note).
+    pub listed: Option<String>,
     /// An intent whose user the listing shows: the create took effect, and the engine is to
     /// journal it done ([`super::protocol::Engine::settle_listed`]) before the row goes on.
     pub unsettled: bool,
@@ -27,8 +34,18 @@ pub struct Standing {
 /// the ledger marks the row complete, `listed` the id the platform lists for the row's
 /// identity.
 pub fn standing(user: Option<&LedgerStep>, complete: bool, listed: Option<&str>) -> Standing {
-    // A done record of a user the platform no longer lists is history.
-    let ours = user.filter(|s| s.state != StepState::Done || listed.is_some());
+    // A recorded id is used only when the listing shows it for this identity: an id the
+    // platform does not list, or lists for someone else, is stale (another platform behind
+    // the same target name, a server rebuilt): never sent, never trusted over the listing.
+    let stale = user
+        .filter(|s| s.state == StepState::Done)
+        .and_then(|s| s.id.as_deref())
+        .filter(|id| listed != Some(*id))
+        .map(str::to_string);
+    // A done record of a user the platform no longer lists (or lists otherwise) is history.
+    let ours = user
+        .filter(|s| s.state != StepState::Done || listed.is_some())
+        .filter(|_| stale.is_none());
     let (user_id, made, unsettled) = match (ours, listed) {
         (Some(step), _) if step.state == StepState::Done => {
             (step.id.clone().or(listed.map(str::to_string)), true, false)
@@ -41,8 +58,24 @@ pub fn standing(user: Option<&LedgerStep>, complete: bool, listed: Option<&str>)
         user_id,
         ours: made,
         complete: ours.is_some() && complete,
-        forgotten: listed.is_none() && user.is_some(),
+        forgotten: user.is_some() && (listed.is_none() || stale.is_some()),
         unsettled,
+        stale,
+        listed: listed.map(str::to_string),
+    }
+}
+
+impl Standing {
+    /// What the row's outcome says when the ledger's id of its user was stale.
+    pub fn stale_note(&self) -> Option<String> {
+        let recorded = self.stale.as_deref()?;
+        let lists = match &self.listed {
+            Some(id) => format!("it lists this user as {id}"),
+            None => "it does not list this user".to_string(),
+        };
+        Some(format!(
+            "the journal's id {recorded} is not this user on the platform ({lists}); planned again from what it lists"
+        ))
     }
 }
 
@@ -139,6 +172,13 @@ mod tests {
                 (None, false, false, true, false),
             ),
             (
+                "ours by the ledger, another user's id on the platform",
+                Some(&done),
+                true,
+                Some("9"),
+                (Some("9"), false, false, true, false),
+            ),
+            (
                 "intent, took effect",
                 Some(&intent),
                 false,
@@ -164,6 +204,62 @@ mod tests {
             );
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_recorded_id_the_listing_does_not_show_for_the_row_is_stale() {
+        let done = |id: &str| step(StepState::Done, Some(id));
+        // (ledger id, listed id) → stale id, and the note the row's outcome gets.
+        let cases = [
+            ("7", Some("7"), None, None),
+            (
+                "1000",
+                Some("7"),
+                Some("1000"),
+                Some(
+                    "the journal's id 1000 is not this user on the platform (it lists this user as 7); planned again from what it lists",
+                ),
+            ),
+            (
+                "1000",
+                None,
+                Some("1000"),
+                Some(
+                    "the journal's id 1000 is not this user on the platform (it does not list this user); planned again from what it lists",
+                ),
+            ),
+        ];
+        for (recorded, listed, stale, note) in cases {
+            let user = done(recorded);
+            let s = standing(Some(&user), false, listed);
+            assert_eq!(s.stale.as_deref(), stale, "{recorded} {listed:?}");
+            assert_eq!(s.stale_note().as_deref(), note, "{recorded} {listed:?}");
+            // A stale record is never the user muster made: the row is planned from the
+            // listing alone.
+            if stale.is_some() {
+                assert_eq!(
+                    (s.ours, s.forgotten, s.user_id.as_deref()),
+                    (false, true, listed)
+                );
+                assert_eq!(
+                    next(Action::Create, Mode::Create, &s),
+                    match listed {
+                        Some(id) => Next::Exists(id.to_string()),
+                        None => Next::Create,
+                    }
+                );
+            }
+        }
+        // Without a recorded id (done, the id read from the list) or with an intent,
+        // nothing is stale.
+        assert_eq!(
+            standing(Some(&step(StepState::Done, None)), false, Some("7")).stale,
+            None
+        );
+        assert_eq!(
+            standing(Some(&step(StepState::Intent, None)), false, Some("7")).stale,
+            None
+        );
     }
 
     #[test]

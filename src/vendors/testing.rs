@@ -48,9 +48,23 @@ impl Planner {
         }
     }
 
-    /// The ledger records `step` of `key` in `state`, by run `run_id`.
-    pub fn with_step(mut self, key: &str, step: &str, state: StepState, run_id: &str) -> Planner {
+    /// The ledger records `step` of `key` in `state`, by run `run_id` (done with the id
+    /// `KEY-id`).
+    pub fn with_step(self, key: &str, step: &str, state: StepState, run_id: &str) -> Planner {
         let id = (state == StepState::Done).then(|| format!("{key}-id"));
+        self.with_step_id(key, step, state, run_id, id.as_deref())
+    }
+
+    /// The ledger records `step` of `key` in `state`, by run `run_id`, with `id`.
+    pub fn with_step_id(
+        mut self,
+        key: &str,
+        step: &str,
+        state: StepState,
+        run_id: &str,
+        id: Option<&str>,
+    ) -> Planner {
+        let id = id.map(str::to_string);
         self.ledger.insert(
             (key.to_string(), step.to_string()),
             LedgerStep {
@@ -84,6 +98,13 @@ impl Engine for Planner {
     fn made_by_this_run(&self, key: &str, step: &str) -> bool {
         Engine::ledger(self, key, step).is_some_and(|s| s.run_id == THIS_RUN)
     }
+    fn standing(&self, key: &str, listed: Option<&str>) -> super::standing::Standing {
+        super::standing::standing(
+            Engine::ledger(self, key, super::STEP_USER),
+            Engine::ledger(self, key, super::STEP_COMPLETE).is_some(),
+            listed,
+        )
+    }
     fn finish(&self, index: usize, outcome: Outcome) {
         self.finished
             .lock()
@@ -92,6 +113,7 @@ impl Engine for Planner {
             .or_insert(outcome);
     }
     fn note(&self, _: &str) {}
+    fn log(&self, _: tracing::Level, _: &str) {}
     fn halted(&self) -> bool {
         false
     }

@@ -39,7 +39,7 @@ use super::common::{fail_send, send, settle, written};
 use super::listing::{self, Streamed, lenient};
 use super::protocol::RowError;
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
-use super::standing::{Next, next, standing};
+use super::standing::{Next, next};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password};
 
 /// A user as Traccar lists it (only what muster reads).
@@ -246,16 +246,15 @@ impl Traccar {
             });
         }
 
-        // Who the user is: made by muster before (ledger), or already on the platform.
-        let standing = standing(
-            ctx.ledger(key, STEP_USER),
-            ctx.ledger(key, STEP_COMPLETE).is_some(),
-            on_platform.as_deref(),
-        );
+        // Who the user is: made by muster before (ledger, checked against the listing), or
+        // already on the platform.
+        let standing = ctx.standing(key, on_platform.as_deref());
         if standing.unsettled {
             ctx.settle_listed(step(key, STEP_USER), standing.user_id.as_deref())
                 .await?;
         }
+        // The links the ledger records are said only of a user whose record still holds.
+        let recorded_links: &[i64] = if standing.forgotten { &[] } else { &device_ids };
         let user_id = match next(job.action, ctx.mode(), &standing) {
             Next::NoUser => {
                 out.status = Status::Failed;
@@ -271,12 +270,12 @@ impl Traccar {
                 // Its JSON text is kept when the run may update (`existing`'s `keep_raw`).
                 return match listed.and_then(|u| u.raw.as_deref()) {
                     Some(raw) => self.update(ctx, job, &id, raw, out).await,
-                    None => Ok(self.exists(ctx, key, &device_ids, out)),
+                    None => Ok(self.exists(ctx, key, recorded_links, out)),
                 };
             }
             Next::Exists(id) => {
                 out.user_id = Some(id);
-                return Ok(self.exists(ctx, key, &device_ids, out));
+                return Ok(self.exists(ctx, key, recorded_links, out));
             }
             Next::Finish(id) => {
                 out.user_id = Some(id.clone());
@@ -444,9 +443,12 @@ impl Traccar {
         let (body, generated) = create_body(job);
         if let Some(pw) = &generated {
             if !ctx.keep_generated_password(key, pw)? {
-                tracing::debug!(
-                    row = job.index,
-                    "generated password not kept: no --secrets-out"
+                ctx.log(
+                    tracing::Level::DEBUG,
+                    &format!(
+                        "row {}: generated password not kept: no --secrets-out",
+                        job.index
+                    ),
                 );
             }
         }
@@ -709,7 +711,10 @@ impl Traccar {
             _ => None,
         };
         if found.is_none() {
-            tracing::warn!(target = %ctx.target().name, "{what}: cannot tell which account muster is logged in as; only the target's protect list is protected");
+            ctx.log(
+                tracing::Level::WARN,
+                &format!("{what}: cannot tell which account muster is logged in as; only the target's protect list is protected"),
+            );
         }
         found
     }
@@ -946,6 +951,16 @@ mod tests {
     async fn rows_are_planned_from_the_listing_and_the_ledger() {
         let create = || Planner::new(VendorKind::Traccar, Mode::Create);
         let upsert = || Planner::new(VendorKind::Traccar, Mode::Upsert);
+        // Muster made ann as 7 (the id the listing shows for ann).
+        let made_ann = || {
+            create().with_step_id(
+                "ann@fleet.test",
+                STEP_USER,
+                StepState::Done,
+                "earlier",
+                Some("7"),
+            )
+        };
         let ann = [("email", "ann@fleet.test"), ("name", "Ann Lee")];
         let cat = [("email", "cat@fleet.test"), ("name", "Cat")];
         let id = |s: &str| Some(s.to_string());
@@ -1017,20 +1032,33 @@ mod tests {
             ),
             (
                 "ours, links missing",
-                create().with_step("ann@fleet.test", STEP_USER, StepState::Done, "earlier"),
+                made_ann(),
                 job(Action::Create, &ann),
                 "partial",
-                id("ann@fleet.test-id"),
+                id("7"),
                 vec![],
             ),
             (
                 "ours and complete",
-                create()
-                    .with_step("ann@fleet.test", STEP_USER, StepState::Done, "earlier")
-                    .with_step("ann@fleet.test", STEP_COMPLETE, StepState::Done, "earlier"),
+                made_ann().with_step("ann@fleet.test", STEP_COMPLETE, StepState::Done, "earlier"),
                 job(Action::Create, &ann),
                 "exists",
-                id("ann@fleet.test-id"),
+                id("7"),
+                vec![],
+            ),
+            (
+                // Issue 25, item 2: the journal's id is someone else's (or nobody's) here.
+                "a stale record: the journal's id is not ann's on the platform",
+                create().with_step_id(
+                    "ann@fleet.test",
+                    STEP_USER,
+                    StepState::Done,
+                    "earlier",
+                    Some("1000"),
+                ),
+                job(Action::Create, &ann),
+                "exists",
+                id("7"),
                 vec![],
             ),
             (

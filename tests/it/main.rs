@@ -14,6 +14,7 @@ mod echo;
 mod engine;
 mod faults;
 mod hostile;
+mod identity;
 mod import;
 mod input;
 mod lagging;

@@ -218,6 +218,35 @@ fn info(id: &str) -> RunInfo {
 }
 
 #[tokio::test]
+async fn the_shared_journal_binds_a_name_to_its_scope_as_the_file_does() {
+    let Some(pg) = Cluster::start("postgres::the_shared_journal_binds_a_name_to_its_scope") else {
+        return;
+    };
+    let url = pg.database("scopes");
+    let j = open(&url);
+    let (a, b) = (
+        "traccar https://a.test/api as boss",
+        "traccar https://b.test/api as boss",
+    );
+    // Records under the name (a journal from before scopes) are adopted by the first
+    // binding, and read by the name or the scope.
+    j.done("r1", "fleet", "a@x", "user", Some("1000")).unwrap();
+    let bound = j.bind("fleet", a).unwrap();
+    assert_eq!((bound.previous, bound.adopted), (None, 1));
+    let again = open(&url);
+    assert_eq!(again.steps("fleet").unwrap(), again.steps(a).unwrap());
+    assert_eq!(again.steps(a).unwrap().len(), 1);
+    // Pointed elsewhere: the name reads the other scope; the first keeps its records.
+    let bound = j.bind("fleet", b).unwrap();
+    assert_eq!((bound.previous.as_deref(), bound.adopted), (Some(a), 0));
+    assert!(again.steps("fleet").unwrap().is_empty());
+    assert!(again.made_by_others("fleet", "r9").unwrap().is_empty());
+    assert_eq!(again.steps(a).unwrap().len(), 1);
+    // A copy carries the binding.
+    assert_eq!(j.export().unwrap().scopes.len(), 1);
+}
+
+#[tokio::test]
 async fn the_shared_journal_keeps_runs_steps_and_leases_as_the_file_does() {
     let Some(pg) = Cluster::start("postgres::the_shared_journal_keeps_runs_steps_and_leases")
     else {

@@ -1,6 +1,7 @@
 //! The engine driving connectors end to end, against the sandbox and scripted servers.
 
 mod drtrack;
+mod log;
 mod pegasus;
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ async fn submit_to(
             purpose: crate::vendors::Purpose::Import,
             interrupt: Default::default(),
             max_failures: None,
+            lease: None,
         },
     )
     .await

@@ -79,11 +79,12 @@ impl Drtrack {
         if !matches!(first.status, 401 | 403) {
             return Ok(first);
         }
-        tracing::info!(
-            target_name = %ctx.target().name,
-            status = first.status,
-            path = %req.path,
-            "DRTrack rejected the token; logging in again"
+        ctx.log(
+            tracing::Level::INFO,
+            &format!(
+                "DRTrack rejected the token (HTTP {} on {}); logging in again",
+                first.status, req.path
+            ),
         );
         let relogin = {
             let _one_at_a_time = self.login_lock.lock().await;

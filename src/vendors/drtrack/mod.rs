@@ -152,13 +152,12 @@ impl Vendor for Drtrack {
         let count = batches.len();
         let sync = sync::SyncBatch { drtrack: self };
         ctx.for_each(batches, |batch| ctx.batch(&sync, batch)).await;
-        tracing::info!(
-            target_name = %ctx.target().name,
-            sync_calls = self.sync_calls(),
-            operations,
-            batches = count,
-            "DRTrack: {} sync calls for {operations} operations in {count} batches",
-            self.sync_calls()
+        ctx.log(
+            tracing::Level::INFO,
+            &format!(
+                "DRTrack: {} sync calls for {operations} operations in {count} batches",
+                self.sync_calls()
+            ),
         );
         Ok(())
     }

@@ -39,7 +39,10 @@ impl Batch for SyncBatch<'_> {
         let d = self.drtrack;
         let body = Value::Array(ops.iter().map(|p| p.body.clone()).collect());
         let n = d.sync_calls.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::debug!(target_name = %ctx.target().name, call = n, operations = ops.len(), "PUT /users/sync");
+        ctx.log(
+            tracing::Level::DEBUG,
+            &format!("PUT /users/sync: call {n}, {} operations", ops.len()),
+        );
         let req = Request::new(reqwest::Method::PUT, "/users/sync", Kind::Create).json(body);
         match d.send(ctx, req).await {
             Ok(r) => {

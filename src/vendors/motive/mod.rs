@@ -61,6 +61,9 @@ pub struct Motive {
     /// found by one row, not by every row in flight).
     first_create: tokio::sync::Mutex<()>,
     confirmed: AtomicBool,
+    /// The company the key belongs to (`GET /companies`, learned at probe): an API key
+    /// names no user, so this is the account the journal's scope names.
+    company: std::sync::OnceLock<String>,
 }
 
 /// What exists on the target, read once.
@@ -164,6 +167,7 @@ impl Motive {
             credentials,
             first_create: tokio::sync::Mutex::new(()),
             confirmed: AtomicBool::new(false),
+            company: std::sync::OnceLock::new(),
         }
     }
 
@@ -451,7 +455,27 @@ impl Motive {
     }
 }
 
+/// The company a `GET /companies` answer names (`{"companies": [{"company": {"id": 1}}]}`)
+/// as `company ID`, when it names exactly one.
+fn company_of(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let companies = v.get("companies")?.as_array()?;
+    let [only] = companies.as_slice() else {
+        return None;
+    };
+    let c = only.get("company").unwrap_or(only);
+    match c.get("id")? {
+        Value::Number(n) => Some(format!("company {n}")),
+        Value::String(s) if !s.trim().is_empty() => Some(format!("company {}", s.trim())),
+        _ => None,
+    }
+}
+
 impl Vendor for Motive {
+    fn account(&self) -> Option<String> {
+        self.company.get().cloned()
+    }
+
     /// Every page of `GET /users`, in roster terms. Groups are not reported (the roster may
     /// name them or give ids; the platform lists ids), so they are not compared.
     async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
@@ -483,7 +507,12 @@ impl Vendor for Motive {
             .await
             .map_err(|e| VendorError::from_send("GET /companies", e))?;
         match reply.status {
-            200..=299 => Ok(()),
+            200..=299 => {
+                if let Some(company) = company_of(&reply.body) {
+                    let _ = self.company.set(company);
+                }
+                Ok(())
+            }
             401 => Err(VendorError::Auth(format!(
                 "GET /companies answered HTTP 401: the API key was not accepted ({})",
                 readable(401, &reply.body, None)
@@ -833,6 +862,27 @@ mod tests {
     use super::*;
     use rules::tests::row;
     use serde_json::json;
+
+    #[test]
+    fn the_account_is_the_one_company_the_key_belongs_to() {
+        let cases = [
+            (
+                r#"{"companies":[{"company":{"id":1,"name":"Sandbox Freight"}}]}"#,
+                Some("company 1"),
+            ),
+            (r#"{"companies":[{"id":"c-9"}]}"#, Some("company c-9")),
+            (r#"{"companies":[]}"#, None),
+            (
+                r#"{"companies":[{"company":{"id":1}},{"company":{"id":2}}]}"#,
+                None,
+            ),
+            (r#"{"companies":[{"company":{"name":"x"}}]}"#, None),
+            ("not json", None),
+        ];
+        for (body, want) in cases {
+            assert_eq!(company_of(body).as_deref(), want, "{body}");
+        }
+    }
 
     #[test]
     fn listed_users_read_in_roster_terms_keyed_like_rows() {

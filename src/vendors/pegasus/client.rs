@@ -133,7 +133,7 @@ impl Session {
                 if logged_in_at.is_some_and(|at| at.elapsed() < FRESH_TOKEN) {
                     return Ok(first);
                 }
-                tracing::debug!(target = %ctx.target().name, "HTTP 401: logging in again");
+                ctx.log(tracing::Level::DEBUG, "HTTP 401: logging in again");
                 match self.login_once(ctx).await {
                     Ok(at) => *logged_in_at = Some(at),
                     Err(VendorError::Auth(reason)) => {

@@ -47,7 +47,7 @@ use crate::vendors::protocol::Engine;
 
 use super::common::{Fresh, SingleFlight, settle, written};
 use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Wrote};
-use super::standing::{Next as Needs, next, standing};
+use super::standing::{Next as Needs, next};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::PlatformUser;
 use client::{Groups, RowError, Session, Users, Window};
@@ -193,11 +193,7 @@ impl Pegasus {
 
         let on_platform = existing.users.by_username.get(key).cloned();
         // Who the user is: made by muster before (ledger), or already on the platform.
-        let standing = standing(
-            ctx.ledger(key, STEP_USER),
-            ctx.ledger(key, STEP_COMPLETE).is_some(),
-            on_platform.as_deref(),
-        );
+        let standing = ctx.standing(key, on_platform.as_deref());
         let app_done = done_id(ctx, key, STEP_APP).filter(|_| !standing.forgotten);
         if standing.unsettled {
             ctx.settle_listed(step(key, STEP_USER), standing.user_id.as_deref())
@@ -278,9 +274,12 @@ impl Pegasus {
                 wire::set_group(&mut body.body, &group_id);
                 if let Some(pw) = &body.generated {
                     if !ctx.keep_generated_password(key, pw)? {
-                        tracing::debug!(
-                            row = job.index,
-                            "generated password not kept: no --secrets-out"
+                        ctx.log(
+                            tracing::Level::DEBUG,
+                            &format!(
+                                "row {}: generated password not kept: no --secrets-out",
+                                job.index
+                            ),
                         );
                     }
                 }

@@ -422,9 +422,11 @@ mod planning {
     async fn rows_are_planned_from_the_listing_and_the_ledger() {
         let create = || Planner::new(VendorKind::Pegasus, Mode::Create);
         let upsert = || Planner::new(VendorKind::Pegasus, Mode::Upsert);
+        // Muster made ann as 7 (the id the listing shows for ann).
         let ours = |state| {
+            let made = (state == StepState::Done).then_some("7");
             create()
-                .with_step("ann", STEP_USER, state, "earlier")
+                .with_step_id("ann", STEP_USER, state, "earlier", made)
                 .with_step(&group_key("Acme"), STEP_GROUP, StepState::Done, "earlier")
         };
         let id = |s: &str| Some(s.to_string());
@@ -488,8 +490,19 @@ mod planning {
                 ours(StepState::Done),
                 job(Action::Create, "ann", "Ann"),
                 "planned",
-                id("ann-id"),
+                id("7"),
                 "group:30",
+                0,
+            ),
+            (
+                "a stale record: the journal's id is not ann's on the platform",
+                create()
+                    .with_step_id("ann", STEP_USER, StepState::Done, "earlier", Some("1000"))
+                    .with_step("ann", STEP_APP, StepState::Done, "earlier"),
+                job(Action::Create, "ann", "Ann"),
+                "exists",
+                id("7"),
+                "",
                 0,
             ),
             (
@@ -499,7 +512,7 @@ mod planning {
                     .with_step("ann", STEP_APP, StepState::Done, "earlier"),
                 job(Action::Create, "ann", "Ann"),
                 "exists",
-                id("ann-id"),
+                id("7"),
                 "group:30 app:ann-id",
                 0,
             ),
