@@ -26,7 +26,7 @@ pub struct Standing {
     /// The id the platform lists for the row's identity, if any (for the stale note).
     pub listed: Option<String>,
     /// An intent whose user the listing shows: the create took effect, and the engine is to
-    /// journal it done ([`super::protocol::Engine::settle_listed`]) before the row goes on.
+    /// journal it done (the `Engine`'s `settle_listed`) before the row goes on.
     pub unsettled: bool,
 }
 
