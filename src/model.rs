@@ -1022,6 +1022,127 @@ impl Outcome {
     }
 }
 
+/// Outcomes by row index, compact for a million rows (issue 30, "Streamed import"): an
+/// outcome that is only a status, an action and a count of attempts (every row of a dry
+/// run) takes 16 bytes, any other a box of its own; a row without one 16 bytes too. A
+/// `HashMap<usize, Outcome>` takes some 200 bytes a row, and half as much again while it
+/// grows: the largest holder of the 1M-row dry run.
+#[derive(Debug, Default)]
+pub struct Outcomes {
+    slots: Vec<Option<Compact>>,
+    len: usize,
+}
+
+/// One outcome as [`Outcomes`] keeps it: 16 bytes when it is only a status, an action and
+/// attempts. Also what the engine's targets hand its journal writer, which may lag far
+/// behind a dry run's million rows.
+#[derive(Debug, Clone)]
+pub struct Compact(CompactRepr);
+
+#[derive(Debug, Clone)]
+enum CompactRepr {
+    Plain {
+        status: Status,
+        action: Action,
+        attempts: u32,
+    },
+    Full(Box<Outcome>),
+}
+
+impl From<Outcome> for Compact {
+    fn from(outcome: Outcome) -> Compact {
+        let plain = outcome.user_id.is_none()
+            && outcome.other_ids.is_empty()
+            && outcome.http_status.is_none()
+            && outcome.error.is_none();
+        Compact(if plain {
+            CompactRepr::Plain {
+                status: outcome.status,
+                action: outcome.action,
+                attempts: outcome.attempts,
+            }
+        } else {
+            CompactRepr::Full(Box::new(outcome))
+        })
+    }
+}
+
+impl From<Compact> for Outcome {
+    fn from(compact: Compact) -> Outcome {
+        match compact.0 {
+            CompactRepr::Plain {
+                status,
+                action,
+                attempts,
+            } => {
+                let mut o = Outcome::new(status, action);
+                o.attempts = attempts;
+                o
+            }
+            CompactRepr::Full(o) => *o,
+        }
+    }
+}
+
+impl Compact {
+    /// The outcome, copied out.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::from(self.clone())
+    }
+}
+
+impl Outcomes {
+    /// No outcome yet.
+    pub fn new() -> Outcomes {
+        Outcomes::default()
+    }
+
+    /// Sets the outcome of row `index`; returns the one it replaces.
+    pub fn insert(&mut self, index: usize, outcome: impl Into<Compact>) -> Option<Outcome> {
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || None);
+        }
+        let old = self.slots[index].replace(outcome.into());
+        if old.is_none() {
+            self.len += 1;
+        }
+        old.map(Outcome::from)
+    }
+
+    /// Takes the outcome of row `index` out, if it has one.
+    pub fn take(&mut self, index: usize) -> Option<Outcome> {
+        let old = self.slots.get_mut(index)?.take()?;
+        self.len -= 1;
+        Some(old.into())
+    }
+
+    /// Rows with an outcome.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no row has an outcome.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every (row index, outcome), by index.
+    pub fn into_entries(self) -> impl Iterator<Item = (usize, Outcome)> {
+        self.slots
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s?.into())))
+    }
+}
+
+impl<C: Into<Compact>> Extend<(usize, C)> for Outcomes {
+    fn extend<I: IntoIterator<Item = (usize, C)>>(&mut self, iter: I) {
+        for (index, outcome) in iter {
+            self.insert(index, outcome);
+        }
+    }
+}
+
 /// Joins problems into the row's `error` text.
 pub fn join_problems(problems: &[Problem]) -> String {
     problems
@@ -1044,6 +1165,37 @@ pub struct RowResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes_are_kept_by_row_index_whether_plain_or_not() {
+        let mut all = Outcomes::new();
+        assert!(all.is_empty());
+        let mut plain = Outcome::new(Status::Planned, Action::Create);
+        plain.attempts = 2;
+        let mut full = Outcome::new(Status::Created, Action::Upsert);
+        full.user_id = Some("17".into());
+        full.other_ids.push(SideId {
+            kind: "group".into(),
+            id: "3".into(),
+        });
+        full.http_status = Some(201);
+        full.error = Some("note".into());
+        assert_eq!(all.insert(5, plain.clone()), None);
+        assert_eq!(all.insert(2, full.clone()), None);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all.insert(5, full.clone()), Some(plain.clone()));
+        assert_eq!(all.len(), 2);
+        assert_eq!(all.take(3), None);
+        assert_eq!(all.take(99), None);
+        assert_eq!(all.take(5), Some(full.clone()));
+        assert_eq!(all.take(5), None);
+        assert_eq!(all.len(), 1);
+        all.extend([(0, plain.clone())]);
+        assert_eq!(Compact::from(full.clone()).outcome(), full);
+        assert_eq!(std::mem::size_of::<Option<Compact>>(), 16);
+        let entries: Vec<_> = all.into_entries().collect();
+        assert_eq!(entries, vec![(0, plain), (2, full)]);
+    }
 
     #[test]
     fn a_failure_budget_is_rows_or_a_share_of_them() {

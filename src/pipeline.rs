@@ -298,9 +298,24 @@ pub async fn execute_plan(
         }
     }
 
+    // Each row's verdict without the identity key validation found (`Checked`'s 64 bytes a
+    // row), before the rows are shared below. Moved into a vector of its own: collected in
+    // place, the larger buffer would be kept.
+    let checked: Vec<validate::Verdict> = {
+        let mut verdicts = Vec::with_capacity(checked.len());
+        verdicts.extend(checked.into_iter().map(validate::Verdict::from));
+        verdicts
+    };
+
     // Shared from here on: a job holds its row without copying it (a million rows held
     // twice was the dry run's peak memory), and the workbook takes it back below.
-    let rows: Vec<Arc<Row>> = rows.into_iter().map(Arc::new).collect();
+    // Into a vector of its own: collected in place, the rows' buffer (12 times the size)
+    // would be kept for the whole run.
+    let rows: Vec<Arc<Row>> = {
+        let mut shared = Vec::with_capacity(rows.len());
+        shared.extend(rows.into_iter().map(Arc::new));
+        shared
+    };
 
     // On a resume too: a run killed between `begin_run` and this point has no rows yet, and
     // outcomes are recorded onto its rows (rows already there are kept as they are).
@@ -338,6 +353,17 @@ pub async fn execute_plan(
         },
         &planned,
     );
+    // Of each row's verdict only its target and action are needed from here on (its
+    // problems are in its `invalid` outcome now): 16 bytes a row, not a whole `Checked`.
+    // (Collected afresh, not in place, which would keep the larger buffer.)
+    let checked: Vec<(Option<Arc<Target>>, Action)> = {
+        let slim = checked
+            .iter()
+            .map(|c| (c.target.clone(), c.action))
+            .collect();
+        drop(checked);
+        slim
+    };
     let newly_decided: Vec<(usize, &Outcome)> = outcomes
         .iter()
         .filter(|(i, o)| previous.get(i) != Some(o))
@@ -386,7 +412,7 @@ pub async fn execute_plan(
         .collect();
     let interrupt = submit::Interrupt::default();
     let listener = listen_for_stop(interrupt.clone(), args.quiet || args.json);
-    let submitted = submit::submit(
+    let submitted = submit::submit_rows(
         target_work,
         submit::Options {
             run_id: run.run_id.clone(),
@@ -409,7 +435,9 @@ pub async fn execute_plan(
     .await;
     // A signal while the workbook is written: the first is noted, a second exits at once.
     let _listening = AbortOnDrop(listener);
-    let (sent, stats) = submitted?;
+    // The engine's outcomes, kept compact (a million rows of a dry run), win over those
+    // known before it started.
+    let (mut sent, stats) = submitted?;
     // A target whose name now reads other records (pointed at another platform, issue 25)
     // says nothing of what other runs made through the name before.
     for (name, seen) in made_seen {
@@ -419,24 +447,20 @@ pub async fn execute_plan(
     }
     let interrupted = interrupt.requested().is_some();
     let mut noted = Vec::new();
-    for (index, mut outcome) in sent {
+    for (index, (_, by)) in made_elsewhere {
+        let Some(mut outcome) = sent.take(index) else {
+            continue;
+        };
         if outcome.status == Status::Exists && outcome.error.is_none() {
-            outcome.error = made_elsewhere.remove(&index).map(|(_, note)| note);
-            if outcome.error.is_some() {
-                noted.push(index);
-            }
+            outcome.error = Some(by);
+            noted.push((index, outcome.clone()));
         }
-        outcomes.insert(index, outcome);
+        sent.insert(index, outcome);
     }
+    noted.sort_by_key(|(i, _)| *i);
     // The engine recorded these before they were noted: the journal says what the
     // workbook says.
-    submit::record::outcomes(
-        &journal,
-        &run.run_id,
-        noted
-            .iter()
-            .filter_map(|i| outcomes.get(i).map(|o| (*i, o))),
-    )?;
+    submit::record::outcomes(&journal, &run.run_id, noted.iter().map(|(i, o)| (*i, o)))?;
 
     // Report in input order.
     let mut writer = ResultsWriter::create(&args.out, roster.own_headers.clone())?;
@@ -444,20 +468,21 @@ pub async fn execute_plan(
     let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
     let mut failures = report::Failures::default();
     let mut json_out = Stdout::new();
-    for (row, c) in rows.into_iter().zip(checked) {
-        let outcome = outcomes.remove(&row.index).unwrap_or_else(|| {
-            let mut o = Outcome::new(Status::NotAttempted, c.action);
+    for (row, (target, action)) in rows.into_iter().zip(checked) {
+        let outcome = sent.take(row.index).or_else(|| outcomes.remove(&row.index));
+        let outcome = outcome.unwrap_or_else(|| {
+            let mut o = Outcome::new(Status::NotAttempted, action);
             o.error = Some("not attempted: the run ended before this row".into());
             o
         });
         // The connectors have dropped their jobs: the row is this vector's alone again.
         let row = Arc::try_unwrap(row).unwrap_or_else(|shared| Row::clone(&shared));
-        let target_name = c.target.as_ref().map(|t| t.name.clone());
+        let target_name = target.as_ref().map(|t| t.name.clone());
         *counts
             .entry((target_name.clone().unwrap_or_default(), outcome.status))
             .or_default() += 1;
         let result = RowResult {
-            vendor: c.target.as_ref().map(|t| t.vendor),
+            vendor: target.as_ref().map(|t| t.vendor),
             target: target_name,
             row,
             outcome,

@@ -194,7 +194,7 @@ pub struct Known<'a> {
 /// Decides each row: an outcome without a request, or a job for its target.
 pub fn work(
     rows: &[Arc<Row>],
-    checked: &[validate::Checked],
+    checked: &[validate::Verdict],
     mut known: Known<'_>,
     planned: &Planned,
 ) -> Work {

@@ -5,6 +5,7 @@
 //! that a connector never finished (target halted, deadline) ends `not_attempted`.
 
 mod batch;
+mod kept;
 pub mod record;
 pub mod scope;
 pub mod secrets;
@@ -15,7 +16,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -25,10 +26,10 @@ use crate::config::{Credentials, Target};
 use crate::http::{Halt, Http, Paced};
 use crate::http::{Reply, Request, SendError};
 use crate::journal::{self, Journal, Step, StepWrite};
-use crate::model::Mode;
 use crate::model::{
-    Action, FailureBudget, Field, Outcome, PlatformUser, Status, StepState, TargetStats,
+    Action, Compact, FailureBudget, Outcome, Outcomes, PlatformUser, Status, StepState, TargetStats,
 };
+use crate::model::{Mode, identity_key};
 use crate::secret::{Scrubber, Secret};
 use crate::vendors::protocol::RowError;
 use crate::vendors::protocol::{
@@ -75,11 +76,10 @@ pub struct Ctx {
     /// The target's scope and its ledger, once the probe told the account
     /// ([`Ctx::enter_scope`]); unset on a read-only listing, which reads no ledger.
     scoped: std::sync::OnceLock<Scoped>,
-    outcomes: mpsc::UnboundedSender<(usize, Outcome)>,
-    finished: Vec<AtomicBool>,
-    first_index: HashMap<usize, usize>,
-    /// Each job's identity key, by its position in `finished`.
-    keys: Vec<String>,
+    /// To the journal's writer: compact, as it may lag far behind (a dry run).
+    outcomes: mpsc::UnboundedSender<(usize, Compact)>,
+    /// The target's jobs: which rows have their outcome, and the rows' own passwords.
+    jobs: kept::Kept,
     /// What a row's outcome is to say besides its own message, by identity key: a stale
     /// ledger record set aside ([`Engine::standing`]).
     remarks: std::sync::Mutex<HashMap<String, String>>,
@@ -88,8 +88,6 @@ pub struct Ctx {
     /// The target's credentials and the passwords muster generated: hidden in every text a
     /// platform sent back before it becomes part of an outcome.
     scrubber: std::sync::RwLock<Scrubber>,
-    /// The rows' own passwords, by row index (only rows that have one).
-    row_secrets: HashMap<usize, Secret>,
     /// Rows of this target that failed so far, and how many may (`--max-failures`).
     failed: std::sync::atomic::AtomicUsize,
     failure_budget: Option<(usize, FailureBudget)>,
@@ -132,19 +130,26 @@ impl Ctx {
         .await
     }
 
+    /// The remark noted for row `index`'s user ([`Engine::standing`]), taken: found by the
+    /// row's identity key (the job's key, `plan::work`), looked for only while any is noted.
+    fn remark(&self, index: usize) -> Option<String> {
+        let mut remarks = lock(&self.remarks);
+        if remarks.is_empty() {
+            return None;
+        }
+        let key = identity_key(self.target.vendor, self.jobs.row(index)?)?;
+        remarks.remove(&key)
+    }
+
     /// Records a row's final outcome.
     fn record(&self, index: usize, outcome: Outcome) {
-        let position = self.first_index.get(&index).copied();
-        if let Some(slot) = position.and_then(|i| self.finished.get(i)) {
+        if let Some(slot) = self.jobs.finished(index) {
             if slot.swap(true, Ordering::SeqCst) {
                 return; // already finished: the first outcome stands
             }
         }
         let mut outcome = outcome;
-        if let Some(remark) = position
-            .and_then(|i| self.keys.get(i))
-            .and_then(|key| lock(&self.remarks).remove(key))
-        {
+        if let Some(remark) = self.remark(index) {
             outcome.error = Some(match outcome.error.take() {
                 Some(e) => format!("{e}; {remark}"),
                 None => remark,
@@ -160,7 +165,7 @@ impl Ctx {
             }
         }
         self.reporter.row_done(&self.target.name, outcome.status);
-        let _ = self.outcomes.send((index, outcome));
+        let _ = self.outcomes.send((index, outcome.into()));
     }
 
     /// `outcome` with every secret hidden in its error: the target's credentials, the
@@ -169,8 +174,8 @@ impl Ctx {
         if let Some(error) = &outcome.error {
             let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner());
             let mut text = scrubber.scrub(error).into_owned();
-            if let Some(own) = self.row_secrets.get(&index) {
-                text = Scrubber::new([own]).scrub(&text).into_owned();
+            if let Some(own) = self.jobs.password(index) {
+                text = Scrubber::new([&own]).scrub(&text).into_owned();
             }
             outcome.error = Some(text);
         }
@@ -449,14 +454,24 @@ pub async fn submit(
     work: Vec<TargetWork>,
     options: Options,
 ) -> Result<(HashMap<usize, Outcome>, Vec<TargetStats>), journal::Error> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Outcome)>();
+    let (outcomes, stats) = submit_rows(work, options).await?;
+    Ok((outcomes.into_entries().collect(), stats))
+}
+
+/// [`submit`], each row's outcome kept compact ([`Outcomes`]): what an import of a million
+/// rows takes.
+pub async fn submit_rows(
+    work: Vec<TargetWork>,
+    options: Options,
+) -> Result<(Outcomes, Vec<TargetStats>), journal::Error> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Compact)>();
     let journal = options.journal.clone();
     let run_id = options.run_id.clone();
     let journal_path = options.journal.path().to_path_buf();
     // One writer batches outcomes into the journal.
     let collector = tokio::spawn(async move {
-        let mut all = HashMap::new();
-        let mut batch: Vec<(usize, Outcome)> = Vec::new();
+        let mut all = Outcomes::new();
+        let mut batch: Vec<(usize, Compact)> = Vec::new();
         loop {
             let got = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await;
             let closed = matches!(got, Ok(None));
@@ -474,8 +489,10 @@ pub async fn submit(
                 let (journal, run_id) = (journal.clone(), run_id.clone());
                 let written = std::mem::take(&mut batch);
                 let written = tokio::task::spawn_blocking(move || {
+                    let full: Vec<(usize, Outcome)> =
+                        written.iter().map(|(i, c)| (*i, c.outcome())).collect();
                     journal
-                        .record_outcomes(&run_id, written.iter().map(|(i, o)| (*i, o)))
+                        .record_outcomes(&run_id, full.iter().map(|(i, o)| (*i, o)))
                         .map(|()| written)
                 })
                 .await
@@ -547,7 +564,7 @@ async fn run_target(
     deadline: Option<tokio::time::Instant>,
     (interrupt, max_failures): (Interrupt, Option<FailureBudget>),
     (leasing, in_use): (Option<Leasing>, InUse),
-    tx: mpsc::UnboundedSender<(usize, Outcome)>,
+    tx: mpsc::UnboundedSender<(usize, Compact)>,
 ) -> Result<TargetStats, journal::Error> {
     let started = tokio::time::Instant::now();
     let TargetWork {
@@ -563,7 +580,7 @@ async fn run_target(
         Err(e) => {
             let reason = format!("cannot build an HTTP client: {e}");
             for job in &jobs {
-                let _ = tx.send((job.index, not_attempted(job.action, &reason)));
+                let _ = tx.send((job.index, not_attempted(job.action, &reason).into()));
             }
             reporter.finish(&name);
             return Ok(TargetStats {
@@ -576,20 +593,12 @@ async fn run_target(
     };
     let watcher = (reporter.clone(), name.clone());
     http.watch(Arc::new(move |event| watcher.0.paced(&watcher.1, &event)));
-    let first_index = jobs.iter().enumerate().map(|(i, j)| (j.index, i)).collect();
-    let row_secrets = jobs
-        .iter()
-        .filter_map(|j| Some((j.index, Secret::new(j.row.get(Field::Password)?))))
-        .collect();
     let ctx = Ctx {
         scrubber: std::sync::RwLock::new(scrubber_of(&credentials)),
-        row_secrets,
         failed: Default::default(),
         failure_budget: max_failures.map(|b| (b.allowed(jobs.len()), b)),
-        finished: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
-        keys: jobs.iter().map(|j| j.key.clone()).collect(),
+        jobs: kept::Kept::of(&jobs),
         remarks: Default::default(),
-        first_index,
         target: target.clone(),
         http,
         run_id,
@@ -602,9 +611,6 @@ async fn run_target(
         secrets,
     };
     let connector = vendors::connect(&target, credentials, &purpose);
-    // What the engine needs of each job once the connector owns them: its index and
-    // action (its key is `ctx.keys`, in the same order).
-    let keep: Vec<(usize, Action)> = jobs.iter().map(|j| (j.index, j.action)).collect();
     let result = {
         let work = async {
             connector.probe(&ctx).await?;
@@ -634,15 +640,14 @@ async fn run_target(
     let reason = halt
         .reason()
         .unwrap_or_else(|| "the connector ended without an outcome for this row".into());
-    let done = |index: &usize| {
-        ctx.first_index
-            .get(index)
-            .and_then(|i| ctx.finished.get(*i))
+    let done = |index: usize| {
+        ctx.jobs
+            .finished(index)
             .is_some_and(|f| f.load(Ordering::SeqCst))
     };
     // Rows left without an outcome whose request was sent and not answered: an intent of
     // this run's that the journal still holds (read once, only when a row is left).
-    let in_flight: std::collections::HashSet<String> = if keep.iter().all(|(i, _)| done(i)) {
+    let in_flight: std::collections::HashSet<String> = if ctx.jobs.jobs().all(|(i, _, _)| done(i)) {
         Default::default()
     } else {
         ctx.journal
@@ -652,17 +657,20 @@ async fn run_target(
             .map(|((key, _), _)| key)
             .collect()
     };
-    for ((index, action), key) in keep.iter().zip(&ctx.keys) {
+    for (index, action, row) in ctx.jobs.jobs() {
         if !done(index) {
-            let mut outcome = not_attempted(*action, &reason);
-            if in_flight.contains(key) {
+            let mut outcome = not_attempted(action, &reason);
+            // The job's key is its row's identity key (`plan::work`), found again here
+            // rather than kept for every row.
+            let key = identity_key(target.vendor, row);
+            if key.is_some_and(|k| in_flight.contains(&k)) {
                 // Sent, and stopped before the answer was read: the journal keeps its
                 // intent, and the next run looks before it sends anything.
                 outcome.error = Some(format!(
                     "not attempted: {reason}, with a request in flight; its outcome is unknown, and the next run settles it before sending anything"
                 ));
             }
-            ctx.finish(*index, outcome);
+            ctx.finish(index, outcome);
         }
     }
     reporter.finish(&name);
@@ -738,7 +746,6 @@ async fn read_target(
     let scrubber = scrubber_of(&credentials);
     let ctx = Ctx {
         scrubber: std::sync::RwLock::new(scrubber.clone()),
-        row_secrets: HashMap::new(),
         failed: Default::default(),
         failure_budget: None,
         target: target.clone(),
@@ -749,10 +756,8 @@ async fn read_target(
         journal,
         scoped: Default::default(),
         outcomes: tx,
-        finished: Vec::new(),
-        keys: Vec::new(),
+        jobs: kept::Kept::default(),
         remarks: Default::default(),
-        first_index: HashMap::new(),
         reporter: Arc::new(Silent),
         secrets: None,
     };

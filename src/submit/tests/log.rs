@@ -2,7 +2,6 @@
 //! as it does in a platform's text (issue 25's loose end: connectors once logged with
 //! `tracing` directly).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -34,7 +33,6 @@ fn ctx(target: &Target, credentials: &Credentials) -> Ctx {
     let (outcomes, _) = tokio::sync::mpsc::unbounded_channel();
     Ctx {
         scrubber: std::sync::RwLock::new(scrubber_of(credentials)),
-        row_secrets: HashMap::new(),
         failed: Default::default(),
         failure_budget: None,
         target: target.clone(),
@@ -45,10 +43,8 @@ fn ctx(target: &Target, credentials: &Credentials) -> Ctx {
         journal: Arc::new(Journal::open(std::path::Path::new(":memory:")).unwrap()),
         scoped: Default::default(),
         outcomes,
-        finished: Vec::new(),
-        keys: Vec::new(),
+        jobs: Default::default(),
         remarks: Default::default(),
-        first_index: HashMap::new(),
         reporter: Arc::new(Silent),
         secrets: None,
     }
