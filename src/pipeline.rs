@@ -393,6 +393,7 @@ pub async fn execute_plan(
             purpose,
             interrupt: interrupt.clone(),
             max_failures: args.max_failures,
+            prune: args.mode == Mode::Sync && args.prune,
         },
     )
     .await;
@@ -570,7 +571,7 @@ async fn survey(
     strict: bool,
 ) -> anyhow::Result<BTreeMap<String, Survey>> {
     let (per_target, _) = plan::survey::entries(rows, checked);
-    let listings = submit::list_targets(per_target.iter().map(|(t, _)| t), credentials).await?;
+    let listings = submit::list_targets(plan::survey::wants(&per_target), credentials).await?;
     let (surveys, failed) = plan::survey::survey(&per_target, listings);
     if !failed.is_empty() {
         if args.plan_only || strict {
@@ -674,6 +675,10 @@ fn write_plan(
         (
             "max_prune".into(),
             args.max_prune.map(|n| n.to_string()).unwrap_or_default(),
+        ),
+        (
+            "max_unlink".into(),
+            args.max_unlink.map(|n| n.to_string()).unwrap_or_default(),
         ),
         (
             "target".into(),

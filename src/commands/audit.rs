@@ -48,7 +48,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         env,
         args.allow_insecure_http,
     )?;
-    let listings = submit::list_targets(per_target.iter().map(|(t, _)| t), &credentials).await?;
+    let listings = submit::list_targets(survey::wants(&per_target), &credentials).await?;
     let (surveys, failed) = survey::survey(&per_target, listings);
     if !failed.is_empty() {
         return Err(anyhow!("{}", failed.join("\n")));

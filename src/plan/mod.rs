@@ -120,6 +120,7 @@ pub fn plan_targets(
     let steered = |i: usize| matches!(action_of.get(&i), Some(Action::Create | Action::Upsert));
     let mut planned = Planned::default();
     let mut prunes: Vec<Prune> = Vec::new();
+    let mut unlinks_all: Vec<prune::Unlinks> = Vec::new();
     for s in surveys.values() {
         let mut extras = Vec::new();
         for f in &s.findings {
@@ -147,6 +148,12 @@ pub fn plan_targets(
                 _ => {}
             }
         }
+        if settings.mode == Mode::Sync && settings.prune {
+            let links = unlinks(s);
+            if !links.links.is_empty() {
+                unlinks_all.push(links);
+            }
+        }
         if settings.mode == Mode::Sync && settings.prune && !extras.is_empty() {
             prunes.push(Prune {
                 target: s.target.clone(),
@@ -161,10 +168,40 @@ pub fn plan_targets(
         .collect();
     planned.state = PlatformState::of(&surveys);
     prune::check_limits(settings, &prunes)?;
+    prune::check_unlinks(settings, &unlinks_all)?;
     planned.headers = prune::synthesize(rows, checked, &prunes);
     planned.surveys = surveys;
     planned.prunes = prunes;
     Ok(planned)
+}
+
+/// The links a sync with prune removes on one surveyed target: each listed user's linked
+/// items (devices) its roster row lacks, from the audit's set comparison (issue 28).
+fn unlinks(s: &Survey) -> prune::Unlinks {
+    let total = s
+        .users
+        .iter()
+        .flatten()
+        .flat_map(|u| u.fields.iter())
+        .filter(|(f, _)| *f == Field::Devices)
+        .map(|(_, v)| crate::model::list_items(v).len())
+        .sum();
+    let links = s
+        .findings
+        .iter()
+        .filter(|f| f.row.is_some())
+        .flat_map(|f| {
+            f.differences
+                .iter()
+                .filter(|d| d.field == Field::Devices)
+                .flat_map(move |d| d.extra.iter().map(move |x| (f.key.clone(), x.clone())))
+        })
+        .collect();
+    prune::Unlinks {
+        target: s.target.name.clone(),
+        links,
+        total,
+    }
 }
 
 /// What a run does with each row: the outcomes known without sending, and each target's

@@ -176,6 +176,10 @@ fn class_sheet(
     if !matches!(class, Class::Extra | Class::Protected) {
         headers.extend(["source_file", "sheet", "row"]);
     }
+    if class == Class::Different {
+        // Issue 28: how two lists differ, compared as sets.
+        headers.push("detail");
+    }
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as ColNum, *h, &f.header)?;
         sheet.set_column_format(c as ColNum, &f.text)?;
@@ -209,6 +213,9 @@ fn class_sheet(
                 f.write_text(sheet, r, c + 1, sheet_name)?;
                 sheet.write_number(r, c + 2, *row)?;
             }
+            if let Some(detail) = diff.and_then(Difference::detail) {
+                f.write_text(sheet, r, headers.len() as ColNum - 1, &detail)?;
+            }
         }
     }
     if r > 0 {
@@ -231,7 +238,13 @@ pub fn json_line(line: &Line) -> Value {
             line.differences
                 .iter()
                 .map(
-                    |d| json!({"field": d.field.name(), "roster": d.roster, "platform": d.platform})
+                    |d| {
+                        let mut v = json!({"field": d.field.name(), "roster": d.roster, "platform": d.platform});
+                        if let Some(detail) = d.detail() {
+                            v["detail"] = json!(detail);
+                        }
+                        v
+                    }
                 )
                 .collect::<Vec<_>>()
         );
@@ -281,6 +294,8 @@ mod tests {
                 field: Field::Phone,
                 roster: "+43 1".into(),
                 platform: "+43 2".into(),
+                missing: vec![],
+                extra: vec![],
             }],
             source: Some(("r.csv".into(), "r".into(), 3)),
         }

@@ -352,6 +352,8 @@ mod tests {
                 field: Field::Phone,
                 roster: "=1".into(),
                 platform: "2".into(),
+                missing: vec![],
+                extra: vec![],
             }],
             source: ("r.csv".into(), "r".into(), 2),
             error: None,

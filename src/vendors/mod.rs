@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::config::{Credentials, Target};
 use crate::http::SendError;
-use crate::model::{Action, PlatformUser, Row, VendorKind};
+use crate::model::{Action, Field, PlatformUser, Row, VendorKind};
 use protocol::Engine;
 
 /// One row to provision on a target.
@@ -32,6 +32,44 @@ pub struct Job {
     pub action: Action,
     /// The row's identity on the platform, normalised (`identity_key`): the journal key.
     pub key: String,
+}
+
+/// What a listing is asked to read besides each user's fields (issue 28): the relationship
+/// fields the roster's rows of the target carry (Traccar's `devices` costs one request per
+/// user, so it is read only when the roster has the column).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Want {
+    pub relations: Vec<Field>,
+}
+
+impl Want {
+    /// The relationship fields a listing may read.
+    pub const RELATIONS: [Field; 6] = [
+        Field::Devices,
+        Field::Groups,
+        Field::Company,
+        Field::Apps,
+        Field::BranchIds,
+        Field::UserGroup,
+    ];
+
+    /// What the rows' columns ask for: each relationship field a row's layout maps.
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Want {
+        let mut relations = Vec::new();
+        for row in rows {
+            for f in Want::RELATIONS {
+                if !relations.contains(&f) && row.layout.column_of(f).is_some() {
+                    relations.push(f);
+                }
+            }
+        }
+        Want { relations }
+    }
+
+    /// Whether the listing is to read `field`.
+    pub fn has(&self, field: Field) -> bool {
+        self.relations.contains(&field)
+    }
 }
 
 /// Why a whole target stopped, or a connector-level failure.
@@ -99,10 +137,12 @@ pub trait Vendor {
         None
     }
 
-    /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`).
+    /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`),
+    /// with the relationships `want` asks for where the platform shows them.
     fn list_users(
         &self,
         ctx: &impl Engine,
+        want: &Want,
     ) -> impl Future<Output = Result<Vec<PlatformUser>, VendorError>> + Send;
 
     /// Plans every job (reading what exists once) and, unless `ctx.dry_run()`, carries them
@@ -177,13 +217,14 @@ impl Connector {
     pub fn list_users<'a, E: Engine>(
         &'a self,
         ctx: &'a E,
+        want: &'a Want,
     ) -> BoxFuture<'a, Result<Vec<PlatformUser>, VendorError>> {
         match self {
-            Connector::Traccar(c) => Box::pin(c.list_users(ctx)),
-            Connector::Pegasus(c) => Box::pin(c.list_users(ctx)),
-            Connector::Arobs(c) => Box::pin(c.list_users(ctx)),
-            Connector::Motive(c) => Box::pin(c.list_users(ctx)),
-            Connector::Drtrack(c) => Box::pin(c.list_users(ctx)),
+            Connector::Traccar(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Pegasus(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Arobs(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Motive(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Drtrack(c) => Box::pin(c.list_users(ctx, want)),
         }
     }
 

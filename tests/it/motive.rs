@@ -153,6 +153,7 @@ async fn run_as(
             purpose: Default::default(),
             interrupt: Default::default(),
             max_failures: None,
+            prune: false,
         },
     )
     .await

@@ -172,6 +172,7 @@ async fn run_reported(
             purpose: Default::default(),
             interrupt: Default::default(),
             max_failures: None,
+            prune: false,
         },
     )
     .await

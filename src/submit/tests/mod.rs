@@ -39,6 +39,7 @@ async fn submit_to(
             purpose: crate::vendors::Purpose::Import,
             interrupt: Default::default(),
             max_failures: None,
+            prune: false,
         },
     )
     .await

@@ -455,7 +455,11 @@ impl Motive {
 impl Vendor for Motive {
     /// Every page of `GET /users`, in roster terms. Groups are not reported (the roster may
     /// name them or give ids; the platform lists ids), so they are not compared.
-    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(
+        &self,
+        ctx: &impl Engine,
+        _want: &super::Want,
+    ) -> Result<Vec<PlatformUser>, VendorError> {
         let integration = ctx.target().integration_name.as_str();
         let mut users = Vec::new();
         read_users(ctx, |u| users.extend(platform_user(&u, integration))).await?;
@@ -663,6 +667,7 @@ fn platform_user(user: &User, integration: &str) -> Option<PlatformUser> {
         id: user.id.clone(),
         fields,
         active: is_active(&user.fields),
+        aliases: Vec::new(),
     })
 }
 

@@ -692,7 +692,11 @@ impl Pegasus {
 impl Vendor for Pegasus {
     /// Every user of the account (paged through `GET /users`), inactive ones included
     /// (`active: false`), `company` from the names of their groups.
-    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(
+        &self,
+        ctx: &impl Engine,
+        _want: &super::Want,
+    ) -> Result<Vec<PlatformUser>, VendorError> {
         let users = client::read_users(ctx, &self.session).await?;
         let groups = client::read_groups(ctx, &self.session, &[]).await?;
         Ok(users

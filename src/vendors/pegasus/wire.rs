@@ -173,6 +173,7 @@ pub(super) fn platform_user(
         id: u.id.to_string(),
         fields,
         active: u.active(),
+        aliases: Vec::new(),
     })
 }
 
