@@ -20,13 +20,18 @@ const USERS: usize = 6;
 /// A PowUnity roster of [`USERS`] users; with `devices`, user `i` names devices by IMEI
 /// (even users) or by name (odd users): two each, the second left out for `short` users.
 fn roster(devices: bool, short: &[usize]) -> String {
+    roster_of(USERS, devices, short)
+}
+
+/// [`roster`] of `users` users.
+pub fn roster_of(users: usize, devices: bool, short: &[usize]) -> String {
     let seeded = muster::sandbox::seed::traccar_devices();
     let mut s = String::from(if devices {
         "target,name,email,devices\n"
     } else {
         "target,name,email\n"
     });
-    for i in 0..USERS {
+    for i in 0..users {
         s.push_str(&format!("traccar,User {i},user{i}@example.com"));
         if devices {
             let pick = |k: usize| {
@@ -195,4 +200,98 @@ async fn traccar_upsert_makes_exactly_the_missing_links_and_sync_prune_removes_e
     assert_eq!(world.stat("traccar", LINKS_CREATED), 2 * USERS as u64);
     let (found, _) = audit(&world, &short, &config, "a3.xlsx").await;
     assert_eq!(found["Same"], all);
+}
+
+/// A loopback Traccar holding users 1 (user0@example.com) and 2 (user1@example.com) and
+/// four devices, whose `GET /devices` ignores `userId` and answers every device; it
+/// records every request (`METHOD path?query`) and answers `POST`/`DELETE /permissions`
+/// 204.
+async fn traccar_ignoring_user_id() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use axum::extract::Request;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let record = move |req: Request| {
+        let log = log.clone();
+        async move {
+            let uri = req.uri().to_string();
+            log.lock().unwrap().push(format!("{} {uri}", req.method()));
+            req
+        }
+    };
+    let devices = r#"[{"id":1,"name":"Bike A","uniqueId":"111"},{"id":2,"name":"Bike B","uniqueId":"222"},{"id":3,"name":"Bike C","uniqueId":"333"},{"id":4,"name":"Bike D","uniqueId":"444"}]"#;
+    let users = r#"[{"id":1,"name":"User 0","email":"user0@example.com"},{"id":2,"name":"User 1","email":"user1@example.com"}]"#;
+    let app = axum::Router::new()
+        .route("/api/devices", get(move || async move { devices }))
+        .route("/api/users", get(move || async move { users }))
+        .route(
+            "/api/permissions",
+            post(|| async { StatusCode::NO_CONTENT }).delete(|| async { StatusCode::NO_CONTENT }),
+        )
+        .layer(axum::middleware::map_request(record));
+    (crate::support::serve(app).await, seen)
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_the_user_filter_cannot_make_a_sync_remove_every_link() {
+    let world = World::start(Options::default()).await;
+    let (addr, seen) = traccar_ignoring_user_id().await;
+    let config = world.traccar_at(addr, "");
+    let file = world.write(
+        "roster.csv",
+        "target,name,email,devices\ntraccar,User 0,user0@example.com,111\ntraccar,User 1,user1@example.com,Bike B\n",
+    );
+    let journal = world.path("j.db");
+    // Every user seems linked to all four devices: 6 of the 8 links look extra, past the
+    // default limit (10% of 8, rounded up: 1). Nothing is removed.
+    let err = world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("r.xlsx"),
+            &["--mode", "sync", "--prune", "--yes"],
+        )
+        .await
+        .expect_err("the unlink is refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains(
+            "refusing to unlink 6 of its 8 links: more than --max-unlink 1 (10% of its links)"
+        ),
+        "{text}"
+    );
+    let got = seen.lock().unwrap().clone();
+    assert!(
+        got.iter().any(|r| r == "GET /api/devices?userId=1")
+            && got.iter().any(|r| r == "GET /api/devices?userId=2"),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter().any(|r| r.contains("/permissions")),
+        "nothing linked or unlinked: {got:?}"
+    );
+    // An upsert trusts the answer: every wanted device looks linked, so nothing is sent
+    // (the audit shows the extras; a server this broken cannot be compared better).
+    seen.lock().unwrap().clear();
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("r2.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("the upsert runs");
+    let got = seen.lock().unwrap().clone();
+    assert!(
+        !got.iter()
+            .any(|r| r.starts_with("POST") || r.starts_with("DELETE")),
+        "{got:?}"
+    );
 }
