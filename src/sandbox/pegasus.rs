@@ -28,7 +28,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -376,7 +376,7 @@ pub fn router(platform: Platform) -> Router {
         .route("/groups", get(list_groups).post(create_group))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(one_user).put(update_user))
-        .route("/apps/{app}", put(put_apps))
+        .route("/apps/{app}", get(get_apps).put(put_apps))
         .with_state(sim)
 }
 
@@ -956,6 +956,44 @@ fn apps_limit(
     }
     db.apps_log.entry(account).or_default().push_back(now);
     None
+}
+
+/// `GET /apps/{app}?user=ID`: the user's access record, as `PUT` stored it, or 404 when
+/// none was granted. Undocumented (issue 28 reads app access with it): assumed to exist
+/// and to count against the same `/apps` limits as `PUT`.
+async fn get_apps(
+    State(sim): State<Sim>,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let account = match authenticate(&sim, &headers, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if app != "pegasus2.0" {
+        return message(StatusCode::NOT_FOUND, format!("Unknown app {app}"));
+    }
+    let mut db = lock(&sim.db);
+    if let Some((limit, value, _)) = apps_limit(&sim, &mut db, account, Instant::now()) {
+        drop(db);
+        sim.platform.bump(stat::RATE_LIMITED);
+        return answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"reason": "apps", "message": "Rate exceeded", "limit": limit,
+                   "id": format!("{account:x}"), "value": value}),
+        );
+    }
+    let Some(user) = query.get("user").and_then(|u| u.trim().parse::<i64>().ok()) else {
+        return message(StatusCode::BAD_REQUEST, "user: a user id is required");
+    };
+    match db.apps.get(&user) {
+        Some(record) => answer(StatusCode::OK, record.clone()),
+        None => message(
+            StatusCode::NOT_FOUND,
+            format!("User {user} has no access to {app}"),
+        ),
+    }
 }
 
 async fn put_apps(

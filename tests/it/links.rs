@@ -295,3 +295,98 @@ async fn a_server_that_ignores_the_user_filter_cannot_make_a_sync_remove_every_l
         "{got:?}"
     );
 }
+
+/// Pegasus app access (issue 28): users the platform holds without pegasus2.0 access are
+/// `different` in `apps` when the roster names their apps; an upsert grants exactly those
+/// (the sandbox's `apps_granted`), nothing else, and the audit after it finds all `same`.
+#[tokio::test]
+async fn pegasus_upsert_grants_exactly_the_missing_app_access() {
+    use muster::model::{Field, VendorKind};
+    use muster::sandbox::pegasus::{APPS_GRANTED, USERS_WITH_APPS};
+    use muster::sandbox::seed::PlatformSeed;
+
+    let users = 4;
+    let seeds = (0..users)
+        .map(|n| PlatformSeed {
+            vendor: VendorKind::Pegasus,
+            fields: crate::audit::person(VendorKind::Pegasus, n, false),
+        })
+        .collect();
+    let world = World::start(Options {
+        platform_users: seeds,
+        pegasus: crate::support::fast_pegasus(),
+        ..Options::default()
+    })
+    .await;
+    let config = world.config(&format!("rate = \"none\"\n{}", crate::support::FAST_APPS));
+    let mut csv = String::from("target");
+    let fields: Vec<Field> = crate::audit::person(VendorKind::Pegasus, 0, false)
+        .iter()
+        .map(|(f, _)| *f)
+        .collect();
+    for f in &fields {
+        csv.push_str(&format!(",{}", f.name()));
+    }
+    csv.push_str(",apps\n");
+    for n in 0..users {
+        csv.push_str("pegasus");
+        for (_, v) in crate::audit::person(VendorKind::Pegasus, n, false) {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push_str(",Tracking|reports\n");
+    }
+    let file = world.write("roster.csv", &csv);
+    let all: std::collections::BTreeSet<String> =
+        (0..users).map(|n| format!("user{n}@example.com")).collect();
+
+    let (out, args) = audit_args(&world, &file, &config, "a1.xlsx");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    world.muster(&args).await.expect("audit runs");
+    assert_eq!(classes(&out, "pegasus")["Different"], all);
+    let writes = world.stat("pegasus", "writes") - world.stat("pegasus", "logins");
+    assert_eq!(writes, 0, "the audit wrote");
+
+    let journal = world.path("j.db");
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("r.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+    let c = world.last_run_counts(&journal);
+    assert_eq!(
+        c.get(&Status::Updated),
+        Some(&users),
+        "{c:?} {:?}",
+        world.last_run_errors(&journal, 3)
+    );
+    assert_eq!(world.stat("pegasus", APPS_GRANTED), users as u64);
+    assert_eq!(world.stat("pegasus", USERS_WITH_APPS), users as u64);
+    assert_eq!(world.stat("pegasus", "created"), 0);
+    assert_eq!(
+        world.stat("pegasus", "writes") - world.stat("pegasus", "logins"),
+        users as u64,
+        "only the grants were written"
+    );
+    let (out, args) = audit_args(&world, &file, &config, "a2.xlsx");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    world.muster(&args).await.expect("audit runs");
+    assert_eq!(classes(&out, "pegasus")["Same"], all);
+
+    // Again: every row `exists`, no grant.
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("r2.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+    assert_eq!(world.stat("pegasus", APPS_GRANTED), users as u64);
+}
