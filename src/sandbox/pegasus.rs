@@ -958,6 +958,31 @@ fn apps_limit(
     None
 }
 
+/// The `/apps` limits on one request of `account`: the lock back when it may go, else the
+/// 429 Pegasus answers (with its `X-RateLimit-*` headers).
+fn over_apps_limit<'a>(
+    sim: &PegasusSim,
+    mut db: MutexGuard<'a, Db>,
+    account: usize,
+) -> Result<MutexGuard<'a, Db>, Box<Response>> {
+    let Some((limit, value, reset)) = apps_limit(sim, &mut db, account, Instant::now()) else {
+        return Ok(db);
+    };
+    drop(db);
+    sim.platform.bump(stat::RATE_LIMITED);
+    let mut r = answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"reason": "apps", "message": "Rate exceeded", "limit": limit,
+               "id": format!("{account:x}"), "value": value}),
+    );
+    let reset_at = (now_epoch() + reset.max(0.0)).ceil() as u64;
+    let h = r.headers_mut();
+    h.insert("X-RateLimit-Limit", HeaderValue::from(limit));
+    h.insert("X-RateLimit-Remaining", HeaderValue::from(0u32));
+    h.insert("X-RateLimit-Reset", HeaderValue::from(reset_at));
+    Err(Box::new(r))
+}
+
 /// `GET /apps/{app}?user=ID`: the user's access record, as `PUT` stored it, or 404 when
 /// none was granted. Undocumented (issue 28 reads app access with it): assumed to exist
 /// and to count against the same `/apps` limits as `PUT`.
@@ -974,16 +999,11 @@ async fn get_apps(
     if app != "pegasus2.0" {
         return message(StatusCode::NOT_FOUND, format!("Unknown app {app}"));
     }
-    let mut db = lock(&sim.db);
-    if let Some((limit, value, _)) = apps_limit(&sim, &mut db, account, Instant::now()) {
-        drop(db);
-        sim.platform.bump(stat::RATE_LIMITED);
-        return answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"reason": "apps", "message": "Rate exceeded", "limit": limit,
-                   "id": format!("{account:x}"), "value": value}),
-        );
-    }
+    let db = lock(&sim.db);
+    let db = match over_apps_limit(&sim, db, account) {
+        Ok(db) => db,
+        Err(r) => return *r,
+    };
     let Some(user) = query.get("user").and_then(|u| u.trim().parse::<i64>().ok()) else {
         return message(StatusCode::BAD_REQUEST, "user: a user id is required");
     };
@@ -1013,22 +1033,11 @@ async fn put_apps(
     if let Err(r) = require_write(&sim, account, "users.application_data") {
         return *r;
     }
-    let mut db = lock(&sim.db);
-    if let Some((limit, value, reset)) = apps_limit(&sim, &mut db, account, Instant::now()) {
-        drop(db);
-        sim.platform.bump(stat::RATE_LIMITED);
-        let mut r = answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"reason": "apps", "message": "Rate exceeded", "limit": limit,
-                   "id": format!("{account:x}"), "value": value}),
-        );
-        let reset_at = (now_epoch() + reset.max(0.0)).ceil() as u64;
-        let h = r.headers_mut();
-        h.insert("X-RateLimit-Limit", HeaderValue::from(limit));
-        h.insert("X-RateLimit-Remaining", HeaderValue::from(0u32));
-        h.insert("X-RateLimit-Reset", HeaderValue::from(reset_at));
-        return r;
-    }
+    let db = lock(&sim.db);
+    let mut db = match over_apps_limit(&sim, db, account) {
+        Ok(db) => db,
+        Err(r) => return *r,
+    };
     if db.refuse_apps {
         drop(db);
         sim.platform.bump(APPS_REFUSED);

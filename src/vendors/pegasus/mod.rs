@@ -117,6 +117,19 @@ struct AppsGate {
 }
 
 impl AppsGate {
+    /// Waits for the per-minute window, saying so on the progress line.
+    async fn wait(&self, ctx: &impl Engine) {
+        if let Some(w) = &self.per_minute {
+            w.acquire(|wait| {
+                ctx.http().tell(Paced::Waiting {
+                    wait,
+                    why: format!("/apps limit of {} per minute", ctx.target().apps_per_minute),
+                })
+            })
+            .await;
+        }
+    }
+
     /// The target's `/apps` limits.
     fn of(ctx: &impl Engine) -> AppsGate {
         AppsGate {
@@ -676,15 +689,7 @@ impl Pegasus {
         user_id: &str,
         out: &mut Outcome,
     ) -> Result<String, RowError> {
-        if let Some(w) = &gate.per_minute {
-            w.acquire(|wait| {
-                ctx.http().tell(Paced::Waiting {
-                    wait,
-                    why: format!("/apps limit of {} per minute", ctx.target().apps_per_minute),
-                })
-            })
-            .await;
-        }
+        gate.wait(ctx).await;
         let req = Request::get("/apps/pegasus2.0")
             .query("user", user_id)
             .limited_by(gate.per_second.clone());
@@ -713,15 +718,7 @@ impl Pegasus {
         out: &mut Outcome,
     ) -> Result<(), RowError> {
         let key = job.key.as_str();
-        if let Some(w) = &gate.per_minute {
-            w.acquire(|wait| {
-                ctx.http().tell(Paced::Waiting {
-                    wait,
-                    why: format!("/apps limit of {} per minute", ctx.target().apps_per_minute),
-                })
-            })
-            .await;
-        }
+        gate.wait(ctx).await;
         let req = Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
             .query("user", user_id)
             .json(wire::apps_body(&job.row))
@@ -801,9 +798,7 @@ impl Vendor for Pegasus {
                 let req = Request::get("/apps/pegasus2.0")
                     .query("user", &user.id)
                     .limited_by(gate.per_second.clone());
-                if let Some(w) = &gate.per_minute {
-                    w.acquire(|_| {}).await;
-                }
+                gate.wait(ctx).await;
                 let reply = self
                     .session
                     .send(ctx, req)
