@@ -65,6 +65,20 @@ async fn audit(
     std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     Vec<String>,
 ) {
+    audit_of(world, file, config, out, "traccar").await
+}
+
+/// [`audit`] for `target`.
+async fn audit_of(
+    world: &World,
+    file: &Path,
+    config: &Path,
+    out: &str,
+    target: &str,
+) -> (
+    std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    Vec<String>,
+) {
     let (out, args) = audit_args(world, file, config, out);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(
@@ -85,7 +99,7 @@ async fn audit(
     let details = rows
         .filter_map(|r| r.get(detail).map(Data::to_string))
         .collect();
-    (classes(&out, "traccar"), details)
+    (classes(&out, target), details)
 }
 
 #[tokio::test]
@@ -372,10 +386,8 @@ async fn pegasus_upsert_grants_exactly_the_missing_app_access() {
         users as u64,
         "only the grants were written"
     );
-    let (out, args) = audit_args(&world, &file, &config, "a2.xlsx");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    world.muster(&args).await.expect("audit runs");
-    assert_eq!(classes(&out, "pegasus")["Same"], all);
+    let (found, _) = audit_of(&world, &file, &config, "a2.xlsx", "pegasus").await;
+    assert_eq!(found["Same"], all);
 
     // Again: every row `exists`, no grant.
     world
@@ -389,4 +401,81 @@ async fn pegasus_upsert_grants_exactly_the_missing_app_access() {
         .await
         .expect("upsert runs");
     assert_eq!(world.stat("pegasus", APPS_GRANTED), users as u64);
+}
+
+/// Motive groups (issue 28): drivers the platform holds without groups are `different` in
+/// `groups` when the roster names them (by name or by id); an upsert adds exactly those
+/// memberships (`groups_joined`), and the audit after it finds all `same`.
+#[tokio::test]
+async fn motive_upsert_adds_exactly_the_missing_groups() {
+    use muster::model::{Field, VendorKind};
+    use muster::sandbox::motive::{GROUPS_JOINED, UPDATED};
+    use muster::sandbox::seed::PlatformSeed;
+
+    let users = 4;
+    let seeds = (0..users)
+        .map(|n| PlatformSeed {
+            vendor: VendorKind::Motive,
+            fields: crate::audit::person(VendorKind::Motive, n, false),
+        })
+        .collect();
+    let world = World::start(Options {
+        platform_users: seeds,
+        ..Options::default()
+    })
+    .await;
+    let config = world.config("rate = \"none\"");
+    let fields: Vec<Field> = crate::audit::person(VendorKind::Motive, 0, false)
+        .iter()
+        .map(|(f, _)| *f)
+        .collect();
+    let mut csv = String::from("target");
+    for f in &fields {
+        csv.push_str(&format!(",{}", f.name()));
+    }
+    csv.push_str(",groups\n");
+    for n in 0..users {
+        csv.push_str("motive");
+        for (_, v) in crate::audit::person(VendorKind::Motive, n, false) {
+            csv.push_str(&format!(",{v}"));
+        }
+        // By name, and by id (102 is South).
+        csv.push_str(",North|102\n");
+    }
+    let file = world.write("roster.csv", &csv);
+    let all: std::collections::BTreeSet<String> =
+        (0..users).map(|n| format!("user{n}@example.com")).collect();
+
+    let (found, details) = audit_of(&world, &file, &config, "a1.xlsx", "motive").await;
+    assert_eq!(found["Different"], all);
+    assert!(
+        details
+            .iter()
+            .all(|d| d == "missing on platform: North, 102"),
+        "{details:?}"
+    );
+
+    let journal = world.path("j.db");
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("r.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+    let c = world.last_run_counts(&journal);
+    assert_eq!(
+        c.get(&Status::Updated),
+        Some(&users),
+        "{c:?} {:?}",
+        world.last_run_errors(&journal, 3)
+    );
+    assert_eq!(world.stat("motive", GROUPS_JOINED), 2 * users as u64);
+    assert_eq!(world.stat("motive", UPDATED), users as u64);
+    assert_eq!(world.stat("motive", "created"), 0);
+    let (found, _) = audit_of(&world, &file, &config, "a2.xlsx", "motive").await;
+    assert_eq!(found["Same"], all);
 }

@@ -453,17 +453,52 @@ impl Motive {
 }
 
 impl Vendor for Motive {
-    /// Every page of `GET /users`, in roster terms. Groups are not reported (the roster may
-    /// name them or give ids; the platform lists ids), so they are not compared.
+    /// Every page of `GET /users`, in roster terms. With a groups column (issue 28), each
+    /// user's groups too (`group_ids`, or its custom role's for a fleet user), by name from
+    /// every page of `GET /groups`; an id the roster gives is another name of its group.
     async fn list_users(
         &self,
         ctx: &impl Engine,
-        _want: &super::Want,
+        want: &super::Want,
     ) -> Result<Vec<PlatformUser>, VendorError> {
         let integration = ctx.target().integration_name.as_str();
-        let mut users = Vec::new();
-        read_users(ctx, |u| users.extend(platform_user(&u, integration))).await?;
-        Ok(users)
+        let groups = want.has(Field::Groups);
+        let mut listed = Vec::new();
+        read_users(ctx, |u| {
+            let ids = if groups {
+                group_ids(&u.fields)
+            } else {
+                Vec::new()
+            };
+            listed.extend(platform_user(&u, integration).map(|p| (p, ids)));
+        })
+        .await?;
+        if !groups {
+            return Ok(listed.into_iter().map(|(p, _)| p).collect());
+        }
+        let mut names: HashMap<i64, String> = HashMap::new();
+        read_all(
+            ctx,
+            "/groups",
+            "groups",
+            Group::from_value,
+            |g| g.id,
+            |g| {
+                names.insert(g.id, g.name.trim().to_string());
+            },
+        )
+        .await?;
+        Ok(listed
+            .into_iter()
+            .map(|(mut user, ids)| {
+                let name = |id: &i64| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+                let mut held: Vec<String> = ids.iter().map(name).collect();
+                held.sort();
+                user.fields.push((Field::Groups, held.join("|")));
+                user.aliases = ids.iter().map(|id| (id.to_string(), name(id))).collect();
+                user
+            })
+            .collect())
     }
 
     async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
@@ -613,6 +648,23 @@ impl Lookup {
             Lookup::Failed(why) => protocol::Lookup::CannotTell(why),
         }
     }
+}
+
+/// The groups a listed user belongs to: `group_ids` (drivers) and its custom role's
+/// `group_ids` (fleet users restricted to groups), each once.
+fn group_ids(fields: &serde_json::Map<String, Value>) -> Vec<i64> {
+    let ids = |v: Option<&Value>| {
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let mut all = ids(fields.get("group_ids"));
+    all.extend(ids(fields
+        .get("custom_user_role")
+        .and_then(|r| r.get("group_ids"))));
+    all.sort_unstable();
+    all.dedup();
+    all
 }
 
 /// Whether a listed user is active (Motive's `status` is `active` or `deactivated`).
