@@ -175,6 +175,10 @@ pub fn plan_targets(
     Ok(planned)
 }
 
+/// The list fields whose items a sync with prune removes from a listed user, within
+/// `--max-unlink`: Traccar device links, Motive group memberships.
+const LINKS: [Field; 2] = [Field::Devices, Field::Groups];
+
 /// The links a sync with prune removes on one surveyed target: each listed user's linked
 /// items (devices) its roster row lacks, from the audit's set comparison (issue 28).
 fn unlinks(s: &Survey) -> prune::Unlinks {
@@ -183,7 +187,7 @@ fn unlinks(s: &Survey) -> prune::Unlinks {
         .iter()
         .flatten()
         .flat_map(|u| u.fields.iter())
-        .filter(|(f, _)| *f == Field::Devices)
+        .filter(|(f, _)| LINKS.contains(f))
         .map(|(_, v)| crate::model::list_items(v).len())
         .sum();
     let links = s
@@ -193,7 +197,7 @@ fn unlinks(s: &Survey) -> prune::Unlinks {
         .flat_map(|f| {
             f.differences
                 .iter()
-                .filter(|d| d.field == Field::Devices)
+                .filter(|d| LINKS.contains(&d.field))
                 .flat_map(move |d| d.extra.iter().map(move |x| (f.key.clone(), x.clone())))
         })
         .collect();

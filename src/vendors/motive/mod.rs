@@ -268,7 +268,18 @@ impl Motive {
         if !update {
             return Ok(out);
         }
-        let wanted = rules::fields_body(&job.row, group_ids);
+        // Issue 28: only `--mode sync --prune` removes a membership; otherwise the groups
+        // the user has stay in the list Motive's update replaces.
+        let mut groups = group_ids.to_vec();
+        let prune = ctx.mode() == Mode::Sync && ctx.prune();
+        if !groups.is_empty() && !prune {
+            for id in group_ids_of(&user.fields) {
+                if !groups.contains(&id) {
+                    groups.push(id);
+                }
+            }
+        }
+        let wanted = rules::fields_body(&job.row, &groups);
         let mut diff = rules::changes(&wanted, &user.fields);
         // Listed on the roster: a deactivated user is given its access back (see
         // `audit::differences`).
@@ -466,7 +477,7 @@ impl Vendor for Motive {
         let mut listed = Vec::new();
         read_users(ctx, |u| {
             let ids = if groups {
-                group_ids(&u.fields)
+                group_ids_of(&u.fields)
             } else {
                 Vec::new()
             };
@@ -652,7 +663,7 @@ impl Lookup {
 
 /// The groups a listed user belongs to: `group_ids` (drivers) and its custom role's
 /// `group_ids` (fleet users restricted to groups), each once.
-fn group_ids(fields: &serde_json::Map<String, Value>) -> Vec<i64> {
+fn group_ids_of(fields: &serde_json::Map<String, Value>) -> Vec<i64> {
     let ids = |v: Option<&Value>| {
         v.and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
