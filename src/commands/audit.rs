@@ -73,7 +73,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
             });
         }
     }
-    let facts = [
+    let mut facts = vec![
         ("audited", chrono::Utc::now().to_rfc3339()),
         ("inputs", settings::display_paths(&args.input.files)),
         (
@@ -82,6 +82,22 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         ),
         ("muster", env!("CARGO_PKG_VERSION").to_string()),
     ];
+    // Issue 28: relationships the roster carries that a platform cannot list.
+    for (target, want) in survey::wants(&per_target) {
+        let fields = want.not_comparable(target.vendor);
+        if !fields.is_empty() {
+            let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+            facts.push((
+                "not comparable on this platform",
+                format!(
+                    "target {} ({}): {}",
+                    target.name,
+                    target.vendor.display_name(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
     audit_report::write(&args.out, &lines, &facts, &roster.columns)
         .with_context(|| format!("writing {}", args.out.display()))?;
 

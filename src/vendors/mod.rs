@@ -70,6 +70,27 @@ impl Want {
     pub fn has(&self, field: Field) -> bool {
         self.relations.contains(&field)
     }
+
+    /// The relationship fields the rows carry for `vendor` that its listing cannot show,
+    /// so an audit cannot compare them (DRTrack lists neither branches nor user group):
+    /// the audit's Summary says so rather than skipping them silently.
+    pub fn not_comparable(&self, vendor: VendorKind) -> Vec<Field> {
+        let (used, listed): (&[Field], &[Field]) = match vendor {
+            VendorKind::Traccar => (&[Field::Devices], &[Field::Devices]),
+            VendorKind::Motive => (&[Field::Groups], &[Field::Groups]),
+            VendorKind::Pegasus => (
+                &[Field::Company, Field::Apps],
+                &[Field::Company, Field::Apps],
+            ),
+            VendorKind::Drtrack => (&[Field::BranchIds, Field::UserGroup], &[]),
+            // Nothing of AROBS is listed: every row is `manual`.
+            VendorKind::Arobs => (&[], &[]),
+        };
+        used.iter()
+            .filter(|f| self.has(**f) && !listed.contains(f))
+            .copied()
+            .collect()
+    }
 }
 
 /// Why a whole target stopped, or a connector-level failure.

@@ -479,3 +479,49 @@ async fn motive_upsert_adds_exactly_the_missing_groups() {
     let (found, _) = audit_of(&world, &file, &config, "a2.xlsx", "motive").await;
     assert_eq!(found["Same"], all);
 }
+
+/// DRTrack lists neither branches nor user group (issue 28): the audit's Summary says they
+/// are not comparable on this platform instead of calling the users `same` in silence.
+#[tokio::test]
+async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
+    use muster::model::VendorKind;
+    use muster::sandbox::seed::PlatformSeed;
+
+    let seeds = (0..2)
+        .map(|n| PlatformSeed {
+            vendor: VendorKind::Drtrack,
+            fields: crate::audit::person(VendorKind::Drtrack, n, false),
+        })
+        .collect();
+    let world = World::start(Options {
+        platform_users: seeds,
+        ..Options::default()
+    })
+    .await;
+    let config = world.config("rate = \"none\"");
+    let file = world.write(
+        "roster.csv",
+        "target,username,email,first_name,last_name,user_group,branch_ids\n\
+         drtrack,user0,user0@example.com,First0,Last0,Driver,101|102\n\
+         drtrack,user1,user1@example.com,First1,Last1,Driver,101\n",
+    );
+    let (out, args) = audit_args(&world, &file, &config, "a.xlsx");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    world.muster(&args).await.expect("audit runs");
+    let mut wb: Xlsx<_> = open_workbook(&out).expect("audit workbook opens");
+    let summary = wb.worksheet_range("Summary").expect("Summary sheet");
+    let said: Vec<String> = summary
+        .rows()
+        .filter(|r| {
+            r.first().map(Data::to_string).as_deref() == Some("not comparable on this platform")
+        })
+        .filter_map(|r| r.get(1).map(Data::to_string))
+        .collect();
+    assert_eq!(
+        said,
+        ["target drtrack (DRTrack): branch_ids, user_group"],
+        "{:?}",
+        summary.rows().collect::<Vec<_>>()
+    );
+    assert_eq!(classes(&out, "drtrack")["Same"].len(), 2);
+}
