@@ -222,6 +222,29 @@ pub struct PlatformUser {
     pub aliases: Vec<(String, String)>,
 }
 
+impl PlatformUser {
+    /// What the platform holds in `field`, if it reports it.
+    pub fn field(&self, field: Field) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The user's name as the platform holds it: its `name`, else first and last name.
+    pub fn display_name(&self) -> Option<String> {
+        if let Some(n) = self.field(Field::Name) {
+            return Some(n.to_string());
+        }
+        let joined = [self.field(Field::FirstName), self.field(Field::LastName)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!joined.is_empty()).then_some(joined)
+    }
+}
+
 /// The state of one step in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepState {

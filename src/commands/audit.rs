@@ -10,7 +10,7 @@ use anyhow::{Context as _, anyhow};
 
 use crate::audit::Class;
 use crate::cli::AuditArgs;
-use crate::model::Row;
+use crate::model::{Field, Row};
 use crate::notify::{self, Notice};
 use crate::plan::survey;
 use crate::report::audit::{self as audit_report, Line};
@@ -62,6 +62,11 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
                 .row
                 .and_then(|i| by_index.get(&i))
                 .map(|r| (r.layout.file.clone(), r.layout.sheet.clone(), r.line));
+            let user = s
+                .users
+                .iter()
+                .flatten()
+                .find(|u| u.key == f.key && Some(&u.id) == f.platform_id.as_ref());
             lines.push(Line {
                 target: name.clone(),
                 vendor: s.target.vendor,
@@ -70,6 +75,8 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
                 platform_id: f.platform_id.clone(),
                 differences: f.differences.clone(),
                 source,
+                name: user.and_then(|u| u.display_name()),
+                email: user.and_then(|u| u.field(Field::Email)).map(str::to_string),
             });
         }
     }

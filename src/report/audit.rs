@@ -32,6 +32,10 @@ pub struct Line {
     pub differences: Vec<Difference>,
     /// (file, sheet, row) of the roster row; `None` for an extra user.
     pub source: Option<(String, String, u32)>,
+    /// The platform user's name and email, as it holds them (issue 28: an extra or
+    /// protected user is more than its key and id).
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 /// Findings per (target, class).
@@ -173,7 +177,10 @@ fn class_sheet(
     if class == Class::Different {
         headers.extend(["field", "roster_value", "platform_value"]);
     }
-    if !matches!(class, Class::Extra | Class::Protected) {
+    let platform_only = matches!(class, Class::Extra | Class::Protected);
+    if platform_only {
+        headers.extend(["name", "email"]);
+    } else {
         headers.extend(["source_file", "sheet", "row"]);
     }
     if class == Class::Different {
@@ -207,6 +214,13 @@ fn class_sheet(
                 f.write_text(sheet, r, 5, &d.roster)?;
                 f.write_text(sheet, r, 6, &d.platform)?;
                 c = 7;
+            }
+            if platform_only {
+                for (i, v) in [&line.name, &line.email].into_iter().enumerate() {
+                    if let Some(v) = v {
+                        f.write_text(sheet, r, c + i as ColNum, v)?;
+                    }
+                }
             }
             if let Some((file, sheet_name, row)) = &line.source {
                 f.write_text(sheet, r, c, file)?;
@@ -248,6 +262,11 @@ pub fn json_line(line: &Line) -> Value {
                 )
                 .collect::<Vec<_>>()
         );
+    }
+    for (k, value) in [("name", &line.name), ("email", &line.email)] {
+        if let Some(value) = value {
+            v[k] = json!(value);
+        }
     }
     if let Some((file, sheet, row)) = &line.source {
         v["source_file"] = json!(file);
@@ -298,6 +317,8 @@ mod tests {
                 extra: vec![],
             }],
             source: Some(("r.csv".into(), "r".into(), 3)),
+            name: None,
+            email: None,
         }
     }
 

@@ -481,13 +481,14 @@ async fn motive_upsert_adds_exactly_the_missing_groups() {
 }
 
 /// DRTrack lists neither branches nor user group (issue 28): the audit's Summary says they
-/// are not comparable on this platform instead of calling the users `same` in silence.
+/// are not comparable on this platform instead of calling the users `same` in silence; an
+/// extra user is shown with its name and email.
 #[tokio::test]
 async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
     use muster::model::VendorKind;
     use muster::sandbox::seed::PlatformSeed;
 
-    let seeds = (0..2)
+    let seeds = (0..3)
         .map(|n| PlatformSeed {
             vendor: VendorKind::Drtrack,
             fields: crate::audit::person(VendorKind::Drtrack, n, false),
@@ -524,4 +525,23 @@ async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
         summary.rows().collect::<Vec<_>>()
     );
     assert_eq!(classes(&out, "drtrack")["Same"].len(), 2);
+    // The extra user (not on the roster) is shown with its name and email.
+    let extra = wb.worksheet_range("Extra").expect("Extra sheet");
+    let rows: Vec<Vec<String>> = extra
+        .rows()
+        .map(|r| r.iter().map(Data::to_string).collect())
+        .collect();
+    assert_eq!(
+        rows[0][..6],
+        ["target", "vendor", "key", "platform_id", "name", "email"]
+    );
+    assert_eq!(
+        (
+            rows[1][2].as_str(),
+            rows[1][4].as_str(),
+            rows[1][5].as_str()
+        ),
+        ("user2", "First2 Last2", "user2@example.com"),
+        "{rows:?}"
+    );
 }
