@@ -154,13 +154,16 @@ pub struct Recorded {
 }
 
 /// Adds one `delete` row per user to prune: file `(platform)`, sheet the target's name,
-/// the user's fields as columns. Returns the headers those rows use.
+/// the user's fields as columns, each under the roster's own header for that field when
+/// the roster has one (issue 28: `E-Mail`, not a new `email` column). Returns the headers
+/// those rows use.
 pub fn synthesize(
     rows: &mut Vec<Row>,
     checked: &mut Vec<validate::Checked>,
     prunes: &[Prune],
 ) -> Vec<String> {
     let mut next = rows.iter().map(|r| r.index + 1).max().unwrap_or(0);
+    let own = roster_headers(rows);
     let mut all_headers = Vec::new();
     for Prune { target, extras, .. } in prunes {
         let identity = target.vendor.identity_field();
@@ -171,7 +174,10 @@ pub fn synthesize(
                 *f == identity || extras.iter().any(|u| u.fields.iter().any(|(g, _)| g == f))
             })
             .collect();
-        let headers: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+        let headers: Vec<String> = fields
+            .iter()
+            .map(|f| own.get(f).cloned().unwrap_or_else(|| f.name().to_string()))
+            .collect();
         for h in &headers {
             if !all_headers.contains(h) {
                 all_headers.push(h.clone());
@@ -215,6 +221,27 @@ pub fn synthesize(
         }
     }
     all_headers
+}
+
+/// The roster's own header of each field it maps (the first table's that maps it).
+fn roster_headers(rows: &[Row]) -> HashMap<Field, String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut own = HashMap::new();
+    for row in rows {
+        if !seen.insert(Arc::as_ptr(&row.layout)) {
+            continue;
+        }
+        for f in Field::ALL {
+            let header = row
+                .layout
+                .column_of(*f)
+                .and_then(|c| row.layout.headers.get(c));
+            if let Some(h) = header {
+                own.entry(*f).or_insert_with(|| h.clone());
+            }
+        }
+    }
+    own
 }
 
 /// What a resumed prune says of a user the interrupted attempt was to remove and that the

@@ -545,3 +545,65 @@ async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
         "{rows:?}"
     );
 }
+
+/// Rows made from pruned platform users fill the roster's own columns (issue 28): a roster
+/// headed `E-Mail` gets no second, `email` column in Results.
+#[tokio::test]
+async fn deleted_rows_fill_the_rosters_own_columns() {
+    use muster::model::VendorKind;
+    use muster::sandbox::seed::PlatformSeed;
+
+    let seeds = (0..3)
+        .map(|n| PlatformSeed {
+            vendor: VendorKind::Traccar,
+            fields: crate::audit::person(VendorKind::Traccar, n, false),
+        })
+        .collect();
+    let world = World::start(Options {
+        platform_users: seeds,
+        ..Options::default()
+    })
+    .await;
+    let config = world.config("rate = \"none\"");
+    let file = world.write(
+        "roster.csv",
+        "target,Full Name,E-Mail,Phone\n\
+         traccar,User 0,user0@example.com,+43 660 0000\n\
+         traccar,User 1,user1@example.com,+43 660 0100\n",
+    );
+    let out = world.path("r.xlsx");
+    world
+        .import(
+            &file,
+            &config,
+            &world.path("j.db"),
+            &out,
+            &["--mode", "sync", "--prune", "--yes", "--max-prune", "1"],
+        )
+        .await
+        .expect("sync runs");
+    assert_eq!(world.stat("traccar", "deleted"), 1);
+    let mut wb: Xlsx<_> = open_workbook(&out).expect("results open");
+    let results = wb.worksheet_range("Results").expect("Results sheet");
+    let rows: Vec<Vec<String>> = results
+        .rows()
+        .map(|r| r.iter().map(Data::to_string).collect())
+        .collect();
+    let header = &rows[0];
+    assert!(
+        !header.iter().any(|h| h == "email" || h == "name"),
+        "{header:?}"
+    );
+    let status = header.iter().position(|h| h == "status").expect("status");
+    let email = header.iter().position(|h| h == "E-Mail").expect("E-Mail");
+    let name = header
+        .iter()
+        .position(|h| h == "Full Name")
+        .expect("Full Name");
+    let deleted: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r[status] == "deleted")
+        .map(|r| (r[name].as_str(), r[email].as_str()))
+        .collect();
+    assert_eq!(deleted, [("User 2", "user2@example.com")]);
+}
