@@ -54,6 +54,25 @@ pub fn roster_of(users: usize, devices: bool, short: &[usize]) -> String {
     s
 }
 
+/// A sandbox whose `vendor` holds users 0..`users` of the audit tests' [`person`]s (and
+/// Pegasus' `/apps` limits high enough not to matter).
+///
+/// [`person`]: crate::audit::person
+async fn seeded(vendor: muster::model::VendorKind, users: usize) -> World {
+    let seeds = (0..users)
+        .map(|n| muster::sandbox::seed::PlatformSeed {
+            vendor,
+            fields: crate::audit::person(vendor, n, false),
+        })
+        .collect();
+    World::start(Options {
+        platform_users: seeds,
+        pegasus: crate::support::fast_pegasus(),
+        ..Options::default()
+    })
+    .await
+}
+
 /// The audit of `file`: the keys of each class sheet for target `traccar`, and the
 /// `detail` cells of its Different sheet.
 async fn audit(
@@ -317,21 +336,9 @@ async fn a_server_that_ignores_the_user_filter_cannot_make_a_sync_remove_every_l
 async fn pegasus_upsert_grants_exactly_the_missing_app_access() {
     use muster::model::{Field, VendorKind};
     use muster::sandbox::pegasus::{APPS_GRANTED, USERS_WITH_APPS};
-    use muster::sandbox::seed::PlatformSeed;
 
     let users = 4;
-    let seeds = (0..users)
-        .map(|n| PlatformSeed {
-            vendor: VendorKind::Pegasus,
-            fields: crate::audit::person(VendorKind::Pegasus, n, false),
-        })
-        .collect();
-    let world = World::start(Options {
-        platform_users: seeds,
-        pegasus: crate::support::fast_pegasus(),
-        ..Options::default()
-    })
-    .await;
+    let world = seeded(VendorKind::Pegasus, users).await;
     let config = world.config(&format!("rate = \"none\"\n{}", crate::support::FAST_APPS));
     let mut csv = String::from("target");
     let fields: Vec<Field> = crate::audit::person(VendorKind::Pegasus, 0, false)
@@ -410,20 +417,9 @@ async fn pegasus_upsert_grants_exactly_the_missing_app_access() {
 async fn motive_upsert_adds_exactly_the_missing_groups() {
     use muster::model::{Field, VendorKind};
     use muster::sandbox::motive::{GROUPS_JOINED, UPDATED};
-    use muster::sandbox::seed::PlatformSeed;
 
     let users = 4;
-    let seeds = (0..users)
-        .map(|n| PlatformSeed {
-            vendor: VendorKind::Motive,
-            fields: crate::audit::person(VendorKind::Motive, n, false),
-        })
-        .collect();
-    let world = World::start(Options {
-        platform_users: seeds,
-        ..Options::default()
-    })
-    .await;
+    let world = seeded(VendorKind::Motive, users).await;
     let config = world.config("rate = \"none\"");
     let fields: Vec<Field> = crate::audit::person(VendorKind::Motive, 0, false)
         .iter()
@@ -486,19 +482,8 @@ async fn motive_upsert_adds_exactly_the_missing_groups() {
 #[tokio::test]
 async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
     use muster::model::VendorKind;
-    use muster::sandbox::seed::PlatformSeed;
 
-    let seeds = (0..3)
-        .map(|n| PlatformSeed {
-            vendor: VendorKind::Drtrack,
-            fields: crate::audit::person(VendorKind::Drtrack, n, false),
-        })
-        .collect();
-    let world = World::start(Options {
-        platform_users: seeds,
-        ..Options::default()
-    })
-    .await;
+    let world = seeded(VendorKind::Drtrack, 3).await;
     let config = world.config("rate = \"none\"");
     let file = world.write(
         "roster.csv",
@@ -551,19 +536,8 @@ async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
 #[tokio::test]
 async fn deleted_rows_fill_the_rosters_own_columns() {
     use muster::model::VendorKind;
-    use muster::sandbox::seed::PlatformSeed;
 
-    let seeds = (0..3)
-        .map(|n| PlatformSeed {
-            vendor: VendorKind::Traccar,
-            fields: crate::audit::person(VendorKind::Traccar, n, false),
-        })
-        .collect();
-    let world = World::start(Options {
-        platform_users: seeds,
-        ..Options::default()
-    })
-    .await;
+    let world = seeded(VendorKind::Traccar, 3).await;
     let config = world.config("rate = \"none\"");
     let file = world.write(
         "roster.csv",
