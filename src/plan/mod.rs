@@ -324,6 +324,9 @@ pub struct PlanLine {
     /// (file, sheet, row).
     pub source: (String, String, u32),
     pub error: Option<String>,
+    /// The platform user's name and email, when the platform holds the user (issue 28).
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 /// What each row would do, as the plan workbook shows it, and the rows per target and
@@ -340,6 +343,13 @@ pub fn preview(
         .flat_map(|s| s.findings.iter())
         .filter_map(|f| Some((f.row?, f)))
         .collect();
+    // Each target's listed users by identity key, for their names (the first one listed).
+    let mut listed: HashMap<(&str, &str), &crate::model::PlatformUser> = HashMap::new();
+    for (name, s) in &planned.surveys {
+        for u in s.users.iter().flatten() {
+            listed.entry((name.as_str(), u.key.as_str())).or_insert(u);
+        }
+    }
     let mut lines = Vec::new();
     let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
     for (row, c) in rows.iter().zip(checked) {
@@ -377,16 +387,20 @@ pub fn preview(
         *counts
             .entry((target.map(|t| t.name.clone()).unwrap_or_default(), status))
             .or_default() += 1;
+        let key = finding
+            .map(|f| f.key.clone())
+            .or_else(|| target.and_then(|t| identity_key(t.vendor, row)))
+            .unwrap_or_default();
+        let user = target.and_then(|t| listed.get(&(t.name.as_str(), key.as_str())));
         lines.push(PlanLine {
+            name: user.and_then(|u| u.display_name()),
+            email: user.and_then(|u| u.field(Field::Email)).map(str::to_string),
             target: target.map(|t| t.name.clone()).unwrap_or_default(),
             vendor: target
                 .map(|t| t.vendor.key())
                 .unwrap_or_default()
                 .to_string(),
-            key: finding
-                .map(|f| f.key.clone())
-                .or_else(|| target.and_then(|t| identity_key(t.vendor, row)))
-                .unwrap_or_default(),
+            key,
             action,
             platform_id: finding.and_then(|f| f.platform_id.clone()),
             differences: finding.map(|f| f.differences.clone()).unwrap_or_default(),

@@ -532,7 +532,7 @@ async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
 }
 
 /// Rows made from pruned platform users fill the roster's own columns (issue 28): a roster
-/// headed `E-Mail` gets no second, `email` column in Results.
+/// headed `E-Mail` gets no second, `email` column in Results; the plan names them.
 #[tokio::test]
 async fn deleted_rows_fill_the_rosters_own_columns() {
     use muster::model::VendorKind;
@@ -545,6 +545,41 @@ async fn deleted_rows_fill_the_rosters_own_columns() {
          traccar,User 0,user0@example.com,+43 660 0000\n\
          traccar,User 1,user1@example.com,+43 660 0100\n",
     );
+    // The plan names the platform users: who would be removed, who is updated.
+    let plan = world.path("plan.xlsx");
+    world
+        .import(
+            &file,
+            &config,
+            &world.path("j.db"),
+            &plan,
+            &[
+                "--mode",
+                "sync",
+                "--prune",
+                "--yes",
+                "--max-prune",
+                "1",
+                "--plan-only",
+            ],
+        )
+        .await
+        .expect("the plan is made");
+    let mut wb: Xlsx<_> = open_workbook(&plan).expect("plan opens");
+    let sheet = wb.worksheet_range("Plan").expect("Plan sheet");
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(Data::to_string).collect())
+        .collect();
+    let col = |h: &str| rows[0].iter().position(|c| c == h).expect(h);
+    let (action, name, email) = (col("action"), col("platform_name"), col("platform_email"));
+    let pruned: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r[action] == "delete (prune)")
+        .map(|r| (r[name].as_str(), r[email].as_str()))
+        .collect();
+    assert_eq!(pruned, [("User 2", "user2@example.com")], "{rows:?}");
+
     let out = world.path("r.xlsx");
     world
         .import(
