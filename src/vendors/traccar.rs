@@ -291,8 +291,9 @@ impl Traccar {
                     Some(raw) => self.update(ctx, job, &id, raw, out).await?,
                     None => self.exists(ctx, key, &device_ids, out),
                 };
-                // Issue 28: a row with a devices column also brings the user's links in line.
-                if row.layout.column_of(Field::Devices).is_none() || out.status == Status::Failed {
+                // Issue 28: a row naming devices also brings the user's links in line (a
+                // blank cell says nothing, as the audit reads it).
+                if row.get(Field::Devices).is_none() || out.status == Status::Failed {
                     return Ok(out);
                 }
                 return self.relink(ctx, existing, key, &id, &device_ids, out).await;
@@ -462,7 +463,8 @@ impl Traccar {
             .filter(|d| !linked.contains(d))
             .copied()
             .collect();
-        let extra: Vec<i64> = if ctx.mode() == Mode::Sync && ctx.prune() {
+        // A blank devices cell (nothing wanted) removes nothing: the audit does not compare it.
+        let extra: Vec<i64> = if ctx.mode() == Mode::Sync && ctx.prune() && !wanted.is_empty() {
             linked
                 .iter()
                 .filter(|d| !wanted.contains(d))

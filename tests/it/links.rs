@@ -233,6 +233,33 @@ async fn traccar_upsert_makes_exactly_the_missing_links_and_sync_prune_removes_e
     assert_eq!(world.stat("traccar", LINKS_CREATED), 2 * USERS as u64);
     let (found, _) = audit(&world, &short, &config, "a3.xlsx").await;
     assert_eq!(found["Same"], all);
+
+    // A blank devices cell says nothing: a sync with prune removes none of that user's links.
+    let mut text = String::new();
+    for (i, line) in roster(true, &[1, 2]).lines().enumerate() {
+        let line = if i == 1 {
+            line.rsplit_once(',')
+                .map_or(line, |(head, _)| head)
+                .to_string()
+                + ","
+        } else {
+            line.to_string()
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let blank = world.write("blank.csv", &text);
+    world
+        .import(
+            &blank,
+            &config,
+            &journal,
+            &world.path("r6.xlsx"),
+            &["--mode", "sync", "--prune", "--yes", "--max-unlink", "20"],
+        )
+        .await
+        .expect("sync runs");
+    assert_eq!(world.stat("traccar", LINKS_DELETED), 2);
 }
 
 /// A loopback Traccar holding users 1 (user0@example.com) and 2 (user1@example.com) and
