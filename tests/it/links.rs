@@ -643,3 +643,61 @@ async fn deleted_rows_fill_the_rosters_own_columns() {
         .collect();
     assert_eq!(deleted, [("User 2", "user2@example.com")]);
 }
+
+/// A Motive fleet user's groups are its custom role's `group_ids` (issue 28): the audit
+/// reads them there, and an upsert sets them there (with `group_visibility: limited`).
+#[tokio::test]
+async fn motive_fleet_users_get_their_groups_through_the_custom_role() {
+    use muster::model::{Field, VendorKind};
+    use muster::sandbox::motive::GROUPS_JOINED;
+    use muster::sandbox::seed::PlatformSeed;
+
+    let seeds = (0..2)
+        .map(|n| {
+            let mut fields = crate::audit::person(VendorKind::Motive, n, false);
+            fields.push((Field::Role, "fleet_user".into()));
+            PlatformSeed {
+                vendor: VendorKind::Motive,
+                fields,
+            }
+        })
+        .collect();
+    let world = World::start(Options {
+        platform_users: seeds,
+        ..Options::default()
+    })
+    .await;
+    let config = world.config("rate = \"none\"");
+    let mut csv =
+        String::from("target,first_name,last_name,email,phone,role,groups,motive.user_role_id\n");
+    for n in 0..2 {
+        let p = crate::audit::person(VendorKind::Motive, n, false);
+        let v: Vec<&str> = p.iter().map(|(_, v)| v.as_str()).collect();
+        csv.push_str(&format!(
+            "motive,{},{},{},{},fleet_user,North|South,7\n",
+            v[0], v[1], v[2], v[3]
+        ));
+    }
+    let file = world.write("roster.csv", &csv);
+    let (found, _) = audit_of(&world, &file, &config, "a1.xlsx", "motive").await;
+    assert_eq!(found["Different"].len(), 2, "{found:?}");
+    let journal = world.path("j.db");
+    world
+        .import(
+            &file,
+            &config,
+            &journal,
+            &world.path("r.xlsx"),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+    assert_eq!(
+        world.stat("motive", GROUPS_JOINED),
+        4,
+        "{:?}",
+        world.last_run_errors(&journal, 3)
+    );
+    let (found, _) = audit_of(&world, &file, &config, "a2.xlsx", "motive").await;
+    assert_eq!(found["Same"].len(), 2, "{found:?}");
+}
