@@ -172,6 +172,10 @@ pub struct ImportArgs {
     /// Refuse to prune more than N users of a target (default: 10% of its users).
     #[arg(long, value_name = "N")]
     pub max_prune: Option<usize>,
+    /// With --mode sync --prune: refuse to remove more than N device links (or group
+    /// memberships) of a target (default: 10% of the links its users hold).
+    #[arg(long, value_name = "N")]
+    pub max_unlink: Option<usize>,
     /// Do not ask before pruning.
     #[arg(long)]
     pub yes: bool,

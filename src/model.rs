@@ -204,7 +204,7 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 
 /// A user as a platform holds it, in roster terms: what `muster audit` compares with a
 /// roster row and what upsert and sync act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlatformUser {
     /// The identity the roster row would have on this platform (`identity_key`'s
     /// normalisation: trimmed, lower-case).
@@ -216,6 +216,33 @@ pub struct PlatformUser {
     pub fields: Vec<(Field, String)>,
     /// False when the platform keeps the user but has it disabled or deactivated.
     pub active: bool,
+    /// Other names of the items of a list field the platform holds, lower-case, each with
+    /// the item as `fields` writes it (a Traccar device's name → its uniqueId; a Motive
+    /// group's id → its name): a roster may name an item either way (issue 28).
+    pub aliases: Vec<(String, String)>,
+}
+
+impl PlatformUser {
+    /// What the platform holds in `field`, if it reports it.
+    pub fn field(&self, field: Field) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The user's name as the platform holds it: its `name`, else first and last name.
+    pub fn display_name(&self) -> Option<String> {
+        if let Some(n) = self.field(Field::Name) {
+            return Some(n.to_string());
+        }
+        let joined = [self.field(Field::FirstName), self.field(Field::LastName)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!joined.is_empty()).then_some(joined)
+    }
 }
 
 /// The state of one step in the ledger.

@@ -430,6 +430,7 @@ pub async fn execute_plan(
                 ttl,
                 wait,
             }),
+            prune: args.mode == Mode::Sync && args.prune,
         },
     )
     .await;
@@ -613,7 +614,7 @@ async fn survey(
     strict: bool,
 ) -> anyhow::Result<BTreeMap<String, Survey>> {
     let (per_target, _) = plan::survey::entries(rows, checked);
-    let listings = submit::list_targets(per_target.iter().map(|(t, _)| t), credentials).await?;
+    let listings = submit::list_targets(plan::survey::wants(&per_target), credentials).await?;
     let (surveys, failed) = plan::survey::survey(&per_target, listings);
     if !failed.is_empty() {
         if args.plan_only || strict {
@@ -717,6 +718,10 @@ fn write_plan(
         (
             "max_prune".into(),
             args.max_prune.map(|n| n.to_string()).unwrap_or_default(),
+        ),
+        (
+            "max_unlink".into(),
+            args.max_unlink.map(|n| n.to_string()).unwrap_or_default(),
         ),
         (
             "target".into(),

@@ -238,6 +238,8 @@ pub struct PlanSettings {
     pub prune: bool,
     /// `--max-prune`; `None`: 10% of the target's users.
     pub max_prune: Option<usize>,
+    /// `--max-unlink`; `None`: 10% of the links the target's users hold.
+    pub max_unlink: Option<usize>,
     /// `--yes`: no question before pruning.
     pub yes: bool,
     /// `--plan-only`: write the plan, send nothing.
@@ -253,6 +255,7 @@ impl PlanSettings {
             mode: args.mode,
             prune: args.prune,
             max_prune: args.max_prune,
+            max_unlink: args.max_unlink,
             yes: args.yes,
             plan_only: args.plan_only,
             dry_run: args.dry_run,

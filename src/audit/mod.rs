@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::model::{Field, Row, VendorKind};
-use crate::model::{PlatformUser, parse_bool, split_list};
+use crate::model::{PlatformUser, list_items, parse_bool, split_list};
 
 /// Where a roster row and a platform user stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -141,6 +141,26 @@ pub struct Difference {
     pub field: Field,
     pub roster: String,
     pub platform: String,
+    /// For a list field (devices, groups, …), compared as sets: the roster's items the
+    /// platform lacks, as the roster writes them.
+    pub missing: Vec<String>,
+    /// For a list field: the platform's items the roster lacks, as the platform writes them.
+    pub extra: Vec<String>,
+}
+
+impl Difference {
+    /// How two sets differ (`missing on platform: a, b; extra on platform: c`), or `None`
+    /// for a field that is not a list.
+    pub fn detail(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("missing on platform: {}", self.missing.join(", ")));
+        }
+        if !self.extra.is_empty() {
+            parts.push(format!("extra on platform: {}", self.extra.join(", ")));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
 }
 
 /// A roster row of the target, with its identity key (`vendors::identity_key`).
@@ -259,10 +279,15 @@ pub fn differences(vendor: VendorKind, row: &Row, user: &PlatformUser) -> Vec<Di
         .filter(|(field, _)| comparable(*field))
         .filter_map(|(field, platform)| {
             let roster = roster_value(vendor, row, *field)?;
+            if is_list(*field) {
+                return set_difference(*field, roster, platform, &user.aliases);
+            }
             (normalise(*field, &roster) != normalise(*field, platform)).then(|| Difference {
                 field: *field,
                 roster,
                 platform: platform.clone(),
+                missing: vec![],
+                extra: vec![],
             })
         })
         .collect();
@@ -272,9 +297,57 @@ pub fn differences(vendor: VendorKind, row: &Row, user: &PlatformUser) -> Vec<Di
             field: Field::Disabled,
             roster: "no".into(),
             platform: "yes".into(),
+            missing: vec![],
+            extra: vec![],
         });
     }
     found
+}
+
+/// How a list field differs, compared as sets (issue 28): each roster item is read
+/// through `aliases` (another name of an item the platform holds), case and spaces aside.
+/// `None` when both hold the same items.
+fn set_difference(
+    field: Field,
+    roster: String,
+    platform: &str,
+    aliases: &[(String, String)],
+) -> Option<Difference> {
+    let canonical = |item: &str| {
+        let lower = normalise(Field::Name, item).to_lowercase();
+        aliases
+            .iter()
+            .find(|(alias, _)| *alias == lower)
+            .map(|(_, item)| normalise(Field::Name, item).to_lowercase())
+            .unwrap_or(lower)
+    };
+    let roster_items: Vec<&str> = list_items(&roster);
+    let platform_items: Vec<&str> = list_items(platform);
+    let held: HashSet<String> = platform_items
+        .iter()
+        .map(|i| normalise(Field::Name, i).to_lowercase())
+        .collect();
+    let wanted: HashSet<String> = roster_items.iter().map(|i| canonical(i)).collect();
+    let mut missing: Vec<String> = Vec::new();
+    for item in &roster_items {
+        if !held.contains(&canonical(item)) && !missing.iter().any(|m| m == item.trim()) {
+            missing.push(item.trim().to_string());
+        }
+    }
+    let mut extra: Vec<String> = Vec::new();
+    for item in &platform_items {
+        let key = normalise(Field::Name, item).to_lowercase();
+        if !wanted.contains(&key) && !extra.iter().any(|m| m == item.trim()) {
+            extra.push(item.trim().to_string());
+        }
+    }
+    (!missing.is_empty() || !extra.is_empty()).then(|| Difference {
+        field,
+        roster,
+        platform: platform.to_string(),
+        missing,
+        extra,
+    })
 }
 
 /// Whether the row asks for its user to be disabled (`disabled` yes/true/1).
@@ -428,6 +501,7 @@ mod tests {
             id: id.into(),
             fields: fields.iter().map(|(f, v)| (*f, v.to_string())).collect(),
             active,
+            aliases: Vec::new(),
         }
     }
 
@@ -515,7 +589,9 @@ mod tests {
             [Difference {
                 field: Field::Name,
                 roster: "New Name".into(),
-                platform: "Old Name".into()
+                platform: "Old Name".into(),
+                missing: vec![],
+                extra: vec![],
             }]
         );
         assert_eq!(found[3].platform_id.as_deref(), Some("3"));
@@ -531,6 +607,8 @@ mod tests {
             field: Field::Disabled,
             roster: "no".into(),
             platform: "yes".into(),
+            missing: vec![],
+            extra: vec![],
         }];
         assert_eq!(differences(VendorKind::Motive, &listed, &inactive), want);
         // The roster asks for it disabled: nothing differs.
@@ -547,6 +625,36 @@ mod tests {
         );
         assert!(differences(VendorKind::Traccar, &listed, &traccar).is_empty());
         assert_eq!(differences(VendorKind::Traccar, &off, &traccar), vec![]);
+    }
+
+    #[test]
+    fn lists_compare_as_sets_through_the_platforms_aliases() {
+        let r = row(0, &[(Field::Devices, "3551 | Bike 7|9999")]);
+        let mut u = user("a", "1", &[(Field::Devices, "3551|3557|4000")], true);
+        u.aliases = vec![("bike 7".into(), "3557".into())];
+        let d = differences(VendorKind::Traccar, &r, &u);
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].missing.clone(), d[0].extra.clone()),
+            (vec!["9999".to_string()], vec!["4000".to_string()])
+        );
+        assert_eq!(
+            d[0].detail().as_deref(),
+            Some("missing on platform: 9999; extra on platform: 4000")
+        );
+        // The same items, named either way and in any order: nothing differs.
+        let same = row(0, &[(Field::Devices, "bike 7|3551|4000")]);
+        assert!(differences(VendorKind::Traccar, &same, &u).is_empty());
+        // No links on the platform, none on the roster: the same; the roster's only.
+        let none = user("a", "1", &[(Field::Devices, "")], true);
+        assert!(
+            differences(VendorKind::Traccar, &row(0, &[(Field::Devices, "")]), &none).is_empty()
+        );
+        let d = differences(VendorKind::Traccar, &r, &none);
+        assert_eq!(
+            d[0].detail().as_deref(),
+            Some("missing on platform: 3551, Bike 7, 9999")
+        );
     }
 
     #[test]

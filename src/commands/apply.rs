@@ -65,13 +65,18 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
             None => bail!("{shown}: unknown mode {word:?}"),
         },
     };
-    let max_prune = match get("max_prune") {
-        Some(n) => Some(
-            n.parse::<usize>()
-                .map_err(|_| anyhow!("{shown}: max_prune {n:?} is not a number"))?,
-        ),
-        None => None,
+    let limit = |key: &str| -> anyhow::Result<Option<usize>> {
+        match get(key) {
+            Some(n) => {
+                Ok(Some(n.parse::<usize>().map_err(|_| {
+                    anyhow!("{shown}: {key} {n:?} is not a number")
+                })?))
+            }
+            None => Ok(None),
+        }
     };
+    let max_prune = limit("max_prune")?;
+    let max_unlink = limit("max_unlink")?;
     let import_args = ImportArgs {
         input: InputArgs {
             files,
@@ -94,6 +99,7 @@ pub async fn run(args: ApplyArgs, env: &Env) -> anyhow::Result<Exit> {
         mode,
         prune: get("prune").as_deref() == Some("true"),
         max_prune,
+        max_unlink,
         yes: args.yes,
         ..ImportArgs::default()
     };

@@ -10,7 +10,7 @@ use anyhow::{Context as _, anyhow};
 
 use crate::audit::Class;
 use crate::cli::AuditArgs;
-use crate::model::Row;
+use crate::model::{Field, Row};
 use crate::notify::{self, Notice};
 use crate::plan::survey;
 use crate::report::audit::{self as audit_report, Line};
@@ -48,7 +48,7 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         env,
         args.allow_insecure_http,
     )?;
-    let listings = submit::list_targets(per_target.iter().map(|(t, _)| t), &credentials).await?;
+    let listings = submit::list_targets(survey::wants(&per_target), &credentials).await?;
     let (surveys, failed) = survey::survey(&per_target, listings);
     if !failed.is_empty() {
         return Err(anyhow!("{}", failed.join("\n")));
@@ -62,6 +62,11 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
                 .row
                 .and_then(|i| by_index.get(&i))
                 .map(|r| (r.layout.file.clone(), r.layout.sheet.clone(), r.line));
+            let user = s
+                .users
+                .iter()
+                .flatten()
+                .find(|u| u.key == f.key && Some(&u.id) == f.platform_id.as_ref());
             lines.push(Line {
                 target: name.clone(),
                 vendor: s.target.vendor,
@@ -70,10 +75,12 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
                 platform_id: f.platform_id.clone(),
                 differences: f.differences.clone(),
                 source,
+                name: user.and_then(|u| u.display_name()),
+                email: user.and_then(|u| u.field(Field::Email)).map(str::to_string),
             });
         }
     }
-    let facts = [
+    let mut facts = vec![
         ("audited", chrono::Utc::now().to_rfc3339()),
         ("inputs", settings::display_paths(&args.input.files)),
         (
@@ -82,6 +89,22 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         ),
         ("muster", env!("CARGO_PKG_VERSION").to_string()),
     ];
+    // Issue 28: relationships the roster carries that a platform cannot list.
+    for (target, want) in survey::wants(&per_target) {
+        let fields = want.not_comparable(target.vendor);
+        if !fields.is_empty() {
+            let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+            facts.push((
+                "not comparable on this platform",
+                format!(
+                    "target {} ({}): {}",
+                    target.name,
+                    target.vendor.display_name(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
     audit_report::write(&args.out, &lines, &facts, &roster.columns)
         .with_context(|| format!("writing {}", args.out.display()))?;
 

@@ -120,6 +120,7 @@ pub fn plan_targets(
     let steered = |i: usize| matches!(action_of.get(&i), Some(Action::Create | Action::Upsert));
     let mut planned = Planned::default();
     let mut prunes: Vec<Prune> = Vec::new();
+    let mut unlinks_all: Vec<prune::Unlinks> = Vec::new();
     for s in surveys.values() {
         let mut extras = Vec::new();
         for f in &s.findings {
@@ -147,6 +148,12 @@ pub fn plan_targets(
                 _ => {}
             }
         }
+        if settings.mode == Mode::Sync && settings.prune {
+            let links = unlinks(s);
+            if !links.links.is_empty() {
+                unlinks_all.push(links);
+            }
+        }
         if settings.mode == Mode::Sync && settings.prune && !extras.is_empty() {
             prunes.push(Prune {
                 target: s.target.clone(),
@@ -161,10 +168,44 @@ pub fn plan_targets(
         .collect();
     planned.state = PlatformState::of(&surveys);
     prune::check_limits(settings, &prunes)?;
+    prune::check_unlinks(settings, &unlinks_all)?;
     planned.headers = prune::synthesize(rows, checked, &prunes);
     planned.surveys = surveys;
     planned.prunes = prunes;
     Ok(planned)
+}
+
+/// The list fields whose items a sync with prune removes from a listed user, within
+/// `--max-unlink`: Traccar device links, Motive group memberships.
+const LINKS: [Field; 2] = [Field::Devices, Field::Groups];
+
+/// The links a sync with prune removes on one surveyed target: each listed user's linked
+/// items (devices) its roster row lacks, from the audit's set comparison (issue 28).
+fn unlinks(s: &Survey) -> prune::Unlinks {
+    let total = s
+        .users
+        .iter()
+        .flatten()
+        .flat_map(|u| u.fields.iter())
+        .filter(|(f, _)| LINKS.contains(f))
+        .map(|(_, v)| crate::model::list_items(v).len())
+        .sum();
+    let links = s
+        .findings
+        .iter()
+        .filter(|f| f.row.is_some())
+        .flat_map(|f| {
+            f.differences
+                .iter()
+                .filter(|d| LINKS.contains(&d.field))
+                .flat_map(move |d| d.extra.iter().map(move |x| (f.key.clone(), x.clone())))
+        })
+        .collect();
+    prune::Unlinks {
+        target: s.target.name.clone(),
+        links,
+        total,
+    }
 }
 
 /// What a run does with each row: the outcomes known without sending, and each target's
@@ -283,6 +324,9 @@ pub struct PlanLine {
     /// (file, sheet, row).
     pub source: (String, String, u32),
     pub error: Option<String>,
+    /// The platform user's name and email, when the platform holds the user (issue 28).
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 /// What each row would do, as the plan workbook shows it, and the rows per target and
@@ -299,6 +343,13 @@ pub fn preview(
         .flat_map(|s| s.findings.iter())
         .filter_map(|f| Some((f.row?, f)))
         .collect();
+    // Each target's listed users by identity key, for their names (the first one listed).
+    let mut listed: HashMap<(&str, &str), &crate::model::PlatformUser> = HashMap::new();
+    for (name, s) in &planned.surveys {
+        for u in s.users.iter().flatten() {
+            listed.entry((name.as_str(), u.key.as_str())).or_insert(u);
+        }
+    }
     let mut lines = Vec::new();
     let mut counts: BTreeMap<(String, Status), usize> = BTreeMap::new();
     for (row, c) in rows.iter().zip(checked) {
@@ -336,16 +387,20 @@ pub fn preview(
         *counts
             .entry((target.map(|t| t.name.clone()).unwrap_or_default(), status))
             .or_default() += 1;
+        let key = finding
+            .map(|f| f.key.clone())
+            .or_else(|| target.and_then(|t| identity_key(t.vendor, row)))
+            .unwrap_or_default();
+        let user = target.and_then(|t| listed.get(&(t.name.as_str(), key.as_str())));
         lines.push(PlanLine {
+            name: user.and_then(|u| u.display_name()),
+            email: user.and_then(|u| u.field(Field::Email)).map(str::to_string),
             target: target.map(|t| t.name.clone()).unwrap_or_default(),
             vendor: target
                 .map(|t| t.vendor.key())
                 .unwrap_or_default()
                 .to_string(),
-            key: finding
-                .map(|f| f.key.clone())
-                .or_else(|| target.and_then(|t| identity_key(t.vendor, row)))
-                .unwrap_or_default(),
+            key,
             action,
             platform_id: finding.and_then(|f| f.platform_id.clone()),
             differences: finding.map(|f| f.differences.clone()).unwrap_or_default(),

@@ -30,8 +30,11 @@ pub struct TooMany {
     pub limit: usize,
     /// The limit is the default one (10% of the target's users).
     pub default: bool,
-    /// The identity keys of the users it would have removed, in the platform's order.
+    /// The identity keys of the users it would have removed, in the platform's order (for
+    /// links: `key: device` of each link).
     pub users: Vec<String>,
+    /// Device links to remove (`--max-unlink`, issue 28), not users.
+    pub links: bool,
 }
 
 /// How many users a refused prune names before `and N more`.
@@ -39,17 +42,22 @@ pub const NAMED: usize = 20;
 
 impl fmt::Display for TooMany {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (verb, noun, flag) = if self.links {
+            ("unlink", "links", "--max-unlink")
+        } else {
+            ("prune", "users", "--max-prune")
+        };
         write!(
             f,
-            "target {}: refusing to prune {} of its {} users: more than --max-prune {}{}; nothing was sent. It would have removed: {}",
+            "target {}: refusing to {verb} {} of its {} {noun}: more than {flag} {}{}; nothing was sent. It would have removed: {}",
             self.target,
             self.count,
             self.total,
             self.limit,
             if self.default {
-                " (10% of its users)"
+                format!(" (10% of its {noun})")
             } else {
-                ""
+                String::new()
             },
             self.users
                 .iter()
@@ -71,19 +79,53 @@ impl std::error::Error for TooMany {}
 /// target's users, rounded up.
 pub fn check_limits(settings: &PlanSettings, prunes: &[Prune]) -> Result<(), TooMany> {
     for p in prunes {
-        let limit = settings
-            .max_prune
-            .unwrap_or_else(|| (p.total as f64 * 0.1).ceil() as usize);
-        if p.extras.len() > limit {
-            return Err(TooMany {
-                target: p.target.name.clone(),
-                count: p.extras.len(),
-                total: p.total,
-                limit,
-                default: settings.max_prune.is_none(),
-                users: p.extras.iter().map(|u| u.key.clone()).collect(),
-            });
-        }
+        let removed = p.extras.iter().map(|u| u.key.clone()).collect();
+        within(&p.target.name, settings.max_prune, p.total, removed, false)?;
+    }
+    Ok(())
+}
+
+/// Refuses `removed` (of `total` on `target`) past `max`, else past 10% of `total`,
+/// rounded up.
+fn within(
+    target: &str,
+    max: Option<usize>,
+    total: usize,
+    removed: Vec<String>,
+    links: bool,
+) -> Result<(), TooMany> {
+    let limit = max.unwrap_or_else(|| (total as f64 * 0.1).ceil() as usize);
+    if removed.len() <= limit {
+        return Ok(());
+    }
+    Err(TooMany {
+        target: target.to_string(),
+        count: removed.len(),
+        total,
+        limit,
+        default: max.is_none(),
+        users: removed,
+        links,
+    })
+}
+
+/// The links of one target that `--mode sync --prune` would remove (issue 28): each
+/// listed user's links the roster row lacks.
+#[derive(Debug, Clone)]
+pub struct Unlinks {
+    pub target: String,
+    /// `(identity key, linked item)` of each link to remove.
+    pub links: Vec<(String, String)>,
+    /// How many links the target's listed users hold.
+    pub total: usize,
+}
+
+/// Every unlink must stay within its target's limit: `--max-unlink`, else 10% of the
+/// links the target's users hold, rounded up (as `--max-prune` is of its users).
+pub fn check_unlinks(settings: &PlanSettings, unlinks: &[Unlinks]) -> Result<(), TooMany> {
+    for u in unlinks {
+        let removed = u.links.iter().map(|(k, d)| format!("{k}: {d}")).collect();
+        within(&u.target, settings.max_unlink, u.total, removed, true)?;
     }
     Ok(())
 }
@@ -112,13 +154,16 @@ pub struct Recorded {
 }
 
 /// Adds one `delete` row per user to prune: file `(platform)`, sheet the target's name,
-/// the user's fields as columns. Returns the headers those rows use.
+/// the user's fields as columns, each under the roster's own header for that field when
+/// the roster has one (issue 28: `E-Mail`, not a new `email` column). Returns the headers
+/// those rows use.
 pub fn synthesize(
     rows: &mut Vec<Row>,
     checked: &mut Vec<validate::Checked>,
     prunes: &[Prune],
 ) -> Vec<String> {
     let mut next = rows.iter().map(|r| r.index + 1).max().unwrap_or(0);
+    let own = roster_headers(rows);
     let mut all_headers = Vec::new();
     for Prune { target, extras, .. } in prunes {
         let identity = target.vendor.identity_field();
@@ -129,7 +174,10 @@ pub fn synthesize(
                 *f == identity || extras.iter().any(|u| u.fields.iter().any(|(g, _)| g == f))
             })
             .collect();
-        let headers: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+        let headers: Vec<String> = fields
+            .iter()
+            .map(|f| own.get(f).cloned().unwrap_or_else(|| f.name().to_string()))
+            .collect();
         for h in &headers {
             if !all_headers.contains(h) {
                 all_headers.push(h.clone());
@@ -173,6 +221,27 @@ pub fn synthesize(
         }
     }
     all_headers
+}
+
+/// The roster's own header of each field it maps (the first table's that maps it).
+fn roster_headers(rows: &[Row]) -> HashMap<Field, String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut own = HashMap::new();
+    for row in rows {
+        if !seen.insert(Arc::as_ptr(&row.layout)) {
+            continue;
+        }
+        for f in Field::ALL {
+            let header = row
+                .layout
+                .column_of(*f)
+                .and_then(|c| row.layout.headers.get(c));
+            if let Some(h) = header {
+                own.entry(*f).or_insert_with(|| h.clone());
+            }
+        }
+    }
+    own
 }
 
 /// What a resumed prune says of a user the interrupted attempt was to remove and that the
@@ -277,6 +346,7 @@ mod tests {
                 id: i.to_string(),
                 fields: vec![(Field::Email, format!("u{i}@x.test"))],
                 active: true,
+                aliases: Vec::new(),
             })
             .collect()
     }
@@ -355,6 +425,7 @@ mod tests {
             id: i.to_string(),
             fields: vec![(Field::Email, format!("u{i}@x.test"))],
             active: true,
+            aliases: Vec::new(),
         };
         // The interrupted attempt recorded u0 deleted, and u1 and u2 without an outcome.
         let recorded: Vec<Recorded> = (0..3)

@@ -54,6 +54,16 @@ pub fn entries<'a>(
     (per_target.into_values().collect(), skipped)
 }
 
+/// What each target's listing is to read besides its users: the relationship columns its
+/// rows carry (issue 28).
+pub fn wants<'a>(
+    per_target: &'a [(Target, Vec<Entry<'_>>)],
+) -> impl Iterator<Item = (&'a Target, crate::vendors::Want)> {
+    per_target
+        .iter()
+        .map(|(t, entries)| (t, crate::vendors::Want::of(entries.iter().map(|e| e.row))))
+}
+
 /// Compares each target's roster entries with its listing (`None`: the platform cannot be
 /// listed). `listings` has one answer per target of `per_target`: the users and who muster
 /// is logged in as, or why they could not be listed. Returns the surveys, and one line per

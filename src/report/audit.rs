@@ -32,6 +32,10 @@ pub struct Line {
     pub differences: Vec<Difference>,
     /// (file, sheet, row) of the roster row; `None` for an extra user.
     pub source: Option<(String, String, u32)>,
+    /// The platform user's name and email, as it holds them (issue 28: an extra or
+    /// protected user is more than its key and id).
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 /// Findings per (target, class).
@@ -173,8 +177,15 @@ fn class_sheet(
     if class == Class::Different {
         headers.extend(["field", "roster_value", "platform_value"]);
     }
-    if !matches!(class, Class::Extra | Class::Protected) {
+    let platform_only = matches!(class, Class::Extra | Class::Protected);
+    if platform_only {
+        headers.extend(["name", "email"]);
+    } else {
         headers.extend(["source_file", "sheet", "row"]);
+    }
+    if class == Class::Different {
+        // Issue 28: how two lists differ, compared as sets.
+        headers.push("detail");
     }
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as ColNum, *h, &f.header)?;
@@ -204,10 +215,20 @@ fn class_sheet(
                 f.write_text(sheet, r, 6, &d.platform)?;
                 c = 7;
             }
+            if platform_only {
+                for (i, v) in [&line.name, &line.email].into_iter().enumerate() {
+                    if let Some(v) = v {
+                        f.write_text(sheet, r, c + i as ColNum, v)?;
+                    }
+                }
+            }
             if let Some((file, sheet_name, row)) = &line.source {
                 f.write_text(sheet, r, c, file)?;
                 f.write_text(sheet, r, c + 1, sheet_name)?;
                 sheet.write_number(r, c + 2, *row)?;
+            }
+            if let Some(detail) = diff.and_then(Difference::detail) {
+                f.write_text(sheet, r, headers.len() as ColNum - 1, &detail)?;
             }
         }
     }
@@ -231,10 +252,21 @@ pub fn json_line(line: &Line) -> Value {
             line.differences
                 .iter()
                 .map(
-                    |d| json!({"field": d.field.name(), "roster": d.roster, "platform": d.platform})
+                    |d| {
+                        let mut v = json!({"field": d.field.name(), "roster": d.roster, "platform": d.platform});
+                        if let Some(detail) = d.detail() {
+                            v["detail"] = json!(detail);
+                        }
+                        v
+                    }
                 )
                 .collect::<Vec<_>>()
         );
+    }
+    for (k, value) in [("name", &line.name), ("email", &line.email)] {
+        if let Some(value) = value {
+            v[k] = json!(value);
+        }
     }
     if let Some((file, sheet, row)) = &line.source {
         v["source_file"] = json!(file);
@@ -281,8 +313,12 @@ mod tests {
                 field: Field::Phone,
                 roster: "+43 1".into(),
                 platform: "+43 2".into(),
+                missing: vec![],
+                extra: vec![],
             }],
             source: Some(("r.csv".into(), "r".into(), 3)),
+            name: None,
+            email: None,
         }
     }
 

@@ -77,7 +77,7 @@ pub use crate::plan::PlanLine;
 /// Per target, per key: (platform id, digest).
 pub type State = BTreeMap<String, BTreeMap<String, (String, String)>>;
 
-const PLAN_COLUMNS: [&str; 12] = [
+const PLAN_COLUMNS: [&str; 15] = [
     "target",
     "vendor",
     "key",
@@ -90,6 +90,10 @@ const PLAN_COLUMNS: [&str; 12] = [
     "sheet",
     "row",
     "error",
+    // Issue 28: how two lists differ, and who the platform user is.
+    "detail",
+    "platform_name",
+    "platform_email",
 ];
 
 /// Writes the plan workbook; returns the digest the journal records (see [`read`]).
@@ -198,6 +202,7 @@ fn plan_rows(lines: &[PlanLine]) -> impl Iterator<Item = Vec<String>> + '_ {
             line.differences.iter().map(Some).collect()
         };
         diffs.into_iter().map(move |d| {
+            let detail = d.and_then(Difference::detail).unwrap_or_default();
             [
                 line.target.as_str(),
                 &line.vendor,
@@ -211,6 +216,9 @@ fn plan_rows(lines: &[PlanLine]) -> impl Iterator<Item = Vec<String>> + '_ {
                 &line.source.1,
                 &line.source.2.to_string(),
                 line.error.as_deref().unwrap_or(""),
+                &detail,
+                line.name.as_deref().unwrap_or(""),
+                line.email.as_deref().unwrap_or(""),
             ]
             .map(fit)
             .to_vec()
@@ -352,9 +360,13 @@ mod tests {
                 field: Field::Phone,
                 roster: "=1".into(),
                 platform: "2".into(),
+                missing: vec![],
+                extra: vec![],
             }],
             source: ("r.csv".into(), "r".into(), 2),
             error: None,
+            name: None,
+            email: None,
         }];
         let info = vec![
             ("format".to_string(), FORMAT.to_string()),

@@ -39,6 +39,9 @@ use crate::model::{Field, VendorKind};
 
 /// Counter: users changed by `PUT /users/{id}`.
 pub const UPDATED: &str = "updated";
+/// Counter: group memberships a user gained by an update (`group_ids`, or its custom
+/// role's `group_ids`): what an upsert that adds groups made (issue 28).
+pub const GROUPS_JOINED: &str = "groups_joined";
 /// Counter: writes made with the test-mode key (answered 200, nothing saved).
 pub const TEST_MODE_WRITES: &str = "test_mode_writes";
 /// Counter: requests refused 401 (no key, or a wrong one).
@@ -85,6 +88,19 @@ struct SimUser {
     other: Map<String, Value>,
     created_at: String,
     updated_at: String,
+}
+
+/// The groups a user belongs to: its `group_ids` and its custom role's.
+fn memberships(user: &SimUser) -> std::collections::BTreeSet<i64> {
+    user.group_ids
+        .iter()
+        .chain(
+            user.custom_user_role
+                .iter()
+                .flat_map(|r| r.group_ids.iter()),
+        )
+        .copied()
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -354,6 +370,7 @@ impl Motive {
             self.platform.bump(stat::DUPLICATES_REFUSED);
             return error(StatusCode::BAD_REQUEST, &m);
         }
+        let before = memberships(&current);
         let mut user = current;
         let mut next_ext = store.next_external_id;
         apply(&mut user, &body, &mut next_ext);
@@ -361,9 +378,11 @@ impl Motive {
         if key == Key::TestMode {
             self.platform.bump(TEST_MODE_WRITES);
         } else {
+            let joined = memberships(&user).difference(&before).count();
             store.next_external_id = next_ext;
             store.users[pos] = user.clone();
             self.platform.bump(UPDATED);
+            self.platform.add(GROUPS_JOINED, joined as u64);
         }
         (StatusCode::OK, axum::Json(json!({ "user": user }))).into_response()
     }

@@ -28,7 +28,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -376,7 +376,7 @@ pub fn router(platform: Platform) -> Router {
         .route("/groups", get(list_groups).post(create_group))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(one_user).put(update_user))
-        .route("/apps/{app}", put(put_apps))
+        .route("/apps/{app}", get(get_apps).put(put_apps))
         .with_state(sim)
 }
 
@@ -958,6 +958,64 @@ fn apps_limit(
     None
 }
 
+/// The `/apps` limits on one request of `account`: the lock back when it may go, else the
+/// 429 Pegasus answers (with its `X-RateLimit-*` headers).
+fn over_apps_limit<'a>(
+    sim: &PegasusSim,
+    mut db: MutexGuard<'a, Db>,
+    account: usize,
+) -> Result<MutexGuard<'a, Db>, Box<Response>> {
+    let Some((limit, value, reset)) = apps_limit(sim, &mut db, account, Instant::now()) else {
+        return Ok(db);
+    };
+    drop(db);
+    sim.platform.bump(stat::RATE_LIMITED);
+    let mut r = answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"reason": "apps", "message": "Rate exceeded", "limit": limit,
+               "id": format!("{account:x}"), "value": value}),
+    );
+    let reset_at = (now_epoch() + reset.max(0.0)).ceil() as u64;
+    let h = r.headers_mut();
+    h.insert("X-RateLimit-Limit", HeaderValue::from(limit));
+    h.insert("X-RateLimit-Remaining", HeaderValue::from(0u32));
+    h.insert("X-RateLimit-Reset", HeaderValue::from(reset_at));
+    Err(Box::new(r))
+}
+
+/// `GET /apps/{app}?user=ID`: the user's access record, as `PUT` stored it, or 404 when
+/// none was granted. Undocumented (issue 28 reads app access with it): assumed to exist
+/// and to count against the same `/apps` limits as `PUT`.
+async fn get_apps(
+    State(sim): State<Sim>,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let account = match authenticate(&sim, &headers, &query) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if app != "pegasus2.0" {
+        return message(StatusCode::NOT_FOUND, format!("Unknown app {app}"));
+    }
+    let db = lock(&sim.db);
+    let db = match over_apps_limit(&sim, db, account) {
+        Ok(db) => db,
+        Err(r) => return *r,
+    };
+    let Some(user) = query.get("user").and_then(|u| u.trim().parse::<i64>().ok()) else {
+        return message(StatusCode::BAD_REQUEST, "user: a user id is required");
+    };
+    match db.apps.get(&user) {
+        Some(record) => answer(StatusCode::OK, record.clone()),
+        None => message(
+            StatusCode::NOT_FOUND,
+            format!("User {user} has no access to {app}"),
+        ),
+    }
+}
+
 async fn put_apps(
     State(sim): State<Sim>,
     Path(app): Path<String>,
@@ -975,22 +1033,11 @@ async fn put_apps(
     if let Err(r) = require_write(&sim, account, "users.application_data") {
         return *r;
     }
-    let mut db = lock(&sim.db);
-    if let Some((limit, value, reset)) = apps_limit(&sim, &mut db, account, Instant::now()) {
-        drop(db);
-        sim.platform.bump(stat::RATE_LIMITED);
-        let mut r = answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"reason": "apps", "message": "Rate exceeded", "limit": limit,
-                   "id": format!("{account:x}"), "value": value}),
-        );
-        let reset_at = (now_epoch() + reset.max(0.0)).ceil() as u64;
-        let h = r.headers_mut();
-        h.insert("X-RateLimit-Limit", HeaderValue::from(limit));
-        h.insert("X-RateLimit-Remaining", HeaderValue::from(0u32));
-        h.insert("X-RateLimit-Reset", HeaderValue::from(reset_at));
-        return r;
-    }
+    let db = lock(&sim.db);
+    let mut db = match over_apps_limit(&sim, db, account) {
+        Ok(db) => db,
+        Err(r) => return *r,
+    };
     if db.refuse_apps {
         drop(db);
         sim.platform.bump(APPS_REFUSED);

@@ -72,6 +72,7 @@ pub struct Ctx {
     run_id: String,
     dry_run: bool,
     mode: Mode,
+    prune: bool,
     journal: Arc<Journal>,
     /// The target's scope and its ledger, once the probe told the account
     /// ([`Ctx::enter_scope`]); unset on a read-only listing, which reads no ledger.
@@ -206,6 +207,10 @@ impl Engine for Ctx {
 
     fn mode(&self) -> Mode {
         self.mode
+    }
+
+    fn prune(&self) -> bool {
+        self.prune
     }
 
     fn ledger(&self, key: &str, step: &str) -> Option<&Step> {
@@ -447,6 +452,8 @@ pub struct Options {
     /// The run's lease holder, when it leases its targets: each target's scope is leased
     /// too, once probed ([`scope`]).
     pub lease: Option<Leasing>,
+    /// `--mode sync --prune`: connectors also remove the links the roster lacks (issue 28).
+    pub prune: bool,
 }
 
 /// Submits every target's rows; returns each row's outcome (by index) and each target's stats.
@@ -515,7 +522,7 @@ pub async fn submit_rows(
         let opts = (
             options.run_id.clone(),
             options.dry_run,
-            options.mode,
+            (options.mode, options.prune),
             options.journal.clone(),
             options.reporter.clone(),
             options.secrets.clone(),
@@ -551,7 +558,7 @@ pub async fn submit_rows(
 type TargetOpts = (
     String,
     bool,
-    Mode,
+    (Mode, bool),
     Arc<Journal>,
     Arc<dyn Reporter>,
     Option<Arc<SecretsFile>>,
@@ -560,7 +567,7 @@ type TargetOpts = (
 
 async fn run_target(
     work: TargetWork,
-    (run_id, dry_run, mode, journal, reporter, secrets, purpose): TargetOpts,
+    (run_id, dry_run, (mode, prune), journal, reporter, secrets, purpose): TargetOpts,
     deadline: Option<tokio::time::Instant>,
     (interrupt, max_failures): (Interrupt, Option<FailureBudget>),
     (leasing, in_use): (Option<Leasing>, InUse),
@@ -604,6 +611,7 @@ async fn run_target(
         run_id,
         dry_run,
         mode,
+        prune,
         journal,
         scoped: Default::default(),
         outcomes: tx.clone(),
@@ -728,16 +736,17 @@ pub async fn list_users(
     target: &Target,
     credentials: Credentials,
     journal: Arc<Journal>,
+    want: &vendors::Want,
 ) -> Result<Listing, VendorError> {
-    read_target(target, credentials, journal, true).await
+    read_target(target, credentials, journal, Some(want)).await
 }
 
-/// Probes `target` (read-only) and, when `list`, lists its users.
+/// Probes `target` (read-only) and, when `list` says what to read, lists its users.
 async fn read_target(
     target: &Target,
     credentials: Credentials,
     journal: Arc<Journal>,
-    list: bool,
+    list: Option<&vendors::Want>,
 ) -> Result<Listing, VendorError> {
     let halt = Arc::new(Halt::new(None));
     let http = Http::new(target, halt)
@@ -753,6 +762,7 @@ async fn read_target(
         run_id: String::new(),
         dry_run: true,
         mode: Mode::Create,
+        prune: false,
         journal,
         scoped: Default::default(),
         outcomes: tx,
@@ -764,14 +774,13 @@ async fn read_target(
     let connector = vendors::connect(target, credentials, &Purpose::Import);
     let hide = |e: VendorError| e.scrubbed(&scrubber);
     connector.probe(&ctx).await.map_err(hide)?;
-    let users = if !list {
-        None
-    } else {
-        match connector.list_users(&ctx).await {
+    let users = match list {
+        None => None,
+        Some(want) => match connector.list_users(&ctx, want).await {
             Ok(users) => Some(users),
             Err(VendorError::Unsupported(_)) => None,
             Err(e) => return Err(hide(e)),
-        }
+        },
     };
     Ok(Listing {
         users,
@@ -780,13 +789,14 @@ async fn read_target(
     })
 }
 
-/// Lists every target (read-only, one after another): each target's listing (users
-/// `None` where the platform cannot be listed: AROBS), or why it could not be listed.
+/// Lists every target (read-only, one after another), each with what its roster's rows
+/// want read ([`vendors::Want`]): each target's listing (users `None` where the platform
+/// cannot be listed: AROBS), or why it could not be listed.
 pub async fn list_targets<'a>(
-    targets: impl IntoIterator<Item = &'a Target>,
+    targets: impl IntoIterator<Item = (&'a Target, vendors::Want)>,
     credentials: &HashMap<String, Credentials>,
 ) -> Result<BTreeMap<String, Result<Listing, VendorError>>, journal::Error> {
-    read_targets(targets, credentials, true).await
+    read_targets(targets.into_iter().map(|(t, w)| (t, Some(w))), credentials).await
 }
 
 /// Probes every target (read-only, one after another) for the account muster is logged in
@@ -796,20 +806,19 @@ pub async fn identify_targets<'a>(
     targets: impl IntoIterator<Item = &'a Target>,
     credentials: &HashMap<String, Credentials>,
 ) -> Result<BTreeMap<String, Result<Listing, VendorError>>, journal::Error> {
-    read_targets(targets, credentials, false).await
+    read_targets(targets.into_iter().map(|t| (t, None)), credentials).await
 }
 
 async fn read_targets<'a>(
-    targets: impl IntoIterator<Item = &'a Target>,
+    targets: impl IntoIterator<Item = (&'a Target, Option<vendors::Want>)>,
     credentials: &HashMap<String, Credentials>,
-    list: bool,
 ) -> Result<BTreeMap<String, Result<Listing, VendorError>>, journal::Error> {
     // Nothing is journaled by a read: an in-memory journal serves as the connectors' context.
     let journal = Arc::new(Journal::open(std::path::Path::new(":memory:"))?);
     let mut out = BTreeMap::new();
-    for target in targets {
+    for (target, want) in targets {
         let creds = credentials.get(&target.name).cloned().unwrap_or_default();
-        let listing = read_target(target, creds, journal.clone(), list).await;
+        let listing = read_target(target, creds, journal.clone(), want.as_ref()).await;
         out.insert(target.name.clone(), listing);
     }
     Ok(out)

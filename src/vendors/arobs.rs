@@ -300,7 +300,11 @@ fn compare_vehicles(wanted: &[&str], platform: &[Vehicle]) -> VehicleDiff {
 }
 
 impl Vendor for Arobs {
-    async fn list_users(&self, _ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(
+        &self,
+        _ctx: &impl Engine,
+        _want: &super::Want,
+    ) -> Result<Vec<PlatformUser>, VendorError> {
         Err(VendorError::Unsupported(
             "AROBS has no API that lists users: `muster verify` checks them one by one".into(),
         ))

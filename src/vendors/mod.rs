@@ -93,6 +93,65 @@ pub struct Job {
     pub key: String,
 }
 
+/// What a listing is asked to read besides each user's fields (issue 28): the relationship
+/// fields the roster's rows of the target carry (Traccar's `devices` costs one request per
+/// user, so it is read only when the roster has the column).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Want {
+    pub relations: Vec<Field>,
+}
+
+impl Want {
+    /// The relationship fields a listing may read.
+    pub const RELATIONS: [Field; 6] = [
+        Field::Devices,
+        Field::Groups,
+        Field::Company,
+        Field::Apps,
+        Field::BranchIds,
+        Field::UserGroup,
+    ];
+
+    /// What the rows' columns ask for: each relationship field a row's layout maps.
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Want {
+        let mut relations = Vec::new();
+        for row in rows {
+            for f in Want::RELATIONS {
+                if !relations.contains(&f) && row.layout.column_of(f).is_some() {
+                    relations.push(f);
+                }
+            }
+        }
+        Want { relations }
+    }
+
+    /// Whether the listing is to read `field`.
+    pub fn has(&self, field: Field) -> bool {
+        self.relations.contains(&field)
+    }
+
+    /// The relationship fields the rows carry for `vendor` that its listing cannot show,
+    /// so an audit cannot compare them (DRTrack lists neither branches nor user group):
+    /// the audit's Summary says so rather than skipping them silently.
+    pub fn not_comparable(&self, vendor: VendorKind) -> Vec<Field> {
+        let (used, listed): (&[Field], &[Field]) = match vendor {
+            VendorKind::Traccar => (&[Field::Devices], &[Field::Devices]),
+            VendorKind::Motive => (&[Field::Groups], &[Field::Groups]),
+            VendorKind::Pegasus => (
+                &[Field::Company, Field::Apps],
+                &[Field::Company, Field::Apps],
+            ),
+            VendorKind::Drtrack => (&[Field::BranchIds, Field::UserGroup], &[]),
+            // Nothing of AROBS is listed: every row is `manual`.
+            VendorKind::Arobs => (&[], &[]),
+        };
+        used.iter()
+            .filter(|f| self.has(**f) && !listed.contains(f))
+            .copied()
+            .collect()
+    }
+}
+
 /// Why a whole target stopped, or a connector-level failure.
 #[derive(Debug, thiserror::Error)]
 pub enum VendorError {
@@ -170,10 +229,12 @@ pub trait Vendor {
         self.logged_in_as()
     }
 
-    /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`).
+    /// Every user the platform holds, read-only (`muster audit`, `--mode upsert|sync`),
+    /// with the relationships `want` asks for where the platform shows them.
     fn list_users(
         &self,
         ctx: &impl Engine,
+        want: &Want,
     ) -> impl Future<Output = Result<Vec<PlatformUser>, VendorError>> + Send;
 
     /// Plans every job (reading what exists once) and, unless `ctx.dry_run()`, carries them
@@ -259,13 +320,14 @@ impl Connector {
     pub fn list_users<'a, E: Engine>(
         &'a self,
         ctx: &'a E,
+        want: &'a Want,
     ) -> BoxFuture<'a, Result<Vec<PlatformUser>, VendorError>> {
         match self {
-            Connector::Traccar(c) => Box::pin(c.list_users(ctx)),
-            Connector::Pegasus(c) => Box::pin(c.list_users(ctx)),
-            Connector::Arobs(c) => Box::pin(c.list_users(ctx)),
-            Connector::Motive(c) => Box::pin(c.list_users(ctx)),
-            Connector::Drtrack(c) => Box::pin(c.list_users(ctx)),
+            Connector::Traccar(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Pegasus(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Arobs(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Motive(c) => Box::pin(c.list_users(ctx, want)),
+            Connector::Drtrack(c) => Box::pin(c.list_users(ctx, want)),
         }
     }
 

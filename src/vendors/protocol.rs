@@ -139,6 +139,10 @@ pub trait Engine: Sync {
     fn dry_run(&self) -> bool;
     /// The run's mode (create, upsert, sync).
     fn mode(&self) -> Mode;
+    /// `--mode sync --prune`: remove what the roster lacks, links too (issue 28).
+    fn prune(&self) -> bool {
+        false
+    }
     /// What the journal knew of `step` for the row with identity `key` when the target
     /// started.
     fn ledger(&self, key: &str, step: &str) -> Option<&LedgerStep>;

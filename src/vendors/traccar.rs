@@ -18,6 +18,8 @@ pub mod rules;
 
 use std::collections::HashMap;
 
+use futures_util::StreamExt;
+
 use reqwest::Method;
 use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
@@ -94,6 +96,13 @@ struct Device {
     unique_id: Option<String>,
 }
 
+/// Whether a permission step makes a link or removes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Make,
+    Remove,
+}
+
 /// The Traccar connector.
 #[derive(Debug)]
 pub struct Traccar {
@@ -108,6 +117,17 @@ struct Existing {
     users: HashMap<String, Known>,
     devices_by_unique_id: HashMap<String, i64>,
     devices_by_name: HashMap<String, i64>,
+}
+
+impl Existing {
+    /// The id of every device the target holds.
+    fn device_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        let mut ids: Vec<i64> = self.devices_by_unique_id.values().copied().collect();
+        ids.extend(self.devices_by_name.values().copied());
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+    }
 }
 
 impl Traccar {
@@ -268,10 +288,16 @@ impl Traccar {
                 out.user_id = Some(id.clone());
                 // Listed: a user muster did not make, or one it made and finished, is listed.
                 // Its JSON text is kept when the run may update (`existing`'s `keep_raw`).
-                return match listed.and_then(|u| u.raw.as_deref()) {
-                    Some(raw) => self.update(ctx, job, &id, raw, out).await,
-                    None => Ok(self.exists(ctx, key, recorded_links, out)),
+                let out = match listed.and_then(|u| u.raw.as_deref()) {
+                    Some(raw) => self.update(ctx, job, &id, raw, out).await?,
+                    None => self.exists(ctx, key, recorded_links, out),
                 };
+                // Issue 28: a row naming devices also brings the user's links in line (a
+                // blank cell says nothing, as the audit reads it).
+                if row.get(Field::Devices).is_none() || out.status == Status::Failed {
+                    return Ok(out);
+                }
+                return self.relink(ctx, existing, key, &id, &device_ids, out).await;
             }
             Next::Exists(id) => {
                 out.user_id = Some(id);
@@ -288,58 +314,40 @@ impl Traccar {
             Next::Create if ctx.dry_run() => return Ok(out),
             Next::Create => None,
         };
-        let forgotten = standing.forgotten;
+        if let Some(id) = user_id {
+            // A user muster made whose links are not all made: a link whose answer was lost
+            // may have taken effect, so the user's links are read before any is made again.
+            let mut out = self
+                .relink(ctx, existing, key, &id, &device_ids, out)
+                .await?;
+            if out.status == Status::Failed || out.status == Status::Partial {
+                out.status = Status::Partial;
+                out.error = Some(format!(
+                    "user {id} created, but linking failed: {}; a re-run makes only the missing links",
+                    out.error.as_deref().unwrap_or("")
+                ));
+                return Ok(out);
+            }
+            ctx.done_with(step(key, STEP_COMPLETE), &id).await?;
+            out.status = Status::Created;
+            return Ok(out);
+        }
 
         // A user without devices is complete once made: both steps go in one commit.
-        let complete_with_user = user_id.is_none() && device_ids.is_empty();
-        let user_id = match user_id {
-            Some(id) => id,
-            None => match self.create(ctx, job, &mut out, complete_with_user).await? {
-                Some(id) => id,
-                None => return Ok(out), // failed, with the reason in `out`
-            },
+        let complete_with_user = device_ids.is_empty();
+        let Some(user_id) = self.create(ctx, job, &mut out, complete_with_user).await? else {
+            return Ok(out); // failed, with the reason in `out`
         };
         out.user_id = Some(user_id.clone());
 
-        // Links: each journaled; a repeated link is harmless on Traccar.
+        // Links of a user just made: it has none yet, so each is made without a read.
         let mut link_errors = Vec::new();
         for d in &device_ids {
-            let step = format!("link:{d}");
-            if !forgotten
-                && ctx
-                    .ledger(key, &step)
-                    .is_some_and(|s| s.state == StepState::Done)
+            if let Err(e) = self
+                .permission(ctx, key, &user_id, *d, Link::Make, &mut out)
+                .await?
             {
-                out.other_ids.push(side("devices", d));
-                continue;
-            }
-            let uid: i64 = user_id.parse().unwrap_or_default();
-            // Owner first: {"userId", "deviceId"} — serde_json keeps insertion order.
-            let mut body = Map::new();
-            body.insert("userId".into(), json!(uid));
-            body.insert("deviceId".into(), json!(d));
-            let req = Request::new(Method::POST, "/permissions", Kind::Idempotent)
-                .json(Value::Object(body));
-            let wrote = ctx
-                .write(
-                    self::step(key, &step),
-                    req,
-                    KeepIntent::Always,
-                    |req| ctx.http().send(req),
-                    |_| d.to_string(),
-                    &mut out,
-                )
-                .await?;
-            match wrote {
-                Wrote::Done(_) => out.other_ids.push(side("devices", d)),
-                Wrote::Refused(r) => {
-                    out.http_status = Some(r.status);
-                    link_errors.push(format!("device {d}: {}", readable(&r)));
-                }
-                Wrote::Failed(e) => {
-                    out.http_status = e.status().or(out.http_status);
-                    link_errors.push(format!("device {d}: {e}"));
-                }
+                link_errors.push(e);
             }
         }
         if link_errors.is_empty() {
@@ -353,6 +361,151 @@ impl Traccar {
                 "user {user_id} created, but linking failed: {}; a re-run makes only the missing links",
                 link_errors.join("; ")
             ));
+        }
+        Ok(out)
+    }
+
+    /// One link of user `user_id` to device `d`, made (`POST /permissions`, step
+    /// `link:{d}`) or removed (`DELETE /permissions`, step `unlink:{d}`): its own journaled
+    /// step (issue 28). `Err`: why it failed, for the row's message.
+    async fn permission(
+        &self,
+        ctx: &impl Engine,
+        key: &str,
+        user_id: &str,
+        d: i64,
+        link: Link,
+        out: &mut Outcome,
+    ) -> Result<Result<(), String>, RowError> {
+        let uid: i64 = user_id.parse().unwrap_or_default();
+        // Owner first: {"userId", "deviceId"} — serde_json keeps insertion order.
+        let mut body = Map::new();
+        body.insert("userId".into(), json!(uid));
+        body.insert("deviceId".into(), json!(d));
+        let (method, name) = match link {
+            Link::Make => (Method::POST, format!("link:{d}")),
+            Link::Remove => (Method::DELETE, format!("unlink:{d}")),
+        };
+        let req = Request::new(method, "/permissions", Kind::Idempotent).json(Value::Object(body));
+        let wrote = ctx
+            .write(
+                step(key, &name),
+                req,
+                KeepIntent::Always,
+                |req| ctx.http().send(req),
+                |_| d.to_string(),
+                out,
+            )
+            .await?;
+        Ok(match wrote {
+            Wrote::Done(_) => {
+                if link == Link::Make {
+                    out.other_ids.push(side("devices", &d));
+                }
+                Ok(())
+            }
+            Wrote::Refused(r) => {
+                out.http_status = Some(r.status);
+                Err(format!("device {d}: {}", readable(&r)))
+            }
+            Wrote::Failed(e) => {
+                out.http_status = e.status().or(out.http_status);
+                Err(format!("device {d}: {e}"))
+            }
+        })
+    }
+
+    /// Brings a listed user's device links in line with the row (issue 28): reads them
+    /// (`GET /devices?userId=`), settles the link steps an interrupted run left from what
+    /// the read shows, makes each missing link and, on `--mode sync --prune`, removes each
+    /// link the row lacks; each its own journaled step, so a re-run makes and removes
+    /// nothing twice. `out` is the row so far (`exists` or `updated`).
+    async fn relink(
+        &self,
+        ctx: &impl Engine,
+        existing: &Existing,
+        key: &str,
+        user_id: &str,
+        wanted: &[i64],
+        mut out: Outcome,
+    ) -> Result<Outcome, RowError> {
+        let req = Request::get("/devices").query("userId", user_id);
+        let read = match send(ctx, req, &mut out).await? {
+            Ok(r) if r.ok() => serde_json::from_str::<Vec<Device>>(&r.body)
+                .map(|ds| ds.into_iter().map(|d| d.id).collect::<Vec<i64>>())
+                .map_err(|e| format!("GET /devices?userId={user_id}: {e}")),
+            Ok(r) => Err(format!("GET /devices?userId={user_id}: {}", readable(&r))),
+            Err(e) => Err(format!("GET /devices?userId={user_id}: {e}")),
+        };
+        let linked = match read {
+            Ok(linked) => linked,
+            Err(e) => {
+                out.status = Status::Failed;
+                out.error = Some(format!("cannot read the user's device links: {e}"));
+                return Ok(out);
+            }
+        };
+        // What an interrupted run left unanswered is settled from the read.
+        for d in existing.device_ids() {
+            let on = linked.contains(&d);
+            for (name, took) in [(format!("link:{d}"), on), (format!("unlink:{d}"), !on)] {
+                if ctx
+                    .ledger(key, &name)
+                    .is_some_and(|s| s.state == StepState::Intent)
+                {
+                    let id = d.to_string();
+                    ctx.settle_listed(step(key, &name), took.then_some(id.as_str()))
+                        .await?;
+                }
+            }
+        }
+        let missing: Vec<i64> = wanted
+            .iter()
+            .filter(|d| !linked.contains(d))
+            .copied()
+            .collect();
+        // A blank devices cell (nothing wanted) removes nothing: the audit does not compare it.
+        let extra: Vec<i64> = if ctx.mode() == Mode::Sync && ctx.prune() && !wanted.is_empty() {
+            linked
+                .iter()
+                .filter(|d| !wanted.contains(d))
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for d in wanted.iter().filter(|d| linked.contains(d)) {
+            out.other_ids.push(side("devices", d));
+        }
+        if missing.is_empty() && extra.is_empty() {
+            return Ok(out);
+        }
+        if ctx.dry_run() {
+            out.status = Status::Planned;
+            return Ok(out);
+        }
+        let mut errors = Vec::new();
+        let mut changed = out.status == Status::Updated;
+        let links = missing
+            .iter()
+            .map(|d| (*d, Link::Make))
+            .chain(extra.iter().map(|d| (*d, Link::Remove)));
+        for (d, link) in links {
+            match self
+                .permission(ctx, key, user_id, d, link, &mut out)
+                .await?
+            {
+                Ok(()) => changed = true,
+                Err(e) => errors.push(e),
+            }
+        }
+        out.status = match (errors.is_empty(), changed) {
+            (true, _) => Status::Updated,
+            (false, true) => Status::Partial,
+            (false, false) => Status::Failed,
+        };
+        if !errors.is_empty() {
+            out.error = Some(format!("linking failed: {}", errors.join("; ")));
         }
         Ok(out)
     }
@@ -518,9 +671,13 @@ impl Vendor for Traccar {
     /// would be one request per user), so `devices` is not compared. The account muster
     /// logs in as (an admin sees itself) is listed like any other: the plan protects it
     /// ([`Vendor::logged_in_as`]).
-    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(
+        &self,
+        ctx: &impl Engine,
+        want: &super::Want,
+    ) -> Result<Vec<PlatformUser>, VendorError> {
         // Every user, muster's own account too: the plan protects it (`logged_in_as`).
-        read_list(
+        let mut users = read_list(
             ctx,
             Request::get("/users"),
             "GET /users",
@@ -530,7 +687,26 @@ impl Vendor for Traccar {
                     .and_then(platform_user))
             }),
         )
-        .await
+        .await?;
+        if want.has(Field::Devices) {
+            // Issue 28: one `GET /devices?userId=` per user, through the target's limiter,
+            // only when the roster has a devices column.
+            let concurrency = ctx.target().concurrency.max(1);
+            let mut reads = Vec::with_capacity(users.len());
+            for u in &users {
+                reads.push(linked_devices(ctx, u.id.clone()));
+            }
+            let links: Vec<Result<Vec<Device>, VendorError>> = futures_util::stream::iter(reads)
+                .buffered(concurrency)
+                .collect()
+                .await;
+            for (user, devices) in users.iter_mut().zip(links) {
+                let devices = devices?;
+                user.fields.push((Field::Devices, devices_text(&devices)));
+                user.aliases = device_aliases(&devices);
+            }
+        }
+        Ok(users)
     }
 
     fn logged_in_as(&self) -> Option<String> {
@@ -586,6 +762,46 @@ impl Vendor for Traccar {
             .await;
         Ok(())
     }
+}
+
+/// The devices linked to user `id`: `GET /devices?userId=` (issue 28).
+async fn linked_devices(ctx: &impl Engine, id: String) -> Result<Vec<Device>, VendorError> {
+    read_list(
+        ctx,
+        Request::get("/devices").query("userId", &id),
+        "GET /devices?userId=",
+        Box::new(listing::item::<Device>),
+    )
+    .await
+}
+
+/// Linked devices as the roster's `devices` cell names them: each by its uniqueId (IMEI),
+/// else by its name, else by its id; `|`-separated.
+fn devices_text(devices: &[Device]) -> String {
+    let mut names: Vec<String> = devices.iter().map(device_name).collect();
+    names.sort();
+    names.dedup();
+    names.join("|")
+}
+
+/// How a linked device is written in a listing ([`devices_text`]).
+fn device_name(d: &Device) -> String {
+    d.unique_id
+        .as_deref()
+        .or(d.name.as_deref())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| d.id.to_string())
+}
+
+/// The other names a roster may give a linked device (its name), lower-case, with how
+/// [`devices_text`] writes it.
+fn device_aliases(devices: &[Device]) -> Vec<(String, String)> {
+    devices
+        .iter()
+        .filter_map(|d| Some((normalise(d.name.as_deref()?), device_name(d))))
+        .filter(|(alias, _)| !alias.is_empty())
+        .collect()
 }
 
 /// Finds a user by email: `GET /users?keyword=`, matched exactly (keyword is a LIKE).
@@ -782,6 +998,7 @@ fn platform_user(u: &Listed) -> Option<PlatformUser> {
         id: id.to_string(),
         fields,
         active: !u.disabled.unwrap_or(false),
+        aliases: Vec::new(),
     })
 }
 

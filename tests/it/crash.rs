@@ -419,3 +419,68 @@ fn sigkill_during_sync(journal: impl Fn(&World, &str) -> PathBuf) {
         );
     }
 }
+
+/// Issue 28: an upsert that makes device links, killed (SIGKILL) while it links and run
+/// again, makes every missing link once: the sandbox counts each link inserted and each
+/// inserted again (`links_duplicated`, which Traccar would store twice).
+#[test]
+fn sigkill_during_a_link_upsert_then_rerun_makes_no_link_twice() {
+    use muster::sandbox::traccar::{LINKS_CREATED, LINKS_DUPLICATED};
+
+    let users = 200;
+    let links = 2 * users;
+    let rt = tokio::runtime::Runtime::new().expect("a runtime for the sandbox");
+    let mut rng = rand::rng();
+    let w = rt.block_on(World::start(Options {
+        latency_ms: 2,
+        ..Options::default()
+    }));
+    let config = w.config("rate = \"none\"\nconcurrency = 8\ntimeout = \"5s\"");
+    let journal = w.path("j.db");
+    // The users, made without their devices column.
+    let bare = w.write("bare.csv", &crate::links::roster_of(users, false, &[]));
+    rt.block_on(w.import(&bare, &config, &journal, &w.path("r0.xlsx"), &[]))
+        .expect("the import runs");
+    assert_eq!(w.stat("traccar", "created") as usize, users);
+    let importer = Importer {
+        roster: w.write("linked.csv", &crate::links::roster_of(users, true, &[])),
+        config: config.clone(),
+        journal: journal.clone(),
+        out: w.path("r.xlsx"),
+        extra: vec!["--mode", "upsert"],
+    };
+    let mut marks: Vec<usize> = (0..4).map(|_| rng.random_range(1..links)).collect();
+    marks.sort_unstable();
+    let mut kills = 0;
+    for mark in marks {
+        let mut child = importer.spawn();
+        kills += usize::from(kill_when(&mut child, || {
+            w.stat("traccar", LINKS_CREATED) as usize >= mark
+        }));
+    }
+    let status = importer.command().status().expect("the final upsert runs");
+    let s = w.sandbox.stats();
+    eprintln!(
+        "crash links: {kills} kills and a final run; platform: {}",
+        s["traccar"]
+    );
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{:#?}",
+        w.last_run_errors(&journal, 8)
+    );
+    assert_eq!(w.stat("traccar", LINKS_DUPLICATED), 0, "{s}");
+    assert_eq!(w.stat("traccar", LINKS_CREATED) as usize, links, "{s}");
+    assert_eq!(w.stat("traccar", "created") as usize, users, "{s}");
+    assert!(
+        kills >= 2,
+        "only {kills} of 4 kills landed: make the roster larger"
+    );
+    let (audit, args) = crate::audit::audit_args(&w, &importer.roster, &config, "audit.xlsx");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    rt.block_on(w.muster(&args)).expect("the audit runs");
+    let found = crate::audit::classes(&audit, "traccar");
+    assert_eq!(found["Same"].len(), users);
+    assert!(found["Different"].is_empty(), "{:?}", found["Different"]);
+}

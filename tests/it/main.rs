@@ -19,6 +19,7 @@ mod import;
 mod input;
 mod lagging;
 mod lease;
+mod links;
 mod mapping;
 mod motive;
 mod operator;

@@ -154,6 +154,7 @@ async fn run_as(
             interrupt: Default::default(),
             max_failures: None,
             lease: None,
+            prune: false,
         },
     )
     .await

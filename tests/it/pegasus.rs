@@ -173,6 +173,7 @@ async fn run_reported(
             interrupt: Default::default(),
             max_failures: None,
             lease: None,
+            prune: false,
         },
     )
     .await

@@ -39,6 +39,9 @@ use errors::Origin;
 pub const LINKS_CREATED: &str = "links_created";
 /// Counter: user → device links removed.
 pub const LINKS_DELETED: &str = "links_deleted";
+/// Counter: links inserted that were already there (Traccar inserts them again: a client
+/// that links twice shows here; issue 28).
+pub const LINKS_DUPLICATED: &str = "links_duplicated";
 /// Counter: users replaced by `PUT /users/{id}`.
 pub const UPDATED: &str = "updated";
 /// Counter: users removed by `DELETE /users/{id}`.
@@ -54,7 +57,13 @@ struct Sim {
 pub fn router(platform: Platform) -> Router {
     let db = Arc::new(Db::new(platform.clone()));
     platform.attach(db.clone());
-    platform.declare(&[LINKS_CREATED, LINKS_DELETED, UPDATED, DELETED]);
+    platform.declare(&[
+        LINKS_CREATED,
+        LINKS_DELETED,
+        LINKS_DUPLICATED,
+        UPDATED,
+        DELETED,
+    ]);
     let sim = Sim { db, platform };
     Router::new()
         .route("/api/users", get(list_users).post(create_user))
@@ -561,6 +570,9 @@ async fn add_permission(State(sim): State<Sim>, headers: HeaderMap, body: Bytes)
     let mut t = sim.db.lock();
     match check_permission(&t, &permission) {
         Ok(link) => {
+            if t.links.contains(&link) {
+                sim.platform.bump(LINKS_DUPLICATED);
+            }
             t.links.push(link);
             sim.platform.bump(LINKS_CREATED);
             StatusCode::NO_CONTENT.into_response()
@@ -598,6 +610,9 @@ async fn add_permissions(State(sim): State<Sim>, headers: HeaderMap, body: Bytes
         let link = parse_permission(entries).and_then(|p| check_permission(&t, &p));
         match link {
             Ok(link) => {
+                if t.links.contains(&link) {
+                    sim.platform.bump(LINKS_DUPLICATED);
+                }
                 t.links.push(link);
                 sim.platform.bump(LINKS_CREATED);
             }

@@ -655,9 +655,14 @@ async fn seeded_users_are_listed_with_their_keys_and_fields() {
         password: Some(Secret::new(PASSWORD)),
     };
     let run = Run::new();
-    let listing = submit::list_users(&target, credentials, run.journal.clone())
-        .await
-        .unwrap();
+    let listing = submit::list_users(
+        &target,
+        credentials,
+        run.journal.clone(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     // The login muster authenticated with is the account it acts as.
     assert_eq!(listing.logged_in_as.as_deref(), Some("sandbox-admin"));
     let users = listing.users.unwrap();

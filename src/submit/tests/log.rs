@@ -40,6 +40,7 @@ fn ctx(target: &Target, credentials: &Credentials) -> Ctx {
         run_id: String::new(),
         dry_run: true,
         mode: Mode::Create,
+        prune: false,
         journal: Arc::new(Journal::open(std::path::Path::new(":memory:")).unwrap()),
         scoped: Default::default(),
         outcomes,

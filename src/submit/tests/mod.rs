@@ -41,6 +41,7 @@ async fn submit_to(
             interrupt: Default::default(),
             max_failures: None,
             lease: None,
+            prune: false,
         },
     )
     .await

@@ -192,9 +192,14 @@ async fn seeded_users_are_listed_with_their_keys_and_fields() {
         username: Some(Secret::new("admin@sandbox.test")),
         password: Some(Secret::new("Sandbox-Pass-1")),
     };
-    let listing = submit::list_users(&target, credentials, run.journal.clone())
-        .await
-        .unwrap();
+    let listing = submit::list_users(
+        &target,
+        credentials,
+        run.journal.clone(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     // `GET /user` names the account muster is logged in as.
     assert_eq!(listing.logged_in_as.as_deref(), Some("admin@sandbox.test"));
     let users = listing.users.unwrap();

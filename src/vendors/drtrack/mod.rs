@@ -109,7 +109,11 @@ impl Vendor for Drtrack {
     /// `GET /users`: every user, keyed by lower-cased `userID`; DRTrack lists no
     /// branches, user group or active flag, so only login, names and e-mail are reported
     /// and every listed user is active.
-    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(
+        &self,
+        ctx: &impl Engine,
+        _want: &super::Want,
+    ) -> Result<Vec<PlatformUser>, VendorError> {
         let dir = self.directory(ctx).await?;
         let mut users: Vec<PlatformUser> = dir
             .by_login

@@ -77,6 +77,7 @@ impl Listed {
             id: self.key,
             fields,
             active: true,
+            aliases: Vec::new(),
         }
     }
 }

@@ -271,7 +271,18 @@ impl Motive {
         if !update {
             return Ok(out);
         }
-        let wanted = rules::fields_body(&job.row, group_ids);
+        // Issue 28: only `--mode sync --prune` removes a membership; otherwise the groups
+        // the user has stay in the list Motive's update replaces.
+        let mut groups = group_ids.to_vec();
+        let prune = ctx.mode() == Mode::Sync && ctx.prune();
+        if !groups.is_empty() && !prune {
+            for id in group_ids_of(&user.fields) {
+                if !groups.contains(&id) {
+                    groups.push(id);
+                }
+            }
+        }
+        let wanted = rules::fields_body(&job.row, &groups);
         let mut diff = rules::changes(&wanted, &user.fields);
         // Listed on the roster: a deactivated user is given its access back (see
         // `audit::differences`).
@@ -476,13 +487,52 @@ impl Vendor for Motive {
         self.company.get().cloned()
     }
 
-    /// Every page of `GET /users`, in roster terms. Groups are not reported (the roster may
-    /// name them or give ids; the platform lists ids), so they are not compared.
-    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+    /// Every page of `GET /users`, in roster terms. With a groups column (issue 28), each
+    /// user's groups too (`group_ids`, or its custom role's for a fleet user), by name from
+    /// every page of `GET /groups`; an id the roster gives is another name of its group.
+    async fn list_users(
+        &self,
+        ctx: &impl Engine,
+        want: &super::Want,
+    ) -> Result<Vec<PlatformUser>, VendorError> {
         let integration = ctx.target().integration_name.as_str();
-        let mut users = Vec::new();
-        read_users(ctx, |u| users.extend(platform_user(&u, integration))).await?;
-        Ok(users)
+        let groups = want.has(Field::Groups);
+        let mut listed = Vec::new();
+        read_users(ctx, |u| {
+            let ids = if groups {
+                group_ids_of(&u.fields)
+            } else {
+                Vec::new()
+            };
+            listed.extend(platform_user(&u, integration).map(|p| (p, ids)));
+        })
+        .await?;
+        if !groups {
+            return Ok(listed.into_iter().map(|(p, _)| p).collect());
+        }
+        let mut names: HashMap<i64, String> = HashMap::new();
+        read_all(
+            ctx,
+            "/groups",
+            "groups",
+            Group::from_value,
+            |g| g.id,
+            |g| {
+                names.insert(g.id, g.name.trim().to_string());
+            },
+        )
+        .await?;
+        Ok(listed
+            .into_iter()
+            .map(|(mut user, ids)| {
+                let name = |id: &i64| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+                let mut held: Vec<String> = ids.iter().map(name).collect();
+                held.sort();
+                user.fields.push((Field::Groups, held.join("|")));
+                user.aliases = ids.iter().map(|id| (id.to_string(), name(id))).collect();
+                user
+            })
+            .collect())
     }
 
     async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
@@ -639,6 +689,23 @@ impl Lookup {
     }
 }
 
+/// The groups a listed user belongs to: `group_ids` (drivers) and its custom role's
+/// `group_ids` (fleet users restricted to groups), each once.
+fn group_ids_of(fields: &serde_json::Map<String, Value>) -> Vec<i64> {
+    let ids = |v: Option<&Value>| {
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let mut all = ids(fields.get("group_ids"));
+    all.extend(ids(fields
+        .get("custom_user_role")
+        .and_then(|r| r.get("group_ids"))));
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// Whether a listed user is active (Motive's `status` is `active` or `deactivated`).
 fn is_active(fields: &serde_json::Map<String, Value>) -> bool {
     fields.get("status").and_then(Value::as_str) != Some("deactivated")
@@ -691,6 +758,7 @@ fn platform_user(user: &User, integration: &str) -> Option<PlatformUser> {
         id: user.id.clone(),
         fields,
         active: is_active(&user.fields),
+        aliases: Vec::new(),
     })
 }
 

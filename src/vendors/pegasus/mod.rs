@@ -106,12 +106,41 @@ struct Pending {
     job: Job,
     out: Outcome,
     user_id: String,
+    /// A user muster did not just make (an update): its app access is read first and
+    /// granted only when it differs from the row's (issue 28).
+    check: bool,
 }
 
 /// The `/apps` limits: the per-second limiter every attempt passes, and the per-minute window.
 struct AppsGate {
     per_second: Arc<Limiter>,
     per_minute: Option<Window>,
+}
+
+impl AppsGate {
+    /// Waits for the per-minute window, saying so on the progress line.
+    async fn wait(&self, ctx: &impl Engine) {
+        if let Some(w) = &self.per_minute {
+            w.acquire(|wait| {
+                ctx.http().tell(Paced::Waiting {
+                    wait,
+                    why: format!("/apps limit of {} per minute", ctx.target().apps_per_minute),
+                })
+            })
+            .await;
+        }
+    }
+
+    /// The target's `/apps` limits.
+    fn of(ctx: &impl Engine) -> AppsGate {
+        AppsGate {
+            per_second: Arc::new(Limiter::new(
+                ctx.target().apps_rate,
+                std::num::NonZeroU32::MIN,
+            )),
+            per_minute: Window::new(ctx.target().apps_per_minute, Duration::from_secs(60)),
+        }
+    }
 }
 
 /// What the first phase decided for a row.
@@ -230,10 +259,19 @@ impl Pegasus {
                 out.user_id = Some(id.clone());
                 out.other_ids.extend(granted);
                 let id = on_platform.clone().unwrap_or(id);
-                return self
-                    .update(ctx, existing, job, &id, out)
-                    .await
-                    .map(Next::Done);
+                let out = self.update(ctx, existing, job, &id, out).await?;
+                // Issue 28: a row naming its apps also brings the user's app access in
+                // line, in phase two (paced by the `/apps` limits).
+                let apps = row.get(Field::Apps).is_some_and(|a| !a.trim().is_empty());
+                if !apps || ctx.dry_run() || out.status == Status::Failed {
+                    return Ok(Next::Done(out));
+                }
+                return Ok(Next::Apps(Pending {
+                    job: job.clone(),
+                    out,
+                    user_id: id,
+                    check: true,
+                }));
             }
             Needs::Finish(id) => {
                 out.user_id = Some(id.clone());
@@ -309,6 +347,7 @@ impl Pegasus {
             job: job.clone(),
             out,
             user_id,
+            check: false,
         }))
     }
 
@@ -606,14 +645,68 @@ impl Pegasus {
             job,
             mut out,
             user_id,
+            check,
         } = p;
         // Halted: no outcome, so the row is `not_attempted` and the next run resumes it;
         // the ledger already says its user is made.
         if ctx.halted() {
             return;
         }
+        if check {
+            match self.app_access(ctx, gate, &user_id, &mut out).await {
+                Ok(have) => {
+                    let want = job.row.get(Field::Apps).unwrap_or("");
+                    if crate::audit::same(Field::Apps, want, &have) {
+                        settle(ctx, job.index, Ok(Some(out)));
+                        return;
+                    }
+                }
+                Err(RowError::Halted) => return,
+                Err(e) => {
+                    settle(ctx, job.index, Err(e));
+                    return;
+                }
+            }
+        }
+        let before = out.status;
         let result = self.app_step(ctx, gate, &job, &user_id, &mut out).await;
+        if check && out.status == Status::Created {
+            // An existing user's access granted: the row updated it, nothing was made.
+            out.status = Status::Updated;
+        } else if check && out.status == Status::Partial && before == Status::Exists {
+            out.status = Status::Failed;
+        }
         settle(ctx, job.index, result.map(|()| Some(out)));
+    }
+
+    /// The apps user `user_id` is granted (`GET /apps/pegasus2.0?user=`, paced by the
+    /// `/apps` limits; issue 28), as [`wire::granted_apps`] writes them. A failed read
+    /// reads as no access, so the grant that follows is the repeatable `PUT`.
+    async fn app_access(
+        &self,
+        ctx: &impl Engine,
+        gate: &AppsGate,
+        user_id: &str,
+        out: &mut Outcome,
+    ) -> Result<String, RowError> {
+        gate.wait(ctx).await;
+        let req = Request::get("/apps/pegasus2.0")
+            .query("user", user_id)
+            .limited_by(gate.per_second.clone());
+        let reply = self.session.send(ctx, req).await;
+        if ctx.halted() {
+            return Err(RowError::Halted);
+        }
+        Ok(match reply {
+            Ok(r) => {
+                out.attempts += r.attempts;
+                wire::granted_apps(&r).unwrap_or_default()
+            }
+            Err(e) => {
+                out.attempts += e.attempts();
+                String::new()
+            }
+        })
     }
 
     async fn app_step(
@@ -625,15 +718,7 @@ impl Pegasus {
         out: &mut Outcome,
     ) -> Result<(), RowError> {
         let key = job.key.as_str();
-        if let Some(w) = &gate.per_minute {
-            w.acquire(|wait| {
-                ctx.http().tell(Paced::Waiting {
-                    wait,
-                    why: format!("/apps limit of {} per minute", ctx.target().apps_per_minute),
-                })
-            })
-            .await;
-        }
+        gate.wait(ctx).await;
         let req = Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
             .query("user", user_id)
             .json(wire::apps_body(&job.row))
@@ -692,15 +777,40 @@ impl Pegasus {
 impl Vendor for Pegasus {
     /// Every user of the account (paged through `GET /users`), inactive ones included
     /// (`active: false`), `company` from the names of their groups.
-    async fn list_users(&self, ctx: &impl Engine) -> Result<Vec<PlatformUser>, VendorError> {
+    async fn list_users(
+        &self,
+        ctx: &impl Engine,
+        want: &super::Want,
+    ) -> Result<Vec<PlatformUser>, VendorError> {
         let users = client::read_users(ctx, &self.session).await?;
         let groups = client::read_groups(ctx, &self.session, &[]).await?;
-        Ok(users
+        let mut listed: Vec<PlatformUser> = users
             .order
             .iter()
             .filter_map(|id| users.by_id.get(id))
             .filter_map(|u| wire::platform_user(u, &groups.names))
-            .collect())
+            .collect();
+        if want.has(Field::Apps) {
+            // Issue 28: one `GET /apps/pegasus2.0?user=` per user, paced by the `/apps`
+            // limits, only when the roster has an apps column.
+            let gate = AppsGate::of(ctx);
+            for user in &mut listed {
+                let req = Request::get("/apps/pegasus2.0")
+                    .query("user", &user.id)
+                    .limited_by(gate.per_second.clone());
+                gate.wait(ctx).await;
+                let reply = self
+                    .session
+                    .send(ctx, req)
+                    .await
+                    .map_err(|e| VendorError::from_send("GET /apps/pegasus2.0", e))?;
+                let apps = wire::granted_apps(&reply).map_err(|e| {
+                    VendorError::Unavailable(format!("GET /apps/pegasus2.0?user={}: {e}", user.id))
+                })?;
+                user.fields.push((Field::Apps, apps));
+            }
+        }
+        Ok(listed)
     }
 
     async fn probe(&self, ctx: &impl Engine) -> Result<(), VendorError> {
@@ -717,13 +827,7 @@ impl Vendor for Pegasus {
 
     async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
         let existing = self.existing(ctx, &jobs).await?;
-        let gate = AppsGate {
-            per_second: Arc::new(Limiter::new(
-                ctx.target().apps_rate,
-                std::num::NonZeroU32::MIN,
-            )),
-            per_minute: Window::new(ctx.target().apps_per_minute, Duration::from_secs(60)),
-        };
+        let gate = AppsGate::of(ctx);
         // The `/apps` limits pace every row that is granted app access.
         let paces = [
             gate.per_second.pace(),

@@ -563,3 +563,18 @@ mod planning {
         }
     }
 }
+
+#[test]
+fn granted_apps_read_as_the_rosters_apps_cell() {
+    let record = r#"{"id":4891,"app":"pegasus2.0","user":5288,"disabled":false,"staff":{"apps":{"Tracking":true,"reports":true,"alerts":false}}}"#;
+    assert_eq!(
+        wire::granted_apps(&reply(200, record)),
+        Ok("reports|tracking".into())
+    );
+    // None granted: a 404, or a disabled record.
+    assert_eq!(wire::granted_apps(&reply(404, "{}")), Ok(String::new()));
+    let off = r#"{"disabled":true,"staff":{"apps":{"tracking":true}}}"#;
+    assert_eq!(wire::granted_apps(&reply(200, off)), Ok(String::new()));
+    assert!(wire::granted_apps(&reply(200, "<html>")).is_err());
+    assert!(wire::granted_apps(&reply(500, "")).is_err());
+}

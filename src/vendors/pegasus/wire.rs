@@ -173,6 +173,7 @@ pub(super) fn platform_user(
         id: u.id.to_string(),
         fields,
         active: u.active(),
+        aliases: Vec::new(),
     })
 }
 
@@ -486,6 +487,34 @@ pub(super) fn apps_body(row: &Row) -> Value {
         .map(|a| (a.to_ascii_lowercase(), Value::Bool(true)))
         .collect();
     json!({ "staff": { "apps": apps } })
+}
+
+/// The apps a `GET /apps/pegasus2.0?user=` answer grants, as the roster's `apps` cell
+/// writes them (`|`-separated, lower-case, sorted): a 404 grants none, a `disabled` record
+/// none; `Err` for any other answer (issue 28).
+pub(super) fn granted_apps(reply: &Reply) -> Result<String, String> {
+    if reply.status == 404 {
+        return Ok(String::new());
+    }
+    if !reply.ok() {
+        return Err(format!("HTTP {}: {}", reply.status, readable(reply)));
+    }
+    let record: Value = serde_json::from_str(&reply.body).map_err(|e| e.to_string())?;
+    if record.get("disabled").and_then(Value::as_bool) == Some(true) {
+        return Ok(String::new());
+    }
+    let mut apps: Vec<String> = record
+        .pointer("/staff/apps")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, on)| on.as_bool() == Some(true))
+                .map(|(k, _)| k.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    apps.sort();
+    Ok(apps.join("|"))
 }
 
 /// A password the 6.11.1 policy accepts: upper, lower and digit guaranteed, 35 chars.
