@@ -121,6 +121,31 @@ async fn audit_of(
     (classes(&out, target), details)
 }
 
+/// `muster import FILE --mode upsert` with `config` and `journal`, its workbook `out`.
+async fn upsert(world: &World, file: &Path, config: &Path, journal: &Path, out: &str) {
+    world
+        .import(
+            file,
+            config,
+            journal,
+            &world.path(out),
+            &["--mode", "upsert"],
+        )
+        .await
+        .expect("upsert runs");
+}
+
+/// The journal's last run updated all `n` rows (else the first errors are shown).
+fn assert_all_updated(world: &World, journal: &Path, n: usize) {
+    let c = world.last_run_counts(journal);
+    assert_eq!(
+        c.get(&Status::Updated),
+        Some(&n),
+        "{c:?} {:?}",
+        world.last_run_errors(journal, 3)
+    );
+}
+
 #[tokio::test]
 async fn traccar_upsert_makes_exactly_the_missing_links_and_sync_prune_removes_extras() {
     let world = World::start(Options::default()).await;
@@ -155,23 +180,8 @@ async fn traccar_upsert_makes_exactly_the_missing_links_and_sync_prune_removes_e
     let requests = world.stat("traccar", "writes");
 
     // 3. Upsert: exactly the missing links, nothing else; no link twice.
-    world
-        .import(
-            &linked,
-            &config,
-            &journal,
-            &world.path("r2.xlsx"),
-            &["--mode", "upsert"],
-        )
-        .await
-        .expect("upsert runs");
-    let c = world.last_run_counts(&journal);
-    assert_eq!(
-        c.get(&Status::Updated),
-        Some(&USERS),
-        "{c:?} {:?}",
-        world.last_run_errors(&journal, 3)
-    );
+    upsert(&world, &linked, &config, &journal, "r2.xlsx").await;
+    assert_all_updated(&world, &journal, USERS);
     assert_eq!(world.stat("traccar", LINKS_CREATED), 2 * USERS as u64);
     assert_eq!(world.stat("traccar", LINKS_DUPLICATED), 0);
     assert_eq!(world.stat("traccar", "created"), USERS as u64);
@@ -186,16 +196,7 @@ async fn traccar_upsert_makes_exactly_the_missing_links_and_sync_prune_removes_e
 
     // A second upsert: every row `exists`, no write.
     let writes = world.stat("traccar", "writes");
-    world
-        .import(
-            &linked,
-            &config,
-            &journal,
-            &world.path("r3.xlsx"),
-            &["--mode", "upsert"],
-        )
-        .await
-        .expect("upsert runs");
+    upsert(&world, &linked, &config, &journal, "r3.xlsx").await;
     assert_eq!(world.stat("traccar", "writes"), writes);
 
     // 4. Sync --prune with a roster that drops one device of two users: the extra links
@@ -395,23 +396,8 @@ async fn pegasus_upsert_grants_exactly_the_missing_app_access() {
     assert_eq!(writes, 0, "the audit wrote");
 
     let journal = world.path("j.db");
-    world
-        .import(
-            &file,
-            &config,
-            &journal,
-            &world.path("r.xlsx"),
-            &["--mode", "upsert"],
-        )
-        .await
-        .expect("upsert runs");
-    let c = world.last_run_counts(&journal);
-    assert_eq!(
-        c.get(&Status::Updated),
-        Some(&users),
-        "{c:?} {:?}",
-        world.last_run_errors(&journal, 3)
-    );
+    upsert(&world, &file, &config, &journal, "r.xlsx").await;
+    assert_all_updated(&world, &journal, users);
     assert_eq!(world.stat("pegasus", APPS_GRANTED), users as u64);
     assert_eq!(world.stat("pegasus", USERS_WITH_APPS), users as u64);
     assert_eq!(world.stat("pegasus", "created"), 0);
@@ -424,16 +410,7 @@ async fn pegasus_upsert_grants_exactly_the_missing_app_access() {
     assert_eq!(found["Same"], all);
 
     // Again: every row `exists`, no grant.
-    world
-        .import(
-            &file,
-            &config,
-            &journal,
-            &world.path("r2.xlsx"),
-            &["--mode", "upsert"],
-        )
-        .await
-        .expect("upsert runs");
+    upsert(&world, &file, &config, &journal, "r2.xlsx").await;
     assert_eq!(world.stat("pegasus", APPS_GRANTED), users as u64);
 }
 
@@ -479,23 +456,8 @@ async fn motive_upsert_adds_exactly_the_missing_groups() {
     );
 
     let journal = world.path("j.db");
-    world
-        .import(
-            &file,
-            &config,
-            &journal,
-            &world.path("r.xlsx"),
-            &["--mode", "upsert"],
-        )
-        .await
-        .expect("upsert runs");
-    let c = world.last_run_counts(&journal);
-    assert_eq!(
-        c.get(&Status::Updated),
-        Some(&users),
-        "{c:?} {:?}",
-        world.last_run_errors(&journal, 3)
-    );
+    upsert(&world, &file, &config, &journal, "r.xlsx").await;
+    assert_all_updated(&world, &journal, users);
     assert_eq!(world.stat("motive", GROUPS_JOINED), 2 * users as u64);
     assert_eq!(world.stat("motive", UPDATED), users as u64);
     assert_eq!(world.stat("motive", "created"), 0);
@@ -682,16 +644,7 @@ async fn motive_fleet_users_get_their_groups_through_the_custom_role() {
     let (found, _) = audit_of(&world, &file, &config, "a1.xlsx", "motive").await;
     assert_eq!(found["Different"].len(), 2, "{found:?}");
     let journal = world.path("j.db");
-    world
-        .import(
-            &file,
-            &config,
-            &journal,
-            &world.path("r.xlsx"),
-            &["--mode", "upsert"],
-        )
-        .await
-        .expect("upsert runs");
+    upsert(&world, &file, &config, &journal, "r.xlsx").await;
     assert_eq!(
         world.stat("motive", GROUPS_JOINED),
         4,
