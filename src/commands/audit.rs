@@ -89,11 +89,14 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         ),
         ("muster", env!("CARGO_PKG_VERSION").to_string()),
     ];
-    // Issue 28: relationships the roster carries that a platform cannot list.
-    for (target, want) in survey::wants(&per_target) {
-        let fields = want.not_comparable(target.vendor);
-        if !fields.is_empty() {
+    // Issue 28: relationships the roster carries that a platform cannot list, by target.
+    let not_comparable: Vec<(String, Vec<&str>)> = survey::wants(&per_target)
+        .filter_map(|(target, want)| {
+            let fields = want.not_comparable(target.vendor);
             let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+            if names.is_empty() {
+                return None;
+            }
             facts.push((
                 "not comparable on this platform",
                 format!(
@@ -103,8 +106,9 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
                     names.join(", ")
                 ),
             ));
-        }
-    }
+            Some((target.name.clone(), names))
+        })
+        .collect();
     audit_report::write(&args.out, &lines, &facts, &roster.columns)
         .with_context(|| format!("writing {}", args.out.display()))?;
 
@@ -116,11 +120,16 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
         }
         let mut summary = audit_report::json_summary(&lines, Some(&args.out));
         crate::report::add_columns(&mut summary, &roster.columns, &defaults.notes());
+        summary["summary"]["not_comparable"] = not_comparable
+            .iter()
+            .map(|(t, names)| (t.clone(), serde_json::json!(names)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
         serde_json::to_writer(&mut w, &summary)?;
         w.write_all(b"\n")?;
         w.flush()?;
     } else if !args.quiet {
-        crate::say_part!("{}", table(&lines, skipped, &args.out));
+        crate::say_part!("{}", table(&lines, skipped, &not_comparable, &args.out));
     }
     let drift = lines.iter().any(|l| l.class.is_drift());
     if args.fail_on_drift {
@@ -177,7 +186,12 @@ fn notice(
 }
 
 /// The terminal summary: one line per target with its counts per class.
-fn table(lines: &[Line], skipped: usize, out: &Path) -> String {
+fn table(
+    lines: &[Line],
+    skipped: usize,
+    not_comparable: &[(String, Vec<&str>)],
+    out: &Path,
+) -> String {
     let mut s = format!("{:<16}", "target");
     for c in Class::ALL {
         s.push_str(&format!("{:>10}", c.key()));
@@ -193,6 +207,12 @@ fn table(lines: &[Line], skipped: usize, out: &Path) -> String {
     if skipped > 0 {
         s.push_str(&format!(
             "{skipped} rows not audited (invalid or without a target; `muster validate` says why)\n"
+        ));
+    }
+    for (target, names) in not_comparable {
+        s.push_str(&format!(
+            "target {target}: {} not comparable on this platform (it does not list them)\n",
+            names.join(", ")
         ));
     }
     s.push_str(&format!("audit workbook: {}\n", out.display()));

@@ -499,6 +499,41 @@ async fn drtrack_relationships_are_named_not_comparable_in_the_audit_summary() {
         summary.rows().collect::<Vec<_>>()
     );
     assert_eq!(classes(&out, "drtrack")["Same"].len(), 2);
+    // The terminal summary (on stderr) and --json say it too (the real binary).
+    let without_quiet: Vec<String> = args[..args.len() - 1]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let bin = move |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_muster"));
+        c.args(&without_quiet).args(extra);
+        for (k, v) in muster::sandbox::Sandbox::credentials() {
+            c.env(k, v);
+        }
+        c
+    };
+    let said = tokio::task::spawn_blocking(move || {
+        let table = bin(&[]).output().expect("audit runs");
+        let json = bin(&["--json"]).output().expect("audit runs");
+        (
+            String::from_utf8_lossy(&table.stderr).into_owned(),
+            String::from_utf8_lossy(&json.stdout).into_owned(),
+        )
+    });
+    let (table, json) = said.await.unwrap();
+    assert!(
+        table.contains("target drtrack: branch_ids, user_group not comparable on this platform"),
+        "{table}"
+    );
+    let summary: serde_json::Value = json
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v.get("summary").is_some())
+        .expect("a JSON summary");
+    assert_eq!(
+        summary["summary"]["not_comparable"],
+        serde_json::json!({"drtrack": ["branch_ids", "user_group"]})
+    );
     // The extra user (not on the roster) is shown with its name and email.
     let extra = wb.worksheet_range("Extra").expect("Extra sheet");
     let rows: Vec<Vec<String>> = extra
