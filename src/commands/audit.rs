@@ -10,7 +10,7 @@ use anyhow::{Context as _, anyhow};
 
 use crate::audit::Class;
 use crate::cli::AuditArgs;
-use crate::model::{Field, Row};
+use crate::model::{Field, PlatformUser, Row};
 use crate::notify::{self, Notice};
 use crate::plan::survey;
 use crate::report::audit::{self as audit_report, Line};
@@ -57,16 +57,20 @@ pub async fn run(args: AuditArgs, env: &Env) -> anyhow::Result<Exit> {
     let by_index: HashMap<usize, &Row> = rows.iter().map(|r| (r.index, r)).collect();
     let mut lines = Vec::new();
     for (name, s) in &surveys {
+        // Each platform user by (key, id), built once: a tenant may hold 100,000 users.
+        let mut users: HashMap<(&str, &str), &PlatformUser> = HashMap::new();
+        for u in s.users.iter().flatten() {
+            users.entry((u.key.as_str(), u.id.as_str())).or_insert(u);
+        }
         for f in &s.findings {
             let source = f
                 .row
                 .and_then(|i| by_index.get(&i))
                 .map(|r| (r.layout.file.clone(), r.layout.sheet.clone(), r.line));
-            let user = s
-                .users
-                .iter()
-                .flatten()
-                .find(|u| u.key == f.key && Some(&u.id) == f.platform_id.as_ref());
+            let user = f
+                .platform_id
+                .as_deref()
+                .and_then(|id| users.get(&(f.key.as_str(), id)).copied());
             lines.push(Line {
                 target: name.clone(),
                 vendor: s.target.vendor,
