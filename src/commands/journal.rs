@@ -25,17 +25,19 @@ pub fn run(args: JournalArgs, env: &Env) -> anyhow::Result<Exit> {
     let dump = Journal::open_at(&from)?.export()?;
     let copied = Journal::open_at(&to)?.import(&dump)?;
     crate::say!(
-        "copied {} runs, {} rows, {} steps and {} plans from {} to {} (of {} runs, {} rows, {} steps, {} plans; the rest it held already)",
+        "copied {} runs, {} rows, {} steps, {} plans and {} target bindings from {} to {} (of {} runs, {} rows, {} steps, {} plans, {} bindings; the rest it held already)",
         copied.runs,
         copied.rows,
         copied.steps,
         copied.plans,
+        copied.scopes,
         from.shown(),
         to.shown(),
         dump.runs.len(),
         dump.rows.len(),
         dump.steps.len(),
-        dump.plans.len()
+        dump.plans.len(),
+        dump.scopes.len()
     );
     Ok(Exit::Success)
 }

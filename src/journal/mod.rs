@@ -523,6 +523,8 @@ pub struct Copied {
     pub rows: u64,
     pub steps: u64,
     pub plans: u64,
+    /// Target names bound to a platform's identity (issue 25).
+    pub scopes: u64,
 }
 
 /// A run's summary from its stored text (both stores keep runs as JSON).
@@ -764,6 +766,27 @@ mod tests {
                 .as_deref(),
             Some("7")
         );
+    }
+
+    #[test]
+    fn a_copy_carries_and_counts_the_names_bindings_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Journal::open(&dir.path().join("a.db")).unwrap();
+        from.done("r1", "fleet", "a@x", "user", Some("1000"))
+            .unwrap();
+        from.bind("fleet", "traccar https://a.test/api as boss")
+            .unwrap();
+        let to = Journal::open(&dir.path().join("b.db")).unwrap();
+        let dump = from.export().unwrap();
+        assert_eq!(dump.scopes.len(), 1);
+        let copied = to.import(&dump).unwrap();
+        assert_eq!((copied.steps, copied.scopes), (1, 1));
+        assert_eq!(
+            to.binding("fleet").unwrap().as_deref(),
+            Some("traccar https://a.test/api as boss")
+        );
+        let again = to.import(&dump).unwrap();
+        assert_eq!((again.steps, again.scopes), (0, 0), "held already");
     }
 
     #[test]

@@ -758,12 +758,13 @@ impl Pg {
             }
             // A name this journal binds already keeps its binding.
             for (name, scope, seen) in &dump.scopes {
-                tx.execute(
-                    "INSERT INTO muster_scopes (name, scope, seen) VALUES ($1, $2, $3)
-                     ON CONFLICT (name) DO NOTHING",
-                    &[name, scope, seen],
-                )
-                .map_err(db)?;
+                copied.scopes += tx
+                    .execute(
+                        "INSERT INTO muster_scopes (name, scope, seen) VALUES ($1, $2, $3)
+                         ON CONFLICT (name) DO NOTHING",
+                        &[name, scope, seen],
+                    )
+                    .map_err(db)?;
             }
             tx.commit().map_err(db)?;
             Ok(copied)

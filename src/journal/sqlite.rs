@@ -720,10 +720,10 @@ impl Sqlite {
         }
         // A name this journal binds already keeps its binding.
         for (name, scope, seen) in &dump.scopes {
-            tx.execute(
+            copied.scopes += tx.execute(
                 "INSERT OR IGNORE INTO scopes (name, scope, seen) VALUES (?1, ?2, ?3)",
                 params![name, scope, seen],
-            )?;
+            )? as u64;
         }
         tx.commit()?;
         Ok(copied)
