@@ -842,13 +842,24 @@ fn check_fence(conn: &Connection, fence: Option<&Fence>, target: &str) -> Result
     }
 }
 
-/// Applies one caller's writes inside an open transaction.
-fn apply(tx: &Transaction<'_>, p: &Pending, now: &str, fence: Option<&Fence>) -> Result<(), Error> {
-    if p.writes
-        .iter()
-        .any(|w| matches!(w, StepWrite::Intent { .. }))
+/// Applies one caller's writes inside an open transaction. `fenced`: the targets whose
+/// lease this transaction has already checked. One check a target is enough: the
+/// transaction reads one snapshot, and its commit fails should another run have changed
+/// a lease since that read (SQLite refuses a write from a stale snapshot).
+fn apply<'p>(
+    tx: &Transaction<'_>,
+    p: &'p Pending,
+    now: &str,
+    fence: Option<&Fence>,
+    fenced: &mut Vec<&'p str>,
+) -> Result<(), Error> {
+    if !fenced.contains(&p.target.as_str())
+        && p.writes
+            .iter()
+            .any(|w| matches!(w, StepWrite::Intent { .. }))
     {
         check_fence(tx, fence, &p.target)?;
+        fenced.push(&p.target);
     }
     for w in &p.writes {
         match w {
@@ -895,7 +906,10 @@ fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>, fence: &Mutex<Option<Fe
         let fence = fence.as_ref();
         let mut conn = lock(conn);
         let together = conn.transaction().map_err(Error::from).and_then(|tx| {
-            batch.iter().try_for_each(|p| apply(&tx, p, &now, fence))?;
+            let mut fenced = Vec::new();
+            batch
+                .iter()
+                .try_for_each(|p| apply(&tx, p, &now, fence, &mut fenced))?;
             tx.commit().map_err(Error::from)
         });
         match together {
@@ -910,7 +924,7 @@ fn drain(conn: &Mutex<Connection>, group: &Mutex<Group>, fence: &Mutex<Option<Fe
             Err(_) => {
                 for p in batch {
                     let alone = conn.transaction().map_err(Error::from).and_then(|tx| {
-                        apply(&tx, &p, &now, fence)?;
+                        apply(&tx, &p, &now, fence, &mut Vec::new())?;
                         tx.commit().map_err(Error::from)
                     });
                     let _ = p.reply.send(alone);

@@ -292,7 +292,9 @@ impl Engine for Ctx {
         futures_util::stream::iter(items)
             .for_each_concurrent(self.target.concurrency, |item| {
                 let go = !self.halted();
-                let fut = go.then(|| f(item));
+                // Boxed where it is made: a row's future is kilobytes (a connector's steps
+                // nest the engine's), and the stream moves what it holds several times.
+                let fut = go.then(|| Box::pin(f(item)));
                 async move {
                     if let Some(fut) = fut {
                         fut.await
