@@ -7,6 +7,7 @@
 mod batch;
 mod kept;
 pub mod record;
+mod row;
 pub mod scope;
 pub mod secrets;
 mod step;
@@ -354,6 +355,15 @@ impl Engine for Ctx {
 
     async fn batch<B: Batch>(&self, batch: &B, ops: Vec<B::Op>) {
         self.run_batch(batch, ops).await
+    }
+
+    async fn rows<R: vendors::protocol::Rows>(
+        &self,
+        rows: &R,
+        existing: &R::Existing,
+        jobs: Vec<Job>,
+    ) {
+        self.run_rows(rows, existing, jobs).await
     }
 }
 

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use crate::config::Target;
 use crate::http::{Http, Reply, Request, SendError};
-use crate::model::{LedgerStep, Mode, Outcome, Status};
+use crate::model::{LedgerStep, Mode, Outcome, SideId, Status};
 use crate::secret::Secret;
 
-use super::VendorError;
+use super::{Job, VendorError};
 
 /// A row-level stop: the target halted (the engine marks the row `not_attempted`), or the
 /// journal failed (continuing would risk creating twice).
@@ -72,6 +72,18 @@ pub struct Step<'a> {
     pub also_done: &'a [(&'a str, Option<&'a str>)],
     /// What the step makes (`user`, `group`), for messages.
     pub noun: &'a str,
+}
+
+impl<'a> Step<'a> {
+    /// Step `name` of the row (or shared thing) journaled under `key`, alone in its commit.
+    pub fn of(key: &'a str, name: &'a str) -> Step<'a> {
+        Step {
+            key,
+            name,
+            also_done: &[],
+            noun: "user",
+        }
+    }
 }
 
 /// A create for the engine to carry out.
@@ -229,6 +241,14 @@ pub trait Engine: Sync {
     /// [`Batch`]. Every operation ends in `Batch::succeed` or `Batch::fail`, unless the
     /// target halts first.
     fn batch<B: Batch>(&self, batch: &B, ops: Vec<B::Op>) -> impl Future<Output = ()> + Send;
+    /// Carries out every row of `jobs` as `rows` plans it ([`Rows`]), with the target's
+    /// concurrency, recording each row's outcome.
+    fn rows<R: Rows>(
+        &self,
+        rows: &R,
+        existing: &R::Existing,
+        jobs: Vec<Job>,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// What one send of a batch came to, as its connector reads the reply.
@@ -301,4 +321,150 @@ pub trait Batch: Sync {
     fn succeeded(&self, op: Self::Op, status: Status, id: Option<String>) -> (usize, Outcome);
     /// The row index and outcome of an operation that failed.
     fn failed(&self, op: Self::Op, why: BatchFailure<'_, Self::Seen>) -> (usize, Outcome);
+}
+
+/// A row as its connector planned it from what exists (the listing, the ledger, the row):
+/// data, which the engine carries out ([`Engine::rows`]). Planning sends nothing.
+#[derive(Debug)]
+pub struct RowPlan<W> {
+    /// The row so far: its outcome when nothing is to be sent, its user id when known.
+    pub out: Outcome,
+    /// Steps an interrupted run left without an outcome, settled before anything is sent
+    /// from what the listing shows ([`Engine::settle_listed`]): the step, and the id it took
+    /// effect with (`None`: it never did).
+    pub settle: Vec<(String, Option<String>)>,
+    /// The write of the user itself.
+    pub user: UserStep,
+    /// What follows once the user is there.
+    pub then: Then<W>,
+}
+
+impl<W> RowPlan<W> {
+    /// A row with nothing to send: `out` is its outcome.
+    pub fn done(out: Outcome) -> RowPlan<W> {
+        RowPlan {
+            out,
+            settle: Vec::new(),
+            user: UserStep::Nothing,
+            then: Then::Nothing,
+        }
+    }
+}
+
+/// The write of a row's user.
+#[derive(Debug)]
+pub enum UserStep {
+    /// Nothing to write: the user is there (its id in the plan's outcome), or the row
+    /// ends here.
+    Nothing,
+    /// Made exactly once through the engine's create (step `user`). `generated`: the
+    /// password muster made for it, kept before the request is sent. `complete`: nothing
+    /// follows, so the row is complete in the same commit.
+    Create {
+        request: Request,
+        generated: Option<Secret>,
+        complete: bool,
+    },
+    /// A repeatable write of the listed user (update, delete, deactivation), journaled as
+    /// step `name` done with `id`; `done` is the row's status once it takes effect.
+    Write {
+        name: String,
+        request: Request,
+        keep: KeepIntent,
+        id: String,
+        done: Status,
+    },
+}
+
+/// What follows a row's user: the relationships the row wants (`W`, the connector's:
+/// Traccar's device ids).
+#[derive(Debug)]
+pub enum Then<W> {
+    Nothing,
+    /// A user made now (it has no relationships yet): each wanted one is made without a
+    /// read ([`Rows::make`]), then the row is complete.
+    Make(W),
+    /// A user already there: what it is linked to is read first and brought in line with
+    /// the row ([`Rows::align`]). `finish`: muster made the user and its row is unfinished,
+    /// so the row is complete once every step is done.
+    Align {
+        wanted: W,
+        finish: bool,
+    },
+}
+
+/// A step that needs the row's user (a device link, app access): a repeatable write.
+#[derive(Debug)]
+pub struct Dependent {
+    /// The ledger step (`link:7`).
+    pub name: String,
+    pub request: Request,
+    pub keep: KeepIntent,
+    /// The id journaled with the step done.
+    pub id: String,
+    /// What the row's outcome records once it is done (`None`: nothing, as for an unlink).
+    pub side: Option<SideId>,
+    /// How a message names it (`device 7`).
+    pub what: String,
+}
+
+/// What [`Rows::align`] found: the user's relationships read, and the steps that bring
+/// them in line with the row.
+#[derive(Debug, Default)]
+pub struct Aligned {
+    /// Steps an interrupted run left unanswered, settled from the read (as
+    /// [`RowPlan::settle`]).
+    pub settle: Vec<(String, Option<String>)>,
+    /// What the user already has of what the row wants, for its outcome.
+    pub kept: Vec<SideId>,
+    /// The writes still to send.
+    pub steps: Vec<Dependent>,
+}
+
+/// A platform whose rows are made one at a time, in steps (Traccar: the user, then one
+/// request per device link), as its connector describes it; the engine carries every row
+/// out ([`Engine::rows`]): it settles, sends, journals and words the row's outcome, as
+/// [`Batch`] does for a platform that takes rows in batches.
+pub trait Rows: Sync {
+    /// What the connector read of the platform before the rows (its listing).
+    type Existing: Sync;
+    /// What a row wants of its user's relationships (Traccar: device ids).
+    type Wanted: Send + Sync;
+    /// What a row's relationships are, in a message: "user 7 created, but {WHAT} failed".
+    const WHAT: &'static str;
+    /// What a re-run does about them, in the same message.
+    const RERUN: &'static str;
+
+    /// Plans `job` from `existing` and from what `engine` knows (its ledger, mode, dry
+    /// run). Pure: sends nothing.
+    fn plan(
+        &self,
+        engine: &impl Engine,
+        existing: &Self::Existing,
+        job: &Job,
+    ) -> RowPlan<Self::Wanted>;
+    /// How a create's reply reads.
+    fn classify(&self, job: &Job, reply: &Reply) -> Verdict;
+    /// Looks the row's user up by its identity, to settle an unknown outcome: what it
+    /// found and the attempts it took.
+    fn lookup(
+        &self,
+        engine: &impl Engine,
+        job: &Job,
+    ) -> impl Future<Output = Result<(Lookup, u32), RowError>> + Send;
+    /// Why the platform refused a write, for the row's message.
+    fn reason(&self, job: &Job, reply: &Reply) -> String;
+    /// The steps that give user `user_id`, made just now, what the row wants.
+    fn make(&self, job: &Job, user_id: &str, wanted: &Self::Wanted) -> Vec<Dependent>;
+    /// Reads what user `user_id` has now and plans what brings it in line with `wanted`
+    /// (attempts counted in `out`). `Ok(Err)`: why the read failed.
+    fn align(
+        &self,
+        engine: &impl Engine,
+        existing: &Self::Existing,
+        job: &Job,
+        user_id: &str,
+        wanted: &Self::Wanted,
+        out: &mut Outcome,
+    ) -> impl Future<Output = Result<Result<Aligned, String>, RowError>> + Send;
 }

@@ -179,6 +179,9 @@ impl Engine for Planner {
     async fn batch<B: Batch>(&self, _: &B, _: Vec<B::Op>) {
         panic!("{NO_SENDING}")
     }
+    async fn rows<R: super::protocol::Rows>(&self, _: &R, _: &R::Existing, _: Vec<super::Job>) {
+        panic!("{NO_SENDING}")
+    }
 }
 
 /// A rule test: the row's cells and the messages expected, in order.

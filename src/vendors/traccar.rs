@@ -37,12 +37,13 @@ use crate::model::{Mode, StepState};
 use crate::secret::Secret;
 use crate::vendors::protocol::Engine;
 
-use super::common::{fail_send, send, settle, written};
+use super::common::send;
 use super::listing::{self, Streamed, lenient};
-use super::protocol::RowError;
-use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
+use super::protocol::{
+    Aligned, Dependent, KeepIntent, Lookup, RowError, RowPlan, Rows, Then, UserStep, Verdict,
+};
 use super::standing::{Next, next};
-use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError, generate_password};
+use super::{Job, STEP_USER, Vendor, VendorError, generate_password};
 
 /// A user as Traccar lists it (only what muster reads).
 #[derive(Debug, Clone, Deserialize)]
@@ -112,7 +113,7 @@ pub struct Traccar {
 }
 
 /// What exists on the platform, read once per target.
-struct Existing {
+pub struct Existing {
     /// By trimmed lower-case email.
     users: HashMap<String, Known>,
     devices_by_unique_id: HashMap<String, i64>,
@@ -181,20 +182,95 @@ impl Traccar {
         Ok(existing)
     }
 
-    async fn run_job(&self, ctx: &impl Engine, existing: &Existing, job: Job) {
-        settle(
-            ctx,
-            job.index,
-            self.plan_and_do(ctx, existing, &job).await.map(Some),
-        );
+    /// A user left as it is: `exists`, with the device links muster made for it.
+    fn exists(&self, ctx: &impl Engine, key: &str, device_ids: &[i64], out: &mut Outcome) {
+        out.status = Status::Exists;
+        for d in device_ids {
+            if ctx.ledger(key, &format!("link:{d}")).is_some() {
+                out.other_ids.push(side("devices", d));
+            }
+        }
     }
 
-    async fn plan_and_do(
+    /// The update of a listed user whose fields differ from the row: Traccar's
+    /// `PUT /users/{id}` replaces the whole user, so the listed object goes back with the
+    /// row's fields set (never a password: the platform keeps the one it has). Nothing
+    /// differs → `exists`, nothing to write. `raw` is the user's JSON text as listed.
+    fn update(
         &self,
         ctx: &impl Engine,
-        existing: &Existing,
         job: &Job,
-    ) -> Result<Outcome, RowError> {
+        id: &str,
+        raw: &str,
+        out: &mut Outcome,
+    ) -> UserStep {
+        out.status = Status::Exists;
+        // Read back from its text only now, for the one user being updated.
+        let (Ok(Some(user)), Ok(listed)) = (
+            listing::item::<Listed>(raw.as_bytes()),
+            serde_json::from_str::<Map<String, Value>>(raw),
+        ) else {
+            out.status = Status::Failed;
+            out.error = Some(format!("user {id} as listed is not a JSON object"));
+            return UserStep::Nothing;
+        };
+        let differs = platform_user(&user).is_some_and(|user| {
+            !audit::differences(VendorKind::Traccar, &job.row, &user).is_empty()
+        });
+        if !differs {
+            return UserStep::Nothing;
+        }
+        if ctx.dry_run() {
+            out.status = Status::Planned;
+            return UserStep::Nothing;
+        }
+        let mut body = listed;
+        body.remove("password");
+        for (k, v) in fields_body(job) {
+            body.insert(k, v);
+        }
+        // Without an answer the intent stays; a PUT of the same object is harmless to repeat.
+        UserStep::Write {
+            name: "update".into(),
+            request: Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
+                .json(Value::Object(body)),
+            keep: KeepIntent::Always,
+            id: id.to_string(),
+            done: Status::Updated,
+        }
+    }
+}
+
+/// One link of a user to device `d`, made (`POST /permissions`, step `link:{d}`) or
+/// removed (`DELETE /permissions`, step `unlink:{d}`): its own journaled step (issue 28).
+fn permission(user_id: &str, d: i64, link: Link) -> Dependent {
+    let uid: i64 = user_id.parse().unwrap_or_default();
+    // Owner first: {"userId", "deviceId"} — serde_json keeps insertion order.
+    let mut body = Map::new();
+    body.insert("userId".into(), json!(uid));
+    body.insert("deviceId".into(), json!(d));
+    let (method, name) = match link {
+        Link::Make => (Method::POST, format!("link:{d}")),
+        Link::Remove => (Method::DELETE, format!("unlink:{d}")),
+    };
+    Dependent {
+        name,
+        request: Request::new(method, "/permissions", Kind::Idempotent).json(Value::Object(body)),
+        keep: KeepIntent::Always,
+        id: d.to_string(),
+        side: (link == Link::Make).then(|| side("devices", &d)),
+        what: format!("device {d}"),
+    }
+}
+
+impl Rows for Traccar {
+    type Existing = Existing;
+    /// The ids of the devices the row names.
+    type Wanted = Vec<i64>;
+    const WHAT: &'static str = "linking";
+    const RERUN: &'static str = "a re-run makes only the missing links";
+
+    fn plan(&self, ctx: &impl Engine, existing: &Existing, job: &Job) -> RowPlan<Vec<i64>> {
         let row = &job.row;
         // Devices first: an unknown device makes the row invalid before anything is made.
         let mut device_ids = Vec::new();
@@ -223,7 +299,7 @@ impl Traccar {
             }
         }
         if !problems.is_empty() {
-            return Ok(Outcome::invalid(job.action, &problems));
+            return RowPlan::done(Outcome::invalid(job.action, &problems));
         }
 
         let mut out = Outcome::new(Status::Planned, job.action);
@@ -238,199 +314,142 @@ impl Traccar {
                     "no user with email {key} on target {}",
                     ctx.target().name
                 ));
-                return Ok(out);
+                return RowPlan::done(out);
             };
             out.user_id = Some(id.clone());
             if ctx.dry_run() {
-                return Ok(out);
+                return RowPlan::done(out);
             }
             // The platform id is never reused, so a re-run re-sends only against this user.
-            let name = format!("delete:{id}");
-            let wrote = ctx
-                .write(
-                    step(key, &name),
-                    Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
-                    KeepIntent::Always,
-                    |req| ctx.http().send(req),
-                    |_| id.clone(),
-                    &mut out,
-                )
-                .await?;
-            return Ok(match wrote {
-                Wrote::Done(_) => {
-                    out.status = Status::Deleted;
-                    out
-                }
-                Wrote::Refused(r) => fail(out, &r),
-                Wrote::Failed(e) => fail_send(out, e),
-            });
+            return RowPlan {
+                user: UserStep::Write {
+                    name: format!("delete:{id}"),
+                    request: Request::new(Method::DELETE, format!("/users/{id}"), Kind::Idempotent),
+                    keep: KeepIntent::Always,
+                    id,
+                    done: Status::Deleted,
+                },
+                ..RowPlan::done(out)
+            };
         }
 
         // Who the user is: made by muster before (ledger, checked against the listing), or
         // already on the platform.
         let standing = ctx.standing(key, on_platform.as_deref());
-        if standing.unsettled {
-            ctx.settle_listed(step(key, STEP_USER), standing.user_id.as_deref())
-                .await?;
-        }
+        let settle = if standing.unsettled {
+            vec![(STEP_USER.to_string(), standing.user_id.clone())]
+        } else {
+            Vec::new()
+        };
         // The links the ledger records are said only of a user whose record still holds.
         let recorded_links: &[i64] = if standing.forgotten { &[] } else { &device_ids };
-        let user_id = match next(job.action, ctx.mode(), &standing) {
+        let (user, then) = match next(job.action, ctx.mode(), &standing) {
             Next::NoUser => {
                 out.status = Status::Failed;
                 out.error = Some(format!(
                     "no user with email {key} on target {} to update",
                     ctx.target().name
                 ));
-                return Ok(out);
+                (UserStep::Nothing, Then::Nothing)
             }
             Next::Update(id) => {
                 out.user_id = Some(id.clone());
                 // Listed: a user muster did not make, or one it made and finished, is listed.
                 // Its JSON text is kept when the run may update (`existing`'s `keep_raw`).
-                let out = match listed.and_then(|u| u.raw.as_deref()) {
-                    Some(raw) => self.update(ctx, job, &id, raw, out).await?,
-                    None => self.exists(ctx, key, recorded_links, out),
+                let user = match listed.and_then(|u| u.raw.as_deref()) {
+                    Some(raw) => self.update(ctx, job, &id, raw, &mut out),
+                    None => {
+                        self.exists(ctx, key, recorded_links, &mut out);
+                        UserStep::Nothing
+                    }
                 };
                 // Issue 28: a row naming devices also brings the user's links in line (a
                 // blank cell says nothing, as the audit reads it).
-                if row.get(Field::Devices).is_none() || out.status == Status::Failed {
-                    return Ok(out);
-                }
-                return self.relink(ctx, existing, key, &id, &device_ids, out).await;
+                let then = if row.get(Field::Devices).is_none() || out.status == Status::Failed {
+                    Then::Nothing
+                } else {
+                    Then::Align {
+                        wanted: device_ids,
+                        finish: false,
+                    }
+                };
+                (user, then)
             }
             Next::Exists(id) => {
                 out.user_id = Some(id);
-                return Ok(self.exists(ctx, key, recorded_links, out));
+                self.exists(ctx, key, recorded_links, &mut out);
+                (UserStep::Nothing, Then::Nothing)
             }
             Next::Finish(id) => {
-                out.user_id = Some(id.clone());
+                out.user_id = Some(id);
                 if ctx.dry_run() {
                     out.status = Status::Partial;
-                    return Ok(out);
+                    (UserStep::Nothing, Then::Nothing)
+                } else {
+                    // A user muster made whose links are not all made: a link whose answer
+                    // was lost may have taken effect, so its links are read before any is
+                    // made again.
+                    let then = Then::Align {
+                        wanted: device_ids,
+                        finish: true,
+                    };
+                    (UserStep::Nothing, then)
                 }
-                Some(id)
             }
-            Next::Create if ctx.dry_run() => return Ok(out),
-            Next::Create => None,
+            Next::Create if ctx.dry_run() => (UserStep::Nothing, Then::Nothing),
+            Next::Create => {
+                let (body, generated) = create_body(job);
+                // A user without devices is complete once made: both steps in one commit.
+                let user = UserStep::Create {
+                    request: Request::new(Method::POST, "/users", Kind::Create).json(body),
+                    generated,
+                    complete: device_ids.is_empty(),
+                };
+                (user, Then::Make(device_ids))
+            }
         };
-        if let Some(id) = user_id {
-            // A user muster made whose links are not all made: a link whose answer was lost
-            // may have taken effect, so the user's links are read before any is made again.
-            let mut out = self
-                .relink(ctx, existing, key, &id, &device_ids, out)
-                .await?;
-            if out.status == Status::Failed || out.status == Status::Partial {
-                out.status = Status::Partial;
-                out.error = Some(format!(
-                    "user {id} created, but linking failed: {}; a re-run makes only the missing links",
-                    out.error.as_deref().unwrap_or("")
-                ));
-                return Ok(out);
-            }
-            ctx.done_with(step(key, STEP_COMPLETE), &id).await?;
-            out.status = Status::Created;
-            return Ok(out);
+        RowPlan {
+            out,
+            settle,
+            user,
+            then,
         }
-
-        // A user without devices is complete once made: both steps go in one commit.
-        let complete_with_user = device_ids.is_empty();
-        let Some(user_id) = self.create(ctx, job, &mut out, complete_with_user).await? else {
-            return Ok(out); // failed, with the reason in `out`
-        };
-        out.user_id = Some(user_id.clone());
-
-        // Links of a user just made: it has none yet, so each is made without a read.
-        let mut link_errors = Vec::new();
-        for d in &device_ids {
-            if let Err(e) = self
-                .permission(ctx, key, &user_id, *d, Link::Make, &mut out)
-                .await?
-            {
-                link_errors.push(e);
-            }
-        }
-        if link_errors.is_empty() {
-            if !complete_with_user {
-                ctx.done_with(step(key, STEP_COMPLETE), &user_id).await?;
-            }
-            out.status = Status::Created;
-        } else {
-            out.status = Status::Partial;
-            out.error = Some(format!(
-                "user {user_id} created, but linking failed: {}; a re-run makes only the missing links",
-                link_errors.join("; ")
-            ));
-        }
-        Ok(out)
     }
 
-    /// One link of user `user_id` to device `d`, made (`POST /permissions`, step
-    /// `link:{d}`) or removed (`DELETE /permissions`, step `unlink:{d}`): its own journaled
-    /// step (issue 28). `Err`: why it failed, for the row's message.
-    async fn permission(
-        &self,
-        ctx: &impl Engine,
-        key: &str,
-        user_id: &str,
-        d: i64,
-        link: Link,
-        out: &mut Outcome,
-    ) -> Result<Result<(), String>, RowError> {
-        let uid: i64 = user_id.parse().unwrap_or_default();
-        // Owner first: {"userId", "deviceId"} — serde_json keeps insertion order.
-        let mut body = Map::new();
-        body.insert("userId".into(), json!(uid));
-        body.insert("deviceId".into(), json!(d));
-        let (method, name) = match link {
-            Link::Make => (Method::POST, format!("link:{d}")),
-            Link::Remove => (Method::DELETE, format!("unlink:{d}")),
-        };
-        let req = Request::new(method, "/permissions", Kind::Idempotent).json(Value::Object(body));
-        let wrote = ctx
-            .write(
-                step(key, &name),
-                req,
-                KeepIntent::Always,
-                |req| ctx.http().send(req),
-                |_| d.to_string(),
-                out,
-            )
-            .await?;
-        Ok(match wrote {
-            Wrote::Done(_) => {
-                if link == Link::Make {
-                    out.other_ids.push(side("devices", &d));
-                }
-                Ok(())
-            }
-            Wrote::Refused(r) => {
-                out.http_status = Some(r.status);
-                Err(format!("device {d}: {}", readable(&r)))
-            }
-            Wrote::Failed(e) => {
-                out.http_status = e.status().or(out.http_status);
-                Err(format!("device {d}: {e}"))
-            }
-        })
+    fn classify(&self, _: &Job, reply: &Reply) -> Verdict {
+        classify_create(reply)
     }
 
-    /// Brings a listed user's device links in line with the row (issue 28): reads them
-    /// (`GET /devices?userId=`), settles the link steps an interrupted run left from what
-    /// the read shows, makes each missing link and, on `--mode sync --prune`, removes each
-    /// link the row lacks; each its own journaled step, so a re-run makes and removes
-    /// nothing twice. `out` is the row so far (`exists` or `updated`).
-    async fn relink(
+    async fn lookup(&self, ctx: &impl Engine, job: &Job) -> Result<(Lookup, u32), RowError> {
+        lookup(ctx, &job.key).await
+    }
+
+    fn reason(&self, _: &Job, reply: &Reply) -> String {
+        readable(reply)
+    }
+
+    fn make(&self, _: &Job, user_id: &str, wanted: &Vec<i64>) -> Vec<Dependent> {
+        wanted
+            .iter()
+            .map(|d| permission(user_id, *d, Link::Make))
+            .collect()
+    }
+
+    /// Reads the user's device links (`GET /devices?userId=`); the link steps an
+    /// interrupted run left are settled from that read; each missing link is made and, on
+    /// `--mode sync --prune`, each link the row lacks is removed (issue 28).
+    async fn align(
         &self,
         ctx: &impl Engine,
         existing: &Existing,
-        key: &str,
+        job: &Job,
         user_id: &str,
-        wanted: &[i64],
-        mut out: Outcome,
-    ) -> Result<Outcome, RowError> {
+        wanted: &Vec<i64>,
+        out: &mut Outcome,
+    ) -> Result<Result<Aligned, String>, RowError> {
+        let key = job.key.as_str();
         let req = Request::get("/devices").query("userId", user_id);
-        let read = match send(ctx, req, &mut out).await? {
+        let read = match send(ctx, req, out).await? {
             Ok(r) if r.ok() => serde_json::from_str::<Vec<Device>>(&r.body)
                 .map(|ds| ds.into_iter().map(|d| d.id).collect::<Vec<i64>>())
                 .map_err(|e| format!("GET /devices?userId={user_id}: {e}")),
@@ -439,12 +458,9 @@ impl Traccar {
         };
         let linked = match read {
             Ok(linked) => linked,
-            Err(e) => {
-                out.status = Status::Failed;
-                out.error = Some(format!("cannot read the user's device links: {e}"));
-                return Ok(out);
-            }
+            Err(e) => return Ok(Err(format!("device links: {e}"))),
         };
+        let mut aligned = Aligned::default();
         // What an interrupted run left unanswered is settled from the read.
         for d in existing.device_ids() {
             let on = linked.contains(&d);
@@ -453,201 +469,25 @@ impl Traccar {
                     .ledger(key, &name)
                     .is_some_and(|s| s.state == StepState::Intent)
                 {
-                    let id = d.to_string();
-                    ctx.settle_listed(step(key, &name), took.then_some(id.as_str()))
-                        .await?;
+                    aligned.settle.push((name, took.then(|| d.to_string())));
                 }
             }
         }
-        let missing: Vec<i64> = wanted
-            .iter()
-            .filter(|d| !linked.contains(d))
-            .copied()
-            .collect();
-        // A blank devices cell (nothing wanted) removes nothing: the audit does not compare it.
-        let extra: Vec<i64> = if ctx.mode() == Mode::Sync && ctx.prune() && !wanted.is_empty() {
-            linked
-                .iter()
-                .filter(|d| !wanted.contains(d))
-                .copied()
-                .collect()
-        } else {
-            Vec::new()
-        };
         for d in wanted.iter().filter(|d| linked.contains(d)) {
-            out.other_ids.push(side("devices", d));
+            aligned.kept.push(side("devices", d));
         }
-        if missing.is_empty() && extra.is_empty() {
-            return Ok(out);
+        let missing = wanted.iter().filter(|d| !linked.contains(d));
+        aligned
+            .steps
+            .extend(missing.map(|d| permission(user_id, *d, Link::Make)));
+        // A blank devices cell (nothing wanted) removes nothing: the audit does not compare it.
+        if ctx.mode() == Mode::Sync && ctx.prune() && !wanted.is_empty() {
+            let extra = linked.iter().filter(|d| !wanted.contains(d));
+            aligned
+                .steps
+                .extend(extra.map(|d| permission(user_id, *d, Link::Remove)));
         }
-        if ctx.dry_run() {
-            out.status = Status::Planned;
-            return Ok(out);
-        }
-        let mut errors = Vec::new();
-        let mut changed = out.status == Status::Updated;
-        let links = missing
-            .iter()
-            .map(|d| (*d, Link::Make))
-            .chain(extra.iter().map(|d| (*d, Link::Remove)));
-        for (d, link) in links {
-            match self
-                .permission(ctx, key, user_id, d, link, &mut out)
-                .await?
-            {
-                Ok(()) => changed = true,
-                Err(e) => errors.push(e),
-            }
-        }
-        out.status = match (errors.is_empty(), changed) {
-            (true, _) => Status::Updated,
-            (false, true) => Status::Partial,
-            (false, false) => Status::Failed,
-        };
-        if !errors.is_empty() {
-            out.error = Some(format!("linking failed: {}", errors.join("; ")));
-        }
-        Ok(out)
-    }
-
-    /// A user left as it is: `exists`, with the device links muster made for it.
-    fn exists(
-        &self,
-        ctx: &impl Engine,
-        key: &str,
-        device_ids: &[i64],
-        mut out: Outcome,
-    ) -> Outcome {
-        out.status = Status::Exists;
-        for d in device_ids {
-            if ctx.ledger(key, &format!("link:{d}")).is_some() {
-                out.other_ids.push(side("devices", d));
-            }
-        }
-        out
-    }
-
-    /// Updates a listed user whose fields differ from the row: Traccar's `PUT /users/{id}`
-    /// replaces the whole user, so the listed object goes back with the row's fields set
-    /// (never a password: the platform keeps the one it has). Nothing differs → `exists`.
-    /// `raw` is the user's JSON text as listed.
-    async fn update(
-        &self,
-        ctx: &impl Engine,
-        job: &Job,
-        id: &str,
-        raw: &str,
-        mut out: Outcome,
-    ) -> Result<Outcome, RowError> {
-        out.status = Status::Exists;
-        // Read back from its text only now, for the one user being updated.
-        let (Ok(Some(user)), Ok(listed)) = (
-            listing::item::<Listed>(raw.as_bytes()),
-            serde_json::from_str::<Map<String, Value>>(raw),
-        ) else {
-            out.status = Status::Failed;
-            out.error = Some(format!("user {id} as listed is not a JSON object"));
-            return Ok(out);
-        };
-        let listed = &listed;
-        let differs = platform_user(&user).is_some_and(|user| {
-            !audit::differences(VendorKind::Traccar, &job.row, &user).is_empty()
-        });
-        if !differs {
-            return Ok(out);
-        }
-        if ctx.dry_run() {
-            out.status = Status::Planned;
-            return Ok(out);
-        }
-        let mut body = listed.clone();
-        body.remove("password");
-        for (k, v) in fields_body(job) {
-            body.insert(k, v);
-        }
-        let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
-            .json(Value::Object(body));
-        // Without an answer the intent stays; a PUT of the same object is harmless to repeat.
-        let wrote = ctx
-            .write(
-                step(&job.key, "update"),
-                req,
-                KeepIntent::Always,
-                |req| ctx.http().send(req),
-                |_| id.to_string(),
-                &mut out,
-            )
-            .await?;
-        Ok(written(out, wrote, Status::Updated, readable))
-    }
-
-    /// Creates the user through the engine's create (an unknown outcome is looked up by
-    /// email before anything is sent again). `Ok(None)`: the create failed and `out` says
-    /// why. `complete`: the row has nothing else to do, so its `complete` step is
-    /// committed with the user's.
-    async fn create(
-        &self,
-        ctx: &impl Engine,
-        job: &Job,
-        out: &mut Outcome,
-        complete: bool,
-    ) -> Result<Option<String>, RowError> {
-        let key = job.key.as_str();
-        let (body, generated) = create_body(job);
-        if let Some(pw) = &generated {
-            if !ctx.keep_generated_password(key, pw)? {
-                ctx.log(
-                    tracing::Level::DEBUG,
-                    &format!(
-                        "row {}: generated password not kept: no --secrets-out",
-                        job.index
-                    ),
-                );
-            }
-        }
-        let also: &[(&str, Option<&str>)] = if complete {
-            &[(STEP_COMPLETE, None)]
-        } else {
-            &[]
-        };
-        let made = ctx
-            .create(
-                Create {
-                    step: Step {
-                        also_done: also,
-                        ..step(key, STEP_USER)
-                    },
-                    request: Request::new(Method::POST, "/users", Kind::Create).json(body),
-                    maybe_ours: false,
-                },
-                |req| ctx.http().send(req),
-                classify_create,
-                || lookup(ctx, key),
-                out,
-            )
-            .await?;
-        Ok(match made {
-            Made::Ours { id, status } => {
-                out.http_status = status.or(out.http_status);
-                Some(id)
-            }
-            Made::Theirs { status, reason, .. } | Made::Failed { status, reason } => {
-                out.status = Status::Failed;
-                out.http_status = status.or(out.http_status);
-                out.error = Some(reason);
-                None
-            }
-        })
-    }
-}
-
-/// A step of a Traccar row, journaled under the row's key.
-fn step<'a>(key: &'a str, name: &'a str) -> Step<'a> {
-    Step {
-        key,
-        name,
-        also_done: &[],
-        noun: "user",
+        Ok(Ok(aligned))
     }
 }
 
@@ -758,8 +598,7 @@ impl Vendor for Traccar {
                 .iter()
                 .any(|j| matches!(j.action, Action::Update | Action::Upsert));
         let existing = self.existing(ctx, may_update).await?;
-        ctx.for_each(jobs, |job| self.run_job(ctx, &existing, job))
-            .await;
+        ctx.rows(self, &existing, jobs).await;
         Ok(())
     }
 }
@@ -1082,13 +921,6 @@ fn readable(reply: &Reply) -> String {
     }
 }
 
-fn fail(mut out: Outcome, reply: &Reply) -> Outcome {
-    out.status = Status::Failed;
-    out.http_status = Some(reply.status);
-    out.error = Some(readable(reply));
-    out
-}
-
 fn side(kind: &str, id: &i64) -> SideId {
     SideId {
         kind: kind.into(),
@@ -1146,22 +978,54 @@ mod tests {
         }
     }
 
-    /// A row planned on a dry run: its status, error, user id and what it handed over to
-    /// settle.
-    async fn planned(
-        engine: &Planner,
-        job: Job,
-    ) -> (String, Option<String>, Vec<(String, Option<String>)>) {
-        let out = Traccar::new(Credentials::default())
-            .plan_and_do(engine, &holding(), &job)
-            .await
-            .unwrap_or_else(|_| panic!("a row error"));
+    /// Steps handed to the engine to settle, as `key:step`, and the id each took effect with.
+    type Settled = Vec<(String, Option<String>)>;
+
+    /// A row planned: its status, error, user id and what it hands the engine to settle.
+    fn planned(engine: &Planner, job: Job) -> (String, Option<String>, Settled) {
+        let plan = Traccar::new(Credentials::default()).plan(engine, &holding(), &job);
+        let out = plan.out;
         let said = match out.error {
             Some(e) => format!("{}: {e}", out.status),
             None => out.status.to_string(),
         };
-        let settled = std::mem::take(&mut *engine.settled.lock().unwrap());
+        let settled = plan
+            .settle
+            .into_iter()
+            .map(|(step, took)| (format!("{}:{step}", job.key), took))
+            .collect();
         (said, out.user_id, settled)
+    }
+
+    /// What a plan asks the engine to send: the user's write (method and path, and whether
+    /// the row is complete with it) and what follows.
+    fn steps(engine: &Planner, job: Job) -> String {
+        let plan = Traccar::new(Credentials::default()).plan(engine, &holding(), &job);
+        let user = match &plan.user {
+            UserStep::Nothing => "nothing".to_string(),
+            UserStep::Create {
+                request, complete, ..
+            } => format!(
+                "create {} {}{}",
+                request.method,
+                request.path,
+                if *complete { " (complete)" } else { "" }
+            ),
+            UserStep::Write {
+                name,
+                request,
+                done,
+                ..
+            } => format!("{name}: {} {} -> {done}", request.method, request.path),
+        };
+        let then = match &plan.then {
+            Then::Nothing => "nothing".to_string(),
+            Then::Make(ids) => format!("make {ids:?}"),
+            Then::Align { wanted, finish } => {
+                format!("align {wanted:?}{}", if *finish { ", finish" } else { "" })
+            }
+        };
+        format!("{user}; then {then}")
     }
 
     #[tokio::test]
@@ -1257,7 +1121,12 @@ mod tests {
             ),
             (
                 "ours and complete",
-                made_ann().with_step("ann@fleet.test", STEP_COMPLETE, StepState::Done, "earlier"),
+                made_ann().with_step(
+                    "ann@fleet.test",
+                    crate::vendors::STEP_COMPLETE,
+                    StepState::Done,
+                    "earlier",
+                ),
                 job(Action::Create, &ann),
                 "exists",
                 id("7"),
@@ -1320,8 +1189,95 @@ mod tests {
             ),
         ];
         for (name, engine, job, said, user_id, settled) in cases {
-            let got = planned(&engine, job).await;
+            let got = planned(&engine, job);
             assert_eq!(got, (said.to_string(), user_id, settled), "{name}");
+        }
+    }
+
+    /// What the engine is asked to send for a row (not a dry run): the user's own write,
+    /// then its device links, made without a read for a user made now, read and brought in
+    /// line for a user already there.
+    #[test]
+    fn rows_are_planned_as_steps_for_the_engine() {
+        let sending = |mode: Mode| {
+            let mut p = Planner::new(VendorKind::Traccar, mode);
+            p.dry_run = false;
+            p
+        };
+        let made_ann = || {
+            sending(Mode::Create).with_step_id(
+                "ann@fleet.test",
+                STEP_USER,
+                StepState::Done,
+                "earlier",
+                Some("7"),
+            )
+        };
+        let cases: Vec<(&str, Planner, Job, &str)> = vec![
+            (
+                "a new user without devices is complete with its create",
+                sending(Mode::Create),
+                job(Action::Create, &[("email", "cat@fleet.test")]),
+                "create POST /users (complete); then make []",
+            ),
+            (
+                "a new user's links follow its create",
+                sending(Mode::Create),
+                job(
+                    Action::Create,
+                    &[("email", "cat@fleet.test"), ("devices", "3551|bike 3")],
+                ),
+                "create POST /users; then make [3]",
+            ),
+            (
+                "ours, unfinished: its links are read, then the row is finished",
+                made_ann(),
+                job(
+                    Action::Create,
+                    &[("email", "ann@fleet.test"), ("devices", "3551")],
+                ),
+                "nothing; then align [3], finish",
+            ),
+            (
+                "someone else's, create mode: left alone",
+                sending(Mode::Create),
+                job(
+                    Action::Create,
+                    &[("email", "bob@fleet.test"), ("name", "B")],
+                ),
+                "nothing; then nothing",
+            ),
+            (
+                "upsert of another name: the listed user goes back changed",
+                sending(Mode::Upsert),
+                job(
+                    Action::Create,
+                    &[("email", "bob@fleet.test"), ("name", "B")],
+                ),
+                "update: PUT /users/8 -> updated; then nothing",
+            ),
+            (
+                "upsert naming devices: the links are brought in line too",
+                sending(Mode::Upsert),
+                job(
+                    Action::Create,
+                    &[
+                        ("email", "bob@fleet.test"),
+                        ("name", "Bob"),
+                        ("devices", "3551"),
+                    ],
+                ),
+                "nothing; then align [3]",
+            ),
+            (
+                "a delete",
+                sending(Mode::Create),
+                job(Action::Delete, &[("email", "bob@fleet.test")]),
+                "delete:8: DELETE /users/8 -> deleted; then nothing",
+            ),
+        ];
+        for (name, engine, job, expected) in cases {
+            assert_eq!(steps(&engine, job), expected, "{name}");
         }
     }
 

@@ -219,7 +219,7 @@ impl Motive {
                 if !ctx.dry_run() {
                     let made = Step {
                         also_done: &[(STEP_COMPLETE, None)],
-                        ..step(key, STEP_USER)
+                        ..Step::of(key, STEP_USER)
                     };
                     ctx.done_with(made, &user.id).await?;
                     out.status = Status::Created;
@@ -301,7 +301,7 @@ impl Motive {
             .json(Value::Object(diff));
         let wrote = ctx
             .write(
-                step(&job.key, "update"),
+                Step::of(&job.key, "update"),
                 req,
                 KeepIntent::Always,
                 |req| ctx.http().send(req),
@@ -452,7 +452,7 @@ impl Motive {
         // Without an answer the intent stays; deactivating twice is harmless.
         let wrote = ctx
             .write(
-                step(&job.key, &name),
+                Step::of(&job.key, &name),
                 req,
                 KeepIntent::Always,
                 |req| ctx.http().send(req),
@@ -625,16 +625,6 @@ impl Vendor for Motive {
         ctx.for_each(todo, |job| self.run_job(ctx, &existing, &groups, job))
             .await;
         Ok(())
-    }
-}
-
-/// A step of a Motive row, journaled under the row's key.
-fn step<'a>(key: &'a str, name: &'a str) -> Step<'a> {
-    Step {
-        key,
-        name,
-        also_done: &[],
-        noun: "user",
     }
 }
 

@@ -225,7 +225,7 @@ impl Pegasus {
         let standing = ctx.standing(key, on_platform.as_deref());
         let app_done = done_id(ctx, key, STEP_APP).filter(|_| !standing.forgotten);
         if standing.unsettled {
-            ctx.settle_listed(step(key, STEP_USER), standing.user_id.as_deref())
+            ctx.settle_listed(Step::of(key, STEP_USER), standing.user_id.as_deref())
                 .await?;
         }
         if standing.ours {
@@ -339,7 +339,8 @@ impl Pegasus {
         if let Some(app) = app_done {
             // Every step done; only the final mark was missing.
             out.other_ids.push(side("app", &app));
-            ctx.done_with(step(key, STEP_COMPLETE), &user_id).await?;
+            ctx.done_with(Step::of(key, STEP_COMPLETE), &user_id)
+                .await?;
             out.status = Status::Created;
             return Ok(Next::Done(out));
         }
@@ -390,7 +391,7 @@ impl Pegasus {
                 Create {
                     step: Step {
                         noun: "group",
-                        ..step(&key, STEP_GROUP)
+                        ..Step::of(&key, STEP_GROUP)
                     },
                     request: Request::new(Method::POST, "/groups", Kind::Create).json(body),
                     maybe_ours: false,
@@ -477,7 +478,7 @@ impl Pegasus {
         let made = ctx
             .create(
                 Create {
-                    step: step(key, STEP_USER),
+                    step: Step::of(key, STEP_USER),
                     request: Request::new(Method::POST, "/users", Kind::Create).json(body.clone()),
                     // An intent left by an earlier run: a user that now holds the username
                     // may be ours.
@@ -555,7 +556,7 @@ impl Pegasus {
         // Unknown or not: the next run compares again and sends only what still differs.
         let wrote = ctx
             .write(
-                step(key, STEP_UPDATE),
+                Step::of(key, STEP_UPDATE),
                 req,
                 KeepIntent::Never,
                 |req| self.session.send(ctx, req),
@@ -601,7 +602,7 @@ impl Pegasus {
                 && !ctx.dry_run()
             {
                 // An intent without outcome, and the list shows it took effect.
-                ctx.done_with(step(key, STEP_DEACTIVATE), &id).await?;
+                ctx.done_with(Step::of(key, STEP_DEACTIVATE), &id).await?;
             }
             out.status = Status::Deleted;
             out.error = Some("deleted; already inactive on Pegasus, nothing sent".into());
@@ -616,7 +617,7 @@ impl Pegasus {
         // No answer: the intent stays; the next run's list says whether it happened.
         let wrote = ctx
             .write(
-                step(key, STEP_DEACTIVATE),
+                Step::of(key, STEP_DEACTIVATE),
                 req,
                 KeepIntent::OnUnknown,
                 |req| self.session.send(ctx, req),
@@ -730,7 +731,7 @@ impl Pegasus {
             .write(
                 Step {
                     also_done: &also,
-                    ..step(key, STEP_APP)
+                    ..Step::of(key, STEP_APP)
                 },
                 req,
                 KeepIntent::Never,
@@ -853,16 +854,6 @@ impl Vendor for Pegasus {
         };
         tokio::join!(users, self.grant_all(ctx, rx, &gate));
         Ok(())
-    }
-}
-
-/// A step of a Pegasus row (or company group), journaled under `key`.
-fn step<'a>(key: &'a str, name: &'a str) -> Step<'a> {
-    Step {
-        key,
-        name,
-        also_done: &[],
-        noun: "user",
     }
 }
 
