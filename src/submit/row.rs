@@ -3,6 +3,8 @@
 //! dependent steps (device links), marks the row complete, and words its outcome. Written
 //! once for every such platform, so finishing a partial row is one piece of code.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::http::Reply;
 use crate::model::{Outcome, Status};
 use crate::vendors::protocol::{
@@ -12,14 +14,28 @@ use crate::vendors::{Job, STEP_COMPLETE, STEP_USER, common};
 
 use super::Ctx;
 
+/// The target's first create, alone until one is confirmed ([`Rows::FIRST_CREATE_ALONE`]).
+struct FirstCreate {
+    alone: tokio::sync::Mutex<()>,
+    confirmed: AtomicBool,
+}
+
 impl Ctx {
     /// Every row of `jobs`, with the target's concurrency ([`Engine::rows`]).
     pub(super) async fn run_rows<R: Rows>(&self, rows: &R, existing: &R::Existing, jobs: Vec<Job>) {
+        let first = FirstCreate {
+            alone: tokio::sync::Mutex::new(()),
+            confirmed: AtomicBool::new(!R::FIRST_CREATE_ALONE),
+        };
+        let first = &first;
         self.for_each(jobs, |job| async move {
-            let index = job.index;
-            let plan = rows.plan(self, existing, &job);
-            let result = self.run_row(rows, existing, &job, plan).await;
-            common::settle(self, index, result.map(Some));
+            let result = async {
+                let (extra, attempts) = rows.recheck(self, existing, &job).await?;
+                let mut plan = rows.plan(self, existing, &job, extra);
+                plan.out.attempts += attempts;
+                self.run_row(rows, existing, &job, plan, first).await
+            };
+            common::settle(self, job.index, result.await.map(Some));
         })
         .await;
     }
@@ -31,6 +47,7 @@ impl Ctx {
         existing: &R::Existing,
         job: &Job,
         plan: RowPlan<R::Wanted>,
+        first: &FirstCreate,
     ) -> Result<Outcome, RowError> {
         let key = job.key.as_str();
         let RowPlan {
@@ -74,21 +91,37 @@ impl Ctx {
                     request,
                     maybe_ours: false,
                 };
+                // Until a create of the target is confirmed, creates go one at a time where
+                // the platform asks for it (`Rows::FIRST_CREATE_ALONE`).
+                let _alone = match first.confirmed.load(Ordering::SeqCst) {
+                    true => None,
+                    false => Some(first.alone.lock().await),
+                };
+                if _alone.is_some() && self.halted() {
+                    return Err(RowError::Halted);
+                }
                 let made = self
                     .create_once(
                         create,
                         |req| self.http.send(req),
-                        |r| rows.classify(job, r),
+                        |r| rows.classify(self, job, r),
                         || rows.lookup(self, job),
                         &mut out,
                     )
                     .await?;
                 match made {
                     Made::Ours { id, status } => {
+                        first.confirmed.store(true, Ordering::SeqCst);
+                        out.status = Status::Created;
                         out.http_status = status.or(out.http_status);
                         out.user_id = Some(id);
+                        out.error = None;
                     }
-                    Made::Theirs { status, reason, .. } | Made::Failed { status, reason } => {
+                    Made::Theirs { id, status, reason } => {
+                        rows.theirs(&mut out, id, status, reason);
+                        return Ok(out);
+                    }
+                    Made::Failed { status, reason } => {
                         out.status = Status::Failed;
                         out.http_status = status.or(out.http_status);
                         out.error = Some(reason);
@@ -124,6 +157,12 @@ impl Ctx {
         let user_id = out.user_id.clone().unwrap_or_default();
         match then {
             Then::Nothing => Ok(out),
+            Then::Finish => {
+                self.commit_done_with(Step::of(key, STEP_COMPLETE), &user_id)
+                    .await?;
+                out.status = Status::Created;
+                Ok(out)
+            }
             Then::Make(wanted) => {
                 // A user just made has no relationships yet: each is made without a read.
                 let steps = rows.make(job, &user_id, &wanted);

@@ -391,6 +391,9 @@ pub enum Then<W> {
         wanted: W,
         finish: bool,
     },
+    /// A user muster made (an earlier run's create, settled from the listing) with nothing
+    /// left to do: the row is marked complete, and `created`.
+    Finish,
 }
 
 /// A step that needs the row's user (a device link, app access): a repeatable write.
@@ -430,21 +433,38 @@ pub trait Rows: Sync {
     type Existing: Sync;
     /// What a row wants of its user's relationships (Traccar: device ids).
     type Wanted: Send + Sync;
+    /// What the listing cannot tell of a row, read before it is planned ([`Rows::recheck`]).
+    type Extra: Default + Send;
     /// What a row's relationships are, in a message: "user 7 created, but {WHAT} failed".
-    const WHAT: &'static str;
+    const WHAT: &'static str = "";
     /// What a re-run does about them, in the same message.
-    const RERUN: &'static str;
+    const RERUN: &'static str = "";
+    /// The target's first create goes alone until one is confirmed made, so that a create
+    /// the platform answers without saving anything (Motive's test mode) is found by one
+    /// row, not by every row in flight.
+    const FIRST_CREATE_ALONE: bool = false;
 
-    /// Plans `job` from `existing` and from what `engine` knows (its ledger, mode, dry
+    /// Reads what `plan` needs beyond the listing (Motive: a user the ledger says muster
+    /// made, which the listing lacks, is looked up): what it found and the attempts it took.
+    fn recheck(
+        &self,
+        _engine: &impl Engine,
+        _existing: &Self::Existing,
+        _job: &Job,
+    ) -> impl Future<Output = Result<(Self::Extra, u32), RowError>> + Send {
+        async { Ok((Self::Extra::default(), 0)) }
+    }
+    /// Plans `job` from `existing`, `extra` and what `engine` knows (its ledger, mode, dry
     /// run). Pure: sends nothing.
     fn plan(
         &self,
         engine: &impl Engine,
         existing: &Self::Existing,
         job: &Job,
+        extra: Self::Extra,
     ) -> RowPlan<Self::Wanted>;
     /// How a create's reply reads.
-    fn classify(&self, job: &Job, reply: &Reply) -> Verdict;
+    fn classify(&self, engine: &impl Engine, job: &Job, reply: &Reply) -> Verdict;
     /// Looks the row's user up by its identity, to settle an unknown outcome: what it
     /// found and the attempts it took.
     fn lookup(
@@ -454,17 +474,30 @@ pub trait Rows: Sync {
     ) -> impl Future<Output = Result<(Lookup, u32), RowError>> + Send;
     /// Why the platform refused a write, for the row's message.
     fn reason(&self, job: &Job, reply: &Reply) -> String;
+    /// The row's outcome when its create found the identity taken by a user muster did not
+    /// make (`status`: the create's answer; `None` when a look-up after a lost answer found
+    /// it). By default the row fails with `reason`.
+    fn theirs(&self, out: &mut Outcome, id: String, status: Option<u16>, reason: String) {
+        let _ = id;
+        out.status = Status::Failed;
+        out.http_status = status.or(out.http_status);
+        out.error = Some(reason);
+    }
     /// The steps that give user `user_id`, made just now, what the row wants.
-    fn make(&self, job: &Job, user_id: &str, wanted: &Self::Wanted) -> Vec<Dependent>;
+    fn make(&self, _job: &Job, _user_id: &str, _wanted: &Self::Wanted) -> Vec<Dependent> {
+        Vec::new()
+    }
     /// Reads what user `user_id` has now and plans what brings it in line with `wanted`
     /// (attempts counted in `out`). `Ok(Err)`: why the read failed.
     fn align(
         &self,
-        engine: &impl Engine,
-        existing: &Self::Existing,
-        job: &Job,
-        user_id: &str,
-        wanted: &Self::Wanted,
-        out: &mut Outcome,
-    ) -> impl Future<Output = Result<Result<Aligned, String>, RowError>> + Send;
+        _engine: &impl Engine,
+        _existing: &Self::Existing,
+        _job: &Job,
+        _user_id: &str,
+        _wanted: &Self::Wanted,
+        _out: &mut Outcome,
+    ) -> impl Future<Output = Result<Result<Aligned, String>, RowError>> + Send {
+        async { Ok(Ok(Aligned::default())) }
+    }
 }

@@ -267,10 +267,11 @@ impl Rows for Traccar {
     type Existing = Existing;
     /// The ids of the devices the row names.
     type Wanted = Vec<i64>;
+    type Extra = ();
     const WHAT: &'static str = "linking";
     const RERUN: &'static str = "a re-run makes only the missing links";
 
-    fn plan(&self, ctx: &impl Engine, existing: &Existing, job: &Job) -> RowPlan<Vec<i64>> {
+    fn plan(&self, ctx: &impl Engine, existing: &Existing, job: &Job, (): ()) -> RowPlan<Vec<i64>> {
         let row = &job.row;
         // Devices first: an unknown device makes the row invalid before anything is made.
         let mut device_ids = Vec::new();
@@ -416,7 +417,7 @@ impl Rows for Traccar {
         }
     }
 
-    fn classify(&self, _: &Job, reply: &Reply) -> Verdict {
+    fn classify(&self, _: &impl Engine, _: &Job, reply: &Reply) -> Verdict {
         classify_create(reply)
     }
 
@@ -983,7 +984,7 @@ mod tests {
 
     /// A row planned: its status, error, user id and what it hands the engine to settle.
     fn planned(engine: &Planner, job: Job) -> (String, Option<String>, Settled) {
-        let plan = Traccar::new(Credentials::default()).plan(engine, &holding(), &job);
+        let plan = Traccar::new(Credentials::default()).plan(engine, &holding(), &job, ());
         let out = plan.out;
         let said = match out.error {
             Some(e) => format!("{}: {e}", out.status),
@@ -1000,7 +1001,7 @@ mod tests {
     /// What a plan asks the engine to send: the user's write (method and path, and whether
     /// the row is complete with it) and what follows.
     fn steps(engine: &Planner, job: Job) -> String {
-        let plan = Traccar::new(Credentials::default()).plan(engine, &holding(), &job);
+        let plan = Traccar::new(Credentials::default()).plan(engine, &holding(), &job, ());
         let user = match &plan.user {
             UserStep::Nothing => "nothing".to_string(),
             UserStep::Create {
@@ -1024,6 +1025,7 @@ mod tests {
             Then::Align { wanted, finish } => {
                 format!("align {wanted:?}{}", if *finish { ", finish" } else { "" })
             }
+            Then::Finish => "finish".to_string(),
         };
         format!("{user}; then {then}")
     }

@@ -26,7 +26,6 @@ pub mod rules;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderName};
@@ -41,10 +40,9 @@ use crate::model::{Action, Field, Outcome, Problem, Row, Status};
 use crate::secret::Secret;
 use crate::vendors::protocol::Engine;
 
-use super::common::{send, settle, written};
+use super::common::send;
 use super::listing::Pages;
-use super::protocol::RowError;
-use super::protocol::{self, Create, KeepIntent, Made, Step, Verdict};
+use super::protocol::{self, KeepIntent, RowError, RowPlan, Rows, Then, UserStep, Verdict};
 use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
 use crate::model::{PlatformUser, list_items};
 
@@ -57,16 +55,12 @@ const PER_PAGE: u64 = 100;
 #[derive(Debug)]
 pub struct Motive {
     credentials: Credentials,
-    /// Held by the target's first create until one is confirmed (a test-mode key is then
-    /// found by one row, not by every row in flight).
-    first_create: tokio::sync::Mutex<()>,
-    confirmed: AtomicBool,
     /// The company the key belongs to (`GET /companies`, learned at probe): an API key
     /// names no user, so this is the account the journal's scope names.
     company: std::sync::OnceLock<String>,
 }
 
-/// What exists on the target, read once.
+/// The users of the target, read once.
 #[derive(Debug, Default)]
 struct Existing {
     users: Vec<User>,
@@ -165,111 +159,25 @@ impl Motive {
     pub fn new(credentials: Credentials) -> Motive {
         Motive {
             credentials,
-            first_create: tokio::sync::Mutex::new(()),
-            confirmed: AtomicBool::new(false),
             company: std::sync::OnceLock::new(),
         }
     }
 
-    async fn run_job(&self, ctx: &impl Engine, existing: &Existing, groups: &Groups, job: Job) {
-        settle(
-            ctx,
-            job.index,
-            self.plan_and_do(ctx, existing, groups, &job)
-                .await
-                .map(Some),
-        );
-    }
-
-    async fn plan_and_do(
-        &self,
-        ctx: &impl Engine,
-        existing: &Existing,
-        groups: &Groups,
-        job: &Job,
-    ) -> Result<Outcome, RowError> {
-        let row = &job.row;
-        let mut out = Outcome::new(Status::Planned, job.action);
-        let key = job.key.as_str();
-        let external_id = rules::external_id(row, &ctx.target().name, key);
-        // A deactivation needs only the user's identity, not a valid create.
-        if job.action == Action::Delete {
-            return self.deactivate(ctx, existing, job, &external_id, out).await;
-        }
-        let mut problems = super::problems(crate::model::VendorKind::Motive, row, job.action);
-        let group_ids = resolve_groups(row, groups, &ctx.target().name, &mut problems);
-        if !problems.is_empty() {
-            return Ok(Outcome::invalid(job.action, &problems));
-        }
-        let integration = ctx.target().integration_name.as_str();
-        let ledger = ctx.ledger(key, STEP_USER).cloned();
-        let complete = ctx.ledger(key, STEP_COMPLETE).is_some();
-
-        match existing.find(row, &external_id, &ctx.target().name) {
-            Found::Conflict(message) => {
-                out.status = Status::Failed;
-                out.error = Some(message);
-                Ok(out)
-            }
-            Found::Ours(user) if ledger.is_some() && !complete => {
-                // An earlier run made it (or sent the create and never heard back): the
-                // platform's list, read after that intent, says it happened.
-                out.user_id = Some(user.id.clone());
-                out.status = Status::Exists;
-                if !ctx.dry_run() {
-                    let made = Step {
-                        also_done: &[(STEP_COMPLETE, None)],
-                        ..Step::of(key, STEP_USER)
-                    };
-                    ctx.done_with(made, &user.id).await?;
-                    out.status = Status::Created;
-                }
-                Ok(out)
-            }
-            Found::Ours(user) | Found::Theirs(user) => {
-                self.existing_user(ctx, job, user, &group_ids, out).await
-            }
-            Found::Nobody => {
-                if ledger.as_ref().is_some_and(|s| s.state == StepState::Done) || complete {
-                    // The journal says muster made it, yet the list lacks it: ask directly.
-                    if let Lookup::Ours(user) | Lookup::Theirs(user) =
-                        lookup(ctx, row, &external_id, integration, &mut out).await?
-                    {
-                        return self.existing_user(ctx, job, &user, &group_ids, out).await;
-                    }
-                }
-                if job.action == Action::Update {
-                    out.status = Status::Failed;
-                    out.error = Some(format!(
-                        "no user {key} on target {} to update",
-                        ctx.target().name
-                    ));
-                    return Ok(out);
-                }
-                if ctx.dry_run() {
-                    return Ok(out);
-                }
-                let body = rules::create_body(row, &group_ids, &external_id, integration);
-                self.create(ctx, job, body, &external_id, out).await
-            }
-        }
-    }
-
-    /// A user the platform already has: `exists`, or updated when the run asks for it.
-    async fn existing_user(
+    /// A user the platform already has: `exists`, or its update when the run asks for it.
+    fn existing_user(
         &self,
         ctx: &impl Engine,
         job: &Job,
         user: &User,
         group_ids: &[i64],
-        mut out: Outcome,
-    ) -> Result<Outcome, RowError> {
+        out: &mut Outcome,
+    ) -> UserStep {
         out.user_id = Some(user.id.clone());
         out.status = Status::Exists;
         let update = matches!(job.action, Action::Update | Action::Upsert)
             || matches!(ctx.mode(), Mode::Upsert | Mode::Sync);
         if !update {
-            return Ok(out);
+            return UserStep::Nothing;
         }
         // Issue 28: only `--mode sync --prune` removes a membership; otherwise the groups
         // the user has stay in the list Motive's update replaces.
@@ -290,142 +198,40 @@ impl Motive {
             diff.insert("status".into(), Value::from("active"));
         }
         if diff.is_empty() {
-            return Ok(out);
+            return UserStep::Nothing;
         }
         if ctx.dry_run() {
             out.status = Status::Planned;
-            return Ok(out);
+            return UserStep::Nothing;
         }
         // Journaled like a create; a repeated PUT of the same fields is harmless.
-        let req = Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent)
-            .json(Value::Object(diff));
-        let wrote = ctx
-            .write(
-                Step::of(&job.key, "update"),
-                req,
-                KeepIntent::Always,
-                |req| ctx.http().send(req),
-                |_| user.id.clone(),
-                &mut out,
-            )
-            .await?;
-        let password = job.row.get(Field::Password);
-        Ok(written(out, wrote, Status::Updated, |r| {
-            readable(r.status, &r.body, password)
-        }))
-    }
-
-    /// Creates the user exactly once. The target's first create goes alone, until one is
-    /// confirmed (see `Motive::first_create`).
-    async fn create(
-        &self,
-        ctx: &impl Engine,
-        job: &Job,
-        body: Value,
-        external_id: &str,
-        mut out: Outcome,
-    ) -> Result<Outcome, RowError> {
-        if self.confirmed.load(Ordering::SeqCst) {
-            self.try_create(ctx, job, body, external_id, &mut out)
-                .await?;
-        } else {
-            let _gate = self.first_create.lock().await;
-            if ctx.halted() {
-                return Err(RowError::Halted);
-            }
-            self.try_create(ctx, job, body, external_id, &mut out)
-                .await?;
+        UserStep::Write {
+            name: "update".into(),
+            request: Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent)
+                .json(Value::Object(diff)),
+            keep: KeepIntent::Always,
+            id: user.id.clone(),
+            done: Status::Updated,
         }
-        Ok(out)
-    }
-
-    async fn try_create(
-        &self,
-        ctx: &impl Engine,
-        job: &Job,
-        body: Value,
-        external_id: &str,
-        out: &mut Outcome,
-    ) -> Result<(), RowError> {
-        let key = job.key.as_str();
-        let row = &job.row;
-        let integration = ctx.target().integration_name.as_str();
-        let password = row.get(Field::Password);
-        let classify = |r: &Reply| classify_create(r, password, &ctx.target().name);
-        let find = || async {
-            let mut counted = Outcome::new(Status::Planned, job.action);
-            let found = lookup(ctx, row, external_id, integration, &mut counted).await?;
-            Ok((found.into_protocol(), counted.attempts))
-        };
-        let made = ctx
-            .create(
-                Create {
-                    step: Step {
-                        key,
-                        name: STEP_USER,
-                        also_done: &[(STEP_COMPLETE, None)],
-                        noun: "user",
-                    },
-                    request: Request::new(Method::POST, "/users", Kind::Create).json(body),
-                    maybe_ours: false,
-                },
-                |req| ctx.http().send(req),
-                classify,
-                find,
-                out,
-            )
-            .await?;
-        match made {
-            Made::Ours { id, status } => {
-                self.confirmed.store(true, Ordering::SeqCst);
-                out.status = Status::Created;
-                out.http_status = status.or(out.http_status);
-                out.user_id = Some(id);
-                out.error = None;
-            }
-            // A lost create's look-up found the user made by someone else: it exists.
-            Made::Theirs {
-                id, status: None, ..
-            } => {
-                out.status = Status::Exists;
-                out.user_id = Some(id);
-                out.error = None;
-            }
-            // Refused as taken, by a user muster did not make.
-            Made::Theirs {
-                id, status, reason, ..
-            } => {
-                out.status = Status::Failed;
-                out.http_status = status;
-                out.user_id = Some(id);
-                out.error = Some(reason);
-            }
-            Made::Failed { status, reason } => {
-                out.status = Status::Failed;
-                out.http_status = status.or(out.http_status);
-                out.error = Some(reason);
-            }
-        }
-        Ok(())
     }
 
     /// Motive documents no delete: `action = delete` (and `--mode sync --prune`) deactivates
     /// the user with `PUT /users/{id}` `{"status": "deactivated"}`; an inactive user is left
     /// as it is (`deleted`, no request).
-    async fn deactivate(
+    fn deactivate(
         &self,
         ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
         external_id: &str,
         mut out: Outcome,
-    ) -> Result<Outcome, RowError> {
+    ) -> RowPlan<()> {
         let user = match existing.find(&job.row, external_id, &ctx.target().name) {
             Found::Ours(u) | Found::Theirs(u) => u,
             Found::Conflict(message) => {
                 out.status = Status::Failed;
                 out.error = Some(message);
-                return Ok(out);
+                return RowPlan::done(out);
             }
             Found::Nobody => {
                 out.status = Status::Failed;
@@ -434,35 +240,189 @@ impl Motive {
                     job.key,
                     ctx.target().name
                 ));
-                return Ok(out);
+                return RowPlan::done(out);
             }
         };
         out.user_id = Some(user.id.clone());
         if !is_active(&user.fields) {
             out.status = Status::Deleted;
-            return Ok(out);
+            return RowPlan::done(out);
         }
         if ctx.dry_run() {
-            return Ok(out);
+            return RowPlan::done(out);
         }
-        let name = format!("deactivate:{}", user.id);
         let body = serde_json::json!({ "status": "deactivated" });
-        let req =
-            Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent).json(body);
         // Without an answer the intent stays; deactivating twice is harmless.
-        let wrote = ctx
-            .write(
-                Step::of(&job.key, &name),
-                req,
-                KeepIntent::Always,
-                |req| ctx.http().send(req),
-                |_| user.id.clone(),
-                &mut out,
-            )
-            .await?;
-        Ok(written(out, wrote, Status::Deleted, |r| {
-            readable(r.status, &r.body, None)
-        }))
+        RowPlan {
+            user: UserStep::Write {
+                name: format!("deactivate:{}", user.id),
+                request: Request::new(Method::PUT, format!("/users/{}", user.id), Kind::Idempotent)
+                    .json(body),
+                keep: KeepIntent::Always,
+                id: user.id.clone(),
+                done: Status::Deleted,
+            },
+            ..RowPlan::done(out)
+        }
+    }
+}
+
+/// What exists on the target, read once: its users, and its groups when a row names some.
+pub struct Listing {
+    users: Existing,
+    groups: Groups,
+}
+
+impl Rows for Motive {
+    type Existing = Listing;
+    /// A row's groups go in its user's body: nothing follows the user.
+    type Wanted = ();
+    /// A user the ledger says muster made, which the listing lacks, as a look-up found it.
+    type Extra = Option<User>;
+    const FIRST_CREATE_ALONE: bool = true;
+
+    /// The journal says muster made the row's user, yet the list lacks it: ask directly.
+    async fn recheck(
+        &self,
+        ctx: &impl Engine,
+        existing: &Listing,
+        job: &Job,
+    ) -> Result<(Option<User>, u32), RowError> {
+        let key = job.key.as_str();
+        let made = ctx
+            .ledger(key, STEP_USER)
+            .is_some_and(|s| s.state == StepState::Done)
+            || ctx.ledger(key, STEP_COMPLETE).is_some();
+        if !made || job.action == Action::Delete {
+            return Ok((None, 0));
+        }
+        let external_id = rules::external_id(&job.row, &ctx.target().name, key);
+        if !matches!(
+            existing
+                .users
+                .find(&job.row, &external_id, &ctx.target().name),
+            Found::Nobody
+        ) {
+            return Ok((None, 0));
+        }
+        let integration = ctx.target().integration_name.as_str();
+        let mut counted = Outcome::new(Status::Planned, job.action);
+        let found = lookup(ctx, &job.row, &external_id, integration, &mut counted).await?;
+        let user = match found {
+            Lookup::Ours(user) | Lookup::Theirs(user) => Some(user),
+            Lookup::Nobody | Lookup::Failed(_) => None,
+        };
+        Ok((user, counted.attempts))
+    }
+
+    fn plan(
+        &self,
+        ctx: &impl Engine,
+        listing: &Listing,
+        job: &Job,
+        found: Option<User>,
+    ) -> RowPlan<()> {
+        let row = &job.row;
+        let mut out = Outcome::new(Status::Planned, job.action);
+        let key = job.key.as_str();
+        let external_id = rules::external_id(row, &ctx.target().name, key);
+        // A deactivation needs only the user's identity, not a valid create.
+        if job.action == Action::Delete {
+            return self.deactivate(ctx, &listing.users, job, &external_id, out);
+        }
+        let mut problems = super::problems(crate::model::VendorKind::Motive, row, job.action);
+        let group_ids = resolve_groups(row, &listing.groups, &ctx.target().name, &mut problems);
+        if !problems.is_empty() {
+            return RowPlan::done(Outcome::invalid(job.action, &problems));
+        }
+        let integration = ctx.target().integration_name.as_str();
+        let ledger = ctx.ledger(key, STEP_USER);
+        let complete = ctx.ledger(key, STEP_COMPLETE).is_some();
+
+        let user = match listing.users.find(row, &external_id, &ctx.target().name) {
+            Found::Conflict(message) => {
+                out.status = Status::Failed;
+                out.error = Some(message);
+                UserStep::Nothing
+            }
+            Found::Ours(user) if ledger.is_some() && !complete => {
+                // An earlier run made it (or sent the create and never heard back): the
+                // platform's list, read after that intent, says it happened.
+                out.user_id = Some(user.id.clone());
+                out.status = Status::Exists;
+                if ctx.dry_run() {
+                    return RowPlan::done(out);
+                }
+                return RowPlan {
+                    settle: vec![(STEP_USER.to_string(), Some(user.id.clone()))],
+                    then: Then::Finish,
+                    ..RowPlan::done(out)
+                };
+            }
+            Found::Ours(user) | Found::Theirs(user) => {
+                self.existing_user(ctx, job, user, &group_ids, &mut out)
+            }
+            Found::Nobody => match &found {
+                Some(user) => self.existing_user(ctx, job, user, &group_ids, &mut out),
+                None if job.action == Action::Update => {
+                    out.status = Status::Failed;
+                    out.error = Some(format!(
+                        "no user {key} on target {} to update",
+                        ctx.target().name
+                    ));
+                    UserStep::Nothing
+                }
+                None if ctx.dry_run() => UserStep::Nothing,
+                None => UserStep::Create {
+                    request: Request::new(Method::POST, "/users", Kind::Create).json(
+                        rules::create_body(row, &group_ids, &external_id, integration),
+                    ),
+                    generated: None,
+                    complete: true,
+                },
+            },
+        };
+        RowPlan {
+            user,
+            ..RowPlan::done(out)
+        }
+    }
+
+    fn classify(&self, ctx: &impl Engine, job: &Job, reply: &Reply) -> Verdict {
+        classify_create(reply, job.row.get(Field::Password), &ctx.target().name)
+    }
+
+    async fn lookup(
+        &self,
+        ctx: &impl Engine,
+        job: &Job,
+    ) -> Result<(protocol::Lookup, u32), RowError> {
+        let external_id = rules::external_id(&job.row, &ctx.target().name, &job.key);
+        let integration = ctx.target().integration_name.as_str();
+        let mut counted = Outcome::new(Status::Planned, job.action);
+        let found = lookup(ctx, &job.row, &external_id, integration, &mut counted).await?;
+        Ok((found.into_protocol(), counted.attempts))
+    }
+
+    fn reason(&self, job: &Job, reply: &Reply) -> String {
+        readable(reply.status, &reply.body, job.row.get(Field::Password))
+    }
+
+    /// A lost create's look-up found the user made by someone else: it exists. Refused as
+    /// taken by a user muster did not make: the row fails.
+    fn theirs(&self, out: &mut Outcome, id: String, status: Option<u16>, reason: String) {
+        out.user_id = Some(id);
+        match status {
+            None => {
+                out.status = Status::Exists;
+                out.error = None;
+            }
+            Some(_) => {
+                out.status = Status::Failed;
+                out.http_status = status;
+                out.error = Some(reason);
+            }
+        }
     }
 }
 
@@ -622,8 +582,11 @@ impl Vendor for Motive {
                 }
             }
         }
-        ctx.for_each(todo, |job| self.run_job(ctx, &existing, &groups, job))
-            .await;
+        let listing = Listing {
+            users: existing,
+            groups,
+        };
+        ctx.rows(self, &listing, todo).await;
         Ok(())
     }
 }
@@ -1130,11 +1093,11 @@ mod tests {
 
         async fn planned(engine: &Planner, job: Job) -> (String, Option<String>) {
             let ana = job_of("ana@x.test", "Ana");
-            let (existing, groups) = holding(&ana);
+            let (users, groups) = holding(&ana);
+            let listing = Listing { users, groups };
             let out = Motive::new(Credentials::default())
-                .plan_and_do(engine, &existing, &groups, &job)
-                .await
-                .unwrap_or_else(|_| panic!("a row error"));
+                .plan(engine, &listing, &job, None)
+                .out;
             let said = match out.error {
                 Some(e) => format!("{}: {e}", out.status),
                 None => out.status.to_string(),
@@ -1152,6 +1115,89 @@ mod tests {
                     ("role", "driver"),
                 ],
             )
+        }
+
+        /// What the engine is asked to do for a row (not a dry run): settle, the user's
+        /// create or write, what follows.
+        fn steps(engine: &Planner, job: Job) -> String {
+            let ana = job_of("ana@x.test", "Ana");
+            let (users, groups) = holding(&ana);
+            let listing = Listing { users, groups };
+            let plan = Motive::new(Credentials::default()).plan(engine, &listing, &job, None);
+            let settle: Vec<String> = plan
+                .settle
+                .iter()
+                .map(|(step, took)| format!("{step}={}", took.as_deref().unwrap_or("-")))
+                .collect();
+            let user = match &plan.user {
+                UserStep::Nothing => "nothing".to_string(),
+                UserStep::Create {
+                    request, complete, ..
+                } => format!(
+                    "create {} {} complete={complete}",
+                    request.method, request.path
+                ),
+                UserStep::Write {
+                    name,
+                    request,
+                    done,
+                    ..
+                } => format!("{name}: {} {} -> {done}", request.method, request.path),
+            };
+            let then = match plan.then {
+                Then::Finish => "finish",
+                Then::Nothing => "nothing",
+                Then::Make(()) | Then::Align { .. } => "relationships",
+            };
+            format!("settle [{}]; {user}; then {then}", settle.join(", "))
+        }
+
+        #[test]
+        fn rows_are_planned_as_steps_for_the_engine() {
+            let sending = |mode: Mode| {
+                let mut p = Planner::new(VendorKind::Motive, mode);
+                p.dry_run = false;
+                p
+            };
+            let ana = job_of("ana@x.test", "Ana");
+            let with_action = |mut j: Job, action| {
+                j.action = action;
+                j
+            };
+            let cases: Vec<(&str, Planner, Job, &str)> = vec![
+                (
+                    "a new user: made, and complete with it",
+                    sending(Mode::Create),
+                    job_of("cy@x.test", "Cy"),
+                    "settle []; create POST /users complete=true; then nothing",
+                ),
+                (
+                    "an earlier run's create the list shows: settled, then finished",
+                    sending(Mode::Create).with_step(
+                        &ana.key,
+                        STEP_USER,
+                        StepState::Intent,
+                        "earlier",
+                    ),
+                    ana.clone(),
+                    "settle [user=1]; nothing; then finish",
+                ),
+                (
+                    "someone else's, upsert, another name: updated",
+                    sending(Mode::Upsert),
+                    job_of("bo@x.test", "Bob"),
+                    "settle []; update: PUT /users/2 -> updated; then nothing",
+                ),
+                (
+                    "a delete deactivates",
+                    sending(Mode::Create),
+                    with_action(job_of("bo@x.test", "Bo"), Action::Delete),
+                    "settle []; deactivate:2: PUT /users/2 -> deleted; then nothing",
+                ),
+            ];
+            for (name, engine, job, expected) in cases {
+                assert_eq!(steps(&engine, job), expected, "{name}");
+            }
         }
 
         #[tokio::test]
