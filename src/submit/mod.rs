@@ -25,7 +25,6 @@ use tokio::sync::mpsc;
 
 use crate::config::{Credentials, Target};
 use crate::http::{Halt, Http, Paced};
-use crate::http::{Reply, Request, SendError};
 use crate::journal::{self, Journal, Step, StepWrite};
 use crate::model::{
     Action, Compact, FailureBudget, Outcome, Outcomes, PlatformUser, Status, StepState, TargetStats,
@@ -33,9 +32,7 @@ use crate::model::{
 use crate::model::{Mode, identity_key};
 use crate::secret::{Scrubber, Secret};
 use crate::vendors::protocol::RowError;
-use crate::vendors::protocol::{
-    Batch, Create, Engine, KeepIntent, Lookup, Made, Step as StepOf, Verdict, Wrote,
-};
+use crate::vendors::protocol::{Batch, Engine, Step as StepOf};
 use crate::vendors::{self, Job, Purpose, VendorError};
 use scope::{InUse, Leasing, Scoped};
 use secrets::SecretsFile;
@@ -305,52 +302,12 @@ impl Engine for Ctx {
             .await
     }
 
-    async fn create<S, SF, C, F, FF>(
-        &self,
-        create: Create<'_>,
-        send: S,
-        classify: C,
-        find: F,
-        out: &mut Outcome,
-    ) -> Result<Made, RowError>
-    where
-        S: Fn(Request) -> SF + Send + Sync,
-        SF: Future<Output = Result<Reply, SendError>> + Send,
-        C: Fn(&Reply) -> Verdict + Send + Sync,
-        F: Fn() -> FF + Send + Sync,
-        FF: Future<Output = Result<(Lookup, u32), RowError>> + Send,
-    {
-        self.create_once(create, send, classify, find, out).await
-    }
-
-    async fn write<S, SF, D>(
-        &self,
-        step: StepOf<'_>,
-        request: Request,
-        keep: KeepIntent,
-        send: S,
-        done_id: D,
-        out: &mut Outcome,
-    ) -> Result<Wrote, RowError>
-    where
-        S: FnOnce(Request) -> SF + Send,
-        SF: Future<Output = Result<Reply, SendError>> + Send,
-        D: FnOnce(&Reply) -> String + Send,
-    {
-        self.write_once(step, request, keep, send, done_id, out)
-            .await
-    }
-
     async fn settle_listed(
         &self,
         step: StepOf<'_>,
         listed: Option<&str>,
     ) -> Result<bool, RowError> {
         self.settle_from_listing(step, listed).await
-    }
-
-    async fn done_with(&self, step: StepOf<'_>, id: &str) -> Result<(), RowError> {
-        self.commit_done_with(step, id).await
     }
 
     async fn batch<B: Batch>(&self, batch: &B, ops: Vec<B::Op>) {

@@ -1,21 +1,100 @@
-//! The exactly-once protocol, written once: every write a connector asks for goes through
-//! here. The intent is committed before the request is sent and the outcome after; a
+//! The exactly-once protocol, written once: every write goes through here, a row's as its
+//! connector planned it (`row.rs`) and a batch's (`batch.rs`). The intent is committed before the request is sent and the outcome after; a
 //! create whose outcome is unknown (no answer, or a 2xx without an id) is looked up
 //! before anything is sent again, and is never sent again once it was answered 2xx.
 //!
 //! A connector supplies the request, how its reply reads ([`Verdict`]) and how to look
-//! the user up ([`Lookup`]); it never writes the journal itself.
+//! the user up ([`Lookup`]); it never sends a write or writes the journal itself.
 
 use std::future::Future;
 
 use crate::http::{Reply, Request, SendError};
 use crate::journal::{StepState, StepWrite};
-use crate::model::Outcome;
+use crate::model::{Outcome, Status};
 use crate::vendors::common::counted;
 use crate::vendors::protocol::RowError;
-use crate::vendors::protocol::{Create, Engine, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
+use crate::vendors::protocol::{Engine, KeepIntent, Lookup, Step, Verdict};
 
 use super::Ctx;
+
+/// A create for the engine to carry out.
+#[derive(Debug, Clone)]
+pub(super) struct Create<'a> {
+    pub(super) step: Step<'a>,
+    pub(super) request: crate::http::Request,
+    /// An earlier create of it may have taken effect (an intent an earlier run left): a
+    /// taken identity with nothing to tell whose it is then counts as muster's.
+    pub(super) maybe_ours: bool,
+}
+
+/// What the engine's create came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Made {
+    /// Made by muster (now, or by a create whose answer was lost); journaled done.
+    Ours { id: String, status: Option<u16> },
+    /// Someone else's: the identity is taken by a user muster did not make.
+    Theirs {
+        id: String,
+        status: Option<u16>,
+        reason: String,
+    },
+    /// Not made, or not known to be: `reason` says which. The intent stays in the journal
+    /// when the outcome is unknown, so the next run looks before it sends.
+    Failed { status: Option<u16>, reason: String },
+}
+
+/// What the engine's repeatable write came to.
+#[derive(Debug, Clone)]
+pub(super) enum Wrote {
+    /// A 2xx: journaled done.
+    Done(crate::http::Reply),
+    /// The platform refused it (the reply, for the connector's reason); nothing was done.
+    Refused(crate::http::Reply),
+    /// No readable answer.
+    Failed(crate::http::SendError),
+}
+
+/// Ends a row's work: its outcome is recorded; a halted row is left to the engine
+/// (`not_attempted`); a journal failure halts the target, since going on could create twice.
+pub(super) fn settle(ctx: &impl Engine, index: usize, result: Result<Option<Outcome>, RowError>) {
+    match result {
+        Ok(Some(outcome)) => ctx.finish(index, outcome),
+        Ok(None) | Err(RowError::Halted) => {}
+        Err(RowError::Journal(e)) => ctx.http().halt.halt(format!("journal failed: {e}")),
+    }
+}
+
+/// Marks `out` failed by a call that ended without a readable reply.
+fn fail_send(mut out: Outcome, e: SendError) -> Outcome {
+    out.status = Status::Failed;
+    out.http_status = e.status();
+    out.error = Some(e.to_string());
+    out
+}
+
+/// The outcome of a repeatable write (update, deactivation): `done`, with the reply's
+/// status; failed with the platform's reason (`reason` reads a refusal); or failed
+/// without a readable answer.
+pub(super) fn written(
+    mut out: Outcome,
+    wrote: Wrote,
+    done: Status,
+    reason: impl FnOnce(&Reply) -> String,
+) -> Outcome {
+    match wrote {
+        Wrote::Done(r) => {
+            out.status = done;
+            out.http_status = Some(r.status);
+        }
+        Wrote::Refused(r) => {
+            out.status = Status::Failed;
+            out.http_status = Some(r.status);
+            out.error = Some(reason(&r));
+        }
+        Wrote::Failed(e) => out = fail_send(out, e),
+    }
+    out
+}
 
 impl Ctx {
     /// Creates what `create.step` makes, exactly once: up to the target's retries + 1

@@ -1,6 +1,5 @@
-//! Small helpers every HTTP connector uses the same way: sending a row's request while
-//! counting its attempts, and the row-level stop (`RowError`) when the target halts or the
-//! journal fails. Moved here from `traccar.rs` so connectors share them instead of copying.
+//! Small helpers HTTP connectors use the same way: sending a read of a row while counting
+//! its attempts, with the row-level stop (`RowError`) when the target halts.
 //! Also [`Fresh`]: one read of a platform's whole user list shared by every row that needs
 //! a list read after its own write (the check after a lost answer, DRTrack's confirmation);
 //! and [`SingleFlight`]: a value one task computes for all (a Pegasus company's group).
@@ -12,10 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
 use crate::http::{Reply, Request, SendError};
-use crate::model::{Outcome, Status};
+use crate::model::Outcome;
 use crate::vendors::protocol::Engine;
 
-use super::protocol::{RowError, Wrote};
+use super::protocol::RowError;
 
 /// Sends a row's request, counting its attempts in `out`; a halted target stops the row.
 pub async fn send(
@@ -42,48 +41,6 @@ pub fn counted(
             Ok(Err(e))
         }
     }
-}
-
-/// Ends a row's work: its outcome is recorded; a halted row is left to the engine
-/// (`not_attempted`); a journal failure halts the target, since going on could create twice.
-pub fn settle(ctx: &impl Engine, index: usize, result: Result<Option<Outcome>, RowError>) {
-    match result {
-        Ok(Some(outcome)) => ctx.finish(index, outcome),
-        Ok(None) | Err(RowError::Halted) => {}
-        Err(RowError::Journal(e)) => ctx.http().halt.halt(format!("journal failed: {e}")),
-    }
-}
-
-/// Marks `out` failed by a call that ended without a readable reply.
-pub fn fail_send(mut out: Outcome, e: SendError) -> Outcome {
-    out.status = Status::Failed;
-    out.http_status = e.status();
-    out.error = Some(e.to_string());
-    out
-}
-
-/// The outcome of a repeatable write (update, deactivation): `done`, with the reply's
-/// status; failed with the platform's reason (`reason` reads a refusal); or failed
-/// without a readable answer.
-pub fn written(
-    mut out: Outcome,
-    wrote: Wrote,
-    done: Status,
-    reason: impl FnOnce(&Reply) -> String,
-) -> Outcome {
-    match wrote {
-        Wrote::Done(r) => {
-            out.status = done;
-            out.http_status = Some(r.status);
-        }
-        Wrote::Refused(r) => {
-            out.status = Status::Failed;
-            out.http_status = Some(r.status);
-            out.error = Some(reason(&r));
-        }
-        Wrote::Failed(e) => out = fail_send(out, e),
-    }
-    out
 }
 
 /// Coalesces reads that must each begin after their caller asked: a row whose create got

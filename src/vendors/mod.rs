@@ -237,9 +237,9 @@ pub trait Vendor {
         want: &Want,
     ) -> impl Future<Output = Result<Vec<PlatformUser>, VendorError>> + Send;
 
-    /// Plans every job (reading what exists once) and, unless `ctx.dry_run()`, carries them
-    /// out, recording each row's outcome with `ctx.finish`. Rows left without an outcome
-    /// become `not_attempted`.
+    /// Reads what exists once and hands every job to the engine as data: rows made one at
+    /// a time to [`Engine::rows`] (the connector plans each, [`protocol::Rows`]), batches to
+    /// [`Engine::batch`]. Rows left without an outcome become `not_attempted`.
     fn run(
         &self,
         ctx: &impl Engine,

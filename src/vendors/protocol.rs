@@ -86,32 +86,6 @@ impl<'a> Step<'a> {
     }
 }
 
-/// A create for the engine to carry out.
-#[derive(Debug, Clone)]
-pub struct Create<'a> {
-    pub step: Step<'a>,
-    pub request: crate::http::Request,
-    /// An earlier create of it may have taken effect (an intent an earlier run left): a
-    /// taken identity with nothing to tell whose it is then counts as muster's.
-    pub maybe_ours: bool,
-}
-
-/// What the engine's create came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Made {
-    /// Made by muster (now, or by a create whose answer was lost); journaled done.
-    Ours { id: String, status: Option<u16> },
-    /// Someone else's: the identity is taken by a user muster did not make.
-    Theirs {
-        id: String,
-        status: Option<u16>,
-        reason: String,
-    },
-    /// Not made, or not known to be: `reason` says which. The intent stays in the journal
-    /// when the outcome is unknown, so the next run looks before it sends.
-    Failed { status: Option<u16>, reason: String },
-}
-
 /// When a write that is safe to repeat (update, delete, link, app access) got no readable
 /// answer, whether its intent stays in the journal: a kept intent makes the next run
 /// finish the row whatever a listing shows.
@@ -125,17 +99,6 @@ pub enum KeepIntent {
     Always,
 }
 
-/// What the engine's repeatable write came to.
-#[derive(Debug, Clone)]
-pub enum Wrote {
-    /// A 2xx: journaled done.
-    Done(crate::http::Reply),
-    /// The platform refused it (the reply, for the connector's reason); nothing was done.
-    Refused(crate::http::Reply),
-    /// No readable answer.
-    Failed(crate::http::SendError),
-}
-
 /// What the engine offers a connector while it works on one target: the target, its HTTP
 /// transport for reads, what the journal knew when the target started, and the writes of
 /// the exactly-once protocol, which the engine alone journals. A connector depends on this
@@ -145,7 +108,8 @@ pub trait Engine: Sync {
     /// The target being worked on.
     fn target(&self) -> &Target;
     /// The target's transport (limiter, retries, halt): for reads (probe, listing,
-    /// look-ups). Writes go through [`Engine::create`] and [`Engine::write`].
+    /// look-ups). Writes are the engine's: a row's as its connector plans it
+    /// ([`Engine::rows`]), a batch's ([`Engine::batch`]).
     fn http(&self) -> &Http;
     /// `--dry-run`: plan only, send nothing that changes the platform.
     fn dry_run(&self) -> bool;
@@ -185,40 +149,6 @@ pub trait Engine: Sync {
         T: Send,
         F: Fn(T) -> Fut + Send + Sync,
         Fut: Future<Output = ()> + Send;
-    /// Creates what `create.step` makes, exactly once: intent journaled before each
-    /// attempt, an unknown outcome looked up (`find`: what it found, and the attempts it
-    /// took) before anything is sent again, a 2xx never sent again. Attempts are counted
-    /// in `out`.
-    fn create<S, SF, C, F, FF>(
-        &self,
-        create: Create<'_>,
-        send: S,
-        classify: C,
-        find: F,
-        out: &mut Outcome,
-    ) -> impl Future<Output = Result<Made, RowError>> + Send
-    where
-        S: Fn(Request) -> SF + Send + Sync,
-        SF: Future<Output = Result<Reply, SendError>> + Send,
-        C: Fn(&Reply) -> Verdict + Send + Sync,
-        F: Fn() -> FF + Send + Sync,
-        FF: Future<Output = Result<(Lookup, u32), RowError>> + Send;
-    /// A write that is safe to repeat (update, delete, link, app access): intent, send,
-    /// then done (with `done_id` of a 2xx reply) or cleared (refused); without a readable
-    /// answer the intent stays as `keep` says. Attempts are counted in `out`.
-    fn write<S, SF, D>(
-        &self,
-        step: Step<'_>,
-        request: Request,
-        keep: KeepIntent,
-        send: S,
-        done_id: D,
-        out: &mut Outcome,
-    ) -> impl Future<Output = Result<Wrote, RowError>> + Send
-    where
-        S: FnOnce(Request) -> SF + Send,
-        SF: Future<Output = Result<Reply, SendError>> + Send,
-        D: FnOnce(&Reply) -> String + Send;
     /// Settles a step whose earlier outcome the journal does not know (an intent) from what
     /// a listing read after that intent shows: `took_effect` is the id to journal it done
     /// with when the listing shows it took effect (the user listed after a create, gone
@@ -230,13 +160,6 @@ pub trait Engine: Sync {
         step: Step<'_>,
         took_effect: Option<&str>,
     ) -> impl Future<Output = Result<bool, RowError>> + Send;
-    /// Commits `step` done with `id`, and its `also_done` steps, in one commit (a row's
-    /// last step marking it complete).
-    fn done_with(
-        &self,
-        step: Step<'_>,
-        id: &str,
-    ) -> impl Future<Output = Result<(), RowError>> + Send;
     /// Carries out a batch of operations sent together (DRTrack's `PUT /users/sync`): see
     /// [`Batch`]. Every operation ends in `Batch::succeed` or `Batch::fail`, unless the
     /// target halts first.
@@ -333,6 +256,8 @@ pub struct RowPlan<W> {
     /// from what the listing shows ([`Engine::settle_listed`]): the step, and the id it took
     /// effect with (`None`: it never did).
     pub settle: Vec<(String, Option<String>)>,
+    /// What the user's write needs made first, shared with other rows.
+    pub shared: Option<Shared>,
     /// The write of the user itself.
     pub user: UserStep,
     /// What follows once the user is there.
@@ -345,10 +270,34 @@ impl<W> RowPlan<W> {
         RowPlan {
             out,
             settle: Vec::new(),
+            shared: None,
             user: UserStep::Nothing,
             then: Then::Nothing,
         }
     }
+}
+
+/// Something a row's user needs made first and shares with other rows (Pegasus: its
+/// company's group): made at most once per run, by whichever row asks first, through the
+/// engine's create under its own journal key; every row asking for it gets its id (or its
+/// failure), and [`Rows::use_shared`] puts that id in the user's request.
+#[derive(Debug)]
+pub struct Shared {
+    /// Its journal key (`group:North`), which is also what rows share it by.
+    pub key: String,
+    /// Its ledger step (`group`) and what it is (`group`), for messages.
+    pub step: &'static str,
+    pub noun: &'static str,
+    /// How a message names it: `group "North"`.
+    pub what: String,
+    /// What a look-up finds it by (the group's name).
+    pub find: String,
+    /// Its id when the platform or the ledger already has it: nothing is made.
+    pub known: Option<String>,
+    /// Its create; `Err`: why it cannot be made.
+    pub create: Result<Request, String>,
+    /// The kind of side id the row records once it has it (`None`: none).
+    pub side: Option<&'static str>,
 }
 
 /// The write of a row's user.
@@ -364,6 +313,9 @@ pub enum UserStep {
         request: Request,
         generated: Option<Secret>,
         complete: bool,
+        /// An earlier run's create of it may have taken effect: a taken identity with
+        /// nothing to tell whose it is then counts as muster's.
+        maybe_ours: bool,
     },
     /// A repeatable write of the listed user (update, delete, deactivation), journaled as
     /// step `name` done with `id`; `done` is the row's status once it takes effect.
@@ -403,10 +355,12 @@ pub struct Dependent {
     pub name: String,
     pub request: Request,
     pub keep: KeepIntent,
-    /// The id journaled with the step done.
+    /// The id journaled with the step done, unless its reply names one
+    /// ([`Rows::done_id`]).
     pub id: String,
-    /// What the row's outcome records once it is done (`None`: nothing, as for an unlink).
-    pub side: Option<SideId>,
+    /// The kind of side id the row's outcome records, with that id, once it is done
+    /// (`None`: nothing, as for an unlink).
+    pub side: Option<&'static str>,
     /// How a message names it (`device 7`).
     pub what: String,
 }
@@ -443,6 +397,18 @@ pub trait Rows: Sync {
     /// the platform answers without saving anything (Motive's test mode) is found by one
     /// row, not by every row in flight.
     const FIRST_CREATE_ALONE: bool = false;
+    /// A row's dependent steps wait in a queue of their own, so the users of the next rows
+    /// are made while they wait for a slower limit (Pegasus: `/apps`, 20 a minute).
+    const DEFER_DEPENDENTS: bool = false;
+
+    /// Sends one of the row's writes (a connector with a session adds its login).
+    fn send(
+        &self,
+        engine: &impl Engine,
+        request: Request,
+    ) -> impl Future<Output = Result<Reply, SendError>> + Send {
+        engine.http().send(request)
+    }
 
     /// Reads what `plan` needs beyond the listing (Motive: a user the ledger says muster
     /// made, which the listing lacks, is looked up): what it found and the attempts it took.
@@ -483,8 +449,58 @@ pub trait Rows: Sync {
         out.http_status = status.or(out.http_status);
         out.error = Some(reason);
     }
+    /// How the create of a [`Shared`] thing reads.
+    fn classify_shared(&self, reply: &Reply) -> Verdict {
+        let _ = reply;
+        Verdict::Refused {
+            reason: "this platform shares nothing between rows".into(),
+        }
+    }
+    /// Looks a [`Shared`] thing up (by [`Shared::find`]), to settle an unknown outcome.
+    fn lookup_shared(
+        &self,
+        _engine: &impl Engine,
+        _shared: &Shared,
+    ) -> impl Future<Output = Result<Lookup, RowError>> + Send {
+        async {
+            Ok(Lookup::CannotTell(
+                "this platform shares nothing between rows".into(),
+            ))
+        }
+    }
+    /// Puts the id of the shared thing the user needs into the user's request.
+    fn use_shared(&self, _request: &mut Request, _id: &str) {}
+    /// Waits for what paces a dependent step beyond the request's own limiter, before it is
+    /// sent (Pegasus: the `/apps` per-minute window).
+    fn before_dependent(
+        &self,
+        _engine: &impl Engine,
+        _existing: &Self::Existing,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+    /// Counts a dependent step's attempts beyond its first against that pace.
+    fn after_dependent(
+        &self,
+        _existing: &Self::Existing,
+        _retries: u32,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+    /// The id a dependent step is journaled done with: `planned` ([`Dependent::id`])
+    /// unless its reply names one.
+    fn done_id(&self, planned: &str, reply: &Reply) -> String {
+        let _ = reply;
+        planned.to_string()
+    }
     /// The steps that give user `user_id`, made just now, what the row wants.
-    fn make(&self, _job: &Job, _user_id: &str, _wanted: &Self::Wanted) -> Vec<Dependent> {
+    fn make(
+        &self,
+        _existing: &Self::Existing,
+        _job: &Job,
+        _user_id: &str,
+        _wanted: &Self::Wanted,
+    ) -> Vec<Dependent> {
         Vec::new()
     }
     /// Reads what user `user_id` has now and plans what brings it in line with `wanted`

@@ -7,13 +7,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use crate::config::Target;
-use crate::http::{Halt, Http, Reply, Request, SendError};
+use crate::http::{Halt, Http};
 use crate::model::{LedgerStep, Mode, Outcome, StepState, VendorKind};
 use crate::secret::Secret;
 
 use super::VendorError;
 use super::protocol::RowError;
-use super::protocol::{Batch, Create, Engine, KeepIntent, Lookup, Made, Step, Verdict, Wrote};
+use super::protocol::{Batch, Engine, Step};
 
 /// A planning-only engine (see the module's doc).
 pub struct Planner {
@@ -130,39 +130,6 @@ impl Engine for Planner {
             f(item).await
         }
     }
-    async fn create<S, SF, C, F, FF>(
-        &self,
-        _: Create<'_>,
-        _: S,
-        _: C,
-        _: F,
-        _: &mut Outcome,
-    ) -> Result<Made, RowError>
-    where
-        S: Fn(Request) -> SF + Send + Sync,
-        SF: Future<Output = Result<Reply, SendError>> + Send,
-        C: Fn(&Reply) -> Verdict + Send + Sync,
-        F: Fn() -> FF + Send + Sync,
-        FF: Future<Output = Result<(Lookup, u32), RowError>> + Send,
-    {
-        panic!("{NO_SENDING}")
-    }
-    async fn write<S, SF, D>(
-        &self,
-        _: Step<'_>,
-        _: Request,
-        _: KeepIntent,
-        _: S,
-        _: D,
-        _: &mut Outcome,
-    ) -> Result<Wrote, RowError>
-    where
-        S: FnOnce(Request) -> SF + Send,
-        SF: Future<Output = Result<Reply, SendError>> + Send,
-        D: FnOnce(&Reply) -> String + Send,
-    {
-        panic!("{NO_SENDING}")
-    }
     async fn settle_listed(&self, step: Step<'_>, took: Option<&str>) -> Result<bool, RowError> {
         self.settled
             .lock()
@@ -172,9 +139,6 @@ impl Engine for Planner {
                 took.map(str::to_string),
             ));
         Ok(took.is_some())
-    }
-    async fn done_with(&self, _: Step<'_>, _: &str) -> Result<(), RowError> {
-        panic!("{NO_SENDING}")
     }
     async fn batch<B: Batch>(&self, _: &B, _: Vec<B::Op>) {
         panic!("{NO_SENDING}")
@@ -199,4 +163,27 @@ pub fn messages_for(
 ) -> Vec<String> {
     let row = crate::rules::testing::row(cells);
     crate::rules::testing::messages(&super::problems(vendor, &row, action))
+}
+
+/// A plan's user step in a line, for connectors' plan tests: `nothing`, `create POST /users`
+/// (` (complete)` when the row is complete with it), or `update: PUT /users/7 -> updated`.
+pub fn user_step(user: &super::protocol::UserStep) -> String {
+    use super::protocol::UserStep;
+    match user {
+        UserStep::Nothing => "nothing".to_string(),
+        UserStep::Create {
+            request, complete, ..
+        } => format!(
+            "create {} {}{}",
+            request.method,
+            request.path,
+            if *complete { " (complete)" } else { "" }
+        ),
+        UserStep::Write {
+            name,
+            request,
+            done,
+            ..
+        } => format!("{name}: {} {} -> {done}", request.method, request.path),
+    }
 }

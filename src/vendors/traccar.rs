@@ -258,7 +258,7 @@ fn permission(user_id: &str, d: i64, link: Link) -> Dependent {
         request: Request::new(method, "/permissions", Kind::Idempotent).json(Value::Object(body)),
         keep: KeepIntent::Always,
         id: d.to_string(),
-        side: (link == Link::Make).then(|| side("devices", &d)),
+        side: (link == Link::Make).then_some("devices"),
         what: format!("device {d}"),
     }
 }
@@ -405,6 +405,7 @@ impl Rows for Traccar {
                     request: Request::new(Method::POST, "/users", Kind::Create).json(body),
                     generated,
                     complete: device_ids.is_empty(),
+                    maybe_ours: false,
                 };
                 (user, Then::Make(device_ids))
             }
@@ -412,6 +413,7 @@ impl Rows for Traccar {
         RowPlan {
             out,
             settle,
+            shared: None,
             user,
             then,
         }
@@ -429,7 +431,7 @@ impl Rows for Traccar {
         readable(reply)
     }
 
-    fn make(&self, _: &Job, user_id: &str, wanted: &Vec<i64>) -> Vec<Dependent> {
+    fn make(&self, _: &Existing, _: &Job, user_id: &str, wanted: &Vec<i64>) -> Vec<Dependent> {
         wanted
             .iter()
             .map(|d| permission(user_id, *d, Link::Make))
@@ -1002,23 +1004,7 @@ mod tests {
     /// the row is complete with it) and what follows.
     fn steps(engine: &Planner, job: Job) -> String {
         let plan = Traccar::new(Credentials::default()).plan(engine, &holding(), &job, ());
-        let user = match &plan.user {
-            UserStep::Nothing => "nothing".to_string(),
-            UserStep::Create {
-                request, complete, ..
-            } => format!(
-                "create {} {}{}",
-                request.method,
-                request.path,
-                if *complete { " (complete)" } else { "" }
-            ),
-            UserStep::Write {
-                name,
-                request,
-                done,
-                ..
-            } => format!("{name}: {} {} -> {done}", request.method, request.path),
-        };
+        let user = crate::vendors::testing::user_step(&plan.user);
         let then = match &plan.then {
             Then::Nothing => "nothing".to_string(),
             Then::Make(ids) => format!("make {ids:?}"),

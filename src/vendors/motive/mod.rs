@@ -379,6 +379,7 @@ impl Rows for Motive {
                     ),
                     generated: None,
                     complete: true,
+                    maybe_ours: false,
                 },
             },
         };
@@ -1129,21 +1130,7 @@ mod tests {
                 .iter()
                 .map(|(step, took)| format!("{step}={}", took.as_deref().unwrap_or("-")))
                 .collect();
-            let user = match &plan.user {
-                UserStep::Nothing => "nothing".to_string(),
-                UserStep::Create {
-                    request, complete, ..
-                } => format!(
-                    "create {} {} complete={complete}",
-                    request.method, request.path
-                ),
-                UserStep::Write {
-                    name,
-                    request,
-                    done,
-                    ..
-                } => format!("{name}: {} {} -> {done}", request.method, request.path),
-            };
+            let user = crate::vendors::testing::user_step(&plan.user);
             let then = match plan.then {
                 Then::Finish => "finish",
                 Then::Nothing => "nothing",
@@ -1169,7 +1156,7 @@ mod tests {
                     "a new user: made, and complete with it",
                     sending(Mode::Create),
                     job_of("cy@x.test", "Cy"),
-                    "settle []; create POST /users complete=true; then nothing",
+                    "settle []; create POST /users (complete); then nothing",
                 ),
                 (
                     "an earlier run's create the list shows: settled, then finished",

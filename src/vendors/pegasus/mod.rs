@@ -30,25 +30,26 @@ mod wire;
 mod tests;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::Method;
-use tokio::sync::mpsc;
 
 use crate::config::Credentials;
 use crate::http::limiter::Limiter;
 use crate::http::retry::Kind;
-use crate::http::{Paced, Request};
+use crate::http::{Body, Paced, Reply, Request, SendError};
 use crate::model::StepState;
 use crate::model::{Action, Field, Outcome, Problem, Row, SideId, Status};
 use crate::vendors::protocol::Engine;
 
-use super::common::{Fresh, SingleFlight, settle, written};
-use super::protocol::{Create, KeepIntent, Lookup, Made, Step, Wrote};
+use super::common::Fresh;
+use super::protocol::{
+    Aligned, Dependent, KeepIntent, Lookup, RowPlan, Rows, Shared, Then, UserStep, Verdict,
+};
 use super::standing::{Next as Needs, next};
-use super::{Job, STEP_COMPLETE, STEP_USER, Vendor, VendorError};
+use super::{Job, STEP_USER, Vendor, VendorError};
 use crate::model::PlatformUser;
 use client::{Groups, RowError, Session, Users, Window};
 use wire::{readable, reply_id};
@@ -64,8 +65,6 @@ const STEP_DEACTIVATE: &str = "deactivate";
 /// The Pegasus connector.
 pub struct Pegasus {
     session: Session,
-    /// One group per company per run, whoever asks first makes it.
-    groups: SingleFlight<GroupResult>,
     /// The checks after lost answers: users by lower-cased username from a whole-list read
     /// (users have no documented search) shared by every row that asked before it began.
     checks: Fresh<Result<Arc<HashMap<String, String>>, String>>,
@@ -73,22 +72,14 @@ pub struct Pegasus {
     me: std::sync::OnceLock<String>,
 }
 
-/// A company's group id, or why it could not be had (shared by all its rows).
-type GroupResult = Result<String, GroupFailure>;
-
-#[derive(Debug, Clone)]
-struct GroupFailure {
-    status: Option<u16>,
-    message: String,
-}
-
-/// What exists on the platform, read once per target.
-struct Existing {
+/// What exists on the platform, read once per target, and the `/apps` limits of the run.
+pub struct Existing {
     users: Users,
     /// Group ids by exact name, names by id.
     groups: Groups,
     /// The first row of each company in input order: the group's contact.
     contacts: HashMap<String, Arc<Row>>,
+    gate: AppsGate,
 }
 
 impl Existing {
@@ -99,16 +90,27 @@ impl Existing {
             .filter(|id| self.groups.has(id))
             .or_else(|| self.groups.by_name.get(company).cloned())
     }
-}
 
-/// A row whose user is there and whose app access is still to be granted.
-struct Pending {
-    job: Job,
-    out: Outcome,
-    user_id: String,
-    /// A user muster did not just make (an update): its app access is read first and
-    /// granted only when it differs from the row's (issue 28).
-    check: bool,
+    /// The company's group, as a thing its rows share ([`Shared`]): known (the ledger's or
+    /// the platform's), else made once for every row of the company. `side`: the kind of
+    /// side id a row records once it has it.
+    fn shared_group(&self, ctx: &impl Engine, company: &str, side: Option<&'static str>) -> Shared {
+        let create = match self.contacts.get(company) {
+            Some(contact) => Ok(Request::new(Method::POST, "/groups", Kind::Create)
+                .json(wire::group_body(company, contact))),
+            None => Err("no row names this company".to_string()),
+        };
+        Shared {
+            key: group_key(company),
+            step: STEP_GROUP,
+            noun: "group",
+            what: format!("group \"{company}\""),
+            find: company.to_string(),
+            known: self.group(ctx, company),
+            create,
+            side,
+        }
+    }
 }
 
 /// The `/apps` limits: the per-second limiter every attempt passes, and the per-minute window.
@@ -143,17 +145,10 @@ impl AppsGate {
     }
 }
 
-/// What the first phase decided for a row.
-enum Next {
-    Done(Outcome),
-    Apps(Pending),
-}
-
 impl Pegasus {
     pub fn new(credentials: Credentials) -> Pegasus {
         Pegasus {
             session: Session::new(credentials),
-            groups: SingleFlight::new(),
             checks: Fresh::default(),
             me: std::sync::OnceLock::new(),
         }
@@ -174,261 +169,8 @@ impl Pegasus {
             users,
             groups,
             contacts,
+            gate: AppsGate::of(ctx),
         })
-    }
-
-    /// Phase one of a row: decide, make the group and the user; hands the app step on.
-    async fn first_phase(
-        &self,
-        ctx: &impl Engine,
-        existing: &Existing,
-        job: Job,
-    ) -> Option<Pending> {
-        match self.group_and_user(ctx, existing, &job).await {
-            Ok(Next::Apps(p)) => Some(p),
-            Ok(Next::Done(out)) => {
-                settle(ctx, job.index, Ok(Some(out)));
-                None
-            }
-            Err(e) => {
-                settle(ctx, job.index, Err(e));
-                None
-            }
-        }
-    }
-
-    async fn group_and_user(
-        &self,
-        ctx: &impl Engine,
-        existing: &Existing,
-        job: &Job,
-    ) -> Result<Next, RowError> {
-        let row = &job.row;
-        let key = job.key.as_str();
-        let mut out = Outcome::new(Status::Planned, job.action);
-        if job.action == Action::Delete {
-            return self
-                .deactivate(ctx, existing, job, out)
-                .await
-                .map(Next::Done);
-        }
-        // The body first: a row muster cannot express makes nothing, not even its group.
-        let body = match wire::user_body(job) {
-            Ok(b) => b,
-            Err(problems) => return Ok(Next::Done(Outcome::invalid(job.action, &problems))),
-        };
-        let company = wire::company(row);
-        let known_group = company.and_then(|c| existing.group(ctx, c));
-
-        let on_platform = existing.users.by_username.get(key).cloned();
-        // Who the user is: made by muster before (ledger), or already on the platform.
-        let standing = ctx.standing(key, on_platform.as_deref());
-        let app_done = done_id(ctx, key, STEP_APP).filter(|_| !standing.forgotten);
-        if standing.unsettled {
-            ctx.settle_listed(Step::of(key, STEP_USER), standing.user_id.as_deref())
-                .await?;
-        }
-        if standing.ours {
-            if let Some(g) = &known_group {
-                out.other_ids.push(side("group", g));
-            }
-        }
-        // The app access muster granted its own user, said on a row left as it is.
-        let granted = app_done
-            .as_ref()
-            .filter(|_| standing.ours)
-            .map(|a| side("app", a));
-        let user_id = match next(job.action, ctx.mode(), &standing) {
-            Needs::NoUser => {
-                out.status = Status::Failed;
-                out.error = Some(format!(
-                    "no user with username {key} on target {} to update",
-                    ctx.target().name
-                ));
-                return Ok(Next::Done(out));
-            }
-            // Already there (ours and finished, or someone else's): updated where it
-            // differs when the row or the mode asks for it, else left alone.
-            Needs::Exists(id) => {
-                out.user_id = Some(id);
-                out.other_ids.extend(granted);
-                out.status = Status::Exists;
-                return Ok(Next::Done(out));
-            }
-            Needs::Update(id) => {
-                out.user_id = Some(id.clone());
-                out.other_ids.extend(granted);
-                let id = on_platform.clone().unwrap_or(id);
-                let out = self.update(ctx, existing, job, &id, out).await?;
-                // Issue 28: a row naming its apps also brings the user's app access in
-                // line, in phase two (paced by the `/apps` limits).
-                let apps = row.get(Field::Apps).is_some_and(|a| !a.trim().is_empty());
-                if !apps || ctx.dry_run() || out.status == Status::Failed {
-                    return Ok(Next::Done(out));
-                }
-                return Ok(Next::Apps(Pending {
-                    job: job.clone(),
-                    out,
-                    user_id: id,
-                    check: true,
-                }));
-            }
-            Needs::Finish(id) => {
-                out.user_id = Some(id.clone());
-                Some(id)
-            }
-            Needs::Create => None,
-        };
-        if ctx.dry_run() {
-            out.status = Status::Planned;
-            return Ok(Next::Done(out));
-        }
-
-        let user_id = match user_id {
-            Some(id) => id,
-            None => {
-                let Some(company) = company else {
-                    let p = Problem::field(
-                        row,
-                        Field::Company,
-                        "is required: a Pegasus user belongs to its company's group",
-                    );
-                    return Ok(Next::Done(Outcome::invalid(job.action, &[p])));
-                };
-                let group_id = match self.group(ctx, existing, company, &mut out).await? {
-                    Ok(id) => id,
-                    Err(f) => {
-                        out.status = Status::Failed;
-                        out.http_status = f.status;
-                        out.error = Some(format!(
-                            "group \"{company}\" could not be had: {}",
-                            f.message
-                        ));
-                        return Ok(Next::Done(out));
-                    }
-                };
-                out.other_ids.push(side("group", &group_id));
-                let mut body = body;
-                wire::set_group(&mut body.body, &group_id);
-                if let Some(pw) = &body.generated {
-                    if !ctx.keep_generated_password(key, pw)? {
-                        ctx.log(
-                            tracing::Level::DEBUG,
-                            &format!(
-                                "row {}: generated password not kept: no --secrets-out",
-                                job.index
-                            ),
-                        );
-                    }
-                }
-                match self.create_user(ctx, job, &body.body, &mut out).await? {
-                    Made::Ours { id, .. } => id,
-                    // Someone else's user holds the username: left alone.
-                    Made::Theirs { id, .. } => {
-                        out.user_id = Some(id);
-                        out.other_ids.clear();
-                        out.status = Status::Exists;
-                        out.http_status = Some(409);
-                        return Ok(Next::Done(out));
-                    }
-                    Made::Failed { .. } => return Ok(Next::Done(out)),
-                }
-            }
-        };
-        out.user_id = Some(user_id.clone());
-        if let Some(app) = app_done {
-            // Every step done; only the final mark was missing.
-            out.other_ids.push(side("app", &app));
-            ctx.done_with(Step::of(key, STEP_COMPLETE), &user_id)
-                .await?;
-            out.status = Status::Created;
-            return Ok(Next::Done(out));
-        }
-        Ok(Next::Apps(Pending {
-            job: job.clone(),
-            out,
-            user_id,
-            check: false,
-        }))
-    }
-
-    /// The company's group: from the ledger, the platform, or made once for everyone.
-    /// `Ok(Err)` is a refusal, shared by every row of the company in this run.
-    async fn group(
-        &self,
-        ctx: &impl Engine,
-        existing: &Existing,
-        company: &str,
-        out: &mut Outcome,
-    ) -> Result<GroupResult, RowError> {
-        self.groups
-            .get_or_try(company, || async {
-                if let Some(id) = existing.group(ctx, company) {
-                    return Ok(Ok(id));
-                }
-                self.create_group(ctx, existing, company, out).await
-            })
-            .await
-    }
-
-    async fn create_group(
-        &self,
-        ctx: &impl Engine,
-        existing: &Existing,
-        company: &str,
-        out: &mut Outcome,
-    ) -> Result<GroupResult, RowError> {
-        let key = group_key(company);
-        let Some(contact) = existing.contacts.get(company) else {
-            return Ok(Err(GroupFailure {
-                status: None,
-                message: "no row names this company".into(),
-            }));
-        };
-        let body = wire::group_body(company, contact);
-        let made = ctx
-            .create(
-                Create {
-                    step: Step {
-                        noun: "group",
-                        ..Step::of(&key, STEP_GROUP)
-                    },
-                    request: Request::new(Method::POST, "/groups", Kind::Create).json(body),
-                    maybe_ours: false,
-                },
-                |req| self.session.send(ctx, req),
-                wire::classify_group,
-                || async { Ok((self.find_group(ctx, company).await?, 0)) },
-                out,
-            )
-            .await?;
-        Ok(match made {
-            // A group of that name is the company's group, whoever made it.
-            Made::Ours { id, .. } | Made::Theirs { id, .. } => Ok(id),
-            Made::Failed { status, reason } => Err(GroupFailure {
-                status,
-                message: reason,
-            }),
-        })
-    }
-
-    /// A group by exact name (`search.name=` is case-sensitive; matched exactly again).
-    /// A read that fails halts nothing but cannot tell, so the intent stays and a re-run
-    /// reconciles it.
-    async fn find_group(&self, ctx: &impl Engine, company: &str) -> Result<Lookup, RowError> {
-        match client::read_groups(ctx, &self.session, &[("search.name", company)]).await {
-            Ok(groups) => Ok(match groups.by_name.get(company) {
-                Some(id) => Lookup::Found {
-                    id: id.clone(),
-                    ours: None,
-                },
-                None => Lookup::Absent,
-            }),
-            Err(_) if ctx.halted() => Err(RowError::Halted),
-            Err(e) => Ok(Lookup::CannotTell(format!(
-                "the groups could not be read: {e}"
-            ))),
-        }
     }
 
     /// A user by lower-cased username, paging through every user (`search.` is not
@@ -455,129 +197,73 @@ impl Pegasus {
         }
     }
 
-    /// `POST /users` through the engine's create: an unknown outcome is looked up before
-    /// any repeat, and a 409 for a username muster may have made is checked the same way.
-    async fn create_user(
-        &self,
-        ctx: &impl Engine,
-        job: &Job,
-        body: &serde_json::Value,
-        out: &mut Outcome,
-    ) -> Result<Made, RowError> {
-        let key = job.key.as_str();
-        let find = || async {
-            Ok((
-                match self.find_user(ctx, key).await? {
-                    Ok(Some(id)) => Lookup::Found { id, ours: None },
-                    Ok(None) => Lookup::Absent,
-                    Err(e) => Lookup::CannotTell(format!("the users could not be read: {e}")),
-                },
-                0,
-            ))
-        };
-        let made = ctx
-            .create(
-                Create {
-                    step: Step::of(key, STEP_USER),
-                    request: Request::new(Method::POST, "/users", Kind::Create).json(body.clone()),
-                    // An intent left by an earlier run: a user that now holds the username
-                    // may be ours.
-                    maybe_ours: ctx.ledger(key, STEP_USER).is_some(),
-                },
-                |req| self.session.send(ctx, req),
-                wire::classify_user,
-                find,
-                out,
-            )
-            .await?;
-        if let Made::Failed { status, reason } = &made {
-            out.status = Status::Failed;
-            out.http_status = status.or(out.http_status);
-            out.error = Some(reason.clone());
-        } else if let Made::Ours { status, .. } = &made {
-            out.http_status = status.or(out.http_status);
-        }
-        Ok(made)
-    }
-
-    /// Update of a user that is on the platform: `PUT /users/{id}` with only the fields
-    /// that differ (`wire::changes`); nothing differs → `exists`, no request.
+    /// The plan of a user that is on the platform: `PUT /users/{id}` with only the fields
+    /// that differ (`wire::changes`); nothing differs → `exists`, no request. A company
+    /// that differs needs its group, shared with the other rows ([`Shared`]).
     ///
     /// Assumption (the contract documents no user update): `PUT /users/{id}` changes the
     /// keys it is sent and leaves the others, as `PUT /sims/{id}` does in the older docs;
     /// 409 for a username/e-mail another user holds, as on create. A PUT is idempotent, so
     /// the decision is made from the platform's values, not the ledger: a re-run after it
     /// finds nothing to change.
-    async fn update(
+    fn update(
         &self,
         ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
         id: &str,
-        mut out: Outcome,
-    ) -> Result<Outcome, RowError> {
-        let key = job.key.as_str();
+        out: &mut Outcome,
+    ) -> (Option<Shared>, UserStep) {
         out.user_id = Some(id.to_string());
         let Some(have) = existing.users.by_id.get(id) else {
             // Listed by username but not by id cannot happen; treat it as nothing to compare.
             out.status = Status::Exists;
-            return Ok(out);
+            return (None, UserStep::Nothing);
         };
         let names = &existing.groups.names;
-        let company_group = match wire::company(&job.row) {
+        let (shared, placeholder) = match wire::company(&job.row) {
             Some(c) if wire::company_differs(&job.row, have, names) => {
                 if ctx.dry_run() {
                     out.status = Status::Planned;
-                    return Ok(out);
+                    return (None, UserStep::Nothing);
                 }
-                match self.group(ctx, existing, c, &mut out).await? {
-                    Ok(g) => Some(g),
-                    Err(f) => {
-                        out.status = Status::Failed;
-                        out.http_status = f.status;
-                        out.error = Some(format!("group \"{c}\" could not be had: {}", f.message));
-                        return Ok(out);
-                    }
-                }
+                // The body names the group; its id is put in once the group is had.
+                (Some(existing.shared_group(ctx, c, None)), Some(""))
             }
-            _ => None,
+            _ => (None, None),
         };
-        let body = wire::changes(&job.row, have, names, company_group.as_deref());
+        let body = wire::changes(&job.row, have, names, placeholder);
         if body.is_empty() {
             out.status = Status::Exists;
-            return Ok(out);
+            return (None, UserStep::Nothing);
         }
         if ctx.dry_run() {
             out.status = Status::Planned;
-            return Ok(out);
+            return (None, UserStep::Nothing);
         }
-        let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
-            .json(serde_json::Value::Object(body));
         // Unknown or not: the next run compares again and sends only what still differs.
-        let wrote = ctx
-            .write(
-                Step::of(key, STEP_UPDATE),
-                req,
-                KeepIntent::Never,
-                |req| self.session.send(ctx, req),
-                |_| id.to_string(),
-                &mut out,
-            )
-            .await?;
-        Ok(written(out, wrote, Status::Updated, readable))
+        let write = UserStep::Write {
+            name: STEP_UPDATE.into(),
+            request: Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
+                .json(serde_json::Value::Object(body)),
+            keep: KeepIntent::Never,
+            id: id.to_string(),
+            done: Status::Updated,
+        };
+        (shared, write)
     }
 
     /// Removal the Pegasus way: the contract documents no user delete, so a user is
     /// deactivated, `PUT /users/{id}` `{"is_active": false}` (assumed; the user stays listed,
     /// inactive, and can be re-activated). A user already inactive is `deleted` with no
     /// request, so a re-run sends nothing.
-    async fn deactivate(
+    fn deactivate(
         &self,
         ctx: &impl Engine,
         existing: &Existing,
         job: &Job,
         mut out: Outcome,
-    ) -> Result<Outcome, RowError> {
+    ) -> RowPlan<()> {
         let key = job.key.as_str();
         let Some(id) = existing
             .users
@@ -591,105 +277,288 @@ impl Pegasus {
                 "no user with username {key} on target {}",
                 ctx.target().name
             ));
-            return Ok(out);
+            return RowPlan::done(out);
         };
         out.user_id = Some(id.clone());
         let active = existing.users.by_id.get(&id).is_none_or(|u| u.active());
         if !active {
-            if ctx
-                .ledger(key, STEP_DEACTIVATE)
-                .is_some_and(|s| s.state != StepState::Done)
-                && !ctx.dry_run()
-            {
-                // An intent without outcome, and the list shows it took effect.
-                ctx.done_with(Step::of(key, STEP_DEACTIVATE), &id).await?;
-            }
             out.status = Status::Deleted;
             out.error = Some("deleted; already inactive on Pegasus, nothing sent".into());
-            return Ok(out);
+            // An intent without outcome, and the list shows it took effect.
+            let settle = if ctx.dry_run() {
+                Vec::new()
+            } else {
+                vec![(STEP_DEACTIVATE.to_string(), Some(id))]
+            };
+            return RowPlan {
+                settle,
+                ..RowPlan::done(out)
+            };
         }
         if ctx.dry_run() {
             out.status = Status::Planned;
-            return Ok(out);
+            return RowPlan::done(out);
         }
-        let req = Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
-            .json(serde_json::json!({"is_active": false}));
         // No answer: the intent stays; the next run's list says whether it happened.
-        let wrote = ctx
-            .write(
-                Step::of(key, STEP_DEACTIVATE),
-                req,
-                KeepIntent::OnUnknown,
-                |req| self.session.send(ctx, req),
-                |_| id.clone(),
-                &mut out,
-            )
-            .await?;
-        Ok(written(out, wrote, Status::Deleted, readable))
+        RowPlan {
+            user: UserStep::Write {
+                name: STEP_DEACTIVATE.into(),
+                request: Request::new(Method::PUT, format!("/users/{id}"), Kind::Idempotent)
+                    .json(serde_json::json!({"is_active": false})),
+                keep: KeepIntent::OnUnknown,
+                id,
+                done: Status::Deleted,
+            },
+            ..RowPlan::done(out)
+        }
     }
+}
 
-    /// Phase two: app access for every row the first phase hands on, as the `/apps`
-    /// limits allow. Runs beside phase one.
-    async fn grant_all(
+/// The app access step of user `user_id` (`PUT /apps/pegasus2.0?user=`, idempotent: whatever
+/// happened without an answer, repeating it later is safe), paced by the `/apps` limits.
+fn app_step(gate: &AppsGate, job: &Job, user_id: &str) -> Dependent {
+    Dependent {
+        name: STEP_APP.into(),
+        request: Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
+            .query("user", user_id)
+            .json(wire::apps_body(&job.row))
+            .limited_by(gate.per_second.clone()),
+        keep: KeepIntent::Never,
+        id: user_id.to_string(),
+        side: Some("app"),
+        what: String::new(),
+    }
+}
+
+impl Rows for Pegasus {
+    type Existing = Existing;
+    /// The app access a row wants is in its `apps` cell.
+    type Wanted = ();
+    type Extra = ();
+    const WHAT: &'static str = "app access";
+    const RERUN: &'static str = "a re-run grants only the app access";
+    /// App access waits for the `/apps` limits in a queue of its own, so groups and users
+    /// run ahead.
+    const DEFER_DEPENDENTS: bool = true;
+
+    fn send(
         &self,
         ctx: &impl Engine,
-        rx: mpsc::UnboundedReceiver<Pending>,
-        gate: &AppsGate,
-    ) {
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) })
-            .for_each_concurrent(ctx.target().concurrency, |p| self.grant(ctx, gate, p))
-            .await;
+        request: Request,
+    ) -> impl Future<Output = Result<Reply, SendError>> + Send {
+        self.session.send(ctx, request)
     }
 
-    async fn grant(&self, ctx: &impl Engine, gate: &AppsGate, p: Pending) {
-        let Pending {
-            job,
-            mut out,
-            user_id,
-            check,
-        } = p;
-        // Halted: no outcome, so the row is `not_attempted` and the next run resumes it;
-        // the ledger already says its user is made.
-        if ctx.halted() {
-            return;
+    fn plan(&self, ctx: &impl Engine, existing: &Existing, job: &Job, (): ()) -> RowPlan<()> {
+        let row = &job.row;
+        let key = job.key.as_str();
+        let mut out = Outcome::new(Status::Planned, job.action);
+        if job.action == Action::Delete {
+            return self.deactivate(ctx, existing, job, out);
         }
-        if check {
-            match self.app_access(ctx, gate, &user_id, &mut out).await {
-                Ok(have) => {
-                    let want = job.row.get(Field::Apps).unwrap_or("");
-                    if crate::audit::same(Field::Apps, want, &have) {
-                        settle(ctx, job.index, Ok(Some(out)));
-                        return;
-                    }
-                }
-                Err(RowError::Halted) => return,
-                Err(e) => {
-                    settle(ctx, job.index, Err(e));
-                    return;
-                }
+        // The body first: a row muster cannot express makes nothing, not even its group.
+        let body = match wire::user_body(job) {
+            Ok(b) => b,
+            Err(problems) => return RowPlan::done(Outcome::invalid(job.action, &problems)),
+        };
+        let company = wire::company(row);
+        let known_group = company.and_then(|c| existing.group(ctx, c));
+
+        let on_platform = existing.users.by_username.get(key).cloned();
+        // Who the user is: made by muster before (ledger), or already on the platform.
+        let standing = ctx.standing(key, on_platform.as_deref());
+        let app_done = done_id(ctx, key, STEP_APP).filter(|_| !standing.forgotten);
+        let settle = if standing.unsettled {
+            vec![(STEP_USER.to_string(), standing.user_id.clone())]
+        } else {
+            Vec::new()
+        };
+        if standing.ours {
+            if let Some(g) = &known_group {
+                out.other_ids.push(side("group", g));
             }
         }
-        let before = out.status;
-        let result = self.app_step(ctx, gate, &job, &user_id, &mut out).await;
-        if check && out.status == Status::Created {
-            // An existing user's access granted: the row updated it, nothing was made.
-            out.status = Status::Updated;
-        } else if check && out.status == Status::Partial && before == Status::Exists {
-            out.status = Status::Failed;
+        // The app access muster granted its own user, said on a row left as it is.
+        let granted = app_done
+            .as_ref()
+            .filter(|_| standing.ours)
+            .map(|a| side("app", a));
+        let plan = |out, shared, user, then| RowPlan {
+            out,
+            settle,
+            shared,
+            user,
+            then,
+        };
+        let create = match next(job.action, ctx.mode(), &standing) {
+            Needs::NoUser => {
+                out.status = Status::Failed;
+                out.error = Some(format!(
+                    "no user with username {key} on target {} to update",
+                    ctx.target().name
+                ));
+                return plan(out, None, UserStep::Nothing, Then::Nothing);
+            }
+            // Already there (ours and finished, or someone else's): left alone.
+            Needs::Exists(id) => {
+                out.user_id = Some(id);
+                out.other_ids.extend(granted);
+                out.status = Status::Exists;
+                return plan(out, None, UserStep::Nothing, Then::Nothing);
+            }
+            // Updated where it differs.
+            Needs::Update(id) => {
+                out.user_id = Some(id.clone());
+                out.other_ids.extend(granted);
+                let id = on_platform.clone().unwrap_or(id);
+                let (shared, user) = self.update(ctx, existing, job, &id, &mut out);
+                // Issue 28: a row naming its apps also brings the user's app access in
+                // line, in the second queue (paced by the `/apps` limits).
+                let apps = row.get(Field::Apps).is_some_and(|a| !a.trim().is_empty());
+                let then = if !apps || ctx.dry_run() || out.status == Status::Failed {
+                    Then::Nothing
+                } else {
+                    Then::Align {
+                        wanted: (),
+                        finish: false,
+                    }
+                };
+                return plan(out, shared, user, then);
+            }
+            Needs::Finish(id) => {
+                out.user_id = Some(id);
+                false
+            }
+            Needs::Create => true,
+        };
+        if ctx.dry_run() {
+            out.status = Status::Planned;
+            return plan(out, None, UserStep::Nothing, Then::Nothing);
         }
-        settle(ctx, job.index, result.map(|()| Some(out)));
+        let (shared, user) = if create {
+            let Some(company) = company else {
+                let p = Problem::field(
+                    row,
+                    Field::Company,
+                    "is required: a Pegasus user belongs to its company's group",
+                );
+                return RowPlan::done(Outcome::invalid(job.action, &[p]));
+            };
+            let user = UserStep::Create {
+                request: Request::new(Method::POST, "/users", Kind::Create).json(body.body),
+                generated: body.generated,
+                complete: false,
+                // An intent left by an earlier run: a user that now holds the username may
+                // be ours.
+                maybe_ours: ctx.ledger(key, STEP_USER).is_some(),
+            };
+            (
+                Some(existing.shared_group(ctx, company, Some("group"))),
+                user,
+            )
+        } else {
+            (None, UserStep::Nothing)
+        };
+        let then = match app_done {
+            // Every step done; only the final mark was missing.
+            Some(app) => {
+                out.other_ids.push(side("app", &app));
+                Then::Finish
+            }
+            None => Then::Make(()),
+        };
+        plan(out, shared, user, then)
+    }
+
+    fn classify(&self, _: &impl Engine, _: &Job, reply: &Reply) -> Verdict {
+        wire::classify_user(reply)
+    }
+
+    /// A user by lower-cased username, in a read of every user that began after the
+    /// create, shared with the other rows checking at the same time.
+    async fn lookup(&self, ctx: &impl Engine, job: &Job) -> Result<(Lookup, u32), RowError> {
+        let found = match self.find_user(ctx, &job.key).await? {
+            Ok(Some(id)) => Lookup::Found { id, ours: None },
+            Ok(None) => Lookup::Absent,
+            Err(e) => Lookup::CannotTell(format!("the users could not be read: {e}")),
+        };
+        Ok((found, 0))
+    }
+
+    fn reason(&self, _: &Job, reply: &Reply) -> String {
+        readable(reply)
+    }
+
+    /// Someone else's user holds the username: left alone, `exists`.
+    fn theirs(&self, out: &mut Outcome, id: String, _: Option<u16>, _: String) {
+        out.user_id = Some(id);
+        out.other_ids.clear();
+        out.status = Status::Exists;
+        out.http_status = Some(409);
+    }
+
+    fn classify_shared(&self, reply: &Reply) -> Verdict {
+        wire::classify_group(reply)
+    }
+
+    /// A group by exact name (`search.name=` is case-sensitive; matched exactly again).
+    /// A read that fails halts nothing but cannot tell, so the intent stays and a re-run
+    /// reconciles it.
+    async fn lookup_shared(&self, ctx: &impl Engine, shared: &Shared) -> Result<Lookup, RowError> {
+        let company = shared.find.as_str();
+        match client::read_groups(ctx, &self.session, &[("search.name", company)]).await {
+            Ok(groups) => Ok(match groups.by_name.get(company) {
+                Some(id) => Lookup::Found {
+                    id: id.clone(),
+                    ours: None,
+                },
+                None => Lookup::Absent,
+            }),
+            Err(_) if ctx.halted() => Err(RowError::Halted),
+            Err(e) => Ok(Lookup::CannotTell(format!(
+                "the groups could not be read: {e}"
+            ))),
+        }
+    }
+
+    fn use_shared(&self, request: &mut Request, group_id: &str) {
+        if let Body::Json(body) = &mut request.body {
+            wire::set_group(body, group_id);
+        }
+    }
+
+    async fn before_dependent(&self, ctx: &impl Engine, existing: &Existing) {
+        existing.gate.wait(ctx).await;
+    }
+
+    async fn after_dependent(&self, existing: &Existing, retries: u32) {
+        if let Some(w) = &existing.gate.per_minute {
+            w.count(retries).await;
+        }
+    }
+
+    fn done_id(&self, planned: &str, reply: &Reply) -> String {
+        reply_id(reply).unwrap_or_else(|| planned.to_string())
+    }
+
+    fn make(&self, existing: &Existing, job: &Job, user_id: &str, (): &()) -> Vec<Dependent> {
+        vec![app_step(&existing.gate, job, user_id)]
     }
 
     /// The apps user `user_id` is granted (`GET /apps/pegasus2.0?user=`, paced by the
-    /// `/apps` limits; issue 28), as [`wire::granted_apps`] writes them. A failed read
-    /// reads as no access, so the grant that follows is the repeatable `PUT`.
-    async fn app_access(
+    /// `/apps` limits; issue 28), as [`wire::granted_apps`] writes them; granted again only
+    /// when they differ from the row's. A failed read reads as no access, so the grant that
+    /// follows is the repeatable `PUT`.
+    async fn align(
         &self,
         ctx: &impl Engine,
-        gate: &AppsGate,
+        existing: &Existing,
+        job: &Job,
         user_id: &str,
+        (): &(),
         out: &mut Outcome,
-    ) -> Result<String, RowError> {
+    ) -> Result<Result<Aligned, String>, RowError> {
+        let gate = &existing.gate;
         gate.wait(ctx).await;
         let req = Request::get("/apps/pegasus2.0")
             .query("user", user_id)
@@ -698,7 +567,7 @@ impl Pegasus {
         if ctx.halted() {
             return Err(RowError::Halted);
         }
-        Ok(match reply {
+        let have = match reply {
             Ok(r) => {
                 out.attempts += r.attempts;
                 wire::granted_apps(&r).unwrap_or_default()
@@ -707,71 +576,13 @@ impl Pegasus {
                 out.attempts += e.attempts();
                 String::new()
             }
-        })
-    }
-
-    async fn app_step(
-        &self,
-        ctx: &impl Engine,
-        gate: &AppsGate,
-        job: &Job,
-        user_id: &str,
-        out: &mut Outcome,
-    ) -> Result<(), RowError> {
-        let key = job.key.as_str();
-        gate.wait(ctx).await;
-        let req = Request::new(Method::PUT, "/apps/pegasus2.0", Kind::Idempotent)
-            .query("user", user_id)
-            .json(wire::apps_body(&job.row))
-            .limited_by(gate.per_second.clone());
-        // The row is complete with its app access: both marks in one commit. PUT is
-        // idempotent: whatever happened without an answer, repeating it later is safe.
-        let also = [(STEP_COMPLETE, Some(user_id))];
-        let wrote = ctx
-            .write(
-                Step {
-                    also_done: &also,
-                    ..Step::of(key, STEP_APP)
-                },
-                req,
-                KeepIntent::Never,
-                |req| self.session.send(ctx, req),
-                |r| reply_id(r).unwrap_or_else(|| user_id.to_string()),
-                out,
-            )
-            .await;
-        let extra = match &wrote {
-            Ok(Wrote::Done(r) | Wrote::Refused(r)) => r.attempts.saturating_sub(1),
-            Ok(Wrote::Failed(e)) => e.attempts().saturating_sub(1),
-            Err(_) => 0,
         };
-        if let (Some(w), true) = (&gate.per_minute, extra > 0) {
-            w.count(extra).await;
+        let want = job.row.get(Field::Apps).unwrap_or("");
+        let mut aligned = Aligned::default();
+        if !crate::audit::same(Field::Apps, want, &have) {
+            aligned.steps.push(app_step(gate, job, user_id));
         }
-        match wrote? {
-            Wrote::Done(r) => {
-                out.http_status = Some(r.status);
-                let id = reply_id(&r).unwrap_or_else(|| user_id.to_string());
-                out.other_ids.push(side("app", &id));
-                out.status = Status::Created;
-            }
-            Wrote::Refused(r) => {
-                out.status = Status::Partial;
-                out.http_status = Some(r.status);
-                out.error = Some(format!(
-                    "user {user_id} is there, but app access failed: {}; a re-run grants only the app access",
-                    readable(&r)
-                ));
-            }
-            Wrote::Failed(e) => {
-                out.status = Status::Partial;
-                out.http_status = e.status();
-                out.error = Some(format!(
-                    "user {user_id} is there, but app access failed: {e}; a re-run grants only the app access"
-                ));
-            }
-        }
-        Ok(())
+        Ok(Ok(aligned))
     }
 }
 
@@ -828,8 +639,8 @@ impl Vendor for Pegasus {
 
     async fn run(&self, ctx: &impl Engine, jobs: Vec<Job>) -> Result<(), VendorError> {
         let existing = self.existing(ctx, &jobs).await?;
-        let gate = AppsGate::of(ctx);
         // The `/apps` limits pace every row that is granted app access.
+        let gate = &existing.gate;
         let paces = [
             gate.per_second.pace(),
             gate.per_minute.as_ref().map(Window::pace),
@@ -837,22 +648,7 @@ impl Vendor for Pegasus {
         for pace in paces.into_iter().flatten() {
             ctx.http().tell(Paced::Allowed(pace));
         }
-        let (tx, rx) = mpsc::unbounded_channel::<Pending>();
-        let existing = &existing;
-        let users = async move {
-            let tx = tx;
-            ctx.for_each(jobs, |job| {
-                let tx = tx.clone();
-                async move {
-                    if let Some(p) = self.first_phase(ctx, existing, job).await {
-                        // The receiver lives until every sender is gone.
-                        let _ = tx.send(p);
-                    }
-                }
-            })
-            .await;
-        };
-        tokio::join!(users, self.grant_all(ctx, rx, &gate));
+        ctx.rows(self, &existing, jobs).await;
         Ok(())
     }
 }

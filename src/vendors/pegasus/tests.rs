@@ -340,14 +340,15 @@ mod planning {
 
     use super::super::client::{Groups, Users};
     use super::super::wire::User;
-    use super::super::{Existing, Next, Pegasus, STEP_APP, STEP_GROUP, group_key};
+    use super::super::{AppsGate, Existing, Pegasus, STEP_APP, STEP_GROUP, group_key};
     use crate::config::Credentials;
     use crate::model::{Action, Mode, Row, StepState, VendorKind};
+    use crate::vendors::protocol::{Rows, Then};
     use crate::vendors::testing::Planner;
     use crate::vendors::{Job, STEP_COMPLETE, STEP_USER};
 
     /// Pegasus holding users 7 (ann, Ann Lee, in group 30 "Acme") and 8 (bob, inactive).
-    fn holding() -> Existing {
+    fn holding(engine: &Planner) -> Existing {
         let listed: Vec<User> = serde_json::from_value(json!([
             {"id": 7, "username": "ann", "email": "ann@fleet.test", "first_name": "Ann", "last_name": "Lee", "groups": [30], "is_active": true},
             {"id": 8, "username": "bob", "email": "bob@fleet.test", "first_name": "Bob", "last_name": "Lee", "groups": [30], "is_active": false},
@@ -375,6 +376,7 @@ mod planning {
                 names: HashMap::from([("30".into(), "Acme".into())]),
             },
             contacts: HashMap::new(),
+            gate: AppsGate::of(engine),
         }
     }
 
@@ -395,16 +397,11 @@ mod planning {
         }
     }
 
-    /// A row planned on a dry run: its status and error, user id, created ids and what it
-    /// handed over to settle.
-    async fn planned(engine: &Planner, job: Job) -> (String, Option<String>, String, usize) {
-        let next = Pegasus::new(Credentials::default())
-            .group_and_user(engine, &holding(), &job)
-            .await
-            .unwrap_or_else(|_| panic!("a row error"));
-        let Next::Done(out) = next else {
-            panic!("a dry run grants no app access");
-        };
+    /// A row planned: its status and error, user id, created ids and how many steps it
+    /// hands the engine to settle.
+    fn planned(engine: &Planner, job: Job) -> (String, Option<String>, String, usize) {
+        let plan = Pegasus::new(Credentials::default()).plan(engine, &holding(engine), &job, ());
+        let out = plan.out;
         let said = match out.error {
             Some(e) => format!("{}: {e}", out.status),
             None => out.status.to_string(),
@@ -414,8 +411,95 @@ mod planning {
             .iter()
             .map(|s| format!("{}:{}", s.kind, s.id))
             .collect();
-        let settled = engine.settled.lock().unwrap().len();
-        (said, out.user_id, ids.join(" "), settled)
+        (said, out.user_id, ids.join(" "), plan.settle.len())
+    }
+
+    /// What the engine is asked to do for a row (not a dry run): the group it shares, the
+    /// user's create or write, then what follows.
+    fn steps(engine: &Planner, job: Job) -> String {
+        let plan = Pegasus::new(Credentials::default()).plan(engine, &holding(engine), &job, ());
+        let shared = match &plan.shared {
+            None => "no group".to_string(),
+            Some(g) => format!("{} ({})", g.what, g.known.as_deref().unwrap_or("to make")),
+        };
+        let user = crate::vendors::testing::user_step(&plan.user);
+        let then = match &plan.then {
+            Then::Nothing => "nothing",
+            Then::Finish => "finish",
+            Then::Make(()) => "grant app access",
+            Then::Align { .. } => "read app access, grant if it differs",
+        };
+        format!("{shared}; {user}; then {then}")
+    }
+
+    #[test]
+    fn rows_are_planned_as_steps_for_the_engine() {
+        let sending = |mode: Mode| {
+            let mut p = Planner::new(VendorKind::Pegasus, mode);
+            p.dry_run = false;
+            p
+        };
+        let with_apps = |mut j: Job| {
+            let row = Row::of_pairs(&[
+                ("username", j.key.as_str()),
+                ("email", &format!("{}@fleet.test", j.key)),
+                ("first_name", "Ann"),
+                ("last_name", "Lee"),
+                ("company", "Acme"),
+                ("apps", "tracking"),
+            ]);
+            j.row = Arc::new(row);
+            j
+        };
+        let cases: Vec<(&str, Planner, Job, &str)> = vec![
+            (
+                "a new user: its company's group (known), the user, then app access",
+                sending(Mode::Create),
+                job(Action::Create, "cat", "Cat"),
+                "group \"Acme\" (30); create POST /users; then grant app access",
+            ),
+            (
+                "ours, app access missing: only the grant",
+                sending(Mode::Create).with_step_id(
+                    "ann",
+                    STEP_USER,
+                    StepState::Done,
+                    "earlier",
+                    Some("7"),
+                ),
+                job(Action::Create, "ann", "Ann"),
+                "no group; nothing; then grant app access",
+            ),
+            (
+                "ours, app access granted, not marked complete: finished",
+                sending(Mode::Create)
+                    .with_step_id("ann", STEP_USER, StepState::Done, "earlier", Some("7"))
+                    .with_step("ann", STEP_APP, StepState::Done, "earlier"),
+                job(Action::Create, "ann", "Ann"),
+                "no group; nothing; then finish",
+            ),
+            (
+                "upsert of another name",
+                sending(Mode::Upsert),
+                job(Action::Create, "ann", "Anna"),
+                "no group; update: PUT /users/7 -> updated; then nothing",
+            ),
+            (
+                "upsert naming apps: read, granted if they differ",
+                sending(Mode::Upsert),
+                with_apps(job(Action::Create, "ann", "Ann")),
+                "no group; nothing; then read app access, grant if it differs",
+            ),
+            (
+                "a delete deactivates",
+                sending(Mode::Create),
+                job(Action::Delete, "ann", "Ann"),
+                "no group; deactivate: PUT /users/7 -> deleted; then nothing",
+            ),
+        ];
+        for (name, engine, job, expected) in cases {
+            assert_eq!(steps(&engine, job), expected, "{name}");
+        }
     }
 
     #[tokio::test]
@@ -554,7 +638,7 @@ mod planning {
             ),
         ];
         for (name, engine, job, said, user_id, ids, settled) in cases {
-            let got = planned(&engine, job).await;
+            let got = planned(&engine, job);
             assert_eq!(
                 got,
                 (said.to_string(), user_id, ids.to_string(), settled),
