@@ -319,10 +319,11 @@ impl Ctx {
                 // A user muster made whose row was unfinished: complete once all is done.
                 if out.status == Status::Failed || out.status == Status::Partial {
                     out.status = Status::Partial;
-                    out.error = Some(unfinished::<R>(
-                        &user_id,
-                        out.error.as_deref().unwrap_or(""),
-                    ));
+                    // Said once: "created, but linking failed: device 7: …".
+                    let said = out.error.take().unwrap_or_default();
+                    let lead = format!("{} failed: ", R::WHAT);
+                    let why = said.strip_prefix(&lead).unwrap_or(&said);
+                    out.error = Some(unfinished::<R>(&user_id, why));
                     return Ok(out);
                 }
                 self.commit_done_with(Step::of(key, STEP_COMPLETE), &user_id)

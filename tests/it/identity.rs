@@ -22,13 +22,14 @@ use serde_json::{Value, json};
 use crate::support::{World, assert_workbook_matches_journal, journal_at, serve};
 
 /// A Traccar server's state: its users (id, email), its devices (id, uniqueId), whether it
-/// refuses device links, the id its next user gets, and every request it received
-/// (method, path, body).
+/// refuses device links, the links it made (user, device), the id its next user gets, and
+/// every request it received (method, path, body).
 #[derive(Default)]
 struct Platform {
     users: Vec<(i64, String)>,
     devices: Vec<(i64, String)>,
     refuse_links: bool,
+    links: Vec<(i64, i64)>,
     next_id: i64,
     log: Vec<(Method, String, String)>,
 }
@@ -39,11 +40,17 @@ async fn answer(State(p): State<Shared>, method: Method, uri: Uri, body: String)
     let mut p = p.lock().unwrap();
     let path = uri.path().to_string();
     p.log.push((method.clone(), path.clone(), body.clone()));
+    // `GET /devices?userId=N`: the devices linked to user N.
+    let linked_to = uri
+        .query()
+        .and_then(|q| q.strip_prefix("userId="))
+        .and_then(|n| n.parse::<i64>().ok());
     match (method, path.as_str()) {
         (Method::GET, "/api/devices") => {
             let devices: Vec<Value> = p
                 .devices
                 .iter()
+                .filter(|(id, _)| linked_to.is_none_or(|u| p.links.contains(&(u, *id))))
                 .map(|(id, uid)| json!({"id": id, "name": format!("Bike {id}"), "uniqueId": uid}))
                 .collect();
             axum::Json(devices).into_response()
@@ -69,7 +76,15 @@ async fn answer(State(p): State<Shared>, method: Method, uri: Uri, body: String)
             "java.lang.SecurityException: Device access denied",
         )
             .into_response(),
-        (Method::POST, "/api/permissions") => StatusCode::NO_CONTENT.into_response(),
+        (Method::POST, "/api/permissions") => {
+            let sent: Value = serde_json::from_str(&body).unwrap_or_default();
+            let link = (
+                sent["userId"].as_i64().unwrap_or_default(),
+                sent["deviceId"].as_i64().unwrap_or_default(),
+            );
+            p.links.push(link);
+            StatusCode::NO_CONTENT.into_response()
+        }
         _ => (StatusCode::BAD_REQUEST, "unexpected").into_response(),
     }
 }
@@ -86,7 +101,7 @@ async fn traccar(
         devices: devices.iter().map(|(i, u)| (*i, u.to_string())).collect(),
         refuse_links,
         next_id,
-        log: Vec::new(),
+        ..Platform::default()
     }));
     let app = Router::new().fallback(answer).with_state(shared.clone());
     (serve(app).await, shared)
@@ -311,4 +326,56 @@ async fn two_target_names_for_one_platform_account_do_not_run_at_once() {
         .await
         .unwrap();
     assert_eq!(only_outcome(&journal).status, Status::Created);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_row_says_once_which_link_failed_and_a_rerun_makes_only_that_link() {
+    let w = World::start(Default::default()).await;
+    let roster = w.write("roster.csv", ANN_WITH_BIKE);
+    let journal = w.path("j.db");
+    // The server makes ann as user 1000 and refuses her device link.
+    let (at, server) = traccar(&[], &[(1, "3551")], 1000, true).await;
+    let config = w.traccar_at(at, "");
+    let run = |n: u32| {
+        let (roster, config, journal, out) =
+            (&roster, &config, &journal, w.path(&format!("{n}.xlsx")));
+        let w = &w;
+        async move { w.import(roster, config, journal, &out, &[]).await.unwrap() }
+    };
+    run(1).await;
+    let first = only_outcome(&journal);
+    let said = first.error.clone().unwrap_or_default();
+    assert_eq!(first.status, Status::Partial, "{said}");
+    assert!(
+        said.starts_with("user 1000 created, but linking failed: device 1: ")
+            && said.ends_with("; a re-run makes only the missing links")
+            && said.matches("linking failed").count() == 1,
+        "{said}"
+    );
+    // Still refused: the re-run reads ann's links, makes no user, and says the same once.
+    run(2).await;
+    let second = only_outcome(&journal);
+    assert_eq!(
+        (second.status, second.error.as_deref()),
+        (Status::Partial, Some(said.as_str()))
+    );
+    // Allowed now: only the link is made, and the row is complete.
+    server.lock().unwrap().refuse_links = false;
+    run(3).await;
+    let third = only_outcome(&journal);
+    assert_eq!((third.status, third.error), (Status::Created, None));
+    let made: Vec<String> = writes(&server)
+        .into_iter()
+        .map(|w| w.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        made,
+        [
+            "POST /api/users",
+            "POST /api/permissions",
+            "POST /api/permissions",
+            "POST /api/permissions"
+        ]
+    );
+    assert_eq!(server.lock().unwrap().links, [(1000, 1)]);
 }
