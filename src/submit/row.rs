@@ -73,7 +73,9 @@ impl Ctx {
                             let _ = tx.send(rest);
                             Ok(None)
                         }
-                        Ok(After::Rest(rest)) => self.rest(rows, existing, rest).await.map(Some),
+                        Ok(After::Rest(rest)) => {
+                            Box::pin(self.rest(rows, existing, rest)).await.map(Some)
+                        }
                         Err(e) => Err(e),
                     };
                     step::settle(self, index, result);
@@ -138,7 +140,7 @@ impl Ctx {
                 .await?;
         }
         if let Some(shared) = shared {
-            match self.shared(rows, &shared, run, &mut out).await? {
+            match Box::pin(self.shared(rows, &shared, run, &mut out)).await? {
                 Ok(id) => {
                     if let Some(kind) = shared.side {
                         out.other_ids.push(side(kind, &id));
@@ -199,15 +201,16 @@ impl Ctx {
                 if alone.is_some() && self.halted() {
                     return Err(RowError::Halted);
                 }
-                let made = self
-                    .create_once(
-                        create,
-                        |req| rows.send(self, req),
-                        |r| rows.classify(self, &job, r),
-                        || rows.lookup(self, &job),
-                        &mut out,
-                    )
-                    .await?;
+                // Boxed, as the other sends below: a row's future stays small while it
+                // waits (what it holds across the sends is on the heap only while sending).
+                let made = Box::pin(self.create_once(
+                    create,
+                    |req| rows.send(self, req),
+                    |r| rows.classify(self, &job, r),
+                    || rows.lookup(self, &job),
+                    &mut out,
+                ))
+                .await?;
                 drop(alone);
                 match made {
                     Made::Ours { id, status } => {
@@ -237,16 +240,15 @@ impl Ctx {
                 id,
                 done,
             } => {
-                let wrote = self
-                    .write_once(
-                        Step::of(key, &name),
-                        request,
-                        keep,
-                        |req| rows.send(self, req),
-                        |_| id,
-                        &mut out,
-                    )
-                    .await?;
+                let wrote = Box::pin(self.write_once(
+                    Step::of(key, &name),
+                    request,
+                    keep,
+                    |req| rows.send(self, req),
+                    |_| id,
+                    &mut out,
+                ))
+                .await?;
                 out = step::written(out, wrote, done, |r| rows.reason(&job, r));
                 if out.status == Status::Failed {
                     return Ok(After::Ended(out));
