@@ -592,6 +592,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Runs starting together open a new journal together: each open succeeds (SQLite
+    /// fails one of two connections switching a new file to WAL at once with "database is
+    /// locked" rather than waiting, to avoid a deadlock; the open tries again).
+    #[test]
+    fn runs_opening_a_new_journal_together_all_open_it() {
+        for round in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("j.db");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let opens: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Journal::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for open in opens {
+                let opened = open.join().unwrap();
+                assert!(opened.is_ok(), "round {round}: {:?}", opened.err());
+            }
+        }
+    }
     use super::lease::Standing;
     use super::*;
     use crate::model::{Action, Status};

@@ -119,6 +119,32 @@ fn foreign_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     Ok(foreign)
 }
 
+/// How long opening a journal tries again while SQLite says it is busy.
+const OPEN_BUSY_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `f` again while SQLite says the database is busy or locked, for up to
+/// [`OPEN_BUSY_FOR`]. Runs that start together open the journal together: switching a new
+/// file to WAL, one connection's read lock can stand in the way of another's switch, and
+/// SQLite then fails one of them at once ("database is locked") instead of waiting, to
+/// avoid a deadlock; its busy timeout does not apply. Trying again after the other's switch
+/// is done succeeds.
+fn patiently<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < OPEN_BUSY_FOR =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Sqlite {
     /// Opens (creating if needed) the journal at `path`, and its folder.
     pub(super) fn open(path: &Path) -> Result<Sqlite, Error> {
@@ -138,8 +164,8 @@ impl Sqlite {
             .map_err(|e| open_err(e.to_string()))?;
         // Before anything is written (even the WAL switch changes the file): a database
         // that holds tables of its own is someone else's.
-        let foreign =
-            foreign_tables(&conn).map_err(|e| open_err(format!("not a muster journal: {e}")))?;
+        let foreign = patiently(|| foreign_tables(&conn))
+            .map_err(|e| open_err(format!("not a muster journal: {e}")))?;
         if !foreign.is_empty() {
             return Err(open_err(format!(
                 "not a muster journal: it holds other tables ({}); nothing was written to it",
@@ -147,11 +173,11 @@ impl Sqlite {
             )));
         }
         // WAL + NORMAL: a committed transaction survives the process being killed.
-        conn.pragma_update(None, "journal_mode", "WAL")
+        patiently(|| conn.pragma_update(None, "journal_mode", "WAL"))
             .map_err(|e| open_err(e.to_string()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        patiently(|| conn.pragma_update(None, "synchronous", "NORMAL"))
             .map_err(|e| open_err(e.to_string()))?;
-        conn.execute_batch(SCHEMA)
+        patiently(|| conn.execute_batch(SCHEMA))
             .map_err(|e| open_err(format!("not a muster journal: {e}")))?;
         Ok(Sqlite {
             path: path.to_path_buf(),
