@@ -994,6 +994,16 @@ pub struct SideId {
     pub id: String,
 }
 
+impl SideId {
+    /// The side id `kind=id`.
+    pub fn new(kind: &str, id: impl ToString) -> SideId {
+        SideId {
+            kind: kind.to_string(),
+            id: id.to_string(),
+        }
+    }
+}
+
 /// What happened to one row. Written to the journal and the workbook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {

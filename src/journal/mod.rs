@@ -592,6 +592,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use super::lease::Standing;
+    use super::*;
+    use crate::model::{Action, Status};
+    use rusqlite::Connection;
 
     /// Runs starting together open a new journal together: each open succeeds (SQLite
     /// fails one of two connections switching a new file to WAL at once with "database is
@@ -617,10 +621,6 @@ mod tests {
             }
         }
     }
-    use super::lease::Standing;
-    use super::*;
-    use crate::model::{Action, Status};
-    use rusqlite::Connection;
 
     fn info(id: &str) -> RunInfo {
         RunInfo {

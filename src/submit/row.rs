@@ -135,15 +135,12 @@ impl Ctx {
         } = rows.plan(self, existing, &job, extra);
         out.attempts += attempts;
         let key = job.key.as_str();
-        for (name, took) in &settle {
-            self.settle_from_listing(Step::of(key, name), took.as_deref())
-                .await?;
-        }
+        self.settle_all(key, &settle).await?;
         if let Some(shared) = shared {
             match Box::pin(self.shared(rows, &shared, run, &mut out)).await? {
                 Ok(id) => {
                     if let Some(kind) = shared.side {
-                        out.other_ids.push(side(kind, &id));
+                        out.other_ids.push(SideId::new(kind, &id));
                     }
                     match &mut user {
                         UserStep::Create { request, .. } | UserStep::Write { request, .. } => {
@@ -288,9 +285,7 @@ impl Ctx {
         match then {
             Then::Nothing => Ok(out),
             Then::Finish => {
-                self.commit_done_with(Step::of(key, STEP_COMPLETE), &user_id)
-                    .await?;
-                out.status = Status::Created;
+                self.complete(key, &user_id, &mut out).await?;
                 Ok(out)
             }
             Then::Make(wanted) => {
@@ -299,12 +294,10 @@ impl Ctx {
                 let (_, errors) = self
                     .dependents(rows, existing, &job, steps, &mut out)
                     .await?;
-                if errors.is_empty() {
-                    if !complete {
-                        self.commit_done_with(Step::of(key, STEP_COMPLETE), &user_id)
-                            .await?;
-                    }
+                if errors.is_empty() && complete {
                     out.status = Status::Created;
+                } else if errors.is_empty() {
+                    self.complete(key, &user_id, &mut out).await?;
                 } else {
                     out.status = Status::Partial;
                     out.error = Some(unfinished::<R>(&user_id, &errors.join("; ")));
@@ -313,7 +306,7 @@ impl Ctx {
             }
             Then::Align { wanted, finish } => {
                 let mut out = self
-                    .align(rows, existing, &job, &user_id, &wanted, out)
+                    .align(rows, existing, &job, &user_id, &wanted, finish, out)
                     .await?;
                 if !finish {
                     return Ok(out);
@@ -321,16 +314,9 @@ impl Ctx {
                 // A user muster made whose row was unfinished: complete once all is done.
                 if out.status == Status::Failed || out.status == Status::Partial {
                     out.status = Status::Partial;
-                    // Said once: "created, but linking failed: device 7: …".
-                    let said = out.error.take().unwrap_or_default();
-                    let lead = format!("{} failed: ", R::WHAT);
-                    let why = said.strip_prefix(&lead).unwrap_or(&said);
-                    out.error = Some(unfinished::<R>(&user_id, why));
                     return Ok(out);
                 }
-                self.commit_done_with(Step::of(key, STEP_COMPLETE), &user_id)
-                    .await?;
-                out.status = Status::Created;
+                self.complete(key, &user_id, &mut out).await?;
                 Ok(out)
             }
         }
@@ -381,9 +367,34 @@ impl Ctx {
             .await
     }
 
+    /// Steps an interrupted run left without an outcome, journaled as the listing shows
+    /// them (a plan's or an alignment's `settle`).
+    async fn settle_all(
+        &self,
+        key: &str,
+        settle: &[(String, Option<String>)],
+    ) -> Result<(), RowError> {
+        for (name, took) in settle {
+            self.settle_from_listing(Step::of(key, name), took.as_deref())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the row of `key` complete, with its user's id: `created`.
+    async fn complete(&self, key: &str, user_id: &str, out: &mut Outcome) -> Result<(), RowError> {
+        self.commit_done_with(Step::of(key, STEP_COMPLETE), user_id)
+            .await?;
+        out.status = Status::Created;
+        Ok(())
+    }
+
     /// Brings a listed user's relationships in line with the row: reads them
     /// ([`Rows::align`]), settles what an interrupted run left unanswered from that read,
     /// and sends what is missing. `out` is the row so far (`exists` or `updated`).
+    /// `finish`: the user is one muster made for an unfinished row, so a failure is worded
+    /// as what is left of it ("user 7 created, but linking failed: …").
+    #[allow(clippy::too_many_arguments)]
     async fn align<R: Rows>(
         &self,
         rows: &R,
@@ -391,6 +402,7 @@ impl Ctx {
         job: &Job,
         user_id: &str,
         wanted: &R::Wanted,
+        finish: bool,
         mut out: Outcome,
     ) -> Result<Outcome, RowError> {
         let aligned = rows
@@ -403,15 +415,16 @@ impl Ctx {
         } = match aligned {
             Ok(aligned) => aligned,
             Err(why) => {
+                let why = format!("cannot read the user's {why}");
                 out.status = Status::Failed;
-                out.error = Some(format!("cannot read the user's {why}"));
+                out.error = Some(match finish {
+                    true => unfinished::<R>(user_id, &why),
+                    false => why,
+                });
                 return Ok(out);
             }
         };
-        for (name, took) in &settle {
-            self.settle_from_listing(Step::of(&job.key, name), took.as_deref())
-                .await?;
-        }
+        self.settle_all(&job.key, &settle).await?;
         out.other_ids.extend(kept);
         if steps.is_empty() {
             return Ok(out);
@@ -430,7 +443,11 @@ impl Ctx {
             (false, false) => Status::Failed,
         };
         if !errors.is_empty() {
-            out.error = Some(format!("{} failed: {}", R::WHAT, errors.join("; ")));
+            let why = errors.join("; ");
+            out.error = Some(match finish {
+                true => unfinished::<R>(user_id, &why),
+                false => format!("{} failed: {why}", R::WHAT),
+            });
         }
         Ok(out)
     }
@@ -488,7 +505,7 @@ impl Ctx {
                 Wrote::Done(_) => {
                     done += 1;
                     if let (Some(kind), Some(id)) = (kind, journaled) {
-                        out.other_ids.push(side(kind, &id));
+                        out.other_ids.push(SideId::new(kind, &id));
                     }
                 }
                 Wrote::Refused(r) => {
@@ -502,14 +519,6 @@ impl Ctx {
             }
         }
         Ok((done, errors))
-    }
-}
-
-/// A side id of a row's outcome.
-fn side(kind: &str, id: &str) -> SideId {
-    SideId {
-        kind: kind.into(),
-        id: id.into(),
     }
 }
 

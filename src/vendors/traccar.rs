@@ -187,7 +187,7 @@ impl Traccar {
         out.status = Status::Exists;
         for d in device_ids {
             if ctx.ledger(key, &format!("link:{d}")).is_some() {
-                out.other_ids.push(side("devices", d));
+                out.other_ids.push(SideId::new("devices", d));
             }
         }
     }
@@ -477,7 +477,7 @@ impl Rows for Traccar {
             }
         }
         for d in wanted.iter().filter(|d| linked.contains(d)) {
-            aligned.kept.push(side("devices", d));
+            aligned.kept.push(SideId::new("devices", d));
         }
         let missing = wanted.iter().filter(|d| !linked.contains(d));
         aligned
@@ -921,13 +921,6 @@ fn readable(reply: &Reply) -> String {
         format!("HTTP {}", reply.status)
     } else {
         format!("HTTP {}: {message}", reply.status)
-    }
-}
-
-fn side(kind: &str, id: &i64) -> SideId {
-    SideId {
-        kind: kind.into(),
-        id: id.to_string(),
     }
 }
 

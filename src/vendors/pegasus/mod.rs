@@ -375,14 +375,14 @@ impl Rows for Pegasus {
         };
         if standing.ours {
             if let Some(g) = &known_group {
-                out.other_ids.push(side("group", g));
+                out.other_ids.push(SideId::new("group", g));
             }
         }
         // The app access muster granted its own user, said on a row left as it is.
         let granted = app_done
             .as_ref()
             .filter(|_| standing.ours)
-            .map(|a| side("app", a));
+            .map(|a| SideId::new("app", a));
         let plan = |out, shared, user, then| RowPlan {
             out,
             settle,
@@ -462,7 +462,7 @@ impl Rows for Pegasus {
         let then = match app_done {
             // Every step done; only the final mark was missing.
             Some(app) => {
-                out.other_ids.push(side("app", &app));
+                out.other_ids.push(SideId::new("app", &app));
                 Then::Finish
             }
             None => Then::Make(()),
@@ -662,11 +662,4 @@ fn done_id(ctx: &impl Engine, key: &str, step: &str) -> Option<String> {
     ctx.ledger(key, step)
         .filter(|s| s.state == StepState::Done)
         .and_then(|s| s.id.clone())
-}
-
-fn side(kind: &str, id: &str) -> SideId {
-    SideId {
-        kind: kind.into(),
-        id: id.into(),
-    }
 }
