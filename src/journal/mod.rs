@@ -388,7 +388,8 @@ impl Journal {
     /// its process is gone ([`lease::standing`]; those are taken over and returned).
     /// Otherwise nothing is taken and the busy targets are returned with their holders.
     /// Once taken, an intent for one of these targets is committed only while the lease
-    /// is still `me`'s.
+    /// is still `me`'s. Every lease `me` holds then expires with these: a holder's leases
+    /// expire together.
     pub fn take_leases(
         &self,
         targets: &[String],
@@ -902,6 +903,34 @@ mod tests {
             assert!(matches!(err, Error::LeaseLost { .. }), "{target}: {err}");
         }
         assert_eq!(a.renew_leases(&ra.token, long).unwrap(), both.to_vec());
+    }
+
+    #[test]
+    fn a_holder_s_leases_expire_together_so_its_run_is_taken_over_whole() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let a = Journal::open(&path).unwrap();
+        let ra = holder("run-a", "ops-1");
+        let long = Duration::from_secs(60);
+        // The run's target name, whose lease would have expired by now, then its scope,
+        // once probed: the name's lease lasts as long as the scope's.
+        a.take_leases(&["fleet".to_string()], &ra, Duration::ZERO)
+            .unwrap();
+        a.take_leases(&["scope-1".to_string()], &ra, long).unwrap();
+        let b = Journal::open(&path).unwrap();
+        let rb = holder("run-b", "ops-2");
+        match b.take_leases(&["fleet".to_string()], &rb, long).unwrap() {
+            Taking::Busy(busy) => assert_eq!(busy[0].1.holder.run_id, "run-a"),
+            other => panic!("{other:?}"),
+        }
+        // Once a stops renewing, both are free: the run it took over is not still live.
+        a.renew_leases(&ra.token, Duration::ZERO).unwrap();
+        assert!(matches!(
+            b.take_leases(&["fleet".to_string()], &rb, long).unwrap(),
+            Taking::Taken(over) if over.len() == 1
+        ));
+        assert_eq!(b.live_lease_of_run("run-a", &rb).unwrap(), None);
     }
 
     fn holder(run: &str, host: &str) -> Holder {

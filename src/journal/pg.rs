@@ -841,6 +841,12 @@ impl Pg {
                 )
                 .map_err(db)?;
             }
+            // A holder's leases expire together (see the SQLite store).
+            tx.execute(
+                "UPDATE muster_leases SET expires = $2 WHERE token = $1",
+                &[&me.token, &expires],
+            )
+            .map_err(db)?;
             tx.commit().map_err(db)?;
             Ok(Taking::Taken(over))
         })?;

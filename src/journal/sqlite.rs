@@ -568,6 +568,11 @@ impl Sqlite {
                 target, me.token, me.run_id, me.pid, me.host, me.since, expires
             ])?;
         }
+        // A holder's leases expire together: one taken later (a target's scope, once
+        // probed) must not outlive the others, or a run that took over one would find the
+        // stalled holder's run still live by another.
+        tx.prepare_cached("UPDATE leases SET expires = ?2 WHERE token = ?1")?
+            .execute(params![me.token, expires])?;
         tx.commit()?;
         fenced(&mut lock(&self.fence), &me.token, targets);
         Ok(Taking::Taken(over))

@@ -194,17 +194,85 @@ fn wait_until(what: &str, mut until: impl FnMut() -> bool) {
     }
 }
 
+/// Stops `child` (SIGSTOP) between two journal transactions: a holder stopped while it
+/// holds SQLite's write lock would keep every other run out of the journal file itself,
+/// which no lease can cure, so the test stops it again until the lock is free.
+fn stop_between_transactions(child: &Child, journal: &Path) {
+    let pid = child.id() as i32;
+    let began = Instant::now();
+    loop {
+        // SAFETY: signalling our own child, which has not been waited for.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+        let db = rusqlite::Connection::open(journal).unwrap();
+        db.busy_timeout(Duration::ZERO).unwrap();
+        if db.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok() {
+            return;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the holder keeps the journal locked"
+        );
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A run's stderr, read as it comes: `seen` waits until a line holds a text, `rest` gives
+/// all of it once the run has ended.
+struct Stderr {
+    lines: std::sync::mpsc::Receiver<String>,
+    all: Vec<String>,
+}
+
+impl Stderr {
+    fn of(child: &mut Child) -> Stderr {
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Stderr {
+            lines,
+            all: Vec::new(),
+        }
+    }
+
+    /// Waits (real time, bounded) for a line that contains `text`.
+    fn seen(&mut self, text: &str) {
+        let began = Instant::now();
+        while !self.all.iter().any(|l| l.contains(text)) {
+            let left = Duration::from_secs(60).saturating_sub(began.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.all.push(line),
+                Err(_) => panic!("no line with {text:?} in:\n{}", self.all.join("\n")),
+            }
+        }
+    }
+
+    /// Every line, once the pipe has closed.
+    fn rest(mut self) -> String {
+        self.all.extend(self.lines.iter());
+        self.all.join("\n")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_or_stalled_holder_is_taken_over_and_its_run_finished_once() {
     const N: usize = 40;
-    let ttl = [("MUSTER_LEASE_TTL", "1s")];
-    // SIGKILL: the holder's process is gone, the waiting run takes over at once. SIGSTOP:
-    // the holder still exists but stops renewing, so its lease is taken over once expired
-    // (then it is killed, as an operator would).
-    for (signal, why) in [
-        (libc::SIGKILL, "has ended without releasing it"),
-        (libc::SIGSTOP, "stopped renewing it"),
+    // SIGKILL: the holder's process is gone, the waiting run takes over at once (its lease
+    // would last a minute more). SIGSTOP: the holder still exists but stops renewing, so
+    // its lease is taken over once expired (then it is killed, as an operator would).
+    for (signal, ttl, why) in [
+        (libc::SIGKILL, "60s", "has ended without releasing it"),
+        (libc::SIGSTOP, "3s", "stopped renewing it"),
     ] {
+        let ttl = [("MUSTER_LEASE_TTL", ttl)];
         let w = World::start_apart(Options {
             latency_ms: 40,
             ..Options::default()
@@ -214,30 +282,32 @@ async fn a_killed_or_stalled_holder_is_taken_over_and_its_run_finished_once() {
         let mut holder = import(&dir, "first.xlsx", &[], &ttl);
         let created = || w.stat("traccar", "created");
         wait_until("the first users", || created() >= 5);
-        let waiting = import(&dir, "second.xlsx", &["--wait"], &ttl);
-        // The waiting run has found the target busy before the holder stops.
-        std::thread::sleep(Duration::from_millis(300));
-        // SAFETY: signalling our own child, which has not been waited for.
-        assert_eq!(unsafe { libc::kill(holder.id() as i32, signal) }, 0);
+        // The holder stops first, so it cannot finish before the waiting run has found the
+        // target busy, however slowly that run starts.
+        stop_between_transactions(&holder, &dir.join(".muster/journal.db"));
+        let mut waiting = import(&dir, "second.xlsx", &["--wait"], &ttl);
+        let mut stderr = Stderr::of(&mut waiting);
+        stderr.seen("target traccar is being imported by run ");
         if signal == libc::SIGKILL {
+            // SAFETY: signalling our own child, which has not been waited for.
+            assert_eq!(unsafe { libc::kill(holder.id() as i32, signal) }, 0);
             // Reaped: a process that is gone, not a zombie that still exists.
             holder.wait().unwrap();
         }
-        let waited = std::thread::spawn(move || waiting.wait_with_output().unwrap());
-        let waited = tokio::task::spawn_blocking(move || waited.join().unwrap())
-            .await
-            .unwrap();
+        let waited = tokio::task::spawn_blocking(move || {
+            let out = waiting.wait_with_output().unwrap();
+            (out, stderr.rest())
+        })
+        .await
+        .unwrap();
         let _ = holder.kill();
         let _ = holder.wait();
-        let waited = ended(waited);
+        let (out, stderr) = waited;
+        let waited = Ended {
+            stderr,
+            ..ended(out)
+        };
         assert_eq!(waited.code, 0, "{}", waited.stderr);
-        assert!(
-            waited
-                .stderr
-                .contains("target traccar is being imported by run "),
-            "{}",
-            waited.stderr
-        );
         assert!(
             waited
                 .stderr

@@ -356,6 +356,22 @@ async fn the_shared_journal_keeps_runs_steps_and_leases_as_the_file_does() {
         j.take_leases(&both, &ra, long).unwrap(),
         Taking::Taken(_)
     ));
+    // A holder's leases expire together: a lease taken later (a scope, once probed)
+    // keeps the first one live, so a run is never taken over by one lease and still live
+    // by another.
+    j.release_leases(&ra.token).unwrap();
+    j.take_leases(&both[..1], &ra, Duration::ZERO).unwrap();
+    j.take_leases(&both[1..], &ra, long).unwrap();
+    assert!(matches!(
+        again.take_leases(&both[..1], &rb, long).unwrap(),
+        Taking::Busy(_)
+    ));
+    j.renew_leases(&ra.token, Duration::ZERO).unwrap();
+    assert!(matches!(
+        again.take_leases(&both[..1], &rb, long).unwrap(),
+        Taking::Taken(_)
+    ));
+    assert_eq!(again.live_lease_of_run("run-a", &rb).unwrap(), None);
 }
 
 /// A roster of `n` Pegasus users over five companies.
