@@ -140,24 +140,34 @@ async fn an_overlapping_run_refuses_or_waits_and_nothing_is_made_twice() {
                 e.stderr
             );
         }
-        if delay_ms > 0 {
-            assert_eq!(first.code, 0, "{at}: {}", first.stderr);
-            assert!(refused(&second), "{at}: {}", second.stderr);
-            // The run that waited found every user made, and says by whom.
-            let j = Journal::open(&dir.join(".muster/journal.db")).unwrap();
-            let by = format!("made by run {} at ", first.run_id.as_deref().unwrap());
-            for row in j.rows(waiting.run_id.as_deref().unwrap()).unwrap() {
-                let o = row.outcome.unwrap();
-                assert_eq!(o.status, Status::Exists, "{at}: row {}", row.line);
-                assert!(
-                    o.error.as_deref().is_some_and(|e| e.starts_with(&by)),
-                    "{at}: row {}: {:?}",
-                    row.line,
-                    o.error
-                );
+        // One of the two that did not wait ran, the other refused; when the runs start
+        // together, or the machine is slow to start the first, the one that waits may be
+        // first instead (then both refused). Which one it was is read, not assumed.
+        let ran: Vec<&Ended> = [&first, &second]
+            .into_iter()
+            .filter(|e| e.code == 0)
+            .collect();
+        assert!(ran.len() <= 1, "{at}: both ran at once");
+        if delay_ms > 0 && ran.is_empty() {
+            eprintln!("{at}: the run that waits took the lease before the first");
+        }
+        let j = Journal::open(&dir.join(".muster/journal.db")).unwrap();
+        for row in j.rows(waiting.run_id.as_deref().unwrap()).unwrap() {
+            let o = row.outcome.unwrap();
+            match ran.first() {
+                // The run that waited found every user made, and says by whom.
+                Some(maker) => {
+                    let by = format!("made by run {} at ", maker.run_id.as_deref().unwrap());
+                    assert_eq!(o.status, Status::Exists, "{at}: row {}", row.line);
+                    assert!(
+                        o.error.as_deref().is_some_and(|e| e.starts_with(&by)),
+                        "{at}: row {}: {:?}",
+                        row.line,
+                        o.error
+                    );
+                }
+                None => assert_eq!(o.status, Status::Created, "{at}: row {}", row.line),
             }
-        } else {
-            assert!(refused(&first) || refused(&second), "{at}: no one refused");
         }
         for (e, out) in [
             (&first, "first.xlsx"),
