@@ -1,7 +1,8 @@
 //! The exactly-once protocol, written once: every write goes through here, a row's as its
-//! connector planned it (`row.rs`) and a batch's (`batch.rs`). The intent is committed before the request is sent and the outcome after; a
-//! create whose outcome is unknown (no answer, or a 2xx without an id) is looked up
-//! before anything is sent again, and is never sent again once it was answered 2xx.
+//! connector planned it (`row.rs`) and a batch's (`batch.rs`). The intent is committed
+//! before the request is sent and the outcome after; a create whose outcome is unknown (no
+//! answer, or a 2xx without an id) is looked up before anything is sent again, and is never
+//! sent again once it was answered 2xx.
 //!
 //! A connector supplies the request, how its reply reads ([`Verdict`]) and how to look
 //! the user up ([`Lookup`]); it never sends a write or writes the journal itself.

@@ -305,14 +305,12 @@ impl Rows for Motive {
         ) {
             return Ok((None, 0));
         }
-        let integration = ctx.target().integration_name.as_str();
-        let mut counted = Outcome::new(Status::Planned, job.action);
-        let found = lookup(ctx, &job.row, &external_id, integration, &mut counted).await?;
+        let (found, attempts) = look_up(ctx, job).await?;
         let user = match found {
             Lookup::Ours(user) | Lookup::Theirs(user) => Some(user),
             Lookup::Nobody | Lookup::Failed(_) => None,
         };
-        Ok((user, counted.attempts))
+        Ok((user, attempts))
     }
 
     fn plan(
@@ -398,11 +396,8 @@ impl Rows for Motive {
         ctx: &impl Engine,
         job: &Job,
     ) -> Result<(protocol::Lookup, u32), RowError> {
-        let external_id = rules::external_id(&job.row, &ctx.target().name, &job.key);
-        let integration = ctx.target().integration_name.as_str();
-        let mut counted = Outcome::new(Status::Planned, job.action);
-        let found = lookup(ctx, &job.row, &external_id, integration, &mut counted).await?;
-        Ok((found.into_protocol(), counted.attempts))
+        let (found, attempts) = look_up(ctx, job).await?;
+        Ok((found.into_protocol(), attempts))
     }
 
     fn reason(&self, job: &Job, reply: &Reply) -> String {
@@ -749,6 +744,15 @@ fn resolve_groups(
         }
     }
     ids
+}
+
+/// Looks the user of `job` up ([`lookup`]): what it found and the attempts it took.
+async fn look_up(ctx: &impl Engine, job: &Job) -> Result<(Lookup, u32), RowError> {
+    let external_id = rules::external_id(&job.row, &ctx.target().name, &job.key);
+    let integration = ctx.target().integration_name.as_str();
+    let mut counted = Outcome::new(Status::Planned, job.action);
+    let found = lookup(ctx, &job.row, &external_id, integration, &mut counted).await?;
+    Ok((found, counted.attempts))
 }
 
 /// Looks the row's user up: by external id first, then by email (else username).
